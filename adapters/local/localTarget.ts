@@ -1,0 +1,37 @@
+import { toBinaryHeaders } from '../../core/cloudEventHttp.js'
+import { isIotlessError, type ErrorCode } from '../../core/errors.js'
+import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
+import type { FunctionPool } from './functionPool.js'
+
+/** Only these may succeed if sent again; a handler error or a bad reply would fail the same way. */
+const RETRYABLE = new Set<ErrorCode>(['BREAKER_QUEUE_FULL', 'FUNCTION_INIT_FAILED', 'FUNCTION_INIT_TIMEOUT', 'FUNCTION_CRASHED'])
+
+/** The embedded pool as a Target: one FunctionPool per function, events sent as binary-mode CloudEvents. */
+export class LocalTarget implements Target {
+  readonly kind = 'local'
+  readonly pools: ReadonlyMap<string, FunctionPool>
+
+  constructor (pools: Iterable<FunctionPool>) {
+    this.pools = new Map([...pools].map((p) => [p.name, p]))
+  }
+
+  async dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
+    const pool = this.pools.get(functionName)
+    if (pool === undefined) {
+      return { status: 'rejected', retryable: false, code: 'FUNCTION_NOT_FOUND', message: `no local function named ${functionName}` }
+    }
+    try {
+      const result = await pool.invoke({ headers: toBinaryHeaders(event.attributes), body: event.data }, opts.signal)
+      return result.reply === undefined
+        ? { status: 'ok', coldStart: result.coldStart }
+        : { status: 'ok', reply: result.reply, coldStart: result.coldStart }
+    } catch (err) {
+      if (isIotlessError(err)) return { status: 'rejected', retryable: RETRYABLE.has(err.code), code: err.code, message: err.message }
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()))
+  }
+}

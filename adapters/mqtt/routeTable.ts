@@ -1,0 +1,85 @@
+import type { ConfigProblem } from '../../core/config/loadConfig.js'
+import type { RouteConfig } from '../../core/config/schema.js'
+import { checkTopicName, compileTopicPattern, matchTopic, templateVariables, TopicPatternError, type TopicPattern } from './topicPattern.js'
+
+export interface Route {
+  /** Position in the config, and the metric label (`routes[0]` reads as the config does). */
+  readonly index: number
+  readonly label: string
+  readonly pattern: TopicPattern
+  readonly functionName: string
+  readonly replyTemplate: string | undefined
+  readonly qos: 0 | 1 | 2
+  readonly type: string
+}
+
+export interface RouteMatch { route: Route; params: Record<string, string> }
+
+/** Checks every route's filter and reply template; used by config validation, so errors name the field. */
+export function checkRoutes (routes: ReadonlyArray<RouteConfig>): ConfigProblem[] {
+  const problems: ConfigProblem[] = []
+  routes.forEach((r, i) => {
+    let pattern: TopicPattern | undefined
+    try {
+      pattern = compileTopicPattern(r.topic)
+    } catch (err) {
+      if (!(err instanceof TopicPatternError)) throw err
+      problems.push({ path: ['routes', i, 'topic'], message: err.message })
+    }
+    if (r.reply !== undefined) {
+      const probe = r.reply.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, 'x')
+      const bad = checkTopicName(probe)
+      if (bad !== undefined) problems.push({ path: ['routes', i, 'reply'], message: bad })
+      if (pattern !== undefined) {
+        for (const v of templateVariables(r.reply)) {
+          if (!pattern.names.includes(v)) {
+            problems.push({
+              path: ['routes', i, 'reply'],
+              message: `{${v}} is not a named segment of the topic "${r.topic}" (named: ${pattern.names.length === 0 ? 'none' : pattern.names.map((n) => `{${n}}`).join(', ')})`
+            })
+          }
+        }
+      }
+    }
+  })
+  return problems
+}
+
+/**
+ * The routes in config order. A message goes to every route whose filter matches it, so two functions can
+ * watch one topic (as OpenWhisk rules fan one trigger out).
+ */
+export class RouteTable {
+  readonly routes: ReadonlyArray<Route>
+
+  constructor (routes: ReadonlyArray<RouteConfig>) {
+    this.routes = routes.map((r, index) => ({
+      index,
+      label: `routes[${index}]`,
+      pattern: compileTopicPattern(r.topic),
+      functionName: r.function,
+      replyTemplate: r.reply,
+      qos: r.qos,
+      type: r.type
+    }))
+  }
+
+  match (topic: string): RouteMatch[] {
+    const out: RouteMatch[] = []
+    for (const route of this.routes) {
+      const params = matchTopic(route.pattern, topic)
+      if (params !== undefined) out.push({ route, params })
+    }
+    return out
+  }
+
+  /** One SUBSCRIBE entry per distinct filter, at the highest QoS any route asks for it. */
+  subscriptions (): Record<string, { qos: 0 | 1 | 2 }> {
+    const subs: Record<string, { qos: 0 | 1 | 2 }> = {}
+    for (const r of this.routes) {
+      const prev = subs[r.pattern.filter]
+      if (prev === undefined || prev.qos < r.qos) subs[r.pattern.filter] = { qos: r.qos }
+    }
+    return subs
+  }
+}

@@ -1,0 +1,29 @@
+import type { CloudEventAttributes } from '../core/cloudEventHttp.js'
+import type { ErrorCode } from '../core/errors.js'
+
+/** An event on its way to a function: CloudEvent attributes plus the data as bytes. */
+export interface OutgoingEvent {
+  attributes: CloudEventAttributes
+  data: Buffer
+}
+
+export interface ReplyPayload {
+  data: Buffer
+  contentType: string
+}
+
+/**
+ * What a target says about one event:
+ * - `ok`: accepted and finished, possibly with a reply;
+ * - `rejected`: not done. `retryable` tells whether sending it again may succeed.
+ */
+export type DispatchResult =
+  | { status: 'ok'; reply?: ReplyPayload; coldStart?: boolean }
+  | { status: 'rejected'; retryable: boolean; code: ErrorCode; message: string }
+
+/** One interface for every place a function runs (local pool now; Knative, Eventing sink, OpenWhisk later). */
+export interface Target {
+  readonly kind: string
+  dispatch(functionName: string, event: OutgoingEvent, opts?: { signal?: AbortSignal }): Promise<DispatchResult>
+  close(): Promise<void>
+}

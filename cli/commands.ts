@@ -1,0 +1,7 @@
+import type { Command } from './command.js'
+import { upCommand } from './up.js'
+
+/** Every subcommand, in the order `iotless --help` lists them. Later components add theirs here. */
+export const commands: Command[] = [
+  upCommand
+]

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { commands } from './commands.js'
+import { IotlessError, isIotlessError } from '../core/errors.js'
+
+function mainUsage (): string {
+  const width = Math.max(...commands.map((c) => c.name.length))
+  return [
+    'Usage: iotless <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `iotless <command> --help` for the options of one command.'
+  ].join('\n')
+}
+
+async function main (argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainUsage() + '\n')
+    return name === undefined ? 2 : 0
+  }
+  if (name === '--version' || name === '-v') {
+    const { readFileSync } = await import('node:fs')
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    process.stdout.write(pkg.version + '\n')
+    return 0
+  }
+  const command = commands.find((c) => c.name === name)
+  if (command === undefined) {
+    throw new IotlessError('CLI_USAGE', `unknown command "${name}"\n\n${mainUsage()}`)
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage + '\n')
+    return 0
+  }
+  return command.run(rest)
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code },
+  (err: unknown) => {
+    if (isIotlessError(err)) {
+      process.stderr.write(`iotless: ${err.code}: ${err.message}\n`)
+      process.exitCode = err.exitCode
+    } else {
+      process.stderr.write(`iotless: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+      process.exitCode = 1
+    }
+  }
+)

@@ -1,0 +1,123 @@
+import { Registry } from 'prom-client'
+import { systemClock, type Clock } from '../core/clock.js'
+import type { Config } from '../core/config/schema.js'
+import { Lifecycle } from '../core/lifecycle.js'
+import type { Logger } from '../core/log.js'
+import { createMetrics, type Metrics } from '../core/metrics.js'
+import { startMetricsServer } from '../core/metricsServer.js'
+import { startEmbeddedBroker, type EmbeddedBroker } from '../adapters/mqtt/embeddedBroker.js'
+import { MqttAdapter } from '../adapters/mqtt/mqttAdapter.js'
+import { RouteTable } from '../adapters/mqtt/routeTable.js'
+import { FunctionPool } from '../adapters/local/functionPool.js'
+import { LocalTarget } from '../adapters/local/localTarget.js'
+import { resolveFunctionModule } from './resolveFunctionModule.js'
+
+export interface StackOptions {
+  config: Readonly<Config>
+  baseDir: string
+  log: Logger
+  /** Environment handed to function instances. */
+  env: NodeJS.ProcessEnv
+  clock?: Clock
+  registry?: Registry
+}
+
+export interface Stack {
+  readonly brokerUrl: string
+  readonly broker: EmbeddedBroker | undefined
+  readonly metricsPort: number | undefined
+  readonly metrics: Metrics
+  readonly adapter: MqttAdapter
+  readonly target: LocalTarget
+  readonly lifecycle: Lifecycle
+  stop(reason?: string): Promise<void>
+}
+
+/**
+ * The embedded stack of `iotless up`: broker (embedded aedes unless broker.url), local pool, adapter,
+ * /metrics. Stop order is the reverse of start: the adapter stops taking messages and finishes what it has,
+ * then the pool, broker and metrics server close.
+ */
+export async function startStack (opts: StackOptions): Promise<Stack> {
+  const { config, log } = opts
+  const clock = opts.clock ?? systemClock
+  const registry = opts.registry ?? new Registry()
+  const metrics = createMetrics(registry)
+  const lifecycle = new Lifecycle(log)
+  try {
+    let metricsPort: number | undefined
+    if (config.metrics.enabled) {
+      const ms = await startMetricsServer(registry, config.metrics.host, config.metrics.port)
+      metricsPort = ms.port
+      lifecycle.add('metrics server', ms.close)
+      log.info({ url: `http://${config.metrics.host}:${ms.port}/metrics` }, 'metrics endpoint')
+    }
+
+    let broker: EmbeddedBroker | undefined
+    let brokerUrl = config.broker.url
+    if (brokerUrl === '') {
+      broker = await startEmbeddedBroker({ host: config.broker.host, port: config.broker.port, log })
+      brokerUrl = broker.url
+      lifecycle.add('embedded broker', () => broker?.close() ?? Promise.resolve())
+      log.info({ host: config.broker.host, port: broker.port }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening')
+    }
+
+    const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
+      name,
+      modulePath: resolveFunctionModule(fn.module, opts.baseDir),
+      config: fn.config,
+      env: { ...opts.env, ...fn.env },
+      concurrency: fn.concurrency,
+      maxScale: fn.maxScale,
+      keepAliveMs: fn.keepAliveMs,
+      initTimeoutMs: fn.initTimeoutMs,
+      timeoutMs: fn.timeoutMs,
+      clock,
+      log,
+      metrics
+    }))
+    const target = new LocalTarget(pools)
+    lifecycle.add('local pool', () => target.close())
+
+    const adapter = new MqttAdapter({
+      url: brokerUrl,
+      clientId: config.broker.clientId,
+      protocol: config.broker.protocol,
+      keepaliveSeconds: config.broker.keepaliveSeconds,
+      connectTimeoutMs: config.broker.connectTimeoutMs,
+      sessionExpirySeconds: config.broker.sessionExpirySeconds,
+      routes: new RouteTable(config.routes),
+      target,
+      maxPayloadBytes: config.adapter.maxPayloadBytes,
+      maxAttempts: config.adapter.maxAttempts,
+      retryBaseMs: config.adapter.retryBaseMs,
+      log,
+      metrics
+    })
+    await adapter.start()
+    lifecycle.add('adapter', async () => {
+      if (broker !== undefined) {
+        // The embedded broker's queue dies with this process: refuse new publishes first (publishers keep
+        // their unacknowledged QoS 1/2 messages), then handle everything it already accepted.
+        broker.stopAcceptingPublishes(config.broker.clientId)
+        await adapter.waitQuiet(100, config.adapter.shutdownGraceMs)
+      }
+      await adapter.stop(config.adapter.shutdownGraceMs)
+    })
+    if (config.routes.length === 0) log.warn('no routes configured: messages will not reach any function')
+
+    return {
+      brokerUrl,
+      broker,
+      metricsPort,
+      metrics,
+      adapter,
+      target,
+      lifecycle,
+      stop: (reason = 'stop') => lifecycle.shutdown(reason)
+    }
+  } catch (err) {
+    await lifecycle.shutdown('start-up failed')
+    throw err
+  }
+}

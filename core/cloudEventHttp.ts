@@ -1,0 +1,69 @@
+/**
+ * CloudEvents over HTTP in binary mode (cloudevents/spec, http-protocol-binding.md section 3.1).
+ * The `cloudevents` SDK writes `ce-` header values unencoded, which breaks on non-ASCII and is not what the
+ * binding requires ("percent-encoded ... space, double quote, percent, and any character outside the
+ * printable ASCII range", section 3.1.3.2), so iotless encodes and decodes the headers itself here.
+ */
+export interface CloudEventAttributes {
+  specversion: string
+  id: string
+  source: string
+  type: string
+  subject?: string
+  time?: string
+  datacontenttype?: string
+  dataschema?: string
+  [extension: string]: string | undefined
+}
+
+export function encodeHeaderValue (value: string): string {
+  let out = ''
+  for (const ch of value) {
+    const cp = ch.codePointAt(0) as number
+    if (cp > 0x20 && cp < 0x7f && ch !== '"' && ch !== '%') {
+      out += ch
+    } else {
+      for (const byte of Buffer.from(ch, 'utf8')) out += '%' + byte.toString(16).toUpperCase().padStart(2, '0')
+    }
+  }
+  return out
+}
+
+export function decodeHeaderValue (value: string): string {
+  if (!value.includes('%')) return value
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
+/** Binary-mode headers for an event; datacontenttype travels as Content-Type, as the binding says. */
+export function toBinaryHeaders (attrs: CloudEventAttributes): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined) continue
+    if (name === 'datacontenttype') headers['content-type'] = value
+    else headers['ce-' + name] = encodeHeaderValue(value)
+  }
+  return headers
+}
+
+/** Reads binary-mode attributes from request headers (names are lower-case in Node). */
+export function fromBinaryHeaders (headers: Readonly<Record<string, string | string[] | undefined>>): CloudEventAttributes | undefined {
+  const attrs: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('ce-') || value === undefined) continue
+    attrs[name.slice(3)] = decodeHeaderValue(Array.isArray(value) ? value.join(',') : value)
+  }
+  const ct = headers['content-type']
+  if (typeof ct === 'string') attrs.datacontenttype = ct
+  if (attrs.specversion === undefined || attrs.id === undefined || attrs.source === undefined || attrs.type === undefined) return undefined
+  return attrs as CloudEventAttributes
+}
+
+export function isJsonContentType (ct: string | undefined): boolean {
+  if (ct === undefined) return false
+  const base = (ct.split(';')[0] as string).trim().toLowerCase()
+  return base === 'application/json' || base.endsWith('+json') || base === 'text/json'
+}

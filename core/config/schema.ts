@@ -1,0 +1,80 @@
+import { z } from 'zod'
+
+/** Defaults state their units, as aedes does (`drainTimeout: 60000, // 60 secs`). */
+export const functionSchema = z.strictObject({
+  /** A built-in example name (`temperature-alert`) or a path to an ES module, relative to the config file. */
+  module: z.string().min(1),
+  /** Requests one instance serves at once. */
+  concurrency: z.int().min(1).max(1000).default(1),
+  /** Instances this function may scale up to. */
+  maxScale: z.int().min(1).max(256).default(4),
+  /** Idle time before an instance is reaped: 600000 ms = 10 minutes, OpenWhisk's idle-container default. */
+  keepAliveMs: z.int().min(0).default(600_000),
+  /** Time allowed for spawn + init. */
+  initTimeoutMs: z.int().min(1).default(30_000),
+  /** Time allowed for one invocation. */
+  timeoutMs: z.int().min(1).default(60_000),
+  /** Free-form settings handed to the function's init as ctx.config. */
+  config: z.record(z.string(), z.unknown()).default({}),
+  /** Extra environment variables for the instance process. */
+  env: z.record(z.string(), z.string()).default({})
+})
+
+export const routeSchema = z.strictObject({
+  /** An MQTT topic filter; `+`, `#` and named segments such as `{device}` (one level each). */
+  topic: z.string().min(1),
+  /** The name of a function under `functions`. */
+  function: z.string().min(1),
+  /** Reply-topic template; `{name}` takes the named segment's value. No reply is published when absent. */
+  reply: z.string().min(1).optional(),
+  /** QoS of the subscription, and of the reply. */
+  qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
+  /** CloudEvent `type` given to messages on this route. */
+  type: z.string().min(1).default('io.iotless.mqtt.message')
+})
+
+export const configSchema = z.strictObject({
+  broker: z.strictObject({
+    /** An external broker, e.g. mqtt://127.0.0.1:1883. Empty: start the embedded aedes broker. */
+    url: z.string().default(''),
+    /** Embedded broker: address to bind. 127.0.0.1 keeps it local; use 0.0.0.0 for devices on the network. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Embedded broker: TCP port. */
+    port: z.int().min(0).max(65535).default(1883),
+    /** Fixed client id, so the broker keeps the adapter's session (clean: false) across restarts. */
+    clientId: z.string().min(1).max(65535).default('iotless-adapter'),
+    /** MQTT protocol: `auto` tries 5, then 3.1.1 when the broker refuses 5 (aedes 1.x speaks 3.1.1 only). */
+    protocol: z.enum(['auto', '5', '3.1.1']).default('auto'),
+    /** MQTT keep-alive. */
+    keepaliveSeconds: z.int().min(0).max(65535).default(30),
+    /** Time to wait for CONNACK. */
+    connectTimeoutMs: z.int().min(1).default(10_000),
+    /** MQTT 5 session expiry: how long the broker keeps the adapter's session and queue while it is away. 86400 s = 1 day. */
+    sessionExpirySeconds: z.int().min(0).max(4_294_967_295).default(86_400)
+  }).prefault({}),
+  adapter: z.strictObject({
+    /** Messages larger than this are refused, counted and logged. 262144 bytes = 256 KiB. */
+    maxPayloadBytes: z.int().min(1).max(268_435_455).default(262_144),
+    /** On SIGINT/SIGTERM: time allowed for in-flight messages to finish. */
+    shutdownGraceMs: z.int().min(0).default(30_000),
+    /** Attempts for an invocation that failed in a way that may pass next time (queue full, instance crashed). */
+    maxAttempts: z.int().min(1).max(100).default(5),
+    /** First retry delay; it doubles per attempt, with jitter, up to 5 s. */
+    retryBaseMs: z.int().min(1).default(100)
+  }).prefault({}),
+  metrics: z.strictObject({
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Prometheus scrape port for GET /metrics. */
+    port: z.int().min(0).max(65535).default(9464)
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
+  }).prefault({}),
+  routes: z.array(routeSchema).default([]),
+  functions: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'function names are lower-case letters, digits and dashes'), functionSchema).default({})
+})
+
+export type Config = z.output<typeof configSchema>
+export type RouteConfig = z.output<typeof routeSchema>
+export type FunctionConfig = z.output<typeof functionSchema>

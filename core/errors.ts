@@ -1,0 +1,53 @@
+/**
+ * The one table of stable error codes. Users match on `err.code`; the text may change, the code may not.
+ * docs/errors.md lists the same codes, and test/core/errors.test.ts keeps the two in sync
+ * (the habit of fastify's lib/errors.js and test/internals/errors.test.js).
+ */
+export const ERROR_CODES = {
+  CONFIG_NOT_FOUND: { exitCode: 2, summary: 'The config file named with -c, or iotless.yaml, does not exist.' },
+  CONFIG_PARSE: { exitCode: 2, summary: 'The config file is not valid YAML or JSON.' },
+  CONFIG_INVALID: { exitCode: 2, summary: 'A config field is missing, misspelt, or has the wrong type or range; the message names its path.' },
+  CONFIG_ENV_INVALID: { exitCode: 2, summary: 'An IOTLESS_* environment variable is unknown or its value has the wrong type.' },
+  CLI_USAGE: { exitCode: 2, summary: 'Unknown command or option, or a missing argument.' },
+  PORT_IN_USE: { exitCode: 1, summary: 'A port iotless must listen on is taken by another process; the message says which setting moves it.' },
+  LISTEN_FAILED: { exitCode: 1, summary: 'A server could not listen for another reason (permission, bad address).' },
+  BROKER_CONNECT_FAILED: { exitCode: 1, summary: 'The MQTT broker at broker.url refused or could not be reached.' },
+  PAYLOAD_TOO_LARGE: { exitCode: 1, summary: 'An MQTT message was larger than adapter.maxPayloadBytes; it is refused and counted.' },
+  NO_ROUTE: { exitCode: 1, summary: 'An MQTT message matched no route; it is counted and acknowledged.' },
+  FUNCTION_NOT_FOUND: { exitCode: 2, summary: 'A function module could not be found or does not export a definition made by defineFunction.' },
+  FUNCTION_INIT_FAILED: { exitCode: 1, summary: "A function's init threw, or its instance exited before it was ready." },
+  FUNCTION_INIT_TIMEOUT: { exitCode: 1, summary: 'A function instance was not ready within functions.<name>.initTimeoutMs.' },
+  FUNCTION_HANDLER_ERROR: { exitCode: 1, summary: "A function's handler threw or rejected; the message and the instance keep going." },
+  FUNCTION_CRASHED: { exitCode: 1, summary: 'The instance running an invocation exited; the invocation was retried once and failed again.' },
+  FUNCTION_TIMEOUT: { exitCode: 1, summary: 'An invocation took longer than functions.<name>.timeoutMs.' },
+  FUNCTION_BAD_REPLY: { exitCode: 1, summary: 'A handler returned something that is not a reply ({ data, contentType? }) or undefined.' },
+  BREAKER_QUEUE_FULL: { exitCode: 1, summary: 'All slots and the bounded queue are taken (Knative: "pending request queue full"); the caller should back off.' },
+  POOL_CLOSED: { exitCode: 1, summary: 'An invocation arrived after the pool began to shut down.' },
+  SHUTDOWN_TIMEOUT: { exitCode: 1, summary: 'In-flight work did not finish within the shutdown grace period.' },
+  TRACE_NOT_FOUND: { exitCode: 2, summary: 'The trace directory or a file it needs (invocations.csv, R1.txt, ...) does not exist; the message names the path.' },
+  TRACE_INVALID: { exitCode: 2, summary: 'A trace file has a bad header, a non-numeric value or non-contiguous minute columns; the message names the file and line.' },
+  SIM_UNKNOWN_POLICY: { exitCode: 2, summary: 'iotless sim --policy names no known policy; the message lists them.' },
+  SIM_INVALID_PARAM: { exitCode: 2, summary: 'A --param k=v is unknown for the policy, not a number, or out of range; the message lists the valid ones.' },
+  PROXY_ENV_MISSING: { exitCode: 2, summary: 'iotless proxy: an environment variable the Knative revision reconciler must inject is unset; the message names it.' },
+  PROXY_ENV_INVALID: { exitCode: 2, summary: 'iotless proxy: an environment variable has a value of the wrong type or range (a port, a number, the readiness probe JSON); the message names it.' },
+} as const satisfies Record<string, { exitCode: number; summary: string }>
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+export class IotlessError extends Error {
+  readonly code: ErrorCode
+  readonly exitCode: number
+  readonly details: Record<string, unknown> | undefined
+
+  constructor (code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'IotlessError'
+    this.code = code
+    this.exitCode = ERROR_CODES[code].exitCode
+    this.details = options.details
+  }
+}
+
+export function isIotlessError (err: unknown, code?: ErrorCode): err is IotlessError {
+  return err instanceof IotlessError && (code === undefined || err.code === code)
+}

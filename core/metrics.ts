@@ -1,0 +1,77 @@
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client'
+
+/**
+ * The metrics iotless exports, registered on a registry that the caller passes in (never prom-client's
+ * global one), so two stacks in one process, as in tests, do not collide. Names follow Prometheus
+ * conventions: base units, `_total` for counters, `_seconds` for durations.
+ */
+export function createMetrics (registry: Registry, opts: { defaultMetrics?: boolean } = {}) {
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'iotless_' })
+  const registers = [registry]
+  return {
+    registry,
+    messagesReceived: new Counter({
+      name: 'iotless_messages_received_total',
+      help: 'MQTT messages received, by the route that matched.',
+      labelNames: ['route'] as const,
+      registers
+    }),
+    messagesUnrouted: new Counter({
+      name: 'iotless_messages_unrouted_total',
+      help: 'MQTT messages that matched no route.',
+      registers
+    }),
+    messagesRejected: new Counter({
+      name: 'iotless_messages_rejected_total',
+      help: 'MQTT messages refused before invocation, by reason (payload_too_large, ...).',
+      labelNames: ['reason'] as const,
+      registers
+    }),
+    repliesPublished: new Counter({
+      name: 'iotless_replies_published_total',
+      help: 'Replies published back over MQTT, by route.',
+      labelNames: ['route'] as const,
+      registers
+    }),
+    invocations: new Counter({
+      name: 'iotless_invocations_total',
+      help: 'Function invocations, by function and outcome (ok, error, crashed, timeout, rejected).',
+      labelNames: ['function', 'outcome'] as const,
+      registers
+    }),
+    invocationDuration: new Histogram({
+      name: 'iotless_invocation_duration_seconds',
+      help: 'Time from dispatch to the function\'s answer, cold starts included.',
+      labelNames: ['function'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    }),
+    coldStarts: new Counter({
+      name: 'iotless_cold_starts_total',
+      help: 'Instances started (spawn + init), by function.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    coldStartDuration: new Histogram({
+      name: 'iotless_cold_start_duration_seconds',
+      help: 'Time from spawn until the instance finished init and was ready.',
+      labelNames: ['function'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers
+    }),
+    warmInstances: new Gauge({
+      name: 'iotless_warm_instances',
+      help: 'Instances ready to serve (busy or idle), by function.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    instanceCrashes: new Counter({
+      name: 'iotless_instance_crashes_total',
+      help: 'Instances that exited without being asked to, by function.',
+      labelNames: ['function'] as const,
+      registers
+    })
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

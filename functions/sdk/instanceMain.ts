@@ -1,0 +1,44 @@
+/**
+ * Entry point of one local-pool instance (a child process). The pool forks it with an InstanceSpec as JSON
+ * in argv[2]; it loads the module, runs init, serves on loopback and reports its port over IPC.
+ * It exits when the pool goes away (IPC disconnect), so no instance outlives its pool.
+ */
+import { pathToFileURL } from 'node:url'
+import { isDefinedFunction } from './defineFunction.js'
+import type { InstanceMessage, InstanceSpec } from './instanceMessages.js'
+import { startLocalServer } from './localServer.js'
+
+function send (msg: InstanceMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined || !process.connected) { resolve(); return }
+    process.send(msg, undefined, {}, () => resolve())
+  })
+}
+
+async function main (): Promise<void> {
+  const spec = JSON.parse(process.argv[2] ?? '{}') as InstanceSpec
+  process.on('disconnect', () => process.exit(0))
+  let mod: { default?: unknown }
+  try {
+    mod = await import(pathToFileURL(spec.modulePath).href) as { default?: unknown }
+  } catch (err) {
+    await send({ type: 'fatal', code: 'FUNCTION_NOT_FOUND', message: `cannot load ${spec.modulePath}: ${(err as Error).message}` })
+    process.exit(1)
+  }
+  if (!isDefinedFunction(mod.default)) {
+    await send({ type: 'fatal', code: 'FUNCTION_NOT_FOUND', message: `${spec.modulePath} must export default defineFunction({ handle })` })
+    process.exit(1)
+  }
+  let started
+  try {
+    started = await startLocalServer(mod.default, { name: spec.name, config: spec.config })
+  } catch (err) {
+    await send({ type: 'fatal', code: 'FUNCTION_INIT_FAILED', message: `init of ${spec.name} failed: ${err instanceof Error ? err.message : String(err)}` })
+    process.exit(1)
+  }
+  const { server, port } = started
+  process.on('SIGTERM', () => { server.close(() => process.exit(0)) })
+  await send({ type: 'ready', port })
+}
+
+void main()

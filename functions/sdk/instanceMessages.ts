@@ -1,0 +1,11 @@
+/** IPC messages from an instance process to the pool that spawned it. */
+export type InstanceMessage =
+  | { type: 'ready'; port: number }
+  | { type: 'fatal'; code: 'FUNCTION_NOT_FOUND' | 'FUNCTION_INIT_FAILED'; message: string }
+
+/** What the pool passes to an instance as its one argument (JSON). */
+export interface InstanceSpec {
+  name: string
+  modulePath: string
+  config: Record<string, unknown>
+}
