@@ -13,6 +13,12 @@ export interface BreakerOptions {
   capacity: number
   /** Requests allowed to wait for a slot; one more is refused at once. */
   queueDepth: number
+  /**
+   * The most capacity will ever be (default: capacity). Knative refuses a request when
+   * maxConcurrency + queueDepth are pending (totalSlots in breaker.go); a pool that starts at capacity 0 and
+   * grows must count the capacity it will have, or it would refuse work while scaling from zero.
+   */
+  maxCapacity?: number
 }
 
 interface Waiter {
@@ -24,6 +30,7 @@ interface Waiter {
 export class Breaker {
   #capacity: number
   readonly queueDepth: number
+  readonly #totalSlots: number
   #inFlight = 0
   #waiters: Waiter[] = []
 
@@ -32,6 +39,7 @@ export class Breaker {
     if (!(opts.queueDepth >= 0)) throw new RangeError(`breaker queueDepth must be >= 0, got ${opts.queueDepth}`)
     this.#capacity = opts.capacity
     this.queueDepth = opts.queueDepth
+    this.#totalSlots = Math.max(opts.maxCapacity ?? opts.capacity, opts.capacity) + opts.queueDepth
   }
 
   get capacity (): number { return this.#capacity }
@@ -54,7 +62,7 @@ export class Breaker {
   acquire (signal?: AbortSignal): Promise<void> {
     if (signal?.aborted === true) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'))
     if (this.tryAcquire()) return Promise.resolve()
-    if (this.#waiters.length >= this.queueDepth) {
+    if (this.#inFlight + this.#waiters.length >= this.#totalSlots) {
       return Promise.reject(new IotlessError('BREAKER_QUEUE_FULL', `pending request queue full (${this.#inFlight} in flight, ${this.#waiters.length} queued)`))
     }
     return new Promise<void>((resolve, reject) => {

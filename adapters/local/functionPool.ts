@@ -59,7 +59,7 @@ export class FunctionPool {
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
     this.#opts = opts
-    this.#breaker = new Breaker({ capacity: 0, queueDepth: 10 * opts.concurrency * opts.maxScale })
+    this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: 10 * opts.concurrency * opts.maxScale })
   }
 
   /** Instances ready to serve, busy or idle. */
@@ -149,12 +149,14 @@ export class FunctionPool {
         throw new IotlessError('FUNCTION_TIMEOUT', `${this.name}: no answer within ${this.#opts.timeoutMs} ms`)
       }
       if (signal?.aborted === true) throw err
+      this.#drop(inst, true)
       throw new InstanceLostError((err as Error).message)
     }
     let body: Buffer
     try {
       body = Buffer.from(await res.body.arrayBuffer())
     } catch (err) {
+      this.#drop(inst, true)
       throw new InstanceLostError((err as Error).message)
     }
     if (res.statusCode === 204) return undefined
@@ -182,9 +184,10 @@ export class FunctionPool {
     return best
   }
 
-  #scale (): void {
+  /** Starts instances for the requests in flight and waiting, less `leaving` (requests on an instance being dropped). */
+  #scale (leaving = 0): void {
     if (this.#closed) return
-    const demand = this.#breaker.inFlight + this.#breaker.waiting
+    const demand = this.#breaker.inFlight - leaving + this.#breaker.waiting
     const wanted = Math.min(this.#opts.maxScale, Math.ceil(demand / this.#opts.concurrency))
     for (let have = this.#ready.length + this.#starting; have < wanted; have++) this.#spawn()
   }
@@ -231,21 +234,27 @@ export class FunctionPool {
     })
     void inst.exited.then(({ code, signal }) => {
       this.#all.delete(inst)
-      const i = this.#ready.indexOf(inst)
-      if (i >= 0) {
-        this.#ready.splice(i, 1)
-        this.#updateCapacity()
-        if (inst.idleTimer !== undefined) clock.clearTimeout(inst.idleTimer)
-        if (!this.#closed && inst.http !== undefined) {
-          metrics?.instanceCrashes.inc({ function: this.name })
-          log.warn({ function: this.name, instance: inst.id, code, signal }, 'instance exited unexpectedly')
-          void inst.http.destroy().catch(() => undefined)
-          inst.http = undefined
-        }
-        // Requests still queued need a replacement.
-        this.#scale()
+      if (this.#ready.includes(inst)) {
+        log.warn({ function: this.name, instance: inst.id, code, signal }, 'instance exited unexpectedly')
+        this.#drop(inst, true)
       }
     })
+  }
+
+  /**
+   * Takes an instance out of service at once, so no retry is sent to it while its exit is still on the way.
+   * A crash is counted once however it is noticed (a failed request or the exit event).
+   */
+  #drop (inst: Instance, crashed: boolean): void {
+    const i = this.#ready.indexOf(inst)
+    if (i < 0) return
+    this.#ready.splice(i, 1)
+    if (inst.idleTimer !== undefined) { this.#opts.clock.clearTimeout(inst.idleTimer); inst.idleTimer = undefined }
+    this.#updateCapacity()
+    if (crashed && !this.#closed) this.#opts.metrics?.instanceCrashes.inc({ function: this.name })
+    void inst.stop(0)
+    // Requests still queued need a replacement; those on this instance are failing and will retry on their own.
+    this.#scale(inst.inFlight)
   }
 
   #armKeepAlive (inst: Instance): void {
@@ -266,6 +275,8 @@ export class FunctionPool {
     if (inst.idleTimer !== undefined) { this.#opts.clock.clearTimeout(inst.idleTimer); inst.idleTimer = undefined }
     this.#opts.log.debug({ function: this.name, instance: inst.id, reason }, 'stopping instance')
     await inst.stop()
+    // Requests that queued while this instance was going away need a replacement.
+    this.#scale()
   }
 
   #updateCapacity (): void {

@@ -80,7 +80,7 @@ export class Instance {
     const http = this.http
     this.http = undefined
     void http?.destroy().catch(() => undefined)
-    this.child.kill('SIGTERM')
+    this.child.kill(graceMs === 0 ? 'SIGKILL' : 'SIGTERM')
     const timer = setTimeout(() => { this.child.kill('SIGKILL') }, graceMs)
     await this.exited
     clearTimeout(timer)

@@ -48,6 +48,11 @@ export function formatIssues (issues: ReadonlyArray<z.core.$ZodIssue>, knownKeys
         const where = formatPath([...issue.path, key])
         lines.push(`${where}: unknown key${hint === undefined ? '' : `; did you mean "${hint}"?`} (allowed: ${known.join(', ')})`)
       }
+    } else if (issue.code === 'invalid_key') {
+      // zod 4 reports a bad record key as "Invalid key in record" and keeps the key schema's own message
+      // (e.g. the function-name rule) in the nested issues; show those, or the user cannot tell what is wrong.
+      const why = issue.issues.map((i) => i.message).filter((m) => m !== '').join('; ')
+      lines.push(`${formatPath(issue.path)}: invalid key${why === '' ? '' : `: ${why}`}`)
     } else {
       lines.push(`${formatPath(issue.path)}: ${issue.message}`)
     }
