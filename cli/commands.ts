@@ -1,7 +1,9 @@
 import type { Command } from './command.js'
 import { upCommand } from './up.js'
+import { simCommand } from './sim.js'
 
 /** Every subcommand, in the order `iotless --help` lists them. Later components add theirs here. */
 export const commands: Command[] = [
-  upCommand
+  upCommand,
+  simCommand
 ]

@@ -86,6 +86,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       keepaliveSeconds: config.broker.keepaliveSeconds,
       connectTimeoutMs: config.broker.connectTimeoutMs,
       sessionExpirySeconds: config.broker.sessionExpirySeconds,
+      maxInFlight: config.adapter.maxInFlight,
       routes: new RouteTable(config.routes),
       target,
       maxPayloadBytes: config.adapter.maxPayloadBytes,

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import type { OutgoingEvent } from '../target.js'
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 /** A payload is JSON if it parses as JSON; anything else reaches the function as bytes. */
 export function sniffContentType (payload: Buffer): string {
   if (payload.length === 0) return 'application/octet-stream'
@@ -9,7 +11,9 @@ export function sniffContentType (payload: Buffer): string {
   // Cheap pre-check before parsing: JSON text starts with one of {["-0-9tfn or whitespace.
   if (!/[{["\-0-9tfn \t\r\n]/.test(String.fromCharCode(first))) return 'application/octet-stream'
   try {
-    JSON.parse(payload.toString('utf8'))
+    // fatal: JSON text is UTF-8 (RFC 8259 section 8.1); a lenient decode would turn bad bytes inside a string
+    // into U+FFFD, call the payload JSON, and hand the function a string that is not what was sent.
+    JSON.parse(utf8.decode(payload))
     return 'application/json'
   } catch {
     return 'application/octet-stream'

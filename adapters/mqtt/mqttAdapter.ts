@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt'
 import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
@@ -16,6 +17,8 @@ export interface MqttAdapterOptions {
   connectTimeoutMs: number
   /** MQTT 5 session expiry, so the broker keeps the session (and queued messages) while the adapter is away. */
   sessionExpirySeconds: number
+  /** MQTT 5 Receive Maximum: unacknowledged QoS 1/2 deliveries the broker may have outstanding to us. */
+  maxInFlight: number
   routes: RouteTable
   target: Target
   maxPayloadBytes: number
@@ -78,6 +81,8 @@ export class MqttAdapter {
   readonly #stop = new AbortController()
 
   constructor (opts: MqttAdapterOptions) {
+    // Every in-flight dispatch listens on this one signal.
+    setMaxListeners(0, this.#stop.signal)
     this.#o = opts
     this.source = redact(opts.url)
   }
@@ -116,7 +121,11 @@ export class MqttAdapter {
       this.#acks.clear()
     })
     client.on('reconnect', () => { this.#o.log.warn({ url: this.source }, 'reconnecting to the MQTT broker') })
-    client.on('error', (err) => { this.#o.log.error({ err: err.message, url: this.source }, 'mqtt client error') })
+    client.on('error', (err) => {
+      // A reset after our own DISCONNECT is the broker closing the socket, not a fault.
+      if (this.#accepting) this.#o.log.error({ err: err.message, url: this.source }, 'mqtt client error')
+      else this.#o.log.debug({ err: err.message }, 'mqtt client error while stopping')
+    })
     const subs = this.#o.routes.subscriptions()
     if (Object.keys(subs).length > 0) {
       const granted = await client.subscribeAsync(subs)
@@ -138,7 +147,7 @@ export class MqttAdapter {
       reconnectPeriod: 0,
       resubscribe: true
     }
-    if (version === 5) options.properties = { sessionExpiryInterval: o.sessionExpirySeconds }
+    if (version === 5) options.properties = { sessionExpiryInterval: o.sessionExpirySeconds, receiveMaximum: o.maxInFlight }
     const client = mqtt.connect(o.url, options)
     // mqtt.js honours the customHandleAcks option only with protocolVersion 5 (client.ts constructor) and
     // otherwise acknowledges on receipt; the handler is read per PUBLISH, so set it for both versions here.
@@ -183,17 +192,19 @@ export class MqttAdapter {
     if (mid === undefined) { done(0); return }
     const pending: PendingAck = { handled: false, epoch: this.#epoch }
     this.#held.set(mid, pending)
-    pending.ticket = this.#acks.push(pending)
     if (!this.#accepting) {
-      // Stopping: leave the message unacknowledged; the broker delivers it again to the next session.
-      this.#held.delete(mid)
+      // Stopping: hold its PUBACK for good (it is never handled), so the broker delivers it again to the
+      // next session. It takes no place in the ack order: nothing after it will be acknowledged either.
       done(0)
       return
     }
-    void this.#track(this.#handle(packet)).finally(() => {
+    pending.ticket = this.#acks.push(pending)
+    // Release the ack inside the tracked work, before the in-flight count drops: stop() disconnects as soon
+    // as that count reaches zero, and a PUBACK written after DISCONNECT is lost (the message would come again).
+    void this.#track(this.#handle(packet).finally(() => {
       pending.handled = true
       this.#release(pending)
-    })
+    }))
     done(0)
   }
 
@@ -217,6 +228,8 @@ export class MqttAdapter {
     this.#lastMessageAt = Date.now()
     try {
       await work
+    } catch (err) {
+      this.#o.log.error({ err: (err as Error).message }, 'message handling failed')
     } finally {
       this.#inFlight--
       if (this.#inFlight === 0) {

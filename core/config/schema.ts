@@ -57,6 +57,11 @@ export const configSchema = z.strictObject({
     maxPayloadBytes: z.int().min(1).max(268_435_455).default(262_144),
     /** On SIGINT/SIGTERM: time allowed for in-flight messages to finish. */
     shutdownGraceMs: z.int().min(0).default(30_000),
+    /**
+     * QoS 1/2 messages the broker may have outstanding to the adapter before it waits for acks (sent as the
+     * MQTT 5 Receive Maximum). With MQTT 3.1.1 the broker's own limit applies (Mosquitto: max_inflight_messages).
+     */
+    maxInFlight: z.int().min(1).max(65535).default(64),
     /** Attempts for an invocation that failed in a way that may pass next time (queue full, instance crashed). */
     maxAttempts: z.int().min(1).max(100).default(5),
     /** First retry delay; it doubles per attempt, with jitter, up to 5 s. */

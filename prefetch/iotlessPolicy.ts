@@ -1,0 +1,202 @@
+import { MINUTE_MS, RELEASE, minuteOf, type Decision, type FunctionInfo, type Policy } from './policy.js'
+import { param, resolveParams, type ParamSpecs } from './policyParams.js'
+import { PopulationPrior } from './populationPrior.js'
+
+export const IOTLESS_PARAMS: ParamSpecs = {
+  hazardThreshold: { default: 0.0005, min: 0, max: 1, summary: 'price of one idle instance-minute in expected cold starts per invocation so far: an idle minute is held when hazard >= this x invocations so far (clamped)' },
+  maxThreshold: { default: 0.5, min: 0, max: 1, summary: 'upper clamp of the per-function hazard threshold, so busy functions still bridge likely gaps' },
+  minThreshold: { default: 0.002, min: 0, max: 1, summary: 'lower clamp of the per-function hazard threshold' },
+  historySize: { default: 32, min: 2, max: 1024, integer: true, summary: 'idle times remembered per function (a ring)' },
+  priorWeight: { default: 1, min: 0, max: 1000, summary: 'pseudo-samples of the population prior mixed into each function\'s idle-time distribution' },
+  jitterWeight: { default: 0.5, min: 0, max: 1, summary: 'share of a sample spread to the neighbouring minutes while few samples are known (minute-binning jitter)' },
+  jitterSamples: { default: 4, min: 0, max: 1000, summary: 'samples after which the jitter spread has halved' },
+  memoryExponent: { default: 0, min: 0, max: 2, summary: 'threshold scales with (memoryMb/128)^this, so big functions are held only for likelier arrivals' },
+  defaultKeepAliveMin: { default: 10, min: 0, max: 1440, summary: 'keep-alive for a function with no history while the population prior is still empty' },
+  priorMinFunctions: { default: 10, min: 0, max: 100_000, integer: true, summary: 'functions of the same trigger whose first idle time must be known before that prior is used' },
+  priorRangeMin: { default: 240, min: 1, max: 10_080, integer: true, summary: 'idle minutes the population prior resolves; longer first idle times share one bucket' },
+  refreshMin: { default: 10, min: 1, max: 1440, integer: true, summary: 'a function with few samples re-plans this often, as the prior learns' }
+}
+
+interface FnState {
+  lastMinute: number
+  firstMinute: number
+  plannedAt: number
+  prior: PopulationPrior
+  /** Ring of the last idle times in whole minutes (capped at 65535). */
+  idle: Uint16Array
+  next: number
+  size: number
+  /** Warm intervals [start, end) in idle minutes after the last arrival minute, ascending; -1 terminated. */
+  plan: Int32Array
+  memoryFactor: number
+  invocations: number
+}
+
+const MAX_PLAN_INTERVALS = 8
+let scratch = new Float64Array(1024)
+
+/**
+ * iotless: per function, the empirical distribution of its idle times (whole idle minutes between arrival minutes),
+ * and, each minute, the hazard h(j) = P(next arrival after exactly j idle minutes | not before). An instance is held
+ * in idle minute j only when h(j) >= hazardThreshold. This is the per-minute rule that trades one minute of memory
+ * against h(j) expected cold starts at a common price, so it:
+ * - finds a function's rhythm without being told: a timer every P minutes puts all its mass on P-1 idle minutes, so
+ *   the instance is loaded just in time for that minute and released at once after it (minute-binning jitter that
+ *   has actually been seen keeps its neighbours warm too);
+ * - for irregular functions it holds the instance only in the minutes where arrivals are likely, which may be several
+ *   separate windows (a multi-modal histogram), not one window from the 5th to the 99th percentile;
+ * - never needs a range or a separate forecaster: idle times of any length are just samples; once the idle time
+ *   passes every sample the hazard is zero and the instance is released;
+ * - with few samples, mixes in a population prior (the first idle times of all functions seen so far, learned online)
+ *   and spreads each sample over +-1 minute until the jitter is known.
+ */
+export class IotlessPolicy implements Policy {
+  readonly name = 'iotless'
+  readonly params: Readonly<Record<string, number>>
+  readonly #fns = new Map<string, FnState>()
+  /** One prior per trigger kind (timer, http, ...), so a timer's first gap is judged by other timers. */
+  readonly #priors = new Map<string, PopulationPrior>()
+  readonly #info = new Map<string, FunctionInfo>()
+  #priorMass = new Float64Array(0)
+  readonly #p: Record<string, number>
+
+  constructor (given: Readonly<Record<string, number | string>> = {}) {
+    this.params = Object.freeze(resolveParams(this.name, IOTLESS_PARAMS, given))
+    this.#p = { ...this.params }
+  }
+
+  /** Memory is used by memoryExponent; without it 128 MB is assumed. */
+  register (fn: string, info: FunctionInfo): void { this.#info.set(fn, info) }
+
+  #priorFor (trigger: string | undefined): PopulationPrior {
+    const key = trigger ?? 'any'
+    let p = this.#priors.get(key)
+    if (p === undefined) { p = new PopulationPrior(param(this.#p, 'priorRangeMin')); this.#priors.set(key, p) }
+    return p
+  }
+
+  observe (fn: string, timeMs: number, count: number): void {
+    if (count <= 0) return
+    const m = minuteOf(timeMs)
+    let s = this.#fns.get(fn)
+    if (s === undefined) {
+      const info = this.#info.get(fn)
+      const mem = info?.memoryMb ?? 128
+      const prior = this.#priorFor(info?.trigger)
+      prior.firstArrival(m)
+      s = {
+        lastMinute: m,
+        firstMinute: m,
+        plannedAt: m,
+        prior,
+        idle: new Uint16Array(param(this.#p, 'historySize')),
+        next: 0,
+        size: 0,
+        plan: new Int32Array(2 * MAX_PLAN_INTERVALS).fill(-1),
+        memoryFactor: Math.pow(mem / 128, param(this.#p, 'memoryExponent')),
+        invocations: 0
+      }
+      this.#fns.set(fn, s)
+    } else if (m > s.lastMinute) {
+      const idleMin = Math.min(65_535, m - s.lastMinute - 1)
+      if (s.size === 0) s.prior.secondArrival(s.firstMinute, idleMin)
+      s.idle[s.next] = idleMin
+      s.next = (s.next + 1) % s.idle.length
+      if (s.size < s.idle.length) s.size++
+      s.lastMinute = m
+    } else {
+      s.invocations += count
+      return
+    }
+    s.invocations += count
+    this.#plan(s, m + 1)
+  }
+
+  decide (fn: string, nowMs: number): Decision {
+    const s = this.#fns.get(fn)
+    if (s === undefined) return RELEASE
+    const nowMinute = minuteOf(nowMs)
+    if (s.size < 8 && nowMinute - s.plannedAt >= param(this.#p, 'refreshMin')) this.#plan(s, nowMinute)
+    const base = s.lastMinute + 1 // the first idle minute
+    const j = minuteOf(nowMs) - base
+    const plan = s.plan
+    for (let k = 0; k < plan.length; k += 2) {
+      const start = plan[k] ?? -1
+      const end = plan[k + 1] ?? -1
+      if (start < 0) break
+      if (end > j) {
+        return { prewarmAt: (base + Math.max(start, Math.min(j, end))) * MINUTE_MS, keepAliveUntil: (base + end) * MINUTE_MS, instances: 1 }
+      }
+    }
+    return { prewarmAt: s.lastMinute * MINUTE_MS, keepAliveUntil: base * MINUTE_MS, instances: 1 }
+  }
+
+  stateBytes (fn: string): number {
+    const s = this.#fns.get(fn)
+    return s === undefined ? 0 : s.idle.byteLength + s.plan.byteLength + 4 * 8
+  }
+
+  /** The warm intervals, in idle minutes after the last arrival minute, for tests and reports. */
+  plan (fn: string): Array<[number, number]> {
+    const out: Array<[number, number]> = []
+    const p = this.#fns.get(fn)?.plan
+    if (p === undefined) return out
+    for (let k = 0; k < p.length && (p[k] ?? -1) >= 0; k += 2) out.push([p[k] ?? 0, p[k + 1] ?? 0])
+    return out
+  }
+
+  #plan (s: FnState, nowMinute: number): void {
+    const p = this.#p
+    s.plannedAt = nowMinute
+    // Each avoided cold start lowers the function's cold-start share by 1/invocations: rare functions are worth more.
+    const theta = Math.min(param(p, 'maxThreshold'), Math.max(param(p, 'minThreshold'), param(p, 'hazardThreshold') * s.invocations * s.memoryFactor))
+    s.plan.fill(-1)
+    const n = s.size
+    const priorReady = s.prior.functions >= Math.max(1, param(p, 'priorMinFunctions'))
+    if (n === 0 && !priorReady) {
+      const k = param(p, 'defaultKeepAliveMin')
+      if (k > 0) { s.plan[0] = 0; s.plan[1] = Math.ceil(k) }
+      return
+    }
+    let maxIdle = 0
+    for (let i = 0; i < n; i++) maxIdle = Math.max(maxIdle, s.idle[i] ?? 0)
+    const alpha = priorReady ? param(p, 'priorWeight') : 0
+    const span = Math.max(maxIdle + 2, alpha > 0 ? s.prior.rangeMin : 0) + 1
+    if (scratch.length < span) scratch = new Float64Array(span * 2)
+    const mass = scratch
+    mass.fill(0, 0, span)
+    const js = param(p, 'jitterSamples')
+    const spread = param(p, 'jitterWeight') * (js <= 0 ? 0 : js / (js + n))
+    for (let i = 0; i < n; i++) {
+      const x = s.idle[i] ?? 0
+      mass[x] = (mass[x] ?? 0) + 1 - spread
+      if (x > 0) mass[x - 1] = (mass[x - 1] ?? 0) + spread / 2
+      else mass[x] = (mass[x] ?? 0) + spread / 2
+      mass[x + 1] = (mass[x + 1] ?? 0) + spread / 2
+    }
+    let tailBeyond = 0
+    if (alpha > 0) {
+      const R = s.prior.rangeMin
+      if (this.#priorMass.length < R) this.#priorMass = new Float64Array(R)
+      const beyond = s.prior.pmf(nowMinute, this.#priorMass)
+      for (let j = 0; j < R; j++) mass[j] = (mass[j] ?? 0) + alpha * (this.#priorMass[j] ?? 0)
+      tailBeyond = alpha * beyond
+    }
+    // Walk j upward keeping the survival S(j) = mass at or beyond j.
+    let survival = tailBeyond
+    for (let j = 0; j < span; j++) survival += mass[j] ?? 0
+    let k = 0
+    let open = -1
+    for (let j = 0; j < span; j++) {
+      const mj = mass[j] ?? 0
+      const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
+      if (warm && open < 0) open = j
+      if (!warm && open >= 0) {
+        if (k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = j; k += 2 }
+        open = -1
+      }
+      survival -= mj
+    }
+    if (open >= 0 && k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = span }
+  }
+}

@@ -1,0 +1,16 @@
+import { createPolicy } from './policies.js'
+import { simulate, type SimResult } from './simulate.js'
+import type { Trace } from './trace.js'
+
+/** The parameter ranges `iotless sim --sweep` runs: each policy's main knob over a range. */
+export const SWEEP_GRID: ReadonlyArray<{ policy: string; params: Record<string, number> }> = [
+  ...[1, 2, 5, 10, 20, 30, 60, 120, 240].map((k) => ({ policy: 'fixed', params: { keepAliveMin: k } })),
+  ...[6, 30, 60, 120, 300].map((s) => ({ policy: 'knative', params: { stableWindowSec: s } })),
+  ...[30, 60, 120, 240].map((r) => ({ policy: 'hybrid', params: { rangeMin: r, fallbackKeepAliveMin: r } })),
+  ...[10, 60].map((f) => ({ policy: 'hybrid', params: { fallbackKeepAliveMin: f } })),
+  ...[0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02].map((h) => ({ policy: 'iotless', params: { hazardThreshold: h } }))
+]
+
+export function runSweep (trace: Trace, grid = SWEEP_GRID): SimResult[] {
+  return grid.map((g) => simulate(trace, createPolicy(g.policy, g.params), { timeDecisions: false }))
+}

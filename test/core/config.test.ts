@@ -1,0 +1,373 @@
+import t, { type Test } from 'tap'
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { configJsonSchema, loadConfig, type LoadConfigOptions } from '../../core/config/loadConfig.js'
+import { envLeaves } from '../../core/config/envOverrides.js'
+import { formatIssues, formatPath } from '../../core/config/formatIssues.js'
+import { IotlessError, isIotlessError, type ErrorCode } from '../../core/errors.js'
+import { checkRoutes } from '../../adapters/mqtt/routeTable.js'
+
+// Compiled to dist/test/core/config.test.js: three levels up is the repository root.
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+
+/** Writes a file in this test's own folder and returns its path. */
+function write (t: Test, name: string, text: string): string {
+  const dir = t.testdir()
+  const file = join(dir, name)
+  writeFileSync(file, text)
+  return file
+}
+
+/** Calls loadConfig expecting an IotlessError with `code`; returns it. An empty env unless one is given. */
+function loadFails (t: Test, code: ErrorCode, opts: LoadConfigOptions): IotlessError {
+  try {
+    loadConfig({ env: {}, ...opts })
+  } catch (err) {
+    t.ok(isIotlessError(err, code), `fails with ${code}`)
+    if (!(err instanceof IotlessError)) throw err
+    t.equal(err.code, code)
+    t.equal(err.exitCode, 2, 'a config problem exits with status 2')
+    return err
+  }
+  t.fail(`expected ${code}, but the config loaded`)
+  return new IotlessError(code, '')
+}
+
+const MINIMAL = `
+routes:
+  - topic: sensors/{node}/reading
+    function: alert
+functions:
+  alert:
+    module: ./alert.js
+`
+
+t.test("the repository's iotless.yaml loads, and passes the route checks", async (t) => {
+  const loaded = loadConfig({ cwd: repoRoot, env: {}, check: (cfg) => checkRoutes(cfg.routes) })
+  t.equal(loaded.file, join(repoRoot, 'iotless.yaml'))
+  t.equal(loaded.baseDir, join(repoRoot, '.').replace(/\/$/, ''))
+  t.same(loaded.envApplied, [])
+  const c = loaded.config
+  t.equal(c.broker.url, '')
+  t.equal(c.broker.port, 1883)
+  t.equal(c.metrics.port, 9464)
+  t.ok(c.routes.length >= 1)
+  for (const r of c.routes) t.ok(c.functions[r.function] !== undefined, `route ${r.topic} names a defined function`)
+  t.ok(c.functions['temperature-alert'] !== undefined)
+})
+
+t.test('defaults are filled in for everything left out', async (t) => {
+  const file = write(t, 'iotless.yaml', '')
+  const { config } = loadConfig({ file, env: {} })
+  // t.has: fields added later need not break this test; docs/config.md's test makes sure they are documented.
+  t.has(config.broker, {
+    url: '', host: '127.0.0.1', port: 1883, clientId: 'iotless-adapter', protocol: 'auto',
+    keepaliveSeconds: 30, connectTimeoutMs: 10_000, sessionExpirySeconds: 86_400
+  })
+  t.has(config.adapter, { maxPayloadBytes: 262_144, shutdownGraceMs: 30_000, maxInFlight: 64, maxAttempts: 5, retryBaseMs: 100 })
+  t.has(config.metrics, { enabled: true, host: '127.0.0.1', port: 9464 })
+  t.same(config.log, { level: 'info' })
+  t.same(config.routes, [])
+  t.same(config.functions, {})
+
+  const withFn = loadConfig({ file: write(t, 'c.yaml', MINIMAL), env: {} }).config
+  t.has(withFn.functions.alert, {
+    module: './alert.js', concurrency: 1, maxScale: 4, keepAliveMs: 600_000, initTimeoutMs: 30_000, timeoutMs: 60_000, config: {}, env: {}
+  })
+  t.same(withFn.routes[0], { topic: 'sensors/{node}/reading', function: 'alert', qos: 1, type: 'io.iotless.mqtt.message' })
+})
+
+t.test('without -c, iotless.yaml in cwd is read; IOTLESS_CONFIG names another file', async (t) => {
+  const dir = t.testdir({ 'iotless.yaml': 'broker:\n  port: 1999\n', 'other.yaml': 'broker:\n  port: 2999\n' })
+  t.equal(loadConfig({ cwd: dir, env: {} }).config.broker.port, 1999)
+  const viaEnv = loadConfig({ cwd: dir, env: { IOTLESS_CONFIG: 'other.yaml' } })
+  t.equal(viaEnv.config.broker.port, 2999, 'IOTLESS_CONFIG is reserved, not taken for an unknown setting')
+  t.equal(viaEnv.file, join(dir, 'other.yaml'))
+  t.equal(loadConfig({ cwd: dir, file: 'other.yaml', env: { IOTLESS_CONFIG: 'iotless.yaml' } }).config.broker.port, 2999, '-c wins over IOTLESS_CONFIG')
+})
+
+t.test('a misspelt key is CONFIG_INVALID naming its path and the key it probably meant', async (t) => {
+  const file = write(t, 'iotless.yaml', 'broker:\n  prot: 1884\n')
+  const err = loadFails(t, 'CONFIG_INVALID', { file })
+  t.match(err.message, 'broker.prot: unknown key; did you mean "port"?')
+  t.match(err.message, /allowed: url, host, port, clientId/)
+  t.match(err.message, file, 'names the file')
+
+  const top = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'b.yaml', 'metrcs:\n  port: 1\n') })
+  t.match(top.message, 'metrcs: unknown key; did you mean "metrics"?')
+
+  const inList = loadFails(t, 'CONFIG_INVALID', {
+    file: write(t, 'c.yaml', MINIMAL.replace('    function: alert', '    function: alert\n    replyy: out/{node}'))
+  })
+  t.match(inList.message, 'routes[0].replyy: unknown key; did you mean "reply"?')
+
+  const inMap = loadFails(t, 'CONFIG_INVALID', {
+    file: write(t, 'd.yaml', MINIMAL + '    concurency: 2\n')
+  })
+  t.match(inMap.message, 'functions.alert.concurency: unknown key; did you mean "concurrency"?')
+
+  const farOff = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'e.yaml', 'broker:\n  zzzzzzzzzz: 1\n') })
+  t.match(farOff.message, 'broker.zzzzzzzzzz: unknown key (allowed:')
+  t.notMatch(farOff.message, 'did you mean', 'no suggestion when nothing is close')
+})
+
+t.test('a wrong type or range names the path and what was expected; all problems are reported at once', async (t) => {
+  const file = write(t, 'iotless.yaml', [
+    'broker:',
+    '  port: "abc"',
+    '  protocol: "4"',
+    'adapter:',
+    '  maxAttempts: 0',
+    'metrics:',
+    '  enabled: "yes"',
+    'routes:',
+    '  - topic: a/b',
+    '    function: alert',
+    '    qos: 3',
+    'functions:',
+    '  Bad_Name:',
+    '    module: x.js',
+    '  alert:',
+    '    module: ./alert.js',
+    '    concurrency: 1.5'
+  ].join('\n'))
+  const err = loadFails(t, 'CONFIG_INVALID', { file })
+  const problems = (err.details?.problems ?? []) as string[]
+  const line = (prefix: string): string | undefined => problems.find((p) => p.startsWith(prefix + ':'))
+  t.match(line('broker.port'), /expected (number|int)/i)
+  t.match(line('broker.protocol'), /auto/)
+  t.match(line('broker.protocol'), /3\.1\.1/)
+  t.match(line('adapter.maxAttempts'), />=\s*1|too small/i)
+  t.match(line('metrics.enabled'), /expected boolean/i)
+  t.match(line('routes[0].qos'), /./)
+  t.match(line('functions.alert.concurrency'), /int/i)
+  t.match(line('functions.Bad_Name'), /invalid key: function names are lower-case letters, digits and dashes/, 'a bad function name is explained')
+  t.ok(problems.length >= 7, `every problem reported (${problems.length})`)
+  for (const p of problems) t.match(err.message, p, 'each problem is in the message')
+})
+
+t.test('a JSON config file works', async (t) => {
+  const file = write(t, 'iotless.json', JSON.stringify({
+    broker: { port: 1885 },
+    routes: [{ topic: 'a/+', function: 'f' }],
+    functions: { f: { module: './f.js' } }
+  }))
+  const { config } = loadConfig({ file, env: {} })
+  t.equal(config.broker.port, 1885)
+  t.equal(config.routes[0]?.function, 'f')
+
+  const bad = loadFails(t, 'CONFIG_PARSE', { file: write(t, 'bad.json', '{"broker": {') })
+  t.match(bad.message, 'bad.json')
+  // A .json file is read as JSON, not YAML: YAML-only syntax is a parse error.
+  loadFails(t, 'CONFIG_PARSE', { file: write(t, 'yamlish.json', 'broker:\n  port: 1\n') })
+})
+
+t.test('a missing file is CONFIG_NOT_FOUND naming it', async (t) => {
+  const dir = t.testdir({})
+  const explicit = loadFails(t, 'CONFIG_NOT_FOUND', { file: 'nope.yaml', cwd: dir })
+  t.match(explicit.message, join(dir, 'nope.yaml'))
+  const implicit = loadFails(t, 'CONFIG_NOT_FOUND', { cwd: dir })
+  t.match(implicit.message, /no iotless\.yaml in/)
+  t.match(implicit.message, '-c FILE')
+  const isDir = loadFails(t, 'CONFIG_NOT_FOUND', { file: dir })
+  t.match(isDir.message, /cannot read config file/)
+})
+
+t.test('invalid YAML is CONFIG_PARSE naming the file', async (t) => {
+  const file = write(t, 'iotless.yaml', 'broker:\n  port: [1883\n  host: x\n')
+  const err = loadFails(t, 'CONFIG_PARSE', { file })
+  t.match(err.message, file)
+  const tabs = loadFails(t, 'CONFIG_PARSE', { file: write(t, 'dup.yaml', 'broker:\n  port: 1\n  port: 2\n') })
+  t.match(tabs.message, /unique|duplicate/i, 'a duplicated key is a parse error, not silently overwritten')
+})
+
+t.test('a file whose top level is not a mapping is CONFIG_INVALID', async (t) => {
+  t.match(loadFails(t, 'CONFIG_INVALID', { file: write(t, 'list.yaml', '- a\n- b\n') }).message, /expected a mapping of settings, got a list/)
+  t.match(loadFails(t, 'CONFIG_INVALID', { file: write(t, 'str.yaml', 'hello\n') }).message, /got string/)
+})
+
+t.test('IOTLESS_* variables override the file and are type-checked', async (t) => {
+  const file = write(t, 'iotless.yaml', 'broker:\n  port: 1883\n')
+  const loaded = loadConfig({
+    file,
+    env: {
+      IOTLESS_BROKER_PORT: '1884',
+      IOTLESS_ADAPTER_MAX_PAYLOAD_BYTES: '1024',
+      IOTLESS_METRICS_ENABLED: 'false',
+      IOTLESS_LOG_LEVEL: 'debug',
+      IOTLESS_BROKER_URL: 'mqtt://127.0.0.1:1883',
+      PATH: '/usr/bin',
+      NOT_IOTLESS_BROKER_PORT: 'x'
+    }
+  })
+  t.equal(loaded.config.broker.port, 1884)
+  t.equal(loaded.config.adapter.maxPayloadBytes, 1024)
+  t.equal(loaded.config.metrics.enabled, false)
+  t.equal(loaded.config.log.level, 'debug')
+  t.equal(loaded.config.broker.url, 'mqtt://127.0.0.1:1883')
+  t.same([...loaded.envApplied].sort(), ['IOTLESS_ADAPTER_MAX_PAYLOAD_BYTES', 'IOTLESS_BROKER_PORT', 'IOTLESS_BROKER_URL', 'IOTLESS_LOG_LEVEL', 'IOTLESS_METRICS_ENABLED'])
+
+  t.equal(loadConfig({ file, env: { IOTLESS_METRICS_ENABLED: '0' } }).config.metrics.enabled, false)
+  t.equal(loadConfig({ file, env: { IOTLESS_METRICS_ENABLED: '1' } }).config.metrics.enabled, true)
+
+  const nan = loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: 'abc' } })
+  t.match(nan.message, 'IOTLESS_BROKER_PORT="abc": expected a number for broker.port')
+  loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: '' } })
+  loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: ' ' } })
+  t.match(loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_METRICS_ENABLED: 'yes' } }).message, /expected true or false for metrics\.enabled/)
+
+  const unknown = loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_FOO: '1' } })
+  t.match(unknown.message, 'IOTLESS_FOO is not a known setting')
+  t.match(unknown.message, 'IOTLESS_BROKER_PORT', 'lists the known variables')
+
+  // A number of the right type but out of range is caught by the schema, at the field's path.
+  const range = loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_BROKER_PORT: '70000' } })
+  t.match(range.message, /broker\.port: .*65535/)
+  const frac = loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_BROKER_PORT: '1883.5' } })
+  t.match(frac.message, /broker\.port:/)
+  const level = loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_LOG_LEVEL: 'loud' } })
+  t.match(level.message, /log\.level:/)
+})
+
+t.test('an override whose parent is not an object is CONFIG_INVALID naming the parent', async (t) => {
+  const file = write(t, 'iotless.yaml', 'broker: 5\n')
+  const err = loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_BROKER_PORT: '1884' } })
+  t.match(err.message, 'broker: expected an object (needed to apply IOTLESS_BROKER_PORT)')
+  // With no parent in the file, it is created.
+  const empty = write(t, 'empty.yaml', 'broker:\n')
+  t.equal(loadConfig({ file: empty, env: { IOTLESS_BROKER_PORT: '1884' } }).config.broker.port, 1884)
+})
+
+t.test('a route naming an undefined function is reported at routes[N].function', async (t) => {
+  const text = `
+routes:
+  - topic: sensors/+/reading
+    function: ghost
+  - topic: a/b
+    function: alert
+functions:
+  alert:
+    module: ./alert.js
+`
+  const err = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'r.yaml', text) })
+  t.match(err.message, 'routes[0].function: no function named "ghost" under functions (defined: alert)')
+  t.notMatch(err.message, 'routes[1]')
+  const none = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'n.yaml', 'routes:\n  - topic: a\n    function: f\n') })
+  t.match(none.message, '(defined: none)')
+})
+
+t.test('broker.url must be an MQTT URL', async (t) => {
+  const err = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'u.yaml', 'broker:\n  url: http://x\n') })
+  t.match(err.message, 'broker.url: expected a URL starting mqtt://')
+  for (const url of ['mqtt://h:1', 'mqtts://h', 'ws://h/mqtt', 'wss://h/mqtt', 'tcp://h:1883']) {
+    t.equal(loadConfig({ file: write(t, 'ok.yaml', `broker:\n  url: ${url}\n`), env: {} }).config.broker.url, url)
+  }
+})
+
+t.test("the check hook's problems are reported with their paths, after the schema passes", async (t) => {
+  const file = write(t, 'iotless.yaml', MINIMAL)
+  let seenBaseDir: string | undefined
+  const err = loadFails(t, 'CONFIG_INVALID', {
+    file,
+    check: (cfg, baseDir) => {
+      seenBaseDir = baseDir
+      return [
+        { path: ['functions', 'alert', 'module'], message: 'module file missing' },
+        { path: ['routes', 0, 'topic'], message: `bad topic ${cfg.routes[0]?.topic ?? ''}` },
+        { path: [], message: 'top-level problem' }
+      ]
+    }
+  })
+  t.equal(seenBaseDir, join(file, '..'))
+  t.match(err.message, 'functions.alert.module: module file missing')
+  t.match(err.message, 'routes[0].topic: bad topic sensors/{node}/reading')
+  t.match(err.message, '(top level): top-level problem')
+  t.same(err.details?.problems, [
+    'functions.alert.module: module file missing',
+    'routes[0].topic: bad topic sensors/{node}/reading',
+    '(top level): top-level problem'
+  ])
+
+  // The route checks from the MQTT adapter, plugged in as `iotless up` does.
+  const bad = write(t, 'bad.yaml', `
+routes:
+  - topic: sport/tennis#
+    function: alert
+  - topic: s/{node}
+    function: alert
+    reply: out/{device}
+functions:
+  alert:
+    module: ./a.js
+`)
+  const routeErr = loadFails(t, 'CONFIG_INVALID', { file: bad, check: (cfg) => checkRoutes(cfg.routes) })
+  t.match(routeErr.message, /routes\[0\]\.topic: wildcards must occupy a whole level/)
+  t.match(routeErr.message, /routes\[1\]\.reply: \{device\} is not a named segment/)
+
+  let called = false
+  loadFails(t, 'CONFIG_INVALID', { file: write(t, 'x.yaml', 'broker:\n  port: x\n'), check: () => { called = true; return [] } })
+  t.equal(called, false, 'the hook is not run on a config the schema rejects')
+})
+
+t.test('the loaded config is deeply frozen', async (t) => {
+  const { config } = loadConfig({ file: write(t, 'iotless.yaml', MINIMAL + '    config:\n      thresholdC: 23\n      nested:\n        list: [1, 2]\n'), env: {} })
+  t.ok(Object.isFrozen(config))
+  t.ok(Object.isFrozen(config.broker))
+  t.ok(Object.isFrozen(config.routes))
+  t.ok(Object.isFrozen(config.routes[0]))
+  t.ok(Object.isFrozen(config.functions))
+  t.ok(Object.isFrozen(config.functions.alert))
+  const fnConfig = config.functions.alert?.config as { nested: { list: number[] } }
+  t.ok(Object.isFrozen(fnConfig.nested))
+  t.ok(Object.isFrozen(fnConfig.nested.list))
+  t.throws(() => { (config.broker as { port: number }).port = 1 }, TypeError, 'ESM is strict mode: writes throw')
+  t.throws(() => { (fnConfig.nested.list).push(3) }, TypeError)
+  t.equal(config.broker.port, 1883)
+})
+
+t.test('formatPath writes paths as the file reads', async (t) => {
+  t.equal(formatPath([]), '(top level)')
+  t.equal(formatPath(['broker', 'port']), 'broker.port')
+  t.equal(formatPath(['routes', 0, 'function']), 'routes[0].function')
+  t.equal(formatPath(['routes', 2]), 'routes[2]')
+  t.equal(formatPath([0, 'a']), '[0].a')
+})
+
+t.test('formatIssues suggests the closest known key, or none', async (t) => {
+  const known = (): string[] => ['keepaliveSeconds', 'port', 'host']
+  const lines = formatIssues([
+    { code: 'unrecognized_keys', keys: ['keepAliveSecond', 'hots', 'banana'], path: ['broker'], message: '', input: {} }
+  ], known)
+  t.same(lines, [
+    'broker.keepAliveSecond: unknown key; did you mean "keepaliveSeconds"? (allowed: keepaliveSeconds, port, host)',
+    'broker.hots: unknown key; did you mean "host"? (allowed: keepaliveSeconds, port, host)',
+    'broker.banana: unknown key (allowed: keepaliveSeconds, port, host)'
+  ])
+})
+
+t.test('envLeaves names every scalar field IOTLESS_ + path in UPPER_SNAKE, and skips lists and maps', async (t) => {
+  const leaves = envLeaves(configJsonSchema())
+  const byEnv = new Map(leaves.map((l) => [l.env, l]))
+  t.same(byEnv.get('IOTLESS_BROKER_PORT'), { env: 'IOTLESS_BROKER_PORT', path: ['broker', 'port'], type: 'integer' })
+  t.same(byEnv.get('IOTLESS_ADAPTER_MAX_PAYLOAD_BYTES')?.path, ['adapter', 'maxPayloadBytes'])
+  t.same(byEnv.get('IOTLESS_BROKER_PROTOCOL')?.type, 'string', 'an enum is set as a string')
+  t.same(byEnv.get('IOTLESS_METRICS_ENABLED')?.type, 'boolean')
+  t.ok(leaves.every((l) => l.path[0] !== 'routes' && l.path[0] !== 'functions'))
+  t.ok(leaves.every((l) => /^IOTLESS_[A-Z0-9_]+$/.test(l.env)))
+  t.equal(byEnv.size, leaves.length, 'no two fields share a variable')
+})
+
+t.test('CLI: `iotless up -c <bad file>` exits with status 2 and names the field', async (t) => {
+  const file = write(t, 'bad.yaml', 'broker:\n  prot: 1884\nmetrics:\n  port: "x"\n')
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('IOTLESS_')) env[k] = v
+  const res = spawnSync(process.execPath, ['dist/cli/iotless.js', 'up', '-c', file], { cwd: repoRoot, env, encoding: 'utf8', timeout: 60_000 })
+  t.equal(res.error, undefined)
+  t.equal(res.status, 2, `exit status (stderr: ${res.stderr})`)
+  t.match(res.stderr, 'CONFIG_INVALID')
+  t.match(res.stderr, 'broker.prot: unknown key; did you mean "port"?')
+  t.match(res.stderr, /metrics\.port: /)
+  t.equal(res.stdout, '')
+})

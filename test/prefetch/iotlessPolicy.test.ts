@@ -1,0 +1,84 @@
+import t from 'tap'
+import { IotlessPolicy } from '../../prefetch/iotlessPolicy.js'
+import { PopulationPrior } from '../../prefetch/populationPrior.js'
+import { MINUTE_MS } from '../../prefetch/policy.js'
+
+const min = (m: number): number => m * MINUTE_MS
+
+function feed (p: IotlessPolicy, minutes: number[], fn = 'f', count = 1): void {
+  for (const m of minutes) p.observe(fn, min(m), count)
+}
+
+t.test('no history and an empty prior: the default keep-alive', async (t) => {
+  const p = new IotlessPolicy({ defaultKeepAliveMin: 10 })
+  t.equal(p.decide('f', 0).instances, 0)
+  feed(p, [0])
+  t.same(p.plan('f'), [[0, 10]])
+  t.equal(p.decide('f', min(1)).keepAliveUntil, min(11))
+})
+
+t.test('a strict rhythm is pre-warmed just in time and released at once', async (t) => {
+  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0 })
+  feed(p, [0, 15, 30, 45, 60, 75, 90]) // every 15 minutes: 14 idle minutes
+  t.same(p.plan('f'), [[14, 15]], 'only the 15th minute after the arrival minute')
+  const d = p.decide('f', min(91))
+  t.equal(d.prewarmAt, min(91 + 14), 'loaded at the start of the minute the next arrival is due')
+  t.equal(d.keepAliveUntil, min(91 + 15), 'released when that minute ends')
+  const late = p.decide('f', min(91 + 15))
+  t.ok(late.keepAliveUntil <= min(91 + 15), 'overdue past every sample: released')
+})
+
+t.test('minute-binning jitter spreads to the neighbours while samples are few', async (t) => {
+  const p = new IotlessPolicy({ priorWeight: 0, jitterWeight: 0.5, jitterSamples: 4, hazardThreshold: 0.01, minThreshold: 0.01 })
+  feed(p, [0, 60]) // one sample: 59 idle minutes
+  t.same(p.plan('f'), [[58, 61]])
+  const q = new IotlessPolicy({ priorWeight: 0, jitterWeight: 0, hazardThreshold: 0.01, minThreshold: 0.01 })
+  feed(q, [0, 60])
+  t.same(q.plan('f'), [[59, 60]], 'without spread only the seen minute')
+})
+
+t.test('a bimodal function gets two windows, not one from the 5th to the 99th percentile', async (t) => {
+  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0 })
+  feed(p, [0, 3, 33, 36, 66, 69, 99]) // idle 2, 29, 2, 29, 2, 29
+  t.same(p.plan('f'), [[2, 3], [29, 30]])
+})
+
+t.test('the threshold grows with invocations: rare functions are held for unlikely arrivals, busy ones are not', async (t) => {
+  const mk = (): IotlessPolicy => new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, hazardThreshold: 0.01, minThreshold: 0, maxThreshold: 0.9 })
+  // idle times 0 (x9) and 30 (x1): hazard at 30 is 1, at 0 is 0.9
+  const mins = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 40]
+  const rare = mk()
+  feed(rare, mins, 'f', 1) // 11 invocations -> threshold 0.11
+  t.same(rare.plan('f'), [[0, 1], [30, 31]])
+  const busy = mk()
+  feed(busy, mins, 'f', 10) // 110 invocations -> threshold 0.9 (clamped)
+  t.same(busy.plan('f'), [[0, 1], [30, 31]], 'hazard 0.9 and 1 still pass the clamp')
+  const busier = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, hazardThreshold: 0.01, minThreshold: 0, maxThreshold: 0.95 })
+  feed(busier, mins, 'f', 10)
+  t.same(busier.plan('f'), [[30, 31]], 'hazard 0.9 is below 0.95: no bridging of one-minute gaps')
+})
+
+t.test('state per function is small and fixed', async (t) => {
+  const p = new IotlessPolicy()
+  feed(p, [0, 5, 10])
+  t.equal(p.stateBytes('f'), 32 * 2 + 16 * 4 + 32)
+})
+
+t.test('population prior: Kaplan-Meier counts functions still waiting as censored', async (t) => {
+  const prior = new PopulationPrior(10)
+  prior.firstArrival(0)
+  prior.firstArrival(0)
+  prior.secondArrival(0, 2) // one function came back after 2 idle minutes
+  const out = new Float64Array(10)
+  // At minute 2 the other function has 1 idle minute behind it: it is censored, P(idle=2) is 1/1 once at risk
+  // only the completed one is at risk at j=2 -> hazard 1.
+  prior.pmf(2, out)
+  const atMinute20 = new Float64Array(10)
+  prior.pmf(20, atMinute20)
+  // At minute 20 the waiting function has survived 19 idle minutes: at j=2 two are at risk, hazard 1/2.
+  const sum20 = atMinute20.reduce((a, b) => a + b, 0)
+  const sum2 = out.reduce((a, b) => a + b, 0)
+  t.ok(Math.abs(sum20 - 0.5) < 1e-9, `mass within range at minute 20 is 1/2 (got ${sum20})`)
+  t.ok(sum2 > 0.99, `at minute 2 nothing contradicts the one sample (got ${sum2})`)
+  t.equal(prior.functions, 1)
+})
