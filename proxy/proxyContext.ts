@@ -1,0 +1,38 @@
+import type { Clock } from '../core/clock.js'
+import type { Breaker } from '../core/breaker.js'
+import type { RequestStats } from './requestStats.js'
+import type { UpstreamPool } from './upstreamPool.js'
+import type { Drainer } from './drainer.js'
+
+/** Plain counters the hot path bumps; the user-metrics registry reads them at scrape time. */
+export class ProxyCounters {
+  /** Responses by status class, index = status / 100 (1..5). */
+  readonly responses = new Float64Array(6)
+  queueFull = 0
+  timeouts = 0
+  badGateway = 0
+  badRequest = 0
+  upgrades = 0
+  retries = 0
+}
+
+/** What every client connection shares; built once by QueueServer. */
+export interface ProxyContext {
+  readonly clock: Clock
+  readonly stats: RequestStats
+  /** null when CONTAINER_CONCURRENCY is 0: Knative builds no breaker then. */
+  readonly breaker: Breaker | null
+  readonly pool: UpstreamPool
+  readonly drainer: Drainer
+  readonly prober: { probe (): Promise<boolean> }
+  readonly totalTimeoutMs: number
+  readonly responseStartTimeoutMs: number
+  readonly idleTimeoutMs: number
+  readonly maxHeaderBytes: number
+  readonly headerTimeoutMs: number
+  readonly counters: ProxyCounters
+  /** Called once per counted request with its duration; null to skip. */
+  readonly observeDurationMs: ((ms: number, status: number) => void) | null
+  /** Set when the server is shutting down: every response closes its connection. */
+  closing: boolean
+}

@@ -1,0 +1,120 @@
+import t from 'tap'
+import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE, ChunkedFramer, findHeadEnd, forwardedFrom, HEAD_TOO_LARGE, PARSE_ERROR, PARSE_MORE, RequestHead, ResponseHead, withConnectionClose } from '../../proxy/http1.js'
+
+const req = (s: string): RequestHead => { const h = new RequestHead(); h.parse(s); return h }
+
+t.test('request framing', async (t) => {
+  const table: Array<[string, number, number | string]> = [
+    ['GET / HTTP/1.1\r\nHost: a\r\n\r\n', BODY_NONE, 0],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n', BODY_LENGTH, 5],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n', BODY_NONE, 0],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n', BODY_CHUNKED, 0],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', -1, 'both Content-Length and Transfer-Encoding'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n', -1, 'more than one Content-Length'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n', -1, 'malformed Content-Length'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n', -1, 'malformed Content-Length'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', -1, 'does not end in chunked'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', -1, 'not supported'],
+    ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n', -1, 'malformed header name'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n z\r\n\r\n', -1, 'obsolete line folding'],
+    ['GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n', -1, 'bare CR or LF'],
+    ['GET / HTTP/1.1\r\n\r\n', -1, 'missing Host'],
+    ['GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', -1, 'more than one Host'],
+    ['GET / HTTP/1.0\r\n\r\n', BODY_NONE, 0],
+    ['GET / HTTP/2.0\r\nHost: a\r\n\r\n', -1, 'version'],
+    ['GET  / HTTP/1.1\r\nHost: a\r\n\r\n', -1, 'request line'],
+    ['CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n', -1, 'CONNECT']
+  ]
+  for (const [raw, kind, extra] of table) {
+    const h = new RequestHead()
+    const r = h.parse(raw)
+    if (kind < 0) {
+      t.equal(r, PARSE_ERROR, JSON.stringify(raw))
+      t.match(h.failure.reason, String(extra))
+    } else {
+      t.equal(r, 0, JSON.stringify(raw))
+      t.equal(h.bodyKind, kind)
+      t.equal(h.contentLength, extra)
+    }
+  }
+})
+
+t.test('keep-alive, upgrade, probe and proxied markers', async (t) => {
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').keepAlive, false)
+  t.equal(req('GET / HTTP/1.0\r\n\r\n').keepAlive, false)
+  t.equal(req('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n').keepAlive, true)
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n').upgrade, true)
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n').upgrade, false, 'Upgrade without Connection: upgrade')
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: kube-probe/1.30\r\n\r\n').healthCheck, true)
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: Knative-Activator-Probe\r\n\r\n').healthCheck, true)
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: Knative-Autoscaling-Probe\r\n\r\n').healthCheck, true)
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nK-Kubelet-Probe: x\r\n\r\n').healthCheck, true)
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: curl/8\r\n\r\n').healthCheck, false)
+  const p = req('GET / HTTP/1.1\r\nHost: a\r\nK-Network-Probe: probe\r\nK-Network-Hash: abc\r\n\r\n')
+  t.equal(p.networkProbe, 'probe')
+  t.equal(p.networkHash, 'abc')
+  t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nK-Proxy-Request: activator\r\n\r\n').proxied, true)
+})
+
+t.test('header rewrite', async (t) => {
+  const h = req('GET /x HTTP/1.1\r\nHost: public.example\r\nKnative-Serving-Revision: r1\r\nK-Original-Host: orig.example\r\ntraceparent: 00-abc-def-01\r\nKnative-Serving-Namespace: ns\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\nX-Forwarded-Proto: https\r\n\r\n')
+  t.equal(h.rewrite('X-Forwarded-For: 127.0.0.1\r\n'),
+    'GET /x HTTP/1.1\r\nHost: orig.example\r\ntraceparent: 00-abc-def-01\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\nX-Forwarded-Proto: https\r\n' +
+    'Forwarded: for=10.0.0.1;proto=https, for=10.0.0.2\r\nX-Forwarded-For: 127.0.0.1\r\n\r\n')
+  const plain = req('GET / HTTP/1.1\r\nHost: a\r\n\r\n')
+  t.equal(plain.rewrite(''), 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'nothing to add without X-Forwarded-*')
+  const fwd = req('GET / HTTP/1.1\r\nHost: a\r\nForwarded: for=1.1.1.1\r\nX-Forwarded-For: 2.2.2.2\r\n\r\n')
+  t.notMatch(fwd.rewrite(''), /for=2\.2\.2\.2/, 'an existing Forwarded is kept as is')
+  t.equal(forwardedFrom('::1', '', 'h.example'), 'for="[::1]";host=h.example')
+  t.equal(forwardedFrom('', 'http', ''), 'proto=http')
+})
+
+t.test('findHeadEnd', async (t) => {
+  const b = Buffer.from('GET / HTTP/1.1\r\nHost: a\r\n\r\nrest')
+  t.equal(findHeadEnd(b, 0, 1000), b.length - 4)
+  t.equal(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nHost: a\r'), 0, 1000), PARSE_MORE)
+  t.equal(findHeadEnd(Buffer.from('GET / HTTP/1.1\nHost: a'), 0, 1000), PARSE_ERROR, 'a bare LF fails before the head completes')
+  t.equal(findHeadEnd(Buffer.from('GET / HTTP/1.1\r\nX: ' + 'a'.repeat(100)), 0, 50), HEAD_TOO_LARGE)
+})
+
+t.test('response framing', async (t) => {
+  const r = new ResponseHead()
+  const table: Array<[string, boolean, number, boolean]> = [
+    ['HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n', false, BODY_LENGTH, true],
+    ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', false, BODY_CHUNKED, true],
+    ['HTTP/1.1 200 OK\r\n\r\n', false, BODY_CLOSE, false],
+    ['HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n', true, BODY_NONE, true],
+    ['HTTP/1.1 204 No Content\r\n\r\n', false, BODY_NONE, true],
+    ['HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', false, BODY_NONE, true],
+    ['HTTP/1.1 100 Continue\r\n\r\n', false, BODY_NONE, true],
+    ['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\n', false, BODY_LENGTH, false],
+    ['HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n', false, BODY_LENGTH, false],
+    ['HTTP/1.1 200\r\nContent-Length: 1\r\n\r\n', false, BODY_LENGTH, true]
+  ]
+  for (const [raw, head, kind, reusable] of table) {
+    t.equal(r.parse(raw, head), 0, raw)
+    t.equal(r.bodyKind, kind, raw)
+    t.equal(r.reusable, reusable, raw)
+  }
+  t.equal(r.parse('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', false), PARSE_ERROR)
+  t.equal(r.parse('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', false), PARSE_ERROR)
+  t.equal(r.parse('HTTP/1.1 2000 OK\r\n\r\n', false), PARSE_ERROR)
+  t.equal(withConnectionClose('HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 1\r\n\r\n'),
+    'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n')
+})
+
+t.test('chunked framer: finds the end at any split, rejects bad framing', async (t) => {
+  const body = Buffer.from('5\r\nhello\r\n1a;ext=1\r\n' + 'x'.repeat(26) + '\r\n0\r\nTrailer: v\r\n\r\nNEXT')
+  const end = body.length - 4
+  for (let split = 0; split <= body.length; split++) {
+    const f = new ChunkedFramer()
+    const a = f.feed(body, 0, split)
+    const r = a >= 0 ? a : f.feed(body, split, body.length)
+    t.equal(r, end, `split at ${split}`)
+  }
+  const bad = ['g\r\n', '5 \r\nhello\r\n0\r\n\r\n', '5\nhello', '5\r\nhelloX\r\n', '-1\r\n', '\r\n', '1234567890abcd\r\n', '0\r\nX: y\n\r\n', '0\r\n y\r\n\r\n', '5;\x01\r\n']
+  for (const b of bad) {
+    const f = new ChunkedFramer()
+    t.equal(f.feed(Buffer.from(b, 'latin1'), 0, b.length), PARSE_ERROR, JSON.stringify(b))
+  }
+})
