@@ -452,8 +452,8 @@ export class ClientConn implements UpstreamOwner {
     let writeFrom = 0
     if (!this.#resInBody) {
       if (this.#resPending !== null) { buf = Buffer.concat([this.#resPending, chunk]); this.#resPending = null }
-      let rawHead = ''
-      let bodyStart = 0
+      let rawHead: string
+      let bodyStart: number
       for (;;) {
         const end = findHeadEnd(buf, start, MAX_RESPONSE_HEAD_BYTES)
         if (end === PARSE_MORE) { this.#resPending = start === 0 ? buf : buf.subarray(start); return }
