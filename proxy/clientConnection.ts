@@ -277,7 +277,7 @@ export class ClientConn implements UpstreamOwner {
     }
     ctx.drainer.lastRequestMs = now
     if (h.upgrade) {
-      if (h.bodyKind !== BODY_NONE) { this.#discard = true; this.#closeAfter = true; this.#respond(400, 'upgrade request with a body\n'); return }
+      if (h.bodyKind !== BODY_NONE) { ctx.counters.badRequest++; this.#discard = true; this.#closeAfter = true; this.#respond(400, 'upgrade request with a body\n'); return }
       this.#upgrade = true
     }
     this.#counted = true
@@ -337,6 +337,7 @@ export class ClientConn implements UpstreamOwner {
   #dispatch (): void {
     const up = this.#ctx.pool.acquire(this)
     this.#up = up
+    this.#ctx.counters.forwarded++
     this.#headOut = this.#head.rewrite(this.#xffLine)
     // Head and the first body bytes leave in one write when both are here.
     if (this.#head.bodyKind !== BODY_NONE && this.#corked === null) { up.socket.cork(); this.#corked = up }
@@ -550,6 +551,7 @@ export class ClientConn implements UpstreamOwner {
       if (up.reused && !this.#retried && this.#head.bodyKind === BODY_NONE && !this.#upgrade) {
         this.#retried = true
         this.#ctx.counters.retries++
+        this.#ctx.counters.forwarded++
         const fresh = this.#ctx.pool.acquire(this, true)
         this.#up = fresh
         this.#resPending = null

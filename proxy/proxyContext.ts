@@ -14,6 +14,8 @@ export class ProxyCounters {
   badRequest = 0
   upgrades = 0
   retries = 0
+  /** Requests written to an upstream connection (retries included once more). */
+  forwarded = 0
 }
 
 /** What every client connection shares; built once by QueueServer. */

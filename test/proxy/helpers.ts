@@ -136,9 +136,11 @@ export function parseResponses (text: string, headRequests = 0): ParsedResponse[
     } else if (headers['transfer-encoding'] !== undefined) {
       for (;;) {
         const le = text.indexOf('\r\n', pos)
-        const size = parseInt(text.slice(pos, le), 16)
+        const size = le < 0 ? NaN : parseInt(text.slice(pos, le), 16)
+        // A truncated or malformed body ends the parse; the assertions see what arrived.
+        if (Number.isNaN(size)) { body += text.slice(pos); pos = text.length; break }
         pos = le + 2
-        if (size === 0) { pos = text.indexOf('\r\n', pos) + 2; break }
+        if (size === 0) { const te = text.indexOf('\r\n', pos); pos = te < 0 ? text.length : te + 2; break }
         body += text.slice(pos, pos + size)
         pos += size + 2
       }
