@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { commands } from './commands.js'
-import { IotlessError, isIotlessError } from '../core/errors.js'
+import { IotlessError } from '../core/errors.js'
+import { reportError } from './reportError.js'
 
 function mainUsage (): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -39,13 +40,5 @@ async function main (argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code },
-  (err: unknown) => {
-    if (isIotlessError(err)) {
-      process.stderr.write(`iotless: ${err.code}: ${err.message}\n`)
-      process.exitCode = err.exitCode
-    } else {
-      process.stderr.write(`iotless: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-      process.exitCode = 1
-    }
-  }
+  (err: unknown) => { process.exitCode = reportError(err) }
 )

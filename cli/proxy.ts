@@ -54,20 +54,14 @@ export const proxyCommand: Command = {
  */
 async function runAsEntrypoint (): Promise<void> {
   const { pathToFileURL } = await import('node:url')
-  const { isIotlessError } = await import('../core/errors.js')
+  const { reportError } = await import('./reportError.js')
   if (process.argv[1] === undefined || import.meta.url !== pathToFileURL(process.argv[1]).href) return
   const argv = process.argv.slice(2)
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage + '\n'); return }
   try {
     process.exitCode = await proxyCommand.run(argv)
   } catch (err) {
-    if (isIotlessError(err)) {
-      process.stderr.write(`iotless: ${err.code}: ${err.message}\n`)
-      process.exitCode = err.exitCode
-    } else {
-      process.stderr.write(`iotless: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-      process.exitCode = 1
-    }
+    process.exitCode = reportError(err)
   }
 }
 
