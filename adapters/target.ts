@@ -15,11 +15,13 @@ export interface ReplyPayload {
 /**
  * What a target says about one event:
  * - `ok`: accepted and finished, possibly with a reply;
- * - `rejected`: not done. `retryable` tells whether sending it again may succeed.
+ *   `activationId`: an asynchronous target (OpenWhisk 202) accepted it and will run it later.
+ * - `rejected`: not done. `retryable` tells whether sending it again may succeed; `httpStatus` is the
+ *   target's HTTP status when there was one, `retryAfterMs` its Retry-After.
  */
 export type DispatchResult =
-  | { status: 'ok'; reply?: ReplyPayload; coldStart?: boolean }
-  | { status: 'rejected'; retryable: boolean; code: ErrorCode; message: string }
+  | { status: 'ok'; reply?: ReplyPayload; coldStart?: boolean; activationId?: string }
+  | { status: 'rejected'; retryable: boolean; code: ErrorCode; message: string; httpStatus?: number; retryAfterMs?: number }
 
 /** One interface for every place a function runs (local pool now; Knative, Eventing sink, OpenWhisk later). */
 export interface Target {
