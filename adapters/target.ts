@@ -10,6 +10,8 @@ export interface OutgoingEvent {
 export interface ReplyPayload {
   data: Buffer
   contentType: string
+  /** W3C traceparent the function answered with, published back on the reply (MQTT 5 user property). */
+  traceparent?: string
 }
 
 /**
@@ -27,5 +29,10 @@ export type DispatchResult =
 export interface Target {
   readonly kind: string
   dispatch(functionName: string, event: OutgoingEvent, opts?: { signal?: AbortSignal }): Promise<DispatchResult>
+  /**
+   * Optional: one invocation for several events (micro-batching), sent as a CloudEvents batch
+   * (`application/cloudevents-batch+json`). Without it the adapter sends the batch body through dispatch.
+   */
+  dispatchBatch?(functionName: string, events: OutgoingEvent[], opts?: { signal?: AbortSignal }): Promise<DispatchResult>
   close(): Promise<void>
 }

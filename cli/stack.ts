@@ -10,6 +10,8 @@ import { MqttAdapter } from '../adapters/mqtt/mqttAdapter.js'
 import { RouteTable } from '../adapters/mqtt/routeTable.js'
 import { FunctionPool } from '../adapters/local/functionPool.js'
 import { LocalTarget } from '../adapters/local/localTarget.js'
+import { readBrokerSecurity } from './brokerSecurity.js'
+import { buildTargets, closeRemoteTargets } from './buildTargets.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
 
 export interface StackOptions {
@@ -78,6 +80,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     }))
     const target = new LocalTarget(pools)
     lifecycle.add('local pool', () => target.close())
+    const targets = buildTargets(config, opts.baseDir, opts.env, target)
+    lifecycle.add('targets', () => closeRemoteTargets(targets))
 
     const adapter = new MqttAdapter({
       url: brokerUrl,
@@ -88,10 +92,13 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       sessionExpirySeconds: config.broker.sessionExpirySeconds,
       maxInFlight: config.adapter.maxInFlight,
       routes: new RouteTable(config.routes),
-      target,
+      targets,
       maxPayloadBytes: config.adapter.maxPayloadBytes,
       maxAttempts: config.adapter.maxAttempts,
       retryBaseMs: config.adapter.retryBaseMs,
+      deadLetterTopic: config.adapter.deadLetterTopic,
+      security: readBrokerSecurity(config.broker, opts.baseDir, opts.env),
+      clock,
       log,
       metrics
     })

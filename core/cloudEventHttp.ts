@@ -67,3 +67,28 @@ export function isJsonContentType (ct: string | undefined): boolean {
   const base = (ct.split(';')[0] as string).trim().toLowerCase()
   return base === 'application/json' || base.endsWith('+json') || base === 'text/json'
 }
+
+/**
+ * Structured mode (JSON event format): attributes as members; JSON data as `data`, anything else base64 in
+ * `data_base64`, so no byte is changed on the way.
+ */
+export function toStructured (attrs: CloudEventAttributes, data: Buffer): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) out[k] = v
+  if (data.length === 0) return out
+  if (isJsonContentType(attrs.datacontenttype)) {
+    try {
+      out.data = JSON.parse(data.toString('utf8'))
+      return out
+    } catch {
+      // Not JSON after all: fall through to base64.
+    }
+  }
+  out.data_base64 = data.toString('base64')
+  return out
+}
+
+/** A CloudEvents batch (`application/cloudevents-batch+json`): a JSON array of structured events. */
+export function toBatchBody (events: ReadonlyArray<{ attributes: CloudEventAttributes; data: Buffer }>): Buffer {
+  return Buffer.from(JSON.stringify(events.map((e) => toStructured(e.attributes, e.data))))
+}

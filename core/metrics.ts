@@ -27,6 +27,25 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       labelNames: ['reason'] as const,
       registers
     }),
+    deadLetters: new Counter({
+      name: 'iotless_dead_letters_total',
+      help: 'Messages sent to the dead-letter topic (or dropped when none is set), by route and error code.',
+      labelNames: ['route', 'code'] as const,
+      registers
+    }),
+    retries: new Counter({
+      name: 'iotless_retries_total',
+      help: 'Invocations sent again after a retryable failure, by route.',
+      labelNames: ['route'] as const,
+      registers
+    }),
+    batchSize: new Histogram({
+      name: 'iotless_batch_size',
+      help: 'Messages per micro-batch invocation, by route.',
+      labelNames: ['route'] as const,
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers
+    }),
     repliesPublished: new Counter({
       name: 'iotless_replies_published_total',
       help: 'Replies published back over MQTT, by route.',

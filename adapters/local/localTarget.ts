@@ -1,4 +1,4 @@
-import { toBinaryHeaders } from '../../core/cloudEventHttp.js'
+import { toBatchBody, toBinaryHeaders } from '../../core/cloudEventHttp.js'
 import { isIotlessError, type ErrorCode } from '../../core/errors.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
 import type { FunctionPool } from './functionPool.js'
@@ -15,13 +15,22 @@ export class LocalTarget implements Target {
     this.pools = new Map([...pools].map((p) => [p.name, p]))
   }
 
-  async dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
+  dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
+    return this.#send(functionName, toBinaryHeaders(event.attributes), event.data, opts.signal)
+  }
+
+  /** A micro-batch as one request: a CloudEvents batch, which the SDK hands to the handler event by event or whole. */
+  dispatchBatch (functionName: string, events: OutgoingEvent[], opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
+    return this.#send(functionName, { 'content-type': 'application/cloudevents-batch+json' }, toBatchBody(events), opts.signal)
+  }
+
+  async #send (functionName: string, headers: Record<string, string>, body: Buffer, signal: AbortSignal | undefined): Promise<DispatchResult> {
     const pool = this.pools.get(functionName)
     if (pool === undefined) {
       return { status: 'rejected', retryable: false, code: 'FUNCTION_NOT_FOUND', message: `no local function named ${functionName}` }
     }
     try {
-      const result = await pool.invoke({ headers: toBinaryHeaders(event.attributes), body: event.data }, opts.signal)
+      const result = await pool.invoke({ headers, body }, signal)
       return result.reply === undefined
         ? { status: 'ok', coldStart: result.coldStart }
         : { status: 'ok', reply: result.reply, coldStart: result.coldStart }

@@ -27,11 +27,14 @@ export interface MessageInfo {
   contentType?: string | undefined
 }
 
-/** Wraps a raw MQTT message as a CloudEvent: subject = topic, type from the route, source = broker. */
-export function buildEvent (msg: MessageInfo, routeType: string, source: string, now: Date): OutgoingEvent {
+/**
+ * Wraps a raw MQTT message as a CloudEvent: subject = topic, type from the route, source = broker and client.
+ * `id` defaults to a random UUID; the adapter passes a stable one for QoS 1/2 messages (stableEventId).
+ */
+export function buildEvent (msg: MessageInfo, routeType: string, source: string, now: Date, id: string = randomUUID()): OutgoingEvent {
   const attributes: CloudEventAttributes = {
     specversion: '1.0',
-    id: randomUUID(),
+    id,
     source,
     type: routeType,
     subject: msg.topic,

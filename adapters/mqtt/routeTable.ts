@@ -11,6 +11,32 @@ export interface Route {
   readonly replyTemplate: string | undefined
   readonly qos: 0 | 1 | 2
   readonly type: string
+  /** `local` or a name under `targets`. */
+  readonly target: string
+  readonly maxInFlight: number
+  /** Undefined: the adapter's default. */
+  readonly maxAttempts: number | undefined
+  /** Undefined: the adapter's default; '' : none. */
+  readonly deadLetterTemplate: string | undefined
+  readonly topicPrefix: string | undefined
+  readonly accept: 'any' | 'json'
+  readonly batch: { readonly maxMessages: number; readonly maxWaitMs: number } | undefined
+}
+
+/** Checks a topic template (`{name}` takes a named segment) against the route's filter. */
+function checkTemplate (template: string, field: string, i: number, topic: string, pattern: TopicPattern | undefined, problems: ConfigProblem[]): void {
+  const probe = template.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, 'x')
+  const bad = checkTopicName(probe)
+  if (bad !== undefined) problems.push({ path: ['routes', i, field], message: bad })
+  if (pattern === undefined) return
+  for (const v of templateVariables(template)) {
+    if (!pattern.names.includes(v)) {
+      problems.push({
+        path: ['routes', i, field],
+        message: `{${v}} is not a named segment of the topic "${topic}" (named: ${pattern.names.length === 0 ? 'none' : pattern.names.map((n) => `{${n}}`).join(', ')})`
+      })
+    }
+  }
 }
 
 export interface RouteMatch { route: Route; params: Record<string, string> }
@@ -26,23 +52,26 @@ export function checkRoutes (routes: ReadonlyArray<RouteConfig>): ConfigProblem[
       if (!(err instanceof TopicPatternError)) throw err
       problems.push({ path: ['routes', i, 'topic'], message: err.message })
     }
-    if (r.reply !== undefined) {
-      const probe = r.reply.replace(/\{[A-Za-z_][A-Za-z0-9_]*\}/g, 'x')
-      const bad = checkTopicName(probe)
-      if (bad !== undefined) problems.push({ path: ['routes', i, 'reply'], message: bad })
-      if (pattern !== undefined) {
-        for (const v of templateVariables(r.reply)) {
-          if (!pattern.names.includes(v)) {
-            problems.push({
-              path: ['routes', i, 'reply'],
-              message: `{${v}} is not a named segment of the topic "${r.topic}" (named: ${pattern.names.length === 0 ? 'none' : pattern.names.map((n) => `{${n}}`).join(', ')})`
-            })
-          }
-        }
+    if (r.reply !== undefined) checkTemplate(r.reply, 'reply', i, r.topic, pattern, problems)
+    if (r.deadLetter !== undefined && r.deadLetter !== '') checkTemplate(r.deadLetter, 'deadLetter', i, r.topic, pattern, problems)
+    if (r.topicPrefix !== undefined && pattern !== undefined) {
+      const prefix = r.topicPrefix
+      if (/[+#]/.test(prefix)) {
+        problems.push({ path: ['routes', i, 'topicPrefix'], message: 'a topic prefix is literal: no + or #' })
+      } else if (!filterWithinPrefix(pattern.matchFilter, prefix)) {
+        problems.push({ path: ['routes', i, 'topicPrefix'], message: `the filter "${r.topic}" reaches topics outside "${prefix}": write the filter under the prefix` })
       }
     }
   })
   return problems
+}
+
+/** True when every topic the filter can match starts with the prefix. */
+export function filterWithinPrefix (filter: string, prefix: string): boolean {
+  // Compare literally up to the first wildcard level; the prefix must end before it.
+  const wildcardAt = filter.search(/(^|\/)[+#]/)
+  const literal = wildcardAt === -1 ? filter : filter.slice(0, wildcardAt === 0 ? 0 : wildcardAt + 1)
+  return literal.startsWith(prefix)
 }
 
 /**
@@ -60,7 +89,14 @@ export class RouteTable {
       functionName: r.function,
       replyTemplate: r.reply,
       qos: r.qos,
-      type: r.type
+      type: r.type,
+      target: r.target,
+      maxInFlight: r.maxInFlight,
+      maxAttempts: r.maxAttempts,
+      deadLetterTemplate: r.deadLetter,
+      topicPrefix: r.topicPrefix,
+      accept: r.accept,
+      batch: r.batch
     }))
   }
 

@@ -113,7 +113,17 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
 function checkReferences (config: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = []
   const names = Object.keys(config.functions)
+  const targets = Object.keys(config.targets)
   config.routes.forEach((route, i) => {
+    if (route.target !== 'local') {
+      if (config.targets[route.target] === undefined) {
+        problems.push({
+          path: ['routes', i, 'target'],
+          message: `no target named "${route.target}" under targets (defined: local${targets.map((n) => `, ${n}`).join('')})`
+        })
+      }
+      return
+    }
     if (config.functions[route.function] === undefined) {
       problems.push({
         path: ['routes', i, 'function'],
@@ -121,6 +131,12 @@ function checkReferences (config: Config): ConfigProblem[] {
       })
     }
   })
+  if (config.broker.passwordEnv !== undefined && config.broker.passwordFile !== undefined) {
+    problems.push({ path: ['broker', 'passwordFile'], message: 'set passwordEnv or passwordFile, not both' })
+  }
+  if ((config.broker.certFile === undefined) !== (config.broker.keyFile === undefined)) {
+    problems.push({ path: ['broker', config.broker.certFile === undefined ? 'certFile' : 'keyFile'], message: 'a client certificate needs both certFile and keyFile' })
+  }
   if (config.broker.url !== '' && !/^(mqtts?|wss?|tcp|ssl):\/\//.test(config.broker.url)) {
     problems.push({ path: ['broker', 'url'], message: `expected a URL starting mqtt://, mqtts://, ws:// or wss://, got "${config.broker.url}"` })
   }

@@ -30,8 +30,68 @@ export const routeSchema = z.strictObject({
   /** QoS of the subscription, and of the reply. */
   qos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(1),
   /** CloudEvent `type` given to messages on this route. */
-  type: z.string().min(1).default('io.iotless.mqtt.message')
+  type: z.string().min(1).default('io.iotless.mqtt.message'),
+  /** Where the function runs: `local` (the embedded pool) or the name of an entry under `targets`. */
+  target: z.string().min(1).default('local'),
+  /** Invocations of this route in flight at once; when full, the adapter stops reading from the broker. */
+  maxInFlight: z.int().min(1).max(65535).default(64),
+  /** Attempts before a message goes to the dead-letter topic. Default: adapter.maxAttempts. */
+  maxAttempts: z.int().min(1).max(100).optional(),
+  /** Dead-letter topic template (`{name}` takes named segments). Default: adapter.deadLetterTopic. Empty: none. */
+  deadLetter: z.string().optional(),
+  /**
+   * Only topics under this prefix reach the route's function, whatever the filter says: a device outside it
+   * cannot reach the function. The filter itself must lie inside the prefix.
+   */
+  topicPrefix: z.string().min(1).optional(),
+  /** `json`: a payload that is not JSON goes to the dead-letter topic with PAYLOAD_NOT_JSON, unrun. */
+  accept: z.enum(['any', 'json']).default('any'),
+  /** Micro-batching: up to maxMessages messages, or what arrived within maxWaitMs, become one invocation. */
+  batch: z.strictObject({
+    maxMessages: z.int().min(1).max(10_000).default(100),
+    /** Longest a message waits for its batch to fill. */
+    maxWaitMs: z.int().min(0).max(60_000).default(10)
+  }).optional()
 })
+
+const targetTimeout = z.int().min(1).default(30_000)
+
+/** Where routes send their events. `local` needs no entry: it is the embedded pool. */
+export const targetSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('knative'),
+    /** The Knative Service URL; `{function}` takes the route's function name, e.g. http://{function}.default.svc.cluster.local */
+    url: z.string().min(1),
+    /** Time allowed for one invocation, connect to last byte. */
+    timeoutMs: targetTimeout,
+    /** Keep-alive connections per origin. */
+    connections: z.int().min(1).max(10_000).default(64),
+    /** PEM file of the CA that signed an https URL's certificate (relative to the config file). */
+    caFile: z.string().min(1).optional()
+  }),
+  z.strictObject({
+    /** Knative Eventing's source contract: the URL comes from K_SINK, extensions from K_CE_OVERRIDES, CAs from K_CA_CERTS. */
+    kind: z.literal('sink'),
+    timeoutMs: targetTimeout,
+    connections: z.int().min(1).max(10_000).default(64)
+  }),
+  z.strictObject({
+    kind: z.literal('openwhisk'),
+    /** The OpenWhisk API host, e.g. https://openwhisk.example.com (https:// is assumed without a scheme). */
+    apiHost: z.string().min(1),
+    /** The namespace; `_` is the key's default namespace. */
+    namespace: z.string().min(1).default('_'),
+    /** Environment variable holding the API key (uuid:key). Never put the key in this file. */
+    keyEnv: z.string().min(1).default('__OW_API_KEY'),
+    /** Or a file holding it (e.g. a mounted Secret); read when set, instead of keyEnv. */
+    keyFile: z.string().min(1).optional(),
+    /** Wait for the result (up to OpenWhisk's 60 s); false: fire and take the activation id. */
+    blocking: z.boolean().default(true),
+    /** Skip TLS verification of the API host (a dev cluster with a self-signed certificate). */
+    ignoreCerts: z.boolean().default(false),
+    timeoutMs: z.int().min(1).default(70_000)
+  })
+])
 
 export const configSchema = z.strictObject({
   broker: z.strictObject({
@@ -50,7 +110,20 @@ export const configSchema = z.strictObject({
     /** Time to wait for CONNACK. */
     connectTimeoutMs: z.int().min(1).default(10_000),
     /** MQTT 5 session expiry: how long the broker keeps the adapter's session and queue while it is away. 86400 s = 1 day. */
-    sessionExpirySeconds: z.int().min(0).max(4_294_967_295).default(86_400)
+    sessionExpirySeconds: z.int().min(0).max(4_294_967_295).default(86_400),
+    /** Username for the broker. */
+    username: z.string().min(1).optional(),
+    /** Environment variable holding the password. Never put the password in this file. */
+    passwordEnv: z.string().min(1).optional(),
+    /** Or a file holding it (e.g. a mounted Secret), relative to the config file. */
+    passwordFile: z.string().min(1).optional(),
+    /** mqtts:// - PEM file of the CA that signed the broker's certificate. */
+    caFile: z.string().min(1).optional(),
+    /** mqtts:// - client certificate (PEM) and its key, for brokers that authenticate clients by certificate. */
+    certFile: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+    /** mqtts:// - refuse a broker whose certificate does not verify. Turn off only for a test broker. */
+    rejectUnauthorized: z.boolean().default(true)
   }).prefault({}),
   adapter: z.strictObject({
     /** Messages larger than this are refused, counted and logged. 262144 bytes = 256 KiB. */
@@ -65,7 +138,9 @@ export const configSchema = z.strictObject({
     /** Attempts for an invocation that failed in a way that may pass next time (queue full, instance crashed). */
     maxAttempts: z.int().min(1).max(100).default(5),
     /** First retry delay; it doubles per attempt, with jitter, up to 5 s. */
-    retryBaseMs: z.int().min(1).default(100)
+    retryBaseMs: z.int().min(1).default(100),
+    /** Where a message goes after its last failed attempt, or at once when it cannot succeed. Empty: nowhere (logged, counted). */
+    deadLetterTopic: z.string().default('iotless/dead-letter')
   }).prefault({}),
   metrics: z.strictObject({
     enabled: z.boolean().default(true),
@@ -77,9 +152,12 @@ export const configSchema = z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
   }).prefault({}),
   routes: z.array(routeSchema).default([]),
+  /** Remote places functions run, by name; routes pick one with `target:`. */
+  targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'target names are lower-case letters, digits and dashes').refine((n) => n !== 'local', '`local` is the embedded pool and cannot be redefined'), targetSchema).default({}),
   functions: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'function names are lower-case letters, digits and dashes'), functionSchema).default({})
 })
 
 export type Config = z.output<typeof configSchema>
 export type RouteConfig = z.output<typeof routeSchema>
 export type FunctionConfig = z.output<typeof functionSchema>
+export type TargetConfig = z.output<typeof targetSchema>

@@ -57,10 +57,26 @@ t.test('every documented field exists in the schema', async (t) => {
   const fn = typeof fnNode === 'object' ? fnNode.properties ?? {} : {}
   const scalar = new Set(leaves.map((l) => l.path.join('.')))
   const stale: string[] = []
+  const targetKeys = targetFields()
   for (const field of rows.keys()) {
-    if (field.startsWith('routes[].')) { if (!(field.slice(9) in route)) stale.push(field) } else if (field.startsWith('functions.<name>.')) { if (!(field.slice(17) in fn)) stale.push(field) } else if (field.includes('.') && !scalar.has(field)) stale.push(field)
+    if (field.startsWith('targets.<name>.')) { if (!targetKeys.has(field.slice(15))) stale.push(field) } else if (field.startsWith('routes[].')) { if (!(field.slice(9) in route)) stale.push(field) } else if (field.startsWith('functions.<name>.')) { if (!(field.slice(17) in fn)) stale.push(field) } else if (field.includes('.') && !scalar.has(field)) stale.push(field)
   }
   t.same(stale, [])
+})
+
+/** Every field any kind of target has (the schema is a union of one object per kind). */
+function targetFields (): Set<string> {
+  const node = configJsonSchema().properties?.targets?.additionalProperties
+  const variants = (typeof node === 'object' ? (node as SchemaNode & { oneOf?: SchemaNode[]; anyOf?: SchemaNode[] }) : {})
+  const keys = new Set<string>()
+  for (const v of [...(variants.oneOf ?? []), ...(variants.anyOf ?? [])]) for (const k of Object.keys(v.properties ?? {})) keys.add(k)
+  return keys
+}
+
+t.test('every field of every target kind is documented', async (t) => {
+  const keys = targetFields()
+  t.ok(keys.has('kind') && keys.has('url') && keys.has('apiHost'), 'schema shape as expected')
+  t.same([...keys].filter((k) => !rows.has(`targets.<name>.${k}`)), [])
 })
 
 t.test('the documented defaults match the schema', async (t) => {

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { checkRoutes, RouteTable } from '../../adapters/mqtt/routeTable.js'
-import type { RouteConfig } from '../../core/config/schema.js'
+import { routeSchema, type RouteConfig } from '../../core/config/schema.js'
 
 function route (topic: string, fn: string, extra: Partial<RouteConfig> = {}): RouteConfig {
-  return { topic, function: fn, qos: 1, type: 'io.iotless.mqtt.message', ...extra }
+  return routeSchema.parse({ topic, function: fn, ...extra })
 }
 
 t.test('checkRoutes accepts good routes', async (t) => {
