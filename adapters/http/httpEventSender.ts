@@ -84,8 +84,9 @@ export class HttpEventSender {
       if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs
       return result
     } catch (err) {
-      const failure = classifyTransportError(err, { aborted: s.signal?.aborted === true, timedOut: s.deadline?.aborted === true && s.signal?.aborted !== true })
-      return { status: 'rejected', retryable: failure.retryable, code: failure.code, message: `${where}: ${describe(err, failure.code, this.#o.timeoutMs)}` }
+      const timedOut = s.deadline?.aborted === true && s.signal?.aborted !== true
+      const failure = classifyTransportError(err, { aborted: s.signal?.aborted === true, timedOut })
+      return { status: 'rejected', retryable: failure.retryable, code: failure.code, message: `${where}: ${describe(err, failure.code, timedOut ? this.#o.timeoutMs : undefined)}` }
     }
   }
 
@@ -133,15 +134,13 @@ function replyOf (headers: Record<string, string | string[] | undefined>, body: 
 /** The start of an error body, one line of printable text, for the rejection message. */
 function snippet (body: Buffer): string {
   if (body.length === 0) return ''
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must not reach a log line
   const text = body.subarray(0, 200).toString('utf8').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
   return text === '' ? '' : `: ${text}${body.length > 200 ? '…' : ''}`
 }
 
-function describe (err: unknown, code: string, timeoutMs: number | undefined): string {
-  if (code === 'TARGET_TIMEOUT' && timeoutMs !== undefined && (err as { name?: unknown }).name !== 'ConnectTimeoutError') {
-    const m = err instanceof Error ? err.message : String(err)
-    return /timeout/i.test(m) ? m : `no complete answer within ${timeoutMs} ms`
-  }
+function describe (err: unknown, code: string, deadlineMs: number | undefined): string {
+  if (deadlineMs !== undefined) return `no complete answer within timeoutMs ${deadlineMs} ms`
   if (code === 'TARGET_ABORTED') return 'request cancelled'
   if (err instanceof Error) {
     const c = (err as { code?: unknown }).code
