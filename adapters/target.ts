@@ -10,8 +10,10 @@ export interface OutgoingEvent {
 export interface ReplyPayload {
   data: Buffer
   contentType: string
-  /** W3C traceparent the function answered with, published back on the reply (MQTT 5 user property). */
+  /** W3C trace context of the reply (a remote target's `traceparent` response header), to carry back to the device. */
   traceparent?: string
+  /** When the reply is itself a binary-mode CloudEvent (`ce-` response headers), its attributes, decoded. */
+  attributes?: CloudEventAttributes
 }
 
 /**

@@ -33,6 +33,21 @@ export const ERROR_CODES = {
   SIM_INVALID_PARAM: { exitCode: 2, summary: 'A --param k=v is unknown for the policy, not a number, or out of range; the message lists the valid ones.' },
   PROXY_ENV_MISSING: { exitCode: 2, summary: 'iotless proxy: an environment variable the Knative revision reconciler must inject is unset; the message names it.' },
   PROXY_ENV_INVALID: { exitCode: 2, summary: 'iotless proxy: an environment variable has a value of the wrong type or range (a port, a number, the readiness probe JSON); the message names it.' },
+  TARGET_HTTP_STATUS: { exitCode: 1, summary: 'A remote target (knative, sink, openwhisk) answered with a status that is not a success; httpStatus says which, retryable follows Knative Eventing.' },
+  TARGET_UNREACHABLE: { exitCode: 1, summary: 'A remote target could not be reached or dropped the connection (refused, reset, DNS) before it answered; retryable.' },
+  TARGET_TIMEOUT: { exitCode: 1, summary: 'A remote target did not connect, answer or finish its answer within the configured timeout; retryable.' },
+  TARGET_TLS: { exitCode: 1, summary: "A remote target's TLS certificate was not trusted (unknown CA, wrong host name, expired); retryable, as Knative retries transport errors." },
+  TARGET_ABORTED: { exitCode: 1, summary: 'A request to a remote target was cancelled by iotless (shutdown); the message is not acknowledged, so it is delivered again.' },
+  TARGET_REQUEST_INVALID: { exitCode: 1, summary: 'An event could not be sent as an HTTP request (e.g. a datacontenttype that is not a legal header value); not retryable.' },
+  TARGET_URL_INVALID: { exitCode: 2, summary: 'A target URL (or the URL made by putting a function name into {function}) is not an absolute http or https URL.' },
+  SINK_ENV_MISSING: { exitCode: 2, summary: 'The sink target needs K_SINK (set by a SinkBinding or ContainerSource) and it is unset or empty.' },
+  SINK_ENV_INVALID: { exitCode: 2, summary: 'K_SINK, K_CE_OVERRIDES or K_SINK_TIMEOUT has a bad value; the message names the variable.' },
+  OPENWHISK_THROTTLED: { exitCode: 1, summary: 'OpenWhisk answered 429: the namespace is over its invocations-per-minute or concurrency limit; retried with backoff.' },
+  OPENWHISK_FUNCTION_ERROR: { exitCode: 1, summary: 'OpenWhisk answered 502: the action returned an error or its container failed; not retried.' },
+  OPENWHISK_AUTH: { exitCode: 2, summary: 'OpenWhisk answered 401 or 403: the API key is wrong or may not invoke the action; not retried.' },
+  SECRET_MISSING: { exitCode: 2, summary: 'A secret (API key, password) was configured from an environment variable that is unset, or from neither a variable nor a file.' },
+  SECRET_UNREADABLE: { exitCode: 2, summary: 'A secret file does not exist or cannot be read; the message names the path, never the content.' },
+  SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
