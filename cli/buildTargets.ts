@@ -1,13 +1,49 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import type { Config } from '../core/config/schema.js'
 import { IotlessError } from '../core/errors.js'
+import { KnativeTarget } from '../adapters/http/knativeTarget.js'
+import { parseSinkEnv } from '../adapters/http/sinkEnv.js'
+import { SinkTarget } from '../adapters/http/sinkTarget.js'
 import type { LocalTarget } from '../adapters/local/localTarget.js'
 import type { Target } from '../adapters/target.js'
 
-/** The targets routes can name: `local` (the embedded pool) and every entry under `targets`. */
-export function buildTargets (config: Readonly<Config>, _baseDir: string, _env: NodeJS.ProcessEnv, local: LocalTarget): Map<string, Target> {
+function readText (file: string, baseDir: string, field: string): string {
+  const path = resolve(baseDir, file)
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new IotlessError('CONFIG_INVALID', `${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+/**
+ * The targets routes can name: `local` (the embedded pool) and every entry under `targets`. Secrets and
+ * the Knative Eventing variables are read here, at the CLI edge, from `env`.
+ */
+export function buildTargets (config: Readonly<Config>, baseDir: string, env: NodeJS.ProcessEnv, local: LocalTarget): Map<string, Target> {
   const targets = new Map<string, Target>([['local', local]])
+  const used = new Set(config.routes.map((r) => r.target))
   for (const [name, t] of Object.entries(config.targets)) {
-    throw new IotlessError('CONFIG_INVALID', `targets.${name}: kind ${t.kind} is not wired yet`)
+    // An unused sink needs no K_SINK: build only what routes use.
+    if (!used.has(name)) continue
+    switch (t.kind) {
+      case 'knative':
+        targets.set(name, new KnativeTarget({
+          url: t.url,
+          timeoutMs: t.timeoutMs,
+          connections: t.connections,
+          ...(t.caFile === undefined ? {} : { ca: readText(t.caFile, baseDir, `targets.${name}.caFile`) })
+        }))
+        break
+      case 'sink': {
+        const sinkEnv = parseSinkEnv(env)
+        targets.set(name, new SinkTarget({ ...sinkEnv, timeoutMs: sinkEnv.timeoutMs ?? t.timeoutMs, connections: t.connections }))
+        break
+      }
+      case 'openwhisk':
+        throw new IotlessError('CONFIG_INVALID', `targets.${name}: the openwhisk target is not wired yet`)
+    }
   }
   return targets
 }

@@ -33,6 +33,7 @@ interface Signals { signal?: AbortSignal; deadline?: AbortSignal; combined?: Abo
 
 /** Only these traverse as W3C Trace Context headers as well as `ce-` attributes (CloudEvents distributed tracing extension). */
 const TRACE_ATTRIBUTES = ['traceparent', 'tracestate'] as const
+const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json'
 
 /**
  * POSTs binary-mode CloudEvents (cloudevents/spec http-protocol-binding.md section 3.1) and maps the
@@ -53,7 +54,8 @@ export class HttpEventSender {
   async send (url: URL, attributes: CloudEventAttributes, data: Buffer, opts: { signal?: AbortSignal; now?: () => number } = {}): Promise<DispatchResult> {
     const where = url.origin + url.pathname
     if (this.#closed) return { status: 'rejected', retryable: false, code: 'POOL_CLOSED', message: `target for ${where} is closed` }
-    const headers = toBinaryHeaders(attributes)
+    // A CloudEvents batch carries its events' attributes in the body: the content type alone says what it is.
+    const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? { 'content-type': BATCH_CONTENT_TYPE } : toBinaryHeaders(attributes)
     for (const name of TRACE_ATTRIBUTES) {
       const v = attributes[name]
       if (v !== undefined && /^[\x20-\x7e]*$/.test(v)) headers[name] = v

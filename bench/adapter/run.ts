@@ -1,0 +1,228 @@
+/**
+ * Adapter benchmark, side by side in one run on the machine's Mosquitto (127.0.0.1:1883):
+ * - the floor: a plain mqtt.js subscriber on the same topic, which invokes nothing;
+ * - the iotless adapter (`iotless adapter`, its own process) -> a knative target -> a minimal HTTP sink
+ *   that answers 200 at once over keep-alive;
+ * for QoS 0 and QoS 1, with micro-batching off and on.
+ *
+ *   npm run bench:adapter       (BENCH_MESSAGES=20000 BENCH_RATE=1000 BENCH_RATE_SECONDS=3 by default)
+ *
+ * Saturation: a closed loop keeps BENCH_WINDOW (500) messages published but not yet received, so the broker's
+ * per-client queue (Mosquitto max_queued_messages, 1000 by default) never overflows and nothing is dropped:
+ * the figure is what the path sustains without loss. Moderate load: a fixed BENCH_RATE messages/s.
+ * Latency is publish -> the floor subscriber / the sink receiving the message, on one clock (this process
+ * publishes and receives). Results go to stdout and to the `## Adapter` section of bench/RESULTS.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import mqtt, { type MqttClient } from 'mqtt'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const repoRoot = path.resolve(here, '..', '..', '..')
+const CLI = path.join(repoRoot, 'dist', 'cli', 'iotless.js')
+const BROKER = process.env.BENCH_BROKER ?? 'mqtt://127.0.0.1:1883'
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000)
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 500)
+const RATE = Number(process.env.BENCH_RATE ?? 1000)
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 3)
+const run = `${process.pid}-${Date.now().toString(36)}`
+
+interface Receiver {
+  /** Called with each message's payload on receipt. */
+  onMessage: (payload: Buffer) => void
+}
+
+/** Payloads carry their index and publish time: {"i":N,"t":ms}. */
+class Tracker implements Receiver {
+  readonly seen = new Set<number>()
+  readonly latencies: number[] = []
+  duplicates = 0
+  onMessage = (payload: Buffer): void => {
+    const now = performance.now()
+    const { i, t } = JSON.parse(payload.toString()) as { i: number; t: number }
+    if (this.seen.has(i)) { this.duplicates++; return }
+    this.seen.add(i)
+    this.latencies.push(now - t)
+  }
+
+  reset (): void { this.seen.clear(); this.latencies.length = 0; this.duplicates = 0 }
+}
+
+function pct (xs: number[], p: number): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p / 100 * s.length) - 1))] as number
+}
+
+async function connect (clientId: string, clean = true): Promise<MqttClient> {
+  return mqtt.connectAsync(BROKER, { clientId, clean, protocolVersion: 5, reconnectPeriod: 0 })
+}
+
+/** Closed loop: at most WINDOW in flight (published, not yet received). Returns messages/s. */
+async function saturate (pub: MqttClient, topic: string, qos: 0 | 1, tracker: Tracker, n: number): Promise<{ rate: number; lost: number }> {
+  tracker.reset()
+  let next = 0
+  const start = performance.now()
+  let lastProgress = start
+  let lastCount = 0
+  while (tracker.seen.size < n) {
+    while (next < n && next - tracker.seen.size < WINDOW) {
+      const i = next++
+      pub.publish(topic, JSON.stringify({ i, t: performance.now() }), { qos })
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+    if (tracker.seen.size !== lastCount) { lastCount = tracker.seen.size; lastProgress = performance.now() }
+    // QoS 0 may lose messages; stop waiting when nothing has arrived for 2 s.
+    if (performance.now() - lastProgress > 2000) break
+  }
+  const seconds = (performance.now() - start) / 1000
+  return { rate: tracker.seen.size / seconds, lost: n - tracker.seen.size }
+}
+
+/** Open loop at a fixed rate; returns latency percentiles. */
+async function fixedRate (pub: MqttClient, topic: string, qos: 0 | 1, tracker: Tracker): Promise<{ p50: number; p99: number; lost: number }> {
+  tracker.reset()
+  const n = RATE * RATE_SECONDS
+  const start = performance.now()
+  for (let i = 0; i < n; i++) {
+    const due = start + (i * 1000) / RATE
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
+    pub.publish(topic, JSON.stringify({ i: i + 10_000_000, t: performance.now() }), { qos })
+  }
+  const deadline = performance.now() + 5000
+  while (tracker.seen.size < n && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  return { p50: pct(tracker.latencies, 50), p99: pct(tracker.latencies, 99), lost: n - tracker.seen.size }
+}
+
+/** The minimal sink: 200 at once; reads binary-mode bodies and CloudEvents batches. */
+async function startSink (tracker: Tracker): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      if (req.headers['content-type'] === 'application/cloudevents-batch+json') {
+        for (const ev of JSON.parse(body.toString()) as Array<{ data: unknown }>) tracker.onMessage(Buffer.from(JSON.stringify(ev.data)))
+      } else {
+        tracker.onMessage(body)
+      }
+      res.writeHead(200, { 'content-length': '0' }).end()
+    })
+  })
+  server.keepAliveTimeout = 60_000
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server }
+}
+
+async function startAdapter (sinkUrl: string, topic: string, qos: 0 | 1, batch: boolean): Promise<ChildProcess> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-adapter-'))
+  const file = path.join(dir, 'iotless.json')
+  fs.writeFileSync(file, JSON.stringify({
+    broker: { url: BROKER, clientId: `bench-adapter-${run}-${qos}-${batch ? 'b' : 'n'}`, sessionExpirySeconds: 0 },
+    metrics: { enabled: false },
+    log: { level: 'warn' },
+    adapter: { maxInFlight: 1024 },
+    targets: { sink: { kind: 'knative', url: sinkUrl, connections: 32 } },
+    routes: [{ topic, function: 'sink', target: 'sink', qos, maxInFlight: 1024, ...(batch ? { batch: { maxMessages: 100, maxWaitMs: 2 } } : {}) }]
+  }))
+  const child = spawn(process.execPath, [CLI, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] })
+  return child
+}
+
+async function ready (pub: MqttClient, topic: string, tracker: Tracker): Promise<void> {
+  tracker.reset()
+  const deadline = performance.now() + 15_000
+  while (tracker.seen.size === 0) {
+    if (performance.now() > deadline) throw new Error('the adapter did not start delivering within 15 s')
+    pub.publish(topic, JSON.stringify({ i: -1, t: performance.now() }), { qos: 1 })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  tracker.reset()
+}
+
+function cpuSeconds (pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(stat[11]) + Number(stat[12])) / 100
+}
+
+interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; lost: number; p50: number; p99: number; dup: number; cpuPer1k?: number }
+
+async function main (): Promise<void> {
+  if (!fs.existsSync(CLI)) { console.error(`missing ${CLI}: run npm run build first`); process.exit(1) }
+  const pub = await connect(`bench-pub-${run}`)
+  const rows: Row[] = []
+  for (const qos of [0, 1] as const) {
+    // The floor: a plain subscriber in this process.
+    {
+      const topic = `bench/${run}/floor/${qos}`
+      const tracker = new Tracker()
+      const sub = await connect(`bench-floor-${run}-${qos}`)
+      sub.on('message', (_t, payload) => tracker.onMessage(payload))
+      await sub.subscribeAsync(topic, { qos })
+      const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
+      const fix = await fixedRate(pub, topic, qos, tracker)
+      rows.push({ path: 'floor: mqtt.js subscriber', qos, batch: false, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: tracker.duplicates })
+      await sub.endAsync()
+    }
+    for (const batch of [false, true]) {
+      const topic = `bench/${run}/adapter/${qos}/${batch ? 'b' : 'n'}`
+      const tracker = new Tracker()
+      const sink = await startSink(tracker)
+      const child = await startAdapter(sink.url, topic, qos, batch)
+      await ready(pub, topic, tracker)
+      const cpu0 = cpuSeconds(child.pid as number)
+      const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
+      const cpu1 = cpuSeconds(child.pid as number)
+      const dupSat = tracker.duplicates
+      const fix = await fixedRate(pub, topic, qos, tracker)
+      rows.push({ path: 'iotless adapter -> HTTP sink', qos, batch, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: dupSat + tracker.duplicates, cpuPer1k: ((cpu1 - cpu0) / MESSAGES) * 1000 })
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+      sink.server.closeAllConnections()
+      sink.server.close()
+    }
+  }
+  await pub.endAsync()
+  report(rows)
+}
+
+function report (rows: Row[]): void {
+  const f = (x: number, d = 2): string => Number.isFinite(x) ? x.toFixed(d) : 'n/a'
+  const floor = (qos: number): Row | undefined => rows.find((r) => r.qos === qos && r.path.startsWith('floor'))
+  const lines = [
+    '| path | QoS | batching | msg/s at saturation | ratio to floor | lost | duplicates | p50 ms @' + RATE + '/s | p99 ms @' + RATE + '/s | added p50 ms | adapter CPU s / 1k msgs |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+  ]
+  for (const r of rows) {
+    const fl = floor(r.qos)
+    lines.push(`| ${r.path} | ${r.qos} | ${r.path.startsWith('floor') ? '-' : r.batch ? '100 msgs / 2 ms' : 'off'} | ${f(r.rate, 0)} | ${fl === undefined ? '' : f(r.rate / fl.rate)} | ${r.lost} | ${r.dup} | ${f(r.p50)} | ${f(r.p99)} | ${fl === undefined || r === fl ? '-' : f(r.p50 - fl.p50)} | ${r.cpuPer1k === undefined ? '-' : f(r.cpuPer1k, 3)} |`)
+  }
+  const table = lines.join('\n')
+  console.log(table)
+  const section = [
+    '## Adapter',
+    '',
+    `Command: \`npm run bench:adapter\` (BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s).`,
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Mosquitto on 127.0.0.1:1883; publisher, floor subscriber and sink in the bench process, the adapter in its own. Run on ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    table,
+    ''
+  ].join('\n')
+  const resultsPath = path.join(repoRoot, 'bench', 'RESULTS.md')
+  const text = fs.existsSync(resultsPath) ? fs.readFileSync(resultsPath, 'utf8') : '# Benchmark results\n'
+  const start = text.search(/^## Adapter\s*$/m)
+  let next = text.slice(start + 1).search(/^## /m)
+  if (start !== -1 && next !== -1) next += start + 1
+  const updated = start === -1 ? `${text.trimEnd()}\n\n${section}` : `${text.slice(0, start)}${section}\n${next === -1 ? '' : text.slice(next)}`
+  if (process.env.BENCH_NO_WRITE !== '1') fs.writeFileSync(resultsPath, updated.trimEnd() + '\n')
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1) })

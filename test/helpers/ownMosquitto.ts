@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { waitFor } from './waitFor.js'
+
+/** A free TCP port on 127.0.0.1 (bound, read, released). */
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function accepts (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1')
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', () => resolve(false))
+  })
+}
+
+export interface OwnMosquitto {
+  readonly url: string
+  readonly port: number
+  /** SIGKILL, then start again on the same port with the same persistence file. */
+  restart(): Promise<void>
+  kill(): Promise<void>
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * A Mosquitto 2 of the test's own, on a free port, for what the shared one on 1883 must not be put through
+ * (restarts) or has the wrong settings for (max_queued_messages). Persistence is on, in a temporary folder,
+ * so a restarted broker keeps sessions only if it saved them: a SIGKILL loses what was not yet written.
+ */
+export async function startOwnMosquitto (settings: Record<string, string | number> = {}): Promise<OwnMosquitto> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'iotless-mosquitto-'))
+  const conf = join(dir, 'mosquitto.conf')
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    'persistence true',
+    `persistence_location ${dir}/`,
+    'log_dest none',
+    ...Object.entries(settings).map(([k, v]) => `${k} ${v}`)
+  ]
+  if (process.getuid?.() === 0) lines.push('user root')
+  writeFileSync(conf, lines.join('\n') + '\n')
+  let child: ChildProcess | undefined
+  const start = async (): Promise<void> => {
+    const c = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
+    child = c
+    c.once('error', () => undefined)
+    await waitFor(`mosquitto listening on ${port}`, () => accepts(port), 10_000, 20)
+  }
+  const kill = async (): Promise<void> => {
+    const c = child
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
+    const gone = new Promise((resolve) => c.once('exit', resolve))
+    c.kill('SIGKILL')
+    await gone
+  }
+  await start()
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    start,
+    kill,
+    restart: async () => { await kill(); await start() },
+    stop: async () => { await kill(); rmSync(dir, { recursive: true, force: true }) }
+  }
+}
