@@ -1,5 +1,6 @@
 /**
- * Adapter benchmark, side by side in one run on the machine's Mosquitto (127.0.0.1:1883):
+ * Adapter benchmark, side by side in one run on a real Mosquitto 2 (its own instance, started here on a free
+ * port with max_inflight_messages 1000 and max_queued_messages 100000; BENCH_BROKER=mqtt://... uses another):
  * - the floor: a plain mqtt.js subscriber on the same topic, which invokes nothing;
  * - the iotless adapter (`iotless adapter`, its own process) -> a knative target -> a minimal HTTP sink
  *   that answers 200 at once over keep-alive;
@@ -17,6 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -26,7 +28,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
 const CLI = path.join(repoRoot, 'dist', 'cli', 'iotless.js')
-const BROKER = process.env.BENCH_BROKER ?? 'mqtt://127.0.0.1:1883'
+let BROKER = process.env.BENCH_BROKER ?? ''
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000)
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 500)
 const RATE = Number(process.env.BENCH_RATE ?? 1000)
@@ -155,8 +157,28 @@ function cpuSeconds (pid: number): number {
 
 interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; lost: number; p50: number; p99: number; dup: number; cpuPer1k?: number }
 
+/** Mosquitto on a free port with the settings a fast subscriber needs (see docs/adapter.md, broker settings). */
+async function startMosquitto (): Promise<ChildProcess> {
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) })
+  })
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-mosquitto-'))
+  const conf = path.join(dir, 'mosquitto.conf')
+  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000', ...(process.getuid?.() === 0 ? ['user root'] : [])].join('\n') + '\n')
+  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
+  child.once('error', (err) => { console.error(`cannot start mosquitto (Debian package mosquitto): ${err.message}`); process.exit(1) })
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => { const c = net.connect(port, '127.0.0.1'); c.once('connect', () => { c.destroy(); resolve(true) }); c.once('error', () => resolve(false)) })
+    if (up) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  BROKER = `mqtt://127.0.0.1:${port}`
+  return child
+}
+
 async function main (): Promise<void> {
   if (!fs.existsSync(CLI)) { console.error(`missing ${CLI}: run npm run build first`); process.exit(1) }
+  const mosquitto = BROKER === '' ? await startMosquitto() : undefined
   const pub = await connect(`bench-pub-${run}`)
   const rows: Row[] = []
   for (const qos of [0, 1] as const) {
@@ -191,6 +213,7 @@ async function main (): Promise<void> {
     }
   }
   await pub.endAsync()
+  mosquitto?.kill('SIGKILL')
   report(rows)
 }
 
@@ -211,7 +234,7 @@ function report (rows: Row[]): void {
     '## Adapter',
     '',
     `Command: \`npm run bench:adapter\` (BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s).`,
-    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Mosquitto on 127.0.0.1:1883; publisher, floor subscriber and sink in the bench process, the adapter in its own. Run on ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Mosquitto 2 (${process.env.BENCH_BROKER === undefined ? 'own instance: max_inflight_messages 1000, max_queued_messages 100000' : BROKER}); publisher, floor subscriber and sink in the bench process, the adapter in its own. Run on ${new Date().toISOString().slice(0, 10)}.`,
     '',
     table,
     ''

@@ -371,3 +371,21 @@ t.test('CLI: `iotless up -c <bad file>` exits with status 2 and names the field'
   t.match(res.stderr, /metrics\.port: /)
   t.equal(res.stdout, '')
 })
+
+t.test('routes name a target: local needs a function under functions, others a target under targets', async (t) => {
+  const yaml = (routes: string, extra = ''): string => `routes:\n${routes}\n${extra}`
+  const remote = loadConfig({
+    file: write(t, 'r.yaml', yaml('  - { topic: a/b, function: any-service, target: cloud }', 'targets:\n  cloud: { kind: knative, url: "http://{function}.default.svc" }')),
+    env: {}
+  }).config
+  t.equal(remote.routes[0]?.target, 'cloud', 'a remote function need not be under functions')
+  t.match(remote.targets.cloud, { kind: 'knative', timeoutMs: 30_000, connections: 64 })
+  const err = t.throws(() => loadConfig({ file: write(t, 'u.yaml', yaml('  - { topic: a/b, function: f, target: nowhere }')), env: {} }))
+  t.match(String(err), /routes\[0\]\.target: no target named "nowhere" under targets \(defined: local\)/)
+  const bad = t.throws(() => loadConfig({ file: write(t, 'k.yaml', 'targets:\n  cloud: { kind: kubeless }\n'), env: {} }))
+  t.match(String(bad), /targets\.cloud\.kind/)
+  const local = t.throws(() => loadConfig({ file: write(t, 'l.yaml', 'targets:\n  local: { kind: knative, url: "http://x" }\n'), env: {} }))
+  t.match(String(local), /`local` is the embedded pool/)
+  const both = t.throws(() => loadConfig({ file: write(t, 'p.yaml', 'broker: { passwordEnv: A, passwordFile: b }\n'), env: {} }))
+  t.match(String(both), /broker\.passwordFile: set passwordEnv or passwordFile, not both/)
+})

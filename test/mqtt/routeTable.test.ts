@@ -126,3 +126,12 @@ t.test('subscriptions: one entry per distinct filter, at the highest QoS asked f
   t.same(new RouteTable([route('x', 'f', { qos: 2 }), route('x', 'f', { qos: 0 })]).subscriptions(), { x: { qos: 2 } }, 'a later lower QoS does not downgrade')
   t.same(new RouteTable([]).subscriptions(), {})
 })
+
+t.test('checkRoutes: topicPrefix must be literal and contain the filter; deadLetter templates are checked like reply', async (t) => {
+  t.same(checkRoutes([route('tenants/acme/{dev}/r', 'f', { topicPrefix: 'tenants/acme/', deadLetter: 'dlq/{dev}' })]), [])
+  t.same(checkRoutes([route('$share/g/tenants/acme/#', 'f', { topicPrefix: 'tenants/acme/' })]), [], 'the $share prefix is not part of the topic')
+  t.match(checkRoutes([route('tenants/+/r', 'f', { topicPrefix: 'tenants/acme/' })]), [{ path: ['routes', 0, 'topicPrefix'], message: /reaches topics outside "tenants\/acme\/"/ }])
+  t.match(checkRoutes([route('t/#', 'f', { topicPrefix: 't/+' })]), [{ path: ['routes', 0, 'topicPrefix'], message: /literal/ }])
+  t.match(checkRoutes([route('t/{a}', 'f', { deadLetter: 'dlq/{b}' })]), [{ path: ['routes', 0, 'deadLetter'], message: /\{b\} is not a named segment/ }])
+  t.same(checkRoutes([route('t/{a}', 'f', { deadLetter: '' })]), [], 'empty: no dead-letter topic')
+})
