@@ -29,16 +29,19 @@ export function buildTargets (config: Readonly<Config>, baseDir: string, env: No
     if (!used.has(name)) continue
     switch (t.kind) {
       case 'knative':
+        // The invocation limit is enforced as undici's headers and body timeouts: per-request timers that cost
+        // far less than an AbortSignal.timeout per request (the whole-request deadline), which profiling showed.
         targets.set(name, new KnativeTarget({
           url: t.url,
-          timeoutMs: t.timeoutMs,
+          headersTimeoutMs: t.timeoutMs,
+          bodyTimeoutMs: t.timeoutMs,
           connections: t.connections,
           ...(t.caFile === undefined ? {} : { ca: readText(t.caFile, baseDir, `targets.${name}.caFile`) })
         }))
         break
       case 'sink': {
         const sinkEnv = parseSinkEnv(env)
-        targets.set(name, new SinkTarget({ ...sinkEnv, timeoutMs: sinkEnv.timeoutMs ?? t.timeoutMs, connections: t.connections }))
+        targets.set(name, new SinkTarget({ ...sinkEnv, headersTimeoutMs: t.timeoutMs, bodyTimeoutMs: t.timeoutMs, connections: t.connections }))
         break
       }
       case 'openwhisk':

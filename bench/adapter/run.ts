@@ -155,6 +155,68 @@ function cpuSeconds (pid: number): number {
   return (Number(stat[11]) + Number(stat[12])) / 100
 }
 
+function rssMb (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+interface Overload { capacity: number; offered: number; seconds: number; idleRss: number; peakRss: number; lastRss: number; delivered: number }
+
+/**
+ * 10x overload: the sink answers after 20 ms and the route allows 32 in flight, so the path carries about
+ * 1,600 msg/s; QoS 1 messages are offered as fast as the publisher can for a few seconds. The adapter should
+ * stop reading (backpressure) and leave the backlog in the broker: its RSS must stay flat.
+ */
+async function overload (pub: MqttClient): Promise<Overload> {
+  const topic = `bench/${run}/overload`
+  const tracker = new Tracker()
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => setTimeout(() => { tracker.onMessage(Buffer.concat(chunks)); res.writeHead(200, { 'content-length': '0' }).end() }, 20))
+  })
+  server.keepAliveTimeout = 60_000
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-adapter-'))
+  const file = path.join(dir, 'iotless.json')
+  fs.writeFileSync(file, JSON.stringify({
+    broker: { url: BROKER, clientId: `bench-overload-${run}`, sessionExpirySeconds: 0 },
+    metrics: { enabled: false },
+    log: { level: 'warn' },
+    adapter: { maxInFlight: 64 },
+    targets: { sink: { kind: 'knative', url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, connections: 32 } },
+    routes: [{ topic, function: 'sink', target: 'sink', qos: 1, maxInFlight: 32 }]
+  }))
+  const child = spawn(process.execPath, [CLI, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] })
+  await ready(pub, topic, tracker)
+  const pid = child.pid as number
+  const idleRss = rssMb(pid)
+  const capacity = 32 / 0.020
+  const seconds = 5
+  const start = performance.now()
+  let offered = 0
+  let accepted = 0
+  let peakRss = idleRss
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMb(pid)) }, 100)
+  while (performance.now() - start < seconds * 1000) {
+    // Keep at most 2,000 unacknowledged by the broker, so the figure is what the broker took in, not what
+    // waits in this process.
+    while (offered - accepted < 2000) pub.publish(topic, JSON.stringify({ i: offered++, t: performance.now() }), { qos: 1 }, () => { accepted++ })
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  const offeredRate = accepted / ((performance.now() - start) / 1000)
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  clearInterval(sampler)
+  const lastRss = rssMb(pid)
+  const delivered = tracker.seen.size
+  child.kill('SIGKILL')
+  await once(child, 'exit')
+  server.closeAllConnections()
+  server.close()
+  return { capacity, offered: offeredRate, seconds, idleRss, peakRss, lastRss, delivered }
+}
+
 interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; lost: number; p50: number; p99: number; dup: number; cpuPer1k?: number }
 
 /** Mosquitto on a free port with the settings a fast subscriber needs (see docs/adapter.md, broker settings). */
@@ -212,12 +274,13 @@ async function main (): Promise<void> {
       sink.server.close()
     }
   }
+  const over = await overload(pub)
   await pub.endAsync()
   mosquitto?.kill('SIGKILL')
-  report(rows)
+  report(rows, over)
 }
 
-function report (rows: Row[]): void {
+function report (rows: Row[], over: Overload): void {
   const f = (x: number, d = 2): string => Number.isFinite(x) ? x.toFixed(d) : 'n/a'
   const floor = (qos: number): Row | undefined => rows.find((r) => r.qos === qos && r.path.startsWith('floor'))
   const lines = [
@@ -228,7 +291,8 @@ function report (rows: Row[]): void {
     const fl = floor(r.qos)
     lines.push(`| ${r.path} | ${r.qos} | ${r.path.startsWith('floor') ? '-' : r.batch ? '100 msgs / 2 ms' : 'off'} | ${f(r.rate, 0)} | ${fl === undefined ? '' : f(r.rate / fl.rate)} | ${r.lost} | ${r.dup} | ${f(r.p50)} | ${f(r.p99)} | ${fl === undefined || r === fl ? '-' : f(r.p50 - fl.p50)} | ${r.cpuPer1k === undefined ? '-' : f(r.cpuPer1k, 3)} |`)
   }
-  const table = lines.join('\n')
+  const overloadLine = `Overload: the path carries about ${over.capacity.toFixed(0)} msg/s (sink answers after 20 ms, route maxInFlight 32); QoS 1 published (acknowledged by the broker) at ${over.offered.toFixed(0)} msg/s (${(over.offered / over.capacity).toFixed(1)}x) for ${over.seconds} s. Adapter RSS: ${over.idleRss.toFixed(1)} MiB before, peak ${over.peakRss.toFixed(1)} MiB during, ${over.lastRss.toFixed(1)} MiB after (${over.delivered} delivered meanwhile; the rest waited in the broker).`
+  const table = lines.join('\n') + '\n\n' + overloadLine
   console.log(table)
   const section = [
     '## Adapter',
