@@ -164,3 +164,51 @@ t.test('a broker restart: the adapter reconnects, resubscribes and goes on', asy
   }, 20_000, 300)
   t.ok(lines.some((l) => l.msg === 'reconnecting to the MQTT broker'), 'the reconnect was logged')
 })
+
+t.test('as a ContainerSource / under a SinkBinding: the sink target reads K_SINK and K_CE_OVERRIDES from the environment', async (t) => {
+  const headers: Array<Record<string, string | string[] | undefined>> = []
+  const server: Server = createServer((req, res) => { headers.push(req.headers); req.resume(); req.on('end', () => res.writeHead(202).end()) })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const dir = mkdtempSync(join(tmpdir(), 'iotless-sink-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const topic = `sink-${process.pid}`
+  const file = join(dir, 'iotless.yaml')
+  writeFileSync(file, JSON.stringify({
+    broker: { url: broker.url, clientId: `iotless-sink-${process.pid}` },
+    metrics: { enabled: false },
+    log: { level: 'warn' },
+    targets: { events: { kind: 'sink' } },
+    routes: [{ topic: `${topic}/{dev}`, function: 'readings', target: 'events', type: 'com.example.reading' }]
+  }))
+  // What a SinkBinding injects; nothing else about the adapter changes.
+  const env = { ...process.env, K_SINK: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, K_CE_OVERRIDES: '{"extensions":{"tenant":"acme"}}' }
+  const child = spawn(process.execPath, [cliPath, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'], env })
+  const exited = once(child, 'exit')
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const pub = await publisher(broker.url)
+  t.teardown(() => pub.endAsync(true))
+  await waitFor('the event reached K_SINK', async () => {
+    await pub.publishAsync(`${topic}/d1`, '{"temp":21}', { qos: 1 })
+    return headers.length > 0
+  }, 15_000, 300)
+  t.match(headers[0], { 'ce-type': 'com.example.reading', 'ce-subject': `${topic}/d1`, 'ce-tenant': 'acme', 'ce-iotlessfunction': 'readings', 'content-type': 'application/json' })
+  child.kill('SIGTERM')
+  t.equal((await exited)[0] as number | null, 0, 'stops cleanly')
+})
+
+t.test('a sink target without K_SINK stops start-up with a message naming it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'iotless-sink-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'iotless.yaml')
+  writeFileSync(file, JSON.stringify({ broker: { url: broker.url }, metrics: { enabled: false }, targets: { events: { kind: 'sink' } }, routes: [{ topic: 'a/b', function: 'x', target: 'events' }] }))
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  delete env.K_SINK
+  const child = spawn(process.execPath, [cliPath, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'], env })
+  let stderr = ''
+  child.stderr?.on('data', (c: Buffer) => { stderr += c.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  t.not(code, 0)
+  t.match(stderr, /SINK_ENV_MISSING: K_SINK is not set/)
+})
