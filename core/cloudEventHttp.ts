@@ -16,7 +16,11 @@ export interface CloudEventAttributes {
   [extension: string]: string | undefined
 }
 
+/** Printable ASCII but space, '"' and '%': what needs no encoding. */
+const HEADER_SAFE = /^[\x21\x23\x24\x26-\x7e]*$/
+
 export function encodeHeaderValue (value: string): string {
+  if (HEADER_SAFE.test(value)) return value
   let out = ''
   for (const ch of value) {
     const cp = ch.codePointAt(0) as number

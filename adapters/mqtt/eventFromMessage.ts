@@ -43,6 +43,8 @@ function isStructuredContentType (ct: string | undefined): boolean {
  */
 function looksStructured (payload: Buffer): Record<string, unknown> | undefined {
   if (payload.length < 2 || payload[0] !== 0x7b /* { */) return undefined
+  // Cheap pre-check before parsing: a structured event names "specversion".
+  if (payload.indexOf('"specversion"') === -1) return undefined
   let parsed: unknown
   try {
     parsed = JSON.parse(JSON_DECODER.decode(payload))
