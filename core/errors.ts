@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   SIM_INVALID_PARAM: { exitCode: 2, summary: 'A --param k=v is unknown for the policy, not a number, or out of range; the message lists the valid ones.' },
   PROXY_ENV_MISSING: { exitCode: 2, summary: 'iotless proxy: an environment variable the Knative revision reconciler must inject is unset; the message names it.' },
   PROXY_ENV_INVALID: { exitCode: 2, summary: 'iotless proxy: an environment variable has a value of the wrong type or range (a port, a number, the readiness probe JSON); the message names it.' },
+  OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
