@@ -52,7 +52,7 @@ function kubectl (args: string[]): string {
     try {
       execFileSync('kubectl', ['version', '--client'], { stdio: 'pipe' })
     } catch (err) {
-      throw new Error(`kubectl is needed to render the kustomizations (kubectl kustomize works offline) but it could not be run: ${(err as Error).message}. Install kubectl >= 1.27 and run the tests again.`)
+      throw new Error(`kubectl is needed to render the kustomizations (kubectl kustomize works offline) but it could not be run: ${(err as Error).message}. Install kubectl >= 1.27 and run the tests again.`, { cause: err })
     }
     kubectlChecked = true
   }
@@ -199,7 +199,7 @@ export async function validateObject (obj: K8sObject): Promise<void> {
   try {
     mod = await import(spec) as Record<string, unknown>
   } catch (err) {
-    throw new Error(`no schema module ${spec} for ${obj.apiVersion} ${obj.kind}: ${(err as Error).message}`)
+    throw new Error(`no schema module ${spec} for ${obj.apiVersion} ${obj.kind}: ${(err as Error).message}`, { cause: err })
   }
   const Cls = mod[obj.kind]
   if (typeof Cls !== 'function') throw new Error(`${spec} has no model for kind ${obj.kind}`)
@@ -215,4 +215,28 @@ export async function validatePodTemplateOf (obj: K8sObject): Promise<void> {
   if (template === undefined) throw new Error(`${obj.kind} ${obj.metadata.name} has no spec.template`)
   const { PodTemplate } = await import('kubernetes-models/v1')
   new PodTemplate({ metadata: { name: obj.metadata.name }, template: template as never }).validate()
+}
+
+export interface PolicyRule { apiGroups?: string[]; resources?: string[]; verbs?: string[]; resourceNames?: string[]; nonResourceURLs?: string[] }
+
+/** `group resource verb` for every grant of every rule, e.g. `serving.knative.dev revisions patch`. */
+export function ruleTriples (rules: PolicyRule[]): string[] {
+  const out = new Set<string>()
+  for (const r of rules) {
+    for (const g of r.apiGroups ?? []) for (const res of r.resources ?? []) for (const v of r.verbs ?? []) out.add(`${g} ${res} ${v}`)
+  }
+  return [...out].sort()
+}
+
+/** The rules of every Role/ClusterRole bound to the prefetcher's ServiceAccount, from base plus the <= 1.20 component. */
+export function prefetcherRules (): { rules: PolicyRule[]; roles: string[] } {
+  const objects = renderWithComponents(['components/knative-1.20'])
+  const bound = new Set<string>()
+  for (const b of objects.filter((o) => o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding')) {
+    const subjects = (b as K8sObject & { subjects?: Array<{ kind: string; name: string }> }).subjects ?? []
+    const ref = (b as K8sObject & { roleRef: { kind: string; name: string } }).roleRef
+    if (subjects.some((s) => s.kind === 'ServiceAccount' && s.name === 'iotless-prefetcher')) bound.add(`${ref.kind}/${ref.name}`)
+  }
+  const roles = objects.filter((o) => (o.kind === 'Role' || o.kind === 'ClusterRole') && bound.has(`${o.kind}/${o.metadata.name}`))
+  return { rules: roles.flatMap((r) => (r as K8sObject & { rules: PolicyRule[] }).rules), roles: roles.map((r) => `${r.kind}/${r.metadata.name}`).sort() }
 }
