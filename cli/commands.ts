@@ -3,11 +3,13 @@ import { upCommand } from './up.js'
 import { adapterCommand } from './adapter.js'
 import { proxyCommand } from './proxy.js'
 import { simCommand } from './sim.js'
+import { openwhiskDeployCommand } from './openwhiskDeploy.js'
 
 /** Every subcommand, in the order `iotless --help` lists them. Later components add theirs here. */
 export const commands: Command[] = [
   upCommand,
   adapterCommand,
   proxyCommand,
-  simCommand
+  simCommand,
+  openwhiskDeployCommand
 ]

@@ -48,6 +48,7 @@ export const ERROR_CODES = {
   SECRET_MISSING: { exitCode: 2, summary: 'A secret (API key, password) was configured from an environment variable that is unset, or from neither a variable nor a file.' },
   SECRET_UNREADABLE: { exitCode: 2, summary: 'A secret file does not exist or cannot be read; the message names the path, never the content.' },
   SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
+  OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
