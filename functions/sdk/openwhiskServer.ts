@@ -5,6 +5,7 @@ import { isJsonContentType } from '../../core/cloudEventHttp.js'
 import { listen } from '../../core/listen.js'
 import type { ActivationInfo, DefinedFunction, HandleResult, InitContext } from './defineFunction.js'
 import { FunctionHost } from './functionHost.js'
+import { isFunctionInputError } from './functionInputError.js'
 import { readBody } from './readBody.js'
 import { eventFromJson } from './structuredEvent.js'
 import { WARMUP_PARAM } from './warmup.js'
@@ -148,11 +149,18 @@ export async function startOpenWhiskServer<S> (fn: DefinedFunction<S>, ctx: Init
       return finish({ code: 200, response: { error: { code: 'BAD_EVENT', message: (e as Error).message } } })
     }
     let pending: unknown
+    let thrown: { e: unknown } | undefined
     try {
       // Called without await first, as runner.js does: a synchronous throw stops the container (502);
-      // a rejected promise is an application error, resolved as { error }.
+      // a rejected promise is an application error, resolved as { error }. A FunctionInputError is always
+      // an application error: the input was bad, the container is fine.
       pending = fn.handle(event, { ...host.handleCtx, activation })
     } catch (e) {
+      if (isFunctionInputError(e)) pending = Promise.reject(e)
+      else thrown = { e }
+    }
+    if (thrown !== undefined) {
+      const e = thrown.e
       err.write(`${e instanceof Error && e.stack !== undefined ? e.stack : String(e)}\n`)
       markers()
       setStatus('stopped')
