@@ -23,7 +23,8 @@ Options:
                  else knative.
   --port N       port to listen on (default: $PORT, else 8080)
   --host ADDR    address to bind (default 0.0.0.0)
-  --name NAME    the function's name, given to init (default: $IOTLESS_FN_NAME, else the module's folder name)
+  --name NAME    the function's name, given to init (default: $IOTLESS_FN_NAME, else the module's file name, or its
+                 folder's for index.js)
   --config JSON  the function's config object, given to init as ctx.config (default: $IOTLESS_FN_CONFIG, else {}),
                  e.g. '{"gpu":"auto"}'
 
@@ -49,6 +50,12 @@ export function parseConfigJson (raw: string | undefined): Record<string, unknow
   return v as Record<string, unknown>
 }
 
+/** dist/functions/text-detect/index.js -> text-detect; ./my-fn.js -> my-fn. */
+export function defaultName (modulePath: string): string {
+  const file = basename(modulePath).replace(/\.[cm]?js$/, '')
+  return file === 'index' ? basename(dirname(modulePath)) : file
+}
+
 function line (obj: Record<string, unknown>): void { process.stdout.write(JSON.stringify(obj) + '\n') }
 
 async function serve (argv: string[]): Promise<number> {
@@ -67,7 +74,7 @@ async function serve (argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IotlessError('CLI_USAGE', `--port (or PORT) must be a port number, got ${rawPort}`)
   const host = values.host ?? '0.0.0.0'
   const modulePath = resolveFunctionModule(positionals[0] as string, process.cwd())
-  const name = values.name ?? env.IOTLESS_FN_NAME ?? basename(dirname(modulePath))
+  const name = values.name ?? env.IOTLESS_FN_NAME ?? defaultName(modulePath)
   const config = parseConfigJson(values.config ?? env.IOTLESS_FN_CONFIG)
 
   // Heavy parts (the servers, and the module with its ML runtime) load only here.

@@ -52,6 +52,7 @@ export async function startKnativeServer<S> (fn: DefinedFunction<S>, ctx: InitCo
   let draining = false
   let initError: Error | undefined
   let inFlight = 0
+  const open = new Set<ServerResponse>()
   let idle: (() => void) | undefined
 
   const handleEvents = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -118,8 +119,10 @@ export async function startKnativeServer<S> (fn: DefinedFunction<S>, ctx: InitCo
     if (req.method !== 'POST' || path !== '/') { sendJson(res, 404, { code: 'NOT_FOUND', error: `no route ${req.method ?? ''} ${req.url ?? ''}` }); return }
     if (initError !== undefined) { sendJson(res, 503, { code: 'FUNCTION_INIT_FAILED', error: initError.message }); return }
     inFlight++
+    open.add(res)
     res.once('close', () => {
       inFlight--
+      open.delete(res)
       if (inFlight === 0) idle?.()
     })
     handleEvents(req, res).catch((err: unknown) => {
@@ -140,10 +143,14 @@ export async function startKnativeServer<S> (fn: DefinedFunction<S>, ctx: InitCo
   const shutdown = (): Promise<void> => {
     stopping ??= new Promise<void>((resolve) => {
       draining = true
+      for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close')
       server.close()
       server.closeIdleConnections()
-      if (inFlight === 0) { resolve(); return }
-      idle = resolve
+      // Once nothing is in flight, the connections left are idle keep-alives (the in-flight ones were
+      // answered with connection: close where the answer had not started): close them, so close() ends.
+      const done = (): void => { server.closeAllConnections(); resolve() }
+      if (inFlight === 0) { done(); return }
+      idle = done
     })
     return stopping
   }
