@@ -29,6 +29,12 @@ export interface OnnxSession {
 export interface SessionOptions {
   /** Threads of the CPU provider for one operator (onnxruntime's default: one per core). */
   threads?: number
+  /**
+   * Let idle intra-op threads spin after a run (onnxruntime's default). Off here by default: on a small
+   * shared edge CPU the spinning threads burn the cores other instances need, and measured slower
+   * (bench/RESULTS.md, Functions).
+   */
+  spin?: boolean
 }
 
 /**
@@ -37,7 +43,10 @@ export interface SessionOptions {
  * ONNXRUNTIME_NODE_INSTALL=cuda12 has no CUDA libraries); `auto` then uses the CPU.
  */
 export async function createOnnxSession (modelPath: string, gpu: GpuSetting, opts: SessionOptions = {}): Promise<OnnxSession> {
-  const base: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' }
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: opts.spin === true ? '1' : '0' }, inter_op: { allow_spinning: opts.spin === true ? '1' : '0' } } }
+  }
   if (opts.threads !== undefined) base.intraOpNumThreads = opts.threads
   let fallbackReason: string | undefined
   if (gpu !== 'off') {

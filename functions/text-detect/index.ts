@@ -70,14 +70,14 @@ async function decodeEvent (event: CloudEvent<unknown>, state: TextDetectState):
 /**
  * Text detection with PaddleOCR's PP-OCRv4 detector: a JPEG or PNG frame in, text boxes out (corners in
  * the frame's pixels). config: gpu (auto|on|off), limitSideLen (960), thresh (0.3), boxThresh (0.6),
- * unclipRatio (1.5), threads, modelPath.
+ * unclipRatio (1.5), threads, spin (false), modelPath.
  */
 export default defineFunction<TextDetectState>({
   async init ({ name, config, metrics }) {
     const gpu = parseGpuSetting(config.gpu)
     const modelPath = typeof config.modelPath === 'string' ? config.modelPath : DET_MODEL_PATH
     const threads = config.threads === undefined ? undefined : num(config, 'threads', 1)
-    const det = await createOnnxSession(modelPath, gpu, threads === undefined ? {} : { threads })
+    const det = await createOnnxSession(modelPath, gpu, { ...(threads === undefined ? {} : { threads }), spin: config.spin === true })
     if (det.fallbackReason !== undefined) process.stderr.write(`${name}: gpu auto: CUDA unavailable (${det.fallbackReason}); using the CPU\n`)
     reportProvider(metrics, name, det.provider)
     const state: TextDetectState = {

@@ -152,14 +152,14 @@ function numberSetting (config: Readonly<Record<string, unknown>>, key: string, 
  * recurrent state, the samples short of a whole window and any open segment are kept per stream
  * (`streamid` extension, else subject, else source); `streamend: "true"` closes the stream.
  * config: gpu (auto|on|off), threshold (0.5), minSilenceMs (100), speechPadMs (30), minSpeechMs (250),
- * maxStreams (1000), threads, modelPath.
+ * maxStreams (1000), threads, spin (false), modelPath.
  */
 export default defineFunction<VoiceActivityState>({
   async init ({ name, config, metrics }) {
     const gpu = parseGpuSetting(config.gpu)
     const modelPath = typeof config.modelPath === 'string' ? config.modelPath : VAD_MODEL_PATH
     const threads = config.threads === undefined ? undefined : numberSetting(config, 'threads', 1)
-    const vad = await createOnnxSession(modelPath, gpu, threads === undefined ? {} : { threads })
+    const vad = await createOnnxSession(modelPath, gpu, { ...(threads === undefined ? {} : { threads }), spin: config.spin === true })
     if (vad.fallbackReason !== undefined) process.stderr.write(`${name}: gpu auto: CUDA unavailable (${vad.fallbackReason}); using the CPU\n`)
     reportProvider(metrics, name, vad.provider)
     const state: VoiceActivityState = {
