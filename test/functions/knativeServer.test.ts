@@ -185,3 +185,24 @@ t.test('iotless fn serve: usage errors', async (t) => {
   t.equal(c.code, 1)
   t.match(c.err, /FUNCTION_INIT_FAILED: init of probe failed: init refused on purpose/)
 })
+
+t.test('the CLI command list loads neither onnxruntime nor sharp (fn serve imports them lazily)', async (t) => {
+  const script = [
+    "import { createRequire } from 'node:module'",
+    'const M = createRequire(import.meta.url)(\'node:module\')',
+    'const heavy = () => Object.keys(M._cache).filter((k) => /onnxruntime-node|[\\\\/]sharp[\\\\/]/.test(k)).length',
+    "await import('./dist/cli/commands.js')",
+    'const before = heavy()',
+    "await import('./dist/functions/text-detect/index.js')",
+    'console.log(JSON.stringify({ before, after: heavy() }))'
+  ].join('\n')
+  const out = await new Promise<string>((resolve) => {
+    const c = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] })
+    let s = ''
+    c.stdout.on('data', (d: Buffer) => { s += d.toString() })
+    c.once('exit', () => resolve(s))
+  })
+  const { before, after } = JSON.parse(out) as { before: number; after: number }
+  t.equal(before, 0, 'nothing heavy after loading the commands')
+  t.ok(after > 0, 'the check sees them once a function module is loaded')
+})
