@@ -105,6 +105,10 @@ async function main (): Promise<void> {
   const echoPool = new Pool(`http://127.0.0.1:${echoServed.port}`, { connections: 1, pipelining: 1 })
   const echoBody = Buffer.from('{"id":1}')
   const echoHeaders = toBinaryHeaders({ ...ATTRS, datacontenttype: 'application/json' })
+  // And below that, loopback HTTP itself: a bare node:http server in a child, answering a small body.
+  const bare = spawn(process.execPath, ['-e', "const s=require('http').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('{\"ok\":1}'))});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const barePort = await new Promise<number>((resolve) => { createInterface({ input: bare.stdout }).once('line', (l) => resolve(Number(l))) })
+  const barePool = new Pool(`http://127.0.0.1:${barePort}`, { connections: 1, pipelining: 1 })
   const binHeaders = toBinaryHeaders({ ...ATTRS, datacontenttype: 'image/png' })
   const batchBody = Buffer.from(JSON.stringify(Array.from({ length: BATCH }, (_, i) => ({ ...ATTRS, id: `b${i}`, datacontenttype: 'image/png', data_base64: png.toString('base64') }))))
   const batchHeaders = { 'content-type': 'application/cloudevents-batch+json' }
@@ -114,16 +118,18 @@ async function main (): Promise<void> {
     await state.det.session.run(one); await state.det.session.run(eight)
     await textDetect.handle(event, ctx); await post(pool, png, binHeaders); await post(pool, batchBody, batchHeaders)
     await post(echoPool, echoBody, echoHeaders)
+    await post(barePool, echoBody, echoHeaders)
   }
 
   // 1 and 3, interleaved.
-  const raw: number[] = []; const handler: number[] = []; const http: number[] = []; const echoHttp: number[] = []
+  const raw: number[] = []; const handler: number[] = []; const http: number[] = []; const echoHttp: number[] = []; const bareHttp: number[] = []
   const raw8x1: number[] = []; const raw1x8: number[] = []; const http8x1: number[] = []; const http1x8: number[] = []
   for (let r = 0; r < ROUNDS; r++) {
     raw.push(await timed(() => state.det.session.run(one)))
     handler.push(await timed(async () => textDetect.handle(event, ctx)))
     http.push(await timed(() => post(pool, png, binHeaders)))
     echoHttp.push(await timed(() => post(echoPool, echoBody, echoHeaders)))
+    bareHttp.push(await timed(() => post(barePool, echoBody, echoHeaders)))
     if (r % 4 === 0) {
       raw8x1.push(await timed(async () => { for (let i = 0; i < BATCH; i++) await state.det.session.run(one) }))
       raw1x8.push(await timed(() => state.det.session.run(eight)))
@@ -134,6 +140,8 @@ async function main (): Promise<void> {
   const warmViaServe = med(http)
   await pool.close()
   await echoPool.close()
+  await barePool.close()
+  await stopChild(bare)
   await stopChild(echoServed.child)
   const serveReady: number[] = [served.readyMs]
   await stopChild(served.child)
@@ -191,6 +199,7 @@ async function main (): Promise<void> {
     `| handler in process (PNG decode + resize + run + DB post-processing) | ${f2(handlerMs)} | ${f2(quantile(handler, 0.9))} |`,
     `| through the SDK over HTTP (\`iotless fn serve\`, binary CloudEvent, keep-alive) | ${f2(httpMs)} | ${f2(quantile(http, 0.9))} |`,
     `| floor: a function that does nothing (echo) through the same SDK path | ${f2(med(echoHttp))} | ${f2(quantile(echoHttp, 0.9))} |`,
+    `| floor of the floor: a bare node:http server (no SDK) over the same loopback client | ${f2(med(bareHttp))} | ${f2(quantile(bareHttp, 0.9))} |`,
     '',
     `SDK overhead (HTTP − in-process handler) = ${f2(httpMs - handlerMs)} ms = **${f1(overheadPct)}% of the inference** (target < 5%: ${overheadPct < 5 ? 'met' : 'missed'}). ` +
       `The function's own pre/post-processing adds ${f2(handlerMs - rawMs)} ms (${f1((handlerMs - rawMs) / rawMs * 100)}%) on top of session.run; HTTP end to end is ${f2(httpMs / rawMs)}× raw.`,

@@ -126,7 +126,9 @@ export async function startKnativeServer<S> (fn: DefinedFunction<S>, ctx: InitCo
       if (inFlight === 0) idle?.()
     })
     handleEvents(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { code: 'FUNCTION_HANDLER_ERROR', error: err instanceof Error ? err.message : String(err) })
+      // Init failed while this request waited for it.
+      if (!res.headersSent && initError !== undefined) sendJson(res, 503, { code: 'FUNCTION_INIT_FAILED', error: initError.message })
+      else if (!res.headersSent) sendJson(res, 500, { code: 'FUNCTION_HANDLER_ERROR', error: err instanceof Error ? err.message : String(err) })
       else res.destroy()
     })
   })

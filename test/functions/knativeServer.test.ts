@@ -39,8 +39,12 @@ t.test('readiness turns 200 only after init has run', async (t) => {
 })
 
 t.test('init failure: readiness stays 503 and events get 503', async (t) => {
-  const { kn, base } = await start(t, { failInit: true })
+  const { kn, base } = await start(t, { failInit: true, initDelayMs: 100 })
+  const waiting = fetch(base + '/', binary({}))
   await t.rejects(kn.ready, /init refused on purpose/)
+  const w = await waiting
+  t.equal(w.status, 503, 'an event that waited for the failed init')
+  t.match(await w.json(), { code: 'FUNCTION_INIT_FAILED' })
   const r = await fetch(base + '/healthz')
   t.equal(r.status, 503)
   t.match(await r.json(), { ready: false, code: 'FUNCTION_INIT_FAILED' })
