@@ -8,6 +8,7 @@ export const FN_MODES = ['knative', 'openwhisk'] as const
 export type FnMode = typeof FN_MODES[number]
 
 const usage = `Usage: iotless fn serve <module> [--mode knative|openwhisk] [--port N] [--host ADDR] [--name NAME] [--config JSON]
+       node dist/cli/fn.js serve <module> ...   (the same, without loading the other commands: for images)
 
 Serves one function module (default export: defineFunction(...)) over HTTP, in a container. See docs/functions.md.
 <module> is a built-in function name (temperature-alert, text-detect, voice-activity) or a path to a compiled .js module.
@@ -142,3 +143,23 @@ export const fnCommand: Command = {
     return serve(rest)
   }
 }
+
+/**
+ * `node dist/cli/fn.js serve <module>` serves a function without loading the other commands (the embedded
+ * stack, the simulator), which shortens a container's cold start; `iotless fn serve` does the same through
+ * the full CLI. This is the entrypoint a function image should use.
+ */
+async function runAsEntrypoint (): Promise<void> {
+  const { pathToFileURL } = await import('node:url')
+  if (process.argv[1] === undefined || import.meta.url !== pathToFileURL(process.argv[1]).href) return
+  const { reportError } = await import('./reportError.js')
+  const argv = process.argv.slice(2)
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage + '\n'); return }
+  try {
+    process.exitCode = await fnCommand.run(argv)
+  } catch (err) {
+    process.exitCode = reportError(err)
+  }
+}
+
+void runAsEntrypoint()

@@ -11,7 +11,7 @@ import { startKnativeServer } from '../../functions/sdk/knativeServer.js'
 import { startOpenWhiskServer } from '../../functions/sdk/openwhiskServer.js'
 import textDetect, { DET_MODEL_PATH, type TextDetectReply, type TextDetectState } from '../../functions/text-detect/index.js'
 import type { TextBox } from '../../functions/text-detect/dbPostprocess.js'
-import { cliPath, repoRoot } from '../helpers/paths.js'
+import { repoRoot } from '../helpers/paths.js'
 
 const fixtures = resolve(repoRoot, 'test/fixtures/images')
 const textPng = readFileSync(resolve(fixtures, 'text.png'))
@@ -65,8 +65,8 @@ t.test('gpu: on fails at init with FUNCTION_GPU_UNAVAILABLE when CUDA cannot loa
   const off = await createOnnxSession(DET_MODEL_PATH, 'off')
   t.equal(off.provider, 'cpu', 'gpu: off is the CPU')
   if (cudaLoads) return
-  // The same through `iotless fn serve`: init fails, the process exits 1 with the code.
-  const c = spawn(process.execPath, [cliPath, 'fn', 'serve', 'text-detect', '--port', '0', '--host', '127.0.0.1', '--config', '{"gpu":"on"}'], { stdio: ['ignore', 'ignore', 'pipe'] })
+  // The same through the image entrypoint (`node dist/cli/fn.js serve`): init fails, the process exits 1 with the code.
+  const c = spawn(process.execPath, [resolve(repoRoot, 'dist/cli/fn.js'), 'serve', 'text-detect', '--port', '0', '--host', '127.0.0.1', '--config', '{"gpu":"on"}'], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   c.stderr.on('data', (d: Buffer) => { err += d.toString() })
   const code = await new Promise<number | null>((resolve) => c.once('exit', resolve))
