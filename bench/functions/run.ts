@@ -208,7 +208,8 @@ async function main (): Promise<void> {
     '',
     `Machine: ${os.cpus().length} × ${cpu}, Node ${process.version}, onnxruntime-node ${ort.env.versions.common}, execution provider **${provider}**. ` +
       'Other work was running on the same 2 cores at the same time (other sessions\' builds and tests), so absolute times are noisy; ' +
-      'the columns were measured interleaved, round by round, so the comparisons are fair.',
+      'the columns were measured interleaved, round by round, so the comparisons are fair. ' +
+      'Differences of 1–2 ms move between runs on this shared machine: repeat the run before reading much into them.',
     '',
     `**No GPU was available** (onnxruntime-node from npm has no CUDA libraries here; gpu: auto fell back to the CPU${state.det.fallbackReason === undefined ? '' : `: "${state.det.fallbackReason}"`}). No CUDA figures were measured.`,
     '',
