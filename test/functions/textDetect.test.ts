@@ -5,7 +5,10 @@ import { resolve } from 'node:path'
 import sharp from 'sharp'
 import { toBinaryHeaders } from '../../core/cloudEventHttp.js'
 import { isIotlessError } from '../../core/errors.js'
-import { createOnnxSession } from '../../functions/onnx/createOnnxSession.js'
+import { Registry } from 'prom-client'
+import { Instance } from '../../adapters/local/instance.js'
+import { createMetrics } from '../../core/metrics.js'
+import { createOnnxSession, reportProvider } from '../../functions/onnx/createOnnxSession.js'
 import { defineFunction } from '../../functions/sdk/defineFunction.js'
 import { startKnativeServer } from '../../functions/sdk/knativeServer.js'
 import { startOpenWhiskServer } from '../../functions/sdk/openwhiskServer.js'
@@ -41,7 +44,15 @@ function checkBoxes (t: Test, boxes: TextBox[], scale = 1, slack = 16): void {
 // One model session for the whole file: init once, then serve it through hosts that reuse its state.
 const state = await (textDetect.init as (ctx: { name: string; config: Record<string, unknown> }) => Promise<TextDetectState>)({ name: 'text-detect', config: { gpu: 'auto' } })
 const shared = defineFunction<TextDetectState>({ init: () => state, handle: textDetect.handle, handleBatch: textDetect.handleBatch as NonNullable<typeof textDetect.handleBatch> })
-const kn = await startKnativeServer(shared, { name: 'text-detect', config: {} }, { port: 0, host: '127.0.0.1' })
+// The Knative host exports metrics; its init reports the provider, as text-detect's own init does.
+const registry = new Registry()
+const metrics = createMetrics(registry, { defaultMetrics: false })
+const withMetrics = defineFunction<TextDetectState>({
+  init: ({ metrics }) => { reportProvider(metrics, 'text-detect', state.det.provider); return { ...state, metrics } },
+  handle: textDetect.handle,
+  handleBatch: textDetect.handleBatch as NonNullable<typeof textDetect.handleBatch>
+})
+const kn = await startKnativeServer(withMetrics, { name: 'text-detect', config: {}, metrics }, { port: 0, host: '127.0.0.1', registry })
 t.teardown(async () => { await kn.shutdown() })
 await kn.ready
 const base = `http://127.0.0.1:${kn.port}/`
@@ -158,4 +169,24 @@ t.test('as an OpenWhisk action: the params are a CloudEvent with data_base64', a
   t.equal(bad.status, 200, 'bad input is an application error')
   t.match(bad.json, { error: { code: 'FUNCTION_BAD_INPUT' } })
   t.equal((await owPost('/run', { value: { ...ATTRS, datacontenttype: 'image/png', data_base64: blankPng.toString('base64') } })).status, 200, 'still serving')
+})
+
+t.test('the provider is a metric label', async (t) => {
+  await post(textPng)
+  const text = await (await fetch(base + 'metrics')).text()
+  t.match(text, new RegExp(`^iotless_function_execution_provider\\{function="text-detect",provider="${state.det.provider}"\\} 1$`, 'm'))
+  const count = Number(/^iotless_inference_duration_seconds_count\{function="text-detect",provider="[a-z]+"\} (\d+)$/m.exec(text)?.[1])
+  t.ok(count >= 1, `model runs are timed by provider (${count})`)
+})
+
+t.test('as a local-pool instance: a child process with the model, ready after init', async (t) => {
+  const inst = new Instance({ name: 'text-detect', modulePath: resolve(repoRoot, 'dist/functions/text-detect/index.js'), config: { gpu: 'auto' } }, { ...process.env })
+  t.teardown(() => inst.stop())
+  const port = await inst.whenReady()
+  const r = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: toBinaryHeaders({ ...ATTRS, datacontenttype: 'image/png' }), body: textPng })
+  t.equal(r.status, 200)
+  checkBoxes(t, (await r.json() as TextDetectReply).boxes)
+  const bad = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: toBinaryHeaders({ ...ATTRS, datacontenttype: 'image/png' }), body: Buffer.from('nope') })
+  t.equal(bad.status, 400)
+  t.match(await bad.json(), { code: 'FUNCTION_BAD_INPUT' })
 })
