@@ -5,7 +5,8 @@
  *     the SDK's overhead is HTTP minus the in-process handler, as a share of the raw inference;
  *  2. cold start of a local-pool instance (fork until ready, model loaded) against a warm call, with an
  *     instance of a function without a model as the baseline; and `iotless fn serve` spawn until ready;
- *  3. batching against not: 8 frames as 8 runs / 8 requests, or as one batch of 8.
+ *  3. batching against not: 8 frames as 8 runs / 8 requests, or as one batch of 8;
+ *  and the overhead of item 1 for voice-activity (1 s of speech per call).
  *
  *   npm run bench:functions        (BENCH_ROUNDS=40 by default)
  *
@@ -27,6 +28,7 @@ import { ort } from '../../functions/onnx/createOnnxSession.js'
 import { decodeImage } from '../../functions/text-detect/decodeImage.js'
 import { normaliseInto } from '../../functions/text-detect/detResize.js'
 import textDetect, { type TextDetectState } from '../../functions/text-detect/index.js'
+import voiceActivity, { type VoiceActivityState, WINDOW } from '../../functions/voice-activity/index.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -162,6 +164,36 @@ async function main (): Promise<void> {
   const serveReady: number[] = [served.readyMs]
   await stopChild(served.child)
 
+  // voice-activity: one second of real speech (16 000 samples, 31 windows) per call, on its own stream.
+  const vadState = await (voiceActivity.init as (c: { name: string; config: Record<string, unknown> }) => Promise<VoiceActivityState>)({ name: 'voice-activity', config: { gpu: 'auto' } })
+  const vadCtx = { name: 'voice-activity', config: {}, state: vadState }
+  const speech = fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'audio', 'speech.pcm')).subarray(32_000 * 2, 32_000 * 3)
+  const vadServed = await serveChild('voice-activity')
+  const vadPool = new Pool(`http://127.0.0.1:${vadServed.port}`, { connections: 1, pipelining: 1 })
+  const vadHeaders = toBinaryHeaders({ ...ATTRS, datacontenttype: 'application/octet-stream', streamid: 'bench-http' })
+  const vadEvent = new CloudEvent<unknown>({ ...ATTRS, datacontenttype: 'application/octet-stream', streamid: 'bench-local', data: speech }, false)
+  const windows = Math.floor(speech.length / 2 / WINDOW)
+  const sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), [])
+  const vadRawOnce = async (): Promise<void> => {
+    let h: Float32Array<ArrayBufferLike> = new Float32Array(128); let c: Float32Array<ArrayBufferLike> = new Float32Array(128)
+    for (let w = 0; w < windows; w++) {
+      const x = new Float32Array(WINDOW)
+      for (let i = 0; i < WINDOW; i++) x[i] = speech.readInt16LE((w * WINDOW + i) * 2) / 32768
+      const out = await vadState.vad.session.run({ input: new ort.Tensor('float32', x, [1, WINDOW]), sr, h: new ort.Tensor('float32', h, [2, 1, 64]), c: new ort.Tensor('float32', c, [2, 1, 64]) })
+      h = out.hn?.data as Float32Array; c = out.cn?.data as Float32Array
+    }
+  }
+  const vadRaw: number[] = []; const vadHandler: number[] = []; const vadHttp: number[] = []
+  for (let r = 0; r < 3; r++) { await vadRawOnce(); await voiceActivity.handle(vadEvent, vadCtx); await post(vadPool, speech, vadHeaders) }
+  for (let r = 0; r < ROUNDS; r++) {
+    vadRaw.push(await timed(vadRawOnce))
+    vadHandler.push(await timed(async () => voiceActivity.handle(vadEvent, vadCtx)))
+    vadHttp.push(await timed(() => post(vadPool, speech, vadHeaders)))
+  }
+  await vadPool.close()
+  await stopChild(vadServed.child)
+  const vadOverheadPct = (med(vadHttp) - med(vadHandler)) / med(vadRaw) * 100
+
   // 2. Cold starts: local-pool instances (fork, import, init with the model, one warm-up run) and fn serve.
   const cold: Array<{ what: string; ready: number[]; first: number[]; warm: number[] }> = []
   for (const [what, modulePath, body, headers] of [
@@ -230,6 +262,16 @@ async function main (): Promise<void> {
       `1280×720: ${f2(med(http720) - med(handler720))} ms = **${f1(overhead720Pct)}%** (target < 5%: ${overheadPct < 5 ? 'met' : 'missed'} / ${overhead720Pct < 5 ? 'met' : 'missed'}). ` +
       `Loopback HTTP alone (the bare server) is ${f2(med(bareHttp))} ms here, ${f1(med(bareHttp) / rawMs * 100)}% of the small frame's inference. ` +
       `The function's own pre/post-processing adds ${f2(handlerMs - rawMs)} ms (${f1((handlerMs - rawMs) / rawMs * 100)}%) on top of session.run for the small frame.`,
+    '',
+    `### SDK overhead (voice-activity, Silero VAD: 1 s of speech = ${windows} windows of ${WINDOW} samples per call)`,
+    '',
+    '| path | median ms | p90 ms |',
+    '| --- | ---: | ---: |',
+    `| raw \`session.run\` × ${windows} in process (state carried) | ${f2(med(vadRaw))} | ${f2(quantile(vadRaw, 0.9))} |`,
+    `| handler in process (PCM decode + ${windows} runs + segmenting) | ${f2(med(vadHandler))} | ${f2(quantile(vadHandler, 0.9))} |`,
+    `| through the SDK over HTTP (binary CloudEvent, 32 000-byte body) | ${f2(med(vadHttp))} | ${f2(quantile(vadHttp, 0.9))} |`,
+    '',
+    `SDK overhead (HTTP − in-process handler) = ${f2(med(vadHttp) - med(vadHandler))} ms = **${f1(vadOverheadPct)}% of the inference**.`,
     '',
     '### Cold start vs warm (local pool instance: fork until ready, model loaded)',
     '',
