@@ -4,6 +4,7 @@ import { adapterCommand } from './adapter.js'
 import { proxyCommand } from './proxy.js'
 import { simCommand } from './sim.js'
 import { openwhiskDeployCommand } from './openwhiskDeploy.js'
+import { fnCommand } from './fn.js'
 
 /** Every subcommand, in the order `iotless --help` lists them. Later components add theirs here. */
 export const commands: Command[] = [
@@ -11,5 +12,6 @@ export const commands: Command[] = [
   adapterCommand,
   proxyCommand,
   simCommand,
+  fnCommand,
   openwhiskDeployCommand
 ]

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   FUNCTION_CRASHED: { exitCode: 1, summary: 'The instance running an invocation exited; the invocation was retried once and failed again.' },
   FUNCTION_TIMEOUT: { exitCode: 1, summary: 'An invocation took longer than functions.<name>.timeoutMs.' },
   FUNCTION_BAD_REPLY: { exitCode: 1, summary: 'A handler returned something that is not a reply ({ data, contentType? }) or undefined.' },
+  FUNCTION_BAD_INPUT: { exitCode: 1, summary: 'A function refused an event it cannot use (corrupt image, audio of the wrong length, no data); the instance keeps serving.' },
+  FUNCTION_GPU_UNAVAILABLE: { exitCode: 1, summary: 'A function configured with gpu: on could not load the CUDA execution provider; init fails.' },
   BREAKER_QUEUE_FULL: { exitCode: 1, summary: 'All slots and the bounded queue are taken (Knative: "pending request queue full"); the caller should back off.' },
   POOL_CLOSED: { exitCode: 1, summary: 'An invocation arrived after the pool began to shut down.' },
   SHUTDOWN_TIMEOUT: { exitCode: 1, summary: 'In-flight work did not finish within the shutdown grace period.' },

@@ -84,6 +84,19 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       labelNames: ['function'] as const,
       registers
     }),
+    executionProvider: new Gauge({
+      name: 'iotless_function_execution_provider',
+      help: 'Set to 1 for the ONNX execution provider (cuda, cpu) a function\'s sessions use, by function and provider.',
+      labelNames: ['function', 'provider'] as const,
+      registers
+    }),
+    inferenceDuration: new Histogram({
+      name: 'iotless_inference_duration_seconds',
+      help: 'Time of one model run (session.run, a batch counts once), by function and execution provider.',
+      labelNames: ['function', 'provider'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers
+    }),
     instanceCrashes: new Counter({
       name: 'iotless_instance_crashes_total',
       help: 'Instances that exited without being asked to, by function.',

@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net'
 import type { DefinedFunction, InitContext } from './defineFunction.js'
 import { encodeReply } from './encodeReply.js'
 import { BadEventError, eventFromRequest } from './eventFromRequest.js'
+import { isFunctionInputError } from './functionInputError.js'
+import { WARMUP_EVENT_TYPE, WARMUP_HEADER } from './warmup.js'
 
 /** Largest event body an instance accepts: 8 MiB, far above the adapter's default 256 KiB limit. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -29,8 +31,10 @@ function readBody (req: IncomingMessage): Promise<Buffer | undefined> {
 
 /**
  * The local server of one pool instance: after init, it serves the function on loopback.
- * POST / takes a binary-mode CloudEvent and answers 200 with the reply, 204 for no reply,
- * or 500 with { code, error } when the handler throws.
+ * POST / takes a binary-mode CloudEvent and answers 200 with the reply, 204 for no reply (and for a warm-up:
+ * the header WARMUP_HEADER or an event of type WARMUP_EVENT_TYPE, without calling the handler),
+ * 400 { code: FUNCTION_BAD_INPUT } when the handler throws a FunctionInputError,
+ * or 500 with { code, error } when the handler throws anything else.
  */
 export async function startLocalServer<S> (fn: DefinedFunction<S>, ctx: InitContext, port = 0): Promise<{ server: Server; port: number }> {
   const state = (fn.init === undefined ? undefined : await fn.init(ctx)) as S
@@ -40,6 +44,8 @@ export async function startLocalServer<S> (fn: DefinedFunction<S>, ctx: InitCont
     if (req.method !== 'POST' || req.url !== '/') { sendJson(res, 404, { code: 'NOT_FOUND', error: `no route ${req.method ?? ''} ${req.url ?? ''}` }); return }
     readBody(req).then(async (body) => {
       if (body === undefined) { sendJson(res, 413, { code: 'PAYLOAD_TOO_LARGE', error: `event body over ${MAX_BODY_BYTES} bytes` }); return }
+      // init has run before this server listens, so a warm-up is answered at once.
+      if (req.headers[WARMUP_HEADER] !== undefined) { res.writeHead(204, { [WARMUP_HEADER]: 'done' }).end(); return }
       let event
       try {
         event = eventFromRequest(req.headers, body)
@@ -47,10 +53,12 @@ export async function startLocalServer<S> (fn: DefinedFunction<S>, ctx: InitCont
         sendJson(res, 400, { code: 'BAD_EVENT', error: err instanceof BadEventError ? err.message : String(err) })
         return
       }
+      if (event.type === WARMUP_EVENT_TYPE) { res.writeHead(204, { [WARMUP_HEADER]: 'done' }).end(); return }
       let result
       try {
         result = await fn.handle(event, handleCtx)
       } catch (err) {
+        if (isFunctionInputError(err)) { sendJson(res, 400, { code: err.code, error: err.message }); return }
         sendJson(res, 500, { code: 'FUNCTION_HANDLER_ERROR', error: err instanceof Error ? err.message : String(err) })
         return
       }

@@ -1,0 +1,165 @@
+import { basename, dirname } from 'node:path'
+import { IotlessError, isIotlessError } from '../core/errors.js'
+import type { Command } from './command.js'
+import { parseOptions } from './parseOptions.js'
+import { resolveFunctionModule } from './resolveFunctionModule.js'
+
+export const FN_MODES = ['knative', 'openwhisk'] as const
+export type FnMode = typeof FN_MODES[number]
+
+const usage = `Usage: iotless fn serve <module> [--mode knative|openwhisk] [--port N] [--host ADDR] [--name NAME] [--config JSON]
+       node dist/cli/fn.js serve <module> ...   (the same, without loading the other commands: for images)
+
+Serves one function module (default export: defineFunction(...)) over HTTP, in a container. See docs/functions.md.
+<module> is a built-in function name (temperature-alert, text-detect, voice-activity) or a path to a compiled .js module.
+
+Modes:
+  knative    CloudEvents on POST / (binary, structured and application/cloudevents-batch+json), the reply as a
+             CloudEvent; GET /healthz is 503 until init has run, then 200; GET /metrics; SIGTERM drains and exits 0.
+  openwhisk  The OpenWhisk action protocol of the Node.js runtime: POST /init once, then POST /run; with
+             __OW_RUNTIME_PLATFORM=knative, the single-entrypoint protocol on POST /.
+
+Options:
+  --mode M       knative|openwhisk. Default: $IOTLESS_FN_MODE, else openwhisk when __OW_RUNTIME_PLATFORM is set,
+                 else knative.
+  --port N       port to listen on (default: $PORT, else 8080)
+  --host ADDR    address to bind (default 0.0.0.0)
+  --name NAME    the function's name, given to init (default: $IOTLESS_FN_NAME, else the module's file name, or its
+                 folder's for index.js)
+  --config JSON  the function's config object, given to init as ctx.config (default: $IOTLESS_FN_CONFIG, else {}),
+                 e.g. '{"gpu":"auto"}'
+
+Prints one JSON line on stdout when listening ({"msg":"iotless fn listening","mode","port"}) and, in knative mode,
+one when init has run ({"msg":"iotless fn ready","initMs"}). Exits 1 when init fails.`
+
+/** The serving mode: the flag, then IOTLESS_FN_MODE, then OpenWhisk's own variable, then knative. */
+export function detectMode (flag: string | undefined, env: Readonly<Record<string, string | undefined>>): FnMode {
+  const raw = flag ?? env.IOTLESS_FN_MODE ?? (env.__OW_RUNTIME_PLATFORM !== undefined ? 'openwhisk' : 'knative')
+  if (!(FN_MODES as readonly string[]).includes(raw)) throw new IotlessError('CLI_USAGE', `--mode must be knative or openwhisk, got ${JSON.stringify(raw)}\n\n${usage}`)
+  return raw as FnMode
+}
+
+export function parseConfigJson (raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined || raw.trim() === '') return {}
+  let v: unknown
+  try {
+    v = JSON.parse(raw)
+  } catch (err) {
+    throw new IotlessError('CLI_USAGE', `--config (or IOTLESS_FN_CONFIG) is not JSON: ${(err as Error).message}`)
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new IotlessError('CLI_USAGE', '--config (or IOTLESS_FN_CONFIG) must be a JSON object')
+  return v as Record<string, unknown>
+}
+
+/** dist/functions/text-detect/index.js -> text-detect; ./my-fn.js -> my-fn. */
+export function defaultName (modulePath: string): string {
+  const file = basename(modulePath).replace(/\.[cm]?js$/, '')
+  return file === 'index' ? basename(dirname(modulePath)) : file
+}
+
+function line (obj: Record<string, unknown>): void { process.stdout.write(JSON.stringify(obj) + '\n') }
+
+async function serve (argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    mode: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    name: { type: 'string' },
+    config: { type: 'string' }
+  }, usage, true)
+  const env = process.env
+  if (positionals.length !== 1) throw new IotlessError('CLI_USAGE', `fn serve takes exactly one module\n\n${usage}`)
+  const mode = detectMode(values.mode, env)
+  const rawPort = values.port ?? env.PORT ?? '8080'
+  const port = Number(rawPort)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IotlessError('CLI_USAGE', `--port (or PORT) must be a port number, got ${rawPort}`)
+  const host = values.host ?? '0.0.0.0'
+  const modulePath = resolveFunctionModule(positionals[0] as string, process.cwd())
+  const name = values.name ?? env.IOTLESS_FN_NAME ?? defaultName(modulePath)
+  const config = parseConfigJson(values.config ?? env.IOTLESS_FN_CONFIG)
+
+  // Heavy parts (the servers, and the module with its ML runtime) load only here.
+  const { pathToFileURL } = await import('node:url')
+  const { isDefinedFunction } = await import('../functions/sdk/defineFunction.js')
+  let mod: { default?: unknown }
+  try {
+    mod = await import(pathToFileURL(modulePath).href) as { default?: unknown }
+  } catch (err) {
+    throw new IotlessError('FUNCTION_NOT_FOUND', `cannot load ${modulePath}: ${(err as Error).message}`, { cause: err })
+  }
+  const fn = mod.default
+  if (!isDefinedFunction(fn)) throw new IotlessError('FUNCTION_NOT_FOUND', `${modulePath} must export default defineFunction({ handle })`)
+
+  if (mode === 'openwhisk') {
+    const platform = env.__OW_RUNTIME_PLATFORM ?? 'openwhisk'
+    if (platform !== 'openwhisk' && platform !== 'knative') throw new IotlessError('CLI_USAGE', `__OW_RUNTIME_PLATFORM (${platform}) is not supported: openwhisk or knative`)
+    const { startOpenWhiskServer } = await import('../functions/sdk/openwhiskServer.js')
+    const ow = await startOpenWhiskServer(fn, { name, config }, {
+      port,
+      host,
+      env,
+      singleEntrypoint: platform === 'knative',
+      allowConcurrent: (env.__OW_ALLOW_CONCURRENT ?? '').toLowerCase() === 'true'
+    })
+    line({ msg: 'iotless fn listening', mode, platform, port: ow.port })
+    return await new Promise<number>((resolve) => {
+      const stop = (): void => { ow.close().then(() => resolve(0), () => resolve(1)) }
+      process.once('SIGTERM', stop)
+      process.once('SIGINT', stop)
+    })
+  }
+
+  const { Registry } = await import('prom-client')
+  const { createMetrics } = await import('../core/metrics.js')
+  const { startKnativeServer } = await import('../functions/sdk/knativeServer.js')
+  const registry = new Registry()
+  const metrics = createMetrics(registry)
+  const kn = await startKnativeServer(fn, { name, config, metrics }, { port, host, registry })
+  line({ msg: 'iotless fn listening', mode, port: kn.port })
+  return await new Promise<number>((resolve, reject) => {
+    let stopping = false
+    const stop = (): void => {
+      if (stopping) return
+      stopping = true
+      kn.shutdown().then(() => resolve(0), () => resolve(1))
+    }
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+    kn.ready.then(() => { line({ msg: 'iotless fn ready', initMs: kn.initMs() }) }, (err: unknown) => {
+      kn.server.close()
+      kn.server.closeAllConnections()
+      reject(isIotlessError(err) ? err : new IotlessError('FUNCTION_INIT_FAILED', `init of ${name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }))
+    })
+  })
+}
+
+export const fnCommand: Command = {
+  name: 'fn',
+  summary: 'Serve a function module as a Knative Service container or an OpenWhisk action (fn serve).',
+  usage,
+  async run (argv) {
+    const [sub, ...rest] = argv
+    if (sub !== 'serve') throw new IotlessError('CLI_USAGE', `unknown fn subcommand ${JSON.stringify(sub ?? '')}\n\n${usage}`)
+    return serve(rest)
+  }
+}
+
+/**
+ * `node dist/cli/fn.js serve <module>` serves a function without loading the other commands (the embedded
+ * stack, the simulator), which shortens a container's cold start; `iotless fn serve` does the same through
+ * the full CLI. This is the entrypoint a function image should use.
+ */
+async function runAsEntrypoint (): Promise<void> {
+  const { pathToFileURL } = await import('node:url')
+  if (process.argv[1] === undefined || import.meta.url !== pathToFileURL(process.argv[1]).href) return
+  const { reportError } = await import('./reportError.js')
+  const argv = process.argv.slice(2)
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage + '\n'); return }
+  try {
+    process.exitCode = await fnCommand.run(argv)
+  } catch (err) {
+    process.exitCode = reportError(err)
+  }
+}
+
+void runAsEntrypoint()
