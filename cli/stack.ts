@@ -11,6 +11,8 @@ import { RouteTable } from '../adapters/mqtt/routeTable.js'
 import { FunctionPool } from '../adapters/local/functionPool.js'
 import { LocalTarget } from '../adapters/local/localTarget.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
+import { startPoolPrefetch } from '../prefetch/startPoolPrefetch.js'
+import type { LivePrefetcher } from '../prefetch/livePrefetcher.js'
 
 export interface StackOptions {
   config: Readonly<Config>
@@ -29,6 +31,8 @@ export interface Stack {
   readonly metrics: Metrics
   readonly adapter: MqttAdapter
   readonly target: LocalTarget
+  /** The prefetcher driving the pool (prefetch.enabled), else undefined. */
+  readonly prefetcher: LivePrefetcher | undefined
   readonly lifecycle: Lifecycle
   stop(reason?: string): Promise<void>
 }
@@ -78,6 +82,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     }))
     const target = new LocalTarget(pools)
     lifecycle.add('local pool', () => target.close())
+    const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })
+    if (prefetch !== undefined) lifecycle.add('prefetch', () => prefetch.prefetcher.stop())
 
     const adapter = new MqttAdapter({
       url: brokerUrl,
@@ -88,7 +94,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       sessionExpirySeconds: config.broker.sessionExpirySeconds,
       maxInFlight: config.adapter.maxInFlight,
       routes: new RouteTable(config.routes),
-      target,
+      target: prefetch?.target ?? target,
       maxPayloadBytes: config.adapter.maxPayloadBytes,
       maxAttempts: config.adapter.maxAttempts,
       retryBaseMs: config.adapter.retryBaseMs,
@@ -114,6 +120,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       metrics,
       adapter,
       target,
+      prefetcher: prefetch?.prefetcher,
       lifecycle,
       stop: (reason = 'stop') => lifecycle.shutdown(reason)
     }
