@@ -1,9 +1,9 @@
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node'
 import type { Clock } from '../../core/clock.js'
 import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Actuator, LiveDecision } from '../actuator.js'
 import { TokenBucket } from '../tokenBucket.js'
+import type { KubeApi } from './kubeApi.js'
 
 /** The annotation the actuator sets (contracts section 5; serving pkg/apis/autoscaling/register.go). */
 export const MIN_SCALE_ANNOTATION = 'autoscaling.knative.dev/min-scale'
@@ -51,7 +51,8 @@ export function versionFromLabels (labels: Readonly<Record<string, string>> | un
 }
 
 export interface KnativeActuatorOptions {
-  kubeConfig: KubeConfig
+  /** RestKubeApi (any Node) or loadClientNodeKubeApi (@kubernetes/client-node, Node >= 22.19). */
+  api: KubeApi
   /** Namespace of the functions' Knative Services. */
   namespace: string
   clock: Clock
@@ -76,15 +77,13 @@ interface FnState {
   object: Remembered | undefined
 }
 
-interface K8sObject { metadata?: { annotations?: Record<string, string>; labels?: Record<string, string> }; status?: { latestReadyRevisionName?: string } }
-
 const SERVING = { group: 'serving.knative.dev', version: 'v1' }
 const AUTOSCALING = { group: 'autoscaling.internal.knative.dev', version: 'v1alpha1' }
 
 /**
  * Knative actuator: sets `autoscaling.knative.dev/min-scale` to the number of instances the policy wants warm, on
  * the latest ready Revision of the function's Service (Knative >= 1.21) or on its PodAutoscaler, named like the
- * revision (<= 1.20), with JSON merge patches. The version comes from the knative-serving namespace's labels, or
+ * revision (<= 1.20), with JSON merge patches (through a KubeApi: undici REST, or @kubernetes/client-node where it loads). The version comes from the knative-serving namespace's labels, or
  * the controller Deployment's, or `knativeVersion`. Patches are rate-limited per function; the first touch of an
  * object records its min-scale, and `close` puts every recorded value back (removing the annotation where there
  * was none). The value set is never below the recorded one; wanting none puts the recorded value back. Lowering min-scale to 0 does not stop pods at once: the KPA scales to zero after its stable window.
@@ -92,18 +91,14 @@ const AUTOSCALING = { group: 'autoscaling.internal.knative.dev', version: 'v1alp
 export class KnativeActuator implements Actuator {
   readonly kind = 'knative'
   readonly #opts: KnativeActuatorOptions
-  readonly #custom: CustomObjectsApi
-  readonly #core: CoreV1Api
-  readonly #apps: AppsV1Api
+  readonly #api: KubeApi
   readonly #fns = new Map<string, FnState>()
   #version: Promise<KnativeVersion> | undefined
   #closed = false
 
   constructor (opts: KnativeActuatorOptions) {
     this.#opts = opts
-    this.#custom = opts.kubeConfig.makeApiClient(CustomObjectsApi)
-    this.#core = opts.kubeConfig.makeApiClient(CoreV1Api)
-    this.#apps = opts.kubeConfig.makeApiClient(AppsV1Api)
+    this.#api = opts.api
   }
 
   /** The Serving version in use (detected once; a failed detection is retried next time). */
@@ -122,7 +117,7 @@ export class KnativeActuator implements Actuator {
     const ns = this.#opts.servingNamespace ?? 'knative-serving'
     const tried: string[] = []
     try {
-      const n = await this.#core.readNamespace({ name: ns })
+      const n = await this.#api.readNamespace(ns)
       const v = versionFromLabels(n.metadata?.labels, `namespace ${ns}`)
       if (v !== undefined) return v
       tried.push(`namespace ${ns} has no version label`)
@@ -130,7 +125,7 @@ export class KnativeActuator implements Actuator {
       tried.push(`namespace ${ns}: ${describe(err)}`)
     }
     try {
-      const d = await this.#apps.readNamespacedDeployment({ name: 'controller', namespace: ns })
+      const d = await this.#api.readDeployment(ns, 'controller')
       const v = versionFromLabels(d.metadata?.labels, `deployment ${ns}/controller`)
       if (v !== undefined) return v
       tried.push(`deployment ${ns}/controller has no version label`)
@@ -164,7 +159,7 @@ export class KnativeActuator implements Actuator {
     const ns = this.#opts.namespace
     const svcName = this.#opts.serviceFor?.(fn) ?? fn
     const svc = await this.#call(`get services.serving.knative.dev ${ns}/${svcName}`, () =>
-      this.#custom.getNamespacedCustomObject({ ...SERVING, namespace: ns, plural: 'services', name: svcName }) as Promise<K8sObject>)
+      this.#api.getCustom(SERVING.group, SERVING.version, ns, 'services', svcName))
     const revision = svc.status?.latestReadyRevisionName
     if (revision === undefined || revision === '') {
       throw new IotlessError('PREFETCH_ACTUATOR_FAILED', `Knative Service ${ns}/${svcName} has no status.latestReadyRevisionName yet (no ready revision)`)
@@ -178,7 +173,7 @@ export class KnativeActuator implements Actuator {
     }
     if (s.object === undefined) {
       const obj = await this.#call(`get ${plural} ${ns}/${revision}`, () =>
-        this.#custom.getNamespacedCustomObject({ ...this.#groupOf(plural), namespace: ns, plural, name: revision }) as Promise<K8sObject>)
+        this.#api.getCustom(this.#groupOf(plural).group, this.#groupOf(plural).version, ns, plural, revision))
       s.object = { plural, name: revision, original: obj.metadata?.annotations?.[MIN_SCALE_ANNOTATION] }
     }
     // Never below what the user set: the floor is max(policy, original); back at the original, the original is restored.
@@ -196,10 +191,9 @@ export class KnativeActuator implements Actuator {
 
   async #patch (plural: Remembered['plural'], name: string, value: string | null): Promise<void> {
     const ns = this.#opts.namespace
-    await this.#call(`patch ${plural} ${ns}/${name}`, () => this.#custom.patchNamespacedCustomObject(
-      { ...this.#groupOf(plural), namespace: ns, plural, name, body: { metadata: { annotations: { [MIN_SCALE_ANNOTATION]: value } } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch)
-    ) as Promise<unknown>)
+    const g = this.#groupOf(plural)
+    await this.#call(`patch ${plural} ${ns}/${name}`, () =>
+      this.#api.mergePatchCustom(g.group, g.version, ns, plural, name, { metadata: { annotations: { [MIN_SCALE_ANNOTATION]: value } } }))
   }
 
   async #restore (o: Remembered): Promise<void> {
@@ -233,11 +227,5 @@ export class KnativeActuator implements Actuator {
 }
 
 function describe (err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = typeof err.body === 'string' ? err.body : JSON.stringify(err.body)
-    let reason = body
-    try { reason = (JSON.parse(body) as { message?: string }).message ?? body } catch { /* not JSON */ }
-    return `HTTP ${err.code}: ${reason.slice(0, 300)}`
-  }
   return err instanceof Error ? err.message : String(err)
 }
