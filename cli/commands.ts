@@ -2,10 +2,12 @@ import type { Command } from './command.js'
 import { upCommand } from './up.js'
 import { proxyCommand } from './proxy.js'
 import { simCommand } from './sim.js'
+import { prefetchCommand } from './prefetch.js'
 
 /** Every subcommand, in the order `iotless --help` lists them. Later components add theirs here. */
 export const commands: Command[] = [
   upCommand,
   proxyCommand,
-  simCommand
+  simCommand,
+  prefetchCommand
 ]
