@@ -3,11 +3,13 @@ import { upCommand } from './up.js'
 import { proxyCommand } from './proxy.js'
 import { simCommand } from './sim.js'
 import { prefetchCommand } from './prefetch.js'
+import { replayCommand } from './replay.js'
 
 /** Every subcommand, in the order `iotless --help` lists them. Later components add theirs here. */
 export const commands: Command[] = [
   upCommand,
   proxyCommand,
   simCommand,
-  prefetchCommand
+  prefetchCommand,
+  replayCommand
 ]
