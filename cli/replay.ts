@@ -38,7 +38,8 @@ Options:
   --broker-port P        with --write-config: embedded broker port (default 18830)
   --metrics-port P       with --write-config: metrics port (default 19464)
   --no-prefetch          with --write-config: prefetch.enabled false (the pool's fixed keep-alive alone)
-  --init-ms N            with --write-config: extra init time per instance (default 0)`
+  --init-ms N            with --write-config: extra init time per instance (default 0)
+  --lead-ms N            with --write-config: prefetch.leadMs, pre-warm this many real ms early (default 0)`
 
 function num (field: string, raw: string | undefined, fallback: number, opts: { min: number; integer?: boolean }): number {
   if (raw === undefined) return fallback
@@ -90,7 +91,8 @@ export const replayCommand: Command = {
       'broker-port': { type: 'string' },
       'metrics-port': { type: 'string' },
       'no-prefetch': { type: 'boolean' },
-      'init-ms': { type: 'string' }
+      'init-ms': { type: 'string' },
+      'lead-ms': { type: 'string' }
     }, usage)
     const speedup = num('--speedup', v.speedup, 60, { min: 0.001 })
     const functions = num('--functions', v.functions, 16, { min: 1, integer: true })
@@ -105,7 +107,8 @@ export const replayCommand: Command = {
         brokerPort: num('--broker-port', v['broker-port'], 18830, { min: 0, integer: true }),
         metricsPort: num('--metrics-port', v['metrics-port'], 19464, { min: 0, integer: true }),
         prefetch: v['no-prefetch'] !== true,
-        ...(v['init-ms'] === undefined ? {} : { initMs: num('--init-ms', v['init-ms'], 0, { min: 0, integer: true }) })
+        ...(v['init-ms'] === undefined ? {} : { initMs: num('--init-ms', v['init-ms'], 0, { min: 0, integer: true }) }),
+        leadMs: num('--lead-ms', v['lead-ms'], 0, { min: 0, integer: true })
       })
       writeFileSync(v['write-config'], JSON.stringify(cfg, null, 2) + '\n')
       process.stdout.write(`wrote ${v['write-config']}\n`)

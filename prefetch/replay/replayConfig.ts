@@ -14,6 +14,8 @@ export interface ReplayConfigOptions {
   maxScale?: number
   /** Extra init time of each instance, ms (stands in for a heavier runtime). */
   initMs?: number
+  /** prefetch.leadMs (real ms). */
+  leadMs?: number
 }
 
 export function replayFunctionName (i: number): string { return `r${i}` }
@@ -43,7 +45,7 @@ export function replayConfig (o: ReplayConfigOptions): Record<string, unknown> {
     broker: { port: o.brokerPort, clientId: `iotless-replay-adapter-${o.topicPrefix.replace(/[^A-Za-z0-9-]/g, '-')}` },
     metrics: { port: o.metricsPort },
     log: { level: 'warn' },
-    prefetch: { enabled: o.prefetch, policy: 'iotless', minuteMs },
+    prefetch: { enabled: o.prefetch, policy: 'iotless', minuteMs, leadMs: Math.min(o.leadMs ?? 0, minuteMs) },
     routes,
     functions
   }
