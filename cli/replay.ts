@@ -31,6 +31,7 @@ Options:
   --topic-prefix P       topic prefix (default replay)
   --qos 0|1              publish QoS (default 1)
   --timeout-ms N         wait this long after the last publish for missing replies (default 10000)
+  --warmup-minutes N     also report the figures without the first N trace minutes (default 0: not reported)
   --metrics-url URL      the stack's /metrics, to count instances started during the run
   --svg FILE             write the latency-over-time plot here (default replay-latency.svg)
   --json                 print the report as one JSON object
@@ -62,6 +63,8 @@ export function reportTable (r: ReplayReport): string {
     ['warm instance-seconds', r.warmInstanceSeconds === undefined ? '- (no --metrics-url)' : `${fmt(r.warmInstanceSeconds)} (instances ready, busy or idle, over the run)`],
     ['publish lag p99', `${fmt(r.publishLagP99Ms)} ms`]
   ]
+  const w0 = r.afterWarmup
+  if (w0 !== undefined) rows.push([`after minute ${w0.warmupMinutes}`, `${w0.messages} messages, ${w0.lost} lost, p50 / p99 / max ${fmt(w0.p50Ms)} / ${fmt(w0.p99Ms)} / ${fmt(w0.maxMs)} ms, ${w0.coldStarts} cold`])
   const w = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')
 }
@@ -92,6 +95,7 @@ export const replayCommand: Command = {
       'metrics-port': { type: 'string' },
       'no-prefetch': { type: 'boolean' },
       'init-ms': { type: 'string' },
+      'warmup-minutes': { type: 'string' },
       'lead-ms': { type: 'string' }
     }, usage)
     const speedup = num('--speedup', v.speedup, 60, { min: 0.001 })
@@ -140,7 +144,8 @@ export const replayCommand: Command = {
       speedup,
       qos,
       timeoutMs: num('--timeout-ms', v['timeout-ms'], 10_000, { min: 0, integer: true }),
-      metricsUrl: v['metrics-url']
+      metricsUrl: v['metrics-url'],
+      warmupMinutes: num('--warmup-minutes', v['warmup-minutes'], 0, { min: 0, integer: true })
     }, `${format} ${v.dir}`)
     const svg = v.svg ?? 'replay-latency.svg'
     writeFileSync(svg, latencySvg(samples, `${format}: ${report.functions} functions, ${report.traceMinutes} min at ${speedup}x; p50 ${fmt(report.p50Ms)} ms, p99 ${fmt(report.p99Ms)} ms, ${report.coldStarts} cold`))

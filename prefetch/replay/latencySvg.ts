@@ -4,7 +4,7 @@ function esc (s: string): string { return s.replace(/&/g, '&amp;').replace(/</g,
 
 /**
  * Latency over time: one dot per message at (publish time, publish-to-reply latency), log-scale latency;
- * red dots waited for a cold start, blue ones did not; lost messages are grey ticks along the top.
+ * red dots waited for a cold start, blue ones did not; lost messages are grey ticks along the top; warm-up messages are drawn faint.
  */
 export function latencySvg (samples: readonly ReplaySample[], title: string): string {
   const W = 900
@@ -38,7 +38,7 @@ export function latencySvg (samples: readonly ReplaySample[], title: string): st
   for (const s of sent) {
     const sx = x(s.sentMs / 1000).toFixed(1)
     if (s.latencyMs === undefined) out.push(`<line x1="${sx}" x2="${sx}" y1="${T - 8}" y2="${T - 2}" stroke="#888"/>`)
-    else out.push(`<circle cx="${sx}" cy="${y(s.latencyMs).toFixed(1)}" r="${s.cold === true ? 3 : 1.6}" fill="${s.cold === true ? '#d62728' : '#1f77b4'}" fill-opacity="0.7"/>`)
+    else out.push(`<circle cx="${sx}" cy="${y(s.latencyMs).toFixed(1)}" r="${s.cold === true ? 3 : 1.6}" fill="${s.cold === true ? '#d62728' : '#1f77b4'}" fill-opacity="${s.warmup ? 0.25 : 0.7}"/>`)
   }
   out.push(`<text x="${W - R}" y="${T + 12}" text-anchor="end"><tspan fill="#d62728">● waited for a cold start</tspan>  <tspan fill="#1f77b4">● warm</tspan>  <tspan fill="#888">| lost</tspan></text>`)
   out.push('</svg>')

@@ -71,3 +71,36 @@ export function buildSchedule (trace: Trace, o: ScheduleOptions): ReplaySchedule
   events.sort((a, b) => a.traceMs - b.traceMs || a.fn - b.fn)
   return { functions: chosen.map((f) => f.id), events, minutes: end - o.startMinute, capped }
 }
+
+/**
+ * The replayed window as a trace (the chosen functions, minutes from the window's start, capped counts), so the
+ * simulator can predict what the replay measures.
+ */
+export function scheduleTrace (trace: Trace, s: ReplaySchedule): Trace {
+  const byId = new Map(trace.functions.map((f) => [f.id, f]))
+  const perFn = s.functions.map(() => new Map<number, number>())
+  for (const e of s.events) {
+    const m = perFn[e.fn]
+    if (m === undefined) continue
+    const minute = Math.floor(e.traceMs / 60_000)
+    m.set(minute, (m.get(minute) ?? 0) + 1)
+  }
+  return {
+    format: trace.format,
+    source: `${trace.source} (replay window)`,
+    firstMinuteLabel: 0,
+    minutes: s.minutes,
+    functions: s.functions.map((id, i) => {
+      const f = byId.get(id)
+      const keys = [...(perFn[i] ?? new Map<number, number>()).keys()].sort((a, b) => a - b)
+      return {
+        id,
+        trigger: f?.trigger,
+        minutes: Uint32Array.from(keys),
+        counts: Uint32Array.from(keys.map((k) => perFn[i]?.get(k) ?? 0)),
+        durationMs: f?.durationMs ?? 1000,
+        memoryMb: f?.memoryMb ?? 128
+      }
+    })
+  }
+}

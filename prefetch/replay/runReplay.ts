@@ -16,16 +16,37 @@ export interface ReplayOptions {
   timeoutMs: number
   /** The stack's /metrics, to count instances started (iotless_cold_starts_total) during the run. */
   metricsUrl?: string | undefined
+  /** Also report the figures without the first N trace minutes (the start-up storm), as `afterWarmup`. */
+  warmupMinutes?: number
 }
 
 export interface ReplaySample {
   fn: number
+  /** Sent during the warm-up minutes (left out of `afterWarmup`). */
+  warmup: boolean
   /** Real ms from the start of the run to the publish. */
   sentMs: number
   /** Publish to reply, ms; undefined when lost. */
   latencyMs: number | undefined
   /** The instance that answered finished init after the message was sent: the message waited for a cold start. */
   cold: boolean | undefined
+}
+
+export interface WindowFigures {
+  warmupMinutes: number
+  messages: number
+  lost: number
+  coldStarts: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+}
+
+function figures (samples: readonly ReplaySample[]): { lat: number[]; warm: number[]; cold: number[] } {
+  const lat = samples.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs])).sort((a, b) => a - b)
+  const warm = samples.flatMap((s) => (s.latencyMs !== undefined && s.cold === false ? [s.latencyMs] : [])).sort((a, b) => a - b)
+  const cold = samples.flatMap((s) => (s.latencyMs !== undefined && s.cold === true ? [s.latencyMs] : [])).sort((a, b) => a - b)
+  return { lat, warm, cold }
 }
 
 export interface ReplayReport {
@@ -36,6 +57,8 @@ export interface ReplayReport {
   messages: number
   replies: number
   lost: number
+  /** The same figures for the messages after the first `warmupMinutes` trace minutes (the start-up storm left out). */
+  afterWarmup: WindowFigures | undefined
   coldStarts: number
   p50Ms: number
   p99Ms: number
@@ -105,7 +128,8 @@ function sleep (ms: number): Promise<void> { return new Promise((resolve) => set
  */
 export async function runReplay (o: ReplayOptions, traceName: string): Promise<{ report: ReplayReport; samples: ReplaySample[] }> {
   const client = await mqtt.connectAsync(o.url, { protocolVersion: 4, clientId: `iotless-replay-${process.pid}-${Math.random().toString(16).slice(2, 10)}`, reconnectPeriod: 0, clean: true })
-  const samples: ReplaySample[] = o.schedule.events.map((e) => ({ fn: e.fn, sentMs: NaN, latencyMs: undefined, cold: undefined }))
+  const warmupMs = (o.warmupMinutes ?? 0) * 60_000
+  const samples: ReplaySample[] = o.schedule.events.map((e) => ({ fn: e.fn, warmup: e.traceMs < warmupMs, sentMs: NaN, latencyMs: undefined, cold: undefined }))
   const sentPerf = new Float64Array(samples.length)
   const sentEpoch = new Float64Array(samples.length)
   let replies = 0
@@ -146,9 +170,12 @@ export async function runReplay (o: ReplayOptions, traceName: string): Promise<{
   const startedAfter = await coldStartsTotal(o.metricsUrl)
   await client.endAsync()
 
-  const lat = samples.flatMap((s) => (s.latencyMs === undefined ? [] : [s.latencyMs])).sort((a, b) => a - b)
-  const warm = samples.flatMap((s) => (s.latencyMs !== undefined && s.cold === false ? [s.latencyMs] : [])).sort((a, b) => a - b)
-  const cold = samples.flatMap((s) => (s.latencyMs !== undefined && s.cold === true ? [s.latencyMs] : [])).sort((a, b) => a - b)
+  const { lat, warm, cold } = figures(samples)
+  const after = samples.filter((s) => !s.warmup)
+  const a = figures(after)
+  const afterWarmup: WindowFigures | undefined = warmupMs <= 0
+    ? undefined
+    : { warmupMinutes: o.warmupMinutes ?? 0, messages: after.length, lost: after.length - a.lat.length, coldStarts: a.cold.length, p50Ms: percentileSorted(a.lat, 50), p99Ms: percentileSorted(a.lat, 99), maxMs: a.lat.at(-1) ?? NaN }
   lags.sort((a, b) => a - b)
   const report: ReplayReport = {
     trace: traceName,
@@ -156,8 +183,9 @@ export async function runReplay (o: ReplayOptions, traceName: string): Promise<{
     traceMinutes: o.schedule.minutes,
     functions: o.schedule.functions.length,
     messages: samples.length,
-    replies,
-    lost: samples.length - replies,
+    replies: lat.length,
+    lost: samples.length - lat.length,
+    afterWarmup,
     coldStarts: cold.length,
     p50Ms: percentileSorted(lat, 50),
     p99Ms: percentileSorted(lat, 99),
