@@ -61,7 +61,7 @@ t.test('iotless replay against an in-process stack (embedded aedes, prefetch on)
   const svg = join(dir, 'latency.svg')
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
     execFile(process.execPath, [cliPath, 'replay', '--trace', 'azure2019', '--dir', dir, '--url', stack.brokerUrl,
-      '--speedup', '120', '--minutes', '6', '--functions', '2', '--topic-prefix', prefix, '--timeout-ms', '5000',
+      '--speedup', '120', '--minutes', '6', '--functions', '2', '--topic-prefix', prefix, '--timeout-ms', '5000', '--warmup-minutes', '2',
       '--metrics-url', `http://127.0.0.1:${stack.metricsPort ?? 0}/metrics`, '--svg', svg, '--json'], (err, stdout, stderr) => {
       done({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
     })
@@ -75,6 +75,8 @@ t.test('iotless replay against an in-process stack (embedded aedes, prefetch on)
   t.ok((r.instancesStarted ?? 0) >= 2, `instances started, from /metrics (${r.instancesStarted})`)
   t.ok(r.p50Ms > 0 && r.p99Ms >= r.p50Ms && r.maxMs >= r.p99Ms, 'p50 <= p99 <= max')
   t.ok(r.warmInstanceSeconds !== undefined && r.warmInstanceSeconds > 0, 'warm instance-seconds sampled')
+  t.equal(r.afterWarmup?.messages, 6, 'after trace minute 2: f1 in minutes 2-5, f2 twice in minute 4')
+  t.equal(r.afterWarmup?.lost, 0)
   const plot = readFileSync(svg, 'utf8')
   t.match(plot, /^<svg /)
   t.equal((plot.match(/<circle /g) ?? []).length, 10, 'one dot per answered message')
