@@ -208,7 +208,7 @@ export const prefetchCommand: Command = {
       functions: o.functions,
       minuteMs: o.minuteMs,
       leadMs: o.leadMs,
-      collect: async () => { await source.collect() }
+      collect: async (record) => { await source.collect(record) }
     })
     await source.collect() // the baseline; fails early on a wrong URL
     const lifecycle = new Lifecycle(log)

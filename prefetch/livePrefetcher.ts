@@ -19,8 +19,11 @@ export interface LivePrefetcherOptions {
   minuteMs?: number
   /** Pre-warm this many real ms before the minute the policy wants an instance in (an early pass). 0: at the minute. */
   leadMs?: number
-  /** Pulls arrivals in (e.g. a /metrics scrape) right before each minute's decisions. */
-  collect?: () => Promise<void>
+  /**
+   * Pulls arrivals in (e.g. a /metrics scrape) right before each minute's decisions. What it reports through
+   * `record` counts in the minute that just ended, so the policy sees it at once, not a minute late.
+   */
+  collect?: (record: (fn: string, count: number) => void) => Promise<void>
 }
 
 export interface LivePrefetcherStats {
@@ -82,11 +85,11 @@ export class LivePrefetcher {
     if (info !== undefined) this.policy.register?.(fn, info)
   }
 
-  /** An arrival source reports `count` arrivals of `fn` now. */
-  record (fn: string, count = 1): void {
+  /** An arrival source reports `count` arrivals of `fn` at `atMs` (default now). */
+  record (fn: string, count = 1, atMs = this.#opts.clock.now()): void {
     if (count <= 0 || this.#stopped) return
     this.#know(fn)
-    const m = this.minuteIndex(this.#opts.clock.now())
+    const m = this.minuteIndex(atMs)
     let byMinute = this.#pending.get(fn)
     if (byMinute === undefined) { byMinute = new Map(); this.#pending.set(fn, byMinute) }
     byMinute.set(m, (byMinute.get(m) ?? 0) + count)
@@ -133,8 +136,9 @@ export class LivePrefetcher {
   async tick (): Promise<void> {
     if (this.#stopped) return
     if (this.#opts.collect !== undefined) {
+      const boundary = this.#opts.clock.now()
       try {
-        await this.#opts.collect()
+        await this.#opts.collect((fn, count) => this.record(fn, count, boundary - 1))
       } catch (err) {
         this.stats.collectErrors++
         this.#opts.log.warn({ err: (err as Error).message }, 'prefetch: collecting arrivals failed; deciding on what is known')

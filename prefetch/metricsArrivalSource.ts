@@ -42,8 +42,8 @@ export class MetricsArrivalSource {
     this.#timeoutMs = opts.timeoutMs ?? 5000
   }
 
-  /** One scrape; returns the arrivals reported per function. */
-  async collect (): Promise<Map<string, number>> {
+  /** One scrape; reports each increase to `record` (default: the constructor's) and returns them. */
+  async collect (record: (fn: string, count: number) => void = this.#record): Promise<Map<string, number>> {
     let text: string
     try {
       const res = await request(this.url, { headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs })
@@ -58,7 +58,7 @@ export class MetricsArrivalSource {
       for (const [fn, v] of now) {
         const before = this.#previous.get(fn) ?? 0
         const d = v >= before ? v - before : v
-        if (d > 0) { deltas.set(fn, d); this.#record(fn, d) }
+        if (d > 0) { deltas.set(fn, d); record(fn, d) }
       }
     }
     this.#previous = now

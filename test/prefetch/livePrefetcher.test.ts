@@ -162,6 +162,26 @@ t.test('an actuator or collect failure is counted and logged; the next minute go
   await p.stop()
 })
 
+t.test('arrivals a collect hook reports count in the minute that just ended (no minute of lag)', async (t) => {
+  const clock = new ManualClock(START)
+  const policy = new SpyPolicy()
+  let pending = 0
+  const p = new LivePrefetcher({
+    policy, actuator: new RecordingActuator(), clock, log: memoryLog().log,
+    collect: async (record) => { if (pending > 0) record('scraped', pending); pending = 0 }
+  })
+  p.start()
+  clock.advance(MINUTE_MS)
+  await p.whenIdle()
+  t.same(policy.observed, [], 'nothing scraped yet')
+  pending = 5 // five invocations during minute 1, seen by the scrape at the start of minute 2
+  clock.advance(MINUTE_MS)
+  await p.whenIdle()
+  t.same(policy.observed, [['scraped', MINUTE_MS, 5]], 'observed in the same tick, at minute 1')
+  t.same(policy.decided.at(-1), ['scraped', 2 * MINUTE_MS], 'and decided on at minute 2')
+  await p.stop()
+})
+
 t.test('instancesWanted', async (t) => {
   const d = { prewarmAt: 120_000, keepAliveUntil: 180_000, instances: 2 }
   t.equal(instancesWanted(d, 60_000), 0, 'before the window')
