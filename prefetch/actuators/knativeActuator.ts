@@ -67,12 +67,16 @@ export interface KnativeActuatorOptions {
   minPatchIntervalMs?: number
   /** Upper bound of the min-scale set (default 10). */
   maxMinScale?: number
+  /** While a floor is held unchanged, re-read the Service this often to follow a new revision (default 60000). */
+  revisionCheckMs?: number
 }
 
 interface Remembered { plural: 'revisions' | 'podautoscalers'; name: string; original: string | undefined }
 
 interface FnState {
   bucket: TokenBucket
+  /** When the Service's latest ready revision was last read. */
+  checkedAt: number
   applied: number | undefined
   object: Remembered | undefined
 }
@@ -138,7 +142,7 @@ export class KnativeActuator implements Actuator {
   #state (fn: string): FnState {
     let s = this.#fns.get(fn)
     if (s === undefined) {
-      s = { bucket: new TokenBucket(1, this.#opts.minPatchIntervalMs ?? 30_000), applied: undefined, object: undefined }
+      s = { bucket: new TokenBucket(1, this.#opts.minPatchIntervalMs ?? 30_000), checkedAt: -Infinity, applied: undefined, object: undefined }
       this.#fns.set(fn, s)
     }
     return s
@@ -147,23 +151,26 @@ export class KnativeActuator implements Actuator {
   async apply (fn: string, d: LiveDecision): Promise<void> {
     if (this.#closed) return
     const s = this.#state(fn)
+    const now = this.#opts.clock.now()
     const want = Math.min(this.#opts.maxMinScale ?? 10, d.warm)
     if (d.early && want <= (s.applied ?? 0)) return
-    // Nothing to do while the Revision is untouched and nothing is wanted, or the value is already set.
-    if (want === (s.applied ?? 0) && (s.object !== undefined || want === 0)) return
-    if (!s.bucket.take(this.#opts.clock.now())) {
+    let revision: string | undefined
+    if (want === (s.applied ?? 0)) {
+      // The value is set (or nothing is wanted and nothing was touched). While a floor is held, follow the
+      // Service to a new ready revision now and then: the old one is no longer routed, so its min-scale is moot.
+      if (s.object === undefined || want === 0 || now - s.checkedAt < (this.#opts.revisionCheckMs ?? 60_000)) return
+      revision = await this.#latestReadyRevision(fn)
+      s.checkedAt = now
+      if (revision === s.object.name) return
+    }
+    if (!s.bucket.take(now)) {
       this.#opts.log.debug({ function: fn, minScale: want }, 'knative actuator: patch rate-limited; will try again next minute')
       return
     }
     const version = await this.version()
     const ns = this.#opts.namespace
-    const svcName = this.#opts.serviceFor?.(fn) ?? fn
-    const svc = await this.#call(`get services.serving.knative.dev ${ns}/${svcName}`, () =>
-      this.#api.getCustom(SERVING.group, SERVING.version, ns, 'services', svcName))
-    const revision = svc.status?.latestReadyRevisionName
-    if (revision === undefined || revision === '') {
-      throw new IotlessError('PREFETCH_ACTUATOR_FAILED', `Knative Service ${ns}/${svcName} has no status.latestReadyRevisionName yet (no ready revision)`)
-    }
+    revision ??= await this.#latestReadyRevision(fn)
+    s.checkedAt = now
     const plural = patchesRevision(version) ? 'revisions' : 'podautoscalers'
     if (s.object !== undefined && (s.object.name !== revision || s.object.plural !== plural)) {
       // A new revision took over: give the old one its value back before touching the new one.
@@ -183,6 +190,18 @@ export class KnativeActuator implements Actuator {
     await this.#patch(plural, revision, value)
     s.applied = want
     this.#opts.log.debug({ function: fn, [plural]: revision, minScale: want }, 'knative actuator: min-scale set')
+  }
+
+  async #latestReadyRevision (fn: string): Promise<string> {
+    const ns = this.#opts.namespace
+    const svcName = this.#opts.serviceFor?.(fn) ?? fn
+    const svc = await this.#call(`get services.serving.knative.dev ${ns}/${svcName}`, () =>
+      this.#api.getCustom(SERVING.group, SERVING.version, ns, 'services', svcName))
+    const revision = svc.status?.latestReadyRevisionName
+    if (revision === undefined || revision === '') {
+      throw new IotlessError('PREFETCH_ACTUATOR_FAILED', `Knative Service ${ns}/${svcName} has no status.latestReadyRevisionName yet (no ready revision)`)
+    }
+    return revision
   }
 
   #groupOf (plural: Remembered['plural']): { group: string; version: string } {

@@ -139,10 +139,21 @@ t.test('a new ready revision: the old one gets its value back before the new one
   t.equal(annotation(REV), '1')
   t.notOk(api.requests.some((r) => r.path === NS), '--knative-version skips detection')
   ;((api.objects[SVC] as Record<string, Record<string, unknown>>).status as Record<string, unknown>).latestReadyRevisionName = 'temperature-alert-00003'
+  const before = api.requests.length
+  clock.advance(30_000)
+  await actuator.apply('temperature-alert', want(1))
+  t.equal(api.requests.length, before, 'same floor, Service read less than a minute ago: no request')
+  clock.advance(30_000)
+  await actuator.apply('temperature-alert', want(1))
+  t.equal(annotation(REV), undefined, 'a minute on, the Service is read again: old revision restored')
+  t.equal(annotation(REV3), '1', 'the new revision gets the floor')
+  clock.advance(60_000)
+  const settled = api.requests.length
+  await actuator.apply('temperature-alert', want(1))
+  t.same(api.requests.slice(settled).map((r) => r.method), ['GET'], 'a later check that finds no change is one GET')
   clock.advance(30_000)
   await actuator.apply('temperature-alert', want(2))
-  t.equal(annotation(REV), undefined, 'old revision restored')
-  t.equal(annotation(REV3), '2', 'new revision patched')
+  t.equal(annotation(REV3), '2', 'a new value is patched on the new revision')
   await actuator.close()
   t.equal(annotation(REV3), undefined)
 })
