@@ -85,3 +85,45 @@ t.test('iotless prefetch as a process: /metrics arrivals -> min-scale patch; SIG
   t.equal(annotation(), undefined, 'min-scale removed again: the Revision had none')
   t.same(api.requests.at(-1)?.body, { metadata: { annotations: { [MIN_SCALE_ANNOTATION]: null } } })
 })
+
+t.test('iotless prefetch with the OpenWhisk actuator: a warm-up invocation after arrivals; SIGTERM exits 0', async (t) => {
+  let count = 0
+  let scrapes = 0
+  const metrics = createServer((_req, res) => {
+    scrapes++
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+    res.end(`iotless_invocations_total{function="hello",outcome="ok"} ${count}\n`)
+  })
+  const invokes: Array<{ path: string; query: string; body: string }> = []
+  const controller = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => {
+      const u = new URL(req.url ?? '/', 'http://x')
+      invokes.push({ path: u.pathname, query: u.search, body })
+      res.writeHead(202, { 'content-type': 'application/json', 'x-openwhisk-activation-id': 'f00d' })
+      res.end('{"activationId":"f00d"}')
+    })
+  })
+  await new Promise<void>((r) => metrics.listen(0, '127.0.0.1', r))
+  await new Promise<void>((r) => controller.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => metrics.close(() => r())))
+  t.teardown(() => new Promise<void>((r) => { controller.closeAllConnections(); controller.close(() => r()) }))
+  const child = spawn(process.execPath, [cliPath, 'prefetch',
+    '--metrics-url', `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics`,
+    '--actuator', 'openwhisk', '--apihost', `http://127.0.0.1:${(controller.address() as AddressInfo).port}`, '--auth', 'user:secret',
+    '--policy', 'fixed', '--minute-ms', '300', '--lead-ms', '0', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr.on('data', (c: Buffer) => { output += c.toString() })
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  await waitFor('the baseline scrape', () => scrapes >= 1, 10_000)
+  count = 2
+  await waitFor(`a warm-up invocation (output: ${output})`, () => invokes.length >= 1, 10_000)
+  t.equal(invokes[0]?.path, '/api/v1/namespaces/_/actions/hello')
+  t.match(invokes[0]?.query ?? '', /blocking=false/)
+  t.same(JSON.parse(invokes[0]?.body ?? '{}'), { __iotless_warmup: true })
+  child.kill('SIGTERM')
+  t.equal(await exited, 0, output)
+})
