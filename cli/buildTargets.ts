@@ -5,7 +5,6 @@ import { IotlessError } from '../core/errors.js'
 import { KnativeTarget } from '../adapters/http/knativeTarget.js'
 import { parseSinkEnv } from '../adapters/http/sinkEnv.js'
 import { SinkTarget } from '../adapters/http/sinkTarget.js'
-import type { LocalTarget } from '../adapters/local/localTarget.js'
 import type { Target } from '../adapters/target.js'
 
 function readText (file: string, baseDir: string, field: string): string {
@@ -21,7 +20,7 @@ function readText (file: string, baseDir: string, field: string): string {
  * The targets routes can name: `local` (the embedded pool) and every entry under `targets`. Secrets and
  * the Knative Eventing variables are read here, at the CLI edge, from `env`.
  */
-export function buildTargets (config: Readonly<Config>, baseDir: string, env: NodeJS.ProcessEnv, local: LocalTarget): Map<string, Target> {
+export function buildTargets (config: Readonly<Config>, baseDir: string, env: NodeJS.ProcessEnv, local: Target): Map<string, Target> {
   const targets = new Map<string, Target>([['local', local]])
   const used = new Set(config.routes.map((r) => r.target))
   for (const [name, t] of Object.entries(config.targets)) {

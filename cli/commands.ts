@@ -5,6 +5,8 @@ import { proxyCommand } from './proxy.js'
 import { simCommand } from './sim.js'
 import { openwhiskDeployCommand } from './openwhiskDeploy.js'
 import { fnCommand } from './fn.js'
+import { prefetchCommand } from './prefetch.js'
+import { replayCommand } from './replay.js'
 
 /** Every subcommand, in the order `iotless --help` lists them. Later components add theirs here. */
 export const commands: Command[] = [
@@ -13,5 +15,7 @@ export const commands: Command[] = [
   proxyCommand,
   simCommand,
   fnCommand,
-  openwhiskDeployCommand
+  openwhiskDeployCommand,
+  prefetchCommand,
+  replayCommand
 ]

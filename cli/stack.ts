@@ -13,6 +13,8 @@ import { LocalTarget } from '../adapters/local/localTarget.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
 import { buildTargets, closeRemoteTargets } from './buildTargets.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
+import { startPoolPrefetch } from '../prefetch/startPoolPrefetch.js'
+import type { LivePrefetcher } from '../prefetch/livePrefetcher.js'
 
 export interface StackOptions {
   config: Readonly<Config>
@@ -31,6 +33,8 @@ export interface Stack {
   readonly metrics: Metrics
   readonly adapter: MqttAdapter
   readonly target: LocalTarget
+  /** The prefetcher driving the pool (prefetch.enabled), else undefined. */
+  readonly prefetcher: LivePrefetcher | undefined
   readonly lifecycle: Lifecycle
   stop(reason?: string): Promise<void>
 }
@@ -80,7 +84,10 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     }))
     const target = new LocalTarget(pools)
     lifecycle.add('local pool', () => target.close())
-    const targets = buildTargets(config, opts.baseDir, opts.env, target)
+    const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })
+    if (prefetch !== undefined) lifecycle.add('prefetch', () => prefetch.prefetcher.stop())
+    // Routes on `local` go through the prefetcher's arrival recorder when prefetch is on.
+    const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target)
     lifecycle.add('targets', () => closeRemoteTargets(targets))
 
     const adapter = new MqttAdapter({
@@ -121,6 +128,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       metrics,
       adapter,
       target,
+      prefetcher: prefetch?.prefetcher,
       lifecycle,
       stop: (reason = 'stop') => lifecycle.shutdown(reason)
     }

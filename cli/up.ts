@@ -9,7 +9,8 @@ import { startStack } from './stack.js'
 const usage = `Usage: iotless up [-c FILE]
 
 Runs the embedded stack on this machine: an MQTT broker (aedes, unless broker.url names one),
-the MQTT adapter, a local pool of function instances, and a Prometheus /metrics endpoint.
+the MQTT adapter, a local pool of function instances pre-warmed by prefetch (prefetch.enabled, on
+by default; docs/prefetch.md), and a Prometheus /metrics endpoint.
 Stops gracefully on SIGINT or SIGTERM: no new messages are taken, in-flight ones finish.
 
 Options:

@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   TRACE_INVALID: { exitCode: 2, summary: 'A trace file has a bad header, a non-numeric value or non-contiguous minute columns; the message names the file and line.' },
   SIM_UNKNOWN_POLICY: { exitCode: 2, summary: 'iotless sim --policy names no known policy; the message lists them.' },
   SIM_INVALID_PARAM: { exitCode: 2, summary: 'A --param k=v is unknown for the policy, not a number, or out of range; the message lists the valid ones.' },
+  PREFETCH_SOURCE_FAILED: { exitCode: 1, summary: 'Prefetch could not read arrivals (the adapter /metrics endpoint did not answer 200); the message names the URL.' },
+  PREFETCH_ACTUATOR_FAILED: { exitCode: 1, summary: 'A prefetch actuator call to Kubernetes/Knative or OpenWhisk failed (not found, forbidden, unreachable, version unknown); the message names the object.' },
   PROXY_ENV_MISSING: { exitCode: 2, summary: 'iotless proxy: an environment variable the Knative revision reconciler must inject is unset; the message names it.' },
   PROXY_ENV_INVALID: { exitCode: 2, summary: 'iotless proxy: an environment variable has a value of the wrong type or range (a port, a number, the readiness probe JSON); the message names it.' },
   TARGET_HTTP_STATUS: { exitCode: 1, summary: 'A remote target (knative, sink, openwhisk) answered with a status that is not a success; httpStatus says which, retryable follows Knative Eventing.' },

@@ -55,6 +55,7 @@ export class FunctionPool {
   #starting = 0
   #closed = false
   #spawned = 0
+  #warmFloor = 0
 
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
@@ -169,6 +170,7 @@ export class FunctionPool {
     try {
       const parsed = JSON.parse(message) as { code?: string; error?: string }
       if (parsed.code === 'FUNCTION_BAD_REPLY') code = 'FUNCTION_BAD_REPLY'
+      if (parsed.code === 'FUNCTION_BAD_INPUT') code = 'FUNCTION_BAD_INPUT'
       if (typeof parsed.error === 'string') message = parsed.error
     } catch { /* not JSON: keep the text */ }
     throw new IotlessError(code, `${this.name}: ${message} (HTTP ${res.statusCode})`, { details: { status: res.statusCode } })
@@ -196,6 +198,38 @@ export class FunctionPool {
   prewarm (count: number): void {
     const target = Math.min(this.#opts.maxScale, count)
     for (let have = this.#ready.length + this.#starting; have < target && !this.#closed; have++) this.#spawn()
+  }
+
+  /** Instances the keep-alive reaper leaves standing (set by prefetch); 0 unless a prefetcher set it. */
+  get warmFloor (): number { return this.#warmFloor }
+
+  /**
+   * Prefetch: hold at least `count` instances (capped at maxScale). Missing ones start now; while the floor
+   * holds, an idle instance whose keep-alive ends is kept if stopping it would go below the floor. Lowering the
+   * floor re-arms the keep-alive of the idle instances it had kept.
+   */
+  setWarmFloor (count: number): void {
+    const floor = Math.max(0, Math.min(this.#opts.maxScale, Math.floor(count)))
+    const lowered = floor < this.#warmFloor
+    this.#warmFloor = floor
+    if (floor > 0) this.prewarm(floor)
+    if (lowered) {
+      for (const inst of this.#ready) if (inst.inFlight === 0 && inst.idleTimer === undefined) this.#armKeepAlive(inst)
+    }
+  }
+
+  /** Prefetch release: stops idle instances beyond the warm floor now, without waiting for keep-alive. Returns how many. */
+  releaseIdle (): number {
+    let excess = this.#ready.length - this.#warmFloor
+    let stopped = 0
+    for (const inst of [...this.#ready]) {
+      if (excess <= 0) break
+      if (inst.inFlight !== 0 || inst.state !== 'ready') continue
+      void this.#retire(inst, 'prefetch release')
+      excess--
+      stopped++
+    }
+    return stopped
   }
 
   #spawn (): void {
@@ -262,6 +296,8 @@ export class FunctionPool {
     if (inst.idleTimer !== undefined) clock.clearTimeout(inst.idleTimer)
     inst.idleTimer = clock.setTimeout(() => {
       inst.idleTimer = undefined
+      // Under the prefetch floor the instance stays, without a timer; setWarmFloor re-arms it when the floor drops.
+      if (this.#ready.length <= this.#warmFloor) return
       if (inst.inFlight === 0 && inst.state === 'ready') void this.#retire(inst, 'keep-alive expired')
     }, this.#opts.keepAliveMs)
   }

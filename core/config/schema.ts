@@ -151,6 +151,18 @@ export const configSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')
   }).prefault({}),
+  /** Traffic prediction and pre-warming of the local pool (docs/prefetch.md). */
+  prefetch: z.strictObject({
+    enabled: z.boolean().default(true),
+    /** A policy of prefetch/policies.ts. */
+    policy: z.enum(['iotless', 'hybrid', 'fixed', 'knative']).default('iotless'),
+    /** The policy's parameters (iotless sim --help lists them); checked at start-up. */
+    params: z.record(z.string(), z.number()).default({}),
+    /** Real ms that stand for one policy minute: 60000; a trace replay sped up N times uses 60000 / N. */
+    minuteMs: z.int().min(1).default(60_000),
+    /** Pre-warm this many ms before the minute the policy wants an instance in. */
+    leadMs: z.int().min(0).default(0)
+  }).prefault({}),
   routes: z.array(routeSchema).default([]),
   /** Remote places functions run, by name; routes pick one with `target:`. */
   targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'target names are lower-case letters, digits and dashes').refine((n) => n !== 'local', '`local` is the embedded pool and cannot be redefined'), targetSchema).default({}),
