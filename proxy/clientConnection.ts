@@ -66,6 +66,8 @@ export class ClientConn implements UpstreamOwner {
   #inProcess = false
   #corked: UpstreamConn | null = null
   #seq = 0
+  /** Bytes of an incomplete request head (from #off) already scanned. */
+  #headChecked = 0
 
   #head = new RequestHead()
   #res = new ResponseHead()
@@ -137,7 +139,8 @@ export class ClientConn implements UpstreamOwner {
     if (corked !== null) { this.#corked = null; corked.socket.uncork() }
     const p = this.#pending
     if (p !== null && this.#off >= p.length) { this.#pending = null; this.#off = 0 }
-    if (this.#pending !== null && this.#pending.length - this.#off > PENDING_HIGH_WATER) this.#pause()
+    // An incomplete head is bounded by maxHeaderBytes instead: pausing would wait forever for its end.
+    if (this.active && this.#pending !== null && this.#pending.length - this.#off > PENDING_HIGH_WATER) this.#pause()
     else this.#maybeResume()
   }
 
@@ -147,20 +150,23 @@ export class ClientConn implements UpstreamOwner {
       if (buf === null) return
       if (!this.active) {
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request line.
-        while (this.#off + 1 < buf.length && buf[this.#off] === 13 && buf[this.#off + 1] === 10) this.#off += 2
+        while (this.#off + 1 < buf.length && buf[this.#off] === 13 && buf[this.#off + 1] === 10) { this.#off += 2; this.#headChecked = 0 }
         if (this.#off >= buf.length) return
-        const end = findHeadEnd(buf, this.#off, this.#ctx.maxHeaderBytes)
+        const end = findHeadEnd(buf, this.#off, this.#ctx.maxHeaderBytes, this.#headChecked)
         if (end < 0) {
           if (end === PARSE_MORE) {
+            this.#headChecked = buf.length - this.#off
             if (this.headStartedMs === 0) this.headStartedMs = this.#ctx.clock.now()
             return
           }
-          if (end === HEAD_TOO_LARGE) this.#reject(431, 'request head too large')
+          // Go's net/http (and so Knative's queue-proxy) answers an oversized head with exactly this.
+          if (end === HEAD_TOO_LARGE) this.#reject(431, '431 Request Header Fields Too Large', '')
           else this.#reject(400, 'bare CR or LF, or a control character, in the head')
           return
         }
         const raw = buf.toString('latin1', this.#off, end)
         this.#off = end
+        this.#headChecked = 0
         this.headStartedMs = 0
         if (this.#head.parse(raw) !== 0) {
           this.#reject(this.#head.failure.status, this.#head.failure.reason)
@@ -416,10 +422,10 @@ export class ClientConn implements UpstreamOwner {
     this.socket.destroy()
   }
 
-  #reject (status: number, reason: string): void {
+  #reject (status: number, reason: string, eol = '\n'): void {
     this.#ctx.counters.badRequest++
     this.#closeAfter = true
-    this.socket.write(localResponse(status, reason + '\n', true), 'latin1')
+    this.socket.write(localResponse(status, reason + eol, true), 'latin1')
     this.#finishClient()
   }
 

@@ -34,6 +34,38 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const DIGITS = /^\d{1,15}$/
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
 
+/** Bytes llhttp accepts in the host part of an absolute-form target: letters, digits and !$%&'()*+,-.:;=?@[]_~. */
+const SERVER_CHAR = new Uint8Array(128)
+for (const c of "!$%&'()*+,-.:;=?@[]_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") SERVER_CHAR[c.charCodeAt(0)] = 1
+
+function isAlpha (c: number): boolean { return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+
+/**
+ * The request-target raw[a, b) as llhttp (Node's parser, and so most user containers) accepts it:
+ * origin-form (`/...`), `*...`, or absolute-form (`letters://server[/ or ?...]`); after the server part
+ * only visible ASCII (0x21-0x7E). llhttp refuses HTAB, obs-text (0x80-0xFF) and anything else; Go's
+ * net/http is laxer (it takes 0x80-0xFF), so being as strict as llhttp never forwards what either refuses.
+ */
+export function validTarget (raw: string, a: number, b: number): boolean {
+  let i = a
+  const c0 = raw.charCodeAt(a)
+  if (c0 !== 47 && c0 !== 42) {
+    while (i < b && isAlpha(raw.charCodeAt(i))) i++
+    if (i === a || i + 3 > b || raw.charCodeAt(i) !== 58 || raw.charCodeAt(i + 1) !== 47 || raw.charCodeAt(i + 2) !== 47) return false
+    i += 3
+    for (; i < b; i++) {
+      const c = raw.charCodeAt(i)
+      if (c >= 128 || SERVER_CHAR[c] !== 1) break
+    }
+    if (i < b && raw.charCodeAt(i) !== 47) return false
+  }
+  for (; i < b; i++) {
+    const c = raw.charCodeAt(i)
+    if (c < 0x21 || c > 0x7e) return false
+  }
+  return true
+}
+
 /** Strips optional whitespace (SP and HTAB only, RFC 9110 §5.6.3); String.trim would also strip 0xA0. */
 function trimOws (s: string): string {
   let a = 0
@@ -57,11 +89,13 @@ export function hasToken (list: string, token: string): boolean {
 /**
  * Finds the end of a head (the index just past CRLFCRLF) in `buf` from `start`. Returns PARSE_MORE if the
  * head is not complete yet, PARSE_ERROR if what is there already cannot be a valid head (a bare LF would
- * otherwise make us wait for a CRLFCRLF that never comes), or -3 if the head is over `maxBytes`.
+ * otherwise make us wait for a CRLFCRLF that never comes), or HEAD_TOO_LARGE if the head is over `maxBytes`.
+ * `checked`: how many bytes after `start` an earlier call already looked at (it returned PARSE_MORE), so a
+ * head that arrives in many small pieces is scanned once, not once per piece.
  */
 export const HEAD_TOO_LARGE = -3
-export function findHeadEnd (buf: Buffer, start: number, maxBytes: number): number {
-  const i = buf.indexOf(CRLFCRLF, start)
+export function findHeadEnd (buf: Buffer, start: number, maxBytes: number, checked = 0): number {
+  const i = buf.indexOf(CRLFCRLF, checked > 3 ? start + checked - 3 : start)
   if (i >= 0) {
     if (i + 4 - start > maxBytes) return HEAD_TOO_LARGE
     return i + 4
@@ -69,9 +103,14 @@ export function findHeadEnd (buf: Buffer, start: number, maxBytes: number): numb
   const avail = buf.length - start
   if (avail > maxBytes) return HEAD_TOO_LARGE
   // Check what has arrived so far for bytes no valid head can hold; a trailing CR may be completed later.
-  let end = buf.length
-  if (end > start && buf[end - 1] === CR) end--
-  if (end > start && BAD_HEAD_CHARS.test(buf.toString('latin1', start, end))) return PARSE_ERROR
+  const end = buf.length
+  for (let j = checked > 1 ? start + checked - 1 : start; j < end; j++) {
+    const b = buf[j] as number
+    if (b >= 32 || b === 9) { if (b === 127) return PARSE_ERROR; continue }
+    if (b === CR) { if (j + 1 < end && buf[j + 1] !== LF) return PARSE_ERROR; continue }
+    if (b === LF) { if (j === start || buf[j - 1] !== CR) return PARSE_ERROR; continue }
+    return PARSE_ERROR
+  }
   return PARSE_MORE
 }
 
@@ -166,6 +205,7 @@ export class RequestHead {
     else if (/^HTTP\/\d\.\d$/.test(version)) return this.#fail(505, 'HTTP version not supported')
     else return this.#fail(400, 'malformed request line')
     if (this.method === 'CONNECT') return this.#fail(501, 'CONNECT is not supported')
+    if (!validTarget(raw, sp1 + 1, sp2)) return this.#fail(400, 'malformed request target')
 
     let pos = lineEnd + 2
     const headEnd = raw.length - 2
