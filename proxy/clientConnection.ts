@@ -68,6 +68,8 @@ export class ClientConn implements UpstreamOwner {
   #seq = 0
   /** Bytes of an incomplete request head (from #off) already scanned. */
   #headChecked = 0
+  /** Bytes moved through the tunnel since the last sweep (the sweep turns it into lastWriteMs). */
+  #tunnelTraffic = false
 
   #head = new RequestHead()
   #res = new ResponseHead()
@@ -113,6 +115,7 @@ export class ClientConn implements UpstreamOwner {
   #onData (chunk: Buffer): void {
     if (this.ending) return
     if (this.tunnel) {
+      this.#tunnelTraffic = true
       const up = this.#up
       if (up !== null && !up.socket.write(chunk)) { this.#upstreamBlocked = true; this.#pause() }
       return
@@ -451,6 +454,7 @@ export class ClientConn implements UpstreamOwner {
   onUpstreamData (up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up) { up.destroy(); return }
     if (this.tunnel) {
+      this.#tunnelTraffic = true
       if (!this.socket.write(chunk)) up.socket.pause()
       return
     }
@@ -607,6 +611,7 @@ export class ClientConn implements UpstreamOwner {
     this.tunnel = true
     this.resStarted = true
     this.#status = 101
+    this.lastWriteMs = this.#ctx.clock.now()
     this.#ctx.counters.upgrades++
     this.socket.write(start === 0 ? buf : buf.subarray(start))
     const p = this.#pending
@@ -617,6 +622,29 @@ export class ClientConn implements UpstreamOwner {
   }
 
   // ---- timers, driven by QueueServer's sweep ------------------------------------------------------
+
+  /**
+   * An upgraded connection stays under the revision timeouts, as in Knative, where the tunnel runs inside
+   * the timeout handler and its end cancels the request context, which closes the backend connection
+   * (Go's ReverseProxy handleUpgradeResponse). REVISION_TIMEOUT_SECONDS bounds its whole life;
+   * REVISION_IDLE_TIMEOUT_SECONDS closes it after that long without a byte in either direction (Knative
+   * sees no writes through a hijacked connection, so there it fires that long after the upgrade whatever
+   * the traffic; counting traffic both ways is the intent of an idle timeout). Both sides are closed.
+   */
+  #sweepTunnel (nowMs: number): void {
+    const ctx = this.#ctx
+    if (this.#tunnelTraffic) { this.#tunnelTraffic = false; this.lastWriteMs = nowMs }
+    const fired =
+      (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
+      (ctx.idleTimeoutMs > 0 && nowMs - this.lastWriteMs >= ctx.idleTimeoutMs)
+    if (!fired) return
+    ctx.counters.timeouts++
+    const up = this.#up
+    this.#up = null
+    if (up !== null) up.destroy()
+    this.#settle()
+    this.socket.destroy()
+  }
 
   /** Applies the revision timeouts (serving pkg/http/handler/timeout.go) and the header and linger bounds. */
   sweep (nowMs: number): void {
@@ -630,7 +658,8 @@ export class ClientConn implements UpstreamOwner {
       if (this.headStartedMs > 0 && nowMs - this.headStartedMs >= ctx.headerTimeoutMs) this.socket.destroy()
       return
     }
-    if (!this.#counted || this.tunnel) return
+    if (this.tunnel) { this.#sweepTunnel(nowMs); return }
+    if (!this.#counted) return
     const fired =
       (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
       (ctx.responseStartTimeoutMs > 0 && !this.resStarted && nowMs - this.startedMs >= ctx.responseStartTimeoutMs) ||
