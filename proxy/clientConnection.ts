@@ -59,6 +59,8 @@ export class ClientConn implements UpstreamOwner {
 
   #ctx: ProxyContext
   #xffLine: string
+  /** #xffLine and the head's final CRLF, as bytes: appended to each request head on the common path. */
+  #xffTail: Buffer
   #pending: Buffer | null = null
   #off = 0
   #paused = false
@@ -92,7 +94,7 @@ export class ClientConn implements UpstreamOwner {
   #closeAfter = false
   #isHead = false
   #upgrade = false
-  #headOut = ''
+  #headOut: Buffer | string = ''
   #retried = false
   #status = 0
 
@@ -103,6 +105,7 @@ export class ClientConn implements UpstreamOwner {
     if (ip.startsWith('::ffff:')) ip = ip.slice(7)
     // Go's httputil.ReverseProxy appends the client address to X-Forwarded-For.
     this.#xffLine = ip === '' ? '' : `X-Forwarded-For: ${ip}\r\n`
+    this.#xffTail = Buffer.from(this.#xffLine + '\r\n', 'latin1')
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => this.#onEnd())
     socket.on('close', () => this.#onClose())
@@ -167,11 +170,11 @@ export class ClientConn implements UpstreamOwner {
           else this.#reject(400, 'bare CR or LF, or a control character, in the head')
           return
         }
-        const raw = buf.toString('latin1', this.#off, end)
+        const start = this.#off
         this.#off = end
         this.#headChecked = 0
         this.headStartedMs = 0
-        if (this.#head.parse(raw) !== 0) {
+        if (this.#head.parseBuf(buf, start, end) !== 0) {
           this.#reject(this.#head.failure.status, this.#head.failure.reason)
           return
         }
@@ -347,7 +350,7 @@ export class ClientConn implements UpstreamOwner {
     const up = this.#ctx.pool.acquire(this)
     this.#up = up
     this.#ctx.counters.forwarded++
-    this.#headOut = this.#head.rewrite(this.#xffLine)
+    this.#headOut = this.#head.rewriteBuf(this.#xffLine, this.#xffTail)
     // Head and the first body bytes leave in one write when both are here.
     if (this.#head.bodyKind !== BODY_NONE && this.#corked === null) { up.socket.cork(); this.#corked = up }
     // When called from a breaker wake-up, the #process() call that follows uncorks.
@@ -463,14 +466,13 @@ export class ClientConn implements UpstreamOwner {
     let writeFrom = 0
     if (!this.#resInBody) {
       if (this.#resPending !== null) { buf = Buffer.concat([this.#resPending, chunk]); this.#resPending = null }
-      let rawHead: string
+      let headStart: number
       let bodyStart: number
       for (;;) {
         const end = findHeadEnd(buf, start, MAX_RESPONSE_HEAD_BYTES)
         if (end === PARSE_MORE) { this.#resPending = start === 0 ? buf : buf.subarray(start); return }
         if (end < 0) { this.#upstreamProtocolError(); return }
-        const raw = buf.toString('latin1', start, end)
-        if (this.#res.parse(raw, this.#isHead) !== 0) { this.#upstreamProtocolError(); return }
+        if (this.#res.parseBuf(buf, start, end, this.#isHead) !== 0) { this.#upstreamProtocolError(); return }
         const status = this.#res.status
         if (status < 200) {
           if (status === 101) {
@@ -479,12 +481,12 @@ export class ClientConn implements UpstreamOwner {
             return
           }
           // 100 Continue, 103 Early Hints: pass on, then read the final head.
-          this.socket.write(raw, 'latin1')
+          this.socket.write(buf.subarray(start, end))
           start = end
           if (start >= buf.length) return
           continue
         }
-        rawHead = raw
+        headStart = start
         bodyStart = end
         break
       }
@@ -498,7 +500,7 @@ export class ClientConn implements UpstreamOwner {
       // A close-delimited body, or an upstream that says close, ends the client connection too.
       if (res.bodyKind === BODY_CLOSE || res.hasConnectionClose || this.#ctx.closing) this.#closeAfter = true
       if (this.#closeAfter && !res.hasConnectionClose) {
-        this.socket.write(withConnectionClose(rawHead), 'latin1')
+        this.socket.write(withConnectionClose(buf.toString('latin1', headStart, bodyStart)), 'latin1')
         writeFrom = bodyStart
       } else {
         writeFrom = start
