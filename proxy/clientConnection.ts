@@ -70,8 +70,13 @@ export class ClientConn implements UpstreamOwner {
   #seq = 0
   /** Bytes of an incomplete request head (from #off) already scanned. */
   #headChecked = 0
-  /** Bytes moved through the tunnel since the last sweep (the sweep turns it into lastWriteMs). */
-  #tunnelTraffic = false
+  /**
+   * Response (or tunnel) bytes moved since the last sweep; the sweep turns it into lastWriteMs, so the hot
+   * path reads no clock per chunk (the idle timeout is then up to one sweep late, never early).
+   */
+  #traffic = false
+  /** When the response ended (read once, for the pool and the stats), 0 until then. */
+  #doneMs = 0
 
   #head = new RequestHead()
   #res = new ResponseHead()
@@ -118,7 +123,7 @@ export class ClientConn implements UpstreamOwner {
   #onData (chunk: Buffer): void {
     if (this.ending) return
     if (this.tunnel) {
-      this.#tunnelTraffic = true
+      this.#traffic = true
       const up = this.#up
       if (up !== null && !up.socket.write(chunk)) { this.#upstreamBlocked = true; this.#pause() }
       return
@@ -276,6 +281,8 @@ export class ClientConn implements UpstreamOwner {
     const now = ctx.clock.now()
     this.startedMs = now
     this.lastWriteMs = now
+    this.#traffic = false
+    this.#doneMs = 0
 
     // knative/pkg network/handlers/drain.go: health checks first, then K-Network-Probe: probe; neither
     // resets the drain timer, and ProxyHandler never sees them, so they are not counted.
@@ -382,7 +389,7 @@ export class ClientConn implements UpstreamOwner {
     const ctx = this.#ctx
     if (this.#counted) {
       this.#counted = false
-      const now = ctx.clock.now()
+      const now = this.#doneMs > 0 ? this.#doneMs : ctx.clock.now()
       ctx.stats.requestOut(now, this.#proxied)
       if (this.#status > 0) {
         const r = ctx.counters.responses
@@ -391,6 +398,7 @@ export class ClientConn implements UpstreamOwner {
       }
       if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.startedMs, this.#status)
     }
+    this.#doneMs = 0
     if (this.#holdsSlot) {
       this.#holdsSlot = false
       ctx.breaker?.release()
@@ -457,7 +465,7 @@ export class ClientConn implements UpstreamOwner {
   onUpstreamData (up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up) { up.destroy(); return }
     if (this.tunnel) {
-      this.#tunnelTraffic = true
+      this.#traffic = true
       if (!this.socket.write(chunk)) up.socket.pause()
       return
     }
@@ -507,7 +515,7 @@ export class ClientConn implements UpstreamOwner {
       }
       start = bodyStart
     }
-    this.lastWriteMs = this.#ctx.clock.now()
+    this.#traffic = true
     let stop: number
     let done = false
     switch (this.#resBodyKind) {
@@ -601,7 +609,10 @@ export class ClientConn implements UpstreamOwner {
     const up = this.#up
     this.#up = null
     if (up !== null) {
-      if (this.#res.reusable && this.#reqDone && !this.#upBroken) this.#ctx.pool.release(up, this.lastWriteMs)
+      if (this.#res.reusable && this.#reqDone && !this.#upBroken) {
+        this.#doneMs = this.#ctx.clock.now()
+        this.#ctx.pool.release(up, this.#doneMs)
+      }
       else up.destroy()
     }
     // The upstream answered before the request body ended (e.g. 413): we cannot find the next request.
@@ -635,7 +646,7 @@ export class ClientConn implements UpstreamOwner {
    */
   #sweepTunnel (nowMs: number): void {
     const ctx = this.#ctx
-    if (this.#tunnelTraffic) { this.#tunnelTraffic = false; this.lastWriteMs = nowMs }
+    if (this.#traffic) { this.#traffic = false; this.lastWriteMs = nowMs }
     const fired =
       (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
       (ctx.idleTimeoutMs > 0 && nowMs - this.lastWriteMs >= ctx.idleTimeoutMs)
@@ -662,6 +673,7 @@ export class ClientConn implements UpstreamOwner {
     }
     if (this.tunnel) { this.#sweepTunnel(nowMs); return }
     if (!this.#counted) return
+    if (this.#traffic) { this.#traffic = false; this.lastWriteMs = nowMs }
     const fired =
       (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
       (ctx.responseStartTimeoutMs > 0 && !this.resStarted && nowMs - this.startedMs >= ctx.responseStartTimeoutMs) ||
