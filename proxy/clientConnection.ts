@@ -1,5 +1,4 @@
 import type net from 'node:net'
-import { isIotlessError } from '../core/errors.js'
 import {
   BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE, ChunkedFramer, findHeadEnd, HEAD_TOO_LARGE, PARSE_ERROR, PARSE_MORE,
   RequestHead, ResponseHead, withConnectionClose, type BodyKind
@@ -95,7 +94,8 @@ export class ClientConn implements UpstreamOwner {
   #counted = false
   #proxied = false
   #holdsSlot = false
-  #abort: AbortController | null = null
+  /** Takes this exchange out of the breaker's queue while it waits for a slot. */
+  #cancelWait: (() => void) | null = null
   #closeAfter = false
   #isHead = false
   #upgrade = false
@@ -235,8 +235,8 @@ export class ClientConn implements UpstreamOwner {
   #onClose (): void {
     if (this.closed) return
     this.closed = true
-    this.#abort?.abort()
-    this.#abort = null
+    this.#cancelWait?.()
+    this.#cancelWait = null
     const up = this.#up
     this.#up = null
     if (up !== null) up.destroy()
@@ -312,25 +312,22 @@ export class ClientConn implements UpstreamOwner {
       this.#respond(503, BODY_QUEUE_FULL)
       return
     }
-    const ac = new AbortController()
-    this.#abort = ac
+    // Queued without a Promise: the breaker calls back, synchronously, from the release that frees a slot.
     const seq = this.#seq
-    br.acquire(ac.signal).then(() => {
-      if (this.closed || seq !== this.#seq || ac.signal.aborted) { br.release(); return }
-      this.#abort = null
+    const cancel = br.enqueue(() => {
+      this.#cancelWait = null
+      if (this.closed || seq !== this.#seq) { br.release(); return }
       this.#holdsSlot = true
       this.#dispatch()
       this.#process()
-    }, (err: unknown) => {
-      if (this.closed || seq !== this.#seq) return
-      this.#abort = null
-      if (isIotlessError(err, 'BREAKER_QUEUE_FULL')) {
-        ctx.counters.queueFull++
-        this.#discard = true
-        this.#respond(503, BODY_QUEUE_FULL)
-        this.#process()
-      }
     })
+    if (cancel === null) {
+      ctx.counters.queueFull++
+      this.#discard = true
+      this.#respond(503, BODY_QUEUE_FULL)
+      return
+    }
+    this.#cancelWait = cancel
   }
 
   #answerHealthCheck (): void {
@@ -680,8 +677,8 @@ export class ClientConn implements UpstreamOwner {
       (ctx.idleTimeoutMs > 0 && nowMs - this.lastWriteMs >= ctx.idleTimeoutMs)
     if (!fired) return
     ctx.counters.timeouts++
-    this.#abort?.abort()
-    this.#abort = null
+    this.#cancelWait?.()
+    this.#cancelWait = null
     const up = this.#up
     this.#up = null
     if (up !== null) up.destroy()
