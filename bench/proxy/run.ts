@@ -163,10 +163,15 @@ function runWrk (wrk: string, port: number, connections: number, seconds: number
   })
 }
 
+/** Kills a process and its children (nginx's workers would outlive a SIGKILLed master). */
 async function stop (p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return
+  if (p.exitCode !== null || p.pid === undefined) return
+  const children = childPids(p.pid).slice(1)
   p.kill('SIGKILL')
   await new Promise((resolve) => p.once('exit', resolve))
+  for (const pid of children) {
+    try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
+  }
 }
 
 async function main (): Promise<void> {
