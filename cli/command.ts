@@ -6,3 +6,9 @@ export interface Command {
   usage: string
   run(argv: string[]): Promise<number>
 }
+
+/** One line of the registry in commands.ts: what `iotless --help` shows, and how to load the command. */
+export interface CommandEntry {
+  summary: string
+  load(): Promise<Command>
+}

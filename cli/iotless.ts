@@ -4,12 +4,13 @@ import { IotlessError } from '../core/errors.js'
 import { reportError } from './reportError.js'
 
 function mainUsage (): string {
-  const width = Math.max(...commands.map((c) => c.name.length))
+  const names = Object.keys(commands)
+  const width = Math.max(...names.map((n) => n.length))
   return [
     'Usage: iotless <command> [options]',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...names.map((n) => `  ${n.padEnd(width)}  ${commands[n]?.summary ?? ''}`),
     '',
     'Run `iotless <command> --help` for the options of one command.'
   ].join('\n')
@@ -27,10 +28,12 @@ async function main (argv: string[]): Promise<number> {
     process.stdout.write(pkg.version + '\n')
     return 0
   }
-  const command = commands.find((c) => c.name === name)
-  if (command === undefined) {
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined
+  if (entry === undefined) {
     throw new IotlessError('CLI_USAGE', `unknown command "${name}"\n\n${mainUsage()}`)
   }
+  // Only the chosen command's module (and what it imports) is loaded.
+  const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(command.usage + '\n')
     return 0

@@ -27,6 +27,8 @@ interface Waiter {
   cleanup: () => void
 }
 
+function noop (): void {}
+
 export class Breaker {
   #capacity: number
   readonly queueDepth: number
@@ -79,6 +81,23 @@ export class Breaker {
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#waiters.push(waiter)
     })
+  }
+
+  /**
+   * The callback form of acquire, for hot paths that cannot afford a Promise and an AbortSignal per
+   * queued request (the queue-proxy). Call it after tryAcquire() failed. Queues `onSlot`, which is called
+   * synchronously from release() or setCapacity() with the slot already held, and returns a function that
+   * takes it out of the queue again; or returns null at once, queueing nothing, when the queue is full.
+   * rejectWaiting() drops callback waiters without calling them.
+   */
+  enqueue (onSlot: () => void): (() => void) | null {
+    if (this.#inFlight + this.#waiters.length >= this.#totalSlots) return null
+    const waiter: Waiter = { resolve: onSlot, reject: noop, cleanup: noop }
+    this.#waiters.push(waiter)
+    return () => {
+      const i = this.#waiters.indexOf(waiter)
+      if (i >= 0) this.#waiters.splice(i, 1)
+    }
   }
 
   release (): void {

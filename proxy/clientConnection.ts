@@ -1,5 +1,4 @@
 import type net from 'node:net'
-import { isIotlessError } from '../core/errors.js'
 import {
   BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE, ChunkedFramer, findHeadEnd, HEAD_TOO_LARGE, PARSE_ERROR, PARSE_MORE,
   RequestHead, ResponseHead, withConnectionClose, type BodyKind
@@ -59,6 +58,8 @@ export class ClientConn implements UpstreamOwner {
 
   #ctx: ProxyContext
   #xffLine: string
+  /** #xffLine and the head's final CRLF, as bytes: appended to each request head on the common path. */
+  #xffTail: Buffer
   #pending: Buffer | null = null
   #off = 0
   #paused = false
@@ -66,6 +67,15 @@ export class ClientConn implements UpstreamOwner {
   #inProcess = false
   #corked: UpstreamConn | null = null
   #seq = 0
+  /** Bytes of an incomplete request head (from #off) already scanned. */
+  #headChecked = 0
+  /**
+   * Response (or tunnel) bytes moved since the last sweep; the sweep turns it into lastWriteMs, so the hot
+   * path reads no clock per chunk (the idle timeout is then up to one sweep late, never early).
+   */
+  #traffic = false
+  /** When the response ended (read once, for the pool and the stats), 0 until then. */
+  #doneMs = 0
 
   #head = new RequestHead()
   #res = new ResponseHead()
@@ -84,11 +94,12 @@ export class ClientConn implements UpstreamOwner {
   #counted = false
   #proxied = false
   #holdsSlot = false
-  #abort: AbortController | null = null
+  /** Takes this exchange out of the breaker's queue while it waits for a slot. */
+  #cancelWait: (() => void) | null = null
   #closeAfter = false
   #isHead = false
   #upgrade = false
-  #headOut = ''
+  #headOut: Buffer | string = ''
   #retried = false
   #status = 0
 
@@ -99,6 +110,7 @@ export class ClientConn implements UpstreamOwner {
     if (ip.startsWith('::ffff:')) ip = ip.slice(7)
     // Go's httputil.ReverseProxy appends the client address to X-Forwarded-For.
     this.#xffLine = ip === '' ? '' : `X-Forwarded-For: ${ip}\r\n`
+    this.#xffTail = Buffer.from(this.#xffLine + '\r\n', 'latin1')
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('end', () => this.#onEnd())
     socket.on('close', () => this.#onClose())
@@ -111,6 +123,7 @@ export class ClientConn implements UpstreamOwner {
   #onData (chunk: Buffer): void {
     if (this.ending) return
     if (this.tunnel) {
+      this.#traffic = true
       const up = this.#up
       if (up !== null && !up.socket.write(chunk)) { this.#upstreamBlocked = true; this.#pause() }
       return
@@ -137,7 +150,8 @@ export class ClientConn implements UpstreamOwner {
     if (corked !== null) { this.#corked = null; corked.socket.uncork() }
     const p = this.#pending
     if (p !== null && this.#off >= p.length) { this.#pending = null; this.#off = 0 }
-    if (this.#pending !== null && this.#pending.length - this.#off > PENDING_HIGH_WATER) this.#pause()
+    // An incomplete head is bounded by maxHeaderBytes instead: pausing would wait forever for its end.
+    if (this.active && this.#pending !== null && this.#pending.length - this.#off > PENDING_HIGH_WATER) this.#pause()
     else this.#maybeResume()
   }
 
@@ -147,22 +161,25 @@ export class ClientConn implements UpstreamOwner {
       if (buf === null) return
       if (!this.active) {
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before a request line.
-        while (this.#off + 1 < buf.length && buf[this.#off] === 13 && buf[this.#off + 1] === 10) this.#off += 2
+        while (this.#off + 1 < buf.length && buf[this.#off] === 13 && buf[this.#off + 1] === 10) { this.#off += 2; this.#headChecked = 0 }
         if (this.#off >= buf.length) return
-        const end = findHeadEnd(buf, this.#off, this.#ctx.maxHeaderBytes)
+        const end = findHeadEnd(buf, this.#off, this.#ctx.maxHeaderBytes, this.#headChecked)
         if (end < 0) {
           if (end === PARSE_MORE) {
+            this.#headChecked = buf.length - this.#off
             if (this.headStartedMs === 0) this.headStartedMs = this.#ctx.clock.now()
             return
           }
-          if (end === HEAD_TOO_LARGE) this.#reject(431, 'request head too large')
+          // Go's net/http (and so Knative's queue-proxy) answers an oversized head with exactly this.
+          if (end === HEAD_TOO_LARGE) this.#reject(431, '431 Request Header Fields Too Large', '')
           else this.#reject(400, 'bare CR or LF, or a control character, in the head')
           return
         }
-        const raw = buf.toString('latin1', this.#off, end)
+        const start = this.#off
         this.#off = end
+        this.#headChecked = 0
         this.headStartedMs = 0
-        if (this.#head.parse(raw) !== 0) {
+        if (this.#head.parseBuf(buf, start, end) !== 0) {
           this.#reject(this.#head.failure.status, this.#head.failure.reason)
           return
         }
@@ -218,8 +235,8 @@ export class ClientConn implements UpstreamOwner {
   #onClose (): void {
     if (this.closed) return
     this.closed = true
-    this.#abort?.abort()
-    this.#abort = null
+    this.#cancelWait?.()
+    this.#cancelWait = null
     const up = this.#up
     this.#up = null
     if (up !== null) up.destroy()
@@ -264,6 +281,8 @@ export class ClientConn implements UpstreamOwner {
     const now = ctx.clock.now()
     this.startedMs = now
     this.lastWriteMs = now
+    this.#traffic = false
+    this.#doneMs = 0
 
     // knative/pkg network/handlers/drain.go: health checks first, then K-Network-Probe: probe; neither
     // resets the drain timer, and ProxyHandler never sees them, so they are not counted.
@@ -293,25 +312,22 @@ export class ClientConn implements UpstreamOwner {
       this.#respond(503, BODY_QUEUE_FULL)
       return
     }
-    const ac = new AbortController()
-    this.#abort = ac
+    // Queued without a Promise: the breaker calls back, synchronously, from the release that frees a slot.
     const seq = this.#seq
-    br.acquire(ac.signal).then(() => {
-      if (this.closed || seq !== this.#seq || ac.signal.aborted) { br.release(); return }
-      this.#abort = null
+    const cancel = br.enqueue(() => {
+      this.#cancelWait = null
+      if (this.closed || seq !== this.#seq) { br.release(); return }
       this.#holdsSlot = true
       this.#dispatch()
       this.#process()
-    }, (err: unknown) => {
-      if (this.closed || seq !== this.#seq) return
-      this.#abort = null
-      if (isIotlessError(err, 'BREAKER_QUEUE_FULL')) {
-        ctx.counters.queueFull++
-        this.#discard = true
-        this.#respond(503, BODY_QUEUE_FULL)
-        this.#process()
-      }
     })
+    if (cancel === null) {
+      ctx.counters.queueFull++
+      this.#discard = true
+      this.#respond(503, BODY_QUEUE_FULL)
+      return
+    }
+    this.#cancelWait = cancel
   }
 
   #answerHealthCheck (): void {
@@ -338,7 +354,7 @@ export class ClientConn implements UpstreamOwner {
     const up = this.#ctx.pool.acquire(this)
     this.#up = up
     this.#ctx.counters.forwarded++
-    this.#headOut = this.#head.rewrite(this.#xffLine)
+    this.#headOut = this.#head.rewriteBuf(this.#xffLine, this.#xffTail)
     // Head and the first body bytes leave in one write when both are here.
     if (this.#head.bodyKind !== BODY_NONE && this.#corked === null) { up.socket.cork(); this.#corked = up }
     // When called from a breaker wake-up, the #process() call that follows uncorks.
@@ -370,7 +386,7 @@ export class ClientConn implements UpstreamOwner {
     const ctx = this.#ctx
     if (this.#counted) {
       this.#counted = false
-      const now = ctx.clock.now()
+      const now = this.#doneMs > 0 ? this.#doneMs : ctx.clock.now()
       ctx.stats.requestOut(now, this.#proxied)
       if (this.#status > 0) {
         const r = ctx.counters.responses
@@ -379,6 +395,7 @@ export class ClientConn implements UpstreamOwner {
       }
       if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.startedMs, this.#status)
     }
+    this.#doneMs = 0
     if (this.#holdsSlot) {
       this.#holdsSlot = false
       ctx.breaker?.release()
@@ -416,10 +433,10 @@ export class ClientConn implements UpstreamOwner {
     this.socket.destroy()
   }
 
-  #reject (status: number, reason: string): void {
+  #reject (status: number, reason: string, eol = '\n'): void {
     this.#ctx.counters.badRequest++
     this.#closeAfter = true
-    this.socket.write(localResponse(status, reason + '\n', true), 'latin1')
+    this.socket.write(localResponse(status, reason + eol, true), 'latin1')
     this.#finishClient()
   }
 
@@ -445,6 +462,7 @@ export class ClientConn implements UpstreamOwner {
   onUpstreamData (up: UpstreamConn, chunk: Buffer): void {
     if (up !== this.#up) { up.destroy(); return }
     if (this.tunnel) {
+      this.#traffic = true
       if (!this.socket.write(chunk)) up.socket.pause()
       return
     }
@@ -453,14 +471,13 @@ export class ClientConn implements UpstreamOwner {
     let writeFrom = 0
     if (!this.#resInBody) {
       if (this.#resPending !== null) { buf = Buffer.concat([this.#resPending, chunk]); this.#resPending = null }
-      let rawHead: string
+      let headStart: number
       let bodyStart: number
       for (;;) {
         const end = findHeadEnd(buf, start, MAX_RESPONSE_HEAD_BYTES)
         if (end === PARSE_MORE) { this.#resPending = start === 0 ? buf : buf.subarray(start); return }
         if (end < 0) { this.#upstreamProtocolError(); return }
-        const raw = buf.toString('latin1', start, end)
-        if (this.#res.parse(raw, this.#isHead) !== 0) { this.#upstreamProtocolError(); return }
+        if (this.#res.parseBuf(buf, start, end, this.#isHead) !== 0) { this.#upstreamProtocolError(); return }
         const status = this.#res.status
         if (status < 200) {
           if (status === 101) {
@@ -469,12 +486,12 @@ export class ClientConn implements UpstreamOwner {
             return
           }
           // 100 Continue, 103 Early Hints: pass on, then read the final head.
-          this.socket.write(raw, 'latin1')
+          this.socket.write(buf.subarray(start, end))
           start = end
           if (start >= buf.length) return
           continue
         }
-        rawHead = raw
+        headStart = start
         bodyStart = end
         break
       }
@@ -488,14 +505,14 @@ export class ClientConn implements UpstreamOwner {
       // A close-delimited body, or an upstream that says close, ends the client connection too.
       if (res.bodyKind === BODY_CLOSE || res.hasConnectionClose || this.#ctx.closing) this.#closeAfter = true
       if (this.#closeAfter && !res.hasConnectionClose) {
-        this.socket.write(withConnectionClose(rawHead), 'latin1')
+        this.socket.write(withConnectionClose(buf.toString('latin1', headStart, bodyStart)), 'latin1')
         writeFrom = bodyStart
       } else {
         writeFrom = start
       }
       start = bodyStart
     }
-    this.lastWriteMs = this.#ctx.clock.now()
+    this.#traffic = true
     let stop: number
     let done = false
     switch (this.#resBodyKind) {
@@ -589,7 +606,10 @@ export class ClientConn implements UpstreamOwner {
     const up = this.#up
     this.#up = null
     if (up !== null) {
-      if (this.#res.reusable && this.#reqDone && !this.#upBroken) this.#ctx.pool.release(up, this.lastWriteMs)
+      if (this.#res.reusable && this.#reqDone && !this.#upBroken) {
+        this.#doneMs = this.#ctx.clock.now()
+        this.#ctx.pool.release(up, this.#doneMs)
+      }
       else up.destroy()
     }
     // The upstream answered before the request body ended (e.g. 413): we cannot find the next request.
@@ -601,6 +621,7 @@ export class ClientConn implements UpstreamOwner {
     this.tunnel = true
     this.resStarted = true
     this.#status = 101
+    this.lastWriteMs = this.#ctx.clock.now()
     this.#ctx.counters.upgrades++
     this.socket.write(start === 0 ? buf : buf.subarray(start))
     const p = this.#pending
@@ -611,6 +632,29 @@ export class ClientConn implements UpstreamOwner {
   }
 
   // ---- timers, driven by QueueServer's sweep ------------------------------------------------------
+
+  /**
+   * An upgraded connection stays under the revision timeouts, as in Knative, where the tunnel runs inside
+   * the timeout handler and its end cancels the request context, which closes the backend connection
+   * (Go's ReverseProxy handleUpgradeResponse). REVISION_TIMEOUT_SECONDS bounds its whole life;
+   * REVISION_IDLE_TIMEOUT_SECONDS closes it after that long without a byte in either direction (Knative
+   * sees no writes through a hijacked connection, so there it fires that long after the upgrade whatever
+   * the traffic; counting traffic both ways is the intent of an idle timeout). Both sides are closed.
+   */
+  #sweepTunnel (nowMs: number): void {
+    const ctx = this.#ctx
+    if (this.#traffic) { this.#traffic = false; this.lastWriteMs = nowMs }
+    const fired =
+      (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
+      (ctx.idleTimeoutMs > 0 && nowMs - this.lastWriteMs >= ctx.idleTimeoutMs)
+    if (!fired) return
+    ctx.counters.timeouts++
+    const up = this.#up
+    this.#up = null
+    if (up !== null) up.destroy()
+    this.#settle()
+    this.socket.destroy()
+  }
 
   /** Applies the revision timeouts (serving pkg/http/handler/timeout.go) and the header and linger bounds. */
   sweep (nowMs: number): void {
@@ -624,15 +668,17 @@ export class ClientConn implements UpstreamOwner {
       if (this.headStartedMs > 0 && nowMs - this.headStartedMs >= ctx.headerTimeoutMs) this.socket.destroy()
       return
     }
-    if (!this.#counted || this.tunnel) return
+    if (this.tunnel) { this.#sweepTunnel(nowMs); return }
+    if (!this.#counted) return
+    if (this.#traffic) { this.#traffic = false; this.lastWriteMs = nowMs }
     const fired =
       (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
       (ctx.responseStartTimeoutMs > 0 && !this.resStarted && nowMs - this.startedMs >= ctx.responseStartTimeoutMs) ||
       (ctx.idleTimeoutMs > 0 && nowMs - this.lastWriteMs >= ctx.idleTimeoutMs)
     if (!fired) return
     ctx.counters.timeouts++
-    this.#abort?.abort()
-    this.#abort = null
+    this.#cancelWait?.()
+    this.#cancelWait = null
     const up = this.#up
     this.#up = null
     if (up !== null) up.destroy()

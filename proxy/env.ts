@@ -99,7 +99,7 @@ export const IOTLESS_ENV = {
   IOTLESS_PROXY_DRAIN_QUIET_PERIOD_MS: 'drain quiet period, default 30000 (Knative network.DefaultDrainTimeout)',
   IOTLESS_PROXY_UPGRADE_GRACE_MS: 'grace for upgraded (WebSocket) connections after close, default 60000',
   IOTLESS_PROXY_DRAIN_RESET_MS: 'un-drain if no SIGTERM follows /wait-for-drain within this, default 1000',
-  IOTLESS_PROXY_MAX_HEADER_BYTES: 'largest request head accepted, default 65536; larger gets 431 and close',
+  IOTLESS_PROXY_MAX_HEADER_BYTES: 'largest request head accepted, default 1052672 (Go\'s 1 MiB DefaultMaxHeaderBytes + 4096, as queue-proxy); larger gets 431 and close',
   IOTLESS_PROXY_HEADER_TIMEOUT_MS: 'time allowed to send one request head, default 60000',
   IOTLESS_PROXY_UPSTREAM_IDLE_MS: 'idle upstream keep-alive connections are closed after this, default 4000'
 } as const
@@ -169,7 +169,7 @@ export function readProxyEnv (env: Env): ProxyEnv {
     drainQuietPeriodMs: optInt(env, 'IOTLESS_PROXY_DRAIN_QUIET_PERIOD_MS', 30_000, 0, 3_600_000),
     upgradeGraceMs: optInt(env, 'IOTLESS_PROXY_UPGRADE_GRACE_MS', 60_000, 0, 3_600_000),
     drainResetMs: optInt(env, 'IOTLESS_PROXY_DRAIN_RESET_MS', 1000, 0, 3_600_000),
-    maxHeaderBytes: optInt(env, 'IOTLESS_PROXY_MAX_HEADER_BYTES', 65_536, 1024, 16 * 1024 * 1024),
+    maxHeaderBytes: optInt(env, 'IOTLESS_PROXY_MAX_HEADER_BYTES', 1_048_576 + 4096, 1024, 16 * 1024 * 1024),
     headerTimeoutMs: optInt(env, 'IOTLESS_PROXY_HEADER_TIMEOUT_MS', 60_000, 1, 3_600_000),
     upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000)
   }

@@ -9,8 +9,8 @@
  * reject the request with 400 and close the connection. Transfer codings other than a lone `chunked` are
  * refused (501), because we could not frame them with certainty.
  *
- * The parsers are classes reused across requests on one connection, so parsing allocates only the head
- * string and the few header values it keeps.
+ * The parsers are classes reused across requests on one connection and read heads in place, in the Buffer
+ * they arrived in, so parsing allocates only the few header values it keeps.
  */
 
 /** Body framing of one message. */
@@ -27,12 +27,14 @@ export const PARSE_ERROR = -2
 const CR = 13
 const LF = 10
 
-/** A bare CR, a bare LF, or a control character other than HTAB, anywhere in a head. */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point: llhttp strict mode refuses them
-const BAD_HEAD_CHARS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const DIGITS = /^\d{1,15}$/
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
+
+/** Bytes llhttp accepts in the host part of an absolute-form target: letters, digits and !$%&'()*+,-.:;=?@[]_~. */
+const SERVER_CHAR = new Uint8Array(128)
+for (const c of "!$%&'()*+,-.:;=?@[]_~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") SERVER_CHAR[c.charCodeAt(0)] = 1
+
+function isAlpha (c: number): boolean { return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) }
+function isDigit (c: number | undefined): boolean { return c !== undefined && c >= 48 && c <= 57 }
 
 /** Strips optional whitespace (SP and HTAB only, RFC 9110 §5.6.3); String.trim would also strip 0xA0. */
 function trimOws (s: string): string {
@@ -47,21 +49,16 @@ function eqLower (s: string, lower: string): boolean {
   return s.length === lower.length && (s === lower || s.toLowerCase() === lower)
 }
 
-/** True if the comma-separated list contains `token` (case-insensitive). */
-export function hasToken (list: string, token: string): boolean {
-  if (list.length < token.length) return false
-  for (const part of list.split(',')) if (eqLower(trimOws(part), token)) return true
-  return false
-}
-
 /**
  * Finds the end of a head (the index just past CRLFCRLF) in `buf` from `start`. Returns PARSE_MORE if the
  * head is not complete yet, PARSE_ERROR if what is there already cannot be a valid head (a bare LF would
- * otherwise make us wait for a CRLFCRLF that never comes), or -3 if the head is over `maxBytes`.
+ * otherwise make us wait for a CRLFCRLF that never comes), or HEAD_TOO_LARGE if the head is over `maxBytes`.
+ * `checked`: how many bytes after `start` an earlier call already looked at (it returned PARSE_MORE), so a
+ * head that arrives in many small pieces is scanned once, not once per piece.
  */
 export const HEAD_TOO_LARGE = -3
-export function findHeadEnd (buf: Buffer, start: number, maxBytes: number): number {
-  const i = buf.indexOf(CRLFCRLF, start)
+export function findHeadEnd (buf: Buffer, start: number, maxBytes: number, checked = 0): number {
+  const i = buf.indexOf(CRLFCRLF, checked > 3 ? start + checked - 3 : start)
   if (i >= 0) {
     if (i + 4 - start > maxBytes) return HEAD_TOO_LARGE
     return i + 4
@@ -69,25 +66,122 @@ export function findHeadEnd (buf: Buffer, start: number, maxBytes: number): numb
   const avail = buf.length - start
   if (avail > maxBytes) return HEAD_TOO_LARGE
   // Check what has arrived so far for bytes no valid head can hold; a trailing CR may be completed later.
-  let end = buf.length
-  if (end > start && buf[end - 1] === CR) end--
-  if (end > start && BAD_HEAD_CHARS.test(buf.toString('latin1', start, end))) return PARSE_ERROR
+  const end = buf.length
+  for (let j = checked > 1 ? start + checked - 1 : start; j < end; j++) {
+    const b = buf[j] as number
+    if (b >= 32 || b === 9) { if (b === 127) return PARSE_ERROR; continue }
+    if (b === CR) { if (j + 1 < end && buf[j + 1] !== LF) return PARSE_ERROR; continue }
+    if (b === LF) { if (j === start || buf[j - 1] !== CR) return PARSE_ERROR; continue }
+    return PARSE_ERROR
+  }
   return PARSE_MORE
 }
 
 /** Why a request was refused: status to answer with (the connection always closes after). */
 export interface ParseFailure { status: number; reason: string }
 
+/** tchar (RFC 9110 §5.6.2), for methods and header names. */
+const TOKEN_CHAR = new Uint8Array(256)
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1
+
+/** A control character other than HTAB (CR and LF are checked where they may appear). */
+function isCtl (c: number): boolean { return (c < 32 && c !== 9) || c === 127 }
+function isOws (c: number | undefined): boolean { return c === 32 || c === 9 }
+
 /**
- * Request head parser. `parse` fills the public fields; they stay valid until the next `parse`.
+ * b[at, at + lower.length) equals `lower` ignoring ASCII case. `lower` holds lowercase letters, digits and
+ * '-'; callers pass bytes already checked free of control characters, so `| 0x20` folds letters only.
+ */
+function eqLowerAt (b: Uint8Array, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = b[at + i] as number
+    const l = lower.charCodeAt(i)
+    if (c !== l && (c | 0x20) !== l) return false
+  }
+  return true
+}
+
+/** b[a, z) starts with `prefix`, exactly. */
+function startsWithAt (b: Uint8Array, a: number, z: number, prefix: string): boolean {
+  if (z - a < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (b[a + i] !== prefix.charCodeAt(i)) return false
+  return true
+}
+
+/** The comma-separated list in b[a, z) contains `lower` (case-insensitive), without allocating. */
+function hasTokenAt (b: Uint8Array, a: number, z: number, lower: string): boolean {
+  let s = a
+  while (s <= z) {
+    let e = s
+    while (e < z && b[e] !== 44) e++
+    let x = s
+    let y = e
+    while (x < y && isOws(b[x])) x++
+    while (y > x && isOws(b[y - 1])) y--
+    if (y - x === lower.length && eqLowerAt(b, x, lower)) return true
+    s = e + 1
+  }
+  return false
+}
+
+/**
+ * The request-target b[a, z) as llhttp (Node's parser, and so most user containers) accepts it:
+ * origin-form (`/...`), `*...`, or absolute-form (`letters://server[/ or ?...]`); after the server part
+ * only visible ASCII (0x21-0x7E). llhttp refuses HTAB, obs-text (0x80-0xFF) and anything else; Go's
+ * net/http is laxer (it takes 0x80-0xFF), so being as strict as llhttp never forwards what either refuses.
+ */
+function validTargetAt (b: Uint8Array, a: number, z: number): boolean {
+  let i = a
+  const c0 = b[a] as number
+  if (c0 !== 47 && c0 !== 42) {
+    while (i < z && isAlpha(b[i] as number)) i++
+    if (i === a || i + 3 > z || b[i] !== 58 || b[i + 1] !== 47 || b[i + 2] !== 47) return false
+    i += 3
+    for (; i < z; i++) {
+      const c = b[i] as number
+      if (c >= 128 || SERVER_CHAR[c] !== 1) break
+    }
+    if (i < z && b[i] !== 47) return false
+  }
+  for (; i < z; i++) {
+    const c = b[i] as number
+    if (c < 0x21 || c > 0x7e) return false
+  }
+  return true
+}
+
+function methodName (b: Buffer, a: number, z: number): string {
+  const n = z - a
+  if (n === 3 && b[a] === 71 && b[a + 1] === 69 && b[a + 2] === 84) return 'GET'
+  if (n === 4 && b[a] === 80 && b[a + 1] === 79 && b[a + 2] === 83 && b[a + 3] === 84) return 'POST'
+  if (n === 4 && b[a] === 72 && b[a + 1] === 69 && b[a + 2] === 65 && b[a + 3] === 68) return 'HEAD'
+  return b.toString('latin1', a, z)
+}
+
+/** 1 to 15 decimal digits in b[a, z) as a number, or -1. */
+function digitsAt (b: Uint8Array, a: number, z: number): number {
+  if (z <= a || z - a > 15) return -1
+  let n = 0
+  for (let i = a; i < z; i++) {
+    const c = b[i] as number
+    if (c < 48 || c > 57) return -1
+    n = n * 10 + (c - 48)
+  }
+  return n
+}
+
+const BAD_BYTES = 'bare CR or LF, or a control character, in the head'
+const BAD_RESPONSE_BYTES = 'bare CR or LF, or a control character, in the response head'
+
+/**
+ * Request head parser. `parseBuf` reads the head in place, in the Buffer it arrived in, and fills the
+ * public fields; they stay valid until the next parse. Strings are made only for the rare headers whose
+ * values the proxy keeps (probes, K-Original-Host, X-Forwarded-*, Transfer-Encoding).
  */
 export class RequestHead {
   method = ''
-  target = ''
   /** 1 for HTTP/1.1, 0 for HTTP/1.0. */
   minor = 1
-  /** The raw head (request line to the final CRLF inclusive) as a latin1 string. */
-  raw = ''
   bodyKind: BodyKind = BODY_NONE
   contentLength = 0
   keepAlive = true
@@ -102,7 +196,13 @@ export class RequestHead {
   proxied = false
   failure: ParseFailure = { status: 400, reason: '' }
 
-  // Rewrite bookkeeping: header line spans (start, end incl. CRLF) to drop, and the values we need.
+  #buf: Buffer = Buffer.alloc(0)
+  #start = 0
+  #end = 0
+  #targetStart = 0
+  #targetEnd = 0
+  #raw: string | null = null
+  // Rewrite bookkeeping: header line spans (start, end incl. CRLF, relative to the head) to drop.
   #drop: number[] = []
   #hostLine = -1
   #hostLineEnd = -1
@@ -116,6 +216,17 @@ export class RequestHead {
   #hostCount = 0
   #teCount = 0
   #upgradeHeader = false
+  #connClose = false
+  #connKeepAlive = false
+  #connUpgrade = false
+
+  /** The raw head (request line to the final CRLF inclusive) as a latin1 string, made on first use. */
+  get raw (): string {
+    if (this.#raw === null) this.#raw = this.#buf.toString('latin1', this.#start, this.#end)
+    return this.#raw
+  }
+
+  get target (): string { return this.#buf.toString('latin1', this.#targetStart, this.#targetEnd) }
 
   #fail (status: number, reason: string): number {
     this.failure.status = status
@@ -125,7 +236,15 @@ export class RequestHead {
 
   /** Parses the complete head `raw` (ending in CRLFCRLF). Returns 0, or PARSE_ERROR with `failure` set. */
   parse (raw: string): number {
-    this.raw = raw
+    return this.parseBuf(Buffer.from(raw, 'latin1'), 0, raw.length)
+  }
+
+  /** Parses the complete head b[s, e) (ending in CRLFCRLF). Returns 0, or PARSE_ERROR with `failure` set. */
+  parseBuf (b: Buffer, s: number, e: number): number {
+    this.#buf = b
+    this.#start = s
+    this.#end = e
+    this.#raw = null
     this.bodyKind = BODY_NONE
     this.contentLength = 0
     this.upgrade = false
@@ -147,47 +266,58 @@ export class RequestHead {
     this.#hostCount = 0
     this.#teCount = 0
     this.#upgradeHeader = false
-    let connClose = false
-    let connKeepAlive = false
-    let connUpgrade = false
+    this.#connClose = false
+    this.#connKeepAlive = false
+    this.#connUpgrade = false
 
-    if (BAD_HEAD_CHARS.test(raw)) return this.#fail(400, 'bare CR or LF, or a control character, in the head')
-    const lineEnd = raw.indexOf('\r\n')
-    const sp1 = raw.indexOf(' ')
-    if (sp1 <= 0 || sp1 > lineEnd) return this.#fail(400, 'malformed request line')
-    const sp2 = raw.indexOf(' ', sp1 + 1)
-    if (sp2 < 0 || sp2 > lineEnd || sp2 === sp1 + 1) return this.#fail(400, 'malformed request line')
-    this.method = raw.slice(0, sp1)
-    if (!TOKEN.test(this.method)) return this.#fail(400, 'malformed method')
-    this.target = raw.slice(sp1 + 1, sp2)
-    const version = raw.slice(sp2 + 1, lineEnd)
-    if (version === 'HTTP/1.1') this.minor = 1
-    else if (version === 'HTTP/1.0') this.minor = 0
-    else if (/^HTTP\/\d\.\d$/.test(version)) return this.#fail(505, 'HTTP version not supported')
-    else return this.#fail(400, 'malformed request line')
+    // Request line.
+    let lineEnd = s
+    while (lineEnd < e && b[lineEnd] !== CR) { if (isCtl(b[lineEnd] as number)) return this.#fail(400, BAD_BYTES); lineEnd++ }
+    if (lineEnd + 1 >= e || b[lineEnd + 1] !== LF) return this.#fail(400, BAD_BYTES)
+    let sp1 = s
+    while (sp1 < lineEnd && b[sp1] !== 32) sp1++
+    if (sp1 === s || sp1 >= lineEnd) return this.#fail(400, 'malformed request line')
+    let sp2 = sp1 + 1
+    while (sp2 < lineEnd && b[sp2] !== 32) sp2++
+    if (sp2 >= lineEnd || sp2 === sp1 + 1) return this.#fail(400, 'malformed request line')
+    for (let k = s; k < sp1; k++) if (TOKEN_CHAR[b[k] as number] !== 1) return this.#fail(400, 'malformed method')
+    this.method = methodName(b, s, sp1)
+    this.#targetStart = sp1 + 1
+    this.#targetEnd = sp2
+    const v = sp2 + 1
+    if (lineEnd - v === 8 && startsWithAt(b, v, lineEnd, 'HTTP/') && isDigit(b[v + 5]) && b[v + 6] === 46 && isDigit(b[v + 7])) {
+      if (b[v + 5] === 49 && b[v + 7] === 49) this.minor = 1
+      else if (b[v + 5] === 49 && b[v + 7] === 48) this.minor = 0
+      else return this.#fail(505, 'HTTP version not supported')
+    } else {
+      return this.#fail(400, 'malformed request line')
+    }
     if (this.method === 'CONNECT') return this.#fail(501, 'CONNECT is not supported')
+    if (!validTargetAt(b, sp1 + 1, sp2)) return this.#fail(400, 'malformed request target')
 
+    // Header lines.
     let pos = lineEnd + 2
-    const headEnd = raw.length - 2
+    const headEnd = e - 2
     while (pos < headEnd) {
-      const e = raw.indexOf('\r\n', pos)
-      const c0 = raw.charCodeAt(pos)
+      const c0 = b[pos]
       // RFC 9112 §5.2: a server MUST reject obs-fold in a request with 400.
       if (c0 === 32 || c0 === 9) return this.#fail(400, 'obsolete line folding')
-      const colon = raw.indexOf(':', pos)
-      if (colon < 0 || colon > e) return this.#fail(400, 'header line without a colon')
-      const name = raw.slice(pos, colon)
-      // Also catches whitespace between the name and the colon (RFC 9112 §5.1: MUST reject with 400).
-      if (!TOKEN.test(name)) return this.#fail(400, 'malformed header name')
-      const r = this.#header(name, raw, colon + 1, e, pos)
-      if (r !== 0) return r
-      if (name.length === 10 && eqLower(name, 'connection')) {
-        const v = raw.slice(colon + 1, e)
-        if (hasToken(v, 'close')) connClose = true
-        if (hasToken(v, 'keep-alive')) connKeepAlive = true
-        if (hasToken(v, 'upgrade')) connUpgrade = true
+      let le = pos
+      let colon = -1
+      while (le < e && b[le] !== CR) {
+        const c = b[le] as number
+        if (isCtl(c)) return this.#fail(400, BAD_BYTES)
+        if (c === 58 && colon < 0) colon = le
+        le++
       }
-      pos = e + 2
+      if (le + 1 >= e || b[le + 1] !== LF) return this.#fail(400, BAD_BYTES)
+      if (colon < 0) return this.#fail(400, 'header line without a colon')
+      // Also catches whitespace between the name and the colon (RFC 9112 §5.1: MUST reject with 400).
+      if (colon === pos) return this.#fail(400, 'malformed header name')
+      for (let k = pos; k < colon; k++) if (TOKEN_CHAR[b[k] as number] !== 1) return this.#fail(400, 'malformed header name')
+      const r = this.#header(b, pos, colon, le)
+      if (r !== 0) return r
+      pos = le + 2
     }
 
     if (this.minor === 1 && this.#hostCount !== 1) return this.#fail(400, this.#hostCount === 0 ? 'missing Host header' : 'more than one Host header')
@@ -205,80 +335,105 @@ export class RequestHead {
     } else if (this.#clCount === 1 && this.contentLength > 0) {
       this.bodyKind = BODY_LENGTH
     }
-    this.keepAlive = this.minor === 1 ? !connClose : connKeepAlive && !connClose
+    const connClose = this.#connClose
+    this.keepAlive = this.minor === 1 ? !connClose : this.#connKeepAlive && !connClose
     // Only a request with both Connection: upgrade and Upgrade is one (RFC 9110 §7.8).
-    this.upgrade = connUpgrade && this.#upgradeHeader
+    this.upgrade = this.#connUpgrade && this.#upgradeHeader
     return 0
   }
 
-  #header (name: string, raw: string, vStart: number, vEnd: number, lineStart: number): number {
-    switch (name.length) {
+  /** One header line: name b[ns, ne), value b[ne + 1, le), the line ends at `le` (its CR). */
+  #header (b: Buffer, ns: number, ne: number, le: number): number {
+    let a = ne + 1
+    let z = le
+    while (a < z && isOws(b[a])) a++
+    while (z > a && isOws(b[z - 1])) z--
+    const rel = ns - this.#start
+    const relEnd = le + 2 - this.#start
+    switch (ne - ns) {
       case 4:
-        if (eqLower(name, 'host')) {
+        if (eqLowerAt(b, ns, 'host')) {
           this.#hostCount++
-          this.#hostLine = lineStart
-          this.#hostLineEnd = vEnd + 2
+          this.#hostLine = rel
+          this.#hostLineEnd = relEnd
         }
         break
       case 6:
-        if (eqLower(name, 'expect') && eqLower(trimOws(raw.slice(vStart, vEnd)), '100-continue')) this.expectContinue = true
+        if (eqLowerAt(b, ns, 'expect') && z - a === 12 && eqLowerAt(b, a, '100-continue')) this.expectContinue = true
         break
       case 7:
-        if (eqLower(name, 'upgrade')) this.#upgradeHeader = true
+        if (eqLowerAt(b, ns, 'upgrade')) this.#upgradeHeader = true
         break
       case 9:
-        if (eqLower(name, 'forwarded')) this.#hasForwarded = true
+        if (eqLowerAt(b, ns, 'forwarded')) this.#hasForwarded = true
         break
       case 10:
-        if (eqLower(name, 'user-agent')) {
-          const v = trimOws(raw.slice(vStart, vEnd))
-          if (v.startsWith('kube-probe/') || v.startsWith('Knative-Activator-Probe') || v.startsWith('Knative-Autoscaling-Probe')) this.healthCheck = true
+        if (eqLowerAt(b, ns, 'connection')) {
+          if (hasTokenAt(b, a, z, 'close')) this.#connClose = true
+          if (hasTokenAt(b, a, z, 'keep-alive')) this.#connKeepAlive = true
+          if (hasTokenAt(b, a, z, 'upgrade')) this.#connUpgrade = true
+        } else if (eqLowerAt(b, ns, 'user-agent')) {
+          if (startsWithAt(b, a, z, 'kube-probe/') || startsWithAt(b, a, z, 'Knative-Activator-Probe') || startsWithAt(b, a, z, 'Knative-Autoscaling-Probe')) this.healthCheck = true
         }
         break
       case 14:
-        if (eqLower(name, 'content-length')) {
+        if (eqLowerAt(b, ns, 'content-length')) {
           this.#clCount++
-          const v = trimOws(raw.slice(vStart, vEnd))
-          if (!DIGITS.test(v)) return this.#fail(400, 'malformed Content-Length')
-          this.contentLength = Number(v)
-        } else if (eqLower(name, 'k-network-hash')) {
-          this.networkHash = trimOws(raw.slice(vStart, vEnd))
+          const n = digitsAt(b, a, z)
+          if (n < 0) return this.#fail(400, 'malformed Content-Length')
+          this.contentLength = n
+        } else if (eqLowerAt(b, ns, 'k-network-hash')) {
+          this.networkHash = b.toString('latin1', a, z)
         }
         break
       case 15:
-        if (eqLower(name, 'k-kubelet-probe')) this.healthCheck = true
-        else if (eqLower(name, 'k-network-probe')) this.networkProbe = trimOws(raw.slice(vStart, vEnd))
-        else if (eqLower(name, 'k-proxy-request')) this.proxied = trimOws(raw.slice(vStart, vEnd)) === 'activator'
-        else if (eqLower(name, 'k-original-host')) {
+        if (eqLowerAt(b, ns, 'k-kubelet-probe')) this.healthCheck = true
+        else if (eqLowerAt(b, ns, 'k-network-probe')) this.networkProbe = b.toString('latin1', a, z)
+        else if (eqLowerAt(b, ns, 'k-proxy-request')) this.proxied = z - a === 9 && startsWithAt(b, a, z, 'activator')
+        else if (eqLowerAt(b, ns, 'k-original-host')) {
           // pkg/http/header RewriteHostOut: becomes Host, and is not passed on itself.
-          this.#originalHost = trimOws(raw.slice(vStart, vEnd))
-          this.#drop.push(lineStart, vEnd + 2)
-        } else if (eqLower(name, 'x-forwarded-for')) {
+          this.#originalHost = b.toString('latin1', a, z)
+          this.#drop.push(rel, relEnd)
+        } else if (eqLowerAt(b, ns, 'x-forwarded-for')) {
           // Go's Header.Get returns the first value; the Forwarded shim reads only that one.
-          if (this.#xff === '') this.#xff = trimOws(raw.slice(vStart, vEnd))
+          if (this.#xff === '') this.#xff = b.toString('latin1', a, z)
         }
         break
       case 16:
-        if (eqLower(name, 'x-forwarded-host') && this.#xfh === '') this.#xfh = trimOws(raw.slice(vStart, vEnd))
+        if (eqLowerAt(b, ns, 'x-forwarded-host') && this.#xfh === '') this.#xfh = b.toString('latin1', a, z)
         break
       case 17:
-        if (eqLower(name, 'transfer-encoding')) {
+        if (eqLowerAt(b, ns, 'transfer-encoding')) {
           this.#teCount++
-          const v = trimOws(raw.slice(vStart, vEnd))
+          const v = b.toString('latin1', a, z)
           this.#te = this.#te === '' ? v : this.#te + ',' + v
-        } else if (eqLower(name, 'x-forwarded-proto') && this.#xfp === '') {
-          this.#xfp = trimOws(raw.slice(vStart, vEnd))
+        } else if (eqLowerAt(b, ns, 'x-forwarded-proto') && this.#xfp === '') {
+          this.#xfp = b.toString('latin1', a, z)
         }
         break
       case 24:
         // activator.RevisionHeaders: not for the user container.
-        if (eqLower(name, 'knative-serving-revision')) this.#drop.push(lineStart, vEnd + 2)
+        if (eqLowerAt(b, ns, 'knative-serving-revision')) this.#drop.push(rel, relEnd)
         break
       case 25:
-        if (eqLower(name, 'knative-serving-namespace')) this.#drop.push(lineStart, vEnd + 2)
+        if (eqLowerAt(b, ns, 'knative-serving-namespace')) this.#drop.push(rel, relEnd)
         break
     }
     return 0
+  }
+
+  /**
+   * The head to send upstream as bytes. On the common path (nothing to drop, no Forwarded to add) it is the
+   * head as it came with `xffTail` (the X-Forwarded-For line and the final CRLF) in place of its final CRLF,
+   * copied once into a pooled Buffer; otherwise it is `rewrite`'s string.
+   */
+  rewriteBuf (xffLine: string, xffTail: Buffer): Buffer | string {
+    if (this.#drop.length !== 0 || (!this.#hasForwarded && (this.#xff !== '' || this.#xfp !== '' || this.#xfh !== ''))) return this.rewrite(xffLine)
+    const n = this.#end - 2 - this.#start
+    const out = Buffer.allocUnsafe(n + xffTail.length)
+    this.#buf.copy(out, 0, this.#start, this.#end - 2)
+    xffTail.copy(out, n)
+    return out
   }
 
   /**
@@ -339,51 +494,69 @@ export class ResponseHead {
 
   /** Parses a complete head. `requestMethodHead`: the request was HEAD, so there is no body whatever the headers say. */
   parse (raw: string, requestMethodHead: boolean): number {
+    return this.parseBuf(Buffer.from(raw, 'latin1'), 0, raw.length, requestMethodHead)
+  }
+
+  /** Parses the complete head b[s, e) in place. */
+  parseBuf (b: Buffer, s: number, e: number, requestMethodHead: boolean): number {
     this.bodyKind = BODY_NONE
     this.contentLength = 0
     this.hasConnectionClose = false
-    if (BAD_HEAD_CHARS.test(raw)) return this.#fail('bare CR or LF, or a control character, in the response head')
-    const lineEnd = raw.indexOf('\r\n')
-    if (lineEnd < 12 || !raw.startsWith('HTTP/1.') || raw.charCodeAt(12) !== 32 && lineEnd !== 12) return this.#fail('malformed status line')
-    const m = raw.charCodeAt(7)
+    let lineEnd = s
+    while (lineEnd < e && b[lineEnd] !== CR) { if (isCtl(b[lineEnd] as number)) return this.#fail(BAD_RESPONSE_BYTES); lineEnd++ }
+    if (lineEnd + 1 >= e || b[lineEnd + 1] !== LF) return this.#fail(BAD_RESPONSE_BYTES)
+    const n = lineEnd - s
+    if (n < 12 || !startsWithAt(b, s, lineEnd, 'HTTP/1.') || (b[s + 12] !== 32 && n !== 12)) return this.#fail('malformed status line')
+    const m = b[s + 7]
     if (m === 49) this.minor = 1
     else if (m === 48) this.minor = 0
     else return this.#fail('unsupported response version')
-    if (raw.charCodeAt(8) !== 32) return this.#fail('malformed status line')
-    const code = raw.slice(9, 12)
-    if (!/^[1-5]\d\d$/.test(code)) return this.#fail('malformed status code')
-    this.status = Number(code)
+    if (b[s + 8] !== 32) return this.#fail('malformed status line')
+    const d0 = b[s + 9] as number
+    if (d0 < 49 || d0 > 53 || !isDigit(b[s + 10]) || !isDigit(b[s + 11])) return this.#fail('malformed status code')
+    this.status = (d0 - 48) * 100 + ((b[s + 10] as number) - 48) * 10 + ((b[s + 11] as number) - 48)
     let clCount = 0
     let te = ''
     let keepAlive = false
     let pos = lineEnd + 2
-    const headEnd = raw.length - 2
+    const headEnd = e - 2
     while (pos < headEnd) {
-      const e = raw.indexOf('\r\n', pos)
-      const c0 = raw.charCodeAt(pos)
+      const c0 = b[pos]
       if (c0 === 32 || c0 === 9) return this.#fail('obsolete line folding in the response')
-      const colon = raw.indexOf(':', pos)
-      if (colon < 0 || colon > e) return this.#fail('response header line without a colon')
-      const name = raw.slice(pos, colon)
-      if (!TOKEN.test(name)) return this.#fail('malformed response header name')
-      if (name.length === 14 && eqLower(name, 'content-length')) {
-        clCount++
-        const v = trimOws(raw.slice(colon + 1, e))
-        if (!DIGITS.test(v)) return this.#fail('malformed Content-Length in the response')
-        this.contentLength = Number(v)
-      } else if (name.length === 17 && eqLower(name, 'transfer-encoding')) {
-        const v = trimOws(raw.slice(colon + 1, e))
-        te = te === '' ? v : te + ',' + v
-      } else if (name.length === 10 && eqLower(name, 'connection')) {
-        const v = raw.slice(colon + 1, e)
-        if (hasToken(v, 'close')) this.hasConnectionClose = true
-        if (hasToken(v, 'keep-alive')) keepAlive = true
+      let le = pos
+      let colon = -1
+      while (le < e && b[le] !== CR) {
+        const c = b[le] as number
+        if (isCtl(c)) return this.#fail(BAD_RESPONSE_BYTES)
+        if (c === 58 && colon < 0) colon = le
+        le++
       }
-      pos = e + 2
+      if (le + 1 >= e || b[le + 1] !== LF) return this.#fail(BAD_RESPONSE_BYTES)
+      if (colon < 0) return this.#fail('response header line without a colon')
+      if (colon === pos) return this.#fail('malformed response header name')
+      for (let k = pos; k < colon; k++) if (TOKEN_CHAR[b[k] as number] !== 1) return this.#fail('malformed response header name')
+      let a = colon + 1
+      let z = le
+      while (a < z && isOws(b[a])) a++
+      while (z > a && isOws(b[z - 1])) z--
+      const nl = colon - pos
+      if (nl === 14 && eqLowerAt(b, pos, 'content-length')) {
+        clCount++
+        const v = digitsAt(b, a, z)
+        if (v < 0) return this.#fail('malformed Content-Length in the response')
+        this.contentLength = v
+      } else if (nl === 17 && eqLowerAt(b, pos, 'transfer-encoding')) {
+        const v = b.toString('latin1', a, z)
+        te = te === '' ? v : te + ',' + v
+      } else if (nl === 10 && eqLowerAt(b, pos, 'connection')) {
+        if (hasTokenAt(b, a, z, 'close')) this.hasConnectionClose = true
+        if (hasTokenAt(b, a, z, 'keep-alive')) keepAlive = true
+      }
+      pos = le + 2
     }
     this.reusable = !this.hasConnectionClose && (this.minor === 1 || keepAlive)
-    const s = this.status
-    if (requestMethodHead || (s >= 100 && s < 200) || s === 204 || s === 304) return 0
+    const st = this.status
+    if (requestMethodHead || (st >= 100 && st < 200) || st === 204 || st === 304) return 0
     if (te !== '') {
       // RFC 9112 §6.1: a sender must not send both; we cannot be sure the client frames it as we do.
       if (clCount > 0) return this.#fail('response has both Content-Length and Transfer-Encoding')

@@ -91,7 +91,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     res.writeHead(200, { 'Content-Type': 'application/protobuf', 'Content-Length': body.length }).end(body)
   })
   const userMetrics = http.createServer((req, res) => {
-    metrics.registry.metrics().then((text) => {
+    metrics.metrics().then((text) => {
       res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text)
     }, () => res.writeHead(500).end())
   })

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { Breaker } from '../core/breaker.js'
 import type { ProxyCounters } from './proxyContext.js'
 import type { RequestStats } from './requestStats.js'
@@ -12,17 +12,58 @@ import type { RequestStats } from './requestStats.js'
 export interface UserMetrics {
   registry: Registry
   observeDurationMs: (ms: number, status: number) => void
+  /** The whole exposition (Prometheus text): the registry's metrics and the duration histogram. */
+  metrics: () => Promise<string>
+}
+
+const DURATION_NAME = 'kn_serving_invocation_duration_seconds'
+const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+/**
+ * The request-duration histogram, kept as plain bucket counts so that observing is a few comparisons and
+ * an increment (prom-client's Histogram.observe builds label objects and hashes them on every call), and
+ * written out in the Prometheus text format at scrape time.
+ */
+export class DurationHistogram {
+  readonly #boundsMs = DURATION_BUCKETS_S.map((b) => b * 1000)
+  readonly #counts = new Float64Array(DURATION_BUCKETS_S.length + 1)
+  #sumMs = 0
+  #count = 0
+
+  observe (ms: number): void {
+    const bounds = this.#boundsMs
+    let i = 0
+    while (i < bounds.length && ms > (bounds[i] as number)) i++
+    this.#counts[i] = (this.#counts[i] as number) + 1
+    this.#sumMs += ms
+    this.#count++
+  }
+
+  text (labels: Record<string, string>): string {
+    const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+    const base = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',')
+    const withLe = (le: string): string => `{le="${le}"${base === '' ? '' : ',' + base}}`
+    const plain = base === '' ? '' : `{${base}}`
+    const out = [
+      `# HELP ${DURATION_NAME} Time from receiving a request to finishing its response, seconds (probes excluded).`,
+      `# TYPE ${DURATION_NAME} histogram`
+    ]
+    let cumulative = 0
+    DURATION_BUCKETS_S.forEach((b, i) => {
+      cumulative += this.#counts[i] as number
+      out.push(`${DURATION_NAME}_bucket${withLe(String(b))} ${cumulative}`)
+    })
+    out.push(`${DURATION_NAME}_bucket${withLe('+Inf')} ${this.#count}`)
+    out.push(`${DURATION_NAME}_sum${plain} ${this.#sumMs / 1000}`)
+    out.push(`${DURATION_NAME}_count${plain} ${this.#count}`)
+    return out.join('\n') + '\n'
+  }
 }
 
 export function createUserMetrics (opts: { counters: ProxyCounters; stats: RequestStats; breaker: Breaker | null; labels: Record<string, string> }): UserMetrics {
   const registry = new Registry()
   registry.setDefaultLabels(opts.labels)
-  const duration = new Histogram({
-    name: 'kn_serving_invocation_duration_seconds',
-    help: 'Time from receiving a request to finishing its response, seconds (probes excluded).',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry]
-  })
+  const duration = new DurationHistogram()
   const { counters, stats, breaker } = opts
   new Gauge({
     name: 'kn_serving_queue_depth',
@@ -61,6 +102,7 @@ export function createUserMetrics (opts: { counters: ProxyCounters; stats: Reque
   })
   return {
     registry,
-    observeDurationMs: (ms) => duration.observe(ms / 1000)
+    observeDurationMs: (ms) => duration.observe(ms),
+    metrics: async () => (await registry.metrics()) + duration.text(opts.labels)
   }
 }

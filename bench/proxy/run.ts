@@ -4,6 +4,8 @@
  *
  *   npm run bench:proxy            (BENCH_SECONDS=5 BENCH_CONNECTIONS=10,50,200 by default)
  *
+ * BENCH_NOTE, if set, is written verbatim after the machine line (say what else was running).
+ *
  * Every proxy gets one core's worth of workers (nginx worker_processes 1, haproxy nbthread 1, node is
  * single-threaded), so CPU per request compares like with like. The upstream is nginx returning a
  * fixed 13-byte body from one worker, so it is cheap and identical for every row. CPU seconds and peak
@@ -106,15 +108,18 @@ function childPids (pid: number): number[] {
   return out
 }
 
-function cpuSeconds (pids: number[]): number {
-  let ticks = 0
+/** User and system CPU seconds of the processes so far, from /proc/<pid>/stat (utime, stime). */
+function cpuSeconds (pids: number[]): { user: number; sys: number } {
+  let user = 0
+  let sys = 0
   for (const pid of pids) {
     try {
-      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0).split(') ')[1]?.split(' ') ?? []
-      ticks += Number(f[11]) + Number(f[12])
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+      user += Number(f[11])
+      sys += Number(f[12])
     } catch { /* gone */ }
   }
-  return ticks / CLK_TCK
+  return { user: user / CLK_TCK, sys: sys / CLK_TCK }
 }
 
 function peakRssMiB (pids: number[]): number {
@@ -158,10 +163,15 @@ function runWrk (wrk: string, port: number, connections: number, seconds: number
   })
 }
 
+/** Kills a process and its children (nginx's workers would outlive a SIGKILLed master). */
 async function stop (p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null) return
+  if (p.exitCode !== null || p.pid === undefined) return
+  const children = childPids(p.pid).slice(1)
   p.kill('SIGKILL')
   await new Promise((resolve) => p.once('exit', resolve))
+  for (const pid of children) {
+    try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
+  }
 }
 
 async function main (): Promise<void> {
@@ -240,7 +250,8 @@ backend be
     throw err
   }
 
-  interface Row { name: string; c: number; r: WrkResult; cpuPer100k: number; rssMiB: number }
+  interface Row { name: string; c: number; r: WrkResult; cpuPer100k: number; userPer100k: number; rssMiB: number }
+  const loadBefore = os.loadavg()
   const rows: Row[] = []
   process.on('uncaughtException', (err) => { console.error(err); void cleanup().then(() => process.exit(1)) })
   for (const c of CONNECTIONS) {
@@ -249,12 +260,21 @@ backend be
       const pids = p.pids()
       const cpu0 = cpuSeconds(pids)
       const r = await runWrk(tools.wrk, p.port, c, SECONDS)
-      const cpu = cpuSeconds(pids) - cpu0
-      const row = { name: p.name, c, r, cpuPer100k: pids.length === 0 || r.requests === 0 ? NaN : cpu / r.requests * 100_000, rssMiB: peakRssMiB(pids) }
+      const cpu1 = cpuSeconds(pids)
+      const per100k = (s: number): number => pids.length === 0 || r.requests === 0 ? NaN : s / r.requests * 100_000
+      const row = {
+        name: p.name,
+        c,
+        r,
+        cpuPer100k: per100k(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys),
+        userPer100k: per100k(cpu1.user - cpu0.user),
+        rssMiB: peakRssMiB(pids)
+      }
       rows.push(row)
       console.error(`c=${c} ${p.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms cpu/100k ${row.cpuPer100k.toFixed(2)} s`)
     }
   }
+  const loadAfter = os.loadavg()
   await cleanup()
 
   const fmt = (n: number, d = 2): string => Number.isFinite(n) ? n.toFixed(d) : '–'
@@ -273,25 +293,27 @@ backend be
       out.push(`- c=${x.c}, ${x.name}: throughput ${fmt(tput)}× nginx (target ≥ 1.0: ${tput >= 1 ? 'met' : `missed by ${fmt((1 - tput) * 100, 0)}%`}); ` +
         `CPU/request ${fmt(cpu)}× nginx (target ≤ 1.0: ${cpu <= 1 ? 'met' : `missed by ${fmt((cpu - 1) * 100, 0)}%`}); ` +
         `${fmt(vsKnative, 1)}× less CPU than Knative's published 1 vCPU per 2,500 req/s (target ≥ 10×: ${vsKnative >= 10 ? 'met' : 'missed'})` +
-        (x.c === moderate ? `; added p99 ${fmt(addedP99)} ms at this moderate load (target < 1 ms: ${addedP99 < 1 ? 'met' : 'missed'})` : ''))
+        (x.c === moderate ? `; added p99 ${fmt(addedP99)} ms at this moderate load (target < 1 ms: ${addedP99 < 1 ? 'met' : `missed by ${fmt(addedP99 - 1)} ms`})` : '') +
+        `; CPU s per 100k: user ${fmt(x.userPer100k)} vs nginx ${fmt(nginx.userPer100k)}, system ${fmt(x.cpuPer100k - x.userPer100k)} vs nginx ${fmt(nginx.cpuPer100k - nginx.userPer100k)}`)
     }
-    out.push('', 'What limits it: the proxy is one JavaScript thread; per request it parses two heads into latin1 strings,',
-      'rebuilds the request head (X-Forwarded-For), reads the clock for the time-weighted stats and makes two or more',
-      'socket writes through libuv, where nginx does the same in C with no per-request allocation. With a finite',
-      'CONTAINER_CONCURRENCY and more connections than slots, queued requests take the Promise path of core/breaker.ts,',
-      'which costs more per request. On this 2-core machine wrk and the upstream compete with the proxy for CPU,',
-      'which adds to every proxy\'s p99.')
+    out.push('', 'What limits it: CPU per request splits into kernel time (the same four socket syscalls per request as',
+      'nginx: read and write on each side, plus epoll) and user time. The kernel part is close to nginx\'s (see the',
+      'user column: the rest is system time); the user part, one JavaScript thread going through Node\'s stream and',
+      'libuv layers for every read and write, is where the proxy pays more than nginx\'s C. With a finite',
+      'CONTAINER_CONCURRENCY and more connections than slots, requests also wait in the breaker\'s FIFO, which adds',
+      'latency by design. wrk, the upstream and the proxy share the machine\'s cores, so throughput and p99 follow',
+      'whatever else runs there.')
     return out
   }
   const lines: string[] = []
-  lines.push('| conns | target | req/s | × nginx | p50 ms | p99 ms | added p50 / p99 ms | CPU s per 100k req | × nginx CPU | peak RSS MiB | errors / non-2xx |')
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+  lines.push('| conns | target | req/s | × nginx | p50 ms | p99 ms | added p50 / p99 ms | CPU s per 100k req | of which user | × nginx CPU | peak RSS MiB | errors / non-2xx |')
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const c of CONNECTIONS) {
     const direct = rows.find((x) => x.c === c && x.name.startsWith('direct')) as Row
     const nginx = rows.find((x) => x.c === c && x.name.startsWith('nginx')) as Row
     for (const x of rows.filter((y) => y.c === c)) {
       const isDirect = x === direct
-      lines.push(`| ${c} | ${x.name} | ${fmt(x.r.rps, 0)} | ${fmt(x.r.rps / nginx.r.rps)} | ${fmt(x.r.p50Ms)} | ${fmt(x.r.p99Ms)} | ${isDirect ? '–' : `${fmt(x.r.p50Ms - direct.r.p50Ms)} / ${fmt(x.r.p99Ms - direct.r.p99Ms)}`} | ${fmt(x.cpuPer100k)} | ${isDirect ? '–' : fmt(x.cpuPer100k / nginx.cpuPer100k)} | ${isDirect ? '–' : fmt(x.rssMiB, 1)} | ${x.r.errors} / ${x.r.non2xx} |`)
+      lines.push(`| ${c} | ${x.name} | ${fmt(x.r.rps, 0)} | ${fmt(x.r.rps / nginx.r.rps)} | ${fmt(x.r.p50Ms)} | ${fmt(x.r.p99Ms)} | ${isDirect ? '–' : `${fmt(x.r.p50Ms - direct.r.p50Ms)} / ${fmt(x.r.p99Ms - direct.r.p99Ms)}`} | ${fmt(x.cpuPer100k)} | ${fmt(x.userPer100k)} | ${isDirect ? '–' : fmt(x.cpuPer100k / nginx.cpuPer100k)} | ${isDirect ? '–' : fmt(x.rssMiB, 1)} | ${x.r.errors} / ${x.r.non2xx} |`)
     }
   }
   // nginx -v and wrk -v print to stderr (wrk also exits 1), so read both streams.
@@ -307,10 +329,11 @@ backend be
     `Run: \`npm run bench:proxy\` (BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS.join(',')}, finite CC=${FINITE_CC}), ${new Date().toISOString()}.`,
     '',
     `Machine: ${machine}. wrk, the upstream and the proxy share these cores, so absolute figures are low; the ratios are the point.`,
+    `Load average (1 min) ${loadBefore[0]?.toFixed(2)} before the run, ${loadAfter[0]?.toFixed(2)} after.` + (process.env.BENCH_NOTE === undefined ? '' : ` ${process.env.BENCH_NOTE}`),
     '',
     'Setup: upstream = nginx (1 worker) returning a 13-byte body; each proxy keeps keep-alive connections to it and runs on one core',
     '(nginx worker_processes 1, haproxy nbthread 1, node single thread). wrk -t1 with a 1 s warm-up per row. CPU is user+system',
-    'time of the proxy processes from /proc during the measured run; peak RSS is VmHWM summed over them.',
+    'time of the proxy processes from /proc during the measured run (user time shown apart); peak RSS is VmHWM summed over them.',
     '',
     ...lines,
     '',

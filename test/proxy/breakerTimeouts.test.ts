@@ -1,5 +1,6 @@
 import t from 'tap'
 import http from 'node:http'
+import net from 'node:net'
 import { parseResponses, rawExchange, sleep, startProxyInProcess, startUpstream } from './helpers.js'
 
 function get (port: number, path: string): Promise<{ status: number; body: string; ms: number }> {
@@ -87,4 +88,49 @@ t.test('timeouts answer 504 "request timeout"', async (t) => {
     t.equal(cut.closed, true, 'once the response has started, a timeout aborts the connection')
     t.equal(parseResponses(cut.text)[0]?.status, 200)
   })
+})
+
+/** Opens a tunnel through the proxy; resolves once the 101 arrived. */
+async function openTunnel (port: number): Promise<{ s: net.Socket; closedAt: () => number; got: () => string }> {
+  const s = net.connect({ port, host: '127.0.0.1' })
+  let got = ''
+  let closedAt = 0
+  s.on('data', (d: Buffer) => { got += d.toString('latin1') })
+  s.on('close', () => { closedAt = Date.now() })
+  s.on('error', () => {})
+  await new Promise((resolve) => s.once('connect', resolve))
+  s.write('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n')
+  for (let i = 0; i < 100 && !got.includes('\r\n\r\n'); i++) await sleep(10)
+  return { s, closedAt: () => closedAt, got: () => got }
+}
+
+t.test('tunnels: REVISION_TIMEOUT_SECONDS bounds an upgraded connection even while it is busy', async (t) => {
+  const up = await startUpstream(t)
+  const px = await startProxyInProcess(t, up.port, { REVISION_TIMEOUT_SECONDS: '1' })
+  const t0 = Date.now()
+  const tun = await openTunnel(px.ports.serving)
+  t.match(tun.got(), /^HTTP\/1\.1 101 /)
+  while (tun.closedAt() === 0 && Date.now() - t0 < 4000) { tun.s.write('x'); await sleep(150) }
+  t.ok(tun.closedAt() > 0, 'closed by the proxy')
+  t.ok(tun.closedAt() - t0 >= 900, `not before the timeout (${tun.closedAt() - t0} ms)`)
+  t.match(tun.got(), /XXX/, 'it was carrying traffic')
+  t.equal(px.ctx.counters.timeouts, 1)
+  for (let i = 0; i < 50 && px.queue.tunnels > 0; i++) await sleep(10)
+  t.equal(px.queue.tunnels, 0)
+  t.equal(px.ctx.stats.concurrency, 0, 'the tunnel left the autoscaler concurrency')
+})
+
+t.test('tunnels: REVISION_IDLE_TIMEOUT_SECONDS closes an upgraded connection without traffic either way', async (t) => {
+  const up = await startUpstream(t)
+  const px = await startProxyInProcess(t, up.port, { REVISION_TIMEOUT_SECONDS: '30', REVISION_IDLE_TIMEOUT_SECONDS: '1' })
+  const tun = await openTunnel(px.ports.serving)
+  const t0 = Date.now()
+  // Traffic every 250 ms for 1.6 s keeps it open past the idle timeout.
+  while (Date.now() - t0 < 1600) { tun.s.write('y'); await sleep(250) }
+  t.equal(tun.closedAt(), 0, 'still open while bytes flow')
+  const quietFrom = Date.now()
+  for (let i = 0; i < 300 && tun.closedAt() === 0; i++) await sleep(10)
+  t.ok(tun.closedAt() > 0, 'closed once quiet')
+  t.ok(tun.closedAt() - quietFrom >= 600, `after about the idle timeout (${tun.closedAt() - quietFrom} ms of quiet)`)
+  t.equal(px.ctx.counters.timeouts, 1)
 })

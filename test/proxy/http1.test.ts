@@ -118,3 +118,25 @@ t.test('chunked framer: finds the end at any split, rejects bad framing', async 
     t.equal(f.feed(Buffer.from(b, 'latin1'), 0, b.length), PARSE_ERROR, JSON.stringify(b))
   }
 })
+
+t.test('rewriteBuf gives the same bytes as rewrite, from a head read in place', async (t) => {
+  const heads = [
+    'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
+    'POST /x?y=1 HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\ntraceparent: 00-abc-def-01\r\n\r\n',
+    'GET /x HTTP/1.1\r\nHost: p\r\nK-Original-Host: o\r\nKnative-Serving-Revision: r\r\n\r\n',
+    'GET /x HTTP/1.1\r\nHost: p\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n'
+  ]
+  for (const raw of heads) {
+    const pre = 'JUNK'
+    const buf = Buffer.from(pre + raw + 'NEXT', 'latin1')
+    const h = new RequestHead()
+    t.equal(h.parseBuf(buf, pre.length, pre.length + raw.length), 0)
+    t.equal(h.raw, raw, 'raw is the head alone')
+    const line = 'X-Forwarded-For: 127.0.0.1\r\n'
+    const out = h.rewriteBuf(line, Buffer.from(line + '\r\n', 'latin1'))
+    t.equal(typeof out === 'string' ? out : out.toString('latin1'), h.rewrite(line), JSON.stringify(raw))
+  }
+  t.equal(req('GET /a?b HTTP/1.1\r\nHost: a\r\n\r\n').target, '/a?b')
+  t.equal(req('HEAD / HTTP/1.1\r\nHost: a\r\n\r\n').method, 'HEAD')
+  t.equal(req('PURGE / HTTP/1.1\r\nHost: a\r\n\r\n').method, 'PURGE')
+})

@@ -1,6 +1,6 @@
 import t from 'tap'
 import http from 'node:http'
-import { rawExchange, startProxyInProcess, startUpstream } from './helpers.js'
+import { parseResponses, rawExchange, startProxyInProcess, startUpstream } from './helpers.js'
 
 /**
  * Request-smuggling corpus. Every case hides `GET /smuggled-N` where a proxy that framed the request
@@ -40,10 +40,17 @@ const corpus: Array<[string, string, number]> = [
   ['no Host in HTTP/1.1', `GET / HTTP/1.1\r\nX: y\r\n\r\n${S(29)}`, 400],
   ['space in request target', `GET /a ${S(30)}`, 400],
   ['HTTP/2 version on a HTTP/1 port', `GET / HTTP/2.0\r\nHost: a\r\n\r\n${S(31)}`, 505],
-  ['oversized headers', `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(70_000)}\r\n\r\n${S(32)}`, 431],
+  // Go's DefaultMaxHeaderBytes (1 MiB) + 4096, which queue-proxy keeps.
+  ['oversized headers', `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(1_048_576 + 4096)}\r\n\r\n${S(32)}`, 431],
   ['header name with a slash', `GET / HTTP/1.1\r\nHost: a\r\nContent/Length: 37\r\n\r\n${S(33)}`, 400],
   ['upgrade with a body', `POST / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: x\r\nContent-Length: 37\r\n\r\n${S(34)}`, 400],
-  ['CONNECT tunnel', `CONNECT a:80 HTTP/1.1\r\nHost: a:80\r\n\r\n${S(35)}`, 501]
+  ['CONNECT tunnel', `CONNECT a:80 HTTP/1.1\r\nHost: a:80\r\n\r\n${S(35)}`, 501],
+  // Request-target bytes llhttp refuses (so a Node user container would): the proxy refuses them first.
+  ['obs-text in the request target', `GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n${S(36)}`, 400],
+  ['HTAB in the request target', `GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n${S(37)}`, 400],
+  ['relative request target', `GET a/b HTTP/1.1\r\nHost: a\r\n\r\n${S(38)}`, 400],
+  ['absolute target without //', `GET http:/a HTTP/1.1\r\nHost: a\r\n\r\n${S(39)}`, 400],
+  ['absolute target with a bad host byte', `GET http://a"b/ HTTP/1.1\r\nHost: a\r\n\r\n${S(40)}`, 400]
 ]
 
 t.test('smuggling corpus: refused, closed, and nothing smuggled reaches the user container', async (t) => {
@@ -66,6 +73,19 @@ t.test('smuggling corpus: refused, closed, and nothing smuggled reaches the user
   t.ok(px.ctx.counters.badRequest >= corpus.length)
 })
 
+t.test('an oversized head gets Go net/http\'s exact 431 answer, then the connection closes', async (t) => {
+  const up = await startUpstream(t)
+  const px = await startProxyInProcess(t, up.port, { IOTLESS_PROXY_MAX_HEADER_BYTES: '2048' })
+  const r = await rawExchange(px.ports.serving, `GET /echo HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(2100)}\r\n\r\n`, { idleMs: 1000 })
+  const [res] = parseResponses(r.text)
+  t.equal(res?.status, 431)
+  t.equal(res?.body, '431 Request Header Fields Too Large', 'the body net/http writes')
+  t.equal(res?.headers['connection'], 'close')
+  t.equal(r.closed, true)
+  const fits = await rawExchange(px.ports.serving, `GET /echo HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(1900)}\r\n\r\n`, { idleMs: 300 })
+  t.match(fits.text, /^HTTP\/1\.1 200 /, 'a head under the limit passes')
+})
+
 t.test('valid edge cases are not refused', async (t) => {
   const up = await startUpstream(t)
   const px = await startProxyInProcess(t, up.port)
@@ -75,6 +95,8 @@ t.test('valid edge cases are not refused', async (t) => {
     ['tab as OWS', 'GET /echo HTTP/1.1\r\nHost:\ta\t\r\n\r\n'],
     ['HTTP/1.0 without Host', 'GET /echo HTTP/1.0\r\n\r\n'],
     ['obs-text in a value', 'GET /echo HTTP/1.1\r\nHost: a\r\nX: caf\xe9\r\n\r\n'],
+    ['absolute-form target', 'GET http://a:80/echo?x=1 HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['every visible ASCII byte in the target', 'GET /echo?"<>\\^`{|}~!$&\'()*+,;=:@[]%20# HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['chunk extensions with quotes', 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;name="v a"\r\nabc\r\n0\r\n\r\n']
   ]
   for (const [name, bytes] of ok) {

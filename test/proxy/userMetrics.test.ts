@@ -1,0 +1,36 @@
+import t from 'tap'
+import { Histogram, Registry } from 'prom-client'
+import { DurationHistogram } from '../../proxy/userMetrics.js'
+
+/** Sample lines (name{labels} value), label order normalised, comments dropped. */
+function samples (text: string): string[] {
+  return text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => {
+    const m = /^(\w+)(?:\{(.*)\})? (.+)$/.exec(l)
+    if (m === null) return l
+    const labels = (m[2] ?? '').split(/,(?=\w+=")/).filter((x) => x !== '').sort().join(',')
+    return `${m[1]}{${labels}} ${Number(m[3])}`
+  }).sort()
+}
+
+t.test('the duration histogram writes what prom-client\'s Histogram writes for the same observations', async (t) => {
+  const labels = { destination_revision: 'hello-00001', odd: 'a"b\\c' }
+  const registry = new Registry()
+  registry.setDefaultLabels(labels)
+  const reference = new Histogram({
+    name: 'kn_serving_invocation_duration_seconds',
+    help: 'Time from receiving a request to finishing its response, seconds (probes excluded).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry]
+  })
+  const ours = new DurationHistogram()
+  for (const ms of [0, 1, 5, 5.5, 10, 99, 100, 101, 2500, 59_999, 60_000, 61_000, 3]) {
+    reference.observe(ms / 1000)
+    ours.observe(ms)
+  }
+  const got = samples(ours.text(labels))
+  const want = samples(await registry.metrics())
+  t.equal(got.length, 16, '14 buckets, sum and count')
+  t.same(got.filter((l) => !l.includes('_sum')), want.filter((l) => !l.includes('_sum')))
+  const sum = (xs: string[]): number => Number(xs.find((l) => l.includes('_sum'))?.split(' ').pop())
+  t.ok(Math.abs(sum(got) - sum(want)) < 1e-9, 'same sum')
+})
