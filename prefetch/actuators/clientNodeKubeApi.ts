@@ -47,7 +47,6 @@ export async function loadClientNodeKubeApi (source: { kubeconfig?: string | und
   return {
     kind: 'client-node',
     readNamespace: (name) => wrap(async () => await core.readNamespace({ name }) as K8sObject),
-    readDeployment: (namespace, name) => wrap(async () => await apps.readNamespacedDeployment({ namespace, name }) as K8sObject),
     getCustom: (group, version, namespace, plural, name) => wrap(async () => await custom.getNamespacedCustomObject({ group, version, namespace, plural, name }) as K8sObject),
     mergePatchCustom: (group, version, namespace, plural, name, body) => wrap(async () => await custom.patchNamespacedCustomObject(
       { group, version, namespace, plural, name, body },

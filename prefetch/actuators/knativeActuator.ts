@@ -23,7 +23,6 @@ export interface RbacRule {
  */
 export const KNATIVE_ACTUATOR_RBAC: readonly RbacRule[] = Object.freeze([
   { apiGroup: '', resource: 'namespaces', verbs: ['get'], scope: 'cluster', why: 'version detection: labels of the knative-serving namespace' },
-  { apiGroup: 'apps', resource: 'deployments', verbs: ['get'], scope: 'knative-serving', why: 'version detection fallback: labels of the knative-serving/controller Deployment' },
   { apiGroup: 'serving.knative.dev', resource: 'services', verbs: ['get'], scope: 'functions-namespace', why: 'status.latestReadyRevisionName of the function\'s Service' },
   { apiGroup: 'serving.knative.dev', resource: 'revisions', verbs: ['get', 'patch'], scope: 'functions-namespace', why: 'read and set min-scale on the Revision (Knative >= 1.21)' },
   { apiGroup: 'autoscaling.internal.knative.dev', resource: 'podautoscalers', verbs: ['get', 'patch'], scope: 'functions-namespace', why: 'read and set min-scale on the PodAutoscaler (Knative <= 1.20)' }
@@ -88,7 +87,7 @@ const AUTOSCALING = { group: 'autoscaling.internal.knative.dev', version: 'v1alp
  * Knative actuator: sets `autoscaling.knative.dev/min-scale` to the number of instances the policy wants warm, on
  * the latest ready Revision of the function's Service (Knative >= 1.21) or on its PodAutoscaler, named like the
  * revision (<= 1.20), with JSON merge patches (through a KubeApi: undici REST, or @kubernetes/client-node where it loads). The version comes from the knative-serving namespace's labels, or
- * the controller Deployment's, or `knativeVersion`. Patches are rate-limited per function; the first touch of an
+ * `knativeVersion`. Patches are rate-limited per function; the first touch of an
  * object records its min-scale, and `close` puts every recorded value back (removing the annotation where there
  * was none). The value set is never below the recorded one; wanting none puts the recorded value back. Lowering min-scale to 0 does not stop pods at once: the KPA scales to zero after its stable window.
  */
@@ -127,14 +126,6 @@ export class KnativeActuator implements Actuator {
       tried.push(`namespace ${ns} has no version label`)
     } catch (err) {
       tried.push(`namespace ${ns}: ${describe(err)}`)
-    }
-    try {
-      const d = await this.#api.readDeployment(ns, 'controller')
-      const v = versionFromLabels(d.metadata?.labels, `deployment ${ns}/controller`)
-      if (v !== undefined) return v
-      tried.push(`deployment ${ns}/controller has no version label`)
-    } catch (err) {
-      tried.push(`deployment ${ns}/controller: ${describe(err)}`)
     }
     throw new IotlessError('PREFETCH_ACTUATOR_FAILED', `cannot tell the Knative Serving version (${tried.join('; ')}); pass --knative-version`)
   }

@@ -21,7 +21,6 @@ export class KubeApiError extends Error {
 export interface KubeApi {
   readonly kind: string
   readNamespace(name: string): Promise<K8sObject>
-  readDeployment(namespace: string, name: string): Promise<K8sObject>
   getCustom(group: string, version: string, namespace: string, plural: string, name: string): Promise<K8sObject>
   /** A JSON merge patch (application/merge-patch+json). */
   mergePatchCustom(group: string, version: string, namespace: string, plural: string, name: string, body: unknown): Promise<K8sObject>
@@ -141,7 +140,6 @@ export class RestKubeApi implements KubeApi {
   }
 
   readNamespace (name: string): Promise<K8sObject> { return this.#call('GET', `/api/v1/namespaces/${enc(name)}`) }
-  readDeployment (namespace: string, name: string): Promise<K8sObject> { return this.#call('GET', `/apis/apps/v1/namespaces/${enc(namespace)}/deployments/${enc(name)}`) }
   getCustom (group: string, version: string, namespace: string, plural: string, name: string): Promise<K8sObject> {
     return this.#call('GET', `/apis/${group}/${version}/namespaces/${enc(namespace)}/${plural}/${enc(name)}`)
   }
