@@ -29,7 +29,6 @@ export async function loadClientNodeKubeApi (source: { kubeconfig?: string | und
     kc.loadFromCluster()
   }
   const core = kc.makeApiClient(k8s.CoreV1Api)
-  const apps = kc.makeApiClient(k8s.AppsV1Api)
   const custom = kc.makeApiClient(k8s.CustomObjectsApi)
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
