@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Config } from '../core/config/schema.js'
 import { IotlessError } from '../core/errors.js'
+import { readSecret } from '../core/readSecret.js'
 import { KnativeTarget } from '../adapters/http/knativeTarget.js'
+import { OpenWhiskTarget } from '../adapters/openwhisk/openwhiskTarget.js'
 import { parseSinkEnv } from '../adapters/http/sinkEnv.js'
 import { SinkTarget } from '../adapters/http/sinkTarget.js'
 import type { Target } from '../adapters/target.js'
@@ -43,8 +45,14 @@ export function buildTargets (config: Readonly<Config>, baseDir: string, env: No
         targets.set(name, new SinkTarget({ ...sinkEnv, headersTimeoutMs: t.timeoutMs, bodyTimeoutMs: t.timeoutMs, connections: t.connections }))
         break
       }
-      case 'openwhisk':
-        throw new IotlessError('CONFIG_INVALID', `targets.${name}: the openwhisk target is not wired yet`)
+      case 'openwhisk': {
+        // keyFile, when set, is read instead of keyEnv (config.md); never from the config file itself.
+        const apiKey = readSecret(t.keyFile === undefined
+          ? { env: t.keyEnv, label: `targets.${name}: OpenWhisk API key` }
+          : { file: resolve(baseDir, t.keyFile), label: `targets.${name}: OpenWhisk API key` }, env)
+        targets.set(name, new OpenWhiskTarget({ apiHost: t.apiHost, apiKey, namespace: t.namespace, blocking: t.blocking, ignoreCerts: t.ignoreCerts, timeoutMs: t.timeoutMs }))
+        break
+      }
     }
   }
   return targets
