@@ -7,7 +7,7 @@ import { configJsonSchema, loadConfig, RESERVED_ENV } from '../../core/config/lo
 import { envLeaves } from '../../core/config/envOverrides.js'
 import { checkRoutes } from '../../adapters/mqtt/routeTable.js'
 import { readBrokerSecurity } from '../../cli/brokerSecurity.js'
-import { configMapFile, podTemplates, render, type Container, type K8sObject } from './manifests.js'
+import { allRendered, configMapFile, podTemplates, render, type Container, type K8sObject } from './manifests.js'
 
 /** The adapter config the manifests mount, checked as it is with the real loader (core/config). */
 interface RawConfig {
@@ -169,4 +169,21 @@ t.test('the adapter pod: replicas for shared subscriptions, env names the loader
     t.same(container.ports?.map((p) => p.containerPort), [raw.metrics?.port ?? 9464], `${dir}: the container port is metrics.port`)
     t.ok((grace ?? 30) * 1000 > (raw.adapter?.shutdownGraceMs ?? 30_000), `${dir}: terminationGracePeriodSeconds exceeds adapter.shutdownGraceMs`)
   }
+})
+
+t.test('every IOTLESS_* variable of every pod (the prefetcher too) is a config override the loader accepts', async (t) => {
+  const known = new Set([...envLeaves(configJsonSchema()).map((l) => l.env), ...RESERVED_ENV])
+  let n = 0
+  for (const { dir, obj } of allRendered()) {
+    for (const tpl of podTemplates(obj)) {
+      for (const c of tpl.spec.containers ?? []) {
+        for (const e of c.env ?? []) {
+          if (!e.name.startsWith('IOTLESS_')) continue
+          n++
+          t.ok(known.has(e.name), `${dir}: ${tpl.where} ${e.name}`)
+        }
+      }
+    }
+  }
+  t.ok(n > 0, `${n} variables checked`)
 })
