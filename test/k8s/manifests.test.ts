@@ -29,18 +29,22 @@ t.test('every kustomization renders with kubectl kustomize, offline', async (t) 
 t.test('the expected objects are there', async (t) => {
   const kinds = (dir: string): string[] => render(dir).map((o) => `${o.kind}/${o.metadata.name}`)
   const base = kinds('base')
-  for (const k of ['Namespace/iotless', 'Deployment/iotless-adapter', 'ServiceAccount/iotless-adapter', 'PodDisruptionBudget/iotless-adapter',
+  for (const k of ['Namespace/iotless', 'StatefulSet/iotless-adapter', 'Service/iotless-adapter', 'ServiceAccount/iotless-adapter', 'PodDisruptionBudget/iotless-adapter',
     'Deployment/iotless-prefetcher', 'ServiceAccount/iotless-prefetcher', 'Role/iotless-prefetcher', 'RoleBinding/iotless-prefetcher',
     'ClusterRole/iotless-prefetcher-knative-version', 'ClusterRoleBinding/iotless-prefetcher-knative-version',
     'Service/temperature-alert', 'Service/voice-activity']) {
     t.ok(base.includes(k), `base has ${k}`)
+  }
+  for (const dir of ['base', 'overlays/dev', 'overlays/gpu', 'overlays/eventing']) {
+    t.notOk(kinds(dir).includes('Deployment/iotless-adapter'), `${dir}: the adapter is no Deployment`)
   }
   t.ok(kinds('overlays/gpu').includes('Service/text-detect'), 'gpu overlay adds text-detect')
   t.notOk(base.includes('Service/text-detect'), 'the base has no GPU function')
   t.ok(kinds('overlays/eventing').includes('SinkBinding/iotless-adapter'))
   const cs = kinds('overlays/eventing-containersource')
   t.ok(cs.includes('ContainerSource/iotless-adapter'))
-  t.notOk(cs.includes('Deployment/iotless-adapter'), 'the ContainerSource replaces the adapter Deployment')
+  t.notOk(cs.includes('StatefulSet/iotless-adapter'), 'the ContainerSource replaces the adapter StatefulSet')
+  t.notOk(cs.includes('Service/iotless-adapter'), '... and its headless Service')
   t.notOk(cs.includes('PodDisruptionBudget/iotless-adapter'))
   t.same(kinds('knative-serving/queue-proxy'), ['ConfigMap/config-deployment'])
 })
@@ -101,11 +105,11 @@ t.test('no secret values: no Secret objects, and secret-looking env vars come fr
       }
     }
   }
-  const adapter = render('base').find((o) => o.kind === 'Deployment' && o.metadata.name === 'iotless-adapter') as K8sObject
+  const adapter = render('base').find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'iotless-adapter') as K8sObject
   const env = podTemplates(adapter)[0]?.spec.containers?.[0]?.env ?? []
   t.same(env.filter((e) => e.valueFrom?.secretKeyRef !== undefined).map((e) => [e.name, e.valueFrom?.secretKeyRef?.name, e.valueFrom?.secretKeyRef?.key]), [
     ['IOTLESS_BROKER_USERNAME', 'iotless-broker', 'username'],
-    ['IOTLESS_BROKER_PASSWORD', 'iotless-broker', 'password'],
+    ['MQTT_PASSWORD', 'iotless-broker', 'password'],
     ['__OW_API_KEY', 'iotless-openwhisk', 'auth']
   ], 'the adapter reads broker credentials and the OpenWhisk key from Secrets')
 })
@@ -136,4 +140,34 @@ t.test('images: every container image is set by kustomize to a registry image, n
   }
   const gpu = render('overlays/gpu').find((o) => o.kind === 'Service' && o.metadata.name === 'text-detect') as K8sObject
   t.equal(podTemplates(gpu)[0]?.spec.containers?.[0]?.image, 'registry.example.com/iotless-gpu:0.1.0', 'text-detect runs the GPU image')
+})
+
+interface StatefulSetSpec {
+  serviceName?: string
+  podManagementPolicy?: string
+  updateStrategy?: { type?: string }
+  selector: { matchLabels: Record<string, string> }
+  template: { metadata: { labels: Record<string, string> }; spec: PodSpec }
+}
+
+t.test('the adapter StatefulSet: stable pod names as client ids, a headless Service, parallel pods, rolling updates', async (t) => {
+  for (const dir of ['base', 'overlays/dev', 'overlays/gpu', 'overlays/eventing']) {
+    const objects = render(dir)
+    const sts = objects.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'iotless-adapter') as (K8sObject & { spec: StatefulSetSpec }) | undefined
+    if (sts === undefined) { t.fail(`${dir}: no adapter StatefulSet`); continue }
+    t.equal(sts.spec.podManagementPolicy, 'Parallel', `${dir}: podManagementPolicy`)
+    t.equal(sts.spec.updateStrategy?.type, 'RollingUpdate', `${dir}: updateStrategy`)
+    const clientId = sts.spec.template.spec.containers?.[0]?.env?.find((e) => e.name === 'IOTLESS_BROKER_CLIENT_ID')
+    t.equal(clientId?.valueFrom?.fieldRef?.fieldPath, 'metadata.name', `${dir}: the client id is the (stable) pod name`)
+    const svc = objects.find((o) => o.kind === 'Service' && o.apiVersion === 'v1' && o.metadata.name === sts.spec.serviceName) as (K8sObject & { spec: { clusterIP?: string; selector?: Record<string, string>; ports?: Array<{ name?: string; port: number; targetPort?: unknown }> } }) | undefined
+    t.ok(svc !== undefined, `${dir}: serviceName ${sts.spec.serviceName ?? '(none)'} is a Service of the render`)
+    t.equal(svc?.spec.clusterIP, 'None', `${dir}: the Service is headless`)
+    t.same(svc?.spec.selector, sts.spec.selector.matchLabels, `${dir}: it selects the adapter pods`)
+    for (const [k, v] of Object.entries(svc?.spec.selector ?? {})) t.equal(sts.spec.template.metadata.labels[k], v, `${dir}: pod label ${k}`)
+    t.same(svc?.spec.ports?.map((p) => [p.name, p.port, p.targetPort]), [['metrics', 9464, 'metrics']], `${dir}: port metrics 9464`)
+    const pdb = objects.find((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'iotless-adapter') as (K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } }) | undefined
+    t.same(pdb?.spec.selector.matchLabels, sts.spec.selector.matchLabels, `${dir}: the PodDisruptionBudget covers the StatefulSet's pods`)
+  }
+  const binding = render('overlays/eventing').find((o) => o.kind === 'SinkBinding') as (K8sObject & { spec: { subject: { apiVersion: string; kind: string; name: string } } }) | undefined
+  t.same(binding?.spec.subject, { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'iotless-adapter' }, 'the SinkBinding binds the adapter StatefulSet')
 })

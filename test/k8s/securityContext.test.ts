@@ -12,11 +12,11 @@ t.test('every pod template: non-root, read-only root fs, ALL capabilities droppe
     }
   }
   t.ok(templates >= 20, `${templates} pod templates checked`)
-  t.same([...kinds].sort(), ['ContainerSource', 'Deployment', 'Service'], 'Deployments, the ContainerSource and Knative Services are all covered')
+  t.same([...kinds].sort(), ['ContainerSource', 'Deployment', 'Service', 'StatefulSet'], 'Deployments, the adapter StatefulSet, the ContainerSource and Knative Services are all covered')
 })
 
 t.test('the checker flags each rule it enforces', async (t) => {
-  const good = podTemplates(render('base').find((o) => o.kind === 'Deployment' && o.metadata.name === 'iotless-adapter') as K8sObject)[0] as PodTemplate
+  const good = podTemplates(render('base').find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'iotless-adapter') as K8sObject)[0] as PodTemplate
   t.same(securityProblems(good), [])
   const broken = (mutate: (c: NonNullable<PodTemplate['spec']['containers']>[number], tpl: PodTemplate) => void): string[] => {
     const tpl = structuredClone(good)
