@@ -21,7 +21,8 @@ function), runs the policy, and pre-warms the functions on Knative (min-scale) o
 On SIGINT/SIGTERM it stops and puts every min-scale it changed back.
 
 Options:
-  --metrics-url URL          the adapter's Prometheus endpoint, e.g. http://127.0.0.1:9464/metrics (required)
+  --metrics-url URL          the adapter's Prometheus endpoint, e.g. http://127.0.0.1:9464/metrics (required);
+                             repeat it for several adapter replicas: their arrivals are added up
   --actuator A               knative | openwhisk (required)
   --policy NAME              ${POLICIES.map((p) => p.name).join('|')} (default iotless)
   --param k=v                a policy parameter; repeatable (iotless sim --help lists them)
@@ -48,7 +49,8 @@ OpenWhisk:
   --refresh-ms N             re-send warm-ups this often while wanted (default 300000)`
 
 export interface PrefetchCliOptions {
-  metricsUrl: string
+  /** One per adapter replica; arrivals are summed. */
+  metricsUrls: string[]
   actuator: 'knative' | 'openwhisk'
   policy: string
   params: Record<string, string>
@@ -74,7 +76,7 @@ function int (field: string, raw: string | undefined, fallback: number, min: num
 /** Reads and checks the options; every problem names its option. `env` is the CLI edge's environment. */
 export function parsePrefetchOptions (argv: string[], env: NodeJS.ProcessEnv): PrefetchCliOptions {
   const { values: v } = parseOptions(argv, {
-    'metrics-url': { type: 'string' },
+    'metrics-url': { type: 'string', multiple: true },
     actuator: { type: 'string' },
     policy: { type: 'string' },
     param: { type: 'string', multiple: true },
@@ -96,11 +98,13 @@ export function parsePrefetchOptions (argv: string[], env: NodeJS.ProcessEnv): P
     insecure: { type: 'boolean' },
     'refresh-ms': { type: 'string' }
   }, usage)
-  const metricsUrl = v['metrics-url']
-  if (metricsUrl === undefined) throw bad('--metrics-url', 'required (the adapter\'s /metrics, e.g. http://127.0.0.1:9464/metrics)')
-  let u: URL
-  try { u = new URL(metricsUrl) } catch { throw bad('--metrics-url', `not a URL: ${JSON.stringify(metricsUrl)}`) }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad('--metrics-url', `expected http:// or https://, got ${u.protocol}`)
+  const metricsUrls = v['metrics-url'] ?? []
+  if (metricsUrls.length === 0) throw bad('--metrics-url', 'required (the adapter\'s /metrics, e.g. http://127.0.0.1:9464/metrics)')
+  for (const metricsUrl of metricsUrls) {
+    let u: URL
+    try { u = new URL(metricsUrl) } catch { throw bad('--metrics-url', `not a URL: ${JSON.stringify(metricsUrl)}`) }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw bad('--metrics-url', `expected http:// or https://, got ${u.protocol}`)
+  }
   const actuator = v.actuator
   if (actuator !== 'knative' && actuator !== 'openwhisk') throw bad('--actuator', `expected knative or openwhisk, got ${JSON.stringify(actuator ?? '(none)')}`)
   const policy = v.policy ?? 'iotless'
@@ -110,7 +114,7 @@ export function parsePrefetchOptions (argv: string[], env: NodeJS.ProcessEnv): P
   if (kubeClient !== 'rest' && kubeClient !== 'client-node') throw bad('--kube-client', `expected rest or client-node, got ${JSON.stringify(kubeClient)}`)
   if (kubeClient === 'client-node' && !clientNodeSupported()) throw bad('--kube-client', `client-node needs Node >= 22.19 (this is ${process.versions.node}); use rest`)
   const opts: PrefetchCliOptions = {
-    metricsUrl,
+    metricsUrls,
     actuator,
     policy,
     params: parseParamFlags(v.param ?? []),
@@ -199,7 +203,8 @@ export const prefetchCommand: Command = {
     const policy = createPolicy(o.policy, o.params)
     const { actuator, close } = await makeActuator(o, process.env, log)
     // The source reports into the prefetcher, which collects from the source before each minute.
-    const source: MetricsArrivalSource = new MetricsArrivalSource(o.metricsUrl, (fn, n) => prefetcher.record(fn, n))
+    // One source per adapter replica: each keeps its own counters, and their increases add up.
+    const sources: MetricsArrivalSource[] = o.metricsUrls.map((url) => new MetricsArrivalSource(url, (fn, n) => prefetcher.record(fn, n)))
     const prefetcher: LivePrefetcher = new LivePrefetcher({
       policy,
       actuator,
@@ -208,9 +213,9 @@ export const prefetchCommand: Command = {
       functions: o.functions,
       minuteMs: o.minuteMs,
       leadMs: o.leadMs,
-      collect: async (record) => { await source.collect(record) }
+      collect: async (record) => { await Promise.all(sources.map((source) => source.collect(record))) }
     })
-    await source.collect() // the baseline; fails early on a wrong URL
+    await Promise.all(sources.map((source) => source.collect())) // the baseline; fails early on a wrong URL
     const lifecycle = new Lifecycle(log)
     lifecycle.add('kube client', close)
     lifecycle.add('prefetcher', () => prefetcher.stop())
@@ -218,7 +223,7 @@ export const prefetchCommand: Command = {
     lifecycle.handleSignals()
     // Timers are unref'd: keep the process alive until a signal.
     setInterval(() => undefined, 1 << 30)
-    log.info({ policy: policy.name, actuator: actuator.kind, metrics: o.metricsUrl, minuteMs: o.minuteMs, leadMs: o.leadMs }, 'iotless prefetch is running')
+    log.info({ policy: policy.name, actuator: actuator.kind, metrics: o.metricsUrls, minuteMs: o.minuteMs, leadMs: o.leadMs }, 'iotless prefetch is running')
     return await new Promise<number>(() => undefined)
   }
 }
