@@ -121,6 +121,7 @@ export class MqttAdapter {
   /** mqtt.js callbacks held while a route is full: the client reads no further packet until one is called. */
   #paused: Array<() => void> = []
   #fullRoutes = 0
+  #corked = false
 
   constructor (opts: MqttAdapterOptions) {
     // Every in-flight dispatch listens on these signals.
@@ -298,12 +299,29 @@ export class MqttAdapter {
   /** Sends, in arrival order, every ack whose message is handled and whose PUBACK/PUBREC mqtt.js has produced. */
   #release (pending: PendingAck): void {
     if (pending.epoch !== this.#epoch || !pending.handled || pending.packet === undefined || pending.ticket === undefined) return
-    for (const p of this.#acks.complete(pending.ticket)) {
+    const ready = this.#acks.complete(pending.ticket)
+    if (ready.length > 0) this.#corkUntilNextTick()
+    for (const p of ready) {
       const mid = p.packet?.messageId
       if (mid !== undefined) this.#held.delete(mid)
       // A message left unacknowledged stays with the broker, which sends it again to the next session.
       if (p.packet !== undefined && p.ack) this.#sendPacket?.(p.packet)
     }
+  }
+
+  /**
+   * Acks released in one turn of the event loop (several invocations finishing on one read from the target)
+   * leave in one socket write instead of one write each: cork now, uncork on the next tick.
+   */
+  #corkUntilNextTick (): void {
+    const stream = this.#client?.stream
+    if (this.#corked || stream === undefined || typeof stream.cork !== 'function') return
+    this.#corked = true
+    stream.cork()
+    process.nextTick(() => {
+      this.#corked = false
+      stream.uncork()
+    })
   }
 
   #onMessage = (_topic: string, _payload: Buffer, packet: IPublishPacket): void => {

@@ -11,13 +11,13 @@
  * Saturation: a closed loop keeps BENCH_WINDOW (500) messages published but not yet received, so the broker's
  * per-client queue (Mosquitto max_queued_messages, 1000 by default) never overflows and nothing is dropped:
  * the figure is what the path sustains without loss. Moderate load: a fixed BENCH_RATE messages/s.
- * Latency is publish -> the floor subscriber / the sink receiving the message, on one clock (this process
- * publishes and receives). Results go to stdout and to the `## Adapter` section of bench/RESULTS.md.
+ * Latency is publish -> the floor subscriber / the sink receiving the message, on the machine's wall clock
+ * (performance.timeOrigin + now in each process). The publisher, the floor subscriber, the sink and the
+ * adapter are four processes, so the publisher does not also pay for receiving. Results go to stdout and to the `## Adapter` section of bench/RESULTS.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
-import { createServer, type Server } from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -35,93 +35,98 @@ const RATE = Number(process.env.BENCH_RATE ?? 1000)
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 3)
 const run = `${process.pid}-${Date.now().toString(36)}`
 
-interface Receiver {
-  /** Called with each message's payload on receipt. */
-  onMessage: (payload: Buffer) => void
-}
+/** The receiving process (receiver.ts): a floor subscriber or the HTTP sink, counting what arrives. */
+class RemoteTracker {
+  count = 0
+  readonly child: ChildProcess
+  #waiters: Array<{ key: string; resolve: (m: Record<string, unknown>) => void }> = []
 
-/** Payloads carry their index and publish time: {"i":N,"t":ms}. */
-class Tracker implements Receiver {
-  readonly seen = new Set<number>()
-  readonly latencies: number[] = []
-  duplicates = 0
-  onMessage = (payload: Buffer): void => {
-    const now = performance.now()
-    const { i, t } = JSON.parse(payload.toString()) as { i: number; t: number }
-    if (this.seen.has(i)) { this.duplicates++; return }
-    this.seen.add(i)
-    this.latencies.push(now - t)
+  constructor (args: string[]) {
+    this.child = fork(path.join(here, 'receiver.js'), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    this.child.on('message', (m: Record<string, unknown>) => {
+      if (typeof m.count === 'number') this.count = m.count
+      for (const w of [...this.#waiters]) {
+        if (w.key in m) { this.#waiters.splice(this.#waiters.indexOf(w), 1); w.resolve(m) }
+      }
+    })
   }
 
-  reset (): void { this.seen.clear(); this.latencies.length = 0; this.duplicates = 0 }
+  next (key: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => { this.#waiters.push({ key, resolve }) })
+  }
+
+  async reset (): Promise<void> {
+    const done = this.next('reset')
+    this.child.send({ cmd: 'reset' })
+    await done
+    this.count = 0
+  }
+
+  async report (): Promise<{ count: number; duplicates: number; p50: number; p99: number }> {
+    const done = this.next('report')
+    this.child.send({ cmd: 'report' })
+    return (await done).report as { count: number; duplicates: number; p50: number; p99: number }
+  }
+
+  async close (): Promise<void> {
+    const exited = once(this.child, 'exit')
+    this.child.send({ cmd: 'exit' })
+    await exited
+  }
 }
 
-function pct (xs: number[], p: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p / 100 * s.length) - 1))] as number
-}
+/** Wall-clock ms, comparable across processes on this machine. */
+const wallNow = (): number => performance.timeOrigin + performance.now()
+
 
 async function connect (clientId: string, clean = true): Promise<MqttClient> {
   return mqtt.connectAsync(BROKER, { clientId, clean, protocolVersion: 5, reconnectPeriod: 0 })
 }
 
 /** Closed loop: at most WINDOW in flight (published, not yet received). Returns messages/s. */
-async function saturate (pub: MqttClient, topic: string, qos: 0 | 1, tracker: Tracker, n: number): Promise<{ rate: number; lost: number }> {
-  tracker.reset()
+async function saturate (pub: MqttClient, topic: string, qos: 0 | 1, tracker: RemoteTracker, n: number): Promise<{ rate: number; lost: number; duplicates: number }> {
+  await tracker.reset()
   let next = 0
   const start = performance.now()
   let lastProgress = start
   let lastCount = 0
-  while (tracker.seen.size < n) {
-    while (next < n && next - tracker.seen.size < WINDOW) {
+  while (tracker.count < n) {
+    while (next < n && next - tracker.count < WINDOW) {
       const i = next++
-      pub.publish(topic, JSON.stringify({ i, t: performance.now() }), { qos })
+      pub.publish(topic, JSON.stringify({ i, t: wallNow() }), { qos })
     }
-    await new Promise((resolve) => setImmediate(resolve))
-    if (tracker.seen.size !== lastCount) { lastCount = tracker.seen.size; lastProgress = performance.now() }
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    if (tracker.count !== lastCount) { lastCount = tracker.count; lastProgress = performance.now() }
     // QoS 0 may lose messages; stop waiting when nothing has arrived for 2 s.
     if (performance.now() - lastProgress > 2000) break
   }
   const seconds = (performance.now() - start) / 1000
-  return { rate: tracker.seen.size / seconds, lost: n - tracker.seen.size }
+  const r = await tracker.report()
+  return { rate: r.count / seconds, lost: n - r.count, duplicates: r.duplicates }
 }
 
 /** Open loop at a fixed rate; returns latency percentiles. */
-async function fixedRate (pub: MqttClient, topic: string, qos: 0 | 1, tracker: Tracker): Promise<{ p50: number; p99: number; lost: number }> {
-  tracker.reset()
+async function fixedRate (pub: MqttClient, topic: string, qos: 0 | 1, tracker: RemoteTracker): Promise<{ p50: number; p99: number; lost: number; duplicates: number }> {
+  await tracker.reset()
   const n = RATE * RATE_SECONDS
   const start = performance.now()
   for (let i = 0; i < n; i++) {
     const due = start + (i * 1000) / RATE
     const wait = due - performance.now()
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
-    pub.publish(topic, JSON.stringify({ i: i + 10_000_000, t: performance.now() }), { qos })
+    pub.publish(topic, JSON.stringify({ i: i + 10_000_000, t: wallNow() }), { qos })
   }
   const deadline = performance.now() + 5000
-  while (tracker.seen.size < n && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
-  return { p50: pct(tracker.latencies, 50), p99: pct(tracker.latencies, 99), lost: n - tracker.seen.size }
+  while (tracker.count < n && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  const r = await tracker.report()
+  return { p50: r.p50, p99: r.p99, lost: n - r.count, duplicates: r.duplicates }
 }
 
-/** The minimal sink: 200 at once; reads binary-mode bodies and CloudEvents batches. */
-async function startSink (tracker: Tracker): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const body = Buffer.concat(chunks)
-      if (req.headers['content-type'] === 'application/cloudevents-batch+json') {
-        for (const ev of JSON.parse(body.toString()) as Array<{ data: unknown }>) tracker.onMessage(Buffer.from(JSON.stringify(ev.data)))
-      } else {
-        tracker.onMessage(body)
-      }
-      res.writeHead(200, { 'content-length': '0' }).end()
-    })
-  })
-  server.keepAliveTimeout = 60_000
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server }
+/** The minimal sink, in its own process: 200 at once (or after delayMs); binary-mode bodies and batches. */
+async function startSink (delayMs = 0): Promise<{ url: string; tracker: RemoteTracker }> {
+  const tracker = new RemoteTracker(['sink', String(delayMs)])
+  const m = await tracker.next('url')
+  return { url: m.url as string, tracker }
 }
 
 async function startAdapter (sinkUrl: string, topic: string, qos: 0 | 1, batch: boolean): Promise<ChildProcess> {
@@ -139,15 +144,15 @@ async function startAdapter (sinkUrl: string, topic: string, qos: 0 | 1, batch: 
   return child
 }
 
-async function ready (pub: MqttClient, topic: string, tracker: Tracker): Promise<void> {
-  tracker.reset()
+async function ready (pub: MqttClient, topic: string, tracker: RemoteTracker): Promise<void> {
+  await tracker.reset()
   const deadline = performance.now() + 15_000
-  while (tracker.seen.size === 0) {
+  while (tracker.count === 0) {
     if (performance.now() > deadline) throw new Error('the adapter did not start delivering within 15 s')
-    pub.publish(topic, JSON.stringify({ i: -1, t: performance.now() }), { qos: 1 })
+    pub.publish(topic, JSON.stringify({ i: -1, t: wallNow() }), { qos: 1 })
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
-  tracker.reset()
+  await tracker.reset()
 }
 
 function cpuSeconds (pid: number): number {
@@ -160,7 +165,7 @@ function rssMb (pid: number): number {
   return m === null ? NaN : Number(m[1]) / 1024
 }
 
-interface Overload { capacity: number; offered: number; seconds: number; idleRss: number; peakRss: number; lastRss: number; delivered: number }
+interface Overload { capacity: number; offered: number; seconds: number; idleRss: number; peakRss: number; lastRss: number; delivered: number; perSecond: number[] }
 
 /**
  * 10x overload: the sink answers after 20 ms and the route allows 32 in flight, so the path carries about
@@ -169,15 +174,8 @@ interface Overload { capacity: number; offered: number; seconds: number; idleRss
  */
 async function overload (pub: MqttClient): Promise<Overload> {
   const topic = `bench/${run}/overload`
-  const tracker = new Tracker()
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => setTimeout(() => { tracker.onMessage(Buffer.concat(chunks)); res.writeHead(200, { 'content-length': '0' }).end() }, 20))
-  })
-  server.keepAliveTimeout = 60_000
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
+  const sink = await startSink(20)
+  const tracker = sink.tracker
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-adapter-'))
   const file = path.join(dir, 'iotless.json')
   fs.writeFileSync(file, JSON.stringify({
@@ -185,7 +183,7 @@ async function overload (pub: MqttClient): Promise<Overload> {
     metrics: { enabled: false },
     log: { level: 'warn' },
     adapter: { maxInFlight: 64 },
-    targets: { sink: { kind: 'knative', url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, connections: 32 } },
+    targets: { sink: { kind: 'knative', url: sink.url, connections: 32 } },
     routes: [{ topic, function: 'sink', target: 'sink', qos: 1, maxInFlight: 32 }]
   }))
   const child = spawn(process.execPath, [CLI, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] })
@@ -198,7 +196,13 @@ async function overload (pub: MqttClient): Promise<Overload> {
   let offered = 0
   let accepted = 0
   let peakRss = idleRss
-  const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMb(pid)) }, 100)
+  const perSecond: number[] = []
+  let ticks = 0
+  const sampler = setInterval(() => {
+    const rss = rssMb(pid)
+    peakRss = Math.max(peakRss, rss)
+    if (++ticks % 10 === 0) perSecond.push(rss)
+  }, 100)
   while (performance.now() - start < seconds * 1000) {
     // Keep at most 2,000 unacknowledged by the broker, so the figure is what the broker took in, not what
     // waits in this process.
@@ -209,12 +213,11 @@ async function overload (pub: MqttClient): Promise<Overload> {
   await new Promise((resolve) => setTimeout(resolve, 1000))
   clearInterval(sampler)
   const lastRss = rssMb(pid)
-  const delivered = tracker.seen.size
+  const delivered = tracker.count
   child.kill('SIGKILL')
   await once(child, 'exit')
-  server.closeAllConnections()
-  server.close()
-  return { capacity, offered: offeredRate, seconds, idleRss, peakRss, lastRss, delivered }
+  await tracker.close()
+  return { capacity, offered: offeredRate, seconds, idleRss, peakRss, lastRss, delivered, perSecond }
 }
 
 interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; lost: number; p50: number; p99: number; dup: number; cpuPer1k?: number }
@@ -244,34 +247,30 @@ async function main (): Promise<void> {
   const pub = await connect(`bench-pub-${run}`)
   const rows: Row[] = []
   for (const qos of [0, 1] as const) {
-    // The floor: a plain subscriber in this process.
+    // The floor: a plain mqtt.js subscriber, in its own process like the sink.
     {
       const topic = `bench/${run}/floor/${qos}`
-      const tracker = new Tracker()
-      const sub = await connect(`bench-floor-${run}-${qos}`)
-      sub.on('message', (_t, payload) => tracker.onMessage(payload))
-      await sub.subscribeAsync(topic, { qos })
+      const tracker = new RemoteTracker(['sub', BROKER, topic, String(qos)])
+      await tracker.next('ready')
       const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
       const fix = await fixedRate(pub, topic, qos, tracker)
-      rows.push({ path: 'floor: mqtt.js subscriber', qos, batch: false, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: tracker.duplicates })
-      await sub.endAsync()
+      rows.push({ path: 'floor: mqtt.js subscriber', qos, batch: false, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: sat.duplicates + fix.duplicates })
+      await tracker.close()
     }
     for (const batch of [false, true]) {
       const topic = `bench/${run}/adapter/${qos}/${batch ? 'b' : 'n'}`
-      const tracker = new Tracker()
-      const sink = await startSink(tracker)
+      const sink = await startSink()
+      const tracker = sink.tracker
       const child = await startAdapter(sink.url, topic, qos, batch)
       await ready(pub, topic, tracker)
       const cpu0 = cpuSeconds(child.pid as number)
       const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
       const cpu1 = cpuSeconds(child.pid as number)
-      const dupSat = tracker.duplicates
       const fix = await fixedRate(pub, topic, qos, tracker)
-      rows.push({ path: 'iotless adapter -> HTTP sink', qos, batch, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: dupSat + tracker.duplicates, cpuPer1k: ((cpu1 - cpu0) / MESSAGES) * 1000 })
+      rows.push({ path: 'iotless adapter -> HTTP sink', qos, batch, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: sat.duplicates + fix.duplicates, cpuPer1k: ((cpu1 - cpu0) / MESSAGES) * 1000 })
       child.kill('SIGTERM')
       await once(child, 'exit')
-      sink.server.closeAllConnections()
-      sink.server.close()
+      await tracker.close()
     }
   }
   const over = await overload(pub)
@@ -291,14 +290,14 @@ function report (rows: Row[], over: Overload): void {
     const fl = floor(r.qos)
     lines.push(`| ${r.path} | ${r.qos} | ${r.path.startsWith('floor') ? '-' : r.batch ? '100 msgs / 2 ms' : 'off'} | ${f(r.rate, 0)} | ${fl === undefined ? '' : f(r.rate / fl.rate)} | ${r.lost} | ${r.dup} | ${f(r.p50)} | ${f(r.p99)} | ${fl === undefined || r === fl ? '-' : f(r.p50 - fl.p50)} | ${r.cpuPer1k === undefined ? '-' : f(r.cpuPer1k, 3)} |`)
   }
-  const overloadLine = `Overload: the path carries about ${over.capacity.toFixed(0)} msg/s (sink answers after 20 ms, route maxInFlight 32); QoS 1 published (acknowledged by the broker) at ${over.offered.toFixed(0)} msg/s (${(over.offered / over.capacity).toFixed(1)}x) for ${over.seconds} s. Adapter RSS: ${over.idleRss.toFixed(1)} MiB before, peak ${over.peakRss.toFixed(1)} MiB during, ${over.lastRss.toFixed(1)} MiB after (${over.delivered} delivered meanwhile; the rest waited in the broker).`
+  const overloadLine = `Overload: the path carries about ${over.capacity.toFixed(0)} msg/s (sink answers after 20 ms, route maxInFlight 32); QoS 1 published (acknowledged by the broker) at ${over.offered.toFixed(0)} msg/s (${(over.offered / over.capacity).toFixed(1)}x) for ${over.seconds} s. Adapter RSS: ${over.idleRss.toFixed(1)} MiB before, peak ${over.peakRss.toFixed(1)} MiB during, ${over.lastRss.toFixed(1)} MiB after; second by second: ${over.perSecond.map((x) => x.toFixed(1)).join(', ')} MiB (${over.delivered} delivered meanwhile; the rest waited in the broker).`
   const table = lines.join('\n') + '\n\n' + overloadLine
   console.log(table)
   const section = [
     '## Adapter',
     '',
     `Command: \`npm run bench:adapter\` (BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s).`,
-    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Mosquitto 2 (${process.env.BENCH_BROKER === undefined ? 'own instance: max_inflight_messages 1000, max_queued_messages 100000' : BROKER}); publisher, floor subscriber and sink in the bench process, the adapter in its own. Run on ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Mosquitto 2 (${process.env.BENCH_BROKER === undefined ? 'own instance: max_inflight_messages 1000, max_queued_messages 100000' : BROKER}); the publisher in the bench process; the floor subscriber, the sink and the adapter each in its own process. Run on ${new Date().toISOString().slice(0, 10)}.`,
     '',
     table,
     ''
