@@ -220,7 +220,27 @@ async function overload (pub: MqttClient): Promise<Overload> {
   return { capacity, offered: offeredRate, seconds, idleRss, peakRss, lastRss, delivered, perSecond }
 }
 
-interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; lost: number; p50: number; p99: number; dup: number; cpuPer1k?: number }
+interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; rates: number[]; lost: number; p50: number; p99: number; dup: number; cpuPer1k?: number }
+
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2 }
+
+/** REPEAT rounds of saturation then fixed rate on one path; medians, and every round's rate. */
+async function measure (pub: MqttClient, topic: string, qos: 0 | 1, tracker: RemoteTracker, pid?: number): Promise<Omit<Row, 'path' | 'qos' | 'batch'>> {
+  const rates: number[] = []; const p50s: number[] = []; const p99s: number[] = []; const cpus: number[] = []
+  let lost = 0; let dup = 0
+  for (let k = 0; k < REPEAT; k++) {
+    const cpu0 = pid === undefined ? 0 : cpuSeconds(pid)
+    const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
+    if (pid !== undefined) cpus.push(((cpuSeconds(pid) - cpu0) / MESSAGES) * 1000)
+    const fix = await fixedRate(pub, topic, qos, tracker)
+    rates.push(sat.rate); p50s.push(fix.p50); p99s.push(fix.p99)
+    lost += sat.lost + fix.lost; dup += sat.duplicates + fix.duplicates
+  }
+  const row: Omit<Row, 'path' | 'qos' | 'batch'> = { rate: median(rates), rates, lost, dup, p50: median(p50s), p99: median(p99s) }
+  if (pid !== undefined) row.cpuPer1k = median(cpus)
+  return row
+}
 
 /** Mosquitto on a free port with the settings a fast subscriber needs (see docs/adapter.md, broker settings). */
 async function startMosquitto (): Promise<ChildProcess> {
@@ -252,9 +272,7 @@ async function main (): Promise<void> {
       const topic = `bench/${run}/floor/${qos}`
       const tracker = new RemoteTracker(['sub', BROKER, topic, String(qos)])
       await tracker.next('ready')
-      const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
-      const fix = await fixedRate(pub, topic, qos, tracker)
-      rows.push({ path: 'floor: mqtt.js subscriber', qos, batch: false, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: sat.duplicates + fix.duplicates })
+      rows.push({ path: 'floor: mqtt.js subscriber', qos, batch: false, ...await measure(pub, topic, qos, tracker) })
       await tracker.close()
     }
     for (const batch of [false, true]) {
@@ -263,11 +281,7 @@ async function main (): Promise<void> {
       const tracker = sink.tracker
       const child = await startAdapter(sink.url, topic, qos, batch)
       await ready(pub, topic, tracker)
-      const cpu0 = cpuSeconds(child.pid as number)
-      const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
-      const cpu1 = cpuSeconds(child.pid as number)
-      const fix = await fixedRate(pub, topic, qos, tracker)
-      rows.push({ path: 'iotless adapter -> HTTP sink', qos, batch, rate: sat.rate, lost: sat.lost + fix.lost, p50: fix.p50, p99: fix.p99, dup: sat.duplicates + fix.duplicates, cpuPer1k: ((cpu1 - cpu0) / MESSAGES) * 1000 })
+      rows.push({ path: 'iotless adapter -> HTTP sink', qos, batch, ...await measure(pub, topic, qos, tracker, child.pid as number) })
       child.kill('SIGTERM')
       await once(child, 'exit')
       await tracker.close()
@@ -283,12 +297,12 @@ function report (rows: Row[], over: Overload): void {
   const f = (x: number, d = 2): string => Number.isFinite(x) ? x.toFixed(d) : 'n/a'
   const floor = (qos: number): Row | undefined => rows.find((r) => r.qos === qos && r.path.startsWith('floor'))
   const lines = [
-    '| path | QoS | batching | msg/s at saturation | ratio to floor | lost | duplicates | p50 ms @' + RATE + '/s | p99 ms @' + RATE + '/s | added p50 ms | adapter CPU s / 1k msgs |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+    '| path | QoS | batching | msg/s at saturation (median) | each round | ratio to floor | lost | duplicates | p50 ms @' + RATE + '/s | p99 ms @' + RATE + '/s | added p50 ms | adapter CPU s / 1k msgs |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
   ]
   for (const r of rows) {
     const fl = floor(r.qos)
-    lines.push(`| ${r.path} | ${r.qos} | ${r.path.startsWith('floor') ? '-' : r.batch ? '100 msgs / 2 ms' : 'off'} | ${f(r.rate, 0)} | ${fl === undefined ? '' : f(r.rate / fl.rate)} | ${r.lost} | ${r.dup} | ${f(r.p50)} | ${f(r.p99)} | ${fl === undefined || r === fl ? '-' : f(r.p50 - fl.p50)} | ${r.cpuPer1k === undefined ? '-' : f(r.cpuPer1k, 3)} |`)
+    lines.push(`| ${r.path} | ${r.qos} | ${r.path.startsWith('floor') ? '-' : r.batch ? '100 msgs / 2 ms' : 'off'} | ${f(r.rate, 0)} | ${r.rates.map((x) => f(x, 0)).join(', ')} | ${fl === undefined ? '' : f(r.rate / fl.rate)} | ${r.lost} | ${r.dup} | ${f(r.p50)} | ${f(r.p99)} | ${fl === undefined || r === fl ? '-' : f(r.p50 - fl.p50)} | ${r.cpuPer1k === undefined ? '-' : f(r.cpuPer1k, 3)} |`)
   }
   const overloadLine = `Overload: the path carries about ${over.capacity.toFixed(0)} msg/s (sink answers after 20 ms, route maxInFlight 32); QoS 1 published (acknowledged by the broker) at ${over.offered.toFixed(0)} msg/s (${(over.offered / over.capacity).toFixed(1)}x) for ${over.seconds} s. Adapter RSS: ${over.idleRss.toFixed(1)} MiB before, peak ${over.peakRss.toFixed(1)} MiB during, ${over.lastRss.toFixed(1)} MiB after; second by second: ${over.perSecond.map((x) => x.toFixed(1)).join(', ')} MiB (${over.delivered} delivered meanwhile; the rest waited in the broker).`
   const table = lines.join('\n') + '\n\n' + overloadLine
@@ -296,7 +310,7 @@ function report (rows: Row[], over: Overload): void {
   const section = [
     '## Adapter',
     '',
-    `Command: \`npm run bench:adapter\` (BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s).`,
+    `Command: \`npm run bench:adapter\` (BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s, BENCH_REPEAT=${REPEAT} rounds per path: medians; lost and duplicates summed over the rounds).`,
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Mosquitto 2 (${process.env.BENCH_BROKER === undefined ? 'own instance: max_inflight_messages 1000, max_queued_messages 100000' : BROKER}); the publisher in the bench process; the floor subscriber, the sink and the adapter each in its own process. Run on ${new Date().toISOString().slice(0, 10)}.`,
     '',
     table,
