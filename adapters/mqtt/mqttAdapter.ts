@@ -494,8 +494,13 @@ export class MqttAdapter {
     if (this.#protocolVersion === 5) {
       publishOpts.properties = { contentType: reply.contentType }
       if (responseTopic !== undefined && props?.correlationData !== undefined) publishOpts.properties.correlationData = props.correlationData
+      // A reply that is itself a CloudEvent (binary-mode HTTP) goes out in MQTT 5 binary mode: its attributes
+      // as User Properties, datacontenttype as the Content Type.
+      const userProperties: Record<string, string> = {}
+      for (const [k, v] of Object.entries(reply.attributes ?? {})) if (v !== undefined && k !== 'datacontenttype') userProperties[k] = v
       const traceparent = reply.traceparent ?? event.attributes.traceparent
-      if (traceparent !== undefined) publishOpts.properties.userProperties = { traceparent }
+      if (traceparent !== undefined) userProperties.traceparent = traceparent
+      if (Object.keys(userProperties).length > 0) publishOpts.properties.userProperties = userProperties
     }
     try {
       await client.publishAsync(replyTopic, reply.data, publishOpts)

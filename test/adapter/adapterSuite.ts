@@ -229,6 +229,20 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
       t.same(r7?.properties?.userProperties, { traceparent: tp }, 'traceparent back on the reply')
     })
 
+    t.test('MQTT 5: a reply that is a CloudEvent goes out in binary mode (attributes as user properties)', async (t) => {
+      const topic = `${base}/cereply`
+      const replies = await collector(url, `${topic}-out`, 5)
+      t.teardown(replies.close)
+      const target = new ScriptedTarget(() => ({ status: 'ok', reply: { data: Buffer.from('{"alert":true}'), contentType: 'application/json', attributes: { specversion: '1.0', id: 'r-1', source: 'urn:fn', type: 'com.acme.alert', datacontenttype: 'application/json' } } }))
+      await startAdapter(t, url, adapterConfig(id('cereply'), [{ topic: `${topic}/#`, function: 'f', qos: 1, reply: `${topic}-out` }]), target, { protocol: '5' })
+      const pub = await publisher(url, 5)
+      t.teardown(() => pub.endAsync(true))
+      await pub.publishAsync(`${topic}/x`, '{"t":1}', { qos: 1 })
+      await waitFor('the reply', () => replies.received.length === 1)
+      t.same(replies.received[0]?.properties?.userProperties, { specversion: '1.0', id: 'r-1', source: 'urn:fn', type: 'com.acme.alert' })
+      t.equal(replies.received[0]?.properties?.contentType, 'application/json')
+    })
+
     t.test('MQTT 5: the reply goes to the response topic with the correlation data', async (t) => {
       const topic = `${base}/rr`
       const replies = await collector(url, `${topic}-inbox`, 5)
