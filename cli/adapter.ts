@@ -1,11 +1,6 @@
-import { loadConfig } from '../core/config/loadConfig.js'
 import { IotlessError } from '../core/errors.js'
-import { createLogger } from '../core/log.js'
-import { checkRoutes } from '../adapters/mqtt/routeTable.js'
 import type { Command } from './command.js'
-import { parseOptions } from './parseOptions.js'
-import { checkFunctionModules } from './resolveFunctionModule.js'
-import { startStack } from './stack.js'
+import { runStack } from './runStack.js'
 
 const usage = `Usage: iotless adapter [-c FILE]
 
@@ -25,20 +20,9 @@ export const adapterCommand: Command = {
   name: 'adapter',
   summary: 'run the MQTT adapter alone, against an external broker (Kubernetes)',
   usage,
-  async run (argv) {
-    const { values } = parseOptions(argv, { config: { type: 'string', short: 'c' } }, usage)
-    const loaded = loadConfig({
-      file: values.config,
-      check: (cfg, baseDir) => [...checkRoutes(cfg.routes), ...checkFunctionModules(cfg.functions, baseDir)]
-    })
-    if (loaded.config.broker.url === '') {
-      throw new IotlessError('CONFIG_INVALID', `${loaded.file} is invalid:\n  broker.url: iotless adapter needs an external broker (set broker.url or IOTLESS_BROKER_URL); iotless up runs the embedded one`)
+  run: (argv) => runStack(argv, usage, 'iotless adapter', (config, file) => {
+    if (config.broker.url === '') {
+      throw new IotlessError('CONFIG_INVALID', `${file} is invalid:\n  broker.url: iotless adapter needs an external broker (set broker.url or IOTLESS_BROKER_URL); iotless up runs the embedded one`)
     }
-    const log = createLogger({ level: loaded.config.log.level })
-    if (loaded.envApplied.length > 0) log.info({ overrides: loaded.envApplied }, 'config overridden from the environment')
-    const stack = await startStack({ config: loaded.config, baseDir: loaded.baseDir, log, env: process.env })
-    stack.lifecycle.handleSignals()
-    log.info({ config: loaded.file, broker: stack.brokerUrl, routes: loaded.config.routes.map((r) => `${r.topic} -> ${r.target}:${r.function}`) }, 'iotless adapter is up')
-    return await new Promise<number>(() => undefined)
-  }
+  })
 }

@@ -135,7 +135,7 @@ async function serve (argv: string[]): Promise<number> {
 
 export const fnCommand: Command = {
   name: 'fn',
-  summary: 'Serve a function module as a Knative Service container or an OpenWhisk action (fn serve).',
+  summary: 'serve a function module as a Knative Service container or an OpenWhisk action (fn serve)',
   usage,
   async run (argv) {
     const [sub, ...rest] = argv

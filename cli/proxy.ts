@@ -21,7 +21,7 @@ function logLine (level: string, msg: string, fields: Record<string, unknown> = 
 
 export const proxyCommand: Command = {
   name: 'proxy',
-  summary: 'Run the slim Knative queue-proxy sidecar (configured by its environment).',
+  summary: 'run the slim Knative queue-proxy sidecar (configured by its environment)',
   usage,
   async run (argv) {
     parseOptions(argv, {}, usage)

@@ -1,10 +1,5 @@
-import { loadConfig } from '../core/config/loadConfig.js'
-import { createLogger } from '../core/log.js'
-import { checkRoutes } from '../adapters/mqtt/routeTable.js'
 import type { Command } from './command.js'
-import { parseOptions } from './parseOptions.js'
-import { checkFunctionModules } from './resolveFunctionModule.js'
-import { startStack } from './stack.js'
+import { runStack } from './runStack.js'
 
 const usage = `Usage: iotless up [-c FILE]
 
@@ -22,20 +17,7 @@ e.g. IOTLESS_BROKER_PORT=1884, IOTLESS_BROKER_URL=mqtt://127.0.0.1:1883, IOTLESS
 
 export const upCommand: Command = {
   name: 'up',
-  summary: 'run the embedded stack: broker, adapter, local functions, /metrics',
+  summary: 'run the embedded stack: broker, adapter, local functions, prefetch, /metrics',
   usage,
-  async run (argv) {
-    const { values } = parseOptions(argv, { config: { type: 'string', short: 'c' } }, usage)
-    const loaded = loadConfig({
-      file: values.config,
-      check: (cfg, baseDir) => [...checkRoutes(cfg.routes), ...checkFunctionModules(cfg.functions, baseDir)]
-    })
-    const log = createLogger({ level: loaded.config.log.level })
-    if (loaded.envApplied.length > 0) log.info({ overrides: loaded.envApplied }, 'config overridden from the environment')
-    const stack = await startStack({ config: loaded.config, baseDir: loaded.baseDir, log, env: process.env })
-    stack.lifecycle.handleSignals()
-    log.info({ config: loaded.file, broker: stack.brokerUrl, routes: loaded.config.routes.map((r) => `${r.topic} -> ${r.function}${r.reply === undefined ? '' : ` -> ${r.reply}`}`) }, 'iotless is up')
-    // Runs until a signal; Lifecycle.handleSignals exits the process.
-    return await new Promise<number>(() => undefined)
-  }
+  run: (argv) => runStack(argv, usage, 'iotless')
 }

@@ -24,6 +24,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import mqtt, { type MqttClient } from 'mqtt'
+import { writeResultsSection } from '../writeResultsSection.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -316,13 +317,7 @@ function report (rows: Row[], over: Overload): void {
     table,
     ''
   ].join('\n')
-  const resultsPath = path.join(repoRoot, 'bench', 'RESULTS.md')
-  const text = fs.existsSync(resultsPath) ? fs.readFileSync(resultsPath, 'utf8') : '# Benchmark results\n'
-  const start = text.search(/^## Adapter\s*$/m)
-  let next = text.slice(start + 1).search(/^## /m)
-  if (start !== -1 && next !== -1) next += start + 1
-  const updated = start === -1 ? `${text.trimEnd()}\n\n${section}` : `${text.slice(0, start)}${section}\n${next === -1 ? '' : text.slice(next)}`
-  if (process.env.BENCH_NO_WRITE !== '1') fs.writeFileSync(resultsPath, updated.trimEnd() + '\n')
+  if (process.env.BENCH_NO_WRITE !== '1') writeResultsSection(repoRoot, 'Adapter', section)
 }
 
 main().catch((err: unknown) => { console.error(err); process.exit(1) })

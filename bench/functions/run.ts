@@ -29,6 +29,7 @@ import { decodeImage } from '../../functions/text-detect/decodeImage.js'
 import { normaliseInto } from '../../functions/text-detect/detResize.js'
 import textDetect, { type TextDetectState } from '../../functions/text-detect/index.js'
 import voiceActivity, { type VoiceActivityState, WINDOW } from '../../functions/voice-activity/index.js'
+import { writeResultsSection } from '../writeResultsSection.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -298,17 +299,7 @@ async function main (): Promise<void> {
   ]
   const section = lines.join('\n')
   console.log(section)
-  const resultsPath = path.join(repoRoot, 'bench', 'RESULTS.md')
-  let text = fs.existsSync(resultsPath) ? fs.readFileSync(resultsPath, 'utf8') : '# Benchmark results\n'
-  const start = text.search(/^## Functions\s*$/m)
-  if (start >= 0) {
-    const rest = text.slice(start + 1)
-    const next = rest.search(/^## /m)
-    text = text.slice(0, start) + section + (next >= 0 ? '\n' + rest.slice(next) : '')
-  } else {
-    text = text.replace(/\n*$/, '\n\n') + section
-  }
-  fs.writeFileSync(resultsPath, text)
+  const resultsPath = writeResultsSection(repoRoot, 'Functions', section)
   console.error(`wrote the Functions section of ${resultsPath}`)
 }
 

@@ -18,6 +18,7 @@ import os from 'node:os'
 import path from 'node:path'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { writeResultsSection } from '../writeResultsSection.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -341,17 +342,7 @@ backend be
     ''
   ].join('\n')
   console.log(section)
-  const resultsPath = path.join(repoRoot, 'bench', 'RESULTS.md')
-  let text = fs.existsSync(resultsPath) ? fs.readFileSync(resultsPath, 'utf8') : '# Benchmark results\n'
-  const start = text.search(/^## Proxy\s*$/m)
-  if (start >= 0) {
-    const rest = text.slice(start + 1)
-    const next = rest.search(/^## /m)
-    text = text.slice(0, start) + section + (next >= 0 ? '\n' + rest.slice(next) : '')
-  } else {
-    text = text.replace(/\n*$/, '\n\n') + section
-  }
-  fs.writeFileSync(resultsPath, text)
+  const resultsPath = writeResultsSection(repoRoot, 'Proxy', section)
   console.error(`wrote the Proxy section of ${resultsPath}`)
 }
 
