@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { CloudEvent } from 'cloudevents'
 import type { Registry } from 'prom-client'
 import { toBinaryHeaders } from '../../core/cloudEventHttp.js'
@@ -73,7 +74,10 @@ export async function startKnativeServer<S> (fn: DefinedFunction<S>, ctx: InitCo
       sendJson(res, 400, { code: 'BAD_EVENT', error: err instanceof BadEventError ? err.message : String(err) })
       return
     }
+    const started = performance.now()
     const outcomes = await host.invoke(events)
+    // W3C Server-Timing: the handler's own time, so a client can tell it from transport and SDK time.
+    res.setHeader('server-timing', `handler;dur=${(performance.now() - started).toFixed(3)}`)
     if (batch) {
       const replies: Array<Record<string, unknown>> = []
       outcomes.forEach((o, i) => {

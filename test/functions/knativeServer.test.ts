@@ -56,6 +56,7 @@ t.test('binary, structured and batch CloudEvents; the reply is a CloudEvent', as
   await kn.ready
   const b = await fetch(base + '/', binary({ a: 1 }))
   t.equal(b.status, 200)
+  t.match(b.headers.get('server-timing'), /^handler;dur=\d+\.\d{3}$/, 'the handler\'s own time, for telling it from transport')
   t.equal(b.headers.get('ce-type'), REPLY_EVENT_TYPE)
   t.equal(b.headers.get('ce-specversion'), '1.0')
   t.equal(b.headers.get('ce-source'), '/iotless/functions/probe')
