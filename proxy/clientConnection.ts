@@ -111,7 +111,8 @@ export class ClientConn implements UpstreamOwner {
     // Go's httputil.ReverseProxy appends the client address to X-Forwarded-For.
     this.#xffLine = ip === '' ? '' : `X-Forwarded-For: ${ip}\r\n`
     this.#xffTail = Buffer.from(this.#xffLine + '\r\n', 'latin1')
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    // Sockets adopted by adoptSocket() read with `onread` and call onData() directly; 'data' covers the rest.
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.#onEnd())
     socket.on('close', () => this.#onClose())
     socket.on('error', () => { /* 'close' follows */ })
@@ -120,7 +121,7 @@ export class ClientConn implements UpstreamOwner {
 
   // ---- client input -------------------------------------------------------------------------------
 
-  #onData (chunk: Buffer): void {
+  onData (chunk: Buffer): void {
     if (this.ending) return
     if (this.tunnel) {
       this.#traffic = true

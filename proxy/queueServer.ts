@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { adoptSocket } from './adoptSocket.js'
 import { ClientConn } from './clientConnection.js'
 import type { ProxyContext } from './proxyContext.js'
 
@@ -18,8 +19,13 @@ export class QueueServer {
   constructor (ctx: ProxyContext, opts: { sweepMs?: number } = {}) {
     this.ctx = ctx
     this.sweepMs = opts.sweepMs ?? 100
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    // pauseOnConnect: nothing is read before adoptSocket() moves the handle to an `onread` socket.
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (accepted) => {
+      // Reads arrive from the event loop, after `conn` is set below.
+      let conn: ClientConn | null = null
+      const socket = adoptSocket(accepted, true, (chunk) => { if (conn !== null) conn.onData(chunk) })
       const c = new ClientConn(socket, ctx)
+      conn = c
       this.connections.add(c)
       socket.once('close', () => this.connections.delete(c))
     })
