@@ -1,17 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Config } from '../core/config/schema.js'
 import { IotlessError } from '../core/errors.js'
+import { readConfigFile } from './readConfigFile.js'
 import type { BrokerSecurity } from '../adapters/mqtt/mqttAdapter.js'
-
-function readPem (file: string, baseDir: string, field: string): Buffer {
-  const path = resolve(baseDir, file)
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    throw new IotlessError('CONFIG_INVALID', `broker.${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-}
 
 /** Reads the broker's TLS files and password (from the environment or a file, never from the config). */
 export function readBrokerSecurity (broker: Readonly<Config['broker']>, baseDir: string, env: NodeJS.ProcessEnv): BrokerSecurity {
@@ -23,12 +14,12 @@ export function readBrokerSecurity (broker: Readonly<Config['broker']>, baseDir:
     sec.password = value
   }
   if (broker.passwordFile !== undefined) {
-    const value = readPem(broker.passwordFile, baseDir, 'passwordFile').toString('utf8').trim()
+    const value = readConfigFile(broker.passwordFile, baseDir, 'broker.passwordFile').toString('utf8').trim()
     if (value === '') throw new IotlessError('CONFIG_INVALID', `broker.passwordFile: ${resolve(baseDir, broker.passwordFile)} is empty`)
     sec.password = value
   }
-  if (broker.caFile !== undefined) sec.ca = readPem(broker.caFile, baseDir, 'caFile')
-  if (broker.certFile !== undefined) sec.cert = readPem(broker.certFile, baseDir, 'certFile')
-  if (broker.keyFile !== undefined) sec.key = readPem(broker.keyFile, baseDir, 'keyFile')
+  if (broker.caFile !== undefined) sec.ca = readConfigFile(broker.caFile, baseDir, 'broker.caFile')
+  if (broker.certFile !== undefined) sec.cert = readConfigFile(broker.certFile, baseDir, 'broker.certFile')
+  if (broker.keyFile !== undefined) sec.key = readConfigFile(broker.keyFile, baseDir, 'broker.keyFile')
   return sec
 }

@@ -1,22 +1,13 @@
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Config } from '../core/config/schema.js'
-import { IotlessError } from '../core/errors.js'
 import { readSecret } from '../core/readSecret.js'
 import { KnativeTarget } from '../adapters/http/knativeTarget.js'
 import { OpenWhiskTarget } from '../adapters/openwhisk/openwhiskTarget.js'
+import { readConfigFile } from './readConfigFile.js'
 import { parseSinkEnv } from '../adapters/http/sinkEnv.js'
 import { SinkTarget } from '../adapters/http/sinkTarget.js'
 import type { Target } from '../adapters/target.js'
 
-function readText (file: string, baseDir: string, field: string): string {
-  const path = resolve(baseDir, file)
-  try {
-    return readFileSync(path, 'utf8')
-  } catch (err) {
-    throw new IotlessError('CONFIG_INVALID', `${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-}
 
 /**
  * The targets routes can name: `local` (the embedded pool) and every entry under `targets`. Secrets and
@@ -37,7 +28,7 @@ export function buildTargets (config: Readonly<Config>, baseDir: string, env: No
           headersTimeoutMs: t.timeoutMs,
           bodyTimeoutMs: t.timeoutMs,
           connections: t.connections,
-          ...(t.caFile === undefined ? {} : { ca: readText(t.caFile, baseDir, `targets.${name}.caFile`) })
+          ...(t.caFile === undefined ? {} : { ca: readConfigFile(t.caFile, baseDir, `targets.${name}.caFile`).toString('utf8') })
         }))
         break
       case 'sink': {

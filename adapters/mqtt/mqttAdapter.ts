@@ -386,7 +386,9 @@ export class MqttAdapter {
         return await this.#deadLetter(match, packet, payload, undefined, built.code, built.message, 0)
       }
       const event = built.event
-      if (route.accept === 'json' && sniffContentType(event.data) !== 'application/json') {
+      // A wrapped payload without an MQTT 5 content type was sniffed already: its datacontenttype says it.
+      const sniffed = built.mode === 'wrapped' && props?.contentType === undefined
+      if (route.accept === 'json' && (sniffed ? event.attributes.datacontenttype : sniffContentType(event.data)) !== 'application/json') {
         metrics?.messagesRejected.inc({ reason: 'payload_not_json' })
         return await this.#deadLetter(match, packet, payload, event, 'PAYLOAD_NOT_JSON', 'the route accepts JSON only and the payload does not parse as JSON', 0)
       }

@@ -146,6 +146,22 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
     t.equal(Buffer.from((JSON.parse(big?.payload.toString() ?? '{}') as { data_base64: string }).data_base64, 'base64').length, 4096, 'nothing lost: the oversized payload is kept whole')
   })
 
+  t.test('a topic outside the route\'s topicPrefix is refused at run time (`#` also matches the parent level)', async (t) => {
+    const topic = `${base}/tenant`
+    const dlq = await collector(url, `${topic}-dlq`)
+    t.teardown(dlq.close)
+    const target = new ScriptedTarget(() => ok)
+    // The filter lies inside the prefix, so the config is accepted; yet `${topic}/acme/#` also matches `${topic}/acme`.
+    await startAdapter(t, url, adapterConfig(id('tenant'), [{ topic: `${topic}/acme/#`, topicPrefix: `${topic}/acme/`, function: 'f', qos: 1, deadLetter: `${topic}-dlq` }]), target)
+    const pub = await publisher(url)
+    t.teardown(() => pub.endAsync(true))
+    await pub.publishAsync(`${topic}/acme`, 'outside', { qos: 1 })
+    await pub.publishAsync(`${topic}/acme/dev1`, 'inside', { qos: 1 })
+    await waitFor('one dead letter and one delivery', () => dlq.received.length === 1 && target.seen.length === 1)
+    t.match(JSON.parse(dlq.received[0]?.payload.toString() ?? ''), { iotlesserrorcode: 'TOPIC_NOT_ALLOWED', iotlesstopic: `${topic}/acme` })
+    t.equal(target.seen[0]?.data.toString(), 'inside', 'the topic under the prefix reached the function')
+  })
+
   t.test('backpressure: a full route stops reading from the broker, then drains everything', async (t) => {
     const topic = `${base}/slow`
     const release: Array<() => void> = []
