@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import type { Config } from '../core/config/schema.js'
 import { IotlessError } from '../core/errors.js'
 import { readConfigFile } from './readConfigFile.js'
-import type { BrokerSecurity } from '../adapters/mqtt/mqttAdapter.js'
+import type { BrokerSecurity } from '../adapters/ingress/mqttAdapter.js'
 
 /** Reads the broker's TLS files and password (from the environment or a file, never from the config). */
 export function readBrokerSecurity (broker: Readonly<Config['broker']>, baseDir: string, env: NodeJS.ProcessEnv): BrokerSecurity {

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path'
 import type { Config } from '../core/config/schema.js'
 import { readSecret } from '../core/readSecret.js'
-import { KnativeTarget } from '../adapters/http/knativeTarget.js'
-import { OpenWhiskTarget } from '../adapters/openwhisk/openwhiskTarget.js'
+import { KnativeTarget } from '../adapters/targets/knativeTarget.js'
+import { OpenWhiskTarget } from '../adapters/targets/openwhiskTarget.js'
 import { readConfigFile } from './readConfigFile.js'
-import { parseSinkEnv } from '../adapters/http/sinkEnv.js'
-import { SinkTarget } from '../adapters/http/sinkTarget.js'
+import { parseSinkEnv } from '../adapters/targets/sinkEnv.js'
+import { SinkTarget } from '../adapters/targets/sinkTarget.js'
 import type { Target } from '../adapters/target.js'
 
 

@@ -7,12 +7,12 @@ import { createLogger, type Logger } from '../core/log.js'
 import type { Command } from './command.js'
 import { parseOptions } from './parseOptions.js'
 import { parseParamFlags } from './sim.js'
-import type { Actuator } from '../prefetch/actuator.js'
+import type { Actuator } from '../prefetch/actuators/actuator.js'
 import type { KubeApi } from '../prefetch/actuators/kubeApi.js'
 import { clientNodeSupported, loadClientNodeKubeApi } from '../prefetch/actuators/clientNodeKubeApi.js'
-import { LivePrefetcher } from '../prefetch/livePrefetcher.js'
-import { MetricsArrivalSource } from '../prefetch/metricsArrivalSource.js'
-import { createPolicy, POLICIES } from '../prefetch/policies.js'
+import { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
+import { MetricsArrivalSource } from '../prefetch/live/metricsArrivalSource.js'
+import { createPolicy, POLICIES } from '../prefetch/policies/policies.js'
 
 const usage = `Usage: iotless prefetch --metrics-url URL --actuator knative|openwhisk [options]
 

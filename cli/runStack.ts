@@ -1,7 +1,7 @@
 import { loadConfig } from '../core/config/loadConfig.js'
 import type { Config } from '../core/config/schema.js'
 import { createLogger } from '../core/log.js'
-import { checkRoutes } from '../adapters/mqtt/routeTable.js'
+import { checkRoutes } from '../adapters/ingress/routeTable.js'
 import { parseOptions } from './parseOptions.js'
 import { checkFunctionModules } from './resolveFunctionModule.js'
 import { startStack } from './stack.js'

@@ -8,11 +8,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import { loadTrace } from '../../prefetch/loadTrace.js'
-import { createPolicy } from '../../prefetch/policies.js'
-import { paretoSvg } from '../../prefetch/paretoSvg.js'
-import { simulate, type SimResult } from '../../prefetch/simulate.js'
-import { runSweep } from '../../prefetch/sweep.js'
+import { loadTrace } from '../../prefetch/traces/loadTrace.js'
+import { createPolicy } from '../../prefetch/policies/policies.js'
+import { paretoSvg } from '../../prefetch/sim/paretoSvg.js'
+import { simulate, type SimResult } from '../../prefetch/sim/simulate.js'
+import { runSweep } from '../../prefetch/sim/sweep.js'
 
 const tracesDir = process.argv[2] ?? join(process.cwd(), '..', 'shared', 'traces')
 const traces = ['azure2019-500fn-8h', 'azure2021', 'ulb-sensornet-library1']

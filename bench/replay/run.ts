@@ -12,13 +12,13 @@ import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReplayReport } from '../../prefetch/replay/runReplay.js'
-import { loadTrace } from '../../prefetch/loadTrace.js'
+import { loadTrace } from '../../prefetch/traces/loadTrace.js'
 import { buildSchedule, scheduleTrace, type ScheduleOptions } from '../../prefetch/replay/replaySchedule.js'
-import { createPolicy } from '../../prefetch/policies.js'
-import { simulate } from '../../prefetch/simulate.js'
-import type { TraceFormat } from '../../prefetch/trace.js'
+import { createPolicy } from '../../prefetch/policies/policies.js'
+import { simulate } from '../../prefetch/sim/simulate.js'
+import type { TraceFormat } from '../../prefetch/traces/trace.js'
 
-const root = resolve(fileURLToPath(new URL('../../../', import.meta.url)))
+const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const cli = join(root, 'dist/cli/iotless.js')
 const out = join(root, 'bench/out/replay')
 const traces = resolve(root, '..', 'shared', 'traces')

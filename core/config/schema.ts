@@ -154,7 +154,7 @@ export const configSchema = z.strictObject({
   /** Traffic prediction and pre-warming of the local pool (docs/prefetch.md). */
   prefetch: z.strictObject({
     enabled: z.boolean().default(true),
-    /** A policy of prefetch/policies.ts. */
+    /** A policy of prefetch/policies/policies.ts. */
     policy: z.enum(['iotless', 'hybrid', 'fixed', 'knative']).default('iotless'),
     /** The policy's parameters (iotless sim --help lists them); checked at start-up. */
     params: z.record(z.string(), z.number()).default({}),

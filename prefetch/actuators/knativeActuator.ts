@@ -1,8 +1,8 @@
 import type { Clock } from '../../core/clock.js'
 import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
-import type { Actuator, LiveDecision } from '../actuator.js'
-import { TokenBucket } from '../tokenBucket.js'
+import type { Actuator, LiveDecision } from './actuator.js'
+import { TokenBucket } from '../live/tokenBucket.js'
 import type { KubeApi } from './kubeApi.js'
 
 /** The annotation the actuator sets (contracts section 5; serving pkg/apis/autoscaling/register.go). */

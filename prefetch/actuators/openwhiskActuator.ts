@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.js'
 import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import { WARMUP_PARAM } from '../../functions/sdk/warmup.js'
-import type { Actuator, LiveDecision } from '../actuator.js'
+import type { Actuator, LiveDecision } from './actuator.js'
 
 export interface OpenWhiskActuatorOptions {
   /** A client made with `openwhisk({ apihost, api_key, namespace })`. */

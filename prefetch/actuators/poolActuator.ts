@@ -1,6 +1,6 @@
-import type { Actuator, LiveDecision } from '../actuator.js'
+import type { Actuator, LiveDecision } from './actuator.js'
 
-/** The part of FunctionPool the pool actuator drives (adapters/local/functionPool.ts). */
+/** The part of FunctionPool the pool actuator drives (adapters/runtime/functionPool.ts). */
 export interface WarmablePool {
   readonly name: string
   setWarmFloor(count: number): void

@@ -1,4 +1,4 @@
-import type { Trace } from '../trace.js'
+import type { Trace } from '../traces/trace.js'
 
 export interface ScheduleOptions {
   /** First trace minute replayed (0-based in the trace). */

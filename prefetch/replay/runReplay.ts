@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import mqtt from 'mqtt'
 import { request } from 'undici'
-import { parseInvocationCounts } from '../metricsArrivalSource.js'
-import { percentileSorted } from '../simulate.js'
+import { parseInvocationCounts } from '../live/metricsArrivalSource.js'
+import { percentileSorted } from '../sim/simulate.js'
 import { replayFunctionName, replayInTopic } from './replayConfig.js'
 import type { ReplaySchedule } from './replaySchedule.js'
 

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { ManualClock } from '../../core/clock.js'
-import { Batcher } from '../../adapters/mqtt/batcher.js'
-import { splitBatchReply } from '../../adapters/mqtt/mqttAdapter.js'
-import { deadLetterEvent, DEAD_LETTER_EVENT_TYPE } from '../../adapters/mqtt/deadLetter.js'
-import { filterWithinPrefix } from '../../adapters/mqtt/routeTable.js'
+import { Batcher } from '../../adapters/ingress/batcher.js'
+import { splitBatchReply } from '../../adapters/ingress/mqttAdapter.js'
+import { deadLetterEvent, DEAD_LETTER_EVENT_TYPE } from '../../adapters/ingress/deadLetter.js'
+import { filterWithinPrefix } from '../../adapters/ingress/routeTable.js'
 
 t.test('Batcher flushes at maxItems without waiting', async (t) => {
   const clock = new ManualClock()

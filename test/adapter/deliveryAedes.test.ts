@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startEmbeddedBroker } from '../../adapters/mqtt/embeddedBroker.js'
+import { startEmbeddedBroker } from '../../adapters/broker/embeddedBroker.js'
 import { memoryLog } from '../helpers/silentLog.js'
 import { adapterSuite } from './adapterSuite.js'
 

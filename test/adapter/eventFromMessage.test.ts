@@ -1,7 +1,7 @@
 import t from 'tap'
 import { HTTP, type CloudEvent } from 'cloudevents'
-import { eventFromMessage } from '../../adapters/mqtt/eventFromMessage.js'
-import { stableEventId } from '../../adapters/mqtt/stableEventId.js'
+import { eventFromMessage } from '../../adapters/ingress/eventFromMessage.js'
+import { stableEventId } from '../../adapters/ingress/stableEventId.js'
 import { toBinaryHeaders, toStructured, toBatchBody } from '../../core/cloudEventHttp.js'
 
 const now = new Date('2026-01-02T03:04:05.000Z')

@@ -7,10 +7,10 @@ import { configJsonSchema, loadConfig, type LoadConfigOptions } from '../../core
 import { envLeaves } from '../../core/config/envOverrides.js'
 import { formatIssues, formatPath } from '../../core/config/formatIssues.js'
 import { IotlessError, isIotlessError, type ErrorCode } from '../../core/errors.js'
-import { checkRoutes } from '../../adapters/mqtt/routeTable.js'
+import { checkRoutes } from '../../adapters/ingress/routeTable.js'
 
 // Compiled to dist/test/core/config.test.js: three levels up is the repository root.
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
 
 /** Writes a file in this test's own folder and returns its path. */
 function write (t: Test, name: string, text: string): string {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { parseDecimal, parseReading, parseSensorLine, ReadingError } from '../../functions/temperature-alert/parseReading.js'
 
 // Compiled to dist/test/functions/: three levels up is the repository root; the traces sit beside it.
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
 const traceDir = fileURLToPath(new URL('../shared/traces/ulb-sensornet-library1/', new URL(repoRoot, 'file:///')))
 
 /** The lines of a trace as bytes, the way a device replaying it publishes them; blank lines skipped. */

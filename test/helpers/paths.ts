@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
 
 /** The repository root, from dist/test/helpers/paths.js. */
-export const repoRoot = resolve(fileURLToPath(new URL('../../../', import.meta.url)))
+export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 export const sharedDir = resolve(repoRoot, '..', 'shared')
 export const cliPath = resolve(repoRoot, 'dist/cli/iotless.js')
 /** Compiled test fixture function. */

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { configJsonSchema, loadConfig, RESERVED_ENV } from '../../core/config/loadConfig.js'
 import { envLeaves } from '../../core/config/envOverrides.js'
-import { checkRoutes } from '../../adapters/mqtt/routeTable.js'
+import { checkRoutes } from '../../adapters/ingress/routeTable.js'
 import { readBrokerSecurity } from '../../cli/brokerSecurity.js'
 import { allRendered, configMapFile, podTemplates, render, type Container, type K8sObject } from './manifests.js'
 

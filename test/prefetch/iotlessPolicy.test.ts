@@ -1,7 +1,7 @@
 import t from 'tap'
-import { IotlessPolicy } from '../../prefetch/iotlessPolicy.js'
-import { PopulationPrior } from '../../prefetch/populationPrior.js'
-import { MINUTE_MS } from '../../prefetch/policy.js'
+import { IotlessPolicy } from '../../prefetch/policies/iotlessPolicy.js'
+import { PopulationPrior } from '../../prefetch/policies/populationPrior.js'
+import { MINUTE_MS } from '../../prefetch/policies/policy.js'
 
 const min = (m: number): number => m * MINUTE_MS
 

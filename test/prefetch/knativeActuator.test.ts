@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { ManualClock } from '../../core/clock.js'
 import { isIotlessError } from '../../core/errors.js'
-import type { LiveDecision } from '../../prefetch/actuator.js'
+import type { LiveDecision } from '../../prefetch/actuators/actuator.js'
 import { KNATIVE_ACTUATOR_RBAC, KnativeActuator, MIN_SCALE_ANNOTATION, parseKnativeVersion, patchesRevision, versionFromLabels } from '../../prefetch/actuators/knativeActuator.js'
 import { RestKubeApi, type KubeApi, type KubeConnection } from '../../prefetch/actuators/kubeApi.js'
 import { loadClientNodeKubeApi } from '../../prefetch/actuators/clientNodeKubeApi.js'

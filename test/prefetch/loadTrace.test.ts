@@ -2,8 +2,8 @@ import t from 'tap'
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadTrace, detectTraceFormat } from '../../prefetch/loadTrace.js'
-import { loadAzure2019 } from '../../prefetch/loadAzure2019.js'
+import { loadTrace, detectTraceFormat } from '../../prefetch/traces/loadTrace.js'
+import { loadAzure2019 } from '../../prefetch/traces/loadAzure2019.js'
 import { isIotlessError } from '../../core/errors.js'
 
 /** The code of the IotlessError `fn` throws ('none' if it returns; 'message' if the text does not match `re`). */

@@ -5,7 +5,7 @@ import openwhisk from 'openwhisk'
 import { ManualClock } from '../../core/clock.js'
 import { isIotlessError } from '../../core/errors.js'
 import { WARMUP_PARAM } from '../../functions/sdk/warmup.js'
-import type { LiveDecision } from '../../prefetch/actuator.js'
+import type { LiveDecision } from '../../prefetch/actuators/actuator.js'
 import { OpenWhiskActuator } from '../../prefetch/actuators/openwhiskActuator.js'
 import { memoryLog } from '../helpers/silentLog.js'
 

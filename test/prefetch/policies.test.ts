@@ -1,11 +1,11 @@
 import t from 'tap'
-import { FixedPolicy } from '../../prefetch/fixedPolicy.js'
-import { KnativePolicy } from '../../prefetch/knativePolicy.js'
-import { HybridPolicy } from '../../prefetch/hybridPolicy.js'
-import { IdleHistogram } from '../../prefetch/idleHistogram.js'
-import { ArForecaster, levinsonDurbin } from '../../prefetch/arForecaster.js'
-import { createPolicy } from '../../prefetch/policies.js'
-import { MINUTE_MS } from '../../prefetch/policy.js'
+import { FixedPolicy } from '../../prefetch/policies/fixedPolicy.js'
+import { KnativePolicy } from '../../prefetch/policies/knativePolicy.js'
+import { HybridPolicy } from '../../prefetch/policies/hybridPolicy.js'
+import { IdleHistogram } from '../../prefetch/policies/idleHistogram.js'
+import { ArForecaster, levinsonDurbin } from '../../prefetch/policies/arForecaster.js'
+import { createPolicy } from '../../prefetch/policies/policies.js'
+import { MINUTE_MS } from '../../prefetch/policies/policy.js'
 import { isIotlessError } from '../../core/errors.js'
 
 /** The code of the IotlessError `fn` throws ('none' if it returns; 'message' if the text does not match `re`). */

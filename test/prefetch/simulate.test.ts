@@ -1,8 +1,8 @@
 import t from 'tap'
-import { simulate, percentileSorted } from '../../prefetch/simulate.js'
-import { FixedPolicy } from '../../prefetch/fixedPolicy.js'
-import { MINUTE_MS, RELEASE, type Decision, type Policy } from '../../prefetch/policy.js'
-import type { Trace } from '../../prefetch/trace.js'
+import { simulate, percentileSorted } from '../../prefetch/sim/simulate.js'
+import { FixedPolicy } from '../../prefetch/policies/fixedPolicy.js'
+import { MINUTE_MS, RELEASE, type Decision, type Policy } from '../../prefetch/policies/policy.js'
+import type { Trace } from '../../prefetch/traces/trace.js'
 
 function trace (series: Array<{ minutes: number[]; counts?: number[]; durationMs?: number; memoryMb?: number }>, minutes: number): Trace {
   return {

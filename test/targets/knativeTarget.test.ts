@@ -2,7 +2,7 @@
 // official cloudevents SDK, as a Knative Service written with it would.
 import t from 'tap'
 import { CloudEvent, HTTP } from 'cloudevents'
-import { KnativeTarget } from '../../adapters/http/knativeTarget.js'
+import { KnativeTarget } from '../../adapters/targets/knativeTarget.js'
 import { decodeHeaderValue, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import type { OutgoingEvent } from '../../adapters/target.js'
 import { closedPort, httpReceiver, tlsFixture } from '../helpers/httpReceiver.js'

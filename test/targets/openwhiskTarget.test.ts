@@ -3,7 +3,7 @@
 // ../shared/reference/knative-openwhisk-contracts.md section 7).
 import t from 'tap'
 import type { ServerResponse } from 'node:http'
-import { OpenWhiskTarget, openWhiskParams } from '../../adapters/openwhisk/openwhiskTarget.js'
+import { OpenWhiskTarget, openWhiskParams } from '../../adapters/targets/openwhiskTarget.js'
 import type { DispatchResult, OutgoingEvent } from '../../adapters/target.js'
 import { closedPort, httpReceiver, tlsFixture, type ReceivedRequest } from '../helpers/httpReceiver.js'
 

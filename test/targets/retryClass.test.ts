@@ -1,7 +1,7 @@
 // Knative Eventing's retry rule (eventing: pkg/kncloudevents/retries.go): retried = no response, transport
 // errors, 5xx, 404, 408, 409, 429; not retried = 3xx and other 4xx. Retry-After per RFC 9110 section 10.2.3.
 import t from 'tap'
-import { classifyHttpStatus, classifyTransportError, errorCode, parseRetryAfter } from '../../adapters/http/retryClass.js'
+import { classifyHttpStatus, classifyTransportError, errorCode, parseRetryAfter } from '../../adapters/targets/retryClass.js'
 
 t.test('HTTP status table', async (t) => {
   const table: Array<[number, boolean]> = [

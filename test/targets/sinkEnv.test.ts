@@ -3,7 +3,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { parseSinkEnv } from '../../adapters/http/sinkEnv.js'
+import { parseSinkEnv } from '../../adapters/targets/sinkEnv.js'
 import { isIotlessError } from '../../core/errors.js'
 import { repoRoot } from '../helpers/paths.js'
 

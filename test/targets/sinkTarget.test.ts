@@ -2,8 +2,8 @@
 // environment (parseSinkEnv), a real HTTP(S) sink on port 0, the event read with the cloudevents SDK.
 import t from 'tap'
 import { CloudEvent, HTTP } from 'cloudevents'
-import { parseSinkEnv } from '../../adapters/http/sinkEnv.js'
-import { SinkTarget } from '../../adapters/http/sinkTarget.js'
+import { parseSinkEnv } from '../../adapters/targets/sinkEnv.js'
+import { SinkTarget } from '../../adapters/targets/sinkTarget.js'
 import type { OutgoingEvent } from '../../adapters/target.js'
 import { httpReceiver, tlsFixture } from '../helpers/httpReceiver.js'
 

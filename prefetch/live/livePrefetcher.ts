@@ -1,7 +1,7 @@
-import type { Clock, TimerHandle } from '../core/clock.js'
-import type { Logger } from '../core/log.js'
-import { instancesWanted, type Actuator, type LiveDecision } from './actuator.js'
-import { MINUTE_MS, type Decision, type FunctionInfo, type Policy } from './policy.js'
+import type { Clock, TimerHandle } from '../../core/clock.js'
+import type { Logger } from '../../core/log.js'
+import { instancesWanted, type Actuator, type LiveDecision } from '../actuators/actuator.js'
+import { MINUTE_MS, type Decision, type FunctionInfo, type Policy } from '../policies/policy.js'
 
 export interface LivePrefetcherOptions {
   policy: Policy
@@ -34,7 +34,7 @@ export interface LivePrefetcherStats {
 }
 
 /**
- * Drives a Policy on live arrivals, as the simulator does on a trace (prefetch/simulate.ts): at the start of each
+ * Drives a Policy on live arrivals, as the simulator does on a trace (prefetch/sim/simulate.ts): at the start of each
  * minute it first observes each function's arrivals of the minutes before, then decides, and hands the decision
  * to the actuator. Minutes are counted from `start` (its clock time, floored to the minute length), so policy time
  * is `minute index x 60000` whatever `minuteMs` is. The clock is injected: tests drive a ManualClock.

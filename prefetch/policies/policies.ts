@@ -1,4 +1,4 @@
-import { IotlessError } from '../core/errors.js'
+import { IotlessError } from '../../core/errors.js'
 import { FIXED_PARAMS, FixedPolicy } from './fixedPolicy.js'
 import { HYBRID_PARAMS, HybridPolicy } from './hybridPolicy.js'
 import { IOTLESS_PARAMS, IotlessPolicy } from './iotlessPolicy.js'

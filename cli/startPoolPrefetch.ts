@@ -2,11 +2,11 @@ import type { Clock } from '../core/clock.js'
 import type { Config } from '../core/config/schema.js'
 import type { Logger } from '../core/log.js'
 import type { Target } from '../adapters/target.js'
-import type { LocalTarget } from '../adapters/local/localTarget.js'
-import { ArrivalRecordingTarget } from './arrivalRecordingTarget.js'
-import { LivePrefetcher } from './livePrefetcher.js'
-import { createPolicy } from './policies.js'
-import { PoolActuator } from './actuators/poolActuator.js'
+import type { LocalTarget } from '../adapters/runtime/localTarget.js'
+import { ArrivalRecordingTarget } from '../prefetch/live/arrivalRecordingTarget.js'
+import { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
+import { createPolicy } from '../prefetch/policies/policies.js'
+import { PoolActuator } from '../prefetch/actuators/poolActuator.js'
 
 export interface PoolPrefetchOptions {
   config: Readonly<Config['prefetch']>

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs'
-import { IotlessError } from '../core/errors.js'
+import { IotlessError } from '../../core/errors.js'
 
 /** Reads a trace file as text, turning a missing file into TRACE_NOT_FOUND. */
 export function readTraceFile (path: string): string {

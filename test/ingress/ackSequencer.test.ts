@@ -1,6 +1,6 @@
 // [MQTT-4.6.0-2]: PUBACKs go out in the order the PUBLISH packets arrived, whatever order the work finishes in.
 import t from 'tap'
-import { AckSequencer } from '../../adapters/mqtt/ackSequencer.js'
+import { AckSequencer } from '../../adapters/ingress/ackSequencer.js'
 
 t.test('in-order completion releases each ack at once', async (t) => {
   const s = new AckSequencer<number>()

@@ -1,4 +1,4 @@
-import type { DispatchResult, OutgoingEvent, Target } from '../adapters/target.js'
+import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
 
 /**
  * A Target that records each dispatch as an arrival (the in-process arrival source of prefetch), then hands it

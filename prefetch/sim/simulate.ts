@@ -1,5 +1,5 @@
-import { MINUTE_MS, type Policy } from './policy.js'
-import type { Trace } from './trace.js'
+import { MINUTE_MS, type Policy } from '../policies/policy.js'
+import type { Trace } from '../traces/trace.js'
 
 /** Per-function outcome of a simulation. */
 export interface FunctionResult {

@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path'
 import { readdirSync } from 'node:fs'
-import { IotlessError } from '../core/errors.js'
+import { IotlessError } from '../../core/errors.js'
 import { isDirectory, lines, numberAt, readTraceFile } from './readTraceFile.js'
 import { DEFAULT_LOAD_OPTIONS, seriesFromMap, type FunctionSeries, type LoadOptions, type Trace } from './trace.js'
 

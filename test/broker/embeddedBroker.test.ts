@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startEmbeddedBroker } from '../../adapters/mqtt/embeddedBroker.js'
+import { startEmbeddedBroker } from '../../adapters/broker/embeddedBroker.js'
 import { cliPath, repoRoot } from '../helpers/paths.js'
 import { memoryLog } from '../helpers/silentLog.js'
 

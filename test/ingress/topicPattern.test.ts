@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import {
   checkTopicName, compileTopicPattern, matchTopic, renderTopicTemplate, templateVariables, TopicPatternError
-} from '../../adapters/mqtt/topicPattern.js'
+} from '../../adapters/ingress/topicPattern.js'
 
 function matches (filter: string, topic: string): boolean {
   return matchTopic(compileTopicPattern(filter), topic) !== undefined

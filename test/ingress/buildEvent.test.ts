@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildEvent, sniffContentType } from '../../adapters/mqtt/buildEvent.js'
+import { buildEvent, sniffContentType } from '../../adapters/ingress/buildEvent.js'
 
 const b = (s: string): Buffer => Buffer.from(s, 'utf8')
 

@@ -1,4 +1,4 @@
-import { IotlessError } from '../core/errors.js'
+import { IotlessError } from '../../core/errors.js'
 
 /** One tunable number of a policy: its default, its valid range and what it means. */
 export interface ParamSpec {

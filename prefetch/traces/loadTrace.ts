@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { readdirSync } from 'node:fs'
-import { IotlessError } from '../core/errors.js'
+import { IotlessError } from '../../core/errors.js'
 import { exists, isDirectory, readTraceFile } from './readTraceFile.js'
 import { loadAzure2019 } from './loadAzure2019.js'
 import { loadAzure2021 } from './loadAzure2021.js'

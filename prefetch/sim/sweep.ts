@@ -1,6 +1,6 @@
-import { createPolicy } from './policies.js'
+import { createPolicy } from '../policies/policies.js'
 import { simulate, type SimResult } from './simulate.js'
-import type { Trace } from './trace.js'
+import type { Trace } from '../traces/trace.js'
 
 /** The parameter ranges `iotless sim --sweep` runs: each policy's main knob over a range. */
 export const SWEEP_GRID: ReadonlyArray<{ policy: string; params: Record<string, number> }> = [

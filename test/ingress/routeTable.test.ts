@@ -1,5 +1,5 @@
 import t from 'tap'
-import { checkRoutes, RouteTable } from '../../adapters/mqtt/routeTable.js'
+import { checkRoutes, RouteTable } from '../../adapters/ingress/routeTable.js'
 import { routeSchema, type RouteConfig } from '../../core/config/schema.js'
 
 function route (topic: string, fn: string, extra: Partial<RouteConfig> = {}): RouteConfig {

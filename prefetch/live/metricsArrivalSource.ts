@@ -1,5 +1,5 @@
 import { request } from 'undici'
-import { IotlessError } from '../core/errors.js'
+import { IotlessError } from '../../core/errors.js'
 
 /** The counter the adapter increments once per invocation (core/metrics.ts). */
 export const INVOCATIONS_METRIC = 'iotless_invocations_total'

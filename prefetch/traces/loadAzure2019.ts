@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { IotlessError } from '../core/errors.js'
+import { IotlessError } from '../../core/errors.js'
 import { exists, lines, numberAt, readTraceFile } from './readTraceFile.js'
 import { DEFAULT_LOAD_OPTIONS, type FunctionSeries, type LoadOptions, type Trace } from './trace.js'
 

@@ -5,7 +5,7 @@ import openwhisk from 'openwhisk'
 import { isJsonContentType, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import { IotlessError } from '../../core/errors.js'
 import { redactSecrets } from '../../core/redact.js'
-import { classifyHttpStatus, classifyTransportError } from '../http/retryClass.js'
+import { classifyHttpStatus, classifyTransportError } from './retryClass.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
 
 export interface OpenWhiskTargetOptions {

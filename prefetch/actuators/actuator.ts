@@ -1,4 +1,4 @@
-import type { Decision } from './policy.js'
+import type { Decision } from '../policies/policy.js'
 
 /**
  * A policy decision for one function in real time (epoch ms), as a live prefetcher hands it to an actuator.
