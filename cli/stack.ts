@@ -13,6 +13,8 @@ import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
 import { buildTargets, closeRemoteTargets } from './buildTargets.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
+import { checkEffectStores } from './checkEffectStores.js'
+import { parseStoreUrl } from '../effects/storeUrl.js'
 import { startPoolPrefetch } from './startPoolPrefetch.js'
 import type { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
 
@@ -59,6 +61,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       log.info({ url: `http://${config.metrics.host}:${ms.port}/metrics` }, 'metrics endpoint')
     }
 
+    await checkEffectStores(config.functions, opts.baseDir)
+
     let broker: EmbeddedBroker | undefined
     let brokerUrl = config.broker.url
     if (brokerUrl === '') {
@@ -72,6 +76,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
       config: fn.config,
+      effects: fn.effects === undefined ? undefined : { where: parseStoreUrl(fn.effects.url, `functions.${name}.effects.url`, opts.baseDir), field: `functions.${name}.effects.url` },
       env: { ...opts.env, ...fn.env },
       concurrency: fn.concurrency,
       maxScale: fn.maxScale,

@@ -53,6 +53,10 @@ export const ERROR_CODES = {
   SECRET_UNREADABLE: { exitCode: 2, summary: 'A secret file does not exist or cannot be read; the message names the path, never the content.' },
   SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
   OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
+  STORE_DRIVER_MISSING: { exitCode: 2, summary: 'A configured effect or dedup store needs an npm package (better-sqlite3, ioredis, pg) that is not installed; the message names the setting and the package.' },
+  STORE_UNAVAILABLE: { exitCode: 1, summary: 'An effect or dedup store could not be opened or reached (bad path, Redis or PostgreSQL down), or failed at run time; nothing is acknowledged or logged as done.' },
+  EFFECTS_NOT_CONFIGURED: { exitCode: 1, summary: 'A handler called ctx.once but no effect store is configured for the function; the invocation fails.' },
+  EFFECT_CONFLICT: { exitCode: 1, summary: 'A state transaction or once() kept conflicting with concurrent writers of the same keys and gave up; the invocation fails and is retried.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES

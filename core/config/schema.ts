@@ -17,7 +17,12 @@ export const functionSchema = z.strictObject({
   /** Free-form settings handed to the function's init as ctx.config. */
   config: z.record(z.string(), z.unknown()).default({}),
   /** Extra environment variables for the instance process. */
-  env: z.record(z.string(), z.string()).default({})
+  env: z.record(z.string(), z.string()).default({}),
+  /**
+   * The effect log and state behind the SDK's once() (docs/effects.md): `sqlite:PATH` (relative to this file),
+   * `redis://HOST:PORT`, `postgres://USER@HOST/DB`. Opened at start-up, so a bad one stops it.
+   */
+  effects: z.strictObject({ url: z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql|memory):/, 'a store URL: sqlite:PATH, redis://HOST:PORT or postgres://USER@HOST/DB') }).optional()
 })
 
 export const routeSchema = z.strictObject({
