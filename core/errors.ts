@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   SECRET_UNREADABLE: { exitCode: 2, summary: 'A secret file does not exist or cannot be read; the message names the path, never the content.' },
   SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
   OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
+  BROKER_AUTH_REQUIRED: { exitCode: 2, summary: 'The embedded broker would listen beyond loopback with no users (broker.usersFile); set one, or broker.allowAnonymous: true on purpose.' },
+  BROKER_USERS_INVALID: { exitCode: 2, summary: 'The embedded broker\'s users file (broker.usersFile) has a bad line, or a user the adapter already is; the message names the file and lines, never a hash.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
