@@ -12,6 +12,7 @@ import { FunctionPool } from '../adapters/runtime/functionPool.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
 import { buildTargets, closeRemoteTargets } from './buildTargets.js'
+import { embeddedBrokerOptions } from './embeddedBrokerOptions.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
 import { checkEffectStores } from './checkEffectStores.js'
 import { parseStoreUrl } from '../effects/storeUrl.js'
@@ -65,11 +66,20 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
 
     let broker: EmbeddedBroker | undefined
     let brokerUrl = config.broker.url
+    let security = readBrokerSecurity(config.broker, opts.baseDir, opts.env)
     if (brokerUrl === '') {
-      broker = await startEmbeddedBroker({ host: config.broker.host, port: config.broker.port, log })
+      const embedded = embeddedBrokerOptions(config, opts.baseDir, security, log)
+      security = embedded.adapterSecurity
+      broker = await startEmbeddedBroker(embedded.options)
       brokerUrl = broker.url
       lifecycle.add('embedded broker', () => broker?.close() ?? Promise.resolve())
-      log.info({ host: config.broker.host, port: broker.port }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening')
+      log.info({
+        host: config.broker.host,
+        port: broker.port,
+        ...(broker.tlsPort !== undefined ? { tlsHost: embedded.options.tls?.host, tlsPort: broker.tlsPort } : {}),
+        users: embedded.options.auth?.users.size ?? 0,
+        maxPacketBytes: embedded.options.maxPacketBytes
+      }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening')
     }
 
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
@@ -109,7 +119,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       maxAttempts: config.adapter.maxAttempts,
       retryBaseMs: config.adapter.retryBaseMs,
       deadLetterTopic: config.adapter.deadLetterTopic,
-      security: readBrokerSecurity(config.broker, opts.baseDir, opts.env),
+      security,
       clock,
       log,
       metrics
