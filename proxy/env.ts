@@ -70,6 +70,8 @@ export interface ProxyEnv {
   maxHeaderBytes: number
   /** How long a client may take to send one request head before we close it (slowloris bound). */
   headerTimeoutMs: number
+  /** An idle keep-alive client connection is closed after this; 0 = never (Knative's queue-proxy sets no IdleTimeout). */
+  keepAliveIdleMs: number
   /** How long a pooled idle upstream connection is kept; below Node's 5 s keepAliveTimeout so we close first. */
   upstreamIdleMs: number
 }
@@ -100,7 +102,8 @@ export const IOTLESS_ENV = {
   IOTLESS_PROXY_UPGRADE_GRACE_MS: 'grace for upgraded (WebSocket) connections after close, default 60000',
   IOTLESS_PROXY_DRAIN_RESET_MS: 'un-drain if no SIGTERM follows /wait-for-drain within this, default 1000',
   IOTLESS_PROXY_MAX_HEADER_BYTES: 'largest request head accepted, default 1052672 (Go\'s 1 MiB DefaultMaxHeaderBytes + 4096, as queue-proxy); larger gets 431 and close',
-  IOTLESS_PROXY_HEADER_TIMEOUT_MS: 'time allowed to send one request head, default 60000',
+  IOTLESS_PROXY_HEADER_TIMEOUT_MS: 'time allowed to send one request head, from the accept or the head\'s first byte, default 60000 (queue-proxy\'s ReadHeaderTimeout)',
+  IOTLESS_PROXY_KEEPALIVE_IDLE_MS: 'an idle keep-alive client connection is closed after this, default 120000 (above the 90 s idle timeout of Go clients such as the activator); 0 = never',
   IOTLESS_PROXY_UPSTREAM_IDLE_MS: 'idle upstream keep-alive connections are closed after this, default 4000'
 } as const
 
@@ -171,6 +174,7 @@ export function readProxyEnv (env: Env): ProxyEnv {
     drainResetMs: optInt(env, 'IOTLESS_PROXY_DRAIN_RESET_MS', 1000, 0, 3_600_000),
     maxHeaderBytes: optInt(env, 'IOTLESS_PROXY_MAX_HEADER_BYTES', 1_048_576 + 4096, 1024, 16 * 1024 * 1024),
     headerTimeoutMs: optInt(env, 'IOTLESS_PROXY_HEADER_TIMEOUT_MS', 60_000, 1, 3_600_000),
+    keepAliveIdleMs: optInt(env, 'IOTLESS_PROXY_KEEPALIVE_IDLE_MS', 120_000, 0, 86_400_000),
     upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000)
   }
   return Object.freeze(cfg)

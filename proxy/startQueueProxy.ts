@@ -66,6 +66,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     idleTimeoutMs: env.idleTimeoutMs,
     maxHeaderBytes: env.maxHeaderBytes,
     headerTimeoutMs: env.headerTimeoutMs,
+    keepAliveIdleMs: env.keepAliveIdleMs,
     counters,
     observeDurationMs: metrics.observeDurationMs,
     closing: false
