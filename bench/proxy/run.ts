@@ -163,7 +163,10 @@ function toMs (v: string): number {
 
 /** Runs `cmd`, under taskset when BENCH_PIN=1 (`cpus` is where it may run). */
 function spawnPinned (cmd: string, args: string[], cpus: string, opts: Parameters<typeof spawn>[2]): ChildProcess {
-  return PIN ? spawn('taskset', ['-c', cpus, cmd, ...args], opts) : spawn(cmd, args, opts)
+  if (!PIN) return spawn(cmd, args, opts)
+  const taskset = which('taskset')
+  if (taskset === null) throw new Error('BENCH_PIN=1 needs taskset (Debian package util-linux)')
+  return spawn(taskset, ['-c', cpus, cmd, ...args], opts)
 }
 
 function runWrk (wrk: string, port: number, connections: number, seconds: number): Promise<WrkResult> {
@@ -288,7 +291,8 @@ backend be
       SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: upstreamPort, host: '127.0.0.1' }, successThreshold: 1 }),
       OBSERVABILITY_CONFIG: '{}'
     }
-    const child = spawnPinned(QUEUE_PROXY, [], PROXY_CPUS, { env, stdio: ['ignore', 'ignore', 'inherit'] })
+    // Its stderr is left out: it logs every request wrk cuts off at the end of a run ("context canceled").
+    const child = spawnPinned(QUEUE_PROXY, [], PROXY_CPUS, { env, stdio: ['ignore', 'ignore', 'ignore'] })
     procs.push(child)
     child.once('exit', (code) => { if (code !== null && code !== 0) console.error(`queue-proxy exited ${code} (its fixed ports 8022, 9090, 9091 must be free: run under unshare -n)`) })
     proxies.push({ name: 'Knative queue-proxy CC=0', child, port, pids: () => childPids(child.pid as number) })
