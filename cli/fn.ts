@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path'
 import { IotlessError, isIotlessError } from '../core/errors.js'
 import type { Command } from './command.js'
+import { runAsEntrypoint } from './runAsEntrypoint.js'
 import { parseOptions } from './parseOptions.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
 
@@ -149,17 +150,4 @@ export const fnCommand: Command = {
  * stack, the simulator), which shortens a container's cold start; `iotless fn serve` does the same through
  * the full CLI. This is the entrypoint a function image should use.
  */
-async function runAsEntrypoint (): Promise<void> {
-  const { pathToFileURL } = await import('node:url')
-  if (process.argv[1] === undefined || import.meta.url !== pathToFileURL(process.argv[1]).href) return
-  const { reportError } = await import('./reportError.js')
-  const argv = process.argv.slice(2)
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage + '\n'); return }
-  try {
-    process.exitCode = await fnCommand.run(argv)
-  } catch (err) {
-    process.exitCode = reportError(err)
-  }
-}
-
-void runAsEntrypoint()
+void runAsEntrypoint(import.meta.url, fnCommand)
