@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   SECRET_UNREADABLE: { exitCode: 2, summary: 'A secret file does not exist or cannot be read; the message names the path, never the content.' },
   SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
   OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
+  FUNCTION_DEPENDENCY_MISSING: { exitCode: 2, summary: 'A function needs an optional dependency of iotless that is not installed (onnxruntime-node, sharp, a model package); the message says what to install.' },
+  FN_NEW_DIR_NOT_EMPTY: { exitCode: 2, summary: 'iotless fn new: the folder to scaffold into exists and is not empty; nothing was written.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
