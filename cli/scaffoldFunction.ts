@@ -13,6 +13,7 @@ const PACKAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/
  */
 export function iotlessDependencySpec (raw: string | undefined, version: string, cwd: string): string {
   if (raw === undefined || raw.trim() === '') return `^${version}`
+  if (raw.startsWith('file:')) return raw
   const looksLikePath = raw.startsWith('.') || isAbsolute(raw) || raw.endsWith('.tgz')
   if (!looksLikePath) return raw
   const abs = resolve(cwd, raw)
