@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { basename, dirname, relative, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 import { IotlessError, isIotlessError } from '../core/errors.js'
 import type { Command } from './command.js'
 import { runAsEntrypoint } from './runAsEntrypoint.js'
@@ -103,7 +103,7 @@ async function newFunction (argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new IotlessError('CLI_USAGE', `fn new takes exactly one folder\n\n${usage}`)
   const spec = iotlessDependencySpec(values.iotless, ownPackage().version, process.cwd())
   const { dir, files } = scaffoldFunction(positionals[0] as string, process.cwd(), spec)
-  const rel = relative(process.cwd(), dir) || '.'
+  const rel = positionals[0] as string
   process.stdout.write(`created ${dir}: ${files.join(', ')}\n(iotless ${spec})\n\nnext:\n  cd ${rel}\n  npm install\n  npm test\n  npm start     # serves it on port 8080: iotless fn serve .\n`)
   return 0
 }

@@ -41,11 +41,14 @@ function defaultContentType (data: unknown): string | undefined {
   return 'application/json'
 }
 
+const RESERVED = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'data'])
+
 /** A CloudEvent for a test: `testEvent({ data: { temp: 24.5 }, subject: 'sensors/20/reading' })`. */
 export function testEvent (init: TestEventInit = {}): CloudEvent<unknown> {
   const { data, extensions, ...attrs } = init
   for (const k of Object.keys(extensions ?? {})) {
     if (!/^[a-z0-9]{1,20}$/.test(k)) throw new TypeError(`testEvent: extension name ${JSON.stringify(k)} must be 1 to 20 lower-case letters or digits`)
+    if (RESERVED.has(k)) throw new TypeError(`testEvent: ${k} is a context attribute, not an extension: give it as testEvent({ ${k} })`)
   }
   const datacontenttype = attrs.datacontenttype ?? defaultContentType(data)
   return new CloudEvent<unknown>({

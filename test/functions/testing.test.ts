@@ -36,6 +36,7 @@ t.test('the handler sees data as a served function does: JSON parsed, text and b
   t.equal(e?.type, 'x.reading')
   t.equal(e?.streamid, 'café', 'extensions survive the percent-encoded header round trip')
   t.throws(() => testEvent({ extensions: { streamId: 'x' } }), /lower-case/, 'an extension name the binding refuses')
+  t.throws(() => testEvent({ extensions: { id: 'x' } }), /context attribute/, 'an attribute is not an extension')
 })
 
 t.test('replies are decoded from the bytes a server would send', async (t) => {
