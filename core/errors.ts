@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   EFFECT_CONFLICT: { exitCode: 1, summary: 'A state transaction or once() kept conflicting with concurrent writers of the same keys and gave up; the invocation fails and is retried.' },
   BROKER_AUTH_REQUIRED: { exitCode: 2, summary: 'The embedded broker would listen beyond loopback with no users (broker.usersFile); set one, or broker.allowAnonymous: true on purpose.' },
   BROKER_USERS_INVALID: { exitCode: 2, summary: 'The embedded broker\'s users file (broker.usersFile) has a bad line, or a user the adapter already is; the message names the file and lines, never a hash.' },
+  FUNCTION_DEPENDENCY_MISSING: { exitCode: 2, summary: 'A function needs an optional dependency of iotless that is not installed (onnxruntime-node, sharp, a model package); the message says what to install.' },
+  FN_NEW_DIR_NOT_EMPTY: { exitCode: 2, summary: 'iotless fn new: the folder to scaffold into exists and is not empty; nothing was written.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
