@@ -3,8 +3,8 @@ import { param, resolveParams, type ParamSpecs } from './policyParams.js'
 import { PopulationPrior } from './populationPrior.js'
 
 export const IOTLESS_PARAMS: ParamSpecs = {
-  hazardThreshold: { default: 0.0005, min: 0, max: 1, summary: 'price of one idle instance-minute in expected cold starts per invocation so far: an idle minute is held when hazard >= this x invocations so far (clamped)' },
-  maxThreshold: { default: 0.5, min: 0, max: 1, summary: 'upper clamp of the per-function hazard threshold, so busy functions still bridge likely gaps' },
+  hazardThreshold: { default: 0.003, min: 0, max: 1, summary: 'price of one idle instance-minute in expected cold starts per invocation so far: an idle minute is held when hazard >= this x invocations so far (clamped)' },
+  maxThreshold: { default: 0.1, min: 0, max: 1, summary: 'upper clamp of the per-function hazard threshold, so busy functions still bridge likely gaps' },
   minThreshold: { default: 0.002, min: 0, max: 1, summary: 'lower clamp of the per-function hazard threshold' },
   historySize: { default: 32, min: 2, max: 1024, integer: true, summary: 'idle times remembered per function (a ring)' },
   priorWeight: { default: 1, min: 0, max: 1000, summary: 'pseudo-samples of the population prior mixed into each function\'s idle-time distribution' },
@@ -14,6 +14,7 @@ export const IOTLESS_PARAMS: ParamSpecs = {
   defaultKeepAliveMin: { default: 10, min: 0, max: 1440, summary: 'keep-alive for a function with no history while the population prior is still empty' },
   priorMinFunctions: { default: 10, min: 0, max: 100_000, integer: true, summary: 'functions of the same trigger whose first idle time must be known before that prior is used' },
   priorRangeMin: { default: 240, min: 1, max: 10_080, integer: true, summary: 'idle minutes the population prior resolves; longer first idle times share one bucket' },
+  priorTailShape: { default: 1, min: 0, max: 10, summary: 'beyond the longest first idle time observed so far and beyond priorRangeMin, the prior has a Pareto tail with hazard this/(j+1) (0: hazard 0 there, released)' },
   refreshMin: { default: 10, min: 1, max: 1440, integer: true, summary: 'a function with few samples re-plans this often, as the prior learns' }
 }
 
@@ -33,6 +34,8 @@ interface FnState {
 }
 
 const MAX_PLAN_INTERVALS = 8
+/** The analytic tail never holds an instance longer than a week of idle minutes. */
+const MAX_TAIL_MIN = 10_080
 let scratch = new Float64Array(1024)
 
 /**
@@ -57,7 +60,6 @@ export class IotlessPolicy implements Policy {
   /** One prior per trigger kind (timer, http, ...), so a timer's first gap is judged by other timers. */
   readonly #priors = new Map<string, PopulationPrior>()
   readonly #info = new Map<string, FunctionInfo>()
-  #priorMass = new Float64Array(0)
   readonly #p: Record<string, number>
 
   constructor (given: Readonly<Record<string, number | string>> = {}) {
@@ -71,7 +73,7 @@ export class IotlessPolicy implements Policy {
   #priorFor (trigger: string | undefined): PopulationPrior {
     const key = trigger ?? 'any'
     let p = this.#priors.get(key)
-    if (p === undefined) { p = new PopulationPrior(param(this.#p, 'priorRangeMin')); this.#priors.set(key, p) }
+    if (p === undefined) { p = new PopulationPrior(param(this.#p, 'priorRangeMin'), param(this.#p, 'priorTailShape')); this.#priors.set(key, p) }
     return p
   }
 
@@ -174,21 +176,22 @@ export class IotlessPolicy implements Policy {
       else mass[x] = (mass[x] ?? 0) + spread / 2
       mass[x + 1] = (mass[x + 1] ?? 0) + spread / 2
     }
+    // The prior is read in place (no copy): mass(j) = own(j) + alpha * prior(j); survival starts at the total.
     let tailBeyond = 0
+    let survival = n
+    let pmf: Float64Array | undefined
+    let R = 0
     if (alpha > 0) {
-      const R = s.prior.rangeMin
-      if (this.#priorMass.length < R) this.#priorMass = new Float64Array(R)
-      const beyond = s.prior.pmf(nowMinute, this.#priorMass)
-      for (let j = 0; j < R; j++) mass[j] = (mass[j] ?? 0) + alpha * (this.#priorMass[j] ?? 0)
-      tailBeyond = alpha * beyond
+      const v = s.prior.view(nowMinute)
+      pmf = v.pmf
+      R = s.prior.rangeMin
+      tailBeyond = alpha * v.beyond
+      survival += alpha * v.sum + tailBeyond
     }
-    // Walk j upward keeping the survival S(j) = mass at or beyond j.
-    let survival = tailBeyond
-    for (let j = 0; j < span; j++) survival += mass[j] ?? 0
     let k = 0
     let open = -1
     for (let j = 0; j < span; j++) {
-      const mj = mass[j] ?? 0
+      const mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
       const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
       if (warm && open < 0) open = j
       if (!warm && open >= 0) {
@@ -197,6 +200,14 @@ export class IotlessPolicy implements Policy {
       }
       survival -= mj
     }
-    if (open >= 0 && k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = span }
+    // Past the span only the prior's tail is left (every own sample is behind): its hazard is a/(j+1), so the
+    // function stays warm while a/(j+1) >= theta, i.e. up to idle minute a/theta - 1 (one analytic interval).
+    const a = param(p, 'priorTailShape')
+    const tailEnd = a > 0 && tailBeyond > 1e-12 && theta > 0 ? Math.min(MAX_TAIL_MIN, Math.floor(a / theta)) : 0
+    if (open >= 0) {
+      if (k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = Math.max(span, tailEnd) }
+    } else if (tailEnd > span && k < s.plan.length) {
+      s.plan[k] = span; s.plan[k + 1] = tailEnd
+    }
   }
 }
