@@ -82,3 +82,19 @@ t.test('population prior: Kaplan-Meier counts functions still waiting as censore
   t.ok(sum2 > 0.99, `at minute 2 nothing contradicts the one sample (got ${sum2})`)
   t.equal(prior.functions, 1)
 })
+
+t.test('prior tail: once the population has said nothing more, a new function is held up to priorTailShape/theta, not released', async (t) => {
+  const mk = (tail: number): IotlessPolicy => new IotlessPolicy({ priorMinFunctions: 1, priorRangeMin: 10, priorTailShape: tail, jitterSamples: 0 })
+  for (const tail of [1, 0]) {
+    const p = mk(tail)
+    feed(p, [0, 3], 'a') // the prior knows one first idle time: 2 minutes
+    feed(p, [0], 'b') // and two functions still waiting after 4 idle minutes (censored): nothing is known beyond
+    feed(p, [0], 'c')
+    feed(p, [4], 'f') // f has no history: the prior alone decides
+    const plan = p.plan('f')
+    const end = plan.at(-1)?.[1] ?? 0
+    // theta for a function with one invocation: clamp(0.003 x 1, 0.002, 0.1) = 0.003; hazard 1/(j+1) >= 0.003 up to j = 332
+    if (tail === 1) t.equal(end, Math.floor(1 / 0.003), 'the Pareto tail (hazard 1/(j+1)) holds it to idle minute 1/theta')
+    else t.ok(end <= 11, `without the tail the prior runs out within its range (plan ${JSON.stringify(plan)})`)
+  }
+})
