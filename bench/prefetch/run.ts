@@ -19,6 +19,9 @@ import { simulate } from '../../prefetch/sim/simulate.js'
 import { runSweep } from '../../prefetch/sim/sweep.js'
 import { compareAtDefaults, DEFAULT_RUNS } from '../../prefetch/sim/compareDefaults.js'
 
+/** iotless as it was before issue 15: hazardThreshold 0.0005, maxThreshold 0.5, no prior tail. */
+const OLD_IOTLESS_DEFAULTS = { hazardThreshold: 0.0005, maxThreshold: 0.5, priorTailShape: 0 }
+
 const tracesDir = process.argv[2] ?? join(process.cwd(), '..', 'shared', 'traces')
 const outDir = join(process.cwd(), 'bench', 'out')
 mkdirSync(outDir, { recursive: true })
@@ -49,6 +52,9 @@ for (const [name, role, trace] of traces) {
     const hw = hybrid?.wastedMemoryGbSeconds ?? NaN
     lines.push(`| ${name} | ${role} | ${r.policy} | ${r.functions} | ${r.coldStarts} | ${f2(r.p75FunctionColdStartPct)} | ${f2(c.floorP75)} | ${f2(r.p75FunctionColdStartPct / hp)} | ${Math.round(r.wastedMemoryGbSeconds)} | ${f2(r.wastedMemoryGbSeconds / hw)} | ${r.decisionMicrosP99.toFixed(2)} | ${Math.round(r.stateBytesPerFunctionMean)} | ${r.simSeconds.toFixed(2)} |`)
   }
+  // The defaults before issue 15 (chosen in-sample on the whole 8-hour slice), for before/after; not judged.
+  const old = simulate(trace, createPolicy('iotless', OLD_IOTLESS_DEFAULTS))
+  lines.push(`| ${name} | ${role} | iotless, old defaults | ${old.functions} | ${old.coldStarts} | ${f2(old.p75FunctionColdStartPct)} | ${f2(c.floorP75)} | ${f2(old.p75FunctionColdStartPct / (hybrid?.p75FunctionColdStartPct ?? NaN))} | ${Math.round(old.wastedMemoryGbSeconds)} | ${f2(old.wastedMemoryGbSeconds / (hybrid?.wastedMemoryGbSeconds ?? NaN))} | ${old.decisionMicrosP99.toFixed(2)} | ${Math.round(old.stateBytesPerFunctionMean)} | ${old.simSeconds.toFixed(2)} |`)
   verdictLines.push(`- ${name} (${role}): iotless dominates ${c.verdicts.map((v) => `${v.baseline} ${v.dominates ? 'yes' : 'NO'} (p75 x${f2(v.p75Ratio)}, waste x${f2(v.wasteRatio)})`).join('; ')}; p75 <= 0.5x hybrid: ${c.halfOfHybrid === 'floor' ? 'out of reach (floor ' + f2(c.floorP75) + ' > half of hybrid)' : c.halfOfHybrid}`)
   const svg = join(outDir, `prefetch-sweep-${name.replace(/[^a-z0-9]+/gi, '-')}.svg`)
   writeFileSync(svg, paretoSvg(runSweep(trace), `${name}: ${trace.functions.length} functions, ${trace.minutes} minutes`))
@@ -66,8 +72,8 @@ for (const f of big.functions) arrivalMinutes += f.minutes.length
 lines.push('')
 lines.push(`Scale (synthetic: the 500-function slice tiled 3x in time and 8x in functions = ${big.functions.length} functions x ${big.minutes} minutes, ${arrivalMinutes} arrival minutes, trace ${(arrivalMinutes * 8 / 2 ** 20).toFixed(1)} MiB of series; speed and memory only, no cold-start result on it is a result on real data):`)
 lines.push('')
-lines.push('| policy | sim s | steps/s (M) | decision p99 us | heap after - before MiB | state B/fn |')
-lines.push('| --- | ---: | ---: | ---: | ---: | ---: |')
+lines.push('| policy | sim s, steps timed | sim s, untimed | steps/s untimed (M) | decision p99 us | heap after - before MiB | state B/fn |')
+lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [p, params] of DEFAULT_RUNS) {
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
@@ -75,7 +81,8 @@ for (const [p, params] of DEFAULT_RUNS) {
   const policy = createPolicy(p, params)
   const r = simulate(big, policy)
   const after = process.memoryUsage().heapUsed
-  lines.push(`| ${p} | ${r.simSeconds.toFixed(2)} | ${(big.functions.length * big.minutes / r.simSeconds / 1e6).toFixed(1)} | ${r.decisionMicrosP99.toFixed(2)} | ${((after - before) / 2 ** 20).toFixed(0)} | ${Math.round(r.stateBytesPerFunctionMean)} |`)
+  const untimed = simulate(big, createPolicy(p, params), { timeDecisions: false })
+  lines.push(`| ${p} | ${r.simSeconds.toFixed(2)} | ${untimed.simSeconds.toFixed(2)} | ${(big.functions.length * big.minutes / untimed.simSeconds / 1e6).toFixed(1)} | ${r.decisionMicrosP99.toFixed(2)} | ${((after - before) / 2 ** 20).toFixed(0)} | ${Math.round(r.stateBytesPerFunctionMean)} |`)
 }
 lines.push('')
 lines.push(`Load average at end: ${(loadavg()[0] ?? 0).toFixed(2)}; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB.`)
