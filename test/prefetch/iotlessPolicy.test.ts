@@ -2,6 +2,8 @@ import t from 'tap'
 import { IotlessPolicy } from '../../prefetch/policies/iotlessPolicy.js'
 import { PopulationPrior } from '../../prefetch/policies/populationPrior.js'
 import { MINUTE_MS } from '../../prefetch/policies/policy.js'
+import { simulate } from '../../prefetch/sim/simulate.js'
+import type { Trace } from '../../prefetch/traces/trace.js'
 
 const min = (m: number): number => m * MINUTE_MS
 
@@ -61,7 +63,7 @@ t.test('the threshold grows with invocations: rare functions are held for unlike
 t.test('state per function is small and fixed', async (t) => {
   const p = new IotlessPolicy()
   feed(p, [0, 5, 10])
-  t.equal(p.stateBytes('f'), 32 * 2 + 16 * 4 + 32)
+  t.equal(p.stateBytes('f'), 32 * 2 + 16 * 4 + 7 * 8)
 })
 
 t.test('population prior: Kaplan-Meier counts functions still waiting as censored', async (t) => {
@@ -97,4 +99,30 @@ t.test('prior tail: once the population has said nothing more, a new function is
     if (tail === 1) t.equal(end, Math.floor(1 / 0.003), 'the Pareto tail (hazard 1/(j+1)) holds it to idle minute 1/theta')
     else t.ok(end <= 11, `without the tail the prior runs out within its range (plan ${JSON.stringify(plan)})`)
   }
+})
+
+t.test('memory budget: while more is held idle than the budget allows, the price rises and idle holds go', async (t) => {
+  // 10 functions of 1000 MB whose idle times alternate 1 and 3: hazard 0.5 at 1, 1 at 3, so idle minute 1 is held
+  // (and wasted) before every 3-minute gap.
+  const minutes: number[] = []
+  for (let m = 0, k = 0; m < 240; m += k % 2 === 0 ? 2 : 4, k++) minutes.push(m)
+  const trace: Trace = {
+    format: 'azure2019',
+    source: 'synthetic',
+    firstMinuteLabel: 0,
+    minutes: 240,
+    functions: Array.from({ length: 10 }, (_, i) => ({ id: `f${i}`, trigger: 'timer', minutes: Uint32Array.from(minutes), counts: Uint32Array.from(minutes.map(() => 1)), durationMs: 0, memoryMb: 1000 }))
+  }
+  const opts = { priorWeight: 0, jitterSamples: 0 }
+  const free = new IotlessPolicy(opts)
+  const a = simulate(trace, free, { timeDecisions: false })
+  t.equal(free.price, 1, 'no budget: the price never moves')
+  const tight = new IotlessPolicy({ ...opts, memoryBudgetMb: 1000 })
+  const b = simulate(trace, tight, { timeDecisions: false })
+  t.ok(tight.price > 1, `the price rose (${tight.price})`)
+  t.ok(b.keepAliveWasteGbSeconds < 0.6 * a.keepAliveWasteGbSeconds, `idle memory held falls (${b.keepAliveWasteGbSeconds} vs ${a.keepAliveWasteGbSeconds})`)
+  t.ok(b.coldStarts > a.coldStarts, 'and the price is paid in cold starts')
+  const loose = new IotlessPolicy({ ...opts, memoryBudgetMb: 1e6 })
+  const c = simulate(trace, loose, { timeDecisions: false })
+  t.equal(c.keepAliveWasteGbSeconds, a.keepAliveWasteGbSeconds, 'a budget never reached changes nothing')
 })
