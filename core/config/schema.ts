@@ -235,7 +235,7 @@ export const configSchema = z.strictObject({
   prefetch: z.strictObject({
     enabled: z.boolean().default(true),
     /** A policy of prefetch/policies/policies.ts. */
-    policy: z.enum(['iotless', 'hybrid', 'fixed', 'knative']).default('iotless'),
+    policy: z.enum(['iotless', 'hybrid', 'fixed', 'knative', 'spes', 'faascache']).default('iotless'),
     /** The policy's parameters (iotless sim --help lists them); checked at start-up. */
     params: z.record(z.string(), z.number()).default({}),
     /** Real ms that stand for one policy minute: 60000; a trace replay sped up N times uses 60000 / N. */
