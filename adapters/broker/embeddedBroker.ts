@@ -117,7 +117,13 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
       const finish = (who: ClientIdentity | undefined, refused?: AuthenticateError): void => {
         if (who !== undefined) {
           const problem = acl.connectProblem(who)
-          if (problem === undefined) { identities.set(client, who); done(null, true); return }
+          if (problem === undefined) {
+            identities.set(client, who)
+            // The cap is for devices: the adapter's replies are whatever its functions return.
+            if (who.isAdapter && client.conn instanceof MeteredConnection) client.conn.setMaxPacketBytes(MQTT_MAX_PACKET_BYTES)
+            done(null, true)
+            return
+          }
           refused = refusal(problem, 2)
         }
         opts.log.info({ clientId, username, err: refused?.message }, 'mqtt connect refused')

@@ -10,11 +10,12 @@ import { MqttFrameMeter, type FrameVerdict } from './mqttFrameMeter.js'
  */
 export class MeteredConnection extends Duplex {
   readonly remoteAddress: string | undefined
+  private readonly meter: MqttFrameMeter
 
   constructor (private readonly socket: Socket, maxPacketBytes: number, onRefused: (verdict: Exclude<FrameVerdict, { ok: true }>) => void) {
     super({ allowHalfOpen: false })
     this.remoteAddress = socket.remoteAddress
-    const meter = new MqttFrameMeter(maxPacketBytes)
+    const meter = this.meter = new MqttFrameMeter(maxPacketBytes)
     socket.on('data', (chunk: Buffer) => {
       const verdict = meter.feed(chunk)
       if (!verdict.ok) {
@@ -28,6 +29,9 @@ export class MeteredConnection extends Duplex {
     socket.on('error', (err) => this.destroy(err))
     socket.on('close', () => this.destroy())
   }
+
+  /** Changes the cap for what follows, e.g. none for the adapter once it has logged in (its replies may be large). */
+  setMaxPacketBytes (maxPacketBytes: number): void { this.meter.setLimit(maxPacketBytes) }
 
   override _read (): void { this.socket.resume() }
 

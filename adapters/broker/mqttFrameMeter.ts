@@ -13,7 +13,10 @@ export class MqttFrameMeter {
   private lengthBytes = 0
   private bodyLeft = 0
 
-  constructor (private readonly maxPacketBytes: number) {}
+  constructor (private maxPacketBytes: number) {}
+
+  /** From the next packet on (the one whose header is being read counts against the new limit too). */
+  setLimit (maxPacketBytes: number): void { this.maxPacketBytes = maxPacketBytes }
 
   feed (chunk: Uint8Array): FrameVerdict {
     let i = 0

@@ -216,6 +216,15 @@ t.test('a packet over maxPacketBytes closes that connection before it is buffere
   await dev.publishAsync('devices/s1/reading', Buffer.alloc(60 * 1024), { qos: 1 })
   await waitFor('a packet under the cap still goes through', () => got.length === 1)
   t.ok(adapter.connected, 'the adapter kept its connection')
+
+  // The cap is for devices: a reply as big as its function made it still goes out.
+  const replies: number[] = []
+  dev.on('message', (_topic, payload) => replies.push(payload.length))
+  await dev.subscribeAsync('devices/s1/alert', { qos: 1 })
+  await adapter.publishAsync('devices/s1/alert', Buffer.alloc(1024 * 1024), { qos: 1 })
+  await waitFor('the big reply', () => replies.length === 1)
+  t.same(replies, [1024 * 1024], "the adapter's 1 MiB publish passed a 64 KiB device cap")
+  t.ok(adapter.connected)
 })
 
 function encodeLength (n: number): Buffer {

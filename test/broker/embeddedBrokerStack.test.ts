@@ -65,6 +65,27 @@ t.test('publishes to a topic with an empty level no longer drop the adapter: 100
   t.ok(lines.some((l) => typeof l.err === 'string' && l.err.includes('empty level')), 'the refusal is logged')
 })
 
+t.test('a real 20 MiB publish on a routed topic: that client is cut off, the adapter keeps serving', async (t) => {
+  const { stack: s, lines } = await stack(t, { routes: [{ topic: 'sensors/{node}/reading', function: 'echo', reply: 'alerts/{node}' }] })
+  const sub = await client(t, s.brokerUrl)
+  const answered: string[] = []
+  sub.on('message', (topic) => answered.push(topic))
+  await sub.subscribeAsync('alerts/#', { qos: 1 })
+  const big = await mqtt.connectAsync(s.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 })
+  big.on('error', () => {})
+  t.teardown(() => big.endAsync(true))
+  const gone = new Promise<void>((resolve) => big.once('close', () => resolve()))
+  big.publish('sensors/huge/reading', Buffer.alloc(20 * 1024 * 1024), { qos: 1 })
+  await gone
+  t.pass('the big publisher was disconnected')
+  const pub = await client(t, s.brokerUrl)
+  await pub.publishAsync('sensors/n1/reading', '{"t":1}', { qos: 1 })
+  await waitFor('the next reading is answered', () => answered.includes('alerts/n1'), 20_000)
+  t.notOk(answered.includes('alerts/huge'))
+  t.ok(lines.some((l) => l.packetBytes !== undefined && (l.packetBytes as number) > 20 * 1024 * 1024 && l.maxPacketBytes === 262_144 + 65_600), 'refused at the derived cap, with the declared size')
+  t.notOk(lines.some((l) => l.msg === 'reconnecting to the MQTT broker'), 'the adapter never lost its connection')
+})
+
 t.test('with a users file: a device gets its reply; the adapter gets in with a credential nobody configured', async (t) => {
   const dir = t.testdir()
   writeFileSync(join(dir, 'users'), `s1:${await hashPassword('s1-password')}\n`)
