@@ -120,9 +120,12 @@ function checkAclFilter (filter: string, ctx: z.core.$RefinementCtx<string>): vo
 }
 
 /** The embedded broker stays on loopback unless it has users, or is told to let anyone in (adapters/broker/embeddedBroker.ts checks again). */
-function checkBrokerExposure (b: { url: string; host: string; usersFile?: string | undefined; allowAnonymous?: boolean | undefined; tls?: { host?: string | undefined } | undefined }, ctx: z.core.$RefinementCtx<unknown>): void {
-  if (b.url !== '' || b.usersFile !== undefined || b.allowAnonymous === true) return
-  const exposed = [b.host, ...(b.tls !== undefined ? [b.tls.host ?? b.host] : [])].filter((h) => !isLoopbackHost(h))
+function checkBrokerExposure (b: { url: unknown; host: unknown; usersFile?: unknown; allowAnonymous?: unknown; tls?: { host?: unknown } | undefined }, ctx: z.core.$RefinementCtx<unknown>): void {
+  // Runs even when other broker fields are invalid, so every value is checked for its type first.
+  if (typeof b !== 'object' || b === null) return
+  if ((typeof b.url === 'string' && b.url !== '') || b.usersFile !== undefined || b.allowAnonymous === true || typeof b.host !== 'string') return
+  const tlsHost = typeof b.tls === 'object' && b.tls !== null ? (typeof b.tls.host === 'string' ? b.tls.host : b.host) : undefined
+  const exposed = [b.host, ...(tlsHost !== undefined ? [tlsHost] : [])].filter((h) => !isLoopbackHost(h))
   if (exposed.length === 0) return
   ctx.addIssue({
     code: 'custom',
@@ -199,7 +202,8 @@ export const configSchema = z.strictObject({
       /** PEM CA of client certificates: when set, a client must present a certificate it signed. */
       clientCaFile: z.string().min(1).optional()
     }).optional()
-  }).superRefine(checkBrokerExposure).prefault({}),
+  // when: also alongside other problems in broker.*, so that one pass reports them all.
+  }).superRefine(checkBrokerExposure, { when: () => true }).prefault({}),
   adapter: z.strictObject({
     /** Messages larger than this are refused, counted and logged. 262144 bytes = 256 KiB. */
     maxPayloadBytes: z.int().min(1).max(268_435_455).default(262_144),

@@ -135,6 +135,8 @@ t.test('config: beyond loopback without users is refused in the one validation p
   }
   t.match(problems({ broker: { host: '0.0.0.0' } }), [/^broker\.allowAnonymous: the embedded broker would listen on 0\.0\.0\.0 \(broker\.host\).*broker\.usersFile.*broker\.allowAnonymous: true/])
   t.match(problems({ broker: { host: '127.0.0.1', tls: { host: '0.0.0.0', certFile: 'c', keyFile: 'k' } } }), [/broker\.tls\.host/])
+  t.same(problems({ broker: { host: '0.0.0.0', port: 'x' } }).map((l) => l.split(':')[0]), ['broker.port', 'broker.allowAnonymous'], 'in the same pass as the other broker problems')
+  t.match(problems({ broker: null }), [/^broker: /], 'no crash on a broker that is not a mapping')
   t.same(problems({ broker: { host: '0.0.0.0', usersFile: 'users' } }), [])
   t.same(problems({ broker: { host: '0.0.0.0', allowAnonymous: true } }), [])
   t.same(problems({ broker: { host: '0.0.0.0', url: 'mqtt://127.0.0.1:1883' } }), [], 'no embedded broker, nothing to check')
