@@ -126,7 +126,8 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
           }
           refused = refusal(problem, 2)
         }
-        opts.log.info({ clientId, username, err: refused?.message }, 'mqtt connect refused')
+        const remoteAddress = client.conn instanceof MeteredConnection ? client.conn.remoteAddress : undefined
+        opts.log.info({ clientId, username, remoteAddress, err: refused?.message }, 'mqtt connect refused')
         done(refused ?? refusal('not authorized', 5), false)
       }
       if (username === undefined || username === null) {
