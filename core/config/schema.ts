@@ -120,10 +120,10 @@ function checkAclFilter (filter: string, ctx: z.core.$RefinementCtx<string>): vo
 }
 
 /** The embedded broker stays on loopback unless it has users, or is told to let anyone in (adapters/broker/embeddedBroker.ts checks again). */
-function checkBrokerExposure (b: { url: unknown; host: unknown; usersFile?: unknown; allowAnonymous?: unknown; tls?: { host?: unknown } | undefined }, ctx: z.core.$RefinementCtx<unknown>): void {
+function checkBrokerExposure (b: { url: unknown; host: unknown; usersFile?: unknown; usersEnv?: unknown; allowAnonymous?: unknown; tls?: { host?: unknown } | undefined }, ctx: z.core.$RefinementCtx<unknown>): void {
   // Runs even when other broker fields are invalid, so every value is checked for its type first.
   if (typeof b !== 'object' || b === null) return
-  if ((typeof b.url === 'string' && b.url !== '') || b.usersFile !== undefined || b.allowAnonymous === true || typeof b.host !== 'string') return
+  if ((typeof b.url === 'string' && b.url !== '') || b.usersFile !== undefined || b.usersEnv !== undefined || b.allowAnonymous === true || typeof b.host !== 'string') return
   const tlsHost = typeof b.tls === 'object' && b.tls !== null ? (typeof b.tls.host === 'string' ? b.tls.host : b.host) : undefined
   const exposed = [b.host, ...(tlsHost !== undefined ? [tlsHost] : [])].filter((h) => !isLoopbackHost(h))
   if (exposed.length === 0) return
@@ -131,7 +131,7 @@ function checkBrokerExposure (b: { url: unknown; host: unknown; usersFile?: unkn
     code: 'custom',
     path: ['allowAnonymous'],
     message: `the embedded broker would listen on ${[...new Set(exposed)].join(', ')} (broker.host${b.tls !== undefined ? ', broker.tls.host' : ''}), beyond loopback, with no users: ` +
-      'set broker.usersFile (create it with `iotless broker passwd FILE USER`), or broker.allowAnonymous: true to let anyone in on purpose'
+      'set broker.usersFile (create it with `iotless broker passwd FILE USER`) or broker.usersEnv, or broker.allowAnonymous: true to let anyone in on purpose'
   })
 }
 
@@ -171,6 +171,8 @@ export const configSchema = z.strictObject({
      * relative to the config file. The file holds hashes, never passwords. Unset: no users.
      */
     usersFile: z.string().min(1).optional(),
+    /** Embedded broker: or the name of an environment variable holding the same lines (a Kubernetes Secret as env); read when set, instead of usersFile. */
+    usersEnv: z.string().min(1).optional(),
     /**
      * Embedded broker: let clients in without a username. Unset: yes when there is no usersFile and every
      * listener is on loopback, else no. Beyond loopback without users, only `true` lets the broker start.

@@ -104,6 +104,19 @@ t.test('with a users file: a device gets its reply; the adapter gets in with a c
   t.equal(err, 5, 'anonymous refused once there are users')
 })
 
+t.test('broker.usersEnv: the same lines from an environment variable', async (t) => {
+  const { stack: s } = await stack(t, { broker: { host: '0.0.0.0', usersEnv: 'BROKER_USERS' } }, { BROKER_USERS: `s1:${await hashPassword('s1-password')}\n` })
+  const url = `mqtt://127.0.0.1:${s.broker?.port ?? 0}`
+  const dev = await client(t, url, { clientId: 's1', username: 's1', password: 's1-password' })
+  t.ok(dev.connected, 'a user from the variable logs in, on 0.0.0.0')
+  const anon = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 }).then(async (c) => { await c.endAsync(true) }, (e: { code?: number }) => e.code)
+  t.equal(anon, 5)
+  const { log } = memoryLog()
+  const missing = await startStack({ config: configSchema.parse({ metrics: { enabled: false }, prefetch: { enabled: false }, broker: { port: 0, usersEnv: 'NOT_SET_HERE' } }), baseDir: repoRoot, log, env: {}, registry: new Registry() }).then((x) => x.stop(), (e: unknown) => e)
+  t.ok(isIotlessError(missing, 'SECRET_MISSING'))
+  t.match((missing as Error).message, 'broker.usersEnv: the environment variable NOT_SET_HERE')
+})
+
 t.test('broker.username with passwordEnv is honoured by the embedded broker', async (t) => {
   const { stack: s } = await stack(t, {
     broker: { username: 'edge-adapter', passwordEnv: 'ADAPTER_PW' },
@@ -139,6 +152,7 @@ t.test('config: beyond loopback without users is refused in the one validation p
   t.match(problems({ broker: null }), [/^broker: /], 'no crash on a broker that is not a mapping')
   t.same(problems({ broker: { host: '0.0.0.0', usersFile: 'users' } }), [])
   t.same(problems({ broker: { host: '0.0.0.0', allowAnonymous: true } }), [])
+  t.same(problems({ broker: { host: '0.0.0.0', usersEnv: 'BROKER_USERS' } }), [])
   t.same(problems({ broker: { host: '0.0.0.0', url: 'mqtt://127.0.0.1:1883' } }), [], 'no embedded broker, nothing to check')
   t.same(problems({ broker: { host: 'localhost' } }), [])
   t.match(problems({ broker: { acl: [{ publish: ['devices/{user}/#', 'a/#/b'], subscribe: ['x/{username}x'] }] } }), [
