@@ -182,7 +182,9 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
     socket.once('close', () => sockets.delete(socket))
     if (noDelay) socket.setNoDelay(true)
     const conn = new MeteredConnection(socket, maxPacketBytes, (verdict) => {
-      opts.log.warn({ remoteAddress: socket.remoteAddress, ...verdict, maxPacketBytes }, 'mqtt client sent a packet over broker.maxPacketBytes (or a malformed one): disconnected')
+      opts.log.warn({ remoteAddress: socket.remoteAddress, ...verdict, maxPacketBytes }, verdict.reason === 'too-large'
+        ? 'mqtt client sent a packet over broker.maxPacketBytes: disconnected'
+        : 'mqtt client sent a malformed packet: disconnected')
     })
     aedes.handle(conn)
   }

@@ -20,7 +20,9 @@ export class MeteredConnection extends Duplex {
       const verdict = meter.feed(chunk)
       if (!verdict.ok) {
         onRefused(verdict)
-        this.destroy(new Error(verdict.reason === 'too-large' ? `packet of ${verdict.packetBytes} bytes is over the broker's maximum of ${maxPacketBytes}` : 'malformed remaining length'))
+        this.destroy(new Error(verdict.reason === 'too-large'
+          ? `packet of ${verdict.packetBytes} bytes is over the broker's maximum of ${maxPacketBytes}`
+          : verdict.reason === 'topic-not-utf8' ? 'a PUBLISH topic name that is not well-formed UTF-8 [MQTT-1.5.3-1]' : 'malformed remaining length'))
         return
       }
       if (!this.push(chunk)) socket.pause()
