@@ -17,7 +17,7 @@ export const PACKET_HEADROOM_BYTES = 65_600
  * broker.username with its password (passwordEnv / passwordFile); without one, a credential made up for this
  * run, so that nobody else can connect with the adapter's client id and take over its session.
  */
-export function embeddedBrokerOptions (config: Readonly<Config>, baseDir: string, adapterSecurity: BrokerSecurity, log: Logger): { options: EmbeddedBrokerOptions; adapterSecurity: BrokerSecurity } {
+export function embeddedBrokerOptions (config: Readonly<Config>, baseDir: string, env: Readonly<Record<string, string | undefined>>, adapterSecurity: BrokerSecurity, log: Logger): { options: EmbeddedBrokerOptions; adapterSecurity: BrokerSecurity } {
   const b = config.broker
   let adapter: { username: string; password: string }
   if (adapterSecurity.username !== undefined) {
@@ -29,12 +29,18 @@ export function embeddedBrokerOptions (config: Readonly<Config>, baseDir: string
     adapter = { username: b.clientId, password: randomBytes(32).toString('base64url') }
   }
   let users = new Map<string, string>()
-  if (b.usersFile !== undefined) {
-    const path = resolve(baseDir, b.usersFile)
-    users = new Map(parseUsersFile(readConfigFile(b.usersFile, baseDir, 'broker.usersFile').toString('utf8'), `broker.usersFile ${path}`))
-    if (users.has(adapter.username)) {
-      throw new IotlessError('BROKER_USERS_INVALID', `broker.usersFile ${path}: ${adapter.username} is the adapter's username (broker.username, else broker.clientId); give the device another name`)
-    }
+  let where: string | undefined
+  if (b.usersEnv !== undefined) {
+    where = `broker.usersEnv ${b.usersEnv}`
+    const text = env[b.usersEnv]
+    if (text === undefined || text.trim() === '') throw new IotlessError('SECRET_MISSING', `broker.usersEnv: the environment variable ${b.usersEnv} is not set or empty`)
+    users = new Map(parseUsersFile(text, where))
+  } else if (b.usersFile !== undefined) {
+    where = `broker.usersFile ${resolve(baseDir, b.usersFile)}`
+    users = new Map(parseUsersFile(readConfigFile(b.usersFile, baseDir, 'broker.usersFile').toString('utf8'), where))
+  }
+  if (where !== undefined && users.has(adapter.username)) {
+    throw new IotlessError('BROKER_USERS_INVALID', `${where}: ${adapter.username} is the adapter's username (broker.username, else broker.clientId); give the device another name`)
   }
   // Only the adapter publishes where replies and dead letters go: a device must not fake an alert.
   const templates = [

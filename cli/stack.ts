@@ -68,7 +68,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     let brokerUrl = config.broker.url
     let security = readBrokerSecurity(config.broker, opts.baseDir, opts.env)
     if (brokerUrl === '') {
-      const embedded = embeddedBrokerOptions(config, opts.baseDir, security, log)
+      const embedded = embeddedBrokerOptions(config, opts.baseDir, opts.env, security, log)
       security = embedded.adapterSecurity
       broker = await startEmbeddedBroker(embedded.options)
       brokerUrl = broker.url

@@ -117,10 +117,17 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
       const finish = (who: ClientIdentity | undefined, refused?: AuthenticateError): void => {
         if (who !== undefined) {
           const problem = acl.connectProblem(who)
-          if (problem === undefined) { identities.set(client, who); done(null, true); return }
+          if (problem === undefined) {
+            identities.set(client, who)
+            // The cap is for devices: the adapter's replies are whatever its functions return.
+            if (who.isAdapter && client.conn instanceof MeteredConnection) client.conn.setMaxPacketBytes(MQTT_MAX_PACKET_BYTES)
+            done(null, true)
+            return
+          }
           refused = refusal(problem, 2)
         }
-        opts.log.info({ clientId, username, err: refused?.message }, 'mqtt connect refused')
+        const remoteAddress = client.conn instanceof MeteredConnection ? client.conn.remoteAddress : undefined
+        opts.log.info({ clientId, username, remoteAddress, err: refused?.message }, 'mqtt connect refused')
         done(refused ?? refusal('not authorized', 5), false)
       }
       if (username === undefined || username === null) {
@@ -175,7 +182,9 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
     socket.once('close', () => sockets.delete(socket))
     if (noDelay) socket.setNoDelay(true)
     const conn = new MeteredConnection(socket, maxPacketBytes, (verdict) => {
-      opts.log.warn({ remoteAddress: socket.remoteAddress, ...verdict, maxPacketBytes }, 'mqtt client sent a packet over broker.maxPacketBytes (or a malformed one): disconnected')
+      opts.log.warn({ remoteAddress: socket.remoteAddress, ...verdict, maxPacketBytes }, verdict.reason === 'too-large'
+        ? 'mqtt client sent a packet over broker.maxPacketBytes: disconnected'
+        : 'mqtt client sent a malformed packet: disconnected')
     })
     aedes.handle(conn)
   }

@@ -10,16 +10,19 @@ import { MqttFrameMeter, type FrameVerdict } from './mqttFrameMeter.js'
  */
 export class MeteredConnection extends Duplex {
   readonly remoteAddress: string | undefined
+  private readonly meter: MqttFrameMeter
 
   constructor (private readonly socket: Socket, maxPacketBytes: number, onRefused: (verdict: Exclude<FrameVerdict, { ok: true }>) => void) {
     super({ allowHalfOpen: false })
     this.remoteAddress = socket.remoteAddress
-    const meter = new MqttFrameMeter(maxPacketBytes)
+    const meter = this.meter = new MqttFrameMeter(maxPacketBytes)
     socket.on('data', (chunk: Buffer) => {
       const verdict = meter.feed(chunk)
       if (!verdict.ok) {
         onRefused(verdict)
-        this.destroy(new Error(verdict.reason === 'too-large' ? `packet of ${verdict.packetBytes} bytes is over the broker's maximum of ${maxPacketBytes}` : 'malformed remaining length'))
+        this.destroy(new Error(verdict.reason === 'too-large'
+          ? `packet of ${verdict.packetBytes} bytes is over the broker's maximum of ${maxPacketBytes}`
+          : verdict.reason === 'topic-not-utf8' ? 'a PUBLISH topic name that is not well-formed UTF-8 [MQTT-1.5.3-1]' : 'malformed remaining length'))
         return
       }
       if (!this.push(chunk)) socket.pause()
@@ -28,6 +31,9 @@ export class MeteredConnection extends Duplex {
     socket.on('error', (err) => this.destroy(err))
     socket.on('close', () => this.destroy())
   }
+
+  /** Changes the cap for what follows, e.g. none for the adapter once it has logged in (its replies may be large). */
+  setMaxPacketBytes (maxPacketBytes: number): void { this.meter.setLimit(maxPacketBytes) }
 
   override _read (): void { this.socket.resume() }
 

@@ -9,7 +9,7 @@ function commonProblem (s: string, what: string): string | undefined {
   if (s.length === 0) return `a topic ${what} must be at least one character long [MQTT-4.7.3-1]`
   if (s.includes('\u0000')) return `a topic ${what} must not contain U+0000 [MQTT-4.7.3-2]`
   if (Buffer.byteLength(s, 'utf8') > MAX_TOPIC_BYTES) return `a topic ${what} is at most 65535 bytes [MQTT-4.7.3-3]`
-  // Ill-formed UTF-8 [MQTT-1.5.3-1] cannot be seen here: mqtt-packet has already decoded it into U+FFFD.
+  // Ill-formed UTF-8 [MQTT-1.5.3-1] cannot be seen here (mqtt-packet has decoded it into U+FFFD): mqttFrameMeter checks it on the wire.
   return undefined
 }
 

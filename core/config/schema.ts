@@ -125,15 +125,18 @@ function checkAclFilter (filter: string, ctx: z.core.$RefinementCtx<string>): vo
 }
 
 /** The embedded broker stays on loopback unless it has users, or is told to let anyone in (adapters/broker/embeddedBroker.ts checks again). */
-function checkBrokerExposure (b: { url: string; host: string; usersFile?: string | undefined; allowAnonymous?: boolean | undefined; tls?: { host?: string | undefined } | undefined }, ctx: z.core.$RefinementCtx<unknown>): void {
-  if (b.url !== '' || b.usersFile !== undefined || b.allowAnonymous === true) return
-  const exposed = [b.host, ...(b.tls !== undefined ? [b.tls.host ?? b.host] : [])].filter((h) => !isLoopbackHost(h))
+function checkBrokerExposure (b: { url: unknown; host: unknown; usersFile?: unknown; usersEnv?: unknown; allowAnonymous?: unknown; tls?: { host?: unknown } | undefined }, ctx: z.core.$RefinementCtx<unknown>): void {
+  // Runs even when other broker fields are invalid, so every value is checked for its type first.
+  if (typeof b !== 'object' || b === null) return
+  if ((typeof b.url === 'string' && b.url !== '') || b.usersFile !== undefined || b.usersEnv !== undefined || b.allowAnonymous === true || typeof b.host !== 'string') return
+  const tlsHost = typeof b.tls === 'object' && b.tls !== null ? (typeof b.tls.host === 'string' ? b.tls.host : b.host) : undefined
+  const exposed = [b.host, ...(tlsHost !== undefined ? [tlsHost] : [])].filter((h) => !isLoopbackHost(h))
   if (exposed.length === 0) return
   ctx.addIssue({
     code: 'custom',
     path: ['allowAnonymous'],
     message: `the embedded broker would listen on ${[...new Set(exposed)].join(', ')} (broker.host${b.tls !== undefined ? ', broker.tls.host' : ''}), beyond loopback, with no users: ` +
-      'set broker.usersFile (create it with `iotless broker passwd FILE USER`), or broker.allowAnonymous: true to let anyone in on purpose'
+      'set broker.usersFile (create it with `iotless broker passwd FILE USER`) or broker.usersEnv, or broker.allowAnonymous: true to let anyone in on purpose'
   })
 }
 
@@ -173,6 +176,8 @@ export const configSchema = z.strictObject({
      * relative to the config file. The file holds hashes, never passwords. Unset: no users.
      */
     usersFile: z.string().min(1).optional(),
+    /** Embedded broker: or the name of an environment variable holding the same lines (a Kubernetes Secret as env); read when set, instead of usersFile. */
+    usersEnv: z.string().min(1).optional(),
     /**
      * Embedded broker: let clients in without a username. Unset: yes when there is no usersFile and every
      * listener is on loopback, else no. Beyond loopback without users, only `true` lets the broker start.
@@ -204,7 +209,8 @@ export const configSchema = z.strictObject({
       /** PEM CA of client certificates: when set, a client must present a certificate it signed. */
       clientCaFile: z.string().min(1).optional()
     }).optional()
-  }).superRefine(checkBrokerExposure).prefault({}),
+  // when: also alongside other problems in broker.*, so that one pass reports them all.
+  }).superRefine(checkBrokerExposure, { when: () => true }).prefault({}),
   adapter: z.strictObject({
     /** Messages larger than this are refused, counted and logged. 262144 bytes = 256 KiB. */
     maxPayloadBytes: z.int().min(1).max(268_435_455).default(262_144),

@@ -216,6 +216,36 @@ t.test('a packet over maxPacketBytes closes that connection before it is buffere
   await dev.publishAsync('devices/s1/reading', Buffer.alloc(60 * 1024), { qos: 1 })
   await waitFor('a packet under the cap still goes through', () => got.length === 1)
   t.ok(adapter.connected, 'the adapter kept its connection')
+
+  // The cap is for devices: a reply as big as its function made it still goes out.
+  const replies: number[] = []
+  dev.on('message', (_topic, payload) => replies.push(payload.length))
+  await dev.subscribeAsync('devices/s1/alert', { qos: 1 })
+  await adapter.publishAsync('devices/s1/alert', Buffer.alloc(1024 * 1024), { qos: 1 })
+  await waitFor('the big reply', () => replies.length === 1)
+  t.same(replies, [1024 * 1024], "the adapter's 1 MiB publish passed a 64 KiB device cap")
+  t.ok(adapter.connected)
+})
+
+t.test('a PUBLISH topic that is not UTF-8 closes that connection; nobody receives a U+FFFD topic', async (t) => {
+  const { log } = memoryLog()
+  const b = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, log })
+  t.teardown(() => b.close())
+  const sub = await connect(t, b.url, {})
+  const got: string[] = []
+  sub.on('message', (topic) => got.push(topic))
+  await sub.subscribeAsync('#', { qos: 0 })
+  const sock = new Socket()
+  await new Promise<void>((resolve) => sock.connect(b.port, '127.0.0.1', resolve))
+  sock.on('error', () => {})
+  const isClosed = new Promise<void>((resolve) => sock.once('close', () => resolve()))
+  const pkt = mqttPacket.generate({ cmd: 'publish', topic: 'devices/é', payload: Buffer.from('x'), qos: 0, dup: false, retain: false })
+  pkt[pkt.indexOf(Buffer.from('é'))] = 0xa9 // a lone continuation byte
+  sock.write(Buffer.concat([mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'raw', clean: true, keepalive: 30 }), pkt]))
+  await isClosed
+  await sub.publishAsync('devices/ok', 'y', { qos: 1 })
+  await waitFor('the next message', () => got.includes('devices/ok'))
+  t.same(got, ['devices/ok'], 'the ill-formed topic reached nobody')
 })
 
 function encodeLength (n: number): Buffer {

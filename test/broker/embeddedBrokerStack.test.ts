@@ -65,6 +65,27 @@ t.test('publishes to a topic with an empty level no longer drop the adapter: 100
   t.ok(lines.some((l) => typeof l.err === 'string' && l.err.includes('empty level')), 'the refusal is logged')
 })
 
+t.test('a real 20 MiB publish on a routed topic: that client is cut off, the adapter keeps serving', async (t) => {
+  const { stack: s, lines } = await stack(t, { routes: [{ topic: 'sensors/{node}/reading', function: 'echo', reply: 'alerts/{node}' }] })
+  const sub = await client(t, s.brokerUrl)
+  const answered: string[] = []
+  sub.on('message', (topic) => answered.push(topic))
+  await sub.subscribeAsync('alerts/#', { qos: 1 })
+  const big = await mqtt.connectAsync(s.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 })
+  big.on('error', () => {})
+  t.teardown(() => big.endAsync(true))
+  const gone = new Promise<void>((resolve) => big.once('close', () => resolve()))
+  big.publish('sensors/huge/reading', Buffer.alloc(20 * 1024 * 1024), { qos: 1 })
+  await gone
+  t.pass('the big publisher was disconnected')
+  const pub = await client(t, s.brokerUrl)
+  await pub.publishAsync('sensors/n1/reading', '{"t":1}', { qos: 1 })
+  await waitFor('the next reading is answered', () => answered.includes('alerts/n1'), 20_000)
+  t.notOk(answered.includes('alerts/huge'))
+  t.ok(lines.some((l) => l.packetBytes !== undefined && (l.packetBytes as number) > 20 * 1024 * 1024 && l.maxPacketBytes === 262_144 + 65_600), 'refused at the derived cap, with the declared size')
+  t.notOk(lines.some((l) => l.msg === 'reconnecting to the MQTT broker'), 'the adapter never lost its connection')
+})
+
 t.test('with a users file: a device gets its reply; the adapter gets in with a credential nobody configured', async (t) => {
   const dir = t.testdir()
   writeFileSync(join(dir, 'users'), `s1:${await hashPassword('s1-password')}\n`)
@@ -81,6 +102,19 @@ t.test('with a users file: a device gets its reply; the adapter gets in with a c
   t.match(got[0], /^devices\/s1\/alert /)
   const err = await mqtt.connectAsync(s.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0, clientId: 'x' }).then(async (c) => { await c.endAsync(true) }, (e: { code?: number }) => e.code)
   t.equal(err, 5, 'anonymous refused once there are users')
+})
+
+t.test('broker.usersEnv: the same lines from an environment variable', async (t) => {
+  const { stack: s } = await stack(t, { broker: { host: '0.0.0.0', usersEnv: 'BROKER_USERS' } }, { BROKER_USERS: `s1:${await hashPassword('s1-password')}\n` })
+  const url = `mqtt://127.0.0.1:${s.broker?.port ?? 0}`
+  const dev = await client(t, url, { clientId: 's1', username: 's1', password: 's1-password' })
+  t.ok(dev.connected, 'a user from the variable logs in, on 0.0.0.0')
+  const anon = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0 }).then(async (c) => { await c.endAsync(true) }, (e: { code?: number }) => e.code)
+  t.equal(anon, 5)
+  const { log } = memoryLog()
+  const missing = await startStack({ config: configSchema.parse({ metrics: { enabled: false }, prefetch: { enabled: false }, broker: { port: 0, usersEnv: 'NOT_SET_HERE' } }), baseDir: repoRoot, log, env: {}, registry: new Registry() }).then((x) => x.stop(), (e: unknown) => e)
+  t.ok(isIotlessError(missing, 'SECRET_MISSING'))
+  t.match((missing as Error).message, 'broker.usersEnv: the environment variable NOT_SET_HERE')
 })
 
 t.test('broker.username with passwordEnv is honoured by the embedded broker', async (t) => {
@@ -114,8 +148,11 @@ t.test('config: beyond loopback without users is refused in the one validation p
   }
   t.match(problems({ broker: { host: '0.0.0.0' } }), [/^broker\.allowAnonymous: the embedded broker would listen on 0\.0\.0\.0 \(broker\.host\).*broker\.usersFile.*broker\.allowAnonymous: true/])
   t.match(problems({ broker: { host: '127.0.0.1', tls: { host: '0.0.0.0', certFile: 'c', keyFile: 'k' } } }), [/broker\.tls\.host/])
+  t.same(problems({ broker: { host: '0.0.0.0', port: 'x' } }).map((l) => l.split(':')[0]), ['broker.port', 'broker.allowAnonymous'], 'in the same pass as the other broker problems')
+  t.match(problems({ broker: null }), [/^broker: /], 'no crash on a broker that is not a mapping')
   t.same(problems({ broker: { host: '0.0.0.0', usersFile: 'users' } }), [])
   t.same(problems({ broker: { host: '0.0.0.0', allowAnonymous: true } }), [])
+  t.same(problems({ broker: { host: '0.0.0.0', usersEnv: 'BROKER_USERS' } }), [])
   t.same(problems({ broker: { host: '0.0.0.0', url: 'mqtt://127.0.0.1:1883' } }), [], 'no embedded broker, nothing to check')
   t.same(problems({ broker: { host: 'localhost' } }), [])
   t.match(problems({ broker: { acl: [{ publish: ['devices/{user}/#', 'a/#/b'], subscribe: ['x/{username}x'] }] } }), [

@@ -34,3 +34,23 @@ t.test('the limit counts the whole packet, fixed header included', async (t) => 
 t.test('a fifth length byte is malformed [MQTT-1.5.5]', async (t) => {
   t.same(new MqttFrameMeter(1e9).feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])), { ok: false, reason: 'malformed' })
 })
+
+t.test('a PUBLISH topic that is not well-formed UTF-8 is refused on the wire [MQTT-1.5.3-1], however it is cut', async (t) => {
+  const good = mqttPacket.generate({ cmd: 'publish', topic: 'capteurs/été/€', payload: Buffer.from([0xff, 0xfe]), qos: 0, dup: false, retain: false })
+  // The same packet with the topic's "é" (c3 a9) turned into a lone continuation byte (a9 a9).
+  const at = good.indexOf(Buffer.from('été'))
+  const bad = Buffer.from(good)
+  bad[at] = 0xa9
+  for (const cut of [1, 2, 5, good.length]) {
+    const feedAll = (buf: Buffer): unknown => {
+      const m = new MqttFrameMeter(1000)
+      let v = m.feed(Buffer.alloc(0))
+      for (let i = 0; i < buf.length && v.ok; i += cut) v = m.feed(buf.subarray(i, i + cut))
+      return v
+    }
+    t.same(feedAll(Buffer.concat([good, good])), { ok: true }, `a multi-byte topic and a binary payload pass, cut every ${cut}`)
+    t.same(feedAll(Buffer.concat([good, bad])), { ok: false, reason: 'topic-not-utf8' }, `cut every ${cut}`)
+  }
+  const truncated = Buffer.from(good.subarray(0, at + 1))
+  t.same(new MqttFrameMeter(1000).feed(truncated), { ok: true }, 'a character cut between two chunks is not an error yet')
+})
