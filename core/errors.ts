@@ -53,6 +53,10 @@ export const ERROR_CODES = {
   SECRET_UNREADABLE: { exitCode: 2, summary: 'A secret file does not exist or cannot be read; the message names the path, never the content.' },
   SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
   OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
+  FUNCTION_MODULE_INVALID: { exitCode: 2, summary: 'A function module fails to load at start-up (syntax error, missing import, a throw at import time) or has no defineFunction(...) default export; the message names functions.<name>.module and the file.' },
+  FUNCTION_MEMORY_LIMIT: { exitCode: 1, summary: 'A pool instance went over functions.<name>.memoryMb and was killed; the invocation it was running fails (not retried) and a fresh instance takes over.' },
+  OUTPUT_WRITE_FAILED: { exitCode: 2, summary: 'A file iotless was told to write (--write-config, --svg) cannot be written; the message names the path and why.' },
+  INTERNAL_ERROR: { exitCode: 1, summary: 'An error without a code of its own (a bug, or a system failure not yet mapped); the message says what and where; IOTLESS_DEBUG=1 prints the stack.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES
