@@ -14,6 +14,8 @@ export const DET_MODEL_PATH = fileURLToPath(new URL('./assets/ch_PP-OCRv4_det_in
 
 /** Decode work one batch may ask for, in source pixels: 67,108,864 (64 Mi px), four frames at the per-image limit. */
 export const MAX_BATCH_PIXELS = 67_108_864
+/** onnxruntime's CPU arena for the detector (config.cpuMemArena); see createOnnxSession's SessionOptions. */
+export const CPU_MEM_ARENA = true
 
 export interface TextDetectState {
   det: OnnxSession
@@ -122,7 +124,8 @@ export default defineFunction<TextDetectState>({
     const gpu = parseGpuSetting(config.gpu)
     const modelPath = typeof config.modelPath === 'string' ? config.modelPath : DET_MODEL_PATH
     const threads = config.threads === undefined ? undefined : num(config, 'threads', 1)
-    const det = await createOnnxSession(modelPath, gpu, { ...(threads === undefined ? {} : { threads }), spin: config.spin === true })
+    if (config.cpuMemArena !== undefined && typeof config.cpuMemArena !== 'boolean') throw new Error(`config.cpuMemArena must be true or false, got ${JSON.stringify(config.cpuMemArena)}`)
+    const det = await createOnnxSession(modelPath, gpu, { ...(threads === undefined ? {} : { threads }), spin: config.spin === true, cpuMemArena: config.cpuMemArena ?? CPU_MEM_ARENA })
     if (det.fallbackReason !== undefined) process.stderr.write(`${name}: gpu auto: CUDA unavailable (${det.fallbackReason}); using the CPU\n`)
     reportProvider(metrics, name, det.provider)
     const limitSideLen = num(config, 'limitSideLen', 960)
