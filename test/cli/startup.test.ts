@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { startEmbeddedBroker } from '../../adapters/broker/embeddedBroker.js'
 import { cliPath, fixtureFunction, repoRoot, sharedDir } from '../helpers/paths.js'
 import { memoryLog } from '../helpers/silentLog.js'
+import { baseEnv } from '../proxy/helpers.js'
 
 /** A config for `iotless up` on free ports, with the given functions and routes (JSON is YAML). */
 function stackConfig (dir: string, extra: Record<string, unknown>): string {
@@ -140,4 +141,27 @@ t.test('SIGHUP stops `iotless up` gracefully (exit 0, "stopped"), and the passwo
   t.match(out, /"reason":"SIGHUP".*"msg":"shutting down"/)
   t.match(out, /"msg":"stopped"/)
   t.notMatch(out, 's3cr3t-pw', 'the password appears in no line')
+})
+
+/** Starts a long-running command, waits for `ready` on its output, sends SIGHUP, and returns how it ended. */
+async function hangUp (t: Test, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH, ...env } })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { out += c })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const deadline = Date.now() + 30_000
+  while (!ready.test(out) && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(out, ready, `${args.slice(1).join(' ')}: started`)
+  child.kill('SIGHUP')
+  return { ...await exited, out }
+}
+
+t.test('SIGHUP is a graceful stop for `fn serve` and `proxy` too', async (t) => {
+  const fn = await hangUp(t, [cliPath, 'fn', 'serve', fixtureFunction('echo'), '--port', '0', '--host', '127.0.0.1'], {}, /"msg":"iotless fn ready"/)
+  t.same({ code: fn.code, signal: fn.signal }, { code: 0, signal: null }, 'fn serve: exit 0 after SIGHUP')
+  const proxyEnv = baseEnv(1, { IOTLESS_PROXY_DRAIN_QUIET_PERIOD_MS: '100' })
+  const px = await hangUp(t, [cliPath, 'proxy'], proxyEnv, /"msg":"iotless proxy listening"/)
+  t.same({ code: px.code, signal: px.signal }, { code: 0, signal: null }, `proxy: exit 0 after SIGHUP (${px.out.split('\n').slice(-3).join(' | ')})`)
 })
