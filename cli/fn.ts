@@ -29,7 +29,7 @@ cd <dir> && npm install && npm test && npm start.
 
 Modes:
   knative    CloudEvents on POST / (binary, structured and application/cloudevents-batch+json), the reply as a
-             CloudEvent; GET /healthz is 503 until init has run, then 200; GET /metrics; SIGTERM drains and exits 0.
+             CloudEvent; GET /healthz is 503 until init has run, then 200; GET /metrics; SIGTERM (SIGINT, SIGHUP) drains and exits 0.
   openwhisk  The OpenWhisk action protocol of the Node.js runtime: POST /init once, then POST /run; with
              __OW_RUNTIME_PLATFORM=knative, the single-entrypoint protocol on POST /.
 
@@ -171,6 +171,7 @@ async function serve (argv: string[]): Promise<number> {
       const stop = (): void => { ow.close().then(() => resolve(0), () => resolve(1)) }
       process.once('SIGTERM', stop)
       process.once('SIGINT', stop)
+      process.once('SIGHUP', stop)
     })
   }
 
@@ -190,6 +191,7 @@ async function serve (argv: string[]): Promise<number> {
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
+    process.once('SIGHUP', stop)
     kn.ready.then(() => { line({ msg: 'iotless fn ready', initMs: kn.initMs() }) }, (err: unknown) => {
       kn.server.close()
       kn.server.closeAllConnections()

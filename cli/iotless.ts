@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { commands } from './commands.js'
 import { IotlessError } from '../core/errors.js'
-import { reportError } from './reportError.js'
+import { reportError, reportUncaught } from './reportError.js'
 
 function mainUsage (): string {
   const names = Object.keys(commands)
@@ -41,6 +41,7 @@ async function main (argv: string[]): Promise<number> {
   return command.run(rest)
 }
 
+reportUncaught()
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code },
   (err: unknown) => { process.exitCode = reportError(err) }

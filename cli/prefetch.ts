@@ -4,6 +4,7 @@ import { systemClock } from '../core/clock.js'
 import { IotlessError } from '../core/errors.js'
 import { Lifecycle } from '../core/lifecycle.js'
 import { createLogger, type Logger } from '../core/log.js'
+import { redactUrl } from '../core/redact.js'
 import type { Command } from './command.js'
 import { numberFlag } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
@@ -223,7 +224,7 @@ export const prefetchCommand: Command = {
     lifecycle.handleSignals()
     // Timers are unref'd: keep the process alive until a signal.
     setInterval(() => undefined, 1 << 30)
-    log.info({ policy: policy.name, actuator: actuator.kind, metrics: o.metricsUrls, minuteMs: o.minuteMs, leadMs: o.leadMs }, 'iotless prefetch is running')
+    log.info({ policy: policy.name, actuator: actuator.kind, metrics: o.metricsUrls.map(redactUrl), minuteMs: o.minuteMs, leadMs: o.leadMs }, 'iotless prefetch is running')
     return await new Promise<number>(() => undefined)
   }
 }

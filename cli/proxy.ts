@@ -13,7 +13,7 @@ It takes no flags; it is configured entirely by the environment the Knative revi
 Extra variables, never set by Knative:
 ${Object.entries(IOTLESS_ENV).map(([k, v]) => `  ${k}\n      ${v}`).join('\n')}
 
-On SIGTERM it drains (probes fail, quiet period), closes, and exits 0.`
+On SIGTERM (or SIGINT, SIGHUP) it drains (probes fail, quiet period), closes, and exits 0.`
 
 /** One JSON line on stderr, as the zap logger of queue-proxy would; only lifecycle events, never per request. */
 function logLine (level: string, msg: string, fields: Record<string, unknown> = {}): void {
@@ -43,6 +43,7 @@ export const proxyCommand: Command = {
       }
       process.once('SIGTERM', () => onSignal('SIGTERM'))
       process.once('SIGINT', () => onSignal('SIGINT'))
+      process.once('SIGHUP', () => onSignal('SIGHUP'))
     })
   }
 }

@@ -1,9 +1,10 @@
-import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { IotlessError } from '../core/errors.js'
+import { IotlessError, isIotlessError } from '../core/errors.js'
+import { redactUrl } from '../core/redact.js'
 import type { Command } from './command.js'
 import { numberFlag, type NumberRule } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
+import { writeOutputFile } from './writeOutputFile.js'
 import { loadTrace, TRACE_FORMATS } from '../prefetch/traces/loadTrace.js'
 import type { TraceFormat } from '../prefetch/traces/trace.js'
 import { buildSchedule } from '../prefetch/replay/replaySchedule.js'
@@ -45,6 +46,15 @@ Options:
 
 function num (field: string, raw: string | undefined, fallback: number, rule: NumberRule): number {
   return numberFlag(field, raw, fallback, rule, usage)
+}
+
+/** Network failures reaching the broker (refused, unknown host, CONNACK refused) as BROKER_CONNECT_FAILED naming the URL, without its password. */
+function brokerError (err: unknown, url: string): unknown {
+  if (isIotlessError(err) || !(err instanceof Error)) return err
+  const code = (err as NodeJS.ErrnoException).code
+  const network = typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)$/.test(code)
+  if (!network && !/connack|connection refused|not authorized|bad user name/i.test(err.message)) return err
+  return new IotlessError('BROKER_CONNECT_FAILED', `cannot reach the broker at ${redactUrl(url)} (--url): ${err.message}; is the stack running (iotless up -c the --write-config file)?`, { cause: err })
 }
 
 function fmt (n: number | undefined, d = 1): string { return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d) }
@@ -110,7 +120,7 @@ export const replayCommand: Command = {
         ...(v['init-ms'] === undefined ? {} : { initMs: num('--init-ms', v['init-ms'], 0, { min: 0, integer: true }) }),
         leadMs: num('--lead-ms', v['lead-ms'], 0, { min: 0, integer: true })
       })
-      writeFileSync(v['write-config'], JSON.stringify(cfg, null, 2) + '\n')
+      writeOutputFile(v['write-config'], JSON.stringify(cfg, null, 2) + '\n', '--write-config')
       process.stdout.write(`wrote ${v['write-config']}\n`)
       return 0
     }
@@ -133,8 +143,9 @@ export const replayCommand: Command = {
       maxPerMinute: num('--max-per-minute', v['max-per-minute'], 10, { min: 1, integer: true })
     })
     if (schedule.events.length === 0) throw new IotlessError('CLI_USAGE', `--start-minute/--minutes: no arrivals in that window of ${v.dir}`)
+    const url = v.url
     const { report, samples } = await runReplay({
-      url: v.url,
+      url,
       schedule,
       topicPrefix: prefix,
       speedup,
@@ -142,9 +153,9 @@ export const replayCommand: Command = {
       timeoutMs: num('--timeout-ms', v['timeout-ms'], 10_000, { min: 0, integer: true }),
       metricsUrl: v['metrics-url'],
       warmupMinutes: num('--warmup-minutes', v['warmup-minutes'], 0, { min: 0, integer: true })
-    }, `${format} ${v.dir}`)
+    }, `${format} ${v.dir}`).catch((err: unknown) => { throw brokerError(err, url) })
     const svg = v.svg ?? 'replay-latency.svg'
-    writeFileSync(svg, latencySvg(samples, `${format}: ${report.functions} functions, ${report.traceMinutes} min at ${speedup}x; p50 ${fmt(report.p50Ms)} ms, p99 ${fmt(report.p99Ms)} ms, ${report.coldStarts} cold`))
+    writeOutputFile(svg, latencySvg(samples, `${format}: ${report.functions} functions, ${report.traceMinutes} min at ${speedup}x; p50 ${fmt(report.p50Ms)} ms, p99 ${fmt(report.p99Ms)} ms, ${report.coldStarts} cold`), '--svg')
     process.stdout.write(v.json === true ? JSON.stringify({ ...report, svg }) + '\n' : `${reportTable(report)}\nplot    ${svg}\n`)
     return 0
   }

@@ -93,6 +93,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       keepAliveMs: fn.keepAliveMs,
       initTimeoutMs: fn.initTimeoutMs,
       timeoutMs: fn.timeoutMs,
+      memoryMb: fn.memoryMb,
       clock,
       log,
       metrics

@@ -6,7 +6,7 @@ const usage = `Usage: iotless up [-c FILE]
 Runs the embedded stack on this machine: an MQTT broker (aedes, unless broker.url names one),
 the MQTT adapter, a local pool of function instances pre-warmed by prefetch (prefetch.enabled, on
 by default; docs/prefetch.md), and a Prometheus /metrics endpoint.
-Stops gracefully on SIGINT or SIGTERM: no new messages are taken, in-flight ones finish.
+Stops gracefully on SIGINT, SIGTERM or SIGHUP: no new messages are taken, in-flight ones finish.
 
 Options:
   -c, --config FILE   config file (default: iotless.yaml in the current folder, or $IOTLESS_CONFIG)

@@ -1,5 +1,8 @@
 import type { Logger } from './log.js'
 
+/** The signals every long-running command treats as "stop gracefully". */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
 /**
  * Ordered shutdown. Parts register a stop step as they start; steps run in reverse order of registration
  * (the last thing started is the first stopped), each once, even if a signal arrives twice.
@@ -36,7 +39,9 @@ export class Lifecycle {
   }
 
   /**
-   * SIGINT/SIGTERM start a graceful shutdown and then exit 0. A second signal at least 2 s later exits at once
+   * SIGINT, SIGTERM and SIGHUP start a graceful shutdown and then exit 0. SIGHUP is what a closing terminal or
+   * an ssh session that drops sends (and `nohup`-less supervisors); without a handler Node dies at once, losing
+   * in-flight work, so it is treated as a stop, not a reload (iotless reads its config once). A second signal at least 2 s later exits at once
    * with 130; one sooner is ignored, because `npm start` and a terminal's Ctrl-C can both deliver the same one.
    * Returns a function that removes the handlers.
    */
@@ -51,11 +56,9 @@ export class Lifecycle {
       firstAt = Date.now()
       this.shutdown(signal).then(() => proc.exit(0), () => proc.exit(1))
     }
-    proc.on('SIGINT', onSignal)
-    proc.on('SIGTERM', onSignal)
+    for (const sig of STOP_SIGNALS) proc.on(sig, onSignal)
     return () => {
-      proc.off('SIGINT', onSignal)
-      proc.off('SIGTERM', onSignal)
+      for (const sig of STOP_SIGNALS) proc.off(sig, onSignal)
     }
   }
 }

@@ -102,6 +102,12 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       help: 'Instances that exited without being asked to, by function.',
       labelNames: ['function'] as const,
       registers
+    }),
+    instanceMemoryKills: new Counter({
+      name: 'iotless_instance_memory_kills_total',
+      help: 'Instances killed for going over functions.<name>.memoryMb, by function.',
+      labelNames: ['function'] as const,
+      registers
     })
   }
 }

@@ -23,3 +23,18 @@ export function redactSecrets (text: string, secrets: ReadonlyArray<string | und
   }
   return out
 }
+
+/**
+ * A URL as it may be logged: the password of its userinfo (mqtt://user:secret@host) replaced with [REDACTED],
+ * the user name kept. Text that is not a URL is returned with any `//user:pass@` part redacted the same way.
+ */
+export function redactUrl (text: string): string {
+  try {
+    const url = new URL(text)
+    if (url.password === '') return text
+    url.password = REDACTED
+    return url.href.replace(encodeURIComponent(REDACTED), REDACTED)
+  } catch {
+    return text.replace(/(\/\/[^/@:\s]*):[^/@\s]*@/g, `$1:${REDACTED}@`)
+  }
+}

@@ -6,7 +6,7 @@ import { IotlessError, isIotlessError, type ErrorCode } from '../../core/errors.
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { InstanceSpec } from '../../functions/sdk/instanceMessages.js'
-import { Instance } from './instance.js'
+import { Instance, type InstanceLimits } from './instance.js'
 
 export interface FunctionPoolOptions {
   name: string
@@ -22,6 +22,10 @@ export interface FunctionPoolOptions {
   keepAliveMs: number
   initTimeoutMs: number
   timeoutMs: number
+  /** Memory bound of each instance process, in MB (V8 heap + an OS bound, memoryLimit.ts); 0 or absent: none. */
+  memoryMb?: number
+  /** Where the memory bound is enforced; tests force the RSS watchdog with { guard: { cgroupRoot: null } }. */
+  limits?: Omit<InstanceLimits, 'memoryMb'>
   clock: Clock
   log: Logger
   metrics?: Metrics | undefined
@@ -153,15 +157,13 @@ export class FunctionPool {
         throw new IotlessError('FUNCTION_TIMEOUT', `${this.name}: no answer within ${this.#opts.timeoutMs} ms`)
       }
       if (signal?.aborted === true) throw err
-      this.#drop(inst, true)
-      throw new InstanceLostError((err as Error).message)
+      throw await this.#lost(inst, err as Error)
     }
     let body: Buffer
     try {
       body = Buffer.from(await res.body.arrayBuffer())
     } catch (err) {
-      this.#drop(inst, true)
-      throw new InstanceLostError((err as Error).message)
+      throw await this.#lost(inst, err as Error)
     }
     if (res.statusCode === 204) return undefined
     if (res.statusCode === 200) {
@@ -177,6 +179,24 @@ export class FunctionPool {
       if (typeof parsed.error === 'string') message = parsed.error
     } catch { /* not JSON: keep the text */ }
     throw new IotlessError(code, `${this.name}: ${message} (HTTP ${res.statusCode})`, { details: { status: res.statusCode } })
+  }
+
+  /**
+   * The instance went away under a request. Killed over its memory limit, the request fails with
+   * FUNCTION_MEMORY_LIMIT and is not retried here (it may be what blew the limit); otherwise it may be retried.
+   */
+  async #lost (inst: Instance, err: Error): Promise<Error> {
+    this.#drop(inst, true)
+    if ((this.#opts.memoryMb ?? 0) > 0) {
+      // #drop has SIGKILLed it: its exit, and why, come at once.
+      const exit = await inst.exited
+      if (exit.memoryExceeded) {
+        return new IotlessError('FUNCTION_MEMORY_LIMIT', `${this.name}: instance ${inst.id} went over functions.${this.name}.memoryMb (${this.#opts.memoryMb ?? 0} MB) and was killed during the invocation`, {
+          details: { memoryMb: this.#opts.memoryMb, guard: inst.memoryGuard?.kind }
+        })
+      }
+    }
+    return new InstanceLostError(err.message)
   }
 
   /** The fullest instance that still has a free slot, so the others go idle and can be reaped. */
@@ -241,7 +261,7 @@ export class FunctionPool {
     this.#spawned++
     metrics?.coldStarts.inc({ function: this.name })
     const t0 = performance.now()
-    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects }, this.#opts.env)
+    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 })
     this.#all.add(inst)
     log.debug({ function: this.name, instance: inst.id, pid: inst.child.pid }, 'cold start')
     let timedOut = false
@@ -269,8 +289,12 @@ export class FunctionPool {
       // With nothing else able to serve them, the waiting requests would wait forever: fail them now.
       if (this.#ready.length === 0 && this.#starting === 0) this.#breaker.rejectWaiting(error)
     })
-    void inst.exited.then(({ code, signal }) => {
+    void inst.exited.then(({ code, signal, memoryExceeded }) => {
       this.#all.delete(inst)
+      if (memoryExceeded) {
+        metrics?.instanceMemoryKills.inc({ function: this.name })
+        log.warn({ function: this.name, instance: inst.id, code: 'FUNCTION_MEMORY_LIMIT', memoryMb: this.#opts.memoryMb, guard: inst.memoryGuard?.kind }, 'instance went over its memory limit and was killed')
+      }
       if (this.#ready.includes(inst)) {
         log.warn({ function: this.name, instance: inst.id, code, signal }, 'instance exited unexpectedly')
         this.#drop(inst, true)
@@ -342,6 +366,7 @@ function outcomeOf (err: unknown): string {
   if (!isIotlessError(err)) return 'error'
   switch (err.code) {
     case 'FUNCTION_CRASHED': return 'crashed'
+    case 'FUNCTION_MEMORY_LIMIT': return 'memory'
     case 'FUNCTION_TIMEOUT': return 'timeout'
     case 'BREAKER_QUEUE_FULL':
     case 'POOL_CLOSED': return 'rejected'

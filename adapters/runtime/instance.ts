@@ -2,10 +2,28 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
 import type { InstanceMessage, InstanceSpec } from '../../functions/sdk/instanceMessages.js'
+import { guardMemory, type GuardOptions, type MemoryGuard } from './memoryLimit.js'
 
 const INSTANCE_MAIN = fileURLToPath(new URL('../../functions/sdk/instanceMain.js', import.meta.url))
 
 export type InstanceState = 'starting' | 'ready' | 'stopping' | 'exited'
+
+export interface InstanceExit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** The instance went over its memory limit and was killed for it (cgroup OOM kill, RSS watchdog, V8 heap limit). */
+  memoryExceeded: boolean
+}
+
+export interface InstanceLimits {
+  /** Memory bound of the process in MB; 0 or absent: none. */
+  memoryMb?: number
+  /** Where the bound is enforced (memoryLimit.ts); tests force the watchdog with cgroupRoot: null. */
+  guard?: GuardOptions
+}
+
+/** What V8 prints before it aborts at --max-old-space-size. */
+const V8_HEAP_OOM = /JavaScript heap out of memory|Reached heap limit/
 
 let nextInstanceId = 1
 
@@ -13,7 +31,9 @@ let nextInstanceId = 1
 export class Instance {
   readonly id = nextInstanceId++
   readonly child: ChildProcess
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  readonly exited: Promise<InstanceExit>
+  /** How the memory bound is enforced, when there is one. */
+  readonly memoryGuard: MemoryGuard | undefined
   state: InstanceState = 'starting'
   port = 0
   http: Pool | undefined
@@ -22,17 +42,38 @@ export class Instance {
   /** The clock handle of the keep-alive timer while idle. */
   idleTimer: { id: number } | undefined
 
-  constructor (spec: InstanceSpec, env: NodeJS.ProcessEnv) {
-    // execArgv is inherited so loaders given to node (e.g. under a test runner) reach the child too.
+  constructor (spec: InstanceSpec, env: NodeJS.ProcessEnv, limits: InstanceLimits = {}) {
+    const memoryMb = limits.memoryMb ?? 0
+    // execArgv is inherited so loaders given to node (e.g. under a test runner) reach the child too. V8's old
+    // space gets the same bound as the process, so a JS-heap leak stops at it even where the OS bound is coarse.
     this.child = fork(INSTANCE_MAIN, [JSON.stringify(spec)], {
       env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: memoryMb > 0 ? [...process.execArgv, `--max-old-space-size=${memoryMb}`] : process.execArgv,
+      // stderr is read (and passed on) only to notice V8's heap-limit abort.
+      stdio: ['ignore', 'inherit', memoryMb > 0 ? 'pipe' : 'inherit', 'ipc'],
       serialization: 'json'
     })
+    let heapOom = false
+    if (memoryMb > 0 && this.child.stderr !== null) {
+      this.child.stderr.on('data', (chunk: Buffer) => {
+        if (!heapOom && V8_HEAP_OOM.test(chunk.toString('latin1'))) heapOom = true
+        process.stderr.write(chunk)
+      })
+    }
+    this.memoryGuard = memoryMb > 0 && this.child.pid !== undefined
+      ? guardMemory(`instance-${this.id}`, this.child.pid, memoryMb, () => this.child.kill('SIGKILL'), limits.guard)
+      : undefined
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         this.state = 'exited'
-        resolve({ code, signal })
+        const guard = this.memoryGuard
+        guard?.release()
+        // V8's last words may still be in the pipe: wait for its end, briefly (a grandchild may hold it open).
+        const stderr = this.child.stderr
+        const drained = stderr === null || stderr.readableEnded
+          ? Promise.resolve()
+          : new Promise<void>((done) => { const t = setTimeout(done, 200); stderr.once('end', () => { clearTimeout(t); done() }) })
+        void drained.then(() => resolve({ code, signal, memoryExceeded: heapOom || guard?.exceeded() === true }))
       })
     })
   }

@@ -12,7 +12,7 @@ export interface KnativeTargetOptions extends HttpSenderOptions {
 }
 
 /** Placeholder used to check a `{function}` template at construction. */
-const PROBE_NAME = 'fn'
+export const PROBE_NAME = 'fn'
 
 /**
  * A Knative Service (or any CloudEvents HTTP receiver) as a Target: each event is one HTTP POST of a

@@ -75,16 +75,7 @@ export class OpenWhiskTarget implements Target {
     if (key === '') throw new IotlessError('SECRET_EMPTY', 'OpenWhisk apiKey is empty')
     const colon = key.indexOf(':')
     this.#secrets = colon > 0 ? [key, key.slice(colon + 1)] : [key]
-    const base = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.apiHost) ? options.apiHost : `https://${options.apiHost}`
-    let url: URL
-    try {
-      url = new URL(base)
-    } catch {
-      throw new IotlessError('TARGET_URL_INVALID', `OpenWhisk apiHost ${JSON.stringify(options.apiHost)} is not a host or URL`)
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new IotlessError('TARGET_URL_INVALID', `OpenWhisk apiHost must be http:// or https://, not ${url.protocol}//`)
-    }
+    const url = openWhiskApiUrl(options.apiHost)
     const maxSockets = options.connections ?? 64
     this.#agent = url.protocol === 'http:'
       ? new HttpAgent({ keepAlive: true, maxSockets })
@@ -224,4 +215,19 @@ function errorText (body: unknown): string {
     if (typeof response.status === 'string') return response.status
   }
   return JSON.stringify(body).slice(0, 500)
+}
+
+/** The API host as a URL (https:// assumed without a scheme), or TARGET_URL_INVALID; also run by the start-up config check. */
+export function openWhiskApiUrl (apiHost: string): URL {
+  const base = /^[a-z][a-z0-9+.-]*:\/\//i.test(apiHost) ? apiHost : `https://${apiHost}`
+  let url: URL
+  try {
+    url = new URL(base)
+  } catch {
+    throw new IotlessError('TARGET_URL_INVALID', `OpenWhisk apiHost ${JSON.stringify(apiHost)} is not a host or URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new IotlessError('TARGET_URL_INVALID', `OpenWhisk apiHost must be http:// or https://, not ${url.protocol}//`)
+  }
+  return url
 }

@@ -25,7 +25,7 @@ import { Pool } from 'undici'
 import { Instance } from '../../adapters/runtime/instance.js'
 import { toBinaryHeaders } from '../../core/cloudEventHttp.js'
 import { ort } from '../../functions/onnx/createOnnxSession.js'
-import { decodeImage } from '../../functions/text-detect/decodeImage.js'
+import { readAndDecodeImage } from '../../functions/text-detect/decodeImage.js'
 import { normaliseInto } from '../../functions/text-detect/detResize.js'
 import textDetect, { type TextDetectState } from '../../functions/text-detect/index.js'
 import voiceActivity, { type VoiceActivityState, WINDOW } from '../../functions/voice-activity/index.js'
@@ -97,10 +97,10 @@ async function main (): Promise<void> {
   // In-process: one session, as an instance would have it.
   const state = await (textDetect.init as (c: { name: string; config: Record<string, unknown> }) => Promise<TextDetectState>)({ name: 'text-detect', config: { gpu: 'auto' } })
   const ctx = { name: 'text-detect', config: {}, state }
-  const img = await decodeImage(png, 960)
+  const img = await readAndDecodeImage(png, 960)
   // A camera-sized frame: the same rendered text composited onto a white 1280x720 frame.
   const png720 = await sharp({ create: { width: 1280, height: 720, channels: 3, background: '#ffffff' } }).composite([{ input: png, left: 400, top: 260 }]).png().toBuffer()
-  const img720 = await decodeImage(png720, 960)
+  const img720 = await readAndDecodeImage(png720, 960)
   const t720 = new Float32Array(3 * img720.resizedWidth * img720.resizedHeight)
   normaliseInto(t720, 0, img720.rgb, img720.resizedWidth, img720.resizedHeight, img720.resizedWidth, img720.resizedHeight)
   const one720 = { [state.det.session.inputNames[0] as string]: new ort.Tensor('float32', t720, [1, 3, img720.resizedHeight, img720.resizedWidth]) }

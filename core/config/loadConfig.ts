@@ -2,17 +2,25 @@ import { readFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { IotlessError } from '../errors.js'
-import { configSchema, type Config } from './schema.js'
+import { IotlessError, type ErrorCode } from '../errors.js'
+import { redactUrl } from '../redact.js'
+import { configSchema, functionSchema, routeSchema, targetSchema, type Config } from './schema.js'
 import { applyEnvOverrides, envLeaves, type SchemaNode } from './envOverrides.js'
 import { formatIssues, formatPath } from './formatIssues.js'
 
 export const DEFAULT_CONFIG_FILE = 'iotless.yaml'
 
-/** Variables read elsewhere that start with IOTLESS_ but are not config fields. */
-export const RESERVED_ENV = new Set(['IOTLESS_CONFIG'])
+/**
+ * Variables read elsewhere that start with IOTLESS_ but are not config fields: the config file's path, and
+ * IOTLESS_DEBUG (cli/reportError.ts prints the stack of an unexpected error when it is 1).
+ */
+export const RESERVED_ENV = new Set(['IOTLESS_CONFIG', 'IOTLESS_DEBUG'])
 
-export interface ConfigProblem { path: ReadonlyArray<PropertyKey>; message: string }
+/**
+ * One problem with the config: the field's path and what is wrong. `code` is the specific stable code when the
+ * check has one (TARGET_URL_INVALID, SIM_INVALID_PARAM, ...); the whole report is CONFIG_INVALID either way.
+ */
+export interface ConfigProblem { path: ReadonlyArray<PropertyKey>; message: string; code?: ErrorCode }
 
 export interface LoadedConfig {
   config: Readonly<Config>
@@ -22,6 +30,8 @@ export interface LoadedConfig {
   baseDir: string
   /** IOTLESS_* variables that overrode the file. */
   envApplied: string[]
+  /** IOTLESS_* variables taken for Kubernetes service links and ignored (envOverrides.ts isServiceLink). */
+  envIgnored: string[]
 }
 
 export interface LoadConfigOptions {
@@ -29,7 +39,11 @@ export interface LoadConfigOptions {
   file?: string | undefined
   cwd?: string
   env?: NodeJS.ProcessEnv
-  /** Checks that need component code (route filters, reply templates); run after the schema passes. */
+  /**
+   * Checks that need component code (route filters, reply templates, target URLs, policy parameters). They run
+   * in the same pass as the schema: when some fields fail it, on the sections that passed (see partialConfig),
+   * so every problem is reported at once.
+   */
   check?: (config: Config, baseDir: string) => ConfigProblem[]
 }
 
@@ -86,7 +100,8 @@ function readRaw (file: string, explicit: boolean): Record<string, unknown> {
 
 /**
  * Reads, overrides from the environment, validates and freezes the config, once, at start-up.
- * Every problem is reported at once, one line each, with the field path and what was expected.
+ * Every problem is reported at once, one line each, with the field path and what was expected: the schema's
+ * issues and the cross-field checks together, in one pass.
  */
 export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const cwd = opts.cwd ?? process.cwd()
@@ -94,40 +109,104 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const given = opts.file ?? env.IOTLESS_CONFIG
   const file = resolve(cwd, given ?? DEFAULT_CONFIG_FILE)
   const raw = readRaw(file, given !== undefined)
-  const envApplied = applyEnvOverrides(raw, env, envLeaves(configJsonSchema()), RESERVED_ENV)
+  const { applied: envApplied, ignored: envIgnored } = applyEnvOverrides(raw, env, envLeaves(configJsonSchema()), RESERVED_ENV)
 
   const result = configSchema.safeParse(raw)
-  if (!result.success) {
-    const lines = formatIssues(result.error.issues, knownKeysAt)
-    throw new IotlessError('CONFIG_INVALID', `${file} is invalid:\n  ${lines.join('\n  ')}`, { details: { problems: lines } })
+  const lines = result.success ? [] : formatIssues(result.error.issues, knownKeysAt)
+  const codes: Array<ErrorCode | undefined> = lines.map(() => undefined)
+  // On a schema failure the cross-field checks still run, on what did validate, so one pass reports everything.
+  const partial = result.success ? { config: result.data, names: namesOf(result.data) } : partialConfig(raw)
+  const problems = [...checkReferences(partial.config, partial.names), ...(opts.check?.(partial.config, dirname(file)) ?? [])]
+  for (const p of problems) {
+    if (p === undefined) continue // a check that mapped over the sparse routes of partialConfig
+    lines.push(`${formatPath(p.path)}: ${p.message}${p.code === undefined || p.code === 'CONFIG_INVALID' ? '' : ` [${p.code}]`}`)
+    codes.push(p.code)
   }
-  const config = result.data
-  const problems = [...checkReferences(config), ...(opts.check?.(config, dirname(file)) ?? [])]
-  if (problems.length > 0) {
-    const lines = problems.map((p) => `${formatPath(p.path)}: ${p.message}`)
-    throw new IotlessError('CONFIG_INVALID', `${file} is invalid:\n  ${lines.join('\n  ')}`, { details: { problems: lines } })
+  if (lines.length > 0) {
+    throw new IotlessError('CONFIG_INVALID', `${file} is invalid:\n  ${lines.join('\n  ')}`, {
+      details: { problems: lines, codes: codes.map((c) => c ?? 'CONFIG_INVALID') }
+    })
   }
-  return { config: deepFreeze(config), file, baseDir: dirname(file), envApplied }
+  if (!result.success) throw new Error('unreachable: a failed parse always has issues')
+  return { config: deepFreeze(result.data), file, baseDir: dirname(file), envApplied, envIgnored }
 }
 
-function checkReferences (config: Config): ConfigProblem[] {
+interface Names { functions: ReadonlySet<string>; targets: ReadonlySet<string> }
+
+function namesOf (config: Config): Names {
+  return { functions: new Set(Object.keys(config.functions)), targets: new Set(Object.keys(config.targets)) }
+}
+
+function rawRecord (value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : {}
+}
+
+/**
+ * The config as far as it validates, for the cross-field checks when the whole does not: each section is
+ * parsed on its own, and one that fails takes its defaults (which no check can object to). A route that fails
+ * leaves a hole in `routes` (a sparse array: forEach and map skip it, and the others keep their index, so their
+ * paths stay right); a function or target entry that fails is left out, but its name still counts as defined,
+ * so a route naming it is not reported a second time.
+ */
+export function partialConfig (raw: Record<string, unknown>): { config: Config; names: Names } {
+  const shape = configSchema.shape
+  const section = <K extends keyof typeof shape>(key: K): z.output<typeof shape[K]> => {
+    const r = shape[key].safeParse(raw[key])
+    return (r.success ? r.data : shape[key].parse(undefined)) as z.output<typeof shape[K]>
+  }
+  const routes: Config['routes'] = []
+  if (Array.isArray(raw.routes)) {
+    routes.length = raw.routes.length
+    raw.routes.forEach((r: unknown, i) => {
+      const parsed = routeSchema.safeParse(r)
+      if (parsed.success) routes[i] = parsed.data
+    })
+  }
+  const functions: Config['functions'] = {}
+  const functionNames = new Set<string>()
+  for (const [name, fn] of Object.entries(rawRecord(raw.functions))) {
+    functionNames.add(name)
+    const parsed = functionSchema.safeParse(fn)
+    if (parsed.success) functions[name] = parsed.data
+  }
+  const targets: Config['targets'] = {}
+  const targetNames = new Set<string>()
+  for (const [name, t] of Object.entries(rawRecord(raw.targets))) {
+    targetNames.add(name)
+    const parsed = targetSchema.safeParse(t)
+    if (parsed.success) targets[name] = parsed.data
+  }
+  const config: Config = {
+    broker: section('broker'),
+    adapter: section('adapter'),
+    metrics: section('metrics'),
+    log: section('log'),
+    prefetch: section('prefetch'),
+    routes,
+    targets,
+    functions
+  }
+  return { config, names: { functions: functionNames, targets: targetNames } }
+}
+
+function checkReferences (config: Config, names: Names): ConfigProblem[] {
   const problems: ConfigProblem[] = []
-  const names = Object.keys(config.functions)
-  const targets = Object.keys(config.targets)
+  const functionList = [...names.functions]
+  const targetList = [...names.targets]
   config.routes.forEach((route, i) => {
     if (route.target !== 'local') {
-      if (config.targets[route.target] === undefined) {
+      if (!names.targets.has(route.target)) {
         problems.push({
           path: ['routes', i, 'target'],
-          message: `no target named "${route.target}" under targets (defined: local${targets.map((n) => `, ${n}`).join('')})`
+          message: `no target named "${route.target}" under targets (defined: local${targetList.map((n) => `, ${n}`).join('')})`
         })
       }
       return
     }
-    if (config.functions[route.function] === undefined) {
+    if (!names.functions.has(route.function)) {
       problems.push({
         path: ['routes', i, 'function'],
-        message: `no function named "${route.function}" under functions (defined: ${names.length === 0 ? 'none' : names.join(', ')})`
+        message: `no function named "${route.function}" under functions (defined: ${functionList.length === 0 ? 'none' : functionList.join(', ')})`
       })
     }
   })
@@ -138,7 +217,7 @@ function checkReferences (config: Config): ConfigProblem[] {
     problems.push({ path: ['broker', config.broker.certFile === undefined ? 'certFile' : 'keyFile'], message: 'a client certificate needs both certFile and keyFile' })
   }
   if (config.broker.url !== '' && !/^(mqtts?|wss?|tcp|ssl):\/\//.test(config.broker.url)) {
-    problems.push({ path: ['broker', 'url'], message: `expected a URL starting mqtt://, mqtts://, ws:// or wss://, got "${config.broker.url}"` })
+    problems.push({ path: ['broker', 'url'], message: `expected a URL starting mqtt://, mqtts://, ws:// or wss://, got "${redactUrl(config.broker.url)}"` })
   }
   return problems
 }

@@ -15,6 +15,12 @@ export const functionSchema = z.strictObject({
   initTimeoutMs: z.int().min(1).default(30_000),
   /** Time allowed for one invocation. */
   timeoutMs: z.int().min(1).default(60_000),
+  /**
+   * Memory bound of one instance process: 1024 MB. Enforced as V8's --max-old-space-size and, where this host
+   * allows, a cgroup v1 memory limit (else an RSS watchdog); over it the instance is killed and replaced, and its
+   * invocation fails with FUNCTION_MEMORY_LIMIT. 0: no bound.
+   */
+  memoryMb: z.int().min(0).max(1_048_576).default(1024),
   /** Free-form settings handed to the function's init as ctx.config. */
   config: z.record(z.string(), z.unknown()).default({}),
   /** Extra environment variables for the instance process. */

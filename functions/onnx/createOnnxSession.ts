@@ -35,6 +35,12 @@ export interface SessionOptions {
    * (bench/RESULTS.md, Functions).
    */
   spin?: boolean
+  /**
+   * onnxruntime's CPU memory arena (its default: on). The arena keeps the largest run's buffers for good, so a
+   * model fed inputs of varying size (text-detect's batches) holds its peak after the load is gone. Off, the
+   * buffers are freed after each run.
+   */
+  cpuMemArena?: boolean
 }
 
 /**
@@ -48,6 +54,7 @@ export async function createOnnxSession (modelPath: string, gpu: GpuSetting, opt
     extra: { session: { intra_op: { allow_spinning: opts.spin === true ? '1' : '0' }, inter_op: { allow_spinning: opts.spin === true ? '1' : '0' } } }
   }
   if (opts.threads !== undefined) base.intraOpNumThreads = opts.threads
+  if (opts.cpuMemArena !== undefined) base.enableCpuMemArena = opts.cpuMemArena
   let fallbackReason: string | undefined
   if (gpu !== 'off') {
     try {

@@ -5,6 +5,7 @@ import { createOnnxSession, ort, parseGpuSetting, reportProvider, timedRun, type
 import { eventBytes } from '../onnx/eventBytes.js'
 import { defineFunction, type HandleResult } from '../sdk/defineFunction.js'
 import { FunctionInputError } from '../sdk/functionInputError.js'
+import { InputLimitError, limitSetting, withinBudget } from '../onnx/inputLimits.js'
 import { decodePcmS16le } from './decodePcm.js'
 import { SEGMENTER_DEFAULTS, SpeechSegmenter, type Segment, type SegmenterOptions } from './speechSegmenter.js'
 
@@ -14,6 +15,11 @@ export const SAMPLE_RATE = 16000
 /** Samples per model window: 512 at 16 kHz (32 ms), one of the sizes Silero v4 is trained on. */
 export const WINDOW = 512
 const STATE = 2 * 64
+/** Longest chunk accepted by default: 10000 ms = 320,000 bytes of 16 kHz s16le, 313 model windows. */
+export const MAX_CHUNK_MS = 10_000
+/** Most audio one batch may hold by default: 60000 ms (one minute), 1,875 model windows in all. */
+export const MAX_BATCH_MS = 60_000
+const BYTES_PER_MS = SAMPLE_RATE * 2 / 1000
 
 interface Stream {
   h: Float32Array
@@ -27,6 +33,9 @@ export interface VoiceActivityState {
   vad: OnnxSession
   streams: Map<string, Stream>
   maxStreams: number
+  /** Per chunk (config.maxChunkMs) and per batch (config.maxBatchMs): audio over them is refused before any decode. */
+  maxChunkMs: number
+  maxBatchMs: number
   segmenter: SegmenterOptions
   name: string
   metrics: Metrics | undefined
@@ -75,6 +84,8 @@ function prepare (state: VoiceActivityState, event: CloudEvent<unknown>): Job {
   const end = isEnd(event)
   const bytes = end && (event.data === undefined || event.data === null) ? Buffer.alloc(0) : eventBytes(event, '16 kHz mono s16le PCM')
   if (bytes.length === 0 && !end) throw new FunctionInputError('empty audio chunk: send 16 kHz mono s16le PCM (or streamend: true to close the stream)')
+  const ms = bytes.length / BYTES_PER_MS
+  if (ms > state.maxChunkMs) throw new InputLimitError('maxChunkMs', ms, state.maxChunkMs, `the chunk is ${bytes.length} bytes = ${Math.round(ms)} ms of 16 kHz s16le audio, over the per-chunk limit in ms`)
   const pcm = decodePcmS16le(bytes)
   const id = streamId(event)
   const stream = getStream(state, id)
@@ -152,7 +163,9 @@ function numberSetting (config: Readonly<Record<string, unknown>>, key: string, 
  * recurrent state, the samples short of a whole window and any open segment are kept per stream
  * (`streamid` extension, else subject, else source); `streamend: "true"` closes the stream.
  * config: gpu (auto|on|off), threshold (0.5), minSilenceMs (100), speechPadMs (30), minSpeechMs (250),
- * maxStreams (1000), threads, spin (false), modelPath.
+ * maxStreams (1000), threads, spin (false), modelPath, and the work bounds maxChunkMs (10000) and maxBatchMs
+ * (60000): a chunk, or the chunks of a batch past the batch's total, over them is refused (FUNCTION_BAD_INPUT
+ * naming the limit) before it is decoded or touches its stream's state.
  */
 export default defineFunction<VoiceActivityState>({
   async init ({ name, config, metrics }) {
@@ -166,6 +179,8 @@ export default defineFunction<VoiceActivityState>({
       vad,
       streams: new Map(),
       maxStreams: Math.max(1, numberSetting(config, 'maxStreams', 1000)),
+      maxChunkMs: limitSetting(config, 'maxChunkMs', MAX_CHUNK_MS),
+      maxBatchMs: limitSetting(config, 'maxBatchMs', MAX_BATCH_MS),
       segmenter: {
         sampleRate: SAMPLE_RATE,
         threshold: numberSetting(config, 'threshold', SEGMENTER_DEFAULTS.threshold),
@@ -188,8 +203,12 @@ export default defineFunction<VoiceActivityState>({
   },
   async handleBatch (events, { state }) {
     const results: Array<HandleResult | Error> = new Array<HandleResult | Error>(events.length)
+    // The batch's total audio first, from the byte counts alone: chunks past the budget are refused unread.
+    const budgeted = withinBudget(events, (e) => Buffer.isBuffer(e.data) || e.data instanceof Uint8Array ? e.data.byteLength / BYTES_PER_MS : 0, state.maxBatchMs, (_, spent) =>
+      new InputLimitError('maxBatchMs', spent, state.maxBatchMs, `the batch holds more audio than the per-batch limit in ms (${Math.round(spent)} ms taken by the chunks before this one)`))
+    budgeted.forEach((b, i) => { if (b instanceof Error) results[i] = b })
     // Rounds of distinct streams: two chunks of one stream must run one after the other.
-    let pending = events.map((e, i) => ({ e, i }))
+    let pending = events.map((e, i) => ({ e, i })).filter(({ i }) => !(budgeted[i] instanceof Error))
     while (pending.length > 0) {
       const seen = new Set<string>()
       const round: Array<{ e: CloudEvent<unknown>; i: number }> = []

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { configJsonSchema, loadConfig, type LoadConfigOptions } from '../../core/config/loadConfig.js'
+import { configJsonSchema, loadConfig, type ConfigProblem, type LoadConfigOptions } from '../../core/config/loadConfig.js'
 import { envLeaves } from '../../core/config/envOverrides.js'
 import { formatIssues, formatPath } from '../../core/config/formatIssues.js'
 import { IotlessError, isIotlessError, type ErrorCode } from '../../core/errors.js'
@@ -213,7 +213,7 @@ t.test('IOTLESS_* variables override the file and are type-checked', async (t) =
   t.equal(loadConfig({ file, env: { IOTLESS_METRICS_ENABLED: '1' } }).config.metrics.enabled, true)
 
   const nan = loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: 'abc' } })
-  t.match(nan.message, 'IOTLESS_BROKER_PORT="abc": expected a number for broker.port')
+  t.match(nan.message, 'IOTLESS_BROKER_PORT="abc": expected a decimal integer (digits only, e.g. 1883) for broker.port')
   loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: '' } })
   loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: ' ' } })
   t.match(loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_METRICS_ENABLED: 'yes' } }).message, /expected true or false for metrics\.enabled/)
@@ -225,8 +225,8 @@ t.test('IOTLESS_* variables override the file and are type-checked', async (t) =
   // A number of the right type but out of range is caught by the schema, at the field's path.
   const range = loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_BROKER_PORT: '70000' } })
   t.match(range.message, /broker\.port: .*65535/)
-  const frac = loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_BROKER_PORT: '1883.5' } })
-  t.match(frac.message, /broker\.port:/)
+  const frac = loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: '1883.5' } })
+  t.match(frac.message, /IOTLESS_BROKER_PORT="1883\.5": expected a decimal integer/)
   const level = loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_LOG_LEVEL: 'loud' } })
   t.match(level.message, /log\.level:/)
 })
@@ -306,9 +306,11 @@ functions:
   t.match(routeErr.message, /routes\[0\]\.topic: wildcards must occupy a whole level/)
   t.match(routeErr.message, /routes\[1\]\.reply: \{device\} is not a named segment/)
 
+  // One pass: the hook runs even when the schema rejects a field, and both are reported.
   let called = false
-  loadFails(t, 'CONFIG_INVALID', { file: write(t, 'x.yaml', 'broker:\n  port: x\n'), check: () => { called = true; return [] } })
-  t.equal(called, false, 'the hook is not run on a config the schema rejects')
+  const both = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'x.yaml', 'broker:\n  port: x\n'), check: () => { called = true; return [{ path: ['routes'], message: 'from the hook' }] } })
+  t.equal(called, true, 'the hook runs on a config the schema rejects')
+  t.match(both.message, /broker\.port: [^\n]*\n\s+routes: from the hook/)
 })
 
 t.test('the loaded config is deeply frozen', async (t) => {
@@ -388,4 +390,92 @@ t.test('routes name a target: local needs a function under functions, others a t
   t.match(String(local), /`local` is the embedded pool/)
   const both = t.throws(() => loadConfig({ file: write(t, 'p.yaml', 'broker: { passwordEnv: A, passwordFile: b }\n'), env: {} }))
   t.match(String(both), /broker\.passwordFile: set passwordEnv or passwordFile, not both/)
+})
+
+t.test('an integer variable takes plain decimal digits only: 0x10, 1e3, 0b1, " 12" and Infinity are refused', async (t) => {
+  const file = write(t, 'iotless.yaml', MINIMAL)
+  for (const raw of ['0x10', '1e3', '0b1', '0o7', ' 12', '12 ', '+12', 'Infinity', '1_000', '']) {
+    const err = loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: raw } })
+    t.match(err.message, `IOTLESS_BROKER_PORT=${JSON.stringify(raw)}: expected a decimal integer`, `${JSON.stringify(raw)} refused, the variable named`)
+  }
+  t.equal(loadConfig({ file, env: { IOTLESS_BROKER_PORT: '0016' } }).config.broker.port, 16, 'leading zeros are still decimal')
+})
+
+t.test('Kubernetes service links are ignored; a real unknown IOTLESS_ variable is still refused', async (t) => {
+  const file = write(t, 'iotless.yaml', MINIMAL)
+  // What the kubelet injects for a Service `iotless` (port 1883, named mqtt) and a Service `iotless-broker`.
+  const links = {
+    IOTLESS_SERVICE_HOST: '10.96.0.12',
+    IOTLESS_SERVICE_PORT: '1883',
+    IOTLESS_SERVICE_PORT_MQTT: '1883',
+    IOTLESS_PORT: 'tcp://10.96.0.12:1883',
+    IOTLESS_PORT_1883_TCP: 'tcp://10.96.0.12:1883',
+    IOTLESS_PORT_1883_TCP_PROTO: 'tcp',
+    IOTLESS_PORT_1883_TCP_PORT: '1883',
+    IOTLESS_PORT_1883_TCP_ADDR: '10.96.0.12',
+    IOTLESS_BROKER_SERVICE_HOST: '10.96.0.13',
+    IOTLESS_BROKER_SERVICE_PORT: '1883',
+    IOTLESS_BROKER_PORT: 'tcp://10.96.0.13:1883',
+    IOTLESS_BROKER_PORT_1883_TCP: 'tcp://10.96.0.13:1883'
+  }
+  const loaded = loadConfig({ file, env: links })
+  t.equal(loaded.config.broker.port, 1883, 'IOTLESS_BROKER_PORT=tcp://... from the iotless-broker Service did not override broker.port')
+  t.same(loaded.envApplied, [])
+  t.same([...loaded.envIgnored].sort(), Object.keys(links).sort())
+
+  // The same names with values that are not a link's are settings again, and checked as such.
+  const real = loadConfig({ file, env: { ...links, IOTLESS_BROKER_PORT: '1884' } })
+  t.equal(real.config.broker.port, 1884)
+  t.same(real.envApplied, ['IOTLESS_BROKER_PORT'])
+  // Without its _SERVICE_HOST, a tcp:// value is no link: a bad port.
+  const lone = loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { IOTLESS_BROKER_PORT: 'tcp://10.96.0.13:1883' } })
+  t.match(lone.message, 'IOTLESS_BROKER_PORT="tcp://10.96.0.13:1883": expected a decimal integer')
+  // A port variable whose number does not match its name is no link either.
+  loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { ...links, IOTLESS_PORT_1883_TCP_PORT: '80' } })
+  const typo = loadFails(t, 'CONFIG_ENV_INVALID', { file, env: { ...links, IOTLESS_BROKER_PROT: '1884' } })
+  t.match(typo.message, 'IOTLESS_BROKER_PROT is not a known setting')
+})
+
+t.test('one pass: schema issues and cross-field problems are reported together, each at its path', async (t) => {
+  const file = write(t, 'iotless.yaml', `
+broker:
+  port: 99999
+adapter:
+  maxPayloadBytes: -1
+routes:
+  - topic: a/b
+    function: nope
+  - topic: c/d
+    function: alert
+    qos: 7
+  - topic: e/f
+    function: alert
+    target: cloud
+functions:
+  alert:
+    module: ./alert.js
+    concurrency: 0
+  other:
+    module: ./other.js
+`)
+  const err = loadFails(t, 'CONFIG_INVALID', {
+    file,
+    check: (cfg) => {
+      const out: ConfigProblem[] = []
+      cfg.routes.forEach((r, i) => { out.push({ path: ['routes', i, 'topic'], message: `checked ${r.topic}`, code: 'TARGET_URL_INVALID' }) })
+      return out
+    }
+  })
+  const lines = err.message.split('\n').slice(1).map((l) => l.trim())
+  t.ok(lines.includes('broker.port: Too big: expected number to be <=65535') || lines.some((l) => l.startsWith('broker.port:')), 'schema: broker.port')
+  t.ok(lines.some((l) => l.startsWith('adapter.maxPayloadBytes:')), 'schema: adapter.maxPayloadBytes')
+  t.ok(lines.some((l) => l.startsWith('routes[1].qos:')), 'schema: routes[1].qos')
+  t.ok(lines.some((l) => l.startsWith('functions.alert.concurrency:')), 'schema: functions.alert.concurrency')
+  t.ok(lines.some((l) => l.startsWith('routes[0].function: no function named "nope"')), 'cross-field: routes[0].function, in the same report')
+  t.ok(lines.some((l) => l.startsWith('routes[2].target: no target named "cloud"')), 'cross-field: routes[2].target')
+  t.notOk(lines.some((l) => l.startsWith('routes[1].function')), 'a route naming a function whose entry is invalid is not reported twice')
+  t.ok(lines.includes('routes[0].topic: checked a/b [TARGET_URL_INVALID]'), 'the command\'s checks run too, on the routes that validated, with their code')
+  t.ok(lines.includes('routes[2].topic: checked e/f [TARGET_URL_INVALID]'), 'and keep their index past an invalid route')
+  t.notOk(lines.some((l) => l.startsWith('routes[1].topic')), 'an invalid route is not handed to the checks')
+  t.same((err.details?.codes as string[]).filter((c) => c === 'TARGET_URL_INVALID').length, 2, 'details carry each problem\'s code')
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { REDACTED, redactSecrets } from '../../core/redact.js'
+import { REDACTED, redactSecrets, redactUrl } from '../../core/redact.js'
 
 const KEY = '23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP'
 
@@ -18,4 +18,13 @@ t.test('every occurrence, several secrets, longest first; empty and undefined ig
   t.equal(redactSecrets('x.*+?^$(y)', ['.*+?^$(']), `x${REDACTED}y)`, 'regex characters in a secret are plain text')
   t.equal(redactSecrets('pass: é€', ['é€']), `pass: ${REDACTED}`)
   t.equal(redactSecrets('pass: %C3%A9%E2%82%AC', ['é€']), `pass: ${REDACTED}`)
+})
+
+t.test('redactUrl hides the password of a URL\'s userinfo, keeps the user and the rest', async (t) => {
+  t.equal(redactUrl('mqtt://iot:s3cret@broker:1883'), 'mqtt://iot:[REDACTED]@broker:1883')
+  t.equal(redactUrl('mqtts://u:p%40ss@h/x'), 'mqtts://u:[REDACTED]@h/x', 'percent-encoded passwords too')
+  t.equal(redactUrl('mqtt://:pw@h'), 'mqtt://:[REDACTED]@h')
+  t.equal(redactUrl('mqtt://broker:1883'), 'mqtt://broker:1883', 'no userinfo: unchanged')
+  t.equal(redactUrl('mqtt://user@broker'), 'mqtt://user@broker', 'a user alone is not a secret')
+  t.equal(redactUrl('not a url //a:b@c'), 'not a url //a:[REDACTED]@c', 'text that does not parse is redacted by shape')
 })

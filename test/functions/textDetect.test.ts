@@ -3,8 +3,10 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import sharp from 'sharp'
+import { CloudEvent } from 'cloudevents'
 import { toBinaryHeaders } from '../../core/cloudEventHttp.js'
 import { isIotlessError } from '../../core/errors.js'
+import { isFunctionInputError } from '../../functions/sdk/functionInputError.js'
 import { Registry } from 'prom-client'
 import { Instance } from '../../adapters/runtime/instance.js'
 import { createMetrics } from '../../core/metrics.js'
@@ -189,4 +191,64 @@ t.test('as a local-pool instance: a child process with the model, ready after in
   const bad = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: toBinaryHeaders({ ...ATTRS, datacontenttype: 'image/png' }), body: Buffer.from('nope') })
   t.equal(bad.status, 400)
   t.match(await bad.json(), { code: 'FUNCTION_BAD_INPUT' })
+})
+
+/** A PNG of one colour: a few KB however large, the shape of a decompression bomb. */
+function solidPng (width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toBuffer()
+}
+
+t.test('a frame over maxImagePixels is refused from its header, before any decode', async (t) => {
+  const bomb = await solidPng(6000, 6000)
+  t.ok(bomb.length < 200_000, `6000 x 6000 PNG is ${bomb.length} bytes`)
+  const r = await post(bomb)
+  t.equal(r.status, 400)
+  const body = await r.json() as { code: string; error: string }
+  t.equal(body.code, 'FUNCTION_BAD_INPUT')
+  t.match(body.error, /^maxImagePixels: the image is 6000 x 6000 = 36000000 pixels, over the per-image limit \(the limit is 16777216; .*config\.maxImagePixels\)/)
+  t.equal((await post(textPng)).status, 200, 'still serving')
+})
+
+t.test('the issue\'s hostile batch (32 frames of 6000 x 6000) is refused frame by frame; a batch past maxBatchPixels is cut there', async (t) => {
+  const bomb = await solidPng(6000, 6000)
+  const ev = (id: string, data: Buffer) => ({ ...ATTRS, id, datacontenttype: 'image/png', data_base64: data.toString('base64') })
+  const r = await fetch(base, {
+    method: 'POST',
+    headers: { 'content-type': 'application/cloudevents-batch+json' },
+    body: JSON.stringify(Array.from({ length: 32 }, (_, i) => ev(`h${i}`, bomb)))
+  })
+  t.equal(r.status, 200)
+  const replies = await r.json() as Array<{ data: { code?: string; error?: string } }>
+  t.equal(replies.length, 32)
+  t.ok(replies.every((x) => x.data.code === 'FUNCTION_BAD_INPUT' && /^maxImagePixels:/.test(x.data.error ?? '')), 'every frame refused with the per-image limit')
+
+  // Under a small budget: frames of 1000 x 1000 (1 Mpx), 2.5 Mpx per batch: two decode, the rest are refused.
+  const tight: TextDetectState = { ...state, maxImagePixels: 1_000_000, maxBatchPixels: 2_500_000 }
+  const mega = await solidPng(1000, 1000)
+  const events = ['a', 'b', 'c', 'd'].map((id) => new CloudEvent<unknown>({ ...ATTRS, id, datacontenttype: 'image/png', data: mega }, false))
+  const results = await (textDetect.handleBatch as NonNullable<typeof textDetect.handleBatch>)(events, { name: 'text-detect', config: {}, state: tight })
+  t.notOk(results[0] instanceof Error)
+  t.notOk(results[1] instanceof Error)
+  for (const i of [2, 3]) {
+    t.ok(results[i] instanceof Error && isFunctionInputError(results[i]), `frame ${i} refused`)
+    t.match((results[i] as Error).message, /^maxBatchPixels: .*\(2000000 taken by the frames before this one\).*the limit is 2500000/)
+  }
+})
+
+t.test('a batch larger than maxInferencePixels runs in several model runs, with the same boxes', async (t) => {
+  const single = (await (await post(textPng)).json() as TextDetectReply).boxes
+  // 480 x 200 resizes to 480 x 192: a budget of two such frames per run gives runs of 2, 2 and 1.
+  const split: TextDetectState = { ...state, maxInferencePixels: 2 * 480 * 192 }
+  const events = ['a', 'b', 'c', 'd', 'e'].map((id) => new CloudEvent<unknown>({ ...ATTRS, id, datacontenttype: 'image/png', data: textPng }, false))
+  const results = await (textDetect.handleBatch as NonNullable<typeof textDetect.handleBatch>)(events, { name: 'text-detect', config: {}, state: split })
+  const data = results.map((r) => (r as { data: TextDetectReply }).data)
+  t.same(data.map((d) => d.batchSize), [2, 2, 2, 2, 1])
+  for (const d of data) t.same(d.boxes.length, single.length, 'one box per line in every run')
+  checkBoxes(t, data[4]?.boxes ?? [])
+})
+
+t.test('bad work-bound settings fail init, naming the key', async (t) => {
+  const init = textDetect.init as (ctx: { name: string; config: Record<string, unknown> }) => Promise<TextDetectState>
+  await t.rejects(init({ name: 'text-detect', config: { gpu: 'off', maxImagePixels: 0 } }), /config\.maxImagePixels must be a positive integer/)
+  await t.rejects(init({ name: 'text-detect', config: { gpu: 'off', maxImagePixels: 1000, maxBatchPixels: 10 } }), /config\.maxBatchPixels \(10\) must be at least config\.maxImagePixels \(1000\)/)
 })

@@ -136,3 +136,26 @@ t.test('over HTTP (Knative, binary mode): wrong length gets 400 and the stream g
   t.equal(ok.headers.get('ce-provider'), state.vad.provider)
   checkSegments(t, (await ok.json() as VoiceActivityReply).segments)
 })
+
+t.test('audio over maxChunkMs, or past a batch\'s maxBatchMs, is refused before decoding, naming the limit', async (t) => {
+  // 10 s is the default per chunk: 11 s of silence (352,000 bytes) is refused, and the stream is not created.
+  let caught: unknown
+  try { await voiceActivity.handle(chunk('long', Buffer.alloc(11_000 * 32)), ctx) } catch (err) { caught = err }
+  t.ok(isFunctionInputError(caught), 'FUNCTION_BAD_INPUT')
+  t.match((caught as Error).message, /^maxChunkMs: the chunk is 352000 bytes = 11000 ms .*the limit is 10000/)
+  t.notOk(state.streams.has('long'), 'no stream state was made for it')
+  t.ok((await call(chunk('long', Buffer.alloc(10_000 * 32), { streamend: 'true' }))).processedMs > 9_900, 'exactly at the limit passes')
+
+  // A batch of 3 s chunks under a 7 s batch budget: two run, the rest are refused (at once, in order).
+  const small: VoiceActivityState = { ...state, streams: new Map(), maxBatchMs: 7_000 }
+  const events = ['p', 'q', 'r', 's'].map((id) => chunk(id, pcm.subarray(0, 3_000 * 32)))
+  const results = await (voiceActivity.handleBatch as NonNullable<typeof voiceActivity.handleBatch>)(events, { ...ctx, state: small })
+  t.notOk(results[0] instanceof Error)
+  t.notOk(results[1] instanceof Error)
+  for (const i of [2, 3]) {
+    const r = results[i]
+    t.ok(r instanceof Error && isFunctionInputError(r), `chunk ${i} refused`)
+    t.match((r as Error).message, /^maxBatchMs: .*6000 ms taken by the chunks before this one.*the limit is 7000/)
+  }
+  t.same([...small.streams.keys()].sort(), ['p', 'q'], 'refused chunks left no stream state')
+})
