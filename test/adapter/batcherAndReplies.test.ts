@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ManualClock } from '../../core/clock.js'
 import { Batcher } from '../../adapters/ingress/batcher.js'
-import { splitBatchReply } from '../../adapters/ingress/mqttAdapter.js'
+import { splitBatchReply } from '../../adapters/ingress/batchReply.js'
 import { deadLetterEvent, DEAD_LETTER_EVENT_TYPE } from '../../adapters/ingress/deadLetter.js'
 import { filterWithinPrefix } from '../../adapters/ingress/routeTable.js'
 
