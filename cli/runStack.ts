@@ -1,7 +1,7 @@
 import { loadConfig } from '../core/config/loadConfig.js'
 import type { Config } from '../core/config/schema.js'
 import { createLogger } from '../core/log.js'
-import { checkRoutes } from '../adapters/ingress/routeTable.js'
+import { checkIngress } from '../adapters/ingress/checkIngress.js'
 import { parseOptions } from './parseOptions.js'
 import { checkFunctionModules } from './resolveFunctionModule.js'
 import { startStack } from './stack.js'
@@ -14,7 +14,7 @@ export async function runStack (argv: string[], usage: string, what: string, che
   const { values } = parseOptions(argv, { config: { type: 'string', short: 'c' } }, usage)
   const loaded = loadConfig({
     file: values.config,
-    check: (cfg, baseDir) => [...checkRoutes(cfg.routes), ...checkFunctionModules(cfg.functions, baseDir)]
+    check: (cfg, baseDir) => [...checkIngress(cfg), ...checkFunctionModules(cfg.functions, baseDir)]
   })
   check(loaded.config, loaded.file ?? 'the config')
   const log = createLogger({ level: loaded.config.log.level })

@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   SECRET_UNREADABLE: { exitCode: 2, summary: 'A secret file does not exist or cannot be read; the message names the path, never the content.' },
   SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
   OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
+  RESPONSE_TOPIC_NOT_ALLOWED: { exitCode: 1, summary: "An MQTT 5 message named a Response Topic its route does not allow (routes[].responseTopics), or one that is an input of a route or the dead-letter topic; it goes to the dead-letter topic unrun." },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES

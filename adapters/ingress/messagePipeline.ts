@@ -1,5 +1,6 @@
 import type { IClientPublishOptions, IPublishPacket } from 'mqtt'
 import { randomUUID } from 'node:crypto'
+import { Breaker } from '../../core/breaker.js'
 import type { Clock } from '../../core/clock.js'
 import { toBatchBody } from '../../core/cloudEventHttp.js'
 import type { ErrorCode } from '../../core/errors.js'
@@ -11,6 +12,7 @@ import { Batcher } from './batcher.js'
 import { sniffContentType } from './buildEvent.js'
 import { deadLetterEvent } from './deadLetter.js'
 import { eventFromMessage } from './eventFromMessage.js'
+import { ResponseTopicPolicy } from './responseTopicPolicy.js'
 import { RetryingTarget, type RetriedResult } from './retryingTarget.js'
 import type { Route, RouteMatch, RouteTable } from './routeTable.js'
 import { stableEventId } from './stableEventId.js'
@@ -53,22 +55,23 @@ export interface MessagePipelineOptions {
   random?: (() => number) | undefined
   log: Logger
   metrics?: Metrics | undefined
-  /** Called when a route's in-flight count reaches or leaves its maxInFlight (flow control). */
-  onRouteFull?: ((full: boolean) => void) | undefined
 }
 
 interface BatchItem { event: OutgoingEvent; match: RouteMatch; msg: InboundMessage }
 
 interface RouteState {
-  inFlight: number
+  /** route.maxInFlight slots; a message waits its turn here (FIFO), the socket is still read. */
+  gate: Breaker
   retry: RetryingTarget
   batcher?: Batcher<BatchItem, Outcome[]>
 }
 
 /**
  * The per-message pipeline, one stage after the other:
- *   route -> admit (topic prefix, size) -> event (CloudEvent, accept) -> dispatch (retried, alone or batched)
- *   -> settle (reply, or dead letter) -> outcome (ack or leave).
+ *   route -> admit (topic prefix, size, response topic) -> event (CloudEvent, accept) -> wait for a slot of the
+ *   route (maxInFlight) -> dispatch (retried, alone or batched) -> settle (reply, or dead letter) -> outcome.
+ * A full route makes its own messages wait, never another route's: the slots are per route, and nothing a
+ * route waits on comes over the ingress connection (replies and dead letters leave on their own).
  * It knows nothing of mqtt.js: a message comes in, an outcome goes out, and replies and dead letters leave
  * through the OutboundPublisher. Each stage is a method, so a stage can be added between two (dedup before
  * dispatch, a span around each).
@@ -76,15 +79,16 @@ interface RouteState {
 export class MessagePipeline {
   readonly #o: MessagePipelineOptions
   readonly #routeState = new Map<Route, RouteState>()
-  #fullRoutes = 0
+  readonly #responsePolicy: ResponseTopicPolicy
 
   constructor (opts: MessagePipelineOptions) {
     this.#o = opts
+    this.#responsePolicy = new ResponseTopicPolicy(opts.routes, opts.deadLetterTopic)
     const random = opts.random ?? Math.random
     for (const route of opts.routes.routes) {
       const target = opts.targets.get(route.target) as Target
       const state: RouteState = {
-        inFlight: 0,
+        gate: new Breaker({ capacity: route.maxInFlight, queueDepth: Number.MAX_SAFE_INTEGER }),
         retry: new RetryingTarget(target, {
           maxAttempts: route.maxAttempts ?? opts.maxAttempts,
           baseMs: opts.retryBaseMs,
@@ -106,11 +110,11 @@ export class MessagePipeline {
     }
   }
 
-  /** Messages being handled by a route right now. */
-  routeInFlight (route: Route): number { return this.#routeState.get(route)?.inFlight ?? 0 }
+  /** Messages of a route being dispatched right now (at most its maxInFlight). */
+  routeInFlight (route: Route): number { return this.#routeState.get(route)?.gate.inFlight ?? 0 }
 
-  /** True while some route has maxInFlight messages in hand. */
-  get anyRouteFull (): boolean { return this.#fullRoutes > 0 }
+  /** Messages of a route waiting for one of its slots. */
+  routeWaiting (route: Route): number { return this.#routeState.get(route)?.gate.waiting ?? 0 }
 
   /** Sends every partial batch now (stopping). */
   flushBatches (): void {
@@ -135,15 +139,19 @@ export class MessagePipeline {
     const { route } = match
     this.#o.metrics?.messagesReceived.inc({ route: route.label })
     const state = this.#routeState.get(route) as RouteState
-    this.#enter(route, state)
+    const refused = this.#admit(match, msg)
+    if (refused !== undefined) return await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0)
+
+    const built = this.#toEvent(match, msg)
+    if (!built.ok) return await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0)
+    const event = built.event
+
     try {
-      const refused = this.#admit(match, msg)
-      if (refused !== undefined) return await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0)
-
-      const built = this.#toEvent(match, msg)
-      if (!built.ok) return await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0)
-      const event = built.event
-
+      await state.gate.acquire(this.#o.stop)
+    } catch {
+      return 'leave' // the grace period ended while it waited
+    }
+    try {
       if (state.batcher !== undefined) {
         const outcomes = await state.batcher.add({ event, match, msg })
         return outcomes.includes('leave') ? 'leave' : 'ack'
@@ -151,7 +159,7 @@ export class MessagePipeline {
       const retried = await state.retry.dispatch(route.functionName, event, this.#o.stop)
       return await this.#settle(match, msg, event, retried)
     } finally {
-      this.#leave(route, state)
+      state.gate.release()
     }
   }
 
@@ -166,6 +174,14 @@ export class MessagePipeline {
     if (msg.payload.length > this.#o.maxPayloadBytes) {
       metrics?.messagesRejected.inc({ reason: 'payload_too_large' })
       return { code: 'PAYLOAD_TOO_LARGE', reason: `${msg.payload.length} bytes is more than adapter.maxPayloadBytes (${this.#o.maxPayloadBytes})` }
+    }
+    const responseTopic = msg.properties?.responseTopic
+    if (responseTopic !== undefined) {
+      const why = this.#responsePolicy.refusal(route, responseTopic)
+      if (why !== undefined) {
+        metrics?.messagesRejected.inc({ reason: 'response_topic_not_allowed' })
+        return { code: 'RESPONSE_TOPIC_NOT_ALLOWED', reason: why }
+      }
     }
     return undefined
   }
@@ -195,8 +211,8 @@ export class MessagePipeline {
 
   /** After dispatch: leave it (stopping), dead-letter it (rejected), or publish the reply and acknowledge it. */
   async #settle (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, retried: RetriedResult): Promise<Outcome> {
-    const { result, attempts, interrupted } = retried
-    if (interrupted) return 'leave'
+    const { result, attempts } = retried
+    if (this.#leftByStop(retried)) return 'leave'
     if (result.status === 'rejected') return await this.#deadLetter(match, msg, event, result.code, result.message, attempts, result.httpStatus)
     if (result.reply !== undefined) await this.#publishReply(match, msg, result.reply, event)
     return 'ack'
@@ -210,8 +226,8 @@ export class MessagePipeline {
     const retried = await state.retry.run((target) => target.dispatchBatch !== undefined
       ? target.dispatchBatch(route.functionName, events, { signal })
       : target.dispatch(route.functionName, { attributes: batchAttributes(events, this.#o.source), data: toBatchBody(events) }, { signal }), signal)
-    const { result, attempts, interrupted } = retried
-    if (interrupted) return items.map(() => 'leave')
+    const { result, attempts } = retried
+    if (this.#leftByStop(retried)) return items.map(() => 'leave')
     if (result.status === 'rejected') {
       return await Promise.all(items.map((i) => this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus)))
     }
@@ -223,6 +239,17 @@ export class MessagePipeline {
       }))
     }
     return items.map(() => 'ack')
+  }
+
+  /**
+   * A failure that stopping caused is not the message's fault: it is left unacknowledged, so the broker
+   * delivers it again to the next session, instead of being dead-lettered (POOL_CLOSED after a restart).
+   */
+  #leftByStop (retried: RetriedResult): boolean {
+    if (retried.interrupted) return true
+    const r = retried.result
+    if (r.status !== 'rejected') return false
+    return this.#o.stop.aborted || (this.#o.stopping.aborted && (r.code === 'POOL_CLOSED' || r.code === 'TARGET_ABORTED' || r.code === 'SHUTDOWN_TIMEOUT'))
   }
 
   async #publishReply (match: RouteMatch, msg: InboundMessage, reply: ReplyPayload, event: OutgoingEvent): Promise<void> {
@@ -270,7 +297,10 @@ export class MessagePipeline {
     const body = deadLetterEvent({
       attributes: event?.attributes,
       topic: msg.topic,
-      payload: msg.payload,
+      // An oversized payload is described (its size), not copied: a copy would be as big again, and may be
+      // more than the broker takes, which would drop the connection and bring the message back, for ever.
+      payload: code === 'PAYLOAD_TOO_LARGE' ? undefined : msg.payload,
+      payloadBytes: msg.payload.length,
       route: route.label,
       function: route.functionName,
       code,
@@ -292,19 +322,5 @@ export class MessagePipeline {
       log.error({ ...logFields, deadLetterTopic: topic, publishErr: (err as Error).message }, 'dead letter could not be published: the message stays unacknowledged')
       return 'leave'
     }
-  }
-
-  #enter (route: Route, state: RouteState): void {
-    state.inFlight++
-    if (state.inFlight === route.maxInFlight) {
-      this.#fullRoutes++
-      if (this.#fullRoutes === 1) this.#o.onRouteFull?.(true)
-    }
-  }
-
-  #leave (route: Route, state: RouteState): void {
-    if (state.inFlight === route.maxInFlight) this.#fullRoutes--
-    state.inFlight--
-    if (this.#fullRoutes === 0) this.#o.onRouteFull?.(false)
   }
 }

@@ -8,6 +8,7 @@ import type { Target } from '../target.js'
 import { MessagePipeline } from './messagePipeline.js'
 import { connectMqtt, redactUrl, type BrokerSecurity } from './mqttConnect.js'
 import { MqttIngress } from './mqttIngress.js'
+import { MqttPublisher } from './mqttPublisher.js'
 import type { RouteTable } from './routeTable.js'
 
 export type { BrokerSecurity } from './mqttConnect.js'
@@ -20,8 +21,14 @@ export interface MqttAdapterOptions {
   connectTimeoutMs: number
   /** MQTT 5 session expiry, so the broker keeps the session (and queued messages) while the adapter is away. */
   sessionExpirySeconds: number
-  /** MQTT 5 Receive Maximum: unacknowledged QoS 1/2 deliveries the broker may have outstanding to us. */
+  /** Messages being handled at once, all routes together (QoS 0 too); reading waits at this many. */
   maxInFlight: number
+  /**
+   * Messages received and not yet acknowledged, handled or waiting for an earlier one's turn (acks go in
+   * arrival order): the MQTT 5 Receive Maximum, and enforced by reading less for 3.1.1 and QoS 0. Default
+   * max(1024, maxInFlight).
+   */
+  maxUnacked?: number | undefined
   routes: RouteTable
   /** Targets by name; a route's `target` picks one (`local` is the embedded pool). */
   targets: ReadonlyMap<string, Target>
@@ -53,6 +60,7 @@ export class MqttAdapter {
   /** Aborted when stop() begins: retries stop waiting and leave their message to the broker. */
   readonly #stopping = new AbortController()
   readonly #ingress: MqttIngress
+  readonly #publisher = new MqttPublisher()
   readonly #pipeline: MessagePipeline
 
   constructor (opts: MqttAdapterOptions) {
@@ -66,7 +74,8 @@ export class MqttAdapter {
     }
     this.#ingress = new MqttIngress({
       handle: (msg) => this.#pipeline.handle(msg),
-      shouldPause: () => this.#pipeline.anyRouteFull,
+      maxInFlight: opts.maxInFlight,
+      maxUnacked: this.#maxUnacked,
       log: opts.log,
       source: this.source
     })
@@ -78,16 +87,20 @@ export class MqttAdapter {
       maxAttempts: opts.maxAttempts,
       retryBaseMs: opts.retryBaseMs,
       deadLetterTopic: opts.deadLetterTopic,
-      publisher: this.#ingress,
+      publisher: this.#publisher,
       stop: this.#stop.signal,
       stopping: this.#stopping.signal,
       clock: opts.clock ?? systemClock,
       random: opts.random,
       log: opts.log,
-      metrics: opts.metrics,
-      onRouteFull: (full) => { if (!full) this.#ingress.resumeIfAllowed() }
+      metrics: opts.metrics
     })
   }
+
+  get #maxUnacked (): number { return this.#o.maxUnacked ?? Math.max(1024, this.#o.maxInFlight) }
+
+  /** The client id of the reply connection: the adapter's, with `-out`. */
+  get publisherClientId (): string { return `${this.#o.clientId}-out` }
 
   /** Messages being handled by a route right now (tests and metrics). */
   routeInFlight (index: number): number {
@@ -95,22 +108,42 @@ export class MqttAdapter {
     return route === undefined ? 0 : this.#pipeline.routeInFlight(route)
   }
 
-  /** True while the adapter has stopped reading from the broker. */
+  /** Messages of a route waiting for one of its maxInFlight slots. */
+  routeWaiting (index: number): number {
+    const route = this.#o.routes.routes[index]
+    return route === undefined ? 0 : this.#pipeline.routeWaiting(route)
+  }
+
+  /** True while the adapter has stopped reading from the broker (adapter.maxInFlight or maxUnacked reached). */
   get paused (): boolean { return this.#ingress.paused }
+  get unacked (): number { return this.#ingress.unacked }
   get protocolVersion (): 4 | 5 { return this.#ingress.protocolVersion }
   get inFlight (): number { return this.#ingress.inFlight }
   get client (): MqttClient | undefined { return this.#ingress.client }
+  /** The reply connection's client (tests). */
+  get publisherClient (): MqttClient | undefined { return this.#publisher.client }
 
+  /**
+   * The reply connection first, so the first message of a persistent session (delivered before SUBACK)
+   * can be answered at once; then the ingress, in the protocol the first one agreed.
+   */
   async start (): Promise<void> {
     const o = this.#o
-    const { client, version } = await connectMqtt({
+    const common = {
       url: o.url,
-      clientId: o.clientId,
-      protocol: o.protocol,
       keepaliveSeconds: o.keepaliveSeconds,
       connectTimeoutMs: o.connectTimeoutMs,
       sessionExpirySeconds: o.sessionExpirySeconds,
-      receiveMaximum: o.maxInFlight,
+      security: o.security
+    }
+    await this.#publisher.connect({ ...common, clientId: this.publisherClientId, protocol: o.protocol, receiveMaximum: 16 }, o.log)
+    const protocol = this.#publisher.protocolVersion === 5 ? '5' : '3.1.1'
+    const { client, version } = await connectMqtt({
+      ...common,
+      clientId: o.clientId,
+      protocol,
+      receiveMaximum: this.#maxUnacked,
+      maximumPacketSize: maximumPacketSize(o.maxPayloadBytes),
       security: o.security
     }, o.log, (c) => { this.#ingress.prepare(c) })
     this.#ingress.attach(client, version)
@@ -152,5 +185,19 @@ export class MqttAdapter {
       this.#stop.abort(new IotlessError('SHUTDOWN_TIMEOUT', 'adapter stopped'))
     }
     await this.#ingress.end()
+    await this.#publisher.end()
   }
 }
+
+/**
+ * The MQTT 5 Maximum Packet Size the ingress advertises: the payload limit plus room for the rest of a
+ * PUBLISH (fixed header, topic of up to 65535 bytes, packet id, properties). A message within the payload
+ * limit always fits; one much bigger is dropped by the broker before it is sent [MQTT-3.1.2-25]; one in
+ * between arrives and is dead-lettered PAYLOAD_TOO_LARGE, with its size and not its bytes.
+ */
+export function maximumPacketSize (maxPayloadBytes: number): number {
+  return Math.min(268_435_460, maxPayloadBytes + PACKET_HEADROOM_BYTES)
+}
+
+/** 64 KiB for the topic and properties. */
+export const PACKET_HEADROOM_BYTES = 65_536

@@ -22,6 +22,11 @@ export interface MqttConnectOptions {
   sessionExpirySeconds: number
   /** MQTT 5 Receive Maximum: unacknowledged QoS 1/2 deliveries the broker may have outstanding to us. */
   receiveMaximum: number
+  /**
+   * MQTT 5 Maximum Packet Size: the broker must not send us a bigger packet; it drops it instead, as if
+   * delivered [MQTT-3.1.2-25], so a huge message is never buffered here, nor brought back on every reconnect.
+   */
+  maximumPacketSize?: number | undefined
   security?: BrokerSecurity | undefined
 }
 
@@ -69,6 +74,15 @@ export async function connectMqtt (o: MqttConnectOptions, log: Logger, prepare: 
   throw new IotlessError('BROKER_CONNECT_FAILED', `cannot connect to the MQTT broker at ${source}: ${(lastErr as Error)?.message ?? 'unknown error'}`, { cause: lastErr })
 }
 
+/**
+ * TCP_NODELAY on the connection (and on each reconnect's new socket): an ack or reply is one small write,
+ * and with Nagle it waits for the ACK of the previous one, which the peer delays by up to 40 ms.
+ */
+function noDelay (client: MqttClient): void {
+  const stream = client.stream as { setNoDelay?: (on: boolean) => unknown } | undefined
+  if (typeof stream?.setNoDelay === 'function') stream.setNoDelay(true)
+}
+
 function connectOnce (o: MqttConnectOptions, version: 4 | 5, prepare: (client: MqttClient, version: 4 | 5) => void): Promise<MqttClient> {
   const options: IClientOptions = {
     clientId: o.clientId,
@@ -88,8 +102,13 @@ function connectOnce (o: MqttConnectOptions, version: 4 | 5, prepare: (client: M
     if (sec.key !== undefined) options.key = sec.key
     if (sec.rejectUnauthorized !== undefined) options.rejectUnauthorized = sec.rejectUnauthorized
   }
-  if (version === 5) options.properties = { sessionExpiryInterval: o.sessionExpirySeconds, receiveMaximum: o.receiveMaximum }
+  if (version === 5) {
+    options.properties = { sessionExpiryInterval: o.sessionExpirySeconds, receiveMaximum: o.receiveMaximum }
+    if (o.maximumPacketSize !== undefined) options.properties.maximumPacketSize = o.maximumPacketSize
+  }
   const client = mqtt.connect(o.url, options)
+  noDelay(client)
+  client.on('connect', () => { noDelay(client) })
   prepare(client, version)
   return new Promise((resolve, reject) => {
     const onConnect = (): void => { cleanup(); resolve(client) }

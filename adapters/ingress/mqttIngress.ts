@@ -1,7 +1,7 @@
-import type { IClientPublishOptions, IPublishPacket, MqttClient, Packet } from 'mqtt'
+import type { IPublishPacket, MqttClient, Packet } from 'mqtt'
 import type { Logger } from '../../core/log.js'
 import { AckSequencer, type AckTicket } from './ackSequencer.js'
-import type { InboundMessage, OutboundPublisher, Outcome } from './messagePipeline.js'
+import type { InboundMessage, Outcome } from './messagePipeline.js'
 
 interface PendingAck {
   /** The PUBACK or PUBREC mqtt.js produced, held until the message has been handled. */
@@ -18,8 +18,10 @@ type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () =
 export interface MqttIngressOptions {
   /** Handles one message; its outcome decides whether it is acknowledged. */
   handle: (msg: InboundMessage) => Promise<Outcome>
-  /** Asked for every PUBLISH: while true, mqtt.js is not given the next packet. */
-  shouldPause: () => boolean
+  /** Messages being handled at once (all routes, QoS 0 included); at this many, reading waits. */
+  maxInFlight: number
+  /** Messages received and not yet acknowledged (handled or not: acks go in arrival order); at this many, reading waits. */
+  maxUnacked: number
   log: Logger
   source: string
 }
@@ -28,11 +30,18 @@ export interface MqttIngressOptions {
  * The mqtt.js plumbing of the ingress: every PUBLISH becomes a call of `handle`, and its PUBACK/PUBREC is
  * held until `handle` settles, then sent in arrival order [MQTT-4.6.0-2].
  *
+ * Flow control. This connection only receives: replies and dead letters leave on another one
+ * (mqttPublisher.ts), so nothing a message waits on while it is handled ever arrives here. Reading can
+ * therefore wait without deadlock, and it does so only to bound memory: while maxInFlight messages are being
+ * handled, or maxUnacked are unacknowledged (the MQTT 5 Receive Maximum we advertise, enforced here for
+ * 3.1.1 brokers and QoS 0), mqtt.js is not given the next packet and TCP holds the broker back. Each wait
+ * ends when a message finishes, which depends only on the target and the publisher connection.
+ *
  * mqtt.js handles the next incoming packet only after the previous one's PUBACK is sent (client.ts `work`),
  * so acknowledging from inside `customHandleAcks` would serialise all invocations. Instead mqtt.js goes on at
  * once, the PUBACK/PUBREC it produces is caught in `_sendPacket`, and released when the message is handled.
  */
-export class MqttIngress implements OutboundPublisher {
+export class MqttIngress {
   readonly #o: MqttIngressOptions
   #client: MqttClient | undefined
   #sendPacket: SendPacket | undefined
@@ -67,7 +76,7 @@ export class MqttIngress implements OutboundPublisher {
     client.options.customHandleAcks = (_topic, _message, packet, done) => { this.#onPublish(packet, done) }
     // Backpressure: mqtt.js reads the next packet only after handleMessage's callback (client.ts `work`).
     client.handleMessage = (_packet, callback) => {
-      if (this.#accepting && this.#o.shouldPause()) this.#paused.push(() => { callback() })
+      if (this.#accepting && this.#full()) this.#paused.push(() => { callback() })
       else callback()
     }
     this.#interceptAcks(client)
@@ -87,6 +96,7 @@ export class MqttIngress implements OutboundPublisher {
       this.#epoch++
       this.#held.clear()
       this.#acks.clear()
+      this.resumeIfAllowed()
     })
     client.on('reconnect', () => { log.warn({ url: source }, 'reconnecting to the MQTT broker') })
     client.on('error', (err) => {
@@ -96,15 +106,16 @@ export class MqttIngress implements OutboundPublisher {
     })
   }
 
-  async publish (topic: string, payload: Buffer, opts: IClientPublishOptions): Promise<void> {
-    const client = this.#client
-    if (client === undefined) throw new Error('not connected')
-    await client.publishAsync(topic, payload, opts)
+  /** Messages received and not yet acknowledged. */
+  get unacked (): number { return this.#acks.pending }
+
+  #full (): boolean {
+    return this.#inFlight >= this.#o.maxInFlight || this.#acks.pending >= this.#o.maxUnacked
   }
 
-  /** Gives mqtt.js the packets it was held back from, if nothing asks for a pause any more. */
+  /** Gives mqtt.js the packets it was held back from, once the bounds allow. */
   resumeIfAllowed (): void {
-    if (this.#paused.length === 0 || (this.#accepting && this.#o.shouldPause())) return
+    if (this.#paused.length === 0 || (this.#accepting && this.#full())) return
     const paused = this.#paused
     this.#paused = []
     for (const cb of paused) cb()
@@ -163,6 +174,7 @@ export class MqttIngress implements OutboundPublisher {
       // A message left unacknowledged stays with the broker, which sends it again to the next session.
       if (p.packet !== undefined && p.ack) this.#sendPacket?.(p.packet)
     }
+    if (ready.length > 0) this.resumeIfAllowed()
   }
 
   /**
@@ -194,6 +206,7 @@ export class MqttIngress implements OutboundPublisher {
       this.#o.log.error({ err: (err as Error).message }, 'message handling failed')
     } finally {
       this.#inFlight--
+      this.resumeIfAllowed()
       if (this.#inFlight === 0) {
         const waiters = this.#idleWaiters
         this.#idleWaiters = []

@@ -19,6 +19,8 @@ export interface FunctionPoolOptions {
   keepAliveMs: number
   initTimeoutMs: number
   timeoutMs: number
+  /** Requests that may wait for a slot; default 10 x concurrency x maxScale (Knative). See poolQueueDepth.ts. */
+  queueDepth?: number | undefined
   clock: Clock
   log: Logger
   metrics?: Metrics | undefined
@@ -42,7 +44,8 @@ class InstanceLostError extends Error {}
 /**
  * The instances of one function. A request takes a slot from the breaker, whose capacity is
  * (ready instances x concurrency) and whose queue holds 10 x concurrency x maxScale requests, as Knative sizes
- * it per pod (pkg/queue/breaker.go); past that it is refused with BREAKER_QUEUE_FULL.
+ * it per pod (pkg/queue/breaker.go), or what the routes can send when that is more (poolQueueDepth.ts);
+ * past that it is refused with BREAKER_QUEUE_FULL.
  * When requests wait and fewer than maxScale instances exist, more start (spawn + init = a cold start).
  * An instance idle for keepAliveMs is reaped; the clock is injected so tests drive it without sleeping.
  */
@@ -60,7 +63,7 @@ export class FunctionPool {
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
     this.#opts = opts
-    this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: 10 * opts.concurrency * opts.maxScale })
+    this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale })
   }
 
   /** Instances ready to serve, busy or idle. */
