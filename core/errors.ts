@@ -21,7 +21,7 @@ export const ERROR_CODES = {
   FUNCTION_INIT_FAILED: { exitCode: 1, summary: "A function's init threw, or its instance exited before it was ready." },
   FUNCTION_INIT_TIMEOUT: { exitCode: 1, summary: 'A function instance was not ready within functions.<name>.initTimeoutMs.' },
   FUNCTION_HANDLER_ERROR: { exitCode: 1, summary: "A function's handler threw or rejected; the message and the instance keep going." },
-  FUNCTION_CRASHED: { exitCode: 1, summary: 'The instance running an invocation exited; the invocation was retried once and failed again.' },
+  FUNCTION_CRASHED: { exitCode: 1, summary: 'The instance running an invocation exited: alone on it (a poison message), at the first crash; beside other requests, after one retry elsewhere. Not retried further; dead-lettered.' },
   FUNCTION_TIMEOUT: { exitCode: 1, summary: 'An invocation took longer than functions.<name>.timeoutMs.' },
   FUNCTION_BAD_REPLY: { exitCode: 1, summary: 'A handler returned something that is not a reply ({ data, contentType? }) or undefined.' },
   FUNCTION_BAD_INPUT: { exitCode: 1, summary: 'A function refused an event it cannot use (corrupt image, audio of the wrong length, no data); the instance keeps serving.' },

@@ -38,8 +38,14 @@ export interface InvokeResult {
   instanceId: number
 }
 
-/** Thrown when the instance went away under a request: the request may be retried elsewhere. */
-class InstanceLostError extends Error {}
+/**
+ * Thrown when the instance went away under a request. `alone`: the instance died while this was the only
+ * request on it, so this request is what crashed it (a poison message): it is not sent again. Otherwise
+ * it may be an innocent bystander of another request's crash, and is retried once elsewhere.
+ */
+class InstanceLostError extends Error {
+  constructor (message: string, readonly alone = false) { super(message) }
+}
 
 /**
  * The instances of one function. A request takes a slot from the breaker, whose capacity is
@@ -55,6 +61,8 @@ export class FunctionPool {
   readonly #breaker: Breaker
   readonly #ready: Instance[] = []
   readonly #all = new Set<Instance>()
+  /** Requests an instance was serving when it was found dead (the first time only). */
+  readonly #loadAtCrash = new WeakMap<Instance, number>()
   #starting = 0
   #closed = false
   #spawned = 0
@@ -85,7 +93,12 @@ export class FunctionPool {
         result = await this.#invokeOnce(event, signal)
       } catch (err) {
         if (!(err instanceof InstanceLostError)) throw err
-        // The instance holding this message crashed: retry once on another one, then report it.
+        if (err.alone) {
+          // Nothing else ran on that instance: this message crashed it. Another try costs another process
+          // and would crash it too; report it now (the adapter dead-letters it, and does not retry).
+          throw new IotlessError('FUNCTION_CRASHED', `${this.name}: the instance exited while handling this message alone (${err.message}): not retried`, { details: { poison: true } })
+        }
+        // The instance crashed under several requests: retry once on another one, then report it.
         this.#opts.log.warn({ function: this.name, err: err.message }, 'instance lost during invocation; retrying once')
         try {
           result = await this.#invokeOnce(event, signal)
@@ -154,14 +167,14 @@ export class FunctionPool {
       }
       if (signal?.aborted === true) throw err
       this.#drop(inst, true)
-      throw new InstanceLostError((err as Error).message)
+      throw this.#lost(inst, err)
     }
     let body: Buffer
     try {
       body = Buffer.from(await res.body.arrayBuffer())
     } catch (err) {
       this.#drop(inst, true)
-      throw new InstanceLostError((err as Error).message)
+      throw this.#lost(inst, err)
     }
     if (res.statusCode === 204) return undefined
     if (res.statusCode === 200) {
@@ -177,6 +190,10 @@ export class FunctionPool {
       if (typeof parsed.error === 'string') message = parsed.error
     } catch { /* not JSON: keep the text */ }
     throw new IotlessError(code, `${this.name}: ${message} (HTTP ${res.statusCode})`, { details: { status: res.statusCode } })
+  }
+
+  #lost (inst: Instance, err: unknown): InstanceLostError {
+    return new InstanceLostError((err as Error).message, this.#loadAtCrash.get(inst) === 1)
   }
 
   /** The fullest instance that still has a free slot, so the others go idle and can be reaped. */
@@ -283,6 +300,7 @@ export class FunctionPool {
    * A crash is counted once however it is noticed (a failed request or the exit event).
    */
   #drop (inst: Instance, crashed: boolean): void {
+    if (crashed && !this.#loadAtCrash.has(inst)) this.#loadAtCrash.set(inst, inst.inFlight)
     const i = this.#ready.indexOf(inst)
     if (i < 0) return
     this.#ready.splice(i, 1)
