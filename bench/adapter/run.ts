@@ -273,7 +273,7 @@ async function latency (): Promise<void> {
   const section = [
     '## Adapter: latency',
     '',
-    'Command: `npm run bench:adapter` (or `BENCH_ONLY=latency node dist/bench/adapter/run.js` for this part alone).',
+    'Command: `npm run bench:adapter` (or `BENCH_ONLY=latency node dist/bench/adapter/run.js` for this part alone; `BENCH_ONLY=throughput` for the other).',
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after (shared machine). Run on ${new Date().toISOString().slice(0, 16)}Z.`,
     'The requester, and the bare responder, are plain mqtt.js clients with TCP_NODELAY in the bench process; iotless runs in its own process (`iotless up` with the embedded broker, `iotless adapter` against its own Mosquitto), the echo test function in the local pool.',
     '',
@@ -314,7 +314,7 @@ async function main (): Promise<void> {
   await pub.endAsync()
   mosquitto?.kill('SIGKILL')
   report(rows, over)
-  await latency()
+  if (process.env.BENCH_ONLY !== 'throughput') await latency()
 }
 
 function report (rows: Row[], over: Overload): void {
