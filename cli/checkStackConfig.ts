@@ -2,7 +2,7 @@ import type { ConfigProblem } from '../core/config/loadConfig.js'
 import type { Config } from '../core/config/schema.js'
 import { IotlessError, isIotlessError } from '../core/errors.js'
 import { checkModuleLoad } from '../adapters/runtime/moduleCheck.js'
-import { checkRoutes } from '../adapters/ingress/routeTable.js'
+import { checkIngress } from '../adapters/ingress/checkIngress.js'
 import { httpUrl, PROBE_NAME } from '../adapters/targets/knativeTarget.js'
 import { openWhiskApiUrl } from '../adapters/targets/openwhiskTarget.js'
 import { POLICIES } from '../prefetch/policies/policies.js'
@@ -40,11 +40,11 @@ export function checkPrefetchParams (prefetch: Readonly<Config['prefetch']>): Co
 
 /**
  * Everything `iotless up` and `iotless adapter` check in the config before starting anything, in the same pass
- * as the schema (loadConfig's `check`): route filters and templates, module files, target URLs, policy parameters.
+ * as the schema (loadConfig's `check`): routes and the adapter's limits (checkIngress), module files, target URLs, policy parameters.
  */
 export function checkStackConfig (config: Config, baseDir: string): ConfigProblem[] {
   return [
-    ...checkRoutes(config.routes),
+    ...checkIngress(config),
     ...checkFunctionModules(config.functions, baseDir),
     ...checkTargets(config.targets),
     ...checkPrefetchParams(config.prefetch)

@@ -10,6 +10,7 @@ import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
 import { RouteTable } from '../adapters/ingress/routeTable.js'
 import { FunctionPool } from '../adapters/runtime/functionPool.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
+import { localDemand, poolQueueDepth } from '../adapters/runtime/poolQueueDepth.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
 import { buildTargets, closeRemoteTargets } from './buildTargets.js'
 import { embeddedBrokerOptions } from './embeddedBrokerOptions.js'
@@ -82,6 +83,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening')
     }
 
+    // The pool's queue holds whatever the routes can send at once, so a burst waits instead of being refused.
+    const demand = localDemand(config.routes, config.adapter.maxInFlight)
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
@@ -94,6 +97,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       initTimeoutMs: fn.initTimeoutMs,
       timeoutMs: fn.timeoutMs,
       memoryMb: fn.memoryMb,
+      queueDepth: poolQueueDepth(fn, demand.get(name) ?? 0),
       clock,
       log,
       metrics
@@ -114,6 +118,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       connectTimeoutMs: config.broker.connectTimeoutMs,
       sessionExpirySeconds: config.broker.sessionExpirySeconds,
       maxInFlight: config.adapter.maxInFlight,
+      maxUnacked: config.adapter.maxUnacked,
       routes: new RouteTable(config.routes),
       targets,
       maxPayloadBytes: config.adapter.maxPayloadBytes,
@@ -130,7 +135,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       if (broker !== undefined) {
         // The embedded broker's queue dies with this process: refuse new publishes first (publishers keep
         // their unacknowledged QoS 1/2 messages), then handle everything it already accepted.
-        broker.stopAcceptingPublishes(config.broker.clientId)
+        // The adapter's replies and dead letters leave on its reply connection: that one may still publish.
+        broker.stopAcceptingPublishes(adapter.publisherClientId)
         await adapter.waitQuiet(100, config.adapter.shutdownGraceMs)
       }
       await adapter.stop(config.adapter.shutdownGraceMs)

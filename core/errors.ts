@@ -21,7 +21,7 @@ export const ERROR_CODES = {
   FUNCTION_INIT_FAILED: { exitCode: 1, summary: "A function's init threw, or its instance exited before it was ready." },
   FUNCTION_INIT_TIMEOUT: { exitCode: 1, summary: 'A function instance was not ready within functions.<name>.initTimeoutMs.' },
   FUNCTION_HANDLER_ERROR: { exitCode: 1, summary: "A function's handler threw or rejected; the message and the instance keep going." },
-  FUNCTION_CRASHED: { exitCode: 1, summary: 'The instance running an invocation exited; the invocation was retried once and failed again.' },
+  FUNCTION_CRASHED: { exitCode: 1, summary: 'The instance running an invocation exited: alone on it (a poison message), at the first crash; beside other requests, after one retry elsewhere. Not retried further; dead-lettered.' },
   FUNCTION_TIMEOUT: { exitCode: 1, summary: 'An invocation took longer than functions.<name>.timeoutMs.' },
   FUNCTION_BAD_REPLY: { exitCode: 1, summary: 'A handler returned something that is not a reply ({ data, contentType? }) or undefined.' },
   FUNCTION_BAD_INPUT: { exitCode: 1, summary: 'A function refused an event it cannot use (corrupt image, audio of the wrong length, no data); the instance keeps serving.' },
@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   FUNCTION_MEMORY_LIMIT: { exitCode: 1, summary: 'A pool instance went over functions.<name>.memoryMb and was killed; the invocation it was running fails (not retried) and a fresh instance takes over.' },
   OUTPUT_WRITE_FAILED: { exitCode: 2, summary: 'A file iotless was told to write (--write-config, --svg) cannot be written; the message names the path and why.' },
   INTERNAL_ERROR: { exitCode: 1, summary: 'An error without a code of its own (a bug, or a system failure not yet mapped); the message says what and where; IOTLESS_DEBUG=1 prints the stack.' },
+  RESPONSE_TOPIC_NOT_ALLOWED: { exitCode: 1, summary: "An MQTT 5 message named a Response Topic its route does not allow (routes[].responseTopics), or one that is an input of a route or the dead-letter topic; it goes to the dead-letter topic unrun." },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -5,9 +5,10 @@ export const DEAD_LETTER_EVENT_TYPE = 'dev.iotless.deadletter'
 export interface DeadLetterInfo {
   /** The event as it was sent (or would have been), when one was built. */
   attributes?: CloudEventAttributes | undefined
-  /** The MQTT message's topic and payload, exactly as received. */
+  /** The MQTT message's topic and payload, exactly as received; no payload: too large to copy (size only). */
   topic: string
-  payload: Buffer
+  payload: Buffer | undefined
+  payloadBytes: number
   route: string
   function: string
   /** A stable error code (core/errors.ts), e.g. TARGET_HTTP_STATUS, PAYLOAD_NOT_JSON. */
@@ -24,7 +25,8 @@ export interface DeadLetterInfo {
 
 /**
  * A dead letter is a structured-mode CloudEvent (JSON, so any MQTT 3.1.1 client can read it) that carries
- * the original message's bytes in `data_base64` and why it failed in extension attributes:
+ * the original message's bytes in `data_base64` (not for PAYLOAD_TOO_LARGE: then only its size) and why it
+ * failed in extension attributes: `iotlesspayloadbytes`,
  * `iotlesserrorcode`, `iotlesserrorreason`, `iotlessattempts`, `iotlesstopic`, `iotlessroute`,
  * `iotlessfunction`, and, as Knative Eventing writes to its dead-letter sinks, `knativeerrordest` and
  * `knativeerrorcode` (the HTTP status, when there was one).
@@ -45,6 +47,7 @@ export function deadLetterEvent (info: DeadLetterInfo): Buffer {
     iotlesstopic: info.topic,
     iotlessroute: info.route,
     iotlessfunction: info.function,
+    iotlesspayloadbytes: info.payloadBytes,
     knativeerrordest: info.destination
   }
   if (a !== undefined) {
@@ -53,6 +56,6 @@ export function deadLetterEvent (info: DeadLetterInfo): Buffer {
     if (a.traceparent !== undefined) ev.traceparent = a.traceparent
   }
   if (info.httpStatus !== undefined) ev.knativeerrorcode = String(info.httpStatus)
-  ev.data_base64 = info.payload.toString('base64')
+  if (info.payload !== undefined) ev.data_base64 = info.payload.toString('base64')
   return Buffer.from(JSON.stringify(ev))
 }

@@ -56,6 +56,13 @@ function looksStructured (payload: Buffer): Record<string, unknown> | undefined 
   return missing(obj).length === 0 ? obj : undefined
 }
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+
+/** Strict RFC 4648 base64 (standard alphabet, padding required), as the CloudEvents JSON format asks. */
+export function isBase64 (s: string): boolean {
+  return BASE64.test(s)
+}
+
 function fromStructured (obj: Record<string, unknown>): EventResult {
   const miss = missing(obj)
   if (miss.length > 0) return { ok: false, code: 'CLOUDEVENT_INVALID', message: `structured CloudEvent lacks ${miss.join(', ')}` }
@@ -69,7 +76,14 @@ function fromStructured (obj: Record<string, unknown>): EventResult {
     attributes[k] = String(v)
   }
   let data: Buffer
-  if (typeof obj.data_base64 === 'string') {
+  if (obj.data_base64 !== undefined && obj.data !== undefined) {
+    return { ok: false, code: 'CLOUDEVENT_INVALID', message: 'a structured CloudEvent has data or data_base64, not both (CloudEvents JSON format 3.1)' }
+  }
+  if (obj.data_base64 !== undefined) {
+    // Buffer.from(s, 'base64') skips what is not base64 and decodes the rest: garbage to the function.
+    if (typeof obj.data_base64 !== 'string' || !isBase64(obj.data_base64)) {
+      return { ok: false, code: 'CLOUDEVENT_INVALID', message: 'data_base64 is not valid base64 (RFC 4648 section 4: A-Z a-z 0-9 + /, padded with = to a multiple of 4)' }
+    }
     data = Buffer.from(obj.data_base64, 'base64')
   } else if (obj.data === undefined) {
     data = Buffer.alloc(0)

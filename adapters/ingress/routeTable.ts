@@ -1,6 +1,7 @@
 import type { ConfigProblem } from '../../core/config/loadConfig.js'
 import type { RouteConfig } from '../../core/config/schema.js'
-import { checkTopicName, compileTopicPattern, matchTopic, templateVariables, TopicPatternError, type TopicPattern } from './topicPattern.js'
+import { overlapsInputOrDeadLetter } from './responseTopicPolicy.js'
+import { checkTopicName, compileTopicPattern, filtersOverlap, matchTopic, templateAsFilter, templateVariables, TopicPatternError, type TopicPattern } from './topicPattern.js'
 
 export interface Route {
   /** Position in the config, and the metric label (`routes[0]` reads as the config does). */
@@ -21,6 +22,8 @@ export interface Route {
   readonly topicPrefix: string | undefined
   readonly accept: 'any' | 'json'
   readonly batch: { readonly maxMessages: number; readonly maxWaitMs: number } | undefined
+  /** Filters an MQTT 5 Response Topic must match to be replied to; none: response topics are refused. */
+  readonly responseTopics: ReadonlyArray<string>
 }
 
 /** Checks a topic template (`{name}` takes a named segment) against the route's filter. */
@@ -41,9 +44,17 @@ function checkTemplate (template: string, field: string, i: number, topic: strin
 
 export interface RouteMatch { route: Route; params: Record<string, string> }
 
-/** Checks every route's filter and reply template; used by config validation, so errors name the field. */
-export function checkRoutes (routes: ReadonlyArray<RouteConfig>): ConfigProblem[] {
+/**
+ * Checks every route's filter, reply and dead-letter templates and response-topic filters; used by config
+ * validation, so errors name the field. `adapter.deadLetterTopic` is the default dead-letter topic.
+ */
+export function checkRoutes (routes: ReadonlyArray<RouteConfig>, adapter: { deadLetterTopic: string } = { deadLetterTopic: '' }): ConfigProblem[] {
   const problems: ConfigProblem[] = []
+  const inputs: string[] = []
+  for (const r of routes) {
+    try { inputs.push(compileTopicPattern(r.topic).matchFilter) } catch { /* reported below */ }
+  }
+  const deadLetters = [adapter.deadLetterTopic, ...routes.map((r) => r.deadLetter ?? '')].filter((d) => d !== '').map(templateAsFilter)
   routes.forEach((r, i) => {
     let pattern: TopicPattern | undefined
     try {
@@ -52,7 +63,24 @@ export function checkRoutes (routes: ReadonlyArray<RouteConfig>): ConfigProblem[
       if (!(err instanceof TopicPatternError)) throw err
       problems.push({ path: ['routes', i, 'topic'], message: err.message })
     }
-    if (r.reply !== undefined) checkTemplate(r.reply, 'reply', i, r.topic, pattern, problems)
+    if (r.reply !== undefined) {
+      checkTemplate(r.reply, 'reply', i, r.topic, pattern, problems)
+      // A reply that matches the route's own filter is read back as input: an endless loop.
+      if (pattern !== undefined && filtersOverlap(templateAsFilter(r.reply), pattern.matchFilter)) {
+        problems.push({ path: ['routes', i, 'reply'], message: `the reply topic "${r.reply}" matches the route's own topic "${r.topic}": each reply would be handled again, for ever` })
+      }
+    }
+    r.responseTopics.forEach((f, j) => {
+      try {
+        const p = compileTopicPattern(f)
+        if (p.names.length > 0 || p.filter !== p.matchFilter) throw new TopicPatternError('a response-topic filter uses + and #, not {name} or $share/')
+        const bad = overlapsInputOrDeadLetter(p.matchFilter, inputs, deadLetters)
+        if (bad !== undefined) problems.push({ path: ['routes', i, 'responseTopics', j], message: bad })
+      } catch (err) {
+        if (!(err instanceof TopicPatternError)) throw err
+        problems.push({ path: ['routes', i, 'responseTopics', j], message: err.message })
+      }
+    })
     if (r.deadLetter !== undefined && r.deadLetter !== '') checkTemplate(r.deadLetter, 'deadLetter', i, r.topic, pattern, problems)
     if (r.topicPrefix !== undefined && pattern !== undefined) {
       const prefix = r.topicPrefix
@@ -96,7 +124,8 @@ export class RouteTable {
       deadLetterTemplate: r.deadLetter,
       topicPrefix: r.topicPrefix,
       accept: r.accept,
-      batch: r.batch
+      batch: r.batch,
+      responseTopics: r.responseTopics
     }))
   }
 

@@ -119,3 +119,31 @@ export function templateVariables (template: string): string[] {
 export function renderTopicTemplate (template: string, params: Readonly<Record<string, string>>): string {
   return template.replace(TEMPLATE_VAR, (whole, name: string) => params[name] ?? whole)
 }
+
+/**
+ * True when some topic name matches both filters (no `$share/` prefix; `{name}` counts as `+`). Used to
+ * refuse a reply or response topic that would come back in as input. `#` also matches its parent level
+ * [MQTT-4.7.1-2]; a `$` topic is matched only by a filter whose first level is literal [MQTT-4.7.2-1].
+ */
+export function filtersOverlap (a: string, b: string): boolean {
+  const la = a.split('/').map(asWildcard)
+  const lb = b.split('/').map(asWildcard)
+  const dollar = (l: string[]): boolean => (l[0] ?? '').startsWith('$')
+  if ((dollar(la) && (lb[0] === '+' || lb[0] === '#')) || (dollar(lb) && (la[0] === '+' || la[0] === '#'))) return false
+  for (let i = 0; ; i++) {
+    const x = la[i]
+    const y = lb[i]
+    if (x === '#' || y === '#') return true
+    if (x === undefined || y === undefined) return x === undefined && y === undefined
+    if (x !== '+' && y !== '+' && x !== y) return false
+  }
+}
+
+function asWildcard (level: string): string {
+  return NAME.test(level) ? '+' : level
+}
+
+/** A topic template (`{name}` levels) as the filter of every topic it can render to. */
+export function templateAsFilter (template: string): string {
+  return template.split('/').map((l) => (NAME.test(l) ? '+' : l)).join('/')
+}

@@ -26,6 +26,8 @@ export interface FunctionPoolOptions {
   memoryMb?: number
   /** Where the memory bound is enforced; tests force the RSS watchdog with { guard: { cgroupRoot: null } }. */
   limits?: Omit<InstanceLimits, 'memoryMb'>
+  /** Requests that may wait for a slot; default 10 x concurrency x maxScale (Knative). See poolQueueDepth.ts. */
+  queueDepth?: number | undefined
   clock: Clock
   log: Logger
   metrics?: Metrics | undefined
@@ -43,13 +45,20 @@ export interface InvokeResult {
   instanceId: number
 }
 
-/** Thrown when the instance went away under a request: the request may be retried elsewhere. */
-class InstanceLostError extends Error {}
+/**
+ * Thrown when the instance went away under a request. `alone`: the instance died while this was the only
+ * request on it, so this request is what crashed it (a poison message): it is not sent again. Otherwise
+ * it may be an innocent bystander of another request's crash, and is retried once elsewhere.
+ */
+class InstanceLostError extends Error {
+  constructor (message: string, readonly alone = false) { super(message) }
+}
 
 /**
  * The instances of one function. A request takes a slot from the breaker, whose capacity is
  * (ready instances x concurrency) and whose queue holds 10 x concurrency x maxScale requests, as Knative sizes
- * it per pod (pkg/queue/breaker.go); past that it is refused with BREAKER_QUEUE_FULL.
+ * it per pod (pkg/queue/breaker.go), or what the routes can send when that is more (poolQueueDepth.ts);
+ * past that it is refused with BREAKER_QUEUE_FULL.
  * When requests wait and fewer than maxScale instances exist, more start (spawn + init = a cold start).
  * An instance idle for keepAliveMs is reaped; the clock is injected so tests drive it without sleeping.
  */
@@ -59,6 +68,8 @@ export class FunctionPool {
   readonly #breaker: Breaker
   readonly #ready: Instance[] = []
   readonly #all = new Set<Instance>()
+  /** Requests an instance was serving when it was found dead (the first time only). */
+  readonly #loadAtCrash = new WeakMap<Instance, number>()
   #starting = 0
   #closed = false
   #spawned = 0
@@ -67,7 +78,7 @@ export class FunctionPool {
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
     this.#opts = opts
-    this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: 10 * opts.concurrency * opts.maxScale })
+    this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale })
   }
 
   /** Instances ready to serve, busy or idle. */
@@ -89,7 +100,12 @@ export class FunctionPool {
         result = await this.#invokeOnce(event, signal)
       } catch (err) {
         if (!(err instanceof InstanceLostError)) throw err
-        // The instance holding this message crashed: retry once on another one, then report it.
+        if (err.alone) {
+          // Nothing else ran on that instance: this message crashed it. Another try costs another process
+          // and would crash it too; report it now (the adapter dead-letters it, and does not retry).
+          throw new IotlessError('FUNCTION_CRASHED', `${this.name}: the instance exited while handling this message alone (${err.message}): not retried`, { details: { poison: true } })
+        }
+        // The instance crashed under several requests: retry once on another one, then report it.
         this.#opts.log.warn({ function: this.name, err: err.message }, 'instance lost during invocation; retrying once')
         try {
           result = await this.#invokeOnce(event, signal)
@@ -157,13 +173,13 @@ export class FunctionPool {
         throw new IotlessError('FUNCTION_TIMEOUT', `${this.name}: no answer within ${this.#opts.timeoutMs} ms`)
       }
       if (signal?.aborted === true) throw err
-      throw await this.#lost(inst, err as Error)
+      throw await this.#lost(inst, err)
     }
     let body: Buffer
     try {
       body = Buffer.from(await res.body.arrayBuffer())
     } catch (err) {
-      throw await this.#lost(inst, err as Error)
+      throw await this.#lost(inst, err)
     }
     if (res.statusCode === 204) return undefined
     if (res.statusCode === 200) {
@@ -183,9 +199,10 @@ export class FunctionPool {
 
   /**
    * The instance went away under a request. Killed over its memory limit, the request fails with
-   * FUNCTION_MEMORY_LIMIT and is not retried here (it may be what blew the limit); otherwise it may be retried.
+   * FUNCTION_MEMORY_LIMIT and is not retried here (it may be what blew the limit); otherwise it may be retried,
+   * unless it was the only request there: then it is the likely cause (poison).
    */
-  async #lost (inst: Instance, err: Error): Promise<Error> {
+  async #lost (inst: Instance, err: unknown): Promise<Error> {
     this.#drop(inst, true)
     if ((this.#opts.memoryMb ?? 0) > 0) {
       // #drop has SIGKILLed it: its exit, and why, come at once.
@@ -196,7 +213,7 @@ export class FunctionPool {
         })
       }
     }
-    return new InstanceLostError(err.message)
+    return new InstanceLostError((err as Error).message, this.#loadAtCrash.get(inst) === 1)
   }
 
   /** The fullest instance that still has a free slot, so the others go idle and can be reaped. */
@@ -307,6 +324,7 @@ export class FunctionPool {
    * A crash is counted once however it is noticed (a failed request or the exit event).
    */
   #drop (inst: Instance, crashed: boolean): void {
+    if (crashed && !this.#loadAtCrash.has(inst)) this.#loadAtCrash.set(inst, inst.inFlight)
     const i = this.#ready.indexOf(inst)
     if (i < 0) return
     this.#ready.splice(i, 1)

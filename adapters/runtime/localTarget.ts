@@ -3,8 +3,12 @@ import { isIotlessError, type ErrorCode } from '../../core/errors.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
 import type { FunctionPool } from './functionPool.js'
 
-/** Only these may succeed if sent again; a handler error or a bad reply would fail the same way. */
-const RETRYABLE = new Set<ErrorCode>(['BREAKER_QUEUE_FULL', 'FUNCTION_INIT_FAILED', 'FUNCTION_INIT_TIMEOUT', 'FUNCTION_CRASHED'])
+/**
+ * Only these may succeed if sent again; a handler error or a bad reply would fail the same way. Not
+ * FUNCTION_CRASHED: the pool has already retried a message that may have been a bystander, and one that
+ * crashed its instance alone is poison, which every retry would pay for with a new process.
+ */
+const RETRYABLE = new Set<ErrorCode>(['BREAKER_QUEUE_FULL', 'FUNCTION_INIT_FAILED', 'FUNCTION_INIT_TIMEOUT'])
 
 /** The embedded pool as a Target: one FunctionPool per function, events sent as binary-mode CloudEvents. */
 export class LocalTarget implements Target {

@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import mqtt, { type MqttClient } from 'mqtt'
 import { writeResultsSection } from '../writeResultsSection.js'
+import { latencyRows, latencyTable } from './latency.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -262,8 +263,29 @@ async function startMosquitto (): Promise<ChildProcess> {
   return child
 }
 
+/** Low-load latency beside the bare round trip (latency.ts), in its own section of bench/RESULTS.md. */
+async function latency (): Promise<void> {
+  const load0 = os.loadavg()[0] ?? NaN
+  const rows = await latencyRows(CLI, path.join(repoRoot, 'dist', 'test', 'fixtures', 'functions', 'echo.js'))
+  const load1 = os.loadavg()[0] ?? NaN
+  const table = latencyTable(rows)
+  console.log(table)
+  const section = [
+    '## Adapter: latency',
+    '',
+    'Command: `npm run bench:adapter` (or `BENCH_ONLY=latency node dist/bench/adapter/run.js` for this part alone; `BENCH_ONLY=throughput` for the other).',
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after (shared machine). Run on ${new Date().toISOString().slice(0, 16)}Z.`,
+    'The requester, and the bare responder, are plain mqtt.js clients with TCP_NODELAY in the bench process; iotless runs in its own process (`iotless up` with the embedded broker, `iotless adapter` against its own Mosquitto), the echo test function in the local pool.',
+    '',
+    table,
+    ''
+  ].join('\n')
+  if (process.env.BENCH_NO_WRITE !== '1') writeResultsSection(repoRoot, 'Adapter: latency', section)
+}
+
 async function main (): Promise<void> {
   if (!fs.existsSync(CLI)) { console.error(`missing ${CLI}: run npm run build first`); process.exit(1) }
+  if (process.env.BENCH_ONLY === 'latency') { await latency(); return }
   const mosquitto = BROKER === '' ? await startMosquitto() : undefined
   const pub = await connect(`bench-pub-${run}`)
   const rows: Row[] = []
@@ -292,6 +314,7 @@ async function main (): Promise<void> {
   await pub.endAsync()
   mosquitto?.kill('SIGKILL')
   report(rows, over)
+  if (process.env.BENCH_ONLY !== 'throughput') await latency()
 }
 
 function report (rows: Row[], over: Overload): void {

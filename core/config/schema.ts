@@ -58,6 +58,11 @@ export const routeSchema = z.strictObject({
   topicPrefix: z.string().min(1).optional(),
   /** `json`: a payload that is not JSON goes to the dead-letter topic with PAYLOAD_NOT_JSON, unrun. */
   accept: z.enum(['any', 'json']).default('any'),
+  /**
+   * MQTT topic filters an MQTT 5 Response Topic must match for the reply to go there. Never an input of a
+   * route or the dead-letter topic. Empty: a message that names a response topic is refused (dead letter).
+   */
+  responseTopics: z.array(z.string().min(1)).max(100).default([]),
   /** Micro-batching: up to maxMessages messages, or what arrived within maxWaitMs, become one invocation. */
   batch: z.strictObject({
     maxMessages: z.int().min(1).max(10_000).default(100),
@@ -223,10 +228,17 @@ export const configSchema = z.strictObject({
     /** On SIGINT/SIGTERM: time allowed for in-flight messages to finish. */
     shutdownGraceMs: z.int().min(0).default(30_000),
     /**
-     * QoS 1/2 messages the broker may have outstanding to the adapter before it waits for acks (sent as the
-     * MQTT 5 Receive Maximum). With MQTT 3.1.1 the broker's own limit applies (Mosquitto: max_inflight_messages).
+     * Messages being handled at once, all routes together (QoS 0 too). At this many the adapter reads no
+     * further message until one finishes; memory stays below about maxInFlight x maxPayloadBytes.
      */
     maxInFlight: z.int().min(1).max(65535).default(64),
+    /**
+     * Messages received and not yet acknowledged: being handled, or finished and waiting for an earlier one's
+     * turn (PUBACKs go in arrival order, MQTT-4.6.0-2). Sent as the MQTT 5 Receive Maximum, and enforced by
+     * the adapter for MQTT 3.1.1 and QoS 0. At least maxInFlight. A slow message stalls other routes only once
+     * this many have arrived behind it.
+     */
+    maxUnacked: z.int().min(1).max(65535).default(1024),
     /** Attempts for an invocation that failed in a way that may pass next time (queue full, instance crashed). */
     maxAttempts: z.int().min(1).max(100).default(5),
     /** First retry delay; it doubles per attempt, with jitter, up to 5 s. */

@@ -47,7 +47,7 @@ export function adapterConfig (clientId: string, routes: unknown[], adapter: Rec
   })
 }
 
-export async function startAdapter (t: Test, url: string, config: Config, target: Target, opts: { protocol?: 'auto' | '5' | '3.1.1'; stopOnTeardown?: boolean } = {}): Promise<AdapterUnderTest> {
+export async function startAdapter (t: Test, url: string, config: Config, target: Target, opts: { protocol?: 'auto' | '5' | '3.1.1'; stopOnTeardown?: boolean; targets?: Record<string, Target> } = {}): Promise<AdapterUnderTest> {
   const registry = new Registry()
   const { log, lines } = memoryLog()
   const adapter = new MqttAdapter({
@@ -58,8 +58,9 @@ export async function startAdapter (t: Test, url: string, config: Config, target
     connectTimeoutMs: 5000,
     sessionExpirySeconds: config.broker.sessionExpirySeconds,
     maxInFlight: config.adapter.maxInFlight,
+    maxUnacked: config.adapter.maxUnacked,
     routes: new RouteTable(config.routes),
-    targets: new Map([['local', target]]),
+    targets: new Map([['local', target], ...Object.entries(opts.targets ?? {})]),
     maxPayloadBytes: config.adapter.maxPayloadBytes,
     maxAttempts: config.adapter.maxAttempts,
     retryBaseMs: config.adapter.retryBaseMs,
@@ -142,8 +143,9 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
     const codes = dlq.received.map((r) => (JSON.parse(r.payload.toString()) as { iotlesserrorcode: string }).iotlesserrorcode).sort()
     t.same(codes, ['CLOUDEVENT_INVALID', 'PAYLOAD_NOT_JSON', 'PAYLOAD_TOO_LARGE'])
     t.equal(target.seen[0]?.data.toString(), '{"temp":21}', 'the good message after them was delivered')
-    const big = dlq.received.find((r) => r.payload.includes('PAYLOAD_TOO_LARGE'))
-    t.equal(Buffer.from((JSON.parse(big?.payload.toString() ?? '{}') as { data_base64: string }).data_base64, 'base64').length, 4096, 'nothing lost: the oversized payload is kept whole')
+    const big = JSON.parse(dlq.received.find((r) => r.payload.includes('PAYLOAD_TOO_LARGE'))?.payload.toString() ?? '{}') as Record<string, unknown>
+    t.match(big, { iotlesspayloadbytes: 4096, iotlesstopic: `${topic}/a` }, 'the oversized message is described: size and topic')
+    t.notOk('data_base64' in big, 'and not copied into the dead letter')
   })
 
   t.test('a topic outside the route\'s topicPrefix is refused at run time (`#` also matches the parent level)', async (t) => {
@@ -162,7 +164,7 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
     t.equal(target.seen[0]?.data.toString(), 'inside', 'the topic under the prefix reached the function')
   })
 
-  t.test('backpressure: a full route stops reading from the broker, then drains everything', async (t) => {
+  t.test('backpressure: a full route holds its messages back; adapter.maxInFlight stops reading from the broker; then everything drains', async (t) => {
     const topic = `${base}/slow`
     const release: Array<() => void> = []
     let maxSeen = 0
@@ -171,21 +173,70 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
       maxSeen = Math.max(maxSeen, ref.adapter?.routeInFlight(0) ?? 0)
       release.push(() => resolve(ok))
     }))
-    const { adapter } = await startAdapter(t, url, adapterConfig(id('slow'), [{ topic: `${topic}/#`, function: 'f', qos: 0, maxInFlight: 4 }]), target)
+    const { adapter } = await startAdapter(t, url, adapterConfig(id('slow'), [{ topic: `${topic}/#`, function: 'f', qos: 0, maxInFlight: 4 }], { maxInFlight: 16 }), target)
     ref.adapter = adapter
     const pub = await publisher(url)
     t.teardown(() => pub.endAsync(true))
     const n = 60
     for (let i = 0; i < n; i++) await pub.publishAsync(`${topic}/x`, `m${i}`, { qos: 0 })
-    await waitFor('the route is full', () => release.length === 4)
-    t.ok(adapter.paused, 'reading from the broker is paused')
-    t.equal(adapter.routeInFlight(0), 4, 'no more than maxInFlight in flight')
+    await waitFor('the route is full and the adapter holds maxInFlight messages', () => release.length === 4 && adapter.inFlight === 16)
+    t.ok(adapter.paused, 'reading from the broker waits at adapter.maxInFlight')
+    t.equal(adapter.routeInFlight(0), 4, 'no more than the route\'s maxInFlight dispatched')
+    t.equal(adapter.routeWaiting(0), 12, 'the others wait for a slot of the route')
     await waitFor('all delivered as slots free up', () => {
       while (release.length > 0) (release.shift() as () => void)()
       return target.seen.length === n
     }, 10_000)
     t.ok(maxSeen <= 4, `in flight never above maxInFlight (max ${maxSeen})`)
     t.equal(target.seen.length, n, 'QoS 0 too: none lost while paused')
+  })
+
+  for (const qos of [1, 0] as const) {
+    t.test(`a burst of 200 readings (QoS ${qos} in) at the default limits, each answered by a QoS 1 reply: every one answered, no deadlock`, async (t) => {
+      // Issue 11: at 65 at once the route filled, reading stopped, and the replies' PUBACKs sat unread behind it.
+      const topic = `${base}/burst${qos}`
+      const replies = await collector(url, `${topic}-out/#`)
+      t.teardown(replies.close)
+      const target = new ScriptedTarget(async (ev) => {
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        return { status: 'ok', reply: { data: ev.data, contentType: 'text/plain' } }
+      })
+      const { adapter } = await startAdapter(t, url, adapterConfig(id(`burst${qos}`), [{ topic: `${topic}/{dev}`, function: 'f', qos: 1, reply: `${topic}-out/{dev}` }]), target)
+      const pub = await publisher(url)
+      t.teardown(() => pub.endAsync(true))
+      const n = 200
+      await Promise.all(Array.from({ length: n }, (_, i) => pub.publishAsync(`${topic}/d${i % 7}`, `m${i}`, { qos })))
+      await waitFor(`${n} replies`, () => new Set(replies.received.map((r) => r.payload.toString())).size === n, 20_000)
+      t.equal(new Set(replies.received.map((r) => r.payload.toString())).size, n, 'every reading answered')
+      await waitFor('nothing left in hand', () => adapter.inFlight === 0 && adapter.unacked === 0, 5000)
+      t.pass('all acknowledged')
+    })
+  }
+
+  t.test('a message hung on one route stalls no other route: 300 on another route are answered meanwhile', async (t) => {
+    // Issue 11: acks go out in arrival order, so with a Receive Maximum of 64 the other route stopped at 63.
+    const topic = `${base}/hol`
+    const replies = await collector(url, `${topic}-out/#`)
+    t.teardown(replies.close)
+    let releaseHung: () => void = () => undefined
+    const hung = new ScriptedTarget(() => new Promise<DispatchResult>((resolve) => { releaseHung = () => resolve(ok) }))
+    const fast = new ScriptedTarget((ev) => ({ status: 'ok', reply: { data: ev.data, contentType: 'text/plain' } }))
+    const cfg = adapterConfig(id('hol'), [
+      { topic: `${topic}/slow`, function: 'slow', qos: 1 },
+      { topic: `${topic}/fast`, function: 'fast', target: 'fast', qos: 1, reply: `${topic}-out/fast` }
+    ])
+    const { adapter } = await startAdapter(t, url, cfg, hung, { targets: { fast } })
+    const pub = await publisher(url)
+    t.teardown(() => pub.endAsync(true))
+    await pub.publishAsync(`${topic}/slow`, 'hang', { qos: 1 })
+    await waitFor('the slow route holds its message', () => hung.seen.length === 1)
+    const n = 300
+    for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => pub.publishAsync(`${topic}/fast`, `f${i + k}`, { qos: 1 })))
+    await waitFor(`${n} replies on the fast route while the slow one hangs`, () => replies.received.length >= n, 20_000)
+    t.equal(hung.seen.length, 1, 'the slow message is still in hand')
+    t.ok(adapter.unacked >= n, `their acks wait their turn behind it (${adapter.unacked} unacknowledged), as MQTT-4.6.0-2 requires`)
+    releaseHung()
+    await waitFor('all acknowledged once it finishes', () => adapter.unacked === 0, 5000)
   })
 
   t.test('micro-batching: one invocation per batch, every message acknowledged with its batch', async (t) => {
@@ -215,6 +266,7 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
     await waitFor('the first adapter got it', () => first.seen.length === 1)
     // Gone without acknowledging, as after kill -9.
     a.adapter.client?.end(true)
+    a.adapter.publisherClient?.end(true)
     const second = new ScriptedTarget(() => ok)
     await startAdapter(t, url, cfg, second)
     await waitFor('the broker delivered it again', () => second.seen.length === 1, 10_000)
@@ -259,12 +311,33 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
       t.equal(replies.received[0]?.properties?.contentType, 'application/json')
     })
 
+    t.test('MQTT 5: a response topic the route does not allow, an input topic, the dead-letter topic: refused unrun, with a code', async (t) => {
+      const topic = `${base}/rtp`
+      const dlq = await collector(url, `${topic}-dlq`, 5)
+      t.teardown(dlq.close)
+      const target = new ScriptedTarget(() => ({ status: 'ok', reply: { data: Buffer.from('x'), contentType: 'text/plain' } }))
+      await startAdapter(t, url, adapterConfig(id('rtp'), [{ topic: `${topic}/in/#`, function: 'f', qos: 1, deadLetter: `${topic}-dlq`, responseTopics: [`${topic}/inbox/+`] }]), target, { protocol: '5' })
+      const pub = await publisher(url, 5)
+      t.teardown(() => pub.endAsync(true))
+      for (const rt of [`${topic}/other-device/cmd`, `${topic}/in/x`, `${topic}-dlq`]) {
+        await pub.publishAsync(`${topic}/in/a`, rt, { qos: 1, properties: { responseTopic: rt } })
+      }
+      await pub.publishAsync(`${topic}/in/a`, 'allowed', { qos: 1, properties: { responseTopic: `${topic}/inbox/a` } })
+      await waitFor('three dead letters and one invocation', () => dlq.received.length === 3 && target.seen.length === 1)
+      const letters = dlq.received.map((r) => JSON.parse(r.payload.toString()) as { iotlesserrorcode: string; iotlesserrorreason: string })
+      t.same(letters.map((l) => l.iotlesserrorcode), ['RESPONSE_TOPIC_NOT_ALLOWED', 'RESPONSE_TOPIC_NOT_ALLOWED', 'RESPONSE_TOPIC_NOT_ALLOWED'])
+      t.ok(letters.some((l) => /matches none of routes\[0\]\.responseTopics/.test(l.iotlesserrorreason)), 'another device\'s topic: not allowed')
+      t.ok(letters.some((l) => /is an input of a route/.test(l.iotlesserrorreason)), 'its own input: refused')
+      t.ok(letters.some((l) => /is the dead-letter topic/.test(l.iotlesserrorreason)), 'the dead-letter topic: refused')
+      t.equal(target.seen[0]?.data.toString(), 'allowed', 'only the allowed one ran')
+    })
+
     t.test('MQTT 5: the reply goes to the response topic with the correlation data', async (t) => {
       const topic = `${base}/rr`
       const replies = await collector(url, `${topic}-inbox`, 5)
       t.teardown(replies.close)
       const target = new ScriptedTarget((ev) => ({ status: 'ok', reply: { data: Buffer.from(`re:${ev.data.toString()}`), contentType: 'text/plain' } }))
-      await startAdapter(t, url, adapterConfig(id('rr'), [{ topic: `${topic}/#`, function: 'f', qos: 1 }]), target, { protocol: '5' })
+      await startAdapter(t, url, adapterConfig(id('rr'), [{ topic: `${topic}/#`, function: 'f', qos: 1, responseTopics: [`${topic}-inbox`] }]), target, { protocol: '5' })
       const pub = await publisher(url, 5)
       t.teardown(() => pub.endAsync(true))
       await pub.publishAsync(`${topic}/q`, 'ping', { qos: 1, properties: { responseTopic: `${topic}-inbox`, correlationData: Buffer.from('c-1') } })

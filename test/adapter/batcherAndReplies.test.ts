@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ManualClock } from '../../core/clock.js'
 import { Batcher } from '../../adapters/ingress/batcher.js'
-import { splitBatchReply } from '../../adapters/ingress/mqttAdapter.js'
+import { splitBatchReply } from '../../adapters/ingress/batchReply.js'
 import { deadLetterEvent, DEAD_LETTER_EVENT_TYPE } from '../../adapters/ingress/deadLetter.js'
 import { filterWithinPrefix } from '../../adapters/ingress/routeTable.js'
 
@@ -64,7 +64,7 @@ t.test('deadLetterEvent is a structured CloudEvent carrying the exact bytes and 
   const payload = Buffer.from([0xff, 0x00, 0x41])
   const body = deadLetterEvent({
     attributes: { specversion: '1.0', id: 'orig', source: 's', type: 'com.x', datacontenttype: 'application/octet-stream', traceparent: 'tp' },
-    topic: 'sensors/1', payload, route: 'routes[0]', function: 'f', code: 'TARGET_HTTP_STATUS', reason: 'HTTP 500 from the target', attempts: 5, httpStatus: 500,
+    topic: 'sensors/1', payload, payloadBytes: payload.length, route: 'routes[0]', function: 'f', code: 'TARGET_HTTP_STATUS', reason: 'HTTP 500 from the target', attempts: 5, httpStatus: 500,
     destination: 'knative:f', source: 'mqtt://h/c', id: 'dl-1', now: new Date(0)
   })
   const ev = JSON.parse(body.toString()) as Record<string, unknown>
@@ -73,6 +73,18 @@ t.test('deadLetterEvent is a structured CloudEvent carrying the exact bytes and 
     iotlessattempts: 5, iotlessroute: 'routes[0]', iotlessfunction: 'f', iotlessoriginalid: 'orig', iotlessoriginaltype: 'com.x', knativeerrorcode: '500', knativeerrordest: 'knative:f', traceparent: 'tp'
   })
   t.same([...Buffer.from(ev.data_base64 as string, 'base64')], [...payload])
+  t.equal(ev.iotlesspayloadbytes, 3)
+})
+
+t.test('deadLetterEvent without the payload (too large to copy): its size, no data_base64', async (t) => {
+  const body = deadLetterEvent({
+    attributes: undefined, topic: 'sensors/1', payload: undefined, payloadBytes: 50_000_000, route: 'routes[0]', function: 'f', code: 'PAYLOAD_TOO_LARGE', reason: 'too big', attempts: 0,
+    destination: 'local:f', source: 'mqtt://h/c', id: 'dl-2', now: new Date(0)
+  })
+  const ev = JSON.parse(body.toString()) as Record<string, unknown>
+  t.match(ev, { iotlesserrorcode: 'PAYLOAD_TOO_LARGE', iotlesspayloadbytes: 50_000_000, iotlesstopic: 'sensors/1' })
+  t.notOk('data_base64' in ev, 'no copy of the payload')
+  t.ok(body.length < 1024, `the dead letter is small (${body.length} bytes)`)
 })
 
 t.test('filterWithinPrefix', async (t) => {

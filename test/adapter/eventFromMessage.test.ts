@@ -113,3 +113,21 @@ t.test('the events read back with the official cloudevents SDK: binary, structur
   t.equal(batch.length, 2)
   t.equal(batch[1]?.data_base64, Buffer.from([1, 2, 250]).toString('base64'), 'binary data travels as data_base64')
 })
+
+t.test('structured mode: invalid data_base64 is refused, not decoded into other bytes', async (t) => {
+  const now = new Date(0)
+  const ce = (extra: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ specversion: '1.0', id: 'a', source: 's', type: 't', ...extra }))
+  for (const bad of ['not base64!', 'QUJD=', 'QUJ', 'QU=J', '====', 'QUJD\n', 42]) {
+    const r = eventFromMessage({ topic: 't', payload: ce({ data_base64: bad }), contentType: 'application/cloudevents+json' }, 'y', 's', now, 'i')
+    t.match(r, { ok: false, code: 'CLOUDEVENT_INVALID', message: /data_base64 is not valid base64/ }, `refused: ${JSON.stringify(bad)}`)
+  }
+  const both = eventFromMessage({ topic: 't', payload: ce({ data: 1, data_base64: 'QUJD' }), contentType: 'application/cloudevents+json' }, 'y', 's', now, 'i')
+  t.match(both, { ok: false, code: 'CLOUDEVENT_INVALID', message: /not both/ })
+  for (const good of ['', 'QQ==', 'QUI=', 'QUJD', Buffer.from([0, 255, 1, 2]).toString('base64')]) {
+    const r = eventFromMessage({ topic: 't', payload: ce({ data_base64: good }), contentType: 'application/cloudevents+json' }, 'y', 's', now, 'i')
+    t.ok(r.ok, `accepted: ${JSON.stringify(good)}`)
+    if (r.ok) t.same([...r.event.data], [...Buffer.from(good, 'base64')])
+  }
+  const sniffed = eventFromMessage({ topic: 't', payload: ce({ data_base64: '%%%' }) }, 'y', 's', now, 'i')
+  t.match(sniffed, { ok: false, code: 'CLOUDEVENT_INVALID' }, 'also when sent without a content type (sniffed as structured)')
+})

@@ -76,7 +76,7 @@ t.test('defaults are filled in for everything left out', async (t) => {
   t.has(withFn.functions.alert, {
     module: './alert.js', concurrency: 1, maxScale: 4, keepAliveMs: 600_000, initTimeoutMs: 30_000, timeoutMs: 60_000, config: {}, env: {}
   })
-  t.same(withFn.routes[0], { topic: 'sensors/{node}/reading', function: 'alert', qos: 1, type: 'io.iotless.mqtt.message', target: 'local', maxInFlight: 64, accept: 'any' })
+  t.same(withFn.routes[0], { topic: 'sensors/{node}/reading', function: 'alert', qos: 1, type: 'io.iotless.mqtt.message', target: 'local', maxInFlight: 64, accept: 'any', responseTopics: [] })
 })
 
 t.test('without -c, iotless.yaml in cwd is read; IOTLESS_CONFIG names another file', async (t) => {

@@ -12,7 +12,10 @@ import { MOSQUITTO_URL } from '../helpers/mosquitto.js'
 const prefix = `mq-${process.pid}-${Date.now().toString(36)}`
 
 t.test('MQTT 5 is negotiated with Mosquitto, and a response topic gets the reply with its correlation data', async (t) => {
-  const { stack } = await startTestStack(t, stackConfig(`${prefix}/v5`, MOSQUITTO_URL))
+  const base = stackConfig(`${prefix}/v5`, MOSQUITTO_URL)
+  // The device's inbox is allowed as a response topic of the echo route (routes[1]); no other would be.
+  const config = { ...base, routes: base.routes.map((r, i) => i === 1 ? { ...r, responseTopics: [`${prefix}/v5/inbox/+`] } : r) }
+  const { stack } = await startTestStack(t, config)
   t.equal(stack.adapter.protocolVersion, 5, 'Mosquitto 2 accepts MQTT 5')
   const sub = await collector(MOSQUITTO_URL, `${prefix}/v5/inbox/#`, 5)
   t.teardown(sub.close)

@@ -113,6 +113,27 @@ export function stackSuite (t: Test, opts: SuiteOptions): void {
     t.equal(sub.received.length, 3, 'no reply for the oversized or the failed message')
   })
 
+  t.test('a message that crashes its instance is poison: dead-lettered FUNCTION_CRASHED after its first crash', async (t) => {
+    // Issue 11: it cost 2 x maxAttempts process spawns (10 by default) before it was given up.
+    const config = stackConfig(`${prefix}/p`, opts.brokerUrl, { adapter: { maxPayloadBytes: 1024, shutdownGraceMs: 10_000, retryBaseMs: 10, deadLetterTopic: `${prefix}/p/dlq` } })
+    const { stack } = await startTestStack(t, config)
+    const dlq = await collector(stack.brokerUrl, `${prefix}/p/dlq`)
+    t.teardown(dlq.close)
+    const sub = await collector(stack.brokerUrl, `${prefix}/p/echo-replies`)
+    t.teardown(sub.close)
+    const pub = await publisher(stack.brokerUrl)
+    t.teardown(() => pub.endAsync(true))
+    await pub.publishAsync(`${prefix}/p/echo/warm`, JSON.stringify({ id: 'warm' }), { qos: 1 })
+    await waitFor('warm reply', () => sub.received.length === 1)
+    await pub.publishAsync(`${prefix}/p/echo/poison`, JSON.stringify({ exit: 9 }), { qos: 1 })
+    await waitFor('the dead letter', () => dlq.received.length === 1, 15_000)
+    t.match(JSON.parse(dlq.received[0]?.payload.toString() ?? '{}'), { iotlesserrorcode: 'FUNCTION_CRASHED', iotlessattempts: 1, iotlesstopic: `${prefix}/p/echo/poison` })
+    const pool = stack.target.pools.get('echo')
+    t.equal(pool?.spawnCount, 1, 'no process spawned for it beyond the one it crashed')
+    await pub.publishAsync(`${prefix}/p/echo/after`, JSON.stringify({ id: 'after' }), { qos: 1 })
+    await waitFor('the next message answered', () => sub.received.length === 2, 15_000)
+  })
+
   t.test('graceful stop: in-flight messages finish and their replies go out', async (t) => {
     const { stack } = await startTestStack(t, stackConfig(`${prefix}/c`, opts.brokerUrl))
     const sub = await collector(stack.brokerUrl, `${prefix}/c/echo-replies`)

@@ -51,7 +51,8 @@ t.test('checkRoutes: a {var} in the reply that the topic does not capture is rep
     { path: ['routes', 0, 'reply'], message: '{device} is not a named segment of the topic "sensors/{node}/reading" (named: {node})' },
     { path: ['routes', 1, 'reply'], message: '{node} is not a named segment of the topic "sensors/+/reading" (named: none)' },
     { path: ['routes', 2, 'reply'], message: '{c} is not a named segment of the topic "s/{a}/{b}" (named: {a}, {b})' },
-    { path: ['routes', 2, 'reply'], message: '{d} is not a named segment of the topic "s/{a}/{b}" (named: {a}, {b})' }
+    { path: ['routes', 2, 'reply'], message: '{d} is not a named segment of the topic "s/{a}/{b}" (named: {a}, {b})' },
+    { path: ['routes', 2, 'reply'], message: 'the reply topic "{a}/{c}/{d}" matches the route\'s own topic "s/{a}/{b}": each reply would be handled again, for ever' }
   ])
 })
 

@@ -1,0 +1,326 @@
+import type { IClientPublishOptions, IPublishPacket } from 'mqtt'
+import { randomUUID } from 'node:crypto'
+import { Breaker } from '../../core/breaker.js'
+import type { Clock } from '../../core/clock.js'
+import { toBatchBody } from '../../core/cloudEventHttp.js'
+import type { ErrorCode } from '../../core/errors.js'
+import type { Logger } from '../../core/log.js'
+import type { Metrics } from '../../core/metrics.js'
+import type { OutgoingEvent, ReplyPayload, Target } from '../target.js'
+import { batchAttributes, splitBatchReply } from './batchReply.js'
+import { Batcher } from './batcher.js'
+import { sniffContentType } from './buildEvent.js'
+import { deadLetterEvent } from './deadLetter.js'
+import { eventFromMessage } from './eventFromMessage.js'
+import { ResponseTopicPolicy } from './responseTopicPolicy.js'
+import { RetryingTarget, type RetriedResult } from './retryingTarget.js'
+import type { Route, RouteMatch, RouteTable } from './routeTable.js'
+import { stableEventId } from './stableEventId.js'
+import { renderTopicTemplate } from './topicPattern.js'
+
+/** One MQTT PUBLISH as the pipeline sees it (mqtt.js's packet, read-only). */
+export interface InboundMessage {
+  readonly topic: string
+  readonly payload: Buffer
+  readonly qos: 0 | 1 | 2
+  readonly messageId: number | undefined
+  readonly properties: IPublishPacket['properties'] | undefined
+}
+
+/** How the handling of a message ended: acknowledge it, or leave it to the broker to send again. */
+export type Outcome = 'ack' | 'leave'
+
+/** Where replies and dead letters go out. Resolves once the broker has the message (PUBACK for QoS 1). */
+export interface OutboundPublisher {
+  readonly protocolVersion: 4 | 5
+  publish(topic: string, payload: Buffer, opts: IClientPublishOptions): Promise<void>
+}
+
+export interface MessagePipelineOptions {
+  routes: RouteTable
+  targets: ReadonlyMap<string, Target>
+  /** The CloudEvents `source` of wrapped messages: broker URL and client id. */
+  source: string
+  maxPayloadBytes: number
+  maxAttempts: number
+  retryBaseMs: number
+  /** Dead-letter topic template for routes that set none; '' : none. */
+  deadLetterTopic: string
+  publisher: OutboundPublisher
+  /** Aborted when the grace period is over: dispatches in flight are cancelled. */
+  stop: AbortSignal
+  /** Aborted when stopping begins: retries stop waiting and leave their message to the broker. */
+  stopping: AbortSignal
+  clock: Clock
+  random?: (() => number) | undefined
+  log: Logger
+  metrics?: Metrics | undefined
+}
+
+interface BatchItem { event: OutgoingEvent; match: RouteMatch; msg: InboundMessage }
+
+interface RouteState {
+  /** route.maxInFlight slots; a message waits its turn here (FIFO), the socket is still read. */
+  gate: Breaker
+  retry: RetryingTarget
+  batcher?: Batcher<BatchItem, Outcome[]>
+}
+
+/**
+ * The per-message pipeline, one stage after the other:
+ *   route -> admit (topic prefix, size, response topic) -> event (CloudEvent, accept) -> wait for a slot of the
+ *   route (maxInFlight) -> dispatch (retried, alone or batched) -> settle (reply, or dead letter) -> outcome.
+ * A full route makes its own messages wait, never another route's: the slots are per route, and nothing a
+ * route waits on comes over the ingress connection (replies and dead letters leave on their own).
+ * It knows nothing of mqtt.js: a message comes in, an outcome goes out, and replies and dead letters leave
+ * through the OutboundPublisher. Each stage is a method, so a stage can be added between two (dedup before
+ * dispatch, a span around each).
+ */
+export class MessagePipeline {
+  readonly #o: MessagePipelineOptions
+  readonly #routeState = new Map<Route, RouteState>()
+  readonly #responsePolicy: ResponseTopicPolicy
+
+  constructor (opts: MessagePipelineOptions) {
+    this.#o = opts
+    this.#responsePolicy = new ResponseTopicPolicy(opts.routes, opts.deadLetterTopic)
+    const random = opts.random ?? Math.random
+    for (const route of opts.routes.routes) {
+      const target = opts.targets.get(route.target) as Target
+      const state: RouteState = {
+        gate: new Breaker({ capacity: route.maxInFlight, queueDepth: Number.MAX_SAFE_INTEGER }),
+        retry: new RetryingTarget(target, {
+          maxAttempts: route.maxAttempts ?? opts.maxAttempts,
+          baseMs: opts.retryBaseMs,
+          clock: opts.clock,
+          random,
+          stopRetrying: opts.stopping,
+          onRetry: () => { opts.metrics?.retries.inc({ route: route.label }) }
+        })
+      }
+      if (route.batch !== undefined) {
+        state.batcher = new Batcher<BatchItem, Outcome[]>({
+          maxItems: route.batch.maxMessages,
+          maxWaitMs: route.batch.maxWaitMs,
+          clock: opts.clock,
+          flush: (items) => this.#dispatchBatch(route, state, items)
+        })
+      }
+      this.#routeState.set(route, state)
+    }
+  }
+
+  /** Messages of a route being dispatched right now (at most its maxInFlight). */
+  routeInFlight (route: Route): number { return this.#routeState.get(route)?.gate.inFlight ?? 0 }
+
+  /** Messages of a route waiting for one of its slots. */
+  routeWaiting (route: Route): number { return this.#routeState.get(route)?.gate.waiting ?? 0 }
+
+  /** Sends every partial batch now (stopping). */
+  flushBatches (): void {
+    for (const state of this.#routeState.values()) state.batcher?.flushNow()
+  }
+
+  /** One message, start to end: every matching route handles it; it is acknowledged when all of them say so. */
+  async handle (msg: InboundMessage): Promise<Outcome> {
+    const { log, metrics } = this.#o
+    const matches = this.#o.routes.match(msg.topic)
+    if (matches.length === 0) {
+      metrics?.messagesUnrouted.inc()
+      log.debug({ code: 'NO_ROUTE', topic: msg.topic }, 'message matched no route')
+      return 'ack'
+    }
+    const outcomes = await Promise.all(matches.map((m) => this.#handleRoute(m, msg)))
+    return outcomes.includes('leave') ? 'leave' : 'ack'
+  }
+
+  /** One route's share of a message. */
+  async #handleRoute (match: RouteMatch, msg: InboundMessage): Promise<Outcome> {
+    const { route } = match
+    this.#o.metrics?.messagesReceived.inc({ route: route.label })
+    const state = this.#routeState.get(route) as RouteState
+    const refused = this.#admit(match, msg)
+    if (refused !== undefined) return await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0)
+
+    const built = this.#toEvent(match, msg)
+    if (!built.ok) return await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0)
+    const event = built.event
+
+    try {
+      await state.gate.acquire(this.#o.stop)
+    } catch {
+      return 'leave' // the grace period ended while it waited
+    }
+    try {
+      if (state.batcher !== undefined) {
+        const outcomes = await state.batcher.add({ event, match, msg })
+        return outcomes.includes('leave') ? 'leave' : 'ack'
+      }
+      const retried = await state.retry.dispatch(route.functionName, event, this.#o.stop)
+      return await this.#settle(match, msg, event, retried)
+    } finally {
+      state.gate.release()
+    }
+  }
+
+  /** Refuses, before any work, what the route must not run. */
+  #admit (match: RouteMatch, msg: InboundMessage): { code: ErrorCode; reason: string } | undefined {
+    const { route } = match
+    const metrics = this.#o.metrics
+    if (route.topicPrefix !== undefined && !msg.topic.startsWith(route.topicPrefix)) {
+      metrics?.messagesRejected.inc({ reason: 'topic_not_allowed' })
+      return { code: 'TOPIC_NOT_ALLOWED', reason: `topic is outside the route's topicPrefix "${route.topicPrefix}"` }
+    }
+    if (msg.payload.length > this.#o.maxPayloadBytes) {
+      metrics?.messagesRejected.inc({ reason: 'payload_too_large' })
+      return { code: 'PAYLOAD_TOO_LARGE', reason: `${msg.payload.length} bytes is more than adapter.maxPayloadBytes (${this.#o.maxPayloadBytes})` }
+    }
+    const responseTopic = msg.properties?.responseTopic
+    if (responseTopic !== undefined) {
+      const why = this.#responsePolicy.refusal(route, responseTopic)
+      if (why !== undefined) {
+        metrics?.messagesRejected.inc({ reason: 'response_topic_not_allowed' })
+        return { code: 'RESPONSE_TOPIC_NOT_ALLOWED', reason: why }
+      }
+    }
+    return undefined
+  }
+
+  /** The CloudEvent the route sends: wrapped (with a stable id for QoS 1/2) or passed through; `accept` checked. */
+  #toEvent (match: RouteMatch, msg: InboundMessage): { ok: true; event: OutgoingEvent } | { ok: false; event: OutgoingEvent | undefined; code: ErrorCode; reason: string } {
+    const { route } = match
+    const metrics = this.#o.metrics
+    const id = msg.qos > 0 && msg.messageId !== undefined
+      ? stableEventId(this.#o.source, msg.topic, msg.messageId, msg.payload)
+      : randomUUID()
+    const props = msg.properties
+    const built = eventFromMessage({ topic: msg.topic, payload: msg.payload, contentType: props?.contentType, userProperties: props?.userProperties }, route.type, this.#o.source, new Date(), id)
+    if (!built.ok) {
+      metrics?.messagesRejected.inc({ reason: 'cloudevent_invalid' })
+      return { ok: false, event: undefined, code: built.code, reason: built.message }
+    }
+    const event = built.event
+    // A wrapped payload without an MQTT 5 content type was sniffed already: its datacontenttype says it.
+    const sniffed = built.mode === 'wrapped' && props?.contentType === undefined
+    if (route.accept === 'json' && (sniffed ? event.attributes.datacontenttype : sniffContentType(event.data)) !== 'application/json') {
+      metrics?.messagesRejected.inc({ reason: 'payload_not_json' })
+      return { ok: false, event, code: 'PAYLOAD_NOT_JSON', reason: 'the route accepts JSON only and the payload does not parse as JSON' }
+    }
+    return { ok: true, event }
+  }
+
+  /** After dispatch: leave it (stopping), dead-letter it (rejected), or publish the reply and acknowledge it. */
+  async #settle (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, retried: RetriedResult): Promise<Outcome> {
+    const { result, attempts } = retried
+    if (this.#leftByStop(retried)) return 'leave'
+    if (result.status === 'rejected') return await this.#deadLetter(match, msg, event, result.code, result.message, attempts, result.httpStatus)
+    if (result.reply !== undefined) await this.#publishReply(match, msg, result.reply, event)
+    return 'ack'
+  }
+
+  /** One invocation for a whole batch; every message's outcome follows the batch's. */
+  async #dispatchBatch (route: Route, state: RouteState, items: BatchItem[]): Promise<Outcome[]> {
+    this.#o.metrics?.batchSize.observe({ route: route.label }, items.length)
+    const events = items.map((i) => i.event)
+    const signal = this.#o.stop
+    const retried = await state.retry.run((target) => target.dispatchBatch !== undefined
+      ? target.dispatchBatch(route.functionName, events, { signal })
+      : target.dispatch(route.functionName, { attributes: batchAttributes(events, this.#o.source), data: toBatchBody(events) }, { signal }), signal)
+    const { result, attempts } = retried
+    if (this.#leftByStop(retried)) return items.map(() => 'leave')
+    if (result.status === 'rejected') {
+      return await Promise.all(items.map((i) => this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus)))
+    }
+    const replies = result.reply === undefined ? undefined : splitBatchReply(result.reply, items.length)
+    if (replies !== undefined) {
+      await Promise.all(items.map((item, k) => {
+        const reply = replies[k]
+        return reply === undefined ? Promise.resolve() : this.#publishReply(item.match, item.msg, reply, item.event)
+      }))
+    }
+    return items.map(() => 'ack')
+  }
+
+  /**
+   * A failure that stopping caused is not the message's fault: it is left unacknowledged, so the broker
+   * delivers it again to the next session, instead of being dead-lettered (POOL_CLOSED after a restart).
+   */
+  #leftByStop (retried: RetriedResult): boolean {
+    if (retried.interrupted) return true
+    const r = retried.result
+    if (r.status !== 'rejected') return false
+    return this.#o.stop.aborted || (this.#o.stopping.aborted && (r.code === 'POOL_CLOSED' || r.code === 'TARGET_ABORTED' || r.code === 'SHUTDOWN_TIMEOUT'))
+  }
+
+  async #publishReply (match: RouteMatch, msg: InboundMessage, reply: ReplyPayload, event: OutgoingEvent): Promise<void> {
+    const { log, metrics, publisher } = this.#o
+    const { route, params } = match
+    const props = msg.properties
+    const responseTopic = props?.responseTopic
+    const replyTopic = responseTopic ?? (route.replyTemplate === undefined ? undefined : renderTopicTemplate(route.replyTemplate, params))
+    if (replyTopic === undefined) return
+    const publishOpts: IClientPublishOptions = { qos: route.qos }
+    if (publisher.protocolVersion === 5) {
+      publishOpts.properties = { contentType: reply.contentType }
+      if (responseTopic !== undefined && props?.correlationData !== undefined) publishOpts.properties.correlationData = props.correlationData
+      // A reply that is itself a CloudEvent (binary-mode HTTP) goes out in MQTT 5 binary mode: its attributes
+      // as User Properties, datacontenttype as the Content Type.
+      const userProperties: Record<string, string> = {}
+      for (const [k, v] of Object.entries(reply.attributes ?? {})) if (v !== undefined && k !== 'datacontenttype') userProperties[k] = v
+      const traceparent = reply.traceparent ?? event.attributes.traceparent
+      if (traceparent !== undefined) userProperties.traceparent = traceparent
+      if (Object.keys(userProperties).length > 0) publishOpts.properties.userProperties = userProperties
+    }
+    try {
+      await publisher.publish(replyTopic, reply.data, publishOpts)
+      metrics?.repliesPublished.inc({ route: route.label })
+    } catch (err) {
+      log.error({ function: route.functionName, topic: replyTopic, err: (err as Error).message }, 'reply publish failed')
+    }
+  }
+
+  /**
+   * Publishes the message, with why it failed, to the route's dead-letter topic (QoS 1), and only then lets it
+   * be acknowledged. With no dead-letter topic the message is logged, counted and acknowledged (dropped).
+   */
+  async #deadLetter (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent | undefined, code: ErrorCode, reason: string, attempts: number, httpStatus?: number): Promise<Outcome> {
+    const { log, metrics, publisher } = this.#o
+    const { route, params } = match
+    metrics?.deadLetters.inc({ route: route.label, code })
+    const template = route.deadLetterTemplate ?? this.#o.deadLetterTopic
+    const logFields = { code, route: route.label, function: route.functionName, topic: msg.topic, attempts, httpStatus, err: reason }
+    if (template === '') {
+      log.error(logFields, 'message failed and no dead-letter topic is set: dropped')
+      return 'ack'
+    }
+    const topic = renderTopicTemplate(template, params)
+    const body = deadLetterEvent({
+      attributes: event?.attributes,
+      topic: msg.topic,
+      // An oversized payload is described (its size), not copied: a copy would be as big again, and may be
+      // more than the broker takes, which would drop the connection and bring the message back, for ever.
+      payload: code === 'PAYLOAD_TOO_LARGE' ? undefined : msg.payload,
+      payloadBytes: msg.payload.length,
+      route: route.label,
+      function: route.functionName,
+      code,
+      reason,
+      attempts,
+      httpStatus,
+      destination: `${route.target}:${route.functionName}`,
+      source: this.#o.source,
+      id: randomUUID(),
+      now: new Date()
+    })
+    const opts: IClientPublishOptions = { qos: 1 }
+    if (publisher.protocolVersion === 5) opts.properties = { contentType: 'application/cloudevents+json' }
+    try {
+      await publisher.publish(topic, body, opts)
+      log.warn({ ...logFields, deadLetterTopic: topic }, 'message sent to the dead-letter topic')
+      return 'ack'
+    } catch (err) {
+      log.error({ ...logFields, deadLetterTopic: topic, publishErr: (err as Error).message }, 'dead letter could not be published: the message stays unacknowledged')
+      return 'leave'
+    }
+  }
+}
