@@ -1,0 +1,60 @@
+export interface ShareDemand {
+  /** Capacity units the function wants (instances at full CPU). */
+  want: number
+  /** functions.<name>.weight: 1..256, default 8 (LaSS's range and default). */
+  weight: number
+  /** Units it is owed before anything is shared: its guarantee's instances (0 without one). */
+  reserved: number
+}
+
+/**
+ * Weighted max-min fairness by water-filling (LaSS's calculateQuota, EdgeBalancer.scala, without its per-user
+ * level): reserved units first, then the rest rises like water, each function's level in proportion to its weight,
+ * until a function has what it wants (it leaves the pool, and its unused share goes to the others) or the capacity
+ * is gone. Fractional units are kept: a function given 2.5 units runs 3 instances deflated to 5/6 of a CPU or
+ * 2 at full CPU (capacityPlanner.ts decides). O(n log n).
+ */
+export function waterFill (capacity: number, demands: readonly ShareDemand[]): number[] {
+  const alloc = demands.map((d) => Math.min(Math.max(0, d.want), Math.max(0, d.reserved)))
+  let reservedSum = 0
+  for (const a of alloc) reservedSum += a
+  if (reservedSum > capacity) {
+    // Guarantees are checked at start-up to fit; if the box shrank, share what there is in their proportion.
+    const k = capacity / reservedSum
+    return alloc.map((a) => a * k)
+  }
+  let left = capacity - reservedSum
+  const active = demands.map((_, i) => i).filter((i) => (demands[i]?.want ?? 0) > (alloc[i] ?? 0))
+  active.sort((a, b) => need(a) / weight(a) - need(b) / weight(b))
+  let sumW = 0
+  for (const i of active) sumW += weight(i)
+  for (let k = 0; k < active.length; k++) {
+    const i = active[k] as number
+    const level = left / sumW
+    const n = need(i)
+    if (n <= level * weight(i)) {
+      alloc[i] = (alloc[i] ?? 0) + n
+      left -= n
+      sumW -= weight(i)
+    } else {
+      for (let j = k; j < active.length; j++) {
+        const f = active[j] as number
+        alloc[f] = (alloc[f] ?? 0) + level * weight(f)
+      }
+      break
+    }
+  }
+  return alloc
+
+  function need (i: number): number { return Math.max(0, (demands[i]?.want ?? 0) - (alloc[i] ?? 0)) }
+  function weight (i: number): number { return Math.max(1e-9, demands[i]?.weight ?? 8) }
+}
+
+/** Jain's fairness index of x: (sum x)^2 / (n sum x^2); 1 when all are equal, 1/n when one has everything. */
+export function jainIndex (x: readonly number[]): number {
+  if (x.length === 0) return 1
+  let s = 0
+  let s2 = 0
+  for (const v of x) { s += v; s2 += v * v }
+  return s2 === 0 ? 1 : (s * s) / (x.length * s2)
+}
