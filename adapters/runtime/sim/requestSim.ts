@@ -28,8 +28,10 @@ export interface RequestSimOptions {
   concurrency: number
   maxScale: number
   keepAliveMs: number
-  /** Spawn + init of an instance: measure it on the box (bench/capacity does) or take the 250 ms default. */
+  /** Spawn + init of an instance started alone: measure it on the box (bench/capacity does) or take 250 ms. */
   coldStartMs: number
+  /** CPUs that concurrent cold starts share (simPool.ts StartCounter): 2, a small edge box. */
+  coldStartCpus: number
   /** Capacity units of the box (instances at full CPU); Infinity: no box limit. */
   boxInstances: number
   minCpuShare: number
@@ -47,6 +49,7 @@ export const REQUEST_SIM_DEFAULTS: Readonly<RequestSimOptions> = Object.freeze({
   maxScale: 256,
   keepAliveMs: 600_000,
   coldStartMs: 250,
+  coldStartCpus: 2,
   boxInstances: Infinity,
   minCpuShare: 0.5
 })
@@ -122,6 +125,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
       if (!over && overloadFrom >= 0) { overloadSpans.push([overloadFrom, now]); overloadFrom = -1 }
     }
   }
+  const starts = { starting: 0, cpus: Math.max(0.1, o.coldStartCpus) }
   const pools: SimPool[] = []
   const gates: Array<GuaranteeGate | undefined> = []
   for (const fn of trace.functions) {
@@ -141,7 +145,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     const scaler = createScaler({ kind: o.scaler, concurrency, maxScale, slo, sloSettings: o.sloSettings, kpa: o.kpa, fixedInstances: o.fixedInstances })
     const planner = new FunctionPlanner({ name: fn.id, concurrency, maxScale, scaler, weight: fs.weight ?? 8, reservedInstances: reserved, minCpuShare: o.minCpuShare })
     box?.add(planner)
-    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, waitMs: slo.waitMs }, fn.arrivalsMs, fn.durationsMs))
+    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, waitMs: slo.waitMs }, fn.arrivalsMs, fn.durationsMs))
     gates.push(gate)
   }
   for (const p of pools) p.start()

@@ -14,14 +14,23 @@ interface SimInstance {
   idleSince: number
 }
 
+/**
+ * Cold starts share the box's CPUs: an instance started while k others are starting takes
+ * coldStartMs x max(1, (k + 1) / cpus). Spawning node processes is CPU-bound, and on a 2-core edge box ten
+ * concurrent starts take several times one (measured: liveReplay.ts measureColdStart).
+ */
+export interface StartCounter { starting: number; cpus: number }
+
 export interface SimPoolOptions {
   planner: FunctionPlanner
   box: BoxAllocator | undefined
   gate: GuaranteeGate | undefined
   clock: SimClock
   keepAliveMs: number
-  /** Spawn + init time of an instance. */
+  /** Spawn + init time of an instance started alone. */
   coldStartMs: number
+  /** Starts under way on the whole box, shared by the pools, for the cold-start contention model. */
+  starts: StartCounter
   /** SLO wait objective used for attainment (ms). */
   waitMs: number
 }
@@ -201,15 +210,19 @@ export class SimPool {
     this.spawns++
     const n = this.#ready.length + this.#starting
     if (n > this.maxInstances) this.maxInstances = n
+    const starts = this.#o.starts
+    const coldMs = this.#o.coldStartMs * Math.max(1, (starts.starting + 1) / starts.cpus)
+    starts.starting++
     this.#o.clock.setTimeout(() => {
       this.#account()
+      starts.starting--
       this.#starting--
       const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now() }
       this.#ready.push(inst)
       this.#applyShare()
       this.#drain()
       if (inst.inFlight === 0) this.#armKeepAlive(inst)
-    }, this.#o.coldStartMs)
+    }, coldMs)
   }
 
   #armKeepAlive (inst: SimInstance): void {
