@@ -10,7 +10,7 @@ import type { ScalerKind } from '../capacity/scaler.js'
 import type { Slo, SloSettings } from '../capacity/sloScaler.js'
 import type { RequestTrace } from './requestTrace.js'
 import { SimClock } from './simClock.js'
-import { SimPool } from './simPool.js'
+import { SimPool, type SimOutcome } from './simPool.js'
 
 /** Per-function settings; every field falls back to the run's. */
 export interface SimFunctionSettings {
@@ -40,6 +40,8 @@ export interface RequestSimOptions {
   sloSettings?: Partial<SloSettings> | undefined
   /** Settings of single functions, by trace id. */
   functions?: ReadonlyMap<string, SimFunctionSettings> | undefined
+  /** Return every request's wait and latency (perFunction[i].outcome); off by default, it is 9 bytes a request. */
+  keepOutcomes?: boolean | undefined
 }
 
 export const REQUEST_SIM_DEFAULTS: Readonly<RequestSimOptions> = Object.freeze({
@@ -62,8 +64,11 @@ export interface FunctionSimResult {
   spawns: number
   maxInstances: number
   instanceSeconds: number
+  /** Instance-seconds weighted by CPU share (a deflated instance counts its share). */
+  cpuSeconds: number
   guaranteedRequests: number
   guaranteedWithinSlo: number
+  outcome?: SimOutcome
 }
 
 export interface RequestSimResult {
@@ -255,7 +260,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     instSec += tot.instanceSeconds
     cpuSec += tot.cpuSeconds
     spawns += p.spawns
-    perFunction.push({ id: fn.id, requests: fn.arrivalsMs.length, rejected: p.rejected, withinSlo: fWithin, spawns: p.spawns, maxInstances: p.maxInstances, instanceSeconds: tot.instanceSeconds, guaranteedRequests: fg, guaranteedWithinSlo: fgWithin })
+    perFunction.push({ id: fn.id, requests: fn.arrivalsMs.length, rejected: p.rejected, withinSlo: fWithin, spawns: p.spawns, maxInstances: p.maxInstances, instanceSeconds: tot.instanceSeconds, cpuSeconds: tot.cpuSeconds, guaranteedRequests: fg, guaranteedWithinSlo: fgWithin, ...(o.keepOutcomes === true ? { outcome: out } : {}) })
   })
   const latS = lat.subarray(0, served).sort()
   const waitS = wait.subarray(0, served).sort()
