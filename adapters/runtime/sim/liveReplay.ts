@@ -12,6 +12,8 @@ export interface LiveReplayResult {
   requests: number
   served: number
   failed: number
+  /** Failed requests by error code. */
+  errors: Record<string, number>
   latencyMsP50: number
   latencyMsP95: number
   /** Instances standing (ready + starting), sampled every sampleMs, integrated. */
@@ -35,6 +37,7 @@ export async function replayLive (trace: RequestTrace, pools: readonly FunctionP
   const latencies = new Float32Array(total).fill(NaN)
   let served = 0
   let failed = 0
+  const errors: Record<string, number> = {}
   let instMs = 0
   let maxInst = 0
   const start = performance.now()
@@ -62,7 +65,12 @@ export async function replayLive (trace: RequestTrace, pools: readonly FunctionP
           pool.invoke({ headers: toBinaryHeaders({ specversion: '1.0', id: String(idx), source: 'replay', type: 'replay', datacontenttype: 'application/json' }), body }).then(() => {
             latencies[idx] = performance.now() - (start + due)
             served++
-          }, () => { failed++ }).finally(resolve)
+          }, (err: unknown) => {
+            failed++
+            const code = (err as { code?: unknown }).code
+            const key = typeof code === 'string' ? code : String(err)
+            errors[key] = (errors[key] ?? 0) + 1
+          }).finally(resolve)
         }, Math.max(0, start + due - performance.now()))
       }))
     }
@@ -80,6 +88,7 @@ export async function replayLive (trace: RequestTrace, pools: readonly FunctionP
     requests: total,
     served,
     failed,
+    errors,
     latencyMsP50: quantile(sorted, 0.5),
     latencyMsP95: quantile(sorted, 0.95),
     instanceSeconds: instMs / 1000,
