@@ -8,6 +8,7 @@ import { startMetricsServer } from '../core/metricsServer.js'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../adapters/broker/embeddedBroker.js'
 import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
 import { RouteTable } from '../adapters/ingress/routeTable.js'
+import { Capacity } from '../adapters/runtime/capacity/capacityConfig.js'
 import { FunctionPool } from '../adapters/runtime/functionPool.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
@@ -68,6 +69,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       log.info({ host: config.broker.host, port: broker.port }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening')
     }
 
+    const capacity = new Capacity(config, { clock, log, metrics })
+    lifecycle.add('capacity', async () => { capacity.box?.stop() })
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
@@ -80,8 +83,10 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       timeoutMs: fn.timeoutMs,
       clock,
       log,
-      metrics
+      metrics,
+      ...capacity.forFunction(name, fn)
     }))
+    for (const pool of pools) capacity.watch(pool)
     const target = new LocalTarget(pools)
     lifecycle.add('local pool', () => target.close())
     const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })

@@ -9,6 +9,8 @@ import { Instance } from './instance.js'
 import type { BoxAllocator } from './capacity/boxAllocator.js'
 import type { CpuQuota } from './capacity/cpuQuota.js'
 import { FunctionPlanner } from './capacity/functionPlanner.js'
+import type { GuaranteeGate } from './capacity/guaranteeGate.js'
+import type { Slo } from './capacity/sloScaler.js'
 import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
 
 export interface FunctionPoolOptions {
@@ -35,6 +37,10 @@ export interface FunctionPoolOptions {
   box?: BoxAllocator | undefined
   /** Deflation: sets the CPU quota of an instance's process (cgroup v1); absent, reclaim only terminates. */
   cpuQuota?: CpuQuota | undefined
+  /** The function's guaranteed rate: counts invocations within it and above it. */
+  gate?: GuaranteeGate | undefined
+  /** The objective invocations are counted against (iotless_capacity_slo_requests_total). */
+  slo?: Slo | undefined
 }
 
 export interface EncodedEvent {
@@ -134,7 +140,14 @@ export class FunctionPool {
       this.#opts.metrics?.invocations.inc({ ...fnLabel, outcome: outcomeOf(err) })
       throw err
     } finally {
-      this.#opts.metrics?.invocationDuration.observe(fnLabel, (performance.now() - started) / 1000)
+      const totalMs = performance.now() - started
+      this.#opts.metrics?.invocationDuration.observe(fnLabel, totalMs / 1000)
+      const slo = this.#opts.slo
+      if (slo !== undefined) {
+        // A refused or failed invocation counts as missed: the caller did not get its answer in time.
+        const within = serviceMs !== undefined && totalMs - serviceMs <= slo.waitMs
+        this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed' })
+      }
       this.#planner.scaler.onComplete(this.#opts.clock.now(), serviceMs)
       this.#reportWant()
     }
@@ -247,6 +260,8 @@ export class FunctionPool {
 
   #arrived (): void {
     const now = this.#opts.clock.now()
+    const gate = this.#opts.gate
+    if (gate !== undefined) this.#opts.metrics?.capacityGuarantee.inc({ function: this.name, outcome: gate.admit(now) ? 'admitted' : 'overflow' })
     this.#lastActiveAt = now
     this.#planner.scaler.onArrival(now)
     this.#ensureTicking()
