@@ -51,7 +51,7 @@ export function requestResultTable (r: RequestSimResult): string {
     ['wait p50 / p95 / p99', `${fmt(r.waitMsP50, 1)} / ${fmt(r.waitMsP95, 1)} / ${fmt(r.waitMsP99, 1)} ms`],
     ['instances started', String(r.spawns)],
     ['instance-seconds', `${fmt(r.instanceSeconds, 0)} (${fmt(r.meanInstances, 2)} on average; CPU-seconds ${fmt(r.cpuSeconds, 0)})`],
-    ['overload', `${r.overloads} times, ${fmt(r.overloadSeconds, 0)} s; Jain ${fmt(r.jainUnderOverload, 3)}; allocation p50/max ${fmt(r.reallocationMsP50, 1)}/${fmt(r.reallocationMsMax, 1)} ms`],
+    ['overload', `${r.overloads} times, ${fmt(r.overloadSeconds, 0)} s; Jain ${fmt(r.jainUnderOverload ?? undefined, 3)}; allocation p50/max ${fmt(r.reallocationMsP50, 1)}/${fmt(r.reallocationMsMax, 1)} ms`],
     ['guaranteed requests', `${r.guaranteedRequests} (${r.guaranteedWithinSlo} within SLO)`],
     ['simulated in', `${fmt(r.simSeconds, 2)} s, heap ${fmt(r.heapMb, 0)} MB`]
   ]

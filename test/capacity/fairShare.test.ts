@@ -1,5 +1,5 @@
 import t from 'tap'
-import { jainIndex, waterFill } from '../../adapters/runtime/capacity/fairShare.js'
+import { jainIndex, quantize, waterFill } from '../../adapters/runtime/capacity/fairShare.js'
 
 const d = (want: number, weight = 8, reserved = 0) => ({ want, weight, reserved })
 
@@ -24,4 +24,16 @@ t.test('Jain index', async (t) => {
   t.equal(jainIndex([1, 1, 1, 1]), 1)
   t.ok(Math.abs(jainIndex([1, 0, 0, 0]) - 0.25) < 1e-12)
   t.equal(jainIndex([]), 1)
+})
+
+t.test('quantize: a box smaller than one instance each still runs whole (deflated) instances, in turn', async (t) => {
+  const demands = Array.from({ length: 10 }, () => d(1))
+  const filled = waterFill(2, demands)
+  t.ok(filled.every((a) => Math.abs(a - 0.2) < 1e-9), 'water-filling alone gives 0.2 each: not one instance anywhere')
+  const q0 = quantize(filled, demands, 2, 0.5, 0)
+  t.equal(q0.filter((a) => a === 0.5).length, 4, 'four functions get a half-CPU instance')
+  t.ok(Math.abs(q0.reduce((s, a) => s + a, 0) - 2) < 1e-9, 'within the box')
+  const q1 = quantize(filled, demands, 2, 0.5, 3)
+  t.not(q1.join(','), q0.join(','), 'the next share picks others')
+  t.same(quantize([2.7, 1.3], [d(3), d(2)], 4, 0.5), [2.5, 1.5], 'remainders decide who gets the last half')
 })

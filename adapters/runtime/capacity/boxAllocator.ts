@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../../../core/clock.js'
-import { waterFill } from './fairShare.js'
+import { quantize, waterFill } from './fairShare.js'
 import type { FunctionPlanner } from './functionPlanner.js'
 
 export interface BoxAllocatorOptions {
@@ -34,6 +34,7 @@ export class BoxAllocator {
   #timer: TimerHandle | undefined
   #lastPlanAt = -Infinity
   #overloadStartedAt = -1
+  #shares = 0
   /** Overloads seen, with the time from their start to the allocation handed out. */
   readonly overloads: Overload[] = []
   /** Called after every re-share while overloaded, and once when the overload ends. */
@@ -91,11 +92,9 @@ export class BoxAllocator {
     }
     const first = !this.#overloaded
     this.#overloaded = true
-    const alloc = waterFill(this.capacity, this.#planners.map((p) => ({
-      want: this.#wants.get(p) ?? 0,
-      weight: p.weight,
-      reserved: p.reservedInstances
-    })))
+    const demands = this.#planners.map((p) => ({ want: this.#wants.get(p) ?? 0, weight: p.weight, reserved: p.reservedInstances }))
+    const step = this.#planners.reduce((m, p) => Math.max(m, p.minCpuShare), 0.1)
+    const alloc = quantize(waterFill(this.capacity, demands), demands, this.capacity, step, this.#shares++)
     // Lower allocations first, so the capacity they free is there when the raised ones start instances.
     const order = this.#planners.map((p, i) => ({ p, a: alloc[i] ?? 0 })).sort((x, y) => (x.a - x.p.allocation) - (y.a - y.p.allocation))
     for (const { p, a } of order) {

@@ -58,3 +58,26 @@ export function jainIndex (x: readonly number[]): number {
   for (const v of x) { s += v; s2 += v * v }
   return s2 === 0 ? 1 : (s * s) / (x.length * s2)
 }
+
+/**
+ * Rounds a water-filled allocation down to whole steps of `step` units (an instance deflated to the lowest share),
+ * then hands the steps left over, one each, to the functions with the largest remainders, never past their want.
+ * Without it, a box smaller than (functions x step) would give every function less than one instance and serve
+ * nobody. Ties are broken from `rotate` on (the allocator advances it on each share), so among equal functions the
+ * ones left without an instance change from one share to the next instead of starving.
+ */
+export function quantize (alloc: readonly number[], demands: readonly ShareDemand[], capacity: number, step: number, rotate = 0): number[] {
+  const n = alloc.length
+  const out = alloc.map((a) => Math.floor(a / step + 1e-9) * step)
+  let left = capacity
+  for (const a of out) left -= a
+  const order = alloc.map((a, i) => ({ i, rem: a - (out[i] ?? 0), key: (i - rotate % Math.max(1, n) + n) % Math.max(1, n) }))
+    .filter((x) => (demands[x.i]?.want ?? 0) > (out[x.i] ?? 0) + 1e-9)
+    .sort((x, y) => (y.rem - x.rem) || (x.key - y.key))
+  for (const { i } of order) {
+    if (left + 1e-9 < step) break
+    out[i] = (out[i] ?? 0) + step
+    left -= step
+  }
+  return out
+}

@@ -50,7 +50,10 @@ export class FunctionPlanner {
 
   /** Instances to have now (ready + starting): the pool starts more up to this. */
   target (view: PoolView): number {
-    return Math.min(this.wanted(view), Math.floor(this.allocation + 1e-9))
+    // New instances start at full CPU, so a share buys whole instances; a share below one (but at least the lowest
+    // deflated share) still buys one, deflated, rather than none.
+    const whole = Math.floor(this.allocation + 1e-9)
+    return Math.min(this.wanted(view), Math.max(whole, this.allocation + 1e-9 >= this.minCpuShare ? 1 : 0))
   }
 
   /** Idle instances the pool keeps. */

@@ -40,6 +40,12 @@ export interface RequestSimOptions {
   sloSettings?: Partial<SloSettings> | undefined
   /** Settings of single functions, by trace id. */
   functions?: ReadonlyMap<string, SimFunctionSettings> | undefined
+  /**
+   * How long past the trace's end queued requests may still drain, ms (default 1 h); what is still queued then
+   * counts as unfinished (with the refused: not served). Under an overload that leaves a function a share below one
+   * deflated instance, its queue does not move until the overload ends.
+   */
+  drainMs?: number | undefined
   /** Return every request's wait and latency (perFunction[i].outcome); off by default, it is 9 bytes a request. */
   keepOutcomes?: boolean | undefined
 }
@@ -79,8 +85,9 @@ export interface RequestSimResult {
   traceHow: string
   functions: number
   requests: number
+  /** Refused (queue full) or still unfinished when the drain time ran out. */
   rejected: number
-  /** Share of requests that waited at most slo.waitMs (a refused request counts as a miss). */
+  /** Share of requests that waited at most slo.waitMs (a refused or unfinished request counts as a miss). */
   sloAttainment: number
   slo: Slo
   latencyMsP50: number
@@ -100,7 +107,7 @@ export interface RequestSimResult {
   /** Overload: box capacity passed; how long; Jain's index of the per-function within-SLO share during it. */
   overloadSeconds: number
   overloads: number
-  jainUnderOverload: number | undefined
+  jainUnderOverload: number | null
   /** Overload start to the allocation handed to the pools, ms, p50 and max (simulated time). */
   reallocationMsP50: number | undefined
   reallocationMsMax: number | undefined
@@ -195,7 +202,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     const tt = clock.peek()
     if (ta === Infinity) {
       // Past the last arrival: run timers to the trace's end, and beyond it only while requests are outstanding.
-      if (tt === Infinity || (tt > trace.durationMs && !outstanding())) break
+      if (tt === Infinity || (tt > trace.durationMs && (!outstanding() || tt > trace.durationMs + (o.drainMs ?? 3_600_000)))) break
       clock.step()
       continue
     }
@@ -292,7 +299,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     guaranteedWithinSlo: gWithin,
     overloadSeconds: overloadMs / 1000,
     overloads: box?.overloads.length ?? 0,
-    jainUnderOverload: overloadShare.length > 0 ? jainIndex(overloadShare) : undefined,
+    jainUnderOverload: overloadShare.length > 0 ? jainIndex(overloadShare) : null,
     reallocationMsP50: realloc.length > 0 ? quantile(Float32Array.from(realloc), 0.5) : undefined,
     reallocationMsMax: realloc.length > 0 ? realloc[realloc.length - 1] : undefined,
     perFunction,
