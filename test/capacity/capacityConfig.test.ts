@@ -86,3 +86,16 @@ t.test('deflation writes the instance\'s cgroup v1 CPU quota', { skip: writable 
   q.set(pid, 0.5)
   t.equal(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000', 'deflated to half')
 })
+
+t.test('a guarantee\'s reservation is started at once; the reactive default starts nothing', async (t) => {
+  const { log } = memoryLog()
+  const config = cfg({ a: { module: 'x', maxScale: 16, serviceMs: 100, guarantee: { ratePerSec: 20, burst: 2 } }, b: { module: 'x' } })
+  const cap = new Capacity(config, { clock: new ManualClock(), log, machine })
+  const warmed: Record<string, number> = {}
+  for (const name of ['a', 'b']) {
+    const pc = cap.forFunction(name, config.functions[name] as never)
+    cap.watch({ name, planner: pc.planner, warmInstances: 0, startingInstances: 0, cpuShare: 1, onTick: undefined, prewarm: (n) => { warmed[name] = n } })
+  }
+  t.ok((warmed.a ?? 0) >= 3, `a prewarmed ${warmed.a}`)
+  t.equal(warmed.b, undefined)
+})

@@ -120,7 +120,7 @@ export class Capacity {
   }
 
   /** After each scaler tick: metrics, and the log lines an operator needs (once each). */
-  watch (pool: { name: string; planner: FunctionPlanner; warmInstances: number; startingInstances: number; cpuShare: number; onTick: ((nowMs: number) => void) | undefined }): void {
+  watch (pool: { name: string; planner: FunctionPlanner; warmInstances: number; startingInstances: number; cpuShare: number; onTick: ((nowMs: number) => void) | undefined; prewarm: (count: number) => void }): void {
     let saidUnknown = false
     let saidUnmeetable = false
     const p = pool.planner
@@ -144,6 +144,9 @@ export class Capacity {
       }
     }
     pool.onTick = update
+    // What the planner wants before any request (a guarantee's reservation, a fixed pool) starts now, as the simulator's does.
+    const initial = p.target({ inFlight: 0, waiting: 0, ready: 0, starting: 0 })
+    if (initial > 0) pool.prewarm(initial)
     update()
   }
 }
