@@ -70,7 +70,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     }
 
     const capacity = new Capacity(config, { clock, log, metrics })
-    lifecycle.add('capacity', async () => { capacity.box?.stop() })
+    lifecycle.add('capacity', async () => { capacity.box?.stop(); capacity.cpuQuota?.close?.() })
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),

@@ -55,5 +55,6 @@ export async function measureReprovision (runs: number): Promise<Reprovision[]> 
       await Promise.all([a.close(), b.close()])
     }
   }
+  quota?.close?.()
   return out
 }

@@ -78,13 +78,18 @@ t.test('deflation writes the instance\'s cgroup v1 CPU quota', { skip: writable 
   const q = new CgroupV1CpuQuota(join(cgroup, `iotless-test-${process.pid}`), 1)
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' })
   const pid = child.pid as number
-  t.teardown(async () => { child.kill('SIGKILL'); await new Promise((resolve) => child.once('exit', resolve)); q.remove(pid); try { (await import('node:fs')).rmdirSync(q.dir) } catch { /* other groups still there */ } })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  t.teardown(() => { child.kill('SIGKILL') })
   q.add(pid, 1)
   const dir = join(q.dir, String(pid))
   t.equal(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim(), '100000', 'a full CPU')
   t.match(readFileSync(join(dir, 'cgroup.procs'), 'utf8'), new RegExp(`\\b${pid}\\b`), 'the process is in its group')
   q.set(pid, 0.5)
   t.equal(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000', 'deflated to half')
+  child.kill('SIGKILL')
+  await exited
+  q.close()
+  t.equal(existsSync(q.dir), false, 'close removes the groups once their processes are gone')
 })
 
 t.test('a guarantee\'s reservation is started at once; the reactive default starts nothing', async (t) => {

@@ -1,4 +1,4 @@
-import { mkdirSync, rmdirSync, writeFileSync, accessSync, constants } from 'node:fs'
+import { mkdirSync, readdirSync, rmdirSync, writeFileSync, accessSync, constants } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../../../core/log.js'
 
@@ -8,6 +8,8 @@ export interface CpuQuota {
   add (pid: number, share: number): void
   set (pid: number, share: number): void
   remove (pid: number): void
+  /** Removes what is left of the groups (after the instances exited). */
+  close? (): void
 }
 
 /** cgroup v1 CFS bandwidth: 100000 us, the kernel's default period. */
@@ -51,6 +53,13 @@ export class CgroupV1CpuQuota implements CpuQuota {
   remove (pid: number): void {
     // A group can be removed once its process has exited (rmdir of an empty cgroup).
     try { rmdirSync(join(this.dir, String(pid))) } catch { /* still busy or gone */ }
+  }
+
+  close (): void {
+    try {
+      for (const d of readdirSync(this.dir, { withFileTypes: true })) if (d.isDirectory()) this.remove(Number(d.name))
+      rmdirSync(this.dir)
+    } catch { /* a group still holds a process */ }
   }
 }
 
