@@ -3,6 +3,7 @@ import { IotlessError } from '../core/errors.js'
 import type { Command } from './command.js'
 import { numberFlag } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
+import { runRequestSim } from './simRequest.js'
 import { loadTrace, TRACE_FORMATS } from '../prefetch/traces/loadTrace.js'
 import { createPolicy, POLICIES } from '../prefetch/policies/policies.js'
 import { describeParams } from '../prefetch/policies/policyParams.js'
@@ -13,6 +14,7 @@ import type { LoadOptions, TraceFormat } from '../prefetch/traces/trace.js'
 
 const usage = `Usage: iotless sim --trace PATH [--policy NAME] [--param k=v ...] [--json]
        iotless sim --sweep --trace PATH [--out FILE.svg] [--json]
+       iotless sim --model request --trace PATH [--scaler NAME ...]   (request level; --model request --help)
 
 Simulates a keep-alive / pre-warm policy on a real trace at minute granularity (docs/prefetch.md).
 
@@ -66,6 +68,10 @@ export const simCommand: Command = {
   summary: 'simulate prefetch policies on a real trace (cold starts vs wasted memory)',
   usage,
   async run (argv) {
+    // The request-level model of the local pool has its own options (cli/simRequest.ts, docs/capacity.md).
+    const model = argv.indexOf('--model')
+    if (model >= 0 && argv[model + 1] === 'request') return runRequestSim(argv)
+    if (argv.some((a) => a === '--model=request')) return runRequestSim(argv)
     const { values } = parseOptions(argv, {
       trace: { type: 'string' },
       'trace-format': { type: 'string' },

@@ -8,6 +8,7 @@ import { startMetricsServer } from '../core/metricsServer.js'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../adapters/broker/embeddedBroker.js'
 import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
 import { RouteTable } from '../adapters/ingress/routeTable.js'
+import { Capacity } from '../adapters/runtime/capacity/capacityConfig.js'
 import { FunctionPool } from '../adapters/runtime/functionPool.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { localDemand, poolQueueDepth } from '../adapters/runtime/poolQueueDepth.js'
@@ -85,6 +86,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
 
     // The pool's queue holds whatever the routes can send at once, so a burst waits instead of being refused.
     const demand = localDemand(config.routes, config.adapter.maxInFlight)
+    const capacity = new Capacity(config, { clock, log, metrics })
+    lifecycle.add('capacity', async () => { capacity.box?.stop(); capacity.cpuQuota?.close?.() })
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
@@ -100,8 +103,10 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       queueDepth: poolQueueDepth(fn, demand.get(name) ?? 0),
       clock,
       log,
-      metrics
+      metrics,
+      ...capacity.forFunction(name, fn)
     }))
+    for (const pool of pools) capacity.watch(pool)
     const target = new LocalTarget(pools)
     lifecycle.add('local pool', () => target.close())
     const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })

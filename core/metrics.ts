@@ -84,6 +84,48 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       labelNames: ['function'] as const,
       registers
     }),
+    capacityWanted: new Gauge({
+      name: 'iotless_capacity_wanted_instances',
+      help: 'Instances the function\'s scaler wants (before the box\'s share), by function.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    capacityInstances: new Gauge({
+      name: 'iotless_capacity_instances',
+      help: 'Instances standing (ready and starting), by function.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    capacityAllocation: new Gauge({
+      name: 'iotless_capacity_allocation',
+      help: 'Instances at full CPU the box grants the function under overload (fair share); +Inf while the box is not overloaded.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    capacityCpuShare: new Gauge({
+      name: 'iotless_capacity_cpu_share',
+      help: 'CPU quota of the function\'s instances as a share of a full one: below 1 while deflated.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    capacitySlo: new Counter({
+      name: 'iotless_capacity_slo_requests_total',
+      help: 'Invocations of functions with an slo, by whether they waited within slo.waitMs (outcome within|missed).',
+      labelNames: ['function', 'outcome'] as const,
+      registers
+    }),
+    capacityGuarantee: new Counter({
+      name: 'iotless_capacity_guarantee_total',
+      help: 'Invocations of functions with a guarantee, by whether they were within it (admitted) or above it (overflow, best effort).',
+      labelNames: ['function', 'outcome'] as const,
+      registers
+    }),
+    capacityReallocation: new Histogram({
+      name: 'iotless_capacity_reallocation_seconds',
+      help: 'Time from an overload of the box starting to the fair-share allocation being applied (quotas written, instances stopped).',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers
+    }),
     executionProvider: new Gauge({
       name: 'iotless_function_execution_provider',
       help: 'Set to 1 for the ONNX execution provider (cuda, cpu) a function\'s sessions use, by function and provider.',

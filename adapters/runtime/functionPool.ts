@@ -7,6 +7,12 @@ import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { InstanceSpec } from '../../functions/sdk/instanceMessages.js'
 import { Instance, type InstanceLimits } from './instance.js'
+import type { BoxAllocator } from './capacity/boxAllocator.js'
+import type { CpuQuota } from './capacity/cpuQuota.js'
+import { FunctionPlanner } from './capacity/functionPlanner.js'
+import type { GuaranteeGate } from './capacity/guaranteeGate.js'
+import type { Slo } from './capacity/sloScaler.js'
+import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
 
 export interface FunctionPoolOptions {
   name: string
@@ -31,6 +37,19 @@ export interface FunctionPoolOptions {
   clock: Clock
   log: Logger
   metrics?: Metrics | undefined
+  /**
+   * How many instances to have (capacity/functionPlanner.ts): its scaler, the box's share, the guarantee's
+   * reservation. Default: the reactive scaler, today's behaviour. The request-level simulator runs the same planner.
+   */
+  planner?: FunctionPlanner | undefined
+  /** The box this pool shares with others (capacity/boxAllocator.ts); told of every change of want. */
+  box?: BoxAllocator | undefined
+  /** Deflation: sets the CPU quota of an instance's process (cgroup v1); absent, reclaim only terminates. */
+  cpuQuota?: CpuQuota | undefined
+  /** The function's guaranteed rate: counts invocations within it and above it. */
+  gate?: GuaranteeGate | undefined
+  /** The objective invocations are counted against (iotless_capacity_slo_requests_total). */
+  slo?: Slo | undefined
 }
 
 export interface EncodedEvent {
@@ -43,6 +62,8 @@ export interface InvokeResult {
   /** True when this invocation had to wait for an instance to start. */
   coldStart: boolean
   instanceId: number
+  /** Time the instance took to answer, ms (the service time the SLO sizer measures). */
+  serviceMs?: number
 }
 
 /**
@@ -74,10 +95,24 @@ export class FunctionPool {
   #closed = false
   #spawned = 0
   #warmFloor = 0
+  readonly #planner: FunctionPlanner
+  #tickTimer: { id: number } | undefined
+  #lastActiveAt = 0
+  #cpuShare = 1
 
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
     this.#opts = opts
+    this.#planner = opts.planner ?? new FunctionPlanner({
+      name: opts.name,
+      concurrency: opts.concurrency,
+      maxScale: opts.maxScale,
+      scaler: new ReactiveScaler(opts.concurrency),
+      weight: 8,
+      reservedInstances: 0,
+      minCpuShare: 0.5
+    })
+    this.#planner.onAllocation = () => { this.#enforce() }
     this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale })
   }
 
@@ -90,10 +125,15 @@ export class FunctionPool {
   get queued (): number { return this.#breaker.waiting }
   /** Process ids of live instances (for tests and diagnostics). */
   get pids (): number[] { return [...this.#all].map((i) => i.child.pid ?? -1) }
+  get planner (): FunctionPlanner { return this.#planner }
+  /** The CPU share (1 = full) the instances run at; below 1 while deflated. */
+  get cpuShare (): number { return this.#cpuShare }
 
   async invoke (event: EncodedEvent, signal?: AbortSignal): Promise<InvokeResult> {
     const started = performance.now()
     const fnLabel = { function: this.name }
+    this.#arrived()
+    let serviceMs: number | undefined
     try {
       let result: InvokeResult
       try {
@@ -117,12 +157,22 @@ export class FunctionPool {
         }
       }
       this.#opts.metrics?.invocations.inc({ ...fnLabel, outcome: 'ok' })
+      serviceMs = result.serviceMs
       return result
     } catch (err) {
       this.#opts.metrics?.invocations.inc({ ...fnLabel, outcome: outcomeOf(err) })
       throw err
     } finally {
-      this.#opts.metrics?.invocationDuration.observe(fnLabel, (performance.now() - started) / 1000)
+      const totalMs = performance.now() - started
+      this.#opts.metrics?.invocationDuration.observe(fnLabel, totalMs / 1000)
+      const slo = this.#opts.slo
+      if (slo !== undefined) {
+        // A refused or failed invocation counts as missed: the caller did not get its answer in time.
+        const within = serviceMs !== undefined && totalMs - serviceMs <= slo.waitMs
+        this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed' })
+      }
+      this.#planner.scaler.onComplete(this.#opts.clock.now(), serviceMs)
+      this.#reportWant()
     }
   }
 
@@ -141,14 +191,20 @@ export class FunctionPool {
     if (inst.idleTimer !== undefined) { this.#opts.clock.clearTimeout(inst.idleTimer); inst.idleTimer = undefined }
     inst.inFlight++
     inst.lastUsedAt = this.#opts.clock.now()
+    const sent = performance.now()
     try {
       const reply = await this.#send(inst, event, signal)
-      return reply === undefined ? { coldStart, instanceId: inst.id } : { reply, coldStart, instanceId: inst.id }
+      const serviceMs = performance.now() - sent
+      return reply === undefined ? { coldStart, instanceId: inst.id, serviceMs } : { reply, coldStart, instanceId: inst.id, serviceMs }
     } finally {
       inst.inFlight--
       inst.lastUsedAt = this.#opts.clock.now()
       this.#breaker.release()
-      if (inst.inFlight === 0 && inst.state === 'ready') this.#armKeepAlive(inst)
+      if (inst.inFlight === 0 && inst.state === 'ready') {
+        // Above what the box's share lets stand (capacity/functionPlanner.ts): stop it now it is idle.
+        if (this.#ready.length > this.#planner.maxInstances()) void this.#retire(inst, 'over its share of the box')
+        else this.#armKeepAlive(inst)
+      }
     }
   }
 
@@ -229,9 +285,83 @@ export class FunctionPool {
   /** Starts instances for the requests in flight and waiting, less `leaving` (requests on an instance being dropped). */
   #scale (leaving = 0): void {
     if (this.#closed) return
-    const demand = this.#breaker.inFlight - leaving + this.#breaker.waiting
-    const wanted = Math.min(this.#opts.maxScale, Math.ceil(demand / this.#opts.concurrency))
+    const wanted = Math.min(this.#opts.maxScale, this.#planner.target(this.#view(leaving)))
     for (let have = this.#ready.length + this.#starting; have < wanted; have++) this.#spawn()
+    this.#reportWant()
+  }
+
+  #view (leaving = 0): PoolView {
+    return { inFlight: this.#breaker.inFlight - leaving, waiting: this.#breaker.waiting, ready: this.#ready.length, starting: this.#starting }
+  }
+
+  #reportWant (): void {
+    if (!this.#closed) this.#opts.box?.want(this.#planner, this.#planner.wanted(this.#view()))
+  }
+
+  #arrived (): void {
+    const now = this.#opts.clock.now()
+    const gate = this.#opts.gate
+    if (gate !== undefined) this.#opts.metrics?.capacityGuarantee.inc({ function: this.name, outcome: gate.admit(now) ? 'admitted' : 'overflow' })
+    this.#lastActiveAt = now
+    this.#planner.scaler.onArrival(now)
+    this.#ensureTicking()
+  }
+
+  /** Scalers that decide on a period (KPA-like, SLO) tick on the clock while the function is active. */
+  #ensureTicking (): void {
+    const period = this.#planner.scaler.periodMs
+    if (period === undefined || this.#tickTimer !== undefined || this.#closed) return
+    this.#tickTimer = this.#opts.clock.setTimeout(() => { this.#tick() }, period)
+  }
+
+  #tick (): void {
+    this.#tickTimer = undefined
+    if (this.#closed) return
+    const { clock } = this.#opts
+    const now = clock.now()
+    const scaler = this.#planner.scaler
+    scaler.tick(now, this.#view())
+    this.#onTick?.(now)
+    this.#scale()
+    const idleMs = scaler.reapIdleMs
+    if (idleMs !== undefined) {
+      let excess = this.#ready.length - Math.max(this.#warmFloor, this.#planner.keep())
+      for (const inst of [...this.#ready]) {
+        if (excess <= 0) break
+        if (inst.inFlight === 0 && inst.state === 'ready' && now - inst.lastUsedAt >= idleMs) { void this.#retire(inst, 'above the scaler\'s count'); excess-- }
+      }
+    }
+    // Quiet (nothing standing, nothing arriving for 3 minutes, more than any window): stop ticking until the next request.
+    const quiet = this.#ready.length + this.#starting === 0 && this.#breaker.inFlight + this.#breaker.waiting === 0 && now - this.#lastActiveAt > 180_000
+    if (!quiet) this.#ensureTicking()
+  }
+
+  /** Called after each tick (the capacity metrics hook in). */
+  #onTick: ((nowMs: number) => void) | undefined
+  set onTick (fn: ((nowMs: number) => void) | undefined) { this.#onTick = fn }
+
+  /**
+   * The box's allocation changed: deflate every instance to its share (at most to minCpuShare), stop idle ones the
+   * share cannot hold (busy ones stop when they finish), or start more when it grew.
+   */
+  #enforce (): void {
+    if (this.#closed) return
+    let excess = this.#ready.length + this.#starting - this.#planner.maxInstances()
+    for (const inst of [...this.#ready]) {
+      if (excess <= 0) break
+      if (inst.inFlight === 0 && inst.state === 'ready') { void this.#retire(inst, 'over its share of the box'); excess-- }
+    }
+    this.#applyCpuShare()
+    this.#scale()
+  }
+
+  #applyCpuShare (): void {
+    const share = this.#planner.cpuShare(this.#ready.length + this.#starting)
+    if (share === this.#cpuShare) return
+    this.#cpuShare = share
+    const q = this.#opts.cpuQuota
+    if (q === undefined) return
+    for (const inst of this.#ready) if (inst.child.pid !== undefined) q.set(inst.child.pid, share)
   }
 
   /** Starts instances until `count` are ready or starting (pre-warming); never beyond maxScale. */
@@ -252,6 +382,7 @@ export class FunctionPool {
     const floor = Math.max(0, Math.min(this.#opts.maxScale, Math.floor(count)))
     const lowered = floor < this.#warmFloor
     this.#warmFloor = floor
+    this.#planner.floor = floor
     if (floor > 0) this.prewarm(floor)
     if (lowered) {
       for (const inst of this.#ready) if (inst.inFlight === 0 && inst.idleTimer === undefined) this.#armKeepAlive(inst)
@@ -293,6 +424,7 @@ export class FunctionPool {
       inst.markReady(port, this.#opts.concurrency)
       inst.lastUsedAt = clock.now()
       this.#ready.push(inst)
+      if (inst.child.pid !== undefined) this.#opts.cpuQuota?.add(inst.child.pid, this.#cpuShare)
       metrics?.coldStartDuration.observe({ function: this.name }, (performance.now() - t0) / 1000)
       this.#updateCapacity()
       if (inst.inFlight === 0) this.#armKeepAlive(inst)
@@ -312,6 +444,7 @@ export class FunctionPool {
         metrics?.instanceMemoryKills.inc({ function: this.name })
         log.warn({ function: this.name, instance: inst.id, code: 'FUNCTION_MEMORY_LIMIT', memoryMb: this.#opts.memoryMb, guard: inst.memoryGuard?.kind }, 'instance went over its memory limit and was killed')
       }
+      if (inst.child.pid !== undefined) this.#opts.cpuQuota?.remove(inst.child.pid)
       if (this.#ready.includes(inst)) {
         log.warn({ function: this.name, instance: inst.id, code, signal }, 'instance exited unexpectedly')
         this.#drop(inst, true)
@@ -341,8 +474,9 @@ export class FunctionPool {
     if (inst.idleTimer !== undefined) clock.clearTimeout(inst.idleTimer)
     inst.idleTimer = clock.setTimeout(() => {
       inst.idleTimer = undefined
-      // Under the prefetch floor the instance stays, without a timer; setWarmFloor re-arms it when the floor drops.
-      if (this.#ready.length <= this.#warmFloor) return
+      // Under the prefetch floor (or the scaler's count) the instance stays, without a timer; setWarmFloor or the
+      // scaler's tick re-arms or reaps it when the count drops.
+      if (this.#ready.length <= Math.max(this.#warmFloor, this.#planner.keep())) return
       if (inst.inFlight === 0 && inst.state === 'ready') void this.#retire(inst, 'keep-alive expired')
     }, this.#opts.keepAliveMs)
   }
@@ -369,6 +503,8 @@ export class FunctionPool {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#opts.clock.clearTimeout(this.#tickTimer)
+    this.#tickTimer = undefined
     this.#breaker.rejectWaiting(new IotlessError('POOL_CLOSED', `${this.name}: the pool is shutting down`))
     const all = [...this.#all]
     for (const inst of all) {

@@ -182,6 +182,7 @@ export function partialConfig (raw: Record<string, unknown>): { config: Config; 
     metrics: section('metrics'),
     log: section('log'),
     prefetch: section('prefetch'),
+    capacity: section('capacity'),
     routes,
     targets,
     functions

@@ -29,7 +29,27 @@ export const functionSchema = z.strictObject({
    * The effect log and state behind the SDK's once() (docs/effects.md): `sqlite:PATH` (relative to this file),
    * `redis://HOST:PORT`, `postgres://USER@HOST/DB`. Opened at start-up, so a bad one stops it.
    */
-  effects: z.strictObject({ url: z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql|memory):/, 'a store URL: sqlite:PATH, redis://HOST:PORT or postgres://USER@HOST/DB') }).optional()
+  effects: z.strictObject({ url: z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql|memory):/, 'a store URL: sqlite:PATH, redis://HOST:PORT or postgres://USER@HOST/DB') }).optional(),
+  /**
+   * Latency objective (docs/capacity.md): at least `percentile` of requests wait at most `waitMs` for a slot.
+   * With it the function is sized by Erlang C (LaSS) unless `scaler` says otherwise.
+   */
+  slo: z.strictObject({
+    waitMs: z.number().positive(),
+    percentile: z.number().gt(0).lt(1)
+  }).optional(),
+  /** How instances are sized: reactive (today's pool), slo (Erlang C; the default with `slo`), kpa (Knative-like), fixed (maxScale always). */
+  scaler: z.enum(['reactive', 'slo', 'kpa', 'fixed']).optional(),
+  /** Share of the box under overload relative to the others' (weighted max-min): 1 to 256, LaSS's default 8. */
+  weight: z.int().min(1).max(256).default(8),
+  /** Guaranteed invocation rate (Real-time Serverless): checked at start-up against maxScale and the box; needs serviceMs. */
+  guarantee: z.strictObject({
+    ratePerSec: z.number().positive(),
+    /** Invocations above the rate that may arrive at once. */
+    burst: z.int().min(0).default(0)
+  }).optional(),
+  /** Expected mean service time, ms: checks a guarantee at start-up; the SLO sizer measures its own. */
+  serviceMs: z.number().positive().optional()
 })
 
 export const routeSchema = z.strictObject({
@@ -266,6 +286,30 @@ export const configSchema = z.strictObject({
     minuteMs: z.int().min(1).default(60_000),
     /** Pre-warm this many ms before the minute the policy wants an instance in. */
     leadMs: z.int().min(0).default(0)
+  }).prefault({}),
+  /** The box the local pool shares (docs/capacity.md): its size, fair share under overload, deflation, the SLO sizer's timing. */
+  capacity: z.strictObject({
+    /** Instances (at full CPU) the box holds; `machine`: from its CPUs and memory less the reserves; absent: no box limit. */
+    instances: z.union([z.int().min(1), z.literal('machine')]).optional(),
+    /** CPUs one instance may use at full quota. */
+    cpusPerInstance: z.number().positive().default(1),
+    /** Memory one instance is counted at, for `instances: machine`. */
+    memoryMbPerInstance: z.int().min(1).default(256),
+    /** CPUs and memory kept back for iotless itself and the OS, for `instances: machine`. */
+    reserveCpus: z.number().min(0).default(0.5),
+    reserveMemoryMb: z.int().min(0).default(512),
+    /** Deflation: an instance's CPU quota may be lowered to this share before instances are stopped (LaSS: half). */
+    minCpuShare: z.number().min(0.1).max(1).default(0.5),
+    /** Deflate through the cgroup v1 cpu controller; off (or no writable controller): reclaim stops instances. */
+    deflation: z.boolean().default(true),
+    cgroupMount: z.string().min(1).default('/sys/fs/cgroup/cpu'),
+    /** The SLO sizer decides every 5000 ms (LaSS's period). */
+    periodMs: z.int().min(100).default(5_000),
+    /** Arrival rate over 120000 ms (2 minutes), or over 10000 ms when that is at least twice as high (LaSS). */
+    longWindowMs: z.int().min(1000).default(120_000),
+    burstWindowMs: z.int().min(1000).default(10_000),
+    /** A higher count is held, and an idle instance above it stays, this long: 60000 ms. */
+    holdMs: z.int().min(0).default(60_000)
   }).prefault({}),
   routes: z.array(routeSchema).default([]),
   /** Remote places functions run, by name; routes pick one with `target:`. */

@@ -1,0 +1,106 @@
+import t from 'tap'
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { ManualClock } from '../../core/clock.js'
+import { configSchema } from '../../core/config/schema.js'
+import { isIotlessError } from '../../core/errors.js'
+import { boxInstances, Capacity } from '../../adapters/runtime/capacity/capacityConfig.js'
+import { CgroupV1CpuQuota, detectCpuQuota } from '../../adapters/runtime/capacity/cpuQuota.js'
+import { SloScaler } from '../../adapters/runtime/capacity/sloScaler.js'
+import { memoryLog } from '../helpers/silentLog.js'
+
+const machine = { cpus: 4, memoryMb: 8192 }
+const cfg = (functions: Record<string, unknown>, capacity: Record<string, unknown> = {}) => configSchema.parse({ functions, capacity })
+
+t.test('a guarantee beyond maxScale is refused, naming the field and the numbers', async (t) => {
+  const { log } = memoryLog()
+  const config = cfg({ cam: { module: 'x', maxScale: 2, serviceMs: 200, guarantee: { ratePerSec: 20, burst: 0 } } })
+  try {
+    void new Capacity(config, { clock: new ManualClock(), log, machine })
+    t.fail('should refuse')
+  } catch (err) {
+    t.ok(isIotlessError(err) && err.code === 'CONFIG_INVALID')
+    const msg = (err as Error).message
+    t.match(msg, /functions\.cam\.guarantee\.ratePerSec/)
+    t.match(msg, /20\/s/)
+    t.match(msg, /maxScale 2 x concurrency 1 serves at most 10\.0\/s/)
+  }
+})
+
+t.test('guarantees that sum past the box are refused together, each with its count', async (t) => {
+  const { log } = memoryLog()
+  const config = cfg({
+    a: { module: 'x', maxScale: 16, serviceMs: 100, guarantee: { ratePerSec: 20 } },
+    b: { module: 'x', maxScale: 16, serviceMs: 100, guarantee: { ratePerSec: 20 } }
+  }, { instances: 4 })
+  t.throws(() => new Capacity(config, { clock: new ManualClock(), log, machine }), /functions\.\*\.guarantee: the guarantees need \d+ instances \(a: \d+, b: \d+\) but capacity\.instances gives the box 4/)
+})
+
+t.test('a guarantee without serviceMs cannot be checked: refused, naming serviceMs', async (t) => {
+  const { log } = memoryLog()
+  t.throws(() => new Capacity(cfg({ a: { module: 'x', guarantee: { ratePerSec: 1 } } }), { clock: new ManualClock(), log, machine }), /functions\.a\.serviceMs: a guarantee/)
+})
+
+t.test('a set the box holds is accepted and reserved', async (t) => {
+  const { log } = memoryLog()
+  const config = cfg({ a: { module: 'x', maxScale: 16, serviceMs: 100, guarantee: { ratePerSec: 20, burst: 2 } }, b: { module: 'x', slo: { waitMs: 50, percentile: 0.99 }, weight: 32 } }, { instances: 12, deflation: false })
+  const cap = new Capacity(config, { clock: new ManualClock(), log, machine })
+  const a = cap.forFunction('a', config.functions.a as never)
+  const b = cap.forFunction('b', config.functions.b as never)
+  t.ok(a.planner.reservedInstances >= 3, `a reserves ${a.planner.reservedInstances}`)
+  t.ok(a.gate !== undefined)
+  t.ok(b.planner.scaler instanceof SloScaler, 'an slo picks the SLO sizer')
+  t.equal(b.planner.weight, 32)
+  t.equal(cap.box?.capacity, 12)
+})
+
+t.test('instances: machine is what the CPUs and memory hold after the reserves', async (t) => {
+  const c = configSchema.parse({ capacity: { instances: 'machine', cpusPerInstance: 0.5, reserveCpus: 1 } }).capacity
+  t.equal(boxInstances(c, { cpus: 4, memoryMb: 100_000 }), 6, '(4 - 1) / 0.5')
+  t.equal(boxInstances(c, { cpus: 64, memoryMb: 2048 }), 6, '(2048 - 512) / 256')
+  t.equal(boxInstances(configSchema.parse({}).capacity, machine), undefined, 'no box limit by default')
+  t.throws(() => configSchema.parse({ functions: { a: { module: 'x', weight: 300 } } }), /weight/)
+  t.throws(() => configSchema.parse({ functions: { a: { module: 'x', slo: { waitMs: 100, percentile: 95 } } } }), /percentile/)
+})
+
+t.test('no writable cgroup controller: deflation off, said once, no failure', async (t) => {
+  const { log, lines } = memoryLog()
+  const q = detectCpuQuota({ mount: join(mkdtempSync(join(tmpdir(), 'nocg-')), 'cpu'), group: 'x', cpusPerInstance: 1, log })
+  t.equal(q, undefined)
+  t.equal(lines.filter((l) => String(l.msg).includes('deflation is off')).length, 1)
+})
+
+const cgroup = '/sys/fs/cgroup/cpu'
+const writable = existsSync(join(cgroup, 'cpu.cfs_quota_us')) && process.getuid?.() === 0
+t.test('deflation writes the instance\'s cgroup v1 CPU quota', { skip: writable ? false : 'no writable cgroup v1 cpu controller here' }, async (t) => {
+  const q = new CgroupV1CpuQuota(join(cgroup, `iotless-test-${process.pid}`), 1)
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' })
+  const pid = child.pid as number
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  t.teardown(() => { child.kill('SIGKILL') })
+  q.add(pid, 1)
+  const dir = join(q.dir, String(pid))
+  t.equal(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim(), '100000', 'a full CPU')
+  t.match(readFileSync(join(dir, 'cgroup.procs'), 'utf8'), new RegExp(`\\b${pid}\\b`), 'the process is in its group')
+  q.set(pid, 0.5)
+  t.equal(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8').trim(), '50000', 'deflated to half')
+  child.kill('SIGKILL')
+  await exited
+  q.close()
+  t.equal(existsSync(q.dir), false, 'close removes the groups once their processes are gone')
+})
+
+t.test('a guarantee\'s reservation is started at once; the reactive default starts nothing', async (t) => {
+  const { log } = memoryLog()
+  const config = cfg({ a: { module: 'x', maxScale: 16, serviceMs: 100, guarantee: { ratePerSec: 20, burst: 2 } }, b: { module: 'x' } })
+  const cap = new Capacity(config, { clock: new ManualClock(), log, machine })
+  const warmed: Record<string, number> = {}
+  for (const name of ['a', 'b']) {
+    const pc = cap.forFunction(name, config.functions[name] as never)
+    cap.watch({ name, planner: pc.planner, warmInstances: 0, startingInstances: 0, cpuShare: 1, onTick: undefined, prewarm: (n) => { warmed[name] = n } })
+  }
+  t.ok((warmed.a ?? 0) >= 3, `a prewarmed ${warmed.a}`)
+  t.equal(warmed.b, undefined)
+})
