@@ -1,6 +1,8 @@
 import net from 'node:net'
 import { adoptSocket } from './adoptSocket.js'
 import { ClientConn } from './clientConnection.js'
+import { firstBytes } from './h2/firstBytes.js'
+import type { H2Front } from './h2/h2Server.js'
 import type { ProxyContext } from './proxyContext.js'
 
 /**
@@ -14,20 +16,45 @@ export class QueueServer {
   readonly server: net.Server
   readonly connections = new Set<ClientConn>()
   readonly sweepMs: number
+  /** HTTP/2 (h2c) for connections that open with the preface; null serves HTTP/1.1 only. */
+  readonly h2: H2Front | null
+  /** Accepted sockets that have not yet sent a byte (no ClientConn yet); closed on shutdown. */
+  readonly unrouted = new Set<net.Socket>()
   #sweeper: NodeJS.Timeout | undefined
 
-  constructor (ctx: ProxyContext, opts: { sweepMs?: number } = {}) {
+  constructor (ctx: ProxyContext, opts: { sweepMs?: number; h2?: H2Front | null } = {}) {
     this.ctx = ctx
     this.sweepMs = opts.sweepMs ?? 100
+    this.h2 = opts.h2 ?? null
     // pauseOnConnect: nothing is read before adoptSocket() moves the handle to an `onread` socket.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (accepted) => {
-      // Reads arrive from the event loop, after `conn` is set below.
+      // Reads arrive from the event loop, after `socket` is set below.
       let conn: ClientConn | null = null
-      const socket = adoptSocket(accepted, true, (chunk) => { if (conn !== null) conn.onData(chunk) })
-      const c = new ClientConn(socket, ctx)
-      conn = c
-      this.connections.add(c)
-      socket.once('close', () => this.connections.delete(c))
+      let first: ((chunk: Buffer) => void) | null = null
+      const socket = adoptSocket(accepted, true, (chunk) => {
+        if (conn !== null) conn.onData(chunk)
+        else if (first !== null) first(chunk)
+      })
+      const http1 = (buf: Buffer | null): void => {
+        first = null
+        this.unrouted.delete(socket)
+        const c = new ClientConn(socket, ctx)
+        conn = c
+        this.connections.add(c)
+        socket.once('close', () => this.connections.delete(c))
+        if (buf !== null) c.onData(buf)
+      }
+      const h2 = this.h2
+      if (h2 === null) { http1(null); return }
+      // The HTTP/1.1 or HTTP/2 choice is made on the first bytes (proxy/h2/firstBytes.ts).
+      this.unrouted.add(socket)
+      socket.once('close', () => this.unrouted.delete(socket))
+      socket.on('error', () => { /* 'close' follows */ })
+      first = firstBytes(socket, {
+        http1,
+        h2: (buf) => { first = null; this.unrouted.delete(socket); h2.handle(socket, buf) }
+      }, ctx.headerTimeoutMs)
+      socket.once('end', () => { if (conn === null && this.unrouted.has(socket)) socket.destroy() })
     })
   }
 
@@ -64,10 +91,13 @@ export class QueueServer {
     this.ctx.closing = true
     this.server.close()
     for (const c of this.connections) c.closeIfIdle()
+    for (const s of this.unrouted) s.destroy()
+    this.h2?.shutdown()
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       let busy = false
       for (const c of this.connections) if (!c.tunnel && !c.closed) { busy = true; break }
+      if (this.h2 !== null && this.h2.sessions.size > 0) busy = true
       if (!busy) return
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
@@ -78,6 +108,8 @@ export class QueueServer {
     const deadline = Date.now() + graceMs
     while (this.tunnels > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
     for (const c of this.connections) c.socket.destroy()
+    for (const s of this.unrouted) s.destroy()
+    this.h2?.destroyAll()
     clearInterval(this.#sweeper)
     this.ctx.pool.closeAll()
   }

@@ -3,6 +3,7 @@ import type net from 'node:net'
 import { Breaker } from '../core/breaker.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { Drainer } from './drainer.js'
+import { H2Front } from './h2/h2Server.js'
 import type { ProxyEnv } from './env.js'
 import { ProxyCounters, type ProxyContext } from './proxyContext.js'
 import { QueueServer } from './queueServer.js'
@@ -70,7 +71,8 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     observeDurationMs: metrics.observeDurationMs,
     closing: false
   }
-  const queue = new QueueServer(ctx)
+  const h2 = new H2Front(ctx, { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs })
+  const queue = new QueueServer(ctx, { h2 })
   reporter.start()
 
   let shuttingDown = false
