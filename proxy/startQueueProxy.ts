@@ -4,6 +4,7 @@ import { Breaker } from '../core/breaker.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { Drainer } from './drainer.js'
 import { H2Front } from './h2/h2Server.js'
+import { startTlsServing, tlsFilesPresent, type TlsServing } from './h2/tlsServer.js'
 import type { ProxyEnv } from './env.js'
 import { ProxyCounters, type ProxyContext } from './proxyContext.js'
 import { QueueServer } from './queueServer.js'
@@ -13,7 +14,8 @@ import { UpstreamPool } from './upstreamPool.js'
 import { createUserMetrics } from './userMetrics.js'
 
 export interface QueueProxy {
-  ports: { serving: number; admin: number; stats: number; userMetrics: number }
+  /** `tls` is null when no certificate is mounted (Knative runs no TLS server then). */
+  ports: { serving: number; admin: number; stats: number; userMetrics: number; tls: number | null }
   ctx: ProxyContext
   reporter: StatsReporter
   drainer: Drainer
@@ -22,6 +24,8 @@ export interface QueueProxy {
   shutdown (): Promise<void>
   /** Stops everything at once, without draining (tests, start-up failures). */
   close (): Promise<void>
+  /** How many times the TLS certificate was reloaded after a rotation (0 without TLS). */
+  reloads (): number
 }
 
 function listen (server: http.Server, port: number, host: string): Promise<number> {
@@ -73,6 +77,13 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
   }
   const h2 = new H2Front(ctx, { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs })
   const queue = new QueueServer(ctx, { h2 })
+  // serving pkg/queue/sharedmain/main.go: the TLS server runs when both certificate files are mounted.
+  // Started first, so a bad certificate stops start-up before anything listens on the other ports.
+  let tlsServing: TlsServing | null = null
+  if (tlsFilesPresent(env.tls)) {
+    tlsServing = await startTlsServing({ settings: env.tls, queue, h2, host: env.bindHost, port: env.queueServingTlsPort, handshakeTimeoutMs: env.headerTimeoutMs, log })
+    log('serving TLS', { port: tlsServing.port, certFile: env.tls.certFile })
+  }
   reporter.start()
 
   let shuttingDown = false
@@ -104,7 +115,8 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     serving,
     admin: await listen(admin, env.adminPort, host),
     stats: await listen(stats, env.statsPort, host),
-    userMetrics: await listen(userMetrics, env.userMetricsPort, host)
+    userMetrics: await listen(userMetrics, env.userMetricsPort, host),
+    tls: tlsServing === null ? null : tlsServing.port
   }
 
   let done: Promise<void> | undefined
@@ -115,6 +127,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
       log('draining', { quietPeriodMs: env.drainQuietPeriodMs })
       await drainer.drain()
       log('closing servers')
+      tlsServing?.close()
       // Requests still in flight may take up to the revision timeout; the kubelet's grace period is the same.
       await queue.shutdown(Math.max(env.revisionTimeoutMs, 1000))
       for (const s of [admin, stats, userMetrics]) { s.close(); s.closeAllConnections() }
@@ -129,9 +142,11 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     drainer.reset()
     ctx.closing = true
     queue.server.close()
+    tlsServing?.close()
     for (const s of [admin, stats, userMetrics]) { s.close(); s.closeAllConnections() }
     await queue.closeTunnels(0)
     reporter.stop()
   }
-  return { ports, ctx, reporter, drainer, queue, shutdown, close }
+  const reloads = (): number => tlsServing === null ? 0 : tlsServing.watcher.reloads
+  return { ports, ctx, reporter, drainer, queue, shutdown, close, reloads }
 }
