@@ -73,6 +73,8 @@ export interface ProxyEnv {
   headerTimeoutMs: number
   /** How long a pooled idle upstream connection is kept; below Node's 5 s keepAliveTimeout so we close first. */
   upstreamIdleMs: number
+  /** HTTP/2 connections idle this long are PINGed, and closed when the PING goes unanswered as long. */
+  h2PingMs: number
   /** The TLS port's settings; it runs only when both files exist at start (as in Knative). */
   tls: TlsSettings
 }
@@ -105,6 +107,7 @@ export const IOTLESS_ENV = {
   IOTLESS_PROXY_MAX_HEADER_BYTES: 'largest request head accepted, default 1052672 (Go\'s 1 MiB DefaultMaxHeaderBytes + 4096, as queue-proxy); larger gets 431 and close',
   IOTLESS_PROXY_HEADER_TIMEOUT_MS: 'time allowed to send one request head, default 60000',
   IOTLESS_PROXY_UPSTREAM_IDLE_MS: 'idle upstream keep-alive connections are closed after this, default 4000',
+  IOTLESS_PROXY_H2_PING_MS: 'an HTTP/2 connection idle this long is sent a PING and closed if it is not answered within as long, default 10000',
   IOTLESS_PROXY_CERT_DIR: 'where tls.crt and tls.key are looked for, default /var/lib/knative/certs (TLS on QUEUE_SERVING_TLS_PORT when both exist)',
   IOTLESS_PROXY_CERT_RELOAD_MS: 'how often the certificate files are re-read for rotation, default 60000 (a change seen by a directory watch reloads sooner)'
 } as const
@@ -177,6 +180,7 @@ export function readProxyEnv (env: Env): ProxyEnv {
     maxHeaderBytes: optInt(env, 'IOTLESS_PROXY_MAX_HEADER_BYTES', 1_048_576 + 4096, 1024, 16 * 1024 * 1024),
     headerTimeoutMs: optInt(env, 'IOTLESS_PROXY_HEADER_TIMEOUT_MS', 60_000, 1, 3_600_000),
     upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000),
+    h2PingMs: optInt(env, 'IOTLESS_PROXY_H2_PING_MS', 10_000, 10, 3_600_000),
     tls: readTlsSettings(env, env.IOTLESS_PROXY_CERT_DIR ?? DEFAULT_CERT_DIR, optInt(env, 'IOTLESS_PROXY_CERT_RELOAD_MS', 60_000, 10, 86_400_000))
   }
   return Object.freeze(cfg)

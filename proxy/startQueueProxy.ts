@@ -75,7 +75,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     observeDurationMs: metrics.observeDurationMs,
     closing: false
   }
-  const h2 = new H2Front(ctx, { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs })
+  const h2 = new H2Front(ctx, { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs, pingMs: env.h2PingMs })
   const queue = new QueueServer(ctx, { h2 })
   // serving pkg/queue/sharedmain/main.go: the TLS server runs when both certificate files are mounted.
   // Started first, so a bad certificate stops start-up before anything listens on the other ports.

@@ -18,6 +18,20 @@ export interface H2Owner {
   readonly ctx: ProxyContext
   readonly upstream: H2Upstream
   readonly exchanges: Set<H2Exchange>
+  /** SETTINGS_MAX_HEADER_LIST_SIZE we advertised: a larger header list gets 431, as Go answers it. */
+  readonly maxHeaderListBytes: number
+}
+
+/** The header list size of RFC 9113 §6.5.2: name + value + 32 octets per field, pseudo-headers included. */
+export function headerListBytes (h: http2.IncomingHttpHeaders): number {
+  let n = 0
+  for (const name of Object.keys(h)) {
+    const v = h[name]
+    if (v === undefined) continue
+    if (typeof v === 'string') n += name.length + v.length + 32
+    else for (const x of v) n += name.length + x.length + 32
+  }
+  return n
 }
 
 /**
@@ -44,6 +58,8 @@ export class H2Exchange {
   #settled = false
   #traffic = false
   #trailers: http2.IncomingHttpHeaders | null = null
+  /** The client has sent END_STREAM. */
+  #clientEnded = false
 
   constructor (owner: H2Owner, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, clientIp: string) {
     this.#owner = owner
@@ -52,6 +68,8 @@ export class H2Exchange {
     this.#clientIp = clientIp
     stream.on('error', () => { /* 'close' follows */ })
     stream.once('close', () => this.#onClientClose())
+    if (stream.endAfterHeaders) this.#clientEnded = true
+    else stream.once('end', () => { this.#clientEnded = true })
   }
 
   start (): void {
@@ -59,6 +77,12 @@ export class H2Exchange {
     const now = ctx.clock.now()
     this.startedMs = now
     this.lastActivityMs = now
+    if (headerListBytes(this.#headers) > this.#owner.maxHeaderListBytes) {
+      // Go's http2 server (handleHeaderListTooLong): 431 without calling the handler, so not counted.
+      this.stream.resume()
+      this.#respond(431, '<h1>HTTP Error 431</h1><p>Request Header Field(s) Too Large</p>')
+      return
+    }
     const info = readRequestInfo(this.#headers)
     // knative/pkg network/handlers/drain.go: health checks first, then K-Network-Probe: probe; not counted.
     if (info.healthCheck) { this.stream.resume(); this.#answerHealthCheck(info.networkProbe); return }
@@ -178,7 +202,7 @@ export class H2Exchange {
     }
     if (code !== NGHTTP2_NO_ERROR) { this.#abort(code); return }
     // The response ended; a client still sending is told to stop without error (RFC 9113 §8.1).
-    if (!this.stream.readableEnded) this.stream.close(NGHTTP2_NO_ERROR)
+    if (!this.#clientEnded) this.stream.close(NGHTTP2_NO_ERROR)
   }
 
   #badGateway (): void {

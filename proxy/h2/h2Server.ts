@@ -4,23 +4,16 @@ import type { ProxyContext } from '../proxyContext.js'
 import { H2Exchange, type H2Owner } from './h2Exchange.js'
 import { H2Upstream } from './h2Upstream.js'
 
-const { NGHTTP2_ENHANCE_YOUR_CALM, HTTP2_HEADER_METHOD } = http2.constants
+const { HTTP2_HEADER_METHOD } = http2.constants
 
 /** Go's http2.Server defaults (golang.org/x/net/http2 server.go), which the queue-proxy runs with. */
 export const H2_MAX_CONCURRENT_STREAMS = 250
 /** Go: MaxUploadBufferPerStream and MaxUploadBufferPerConnection default to 1 MiB. */
 export const H2_WINDOW = 1 << 20
+/** See maxHeaderListSize below. */
+export const H2_HEADER_LIST_MARGIN = 64 * 1024
 /** Go refuses a SETTINGS frame with more than 100 entries (processSettings: PROTOCOL_ERROR). */
 export const H2_MAX_SETTINGS = 100
-/**
- * Rapid reset (CVE-2023-44487): Go runs at most MaxConcurrentStreams handlers and queues up to 4x that many
- * more, and a client whose resets outrun that gets GOAWAY ENHANCE_YOUR_CALM ("too_many_early_resets").
- * Here a stream's work ends the moment its client resets it, so the same bound is kept as a budget of
- * early resets (RST_STREAM before the response began): 4 x MaxConcurrentStreams at once, earning one back
- * per response completed and EARLY_RESET_REFILL_PER_S per second.
- */
-export const EARLY_RESET_BUDGET = 4 * H2_MAX_CONCURRENT_STREAMS
-export const EARLY_RESET_REFILL_PER_S = 100
 
 export interface H2ServerOptions {
   /** Largest header list a client may send (SETTINGS_MAX_HEADER_LIST_SIZE); Go: MaxHeaderBytes + 320. */
@@ -28,12 +21,13 @@ export interface H2ServerOptions {
   userHost: string
   userPort: number
   upstreamIdleMs: number
+  /**
+   * A session idle this long is sent a PING, and destroyed if no answer comes within the same time. nghttp2
+   * ends a session it refuses (a SETTINGS flood, a rapid-reset flood, a CONTINUATION flood) with GOAWAY but
+   * node:http2 neither tells us nor closes the socket; an unanswered PING is how we find out.
+   */
+  pingMs: number
   sweepMs?: number
-}
-
-interface SessionState {
-  budget: number
-  refilledMs: number
 }
 
 /**
@@ -48,19 +42,29 @@ export class H2Front implements H2Owner {
   readonly server: http2.Http2Server
   readonly sessions = new Set<http2.ServerHttp2Session>()
   readonly exchanges = new Set<H2Exchange>()
-  /** Sessions ended with GOAWAY ENHANCE_YOUR_CALM for resetting too many streams early. */
-  rapidResetRefusals = 0
+  readonly maxHeaderListBytes: number
+  readonly pingMs: number
+  /** Sessions closed because a PING went unanswered (refused by nghttp2, or a dead peer). */
+  deadSessions = 0
+  #pinging = new WeakSet<http2.Http2Session>()
+  /** Streams reset by their client before they were started: they cost the user container nothing. */
+  resetBeforeStart = 0
   #sweeper: NodeJS.Timeout
-  #state = new WeakMap<http2.Http2Session, SessionState>()
+  /** Streams opened in the current read, started together on the next turn of the event loop. */
+  #starting: Array<{ ex: H2Exchange; session: http2.Http2Session | undefined }> = []
 
   constructor (ctx: ProxyContext, opts: H2ServerOptions) {
     this.ctx = ctx
+    this.maxHeaderListBytes = opts.maxHeaderBytes + 320
+    this.pingMs = opts.pingMs
     this.upstream = new H2Upstream({ host: opts.userHost, port: opts.userPort, idleTimeoutMs: opts.upstreamIdleMs })
     this.server = http2.createServer({
       settings: {
         maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
         initialWindowSize: H2_WINDOW,
-        maxHeaderListSize: opts.maxHeaderBytes + 320,
+        // Advertised with a margin over what we accept: node:http2 resets a stream over the advertised size
+        // with ENHANCE_YOUR_CALM, while Go answers 431; within the margin the 431 is ours (H2Exchange).
+        maxHeaderListSize: this.maxHeaderListBytes + H2_HEADER_LIST_MARGIN,
         enablePush: false
       },
       maxSettings: H2_MAX_SETTINGS,
@@ -84,10 +88,11 @@ export class H2Front implements H2Owner {
 
   #onSession (session: http2.ServerHttp2Session): void {
     this.sessions.add(session)
-    this.#state.set(session, { budget: EARLY_RESET_BUDGET, refilledMs: this.ctx.clock.now() })
     session.on('error', () => { /* 'close' follows */ })
     session.once('close', () => this.sessions.delete(session))
     session.once('connect', () => { try { session.setLocalWindowSize(H2_WINDOW) } catch { /* closed */ } })
+    session.setTimeout(this.pingMs, () => this.#checkAlive(session))
+    session.on('frameError', () => this.#checkAlive(session))
     // A connection that arrives while draining is told at once that no new streams will be served.
     if (this.ctx.closing) session.close()
   }
@@ -97,31 +102,50 @@ export class H2Front implements H2Owner {
     let ip = session?.socket?.remoteAddress ?? ''
     if (ip.startsWith('::ffff:')) ip = ip.slice(7)
     const ex = new H2Exchange(this, stream, headers, ip)
-    if (session !== undefined) {
-      stream.once('close', () => this.#countReset(session, stream, ex))
-    }
     if (headers[HTTP2_HEADER_METHOD] === 'CONNECT') {
       // Neither extended CONNECT nor tunnels are proxied; Go's ReverseProxy would fail these too.
       try { stream.respond({ ':status': 501 }, { endStream: true }) } catch { /* gone */ }
       return
     }
-    ex.start()
+    // Started after every frame of this read was processed: a stream its client reset in the same read
+    // (rapid reset, CVE-2023-44487) is already closed then and never reaches the user container. This also
+    // keeps our work out of nghttp2's callbacks.
+    if (this.#starting.push({ ex, session }) === 1) setImmediate(() => this.#startAll())
   }
 
-  #countReset (session: http2.Http2Session, stream: http2.ServerHttp2Stream, ex: H2Exchange): void {
-    const st = this.#state.get(session)
-    if (st === undefined) return
-    const now = this.ctx.clock.now()
-    const refill = ((now - st.refilledMs) / 1000) * EARLY_RESET_REFILL_PER_S
-    if (refill >= 1) { st.budget = Math.min(EARLY_RESET_BUDGET, st.budget + Math.floor(refill)); st.refilledMs = now }
-    // rstCode on a stream the client reset; our own resets and normal ends do not count.
-    const clientReset = stream.rstCode !== undefined && stream.rstCode !== 0 && !ex.resStarted && !stream.sentHeaders
-    if (!clientReset) { if (st.budget < EARLY_RESET_BUDGET) st.budget++; return }
-    if (--st.budget > 0) return
-    if (session.destroyed) return
-    this.rapidResetRefusals++
-    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM)
-    session.destroy()
+  /** PINGs the peer; no answer within pingMs destroys the session (it may be one nghttp2 has ended). */
+  #checkAlive (session: http2.Http2Session): void {
+    if (this.#pinging.has(session)) return
+    this.#pinging.add(session)
+    const t = setTimeout(() => {
+      this.#pinging.delete(session)
+      this.deadSessions++
+      session.destroy()
+      // A session nghttp2 has ended can be left with its socket open by node:http2: close it ourselves.
+      session.socket?.destroy()
+    }, this.pingMs)
+    t.unref()
+    try {
+      session.ping((err) => {
+        if (err !== null) return
+        this.#pinging.delete(session)
+        clearTimeout(t)
+      })
+    } catch {
+      // Not connected yet, or destroyed: the timer decides.
+    }
+  }
+
+  #startAll (): void {
+    const list = this.#starting
+    this.#starting = []
+    for (const { ex, session } of list) {
+      if (!ex.stream.closed && !ex.stream.destroyed) { ex.start(); continue }
+      this.resetBeforeStart++
+      // Resets in bulk are what nghttp2's rapid-reset limit ends a session for: check it is still alive.
+      // (The session is kept from the 'stream' event: a closed stream no longer knows it.)
+      if (session !== undefined) this.#checkAlive(session)
+    }
   }
 
   sweep (nowMs: number): void {

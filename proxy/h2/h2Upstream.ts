@@ -48,7 +48,7 @@ export class H2Upstream {
       const i = this.#entries.indexOf(e)
       if (i >= 0) this.#entries.splice(i, 1)
     }
-    session.once('connect', () => { session.setLocalWindowSize(UPSTREAM_WINDOW) })
+    session.once('connect', () => { try { session.setLocalWindowSize(UPSTREAM_WINDOW) } catch { /* destroyed meanwhile */ } })
     session.on('error', drop)
     session.once('goaway', drop)
     session.once('close', drop)
