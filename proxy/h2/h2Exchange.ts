@@ -4,8 +4,11 @@ import { downstreamHeaders, readRequestInfo, upstreamHeaders } from './h2Headers
 import type { H2Upstream } from './h2Upstream.js'
 
 const {
-  HTTP2_HEADER_STATUS, HTTP2_HEADER_METHOD, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR
+  HTTP2_HEADER_STATUS, HTTP2_HEADER_METHOD, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM
 } = http2.constants
+/** Request bodies up to this size are kept until the response starts, so a refused stream can be retried. */
+const RETRY_BODY_BYTES = 64 * 1024
+
 const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM
 
 // Bodies as Knative writes them (see clientConnection.ts).
@@ -60,6 +63,10 @@ export class H2Exchange {
   #trailers: http2.IncomingHttpHeaders | null = null
   /** The client has sent END_STREAM. */
   #clientEnded = false
+  /** The request body sent upstream so far, while it is small enough to send again; null past that. */
+  #kept: Buffer[] | null = []
+  #keptBytes = 0
+  #retried = false
 
   constructor (owner: H2Owner, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, clientIp: string) {
     this.#owner = owner
@@ -132,10 +139,29 @@ export class H2Exchange {
   }
 
   #dispatch (): void {
-    const ctx = this.#owner.ctx
+    this.#owner.ctx.counters.forwarded++
+    this.#openUpstream()
     const stream = this.stream
-    ctx.counters.forwarded++
-    // HEADERS with END_STREAM: no body will follow (a GET, a HEAD).
+    if (!stream.endAfterHeaders) {
+      // The body is forwarded by hand rather than piped, keeping up to RETRY_BODY_BYTES of it, so a stream
+      // the user container refused unprocessed (REFUSED_STREAM, or past a GOAWAY's last stream id) can be
+      // sent again on a new connection, as Go's http2.Transport retries such requests.
+      stream.on('data', (c: Buffer) => {
+        this.#traffic = true
+        if (this.#kept !== null) {
+          this.#keptBytes += c.length
+          if (this.#keptBytes <= RETRY_BODY_BYTES) this.#kept.push(c)
+          else this.#kept = null
+        }
+        const up = this.#up
+        if (up !== null && !up.write(c)) stream.pause()
+      })
+      stream.once('end', () => { this.#up?.end() })
+    }
+  }
+
+  #openUpstream (): void {
+    const stream = this.stream
     const endStream = stream.endAfterHeaders
     let up: http2.ClientHttp2Stream
     try {
@@ -153,9 +179,10 @@ export class H2Exchange {
     up.once('response', (h, flags) => this.#onResponse(up, h, flags))
     up.on('trailers', (t) => { this.#trailers = t })
     up.once('close', () => this.#onUpstreamClose(up))
-    if (!endStream) {
-      stream.on('data', () => { this.#traffic = true })
-      stream.pipe(up)
+    up.on('drain', () => { if (this.#up === up) stream.resume() })
+    if (!endStream && this.#kept !== null && this.#kept.length > 0) {
+      for (const c of this.#kept) up.write(c)
+      if (this.#clientEnded) up.end()
     }
   }
 
@@ -164,6 +191,7 @@ export class H2Exchange {
     if (stream.closed || this.resStarted) { up.close(NGHTTP2_CANCEL); return }
     this.resStarted = true
     this.#traffic = true
+    this.#kept = null
     this.#status = Number(h[HTTP2_HEADER_STATUS] ?? 0)
     const out = downstreamHeaders(h)
     const headOnly = this.#headers[HTTP2_HEADER_METHOD] === 'HEAD'
@@ -195,6 +223,13 @@ export class H2Exchange {
     const code = up.rstCode ?? NGHTTP2_NO_ERROR
     if (this.stream.closed) return
     if (!this.resStarted) {
+      if (!this.#retried && this.#kept !== null && (code === NGHTTP2_REFUSED_STREAM || this.#owner.upstream.refused(up))) {
+        // Not processed by the user container: safe to send again, once.
+        this.#retried = true
+        this.#owner.ctx.counters.retries++
+        this.#openUpstream()
+        return
+      }
       // The connection failed, or the user container reset the stream before answering: Go's ReverseProxy
       // error handler answers 502.
       this.#badGateway()

@@ -23,6 +23,10 @@ export class H2Upstream {
   readonly port: number
   readonly idleTimeoutMs: number
   #entries: Entry[] = []
+  /** Last stream id of the GOAWAY each session got. */
+  #goaway = new WeakMap<http2.ClientHttp2Session, number>()
+  /** A closed stream forgets its session; this remembers it. */
+  #sessionOf = new WeakMap<http2.ClientHttp2Stream, http2.ClientHttp2Session>()
 
   constructor (opts: { host: string; port: number; idleTimeoutMs: number }) {
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host
@@ -50,7 +54,7 @@ export class H2Upstream {
     }
     session.once('connect', () => { try { session.setLocalWindowSize(UPSTREAM_WINDOW) } catch { /* destroyed meanwhile */ } })
     session.on('error', drop)
-    session.once('goaway', drop)
+    session.once('goaway', (_code: number, lastStreamId: number) => { this.#goaway.set(session, lastStreamId); drop() })
     session.once('close', drop)
     this.#entries.push(e)
     return e
@@ -70,11 +74,23 @@ export class H2Upstream {
     const entry = e
     entry.streams++
     const stream = entry.session.request(headers, { endStream })
+    this.#sessionOf.set(stream, entry.session)
     stream.once('close', () => {
       entry.streams--
       if (entry.streams === 0) entry.idleSinceMs = Date.now()
     })
     return stream
+  }
+
+  /**
+   * True when the user container never processed this stream: it was never sent (its connection failed
+   * first), or its id is past the last stream id of the GOAWAY its connection received.
+   */
+  refused (stream: http2.ClientHttp2Stream): boolean {
+    if (stream.id === undefined) return true
+    const session = this.#sessionOf.get(stream)
+    const last = session === undefined ? undefined : this.#goaway.get(session)
+    return last !== undefined && stream.id > last
   }
 
   /** Closes connections idle for longer than idleTimeoutMs (sweep-driven). */

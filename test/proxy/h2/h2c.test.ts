@@ -81,6 +81,17 @@ t.test('502 when the user container is down or resets the stream; RST_STREAM pas
   t.equal(r.status, 502)
 })
 
+t.test('a stream the user container refused unprocessed (REFUSED_STREAM) is sent again once, body included', async (t) => {
+  const up = await startFixture(t, H2_UPSTREAM_JS)
+  const px = await startProxyInProcess(t, up)
+  const s = connectH2(t, px.ports.serving)
+  const r = await h2request(s, { ':path': '/refuse-once' }, 'body-kept')
+  t.equal(r.status, 200)
+  t.equal(r.body, 'body-kept')
+  t.equal(px.ctx.counters.retries, 1)
+  t.equal(px.ctx.counters.badGateway, 0)
+})
+
 t.test('504 when no response within REVISION_TIMEOUT_SECONDS; the upstream stream is cancelled', async (t) => {
   const up = await startFixture(t, H2_UPSTREAM_JS)
   const px = await startProxyInProcess(t, up, { REVISION_TIMEOUT_SECONDS: '1' })
