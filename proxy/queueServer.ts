@@ -52,7 +52,8 @@ export class QueueServer {
       socket.on('error', () => { /* 'close' follows */ })
       first = firstBytes(socket, {
         http1,
-        h2: (buf) => { first = null; this.unrouted.delete(socket); h2.handle(socket, buf) }
+        h2: (buf) => { first = null; this.unrouted.delete(socket); h2.handle(socket, buf) },
+        h2Upgrade: (u, buf) => { this.unrouted.delete(socket); first = h2.upgrade(socket, u, buf) }
       }, ctx.headerTimeoutMs)
       socket.once('end', () => { if (conn === null && this.unrouted.has(socket)) socket.destroy() })
     })

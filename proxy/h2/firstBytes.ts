@@ -1,4 +1,5 @@
 import type net from 'node:net'
+import { parseH2cUpgrade, type H2cUpgrade } from './h2cUpgrade.js'
 import { EMPTY_SETTINGS_FRAME, goawayFrame, H2_PROTOCOL_ERROR, sniffPreface, SNIFF_BAD, SNIFF_H2, SNIFF_HTTP1, SNIFF_MORE } from './preface.js'
 
 export interface FirstBytesRoutes {
@@ -6,6 +7,8 @@ export interface FirstBytesRoutes {
   http1 (buf: Buffer): void
   /** The HTTP/2 preface: the socket, with `buf` still unread, goes to node:http2. */
   h2 (buf: Buffer): void
+  /** An HTTP/1.1 request that asks for the h2c upgrade (h2cUpgrade.ts); absent: served as HTTP/1.1. */
+  h2Upgrade?: (u: H2cUpgrade, buf: Buffer) => void
 }
 
 /**
@@ -32,7 +35,11 @@ export function firstBytes (socket: net.Socket, routes: FirstBytesRoutes, timeou
     }
     clearTimeout(timer)
     held = null
-    if (r === SNIFF_HTTP1) routes.http1(buf)
+    if (r === SNIFF_HTTP1) {
+      const u = routes.h2Upgrade === undefined ? null : parseH2cUpgrade(buf)
+      if (u !== null && routes.h2Upgrade !== undefined) routes.h2Upgrade(u, buf)
+      else routes.http1(buf)
+    }
     else if (r === SNIFF_H2) routes.h2(buf)
     else if (r === SNIFF_BAD) {
       socket.end(Buffer.concat([EMPTY_SETTINGS_FRAME, goawayFrame(0, H2_PROTOCOL_ERROR, 'invalid connection preface')]))

@@ -1,5 +1,7 @@
 import http2 from 'node:http2'
 import type net from 'node:net'
+import type { Duplex } from 'node:stream'
+import { SWITCHING_PROTOCOLS, UpgradedConnection, type H2cUpgrade } from './h2cUpgrade.js'
 import type { ProxyContext } from '../proxyContext.js'
 import { H2Exchange, type H2Owner } from './h2Exchange.js'
 import { H2Upstream } from './h2Upstream.js'
@@ -80,10 +82,24 @@ export class H2Front implements H2Owner {
   }
 
   /** Hands a connection to HTTP/2. `head` is what was read from it already (the preface, part of it, more). */
-  handle (socket: net.Socket, head: Buffer | null): void {
-    socket.setNoDelay(true)
+  handle (socket: net.Socket | Duplex, head: Buffer | null): void {
+    if ('setNoDelay' in socket) socket.setNoDelay(true)
     if (head !== null && head.length > 0) socket.unshift(head)
     this.server.emit('connection', socket)
+  }
+
+  /**
+   * Takes an HTTP/1.1 connection whose first request is an h2c upgrade (h2cUpgrade.ts): answers 101 and
+   * runs the connection as HTTP/2 with that request as stream 1. `buf` is what was read so far. Returns
+   * where later reads from the socket must go.
+   */
+  upgrade (socket: net.Socket, u: H2cUpgrade, buf: Buffer): (chunk: Buffer) => void {
+    socket.setNoDelay(true)
+    socket.write(SWITCHING_PROTOCOLS)
+    const conn = new UpgradedConnection(socket, u.headers, u.bodyLength)
+    this.server.emit('connection', conn)
+    if (buf.length > u.headEnd) conn.feed(buf.subarray(u.headEnd))
+    return (chunk) => conn.feed(chunk)
   }
 
   #onSession (session: http2.ServerHttp2Session): void {

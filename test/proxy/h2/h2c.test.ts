@@ -204,3 +204,21 @@ t.test('an HTTP/1 user container behind an HTTP/2 request: 502, as Knative\'s h2
   const r = await h2request(s, { ':path': '/' })
   t.equal(r.status, 502)
 })
+
+t.test('h2c upgrade (Upgrade: h2c, as Go\'s h2c handler accepts it): curl --http2, with and without a body', async (t) => {
+  if (!(await curlSupportsHttp2())) { t.comment('skipped: curl here has no HTTP/2'); return }
+  const up = await startFixture(t, H2_UPSTREAM_JS)
+  const px = await startProxyInProcess(t, up)
+  px.reporter.stop()
+  px.reporter.tick()
+  const get = await curl(['--http2', '-w', ' %{http_version}', `http://127.0.0.1:${px.ports.serving}/hello`])
+  t.equal(get, 'hello over h2 2', 'upgraded: the response came back as HTTP/2 stream 1')
+  const post = await curl(['--http2', '-w', ' %{http_version}', '--data-binary', 'upgraded-body', `http://127.0.0.1:${px.ports.serving}/echo`])
+  t.equal(post, 'upgraded-body 2', 'the HTTP/1.1 body was carried into stream 1')
+  // Two requests on one upgraded connection: stream 1 and then an ordinary stream 3.
+  const two = await curl(['--http2', '-w', ' %{http_version}\n', `http://127.0.0.1:${px.ports.serving}/hello`, `http://127.0.0.1:${px.ports.serving}/hello`])
+  t.equal(two, 'hello over h2 2\nhello over h2 2\n')
+  px.reporter.tick()
+  const stat = decodeStat(px.reporter.body)
+  t.equal(stat.requestCount, 4 / (px.reporter.reportingPeriodMs / 1000), 'each upgraded request and stream counted once')
+})
