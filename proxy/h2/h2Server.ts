@@ -49,6 +49,9 @@ export class H2Front implements H2Owner {
   /** Sessions closed because a PING went unanswered (refused by nghttp2, or a dead peer). */
   deadSessions = 0
   #pinging = new WeakSet<http2.Http2Session>()
+  /** Client address per session: node:http2 wraps a non-socket connection (an upgrade) and loses it. */
+  #ipOf = new WeakMap<http2.Http2Session, string>()
+  #nextIp = ''
   /** Streams reset by their client before they were started: they cost the user container nothing. */
   resetBeforeStart = 0
   #sweeper: NodeJS.Timeout
@@ -97,13 +100,19 @@ export class H2Front implements H2Owner {
     socket.setNoDelay(true)
     socket.write(SWITCHING_PROTOCOLS)
     const conn = new UpgradedConnection(socket, u.headers, u.bodyLength)
+    // The 'session' event comes synchronously from this emit.
+    this.#nextIp = socket.remoteAddress ?? ''
     this.server.emit('connection', conn)
+    this.#nextIp = ''
     if (buf.length > u.headEnd) conn.feed(buf.subarray(u.headEnd))
     return (chunk) => conn.feed(chunk)
   }
 
   #onSession (session: http2.ServerHttp2Session): void {
     this.sessions.add(session)
+    let ip = this.#nextIp !== '' ? this.#nextIp : (session.socket?.remoteAddress ?? '')
+    if (ip.startsWith('::ffff:')) ip = ip.slice(7)
+    this.#ipOf.set(session, ip)
     session.on('error', () => { /* 'close' follows */ })
     session.once('close', () => this.sessions.delete(session))
     session.once('connect', () => { try { session.setLocalWindowSize(H2_WINDOW) } catch { /* closed */ } })
@@ -115,8 +124,7 @@ export class H2Front implements H2Owner {
 
   #onStream (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     const session = stream.session
-    let ip = session?.socket?.remoteAddress ?? ''
-    if (ip.startsWith('::ffff:')) ip = ip.slice(7)
+    const ip = session === undefined ? '' : (this.#ipOf.get(session) ?? '')
     const ex = new H2Exchange(this, stream, headers, ip)
     if (headers[HTTP2_HEADER_METHOD] === 'CONNECT') {
       // Neither extended CONNECT nor tunnels are proxied; Go's ReverseProxy would fail these too.

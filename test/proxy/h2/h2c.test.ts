@@ -215,10 +215,12 @@ t.test('h2c upgrade (Upgrade: h2c, as Go\'s h2c handler accepts it): curl --http
   t.equal(get, 'hello over h2 2', 'upgraded: the response came back as HTTP/2 stream 1')
   const post = await curl(['--http2', '-w', ' %{http_version}', '--data-binary', 'upgraded-body', `http://127.0.0.1:${px.ports.serving}/echo`])
   t.equal(post, 'upgraded-body 2', 'the HTTP/1.1 body was carried into stream 1')
+  const hdrs = await curl(['--http2', '-D', '-', '-o', '/dev/null', `http://127.0.0.1:${px.ports.serving}/echo`])
+  t.match(hdrs, /x-request-headers: .*"x-forwarded-for":"127\.0\.0\.1"/, 'the client address reaches X-Forwarded-For on an upgraded connection too')
   // Two requests on one upgraded connection: stream 1 and then an ordinary stream 3.
   const two = await curl(['--http2', '-w', ' %{http_version}\n', `http://127.0.0.1:${px.ports.serving}/hello`, `http://127.0.0.1:${px.ports.serving}/hello`])
   t.equal(two, 'hello over h2 2\nhello over h2 2\n')
   px.reporter.tick()
   const stat = decodeStat(px.reporter.body)
-  t.equal(stat.requestCount, 4 / (px.reporter.reportingPeriodMs / 1000), 'each upgraded request and stream counted once')
+  t.equal(stat.requestCount, 5 / (px.reporter.reportingPeriodMs / 1000), 'each upgraded request and stream counted once')
 })
