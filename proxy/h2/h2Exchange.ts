@@ -211,9 +211,14 @@ export class H2Exchange {
       const t = this.#trailers
       try { stream.sendTrailers(t === null ? {} : downstreamHeaders(t)) } catch { /* stream gone */ }
     })
-    up.on('data', () => { this.#traffic = true })
-    if (headOnly) up.resume()
-    up.pipe(stream)
+    if (headOnly) { up.resume(); up.once('end', () => stream.end()); return }
+    // Forwarded by hand rather than with pipe(): fewer listeners per stream, the same backpressure.
+    up.on('data', (c: Buffer) => {
+      this.#traffic = true
+      if (!stream.write(c)) up.pause()
+    })
+    stream.on('drain', () => up.resume())
+    up.once('end', () => stream.end())
   }
 
   #onUpstreamClose (up: http2.ClientHttp2Stream): void {
