@@ -275,6 +275,12 @@ export async function runH2Bench (): Promise<void> {
     ...lines,
     '',
     ...verdict,
+    '',
+    'Reading the rows: every stream goes through node:http2\'s JavaScript on both sides (docs/proxy.md, "Where the line',
+    'is drawn"), which is why iotless spends several times nginx\'s CPU per HTTP/2 request. The issue\'s HTTP/2 target is',
+    'against Knative\'s queue-proxy (≥ 2× its requests per CPU second) and needs its binary (BENCH_QUEUE_PROXY); without',
+    'it the target is unmeasured. nginx\'s few failed requests are grpc_pass answering 502 for some streams of an upstream',
+    'that does not read their bodies; iotless retries a refused upstream stream once.',
     ''
   ].join('\n')
   console.log(section)
