@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   PREFETCH_ACTUATOR_FAILED: { exitCode: 1, summary: 'A prefetch actuator call to Kubernetes/Knative or OpenWhisk failed (not found, forbidden, unreachable, version unknown); the message names the object.' },
   PROXY_ENV_MISSING: { exitCode: 2, summary: 'iotless proxy: an environment variable the Knative revision reconciler must inject is unset; the message names it.' },
   PROXY_ENV_INVALID: { exitCode: 2, summary: 'iotless proxy: an environment variable has a value of the wrong type or range (a port, a number, the readiness probe JSON); the message names it.' },
+  PROXY_TLS_CERT_INVALID: { exitCode: 2, summary: 'iotless proxy: the certificate or key Knative mounted for QUEUE_SERVING_TLS_PORT cannot be read, does not parse, or the key is not the certificate\'s; the message names the file.' },
   TARGET_HTTP_STATUS: { exitCode: 1, summary: 'A remote target (knative, sink, openwhisk) answered with a status that is not a success; httpStatus says which, retryable follows Knative Eventing.' },
   TARGET_UNREACHABLE: { exitCode: 1, summary: 'A remote target could not be reached or dropped the connection (refused, reset, DNS) before it answered; retryable.' },
   TARGET_TIMEOUT: { exitCode: 1, summary: 'A remote target did not connect, answer or finish its answer within the configured timeout; retryable.' },

@@ -162,10 +162,11 @@ export class ClientConn implements UpstreamOwner {
   #upgrade = false
   #retried = false
 
-  constructor (socket: net.Socket, ctx: ProxyContext) {
+  /** `acceptedMs`: when the connection was accepted, if a sniffer read from it before (the header timeout counts from then). */
+  constructor (socket: net.Socket, ctx: ProxyContext, acceptedMs?: number) {
     this.socket = socket
     this.#ctx = ctx
-    this.#headSinceMs = ctx.clock.now()
+    this.#headSinceMs = acceptedMs ?? ctx.clock.now()
     let ip = socket.remoteAddress ?? ''
     if (ip.startsWith('::ffff:')) ip = ip.slice(7)
     // Go's httputil.ReverseProxy appends the client address to X-Forwarded-For.

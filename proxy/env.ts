@@ -1,4 +1,5 @@
 import { IotlessError } from '../core/errors.js'
+import { DEFAULT_CERT_DIR, readTlsSettings, type TlsSettings } from './h2/tlsEnv.js'
 
 /**
  * The queue-proxy environment contract, read once, checked, and frozen.
@@ -74,6 +75,10 @@ export interface ProxyEnv {
   keepAliveIdleMs: number
   /** How long a pooled idle upstream connection is kept; below Node's 5 s keepAliveTimeout so we close first. */
   upstreamIdleMs: number
+  /** HTTP/2 connections idle this long are PINGed, and closed when the PING goes unanswered as long. */
+  h2PingMs: number
+  /** The TLS port's settings; it runs only when both files exist at start (as in Knative). */
+  tls: TlsSettings
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -104,7 +109,10 @@ export const IOTLESS_ENV = {
   IOTLESS_PROXY_MAX_HEADER_BYTES: 'largest request head accepted, default 1052672 (Go\'s 1 MiB DefaultMaxHeaderBytes + 4096, as queue-proxy); larger gets 431 and close',
   IOTLESS_PROXY_HEADER_TIMEOUT_MS: 'time allowed to send one request head, from the accept or the head\'s first byte, default 60000 (queue-proxy\'s ReadHeaderTimeout)',
   IOTLESS_PROXY_KEEPALIVE_IDLE_MS: 'an idle keep-alive client connection is closed after this, default 120000 (above the 90 s idle timeout of Go clients such as the activator); 0 = never',
-  IOTLESS_PROXY_UPSTREAM_IDLE_MS: 'idle upstream keep-alive connections are closed after this, default 4000'
+  IOTLESS_PROXY_UPSTREAM_IDLE_MS: 'idle upstream keep-alive connections are closed after this, default 4000',
+  IOTLESS_PROXY_H2_PING_MS: 'an HTTP/2 connection idle this long is sent a PING and closed if it is not answered within as long, default 10000',
+  IOTLESS_PROXY_CERT_DIR: 'where tls.crt and tls.key are looked for, default /var/lib/knative/certs (TLS on QUEUE_SERVING_TLS_PORT when both exist)',
+  IOTLESS_PROXY_CERT_RELOAD_MS: 'how often the certificate files are re-read for rotation, default 60000 (a change seen by a directory watch reloads sooner)'
 } as const
 
 function required (env: Env, name: string): string {
@@ -175,7 +183,9 @@ export function readProxyEnv (env: Env): ProxyEnv {
     maxHeaderBytes: optInt(env, 'IOTLESS_PROXY_MAX_HEADER_BYTES', 1_048_576 + 4096, 1024, 16 * 1024 * 1024),
     headerTimeoutMs: optInt(env, 'IOTLESS_PROXY_HEADER_TIMEOUT_MS', 60_000, 1, 3_600_000),
     keepAliveIdleMs: optInt(env, 'IOTLESS_PROXY_KEEPALIVE_IDLE_MS', 120_000, 0, 86_400_000),
-    upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000)
+    upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000),
+    h2PingMs: optInt(env, 'IOTLESS_PROXY_H2_PING_MS', 10_000, 10, 3_600_000),
+    tls: readTlsSettings(env, env.IOTLESS_PROXY_CERT_DIR ?? DEFAULT_CERT_DIR, optInt(env, 'IOTLESS_PROXY_CERT_RELOAD_MS', 60_000, 10, 86_400_000))
   }
   return Object.freeze(cfg)
 }

@@ -7,8 +7,9 @@ import type { ProxyContext } from './proxyContext.js'
 /**
  * Decides what serves each connection accepted on QUEUE_SERVING_PORT. The socket arrives paused (accepted
  * with pauseOnConnect), nothing read yet. The default is `(s, q) => q.serveHttp1(s)`, the HTTP/1.1 fast path.
- * A protocol sniffer (HTTP/2 prior knowledge) reads the first bytes itself, then either takes the socket or
- * hands it back with `q.serveHttp1(s, { first })`.
+ * A protocol sniffer (HTTP/2 prior knowledge, h2/sniffAccept.ts) reads the first bytes itself, then either
+ * takes the socket or hands it back with `q.serveHttp1(s, { first })`. While it reads, `q.hold(s)` puts the
+ * socket under the header timeout from the accept and under shutdown, as a ClientConn would be.
  */
 export type AcceptHandler = (accepted: net.Socket, queue: QueueServer) => void
 
@@ -23,6 +24,8 @@ export class QueueServer {
   readonly server: net.Server
   readonly connections = new Set<ClientConn>()
   readonly sweepMs: number
+  /** Sockets an AcceptHandler holds (hold()) before it routed them, with their accept time. */
+  readonly unrouted = new Map<net.Socket, number>()
   #sweeper: NodeJS.Timeout | undefined
 
   constructor (ctx: ProxyContext, opts: { sweepMs?: number; onAccept?: AcceptHandler } = {}) {
@@ -37,19 +40,46 @@ export class QueueServer {
   /**
    * Serves a connection as HTTP/1.1. `adopt` (default true) moves a plain TCP handle to a socket that reads
    * with `onread` (adoptSocket.ts), the fast path; pass false for a socket that must be read as it is (TLS).
-   * `first`: bytes a sniffer already read from it, served before anything else.
+   * (A sniffer that adopted the socket itself also passes false, and forwards its reads to the ClientConn's
+   * onData.) `first`: bytes a sniffer already read from it, served before anything else. A held socket
+   * (hold()) leaves `unrouted` here, and its header timeout still counts from the accept.
    */
   serveHttp1 (accepted: net.Socket, opts: { adopt?: boolean; first?: Buffer } = {}): ClientConn {
     // Reads arrive from the event loop, after `conn` is set below.
     let conn: ClientConn | null = null
     const socket = opts.adopt === false ? accepted : adoptSocket(accepted, true, (chunk) => { if (conn !== null) conn.onData(chunk) })
-    const c = new ClientConn(socket, this.ctx)
+    let acceptedMs: number | undefined
+    if (this.unrouted.size > 0) {
+      acceptedMs = this.unrouted.get(accepted)
+      this.unrouted.delete(accepted)
+    }
+    const c = new ClientConn(socket, this.ctx, acceptedMs)
     conn = c
     this.connections.add(c)
     socket.once('close', () => this.connections.delete(c))
-    if (opts.first !== undefined && opts.first.length > 0) c.onData(opts.first)
+    // Resumed before `first` is served: 'data' flows from the next tick, after it, and a pause that serving
+    // `first` asks for (backpressure) holds.
     if (socket === accepted) socket.resume()
+    if (opts.first !== undefined && opts.first.length > 0) c.onData(opts.first)
     return c
+  }
+
+  /**
+   * For an AcceptHandler that reads a socket's first bytes before routing it: until serveHttp1() or
+   * release() takes it out, the socket is closed once the header timeout has passed since the accept (a
+   * connection that sends nothing, a preface that stalls), when it ends before it was routed, and on
+   * shutdown. Call it in the accept callback, with the socket the handler reads from.
+   */
+  hold (socket: net.Socket): void {
+    this.unrouted.set(socket, this.ctx.clock.now())
+    socket.once('close', () => this.unrouted.delete(socket))
+    socket.once('end', () => { if (this.unrouted.has(socket)) socket.destroy() })
+    socket.on('error', () => { /* 'close' follows */ })
+  }
+
+  /** The handler routed a held socket elsewhere (HTTP/2): its own timeouts apply from now on. */
+  release (socket: net.Socket): void {
+    this.unrouted.delete(socket)
   }
 
   /** Listens through core/listen.ts, so a taken port is PORT_IN_USE naming `hint.envVar`. */
@@ -62,7 +92,18 @@ export class QueueServer {
 
   sweep (nowMs: number): void {
     for (const c of this.connections) c.sweep(nowMs)
+    if (this.unrouted.size > 0) this.#sweepUnrouted(nowMs)
     this.ctx.pool.sweep(nowMs)
+  }
+
+  #sweepUnrouted (nowMs: number): void {
+    const limit = this.ctx.headerTimeoutMs
+    for (const [s, since] of this.unrouted) {
+      if (nowMs - since < limit) continue
+      this.ctx.counters.headerTimeouts++
+      this.unrouted.delete(s)
+      s.destroy()
+    }
   }
 
   get tunnels (): number {
@@ -80,6 +121,7 @@ export class QueueServer {
     this.ctx.closing = true
     this.server.close()
     for (const c of this.connections) c.closeIfIdle()
+    for (const s of this.unrouted.keys()) s.destroy()
     const deadline = Date.now() + timeoutMs
     while (Date.now() < deadline) {
       let busy = false
@@ -94,6 +136,7 @@ export class QueueServer {
     const deadline = Date.now() + graceMs
     while (this.tunnels > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
     for (const c of this.connections) c.socket.destroy()
+    for (const s of this.unrouted.keys()) s.destroy()
     clearInterval(this.#sweeper)
     this.ctx.pool.closeAll()
   }

@@ -4,6 +4,9 @@ import { listen } from '../core/listen.js'
 import { Breaker } from '../core/breaker.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { Drainer } from './drainer.js'
+import { H2Front } from './h2/h2Server.js'
+import { sniffAccept } from './h2/sniffAccept.js'
+import { createTlsServing, tlsFilesPresent, type TlsServing } from './h2/tlsServer.js'
 import type { ProxyEnv } from './env.js'
 import { ProxyCounters, type ProxyContext } from './proxyContext.js'
 import { QueueServer, type AcceptHandler } from './queueServer.js'
@@ -13,15 +16,20 @@ import { UpstreamPool } from './upstreamPool.js'
 import { createUserMetrics } from './userMetrics.js'
 
 export interface QueueProxy {
-  ports: { serving: number; admin: number; stats: number; userMetrics: number }
+  /** `tls` is null when no certificate is mounted (Knative runs no TLS server then). */
+  ports: { serving: number; admin: number; stats: number; userMetrics: number; tls: number | null }
   ctx: ProxyContext
   reporter: StatsReporter
   drainer: Drainer
   queue: QueueServer
+  /** HTTP/2 (h2c and TLS h2) sessions and streams. */
+  h2: H2Front
   /** The SIGTERM sequence: drain (probes fail, quiet period), close servers, bounded grace for upgrades. */
   shutdown (): Promise<void>
   /** Stops everything at once, without draining (tests, start-up failures). */
   close (): Promise<void>
+  /** How many times the TLS certificate was reloaded after a rotation (0 without TLS). */
+  reloads (): number
 }
 
 /** One listener of the sidecar: what it is, where it goes, and the variable that moves it (for PORT_IN_USE). */
@@ -33,7 +41,7 @@ interface Listener { name: keyof QueueProxy['ports']; server: net.Server; port: 
  * proxy never runs without its admin or stats server.
  */
 async function listenAll (listeners: readonly Listener[], host: string, queue: QueueServer): Promise<QueueProxy['ports']> {
-  const ports = { serving: 0, admin: 0, stats: 0, userMetrics: 0 }
+  const ports: QueueProxy['ports'] = { serving: 0, admin: 0, stats: 0, userMetrics: 0, tls: null }
   const bound: net.Server[] = []
   try {
     for (const l of listeners) {
@@ -57,7 +65,7 @@ async function listenAll (listeners: readonly Listener[], host: string, queue: Q
 export interface StartOptions {
   clock?: Clock
   log?: (msg: string, fields?: Record<string, unknown>) => void
-  /** Who serves each connection accepted on QUEUE_SERVING_PORT; default HTTP/1.1 (QueueServer.serveHttp1). */
+  /** Who serves each connection accepted on QUEUE_SERVING_PORT; default h2/sniffAccept.ts (HTTP/1.1 or HTTP/2 by the first bytes). */
   onAccept?: AcceptHandler
 }
 
@@ -93,7 +101,18 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     observeDurationMs: metrics.observeDurationMs,
     closing: false
   }
-  const queue = new QueueServer(ctx, opts.onAccept === undefined ? {} : { onAccept: opts.onAccept })
+  const h2 = new H2Front(ctx, { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs, pingMs: env.h2PingMs })
+  // The first bytes of each serving-port connection choose HTTP/1.1 or HTTP/2 (h2/sniffAccept.ts).
+  const queue = new QueueServer(ctx, { onAccept: opts.onAccept ?? sniffAccept(h2) })
+  // serving pkg/queue/sharedmain/main.go: the TLS server runs when both certificate files are mounted.
+  // The certificate is loaded here, so a bad one stops start-up before anything listens.
+  let tlsServing: TlsServing | null = null
+  try {
+    if (tlsFilesPresent(env.tls)) tlsServing = createTlsServing({ settings: env.tls, queue, h2, handshakeTimeoutMs: env.headerTimeoutMs, log })
+  } catch (err) {
+    h2.destroyAll()
+    throw err
+  }
   reporter.start()
 
   let shuttingDown = false
@@ -119,19 +138,24 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     }, () => res.writeHead(500).end())
   })
 
+  const listeners: Listener[] = [
+    { name: 'serving', server: queue.server, port: env.queueServingPort, envVar: 'QUEUE_SERVING_PORT' },
+    { name: 'admin', server: admin, port: env.adminPort, envVar: 'IOTLESS_PROXY_ADMIN_PORT' },
+    { name: 'stats', server: stats, port: env.statsPort, envVar: 'IOTLESS_PROXY_STATS_PORT' },
+    { name: 'userMetrics', server: userMetrics, port: env.userMetricsPort, envVar: 'IOTLESS_PROXY_USER_METRICS_PORT' }
+  ]
+  if (tlsServing !== null) listeners.push({ name: 'tls', server: tlsServing.server, port: env.queueServingTlsPort, envVar: 'QUEUE_SERVING_TLS_PORT' })
   let ports: QueueProxy['ports']
   try {
-    ports = await listenAll([
-      { name: 'serving', server: queue.server, port: env.queueServingPort, envVar: 'QUEUE_SERVING_PORT' },
-      { name: 'admin', server: admin, port: env.adminPort, envVar: 'IOTLESS_PROXY_ADMIN_PORT' },
-      { name: 'stats', server: stats, port: env.statsPort, envVar: 'IOTLESS_PROXY_STATS_PORT' },
-      { name: 'userMetrics', server: userMetrics, port: env.userMetricsPort, envVar: 'IOTLESS_PROXY_USER_METRICS_PORT' }
-    ], env.bindHost, queue)
+    ports = await listenAll(listeners, env.bindHost, queue)
   } catch (err) {
+    tlsServing?.close()
     await queue.closeTunnels(0)
+    h2.destroyAll()
     reporter.stop()
     throw err
   }
+  if (tlsServing !== null) log('serving TLS', { port: ports.tls, certFile: env.tls.certFile })
 
   let done: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
@@ -141,10 +165,18 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
       log('draining', { quietPeriodMs: env.drainQuietPeriodMs })
       await drainer.drain()
       log('closing servers')
+      tlsServing?.close()
       // Requests still in flight may take up to the revision timeout; the kubelet's grace period is the same.
-      await queue.shutdown(Math.max(env.revisionTimeoutMs, 1000))
+      const graceMs = Math.max(env.revisionTimeoutMs, 1000)
+      const deadline = Date.now() + graceMs
+      const http1 = queue.shutdown(graceMs)
+      // GOAWAY on every HTTP/2 session (ctx.closing is set now, so one that arrives later gets it at once).
+      h2.shutdown()
+      await http1
+      await h2.drained(deadline)
       for (const s of [admin, stats, userMetrics]) { s.close(); s.closeAllConnections() }
       await queue.closeTunnels(env.upgradeGraceMs)
+      h2.destroyAll()
       reporter.stop()
       log('shut down')
     })()
@@ -155,9 +187,12 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     drainer.reset()
     ctx.closing = true
     queue.server.close()
+    tlsServing?.close()
     for (const s of [admin, stats, userMetrics]) { s.close(); s.closeAllConnections() }
     await queue.closeTunnels(0)
+    h2.destroyAll()
     reporter.stop()
   }
-  return { ports, ctx, reporter, drainer, queue, shutdown, close }
+  const reloads = (): number => tlsServing === null ? 0 : tlsServing.watcher.reloads
+  return { ports, ctx, reporter, drainer, queue, h2, shutdown, close, reloads }
 }

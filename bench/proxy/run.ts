@@ -29,6 +29,7 @@ import path from 'node:path'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { writeResultsSection } from '../writeResultsSection.js'
+import { runH2Bench } from './h2.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -429,6 +430,8 @@ backend be
   console.log(section)
   const resultsPath = writeResultsSection(repoRoot, 'Proxy', section)
   console.error(`wrote the Proxy section of ${resultsPath}`)
+  // The HTTP/2 rows (bench/proxy/h2.ts), in the same run; BENCH_H2=0 leaves them out.
+  if (process.env.BENCH_H2 !== '0') await runH2Bench()
 }
 
 main().catch((err: unknown) => { console.error(err); process.exit(1) })

@@ -142,6 +142,27 @@ t.test('a connection that sends nothing is closed after IOTLESS_PROXY_HEADER_TIM
   s.destroy()
 })
 
+t.test('the header timeout counts from the accept, not from the bytes the HTTP/2 sniffer handed to HTTP/1.1', async (t) => {
+  const up = await startUpstream(t)
+  const px = await startProxyInProcess(t, up.port, { IOTLESS_PROXY_HEADER_TIMEOUT_MS: '1000' })
+  const s = net.connect({ port: px.ports.serving, host: '127.0.0.1' })
+  s.on('error', () => {})
+  let closedAt = 0
+  s.on('close', () => { closedAt = Date.now() })
+  s.resume()
+  await new Promise((resolve) => s.once('connect', resolve))
+  const t0 = Date.now()
+  await sleep(700)
+  // Routed to HTTP/1.1 on its first byte; the head is never finished.
+  s.write('GET /status HT')
+  t.ok(await until(() => closedAt > 0, 3000), 'closed by the proxy')
+  t.ok(closedAt - t0 >= 900, `not before the timeout (${closedAt - t0} ms)`)
+  // Counted from the first byte it would close at about 1700 ms.
+  t.ok(closedAt - t0 < 1550, `at the timeout from the accept (${closedAt - t0} ms)`)
+  t.equal(px.ctx.counters.headerTimeouts, 1)
+  s.destroy()
+})
+
 t.test('an idle keep-alive connection is closed after IOTLESS_PROXY_KEEPALIVE_IDLE_MS; a busy one is not', async (t) => {
   const up = await startUpstream(t)
   const px = await startProxyInProcess(t, up.port, { IOTLESS_PROXY_KEEPALIVE_IDLE_MS: '1500' })
