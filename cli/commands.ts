@@ -14,5 +14,6 @@ export const commands: Record<string, CommandEntry> = {
   prefetch: { summary: 'pre-warm functions on Knative or OpenWhisk from the adapter\'s /metrics (own process)', load: async () => (await import('./prefetch.js')).prefetchCommand },
   sim: { summary: 'simulate prefetch policies on a real trace (cold starts vs wasted memory)', load: async () => (await import('./sim.js')).simCommand },
   replay: { summary: 'replay a real trace over MQTT; publish-to-reply latency, cold starts, losses, plot', load: async () => (await import('./replay.js')).replayCommand },
-  openwhisk: { summary: 'openwhisk deploy: create or update the functions as OpenWhisk actions', load: async () => (await import('./openwhiskDeploy.js')).openwhiskDeployCommand }
+  openwhisk: { summary: 'openwhisk deploy: create or update the functions as OpenWhisk actions', load: async () => (await import('./openwhiskDeploy.js')).openwhiskDeployCommand },
+  broker: { summary: 'broker passwd: add, change or remove a user of the embedded broker\'s users file', load: async () => (await import('./brokerPasswd.js')).brokerCommand },
 }

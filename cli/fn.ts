@@ -89,12 +89,19 @@ async function serve (argv: string[]): Promise<number> {
   }
   const fn = mod.default
   if (!isDefinedFunction(fn)) throw new IotlessError('FUNCTION_NOT_FOUND', `${modulePath} must export default defineFunction({ handle })`)
+  // The effect store behind once(): opened before serving, so a store that is down stops start-up.
+  let effects
+  if (env.IOTLESS_EFFECTS_URL !== undefined && env.IOTLESS_EFFECTS_URL !== '') {
+    const { parseStoreUrl } = await import('../effects/storeUrl.js')
+    const { openEffectStore } = await import('../effects/openStores.js')
+    effects = await openEffectStore(parseStoreUrl(env.IOTLESS_EFFECTS_URL, 'IOTLESS_EFFECTS_URL'), 'IOTLESS_EFFECTS_URL')
+  }
 
   if (mode === 'openwhisk') {
     const platform = env.__OW_RUNTIME_PLATFORM ?? 'openwhisk'
     if (platform !== 'openwhisk' && platform !== 'knative') throw new IotlessError('CLI_USAGE', `__OW_RUNTIME_PLATFORM (${platform}) is not supported: openwhisk or knative`)
     const { startOpenWhiskServer } = await import('../functions/sdk/openwhiskServer.js')
-    const ow = await startOpenWhiskServer(fn, { name, config }, {
+    const ow = await startOpenWhiskServer(fn, { name, config, effects }, {
       port,
       host,
       env,
@@ -114,7 +121,7 @@ async function serve (argv: string[]): Promise<number> {
   const { startKnativeServer } = await import('../functions/sdk/knativeServer.js')
   const registry = new Registry()
   const metrics = createMetrics(registry)
-  const kn = await startKnativeServer(fn, { name, config, metrics }, { port, host, registry })
+  const kn = await startKnativeServer(fn, { name, config, metrics, effects }, { port, host, registry })
   line({ msg: 'iotless fn listening', mode, port: kn.port })
   return await new Promise<number>((resolve, reject) => {
     let stopping = false

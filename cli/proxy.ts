@@ -29,7 +29,6 @@ export const proxyCommand: Command = {
     const env = readProxyEnv(process.env)
     const quiet = env.loggingLevel === 'error' || env.loggingLevel === 'fatal' || env.loggingLevel === 'panic'
     const log = (msg: string, fields?: Record<string, unknown>): void => { if (!quiet) logLine('info', msg, fields) }
-    if (env.readinessProbe.degraded) logLine('warn', 'gRPC readiness probes are checked as TCP connects to the same port')
     const proxy = await startQueueProxy(env, { log })
     // One machine-readable line on stdout, so a supervisor (or a test) learns the ports it got.
     process.stdout.write(JSON.stringify({ msg: 'iotless proxy listening', ports: proxy.ports, containerConcurrency: env.containerConcurrency }) + '\n')
