@@ -242,6 +242,7 @@ function toInbound (packet: IPublishPacket): InboundMessage {
     payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
     qos: packet.qos,
     messageId: packet.messageId,
-    properties: packet.properties
+    properties: packet.properties,
+    dup: packet.dup
   }
 }
