@@ -50,21 +50,22 @@ async function start (t: Test, name: string, routes: unknown[], target: Scripted
 
 t.test('a PUBACK lost after the id was recorded: Mosquitto redelivers with DUP, acknowledged without a second dispatch', async (t) => {
   const inner = new MemoryDedupStore({ maxAgeMs: 60_000, maxEntries: 100 })
-  let adapter: MqttAdapter | undefined
+  const held: { adapter?: MqttAdapter } = {}
   let cut = 0
   // The first record resolves only after the ingress connection is cut: its PUBACK cannot reach Mosquitto.
   const store: DedupStore = {
     seen: (ids, now) => inner.seen(ids, now),
     record: async (ids, now) => {
       await inner.record(ids, now)
-      if (cut++ === 0) adapter?.client?.stream.destroy()
+      if (cut++ === 0) held.adapter?.client?.stream.destroy()
     },
     size: (now) => inner.size(now),
     close: () => inner.close()
   }
   const target = new ScriptedTarget(() => ({ status: 'ok' }))
   const started = await start(t, 'lost', [{ topic: `${base}/lost/#`, function: 'f', qos: 1 }], target, store)
-  adapter = started.adapter
+  held.adapter = started.adapter
+  const adapter = started.adapter
   const pub = await publisher(url, 5)
   t.teardown(() => pub.endAsync(true))
   await pub.publishAsync(`${base}/lost/a`, '{"n":1}', { qos: 1 })
