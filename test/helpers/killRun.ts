@@ -43,7 +43,11 @@ export interface KillRunResult {
   refused: number
   deadLetters: number
   killsDone: number
+  /** From the first message published to the last one counted. */
   elapsedMs: number
+  /** Publish -> first counted, per message, median and 99th percentile (ms). */
+  p50Ms: number
+  p99Ms: number
 }
 
 /** mulberry32: a small seeded PRNG, so the kill moments and refusals repeat from run to run. */
@@ -62,18 +66,26 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
   const rnd = seeded(o.seed)
   const effects = memoryEffectStore()
   const okPerId = new Map<string, number>()
+  const latencies: number[] = []
   let refused = 0
   const receiver = await httpReceiver((req, res) => {
     if (rnd() < o.refuse) { refused++; res.statusCode = 503; res.end(); return }
     const id = String(req.headers['ce-id'])
     const subject = String(req.headers['ce-subject'])
     effects.once(id, 'count', (tx) => tx.incr(`count/${subject}`)).then(() => {
-      okPerId.set(id, (okPerId.get(id) ?? 0) + 1)
+      const n = okPerId.get(id) ?? 0
+      okPerId.set(id, n + 1)
+      if (n === 0) {
+        try {
+          const sent = (JSON.parse(req.body.toString()) as { t?: number }).t
+          if (typeof sent === 'number') latencies.push(Date.now() - sent)
+        } catch { /* the probe */ }
+      }
       res.end()
     }, () => { res.statusCode = 500; res.end() })
   })
   // Keep only the bodies' absence: the receiver's log would hold every request.
-  const kept = setInterval(() => { receiver.received.length = 0 }, 1000)
+  const kept = setInterval(() => { receiver.received.length = 0 }, 200)
   const file = join(o.dir, 'iotless.yaml')
   writeFileSync(file, JSON.stringify({
     broker: { url: o.mosquittoUrl, clientId: `${o.prefix}-adapter`, sessionExpirySeconds: 600 },
@@ -119,7 +131,7 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     }, 30_000, 500)
     const t0 = Date.now()
     const pub = await publisher(o.mosquittoUrl)
-    const publishing = Promise.all(topics.map((t, i) => pub.publishAsync(t, JSON.stringify({ i }), { qos: 1 })))
+    const publishing = Promise.all(topics.map((t, i) => pub.publishAsync(t, JSON.stringify({ i, t: Date.now() }), { qos: 1 })))
     const [lo, hi] = o.killAfterMs ?? [300, 1500]
     for (let k = 0; k < o.kills; k++) {
       await new Promise((resolve) => setTimeout(resolve, lo + rnd() * (hi - lo)))
@@ -149,11 +161,17 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     let okDispatches = 0
     for (const n of okPerId.values()) okDispatches += n
     void doneCount
-    return { exact, missing, overCounted, okDispatches, duplicateDispatches: okDispatches - okPerId.size, refused, deadLetters: dlq.received.length, killsDone, elapsedMs: elapsedMs || Date.now() - started }
+    return { exact, missing, overCounted, okDispatches, duplicateDispatches: okDispatches - okPerId.size, refused, deadLetters: dlq.received.length, killsDone, elapsedMs: elapsedMs || Date.now() - started, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) }
   } finally {
     clearInterval(kept)
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
     await dlq.close()
     await receiver.close()
   }
+}
+
+function percentile (xs: number[], q: number): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number
 }
