@@ -28,6 +28,8 @@ export interface KillRunOptions {
   /** Kill moments: uniformly random in [minMs, maxMs] after each (re)start. */
   killAfterMs?: [number, number] | undefined
   timeoutMs?: number | undefined
+  /** Publish at this many messages/s (latency at a moderate load) instead of all at once (throughput). */
+  rate?: number | undefined
 }
 
 export interface KillRunResult {
@@ -67,12 +69,15 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
   const effects = memoryEffectStore()
   const okPerId = new Map<string, number>()
   const latencies: number[] = []
+  /** Subjects whose count went from 0 to 1 (cheap progress; the final check reads the store). */
+  const countedTopics = new Set<string>()
   let refused = 0
   const receiver = await httpReceiver((req, res) => {
     if (rnd() < o.refuse) { refused++; res.statusCode = 503; res.end(); return }
     const id = String(req.headers['ce-id'])
     const subject = String(req.headers['ce-subject'])
-    effects.once(id, 'count', (tx) => tx.incr(`count/${subject}`)).then(() => {
+    effects.once(id, 'count', (tx) => tx.incr(`count/${subject}`)).then((r) => {
+      if (!r.replayed) countedTopics.add(subject)
       const n = okPerId.get(id) ?? 0
       okPerId.set(id, n + 1)
       if (n === 0) {
@@ -113,8 +118,8 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
   const topics = Array.from({ length: o.messages }, (_, i) => `${o.prefix}/r/m${i}`)
   let doneCount = 0
   const countDone = async (): Promise<number> => {
-    let n = 0
-    for (const t of topics) if (await counted(t) > 0) n++
+    let n = countedTopics.size
+    if (countedTopics.has(`${o.prefix}/r/probe`)) n--
     doneCount = n
     return n
   }
@@ -131,7 +136,18 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     }, 30_000, 500)
     const t0 = Date.now()
     const pub = await publisher(o.mosquittoUrl)
-    const publishing = Promise.all(topics.map((t, i) => pub.publishAsync(t, JSON.stringify({ i, t: Date.now() }), { qos: 1 })))
+    const send = (i: number): Promise<unknown> => pub.publishAsync(topics[i] as string, JSON.stringify({ i, t: Date.now() }), { qos: 1 })
+    const publishing = o.rate === undefined
+      ? Promise.all(topics.map((_t, i) => send(i)))
+      : (async () => {
+          const sends: Array<Promise<unknown>> = []
+          for (let i = 0; i < topics.length; i++) {
+            const due = t0 + (i * 1000) / (o.rate as number)
+            if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()))
+            sends.push(send(i))
+          }
+          await Promise.all(sends)
+        })()
     const [lo, hi] = o.killAfterMs ?? [300, 1500]
     for (let k = 0; k < o.kills; k++) {
       await new Promise((resolve) => setTimeout(resolve, lo + rnd() * (hi - lo)))
