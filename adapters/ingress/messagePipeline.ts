@@ -30,7 +30,15 @@ export interface InboundMessage {
   readonly properties: IPublishPacket['properties'] | undefined
   /** DUP flag: the broker is delivering it again [MQTT-3.3.1-1]. */
   readonly dup?: boolean | undefined
+  /**
+   * Called once every route has dispatched it and only the dedup record remains: the ingress gives its
+   * in-flight slot to the next message (it stays unacknowledged, bounded by maxUnacked, until recorded).
+   */
+  readonly dispatched?: (() => void) | undefined
 }
+
+/** One route's share of a message: its outcome, and the dedup key to record before it is acknowledged. */
+interface RouteOutcome { outcome: Outcome; record?: string | undefined }
 
 /** How the handling of a message ended: acknowledge it, or leave it to the broker to send again. */
 export type Outcome = 'ack' | 'leave'
@@ -138,20 +146,31 @@ export class MessagePipeline {
       return 'ack'
     }
     const receivedAt = this.#o.clock.now()
-    const outcomes = await Promise.all(matches.map((m) => this.#handleRoute(m, msg, receivedAt)))
-    return outcomes.includes('leave') ? 'leave' : 'ack'
+    const results = await Promise.all(matches.map((m) => this.#handleRoute(m, msg, receivedAt)))
+    const outcome = results.some((r) => r.outcome === 'leave') ? 'leave' : 'ack'
+    msg.dispatched?.()
+    const dedup = this.#o.dedup
+    const keys = results.flatMap((r) => r.record === undefined ? [] : [r.record])
+    if (dedup === undefined || keys.length === 0) return outcome
+    // The routes that succeeded are recorded even when another left it: their redelivery then skips them.
+    try {
+      await Promise.all(keys.map((k) => dedup.record(k)))
+    } catch {
+      return 'leave' // stopping while the store was down
+    }
+    return outcome
   }
 
   /** One route's share of a message. */
-  async #handleRoute (match: RouteMatch, msg: InboundMessage, receivedAt: number): Promise<Outcome> {
+  async #handleRoute (match: RouteMatch, msg: InboundMessage, receivedAt: number): Promise<RouteOutcome> {
     const { route } = match
     this.#o.metrics?.messagesReceived.inc({ route: route.label })
     const state = this.#routeState.get(route) as RouteState
     const refused = this.#admit(match, msg)
-    if (refused !== undefined) return await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0)
+    if (refused !== undefined) return { outcome: await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0) }
 
     const built = this.#toEvent(match, msg)
-    if (!built.ok) return await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0)
+    if (!built.ok) return { outcome: await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0) }
     const event = built.event
     const dedup = this.#o.dedup
     const key = dedup === undefined ? undefined : dedupKey(route.label, msg, built.mode, event)
@@ -160,19 +179,20 @@ export class MessagePipeline {
       try {
         seen = await dedup.seen(key.key)
       } catch {
-        return 'leave' // stopping while the store was down
+        return { outcome: 'leave' } // stopping while the store was down
       }
       if (seen) {
         this.#o.metrics?.dedupSkipped.inc({ route: route.label })
         this.#o.log.debug({ route: route.label, id: event.attributes.id }, 'redelivered message already handled: acknowledged without dispatch')
-        return await this.#recorded(dedup, key.key)
+        // Recorded again, so a second loss of its PUBACK is caught too.
+        return { outcome: 'ack', record: key.key }
       }
     }
 
     try {
       await state.gate.acquire(this.#o.stop)
     } catch {
-      return 'leave' // the grace period ended while it waited
+      return { outcome: 'leave' } // the grace period ended while it waited
     }
     let outcome: Outcome
     try {
@@ -193,18 +213,7 @@ export class MessagePipeline {
     } finally {
       state.gate.release()
     }
-    if (outcome === 'ack' && dedup !== undefined && key !== undefined) return await this.#recorded(dedup, key.key)
-    return outcome
-  }
-
-  /** 'ack' once `key` is durably in the dedup window; 'leave' if stopping came first (the store was down). */
-  async #recorded (dedup: DedupWindow, key: string): Promise<Outcome> {
-    try {
-      await dedup.record(key)
-      return 'ack'
-    } catch {
-      return 'leave'
-    }
+    return { outcome, record: outcome === 'ack' ? key?.key : undefined }
   }
 
   /** A message whose MQTT 5 Message Expiry Interval ran out in the adapter: not invoked, dead-lettered MESSAGE_EXPIRED. */

@@ -32,6 +32,7 @@ const KILLS = Number(process.env.BENCH_ONCE_KILLS ?? 10)
 const SEED = Number(process.env.BENCH_ONCE_SEED ?? 14)
 const REDIS = process.env.BENCH_ONCE_REDIS ?? 'redis://127.0.0.1:6379'
 const RATE = Number(process.env.BENCH_ONCE_RATE ?? 100)
+const MAX_IN_FLIGHT = process.env.BENCH_ONCE_MAX_IN_FLIGHT === undefined ? undefined : Number(process.env.BENCH_ONCE_MAX_IN_FLIGHT)
 
 interface Row { name: string; r: KillRunResult }
 
@@ -39,7 +40,7 @@ async function one (mosquittoUrl: string, name: string, o: Omit<KillRunOptions, 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-once-'))
   const prefix = `bench-once-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   try {
-    const r = await killRun({ ...o, mosquittoUrl, dir, prefix, dedupUrl: dedup?.(dir, prefix), timeoutMs: 900_000 })
+    const r = await killRun({ ...o, maxInFlight: MAX_IN_FLIGHT, mosquittoUrl, dir, prefix, dedupUrl: dedup?.(dir, prefix), timeoutMs: 900_000 })
     console.log(name, JSON.stringify(r))
     return { name, r }
   } finally {

@@ -71,7 +71,9 @@ t.test('a PUBACK lost after the id was recorded: Mosquitto redelivers with DUP, 
   await pub.publishAsync(`${base}/lost/a`, '{"n":1}', { qos: 1 })
   await waitFor('the redelivery is skipped', async () => ((await started.metrics.dedupSkipped.get()).values[0]?.value ?? 0) === 1, 15_000, 20)
   t.equal(target.seen.length, 1, 'dispatched once')
-  // And acknowledged this time: nothing comes back after another reconnect.
+  // And acknowledged this time: once its PUBACK has left, nothing comes back after another reconnect.
+  await waitFor('the PUBACK sent', () => adapter.unacked === 0, 5000, 5)
+  await new Promise((resolve) => setTimeout(resolve, 200))
   adapter.client?.stream.destroy()
   await new Promise((resolve) => setTimeout(resolve, 1500))
   t.equal(target.seen.length, 1, 'still once')

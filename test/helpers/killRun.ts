@@ -30,6 +30,8 @@ export interface KillRunOptions {
   timeoutMs?: number | undefined
   /** Publish at this many messages/s (latency at a moderate load) instead of all at once (throughput). */
   rate?: number | undefined
+  /** adapter.maxInFlight (default 64). */
+  maxInFlight?: number | undefined
 }
 
 export interface KillRunResult {
@@ -100,6 +102,7 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     targets: { counter: { kind: 'sink', timeoutMs: 10_000 } },
     adapter: {
       maxAttempts: 100,
+      ...(o.maxInFlight === undefined ? {} : { maxInFlight: o.maxInFlight, maxUnacked: Math.max(1024, o.maxInFlight) }),
       retryBaseMs: 5,
       deadLetterTopic: `${o.prefix}/dlq`,
       shutdownGraceMs: 5000,
