@@ -18,6 +18,7 @@ import { embeddedBrokerOptions } from './embeddedBrokerOptions.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
 import { checkEffectStores } from './checkEffectStores.js'
 import { parseStoreUrl } from '../effects/storeUrl.js'
+import { openDedupStore } from '../effects/openStores.js'
 import { startPoolPrefetch } from './startPoolPrefetch.js'
 import type { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
 
@@ -115,6 +116,13 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target)
     lifecycle.add('targets', () => closeRemoteTargets(targets))
 
+    // Opened before the broker connection: a store that cannot be opened stops start-up naming adapter.dedup.url.
+    const dedupConfig = config.adapter.dedup
+    const dedup = dedupConfig === undefined
+      ? undefined
+      : await openDedupStore(parseStoreUrl(dedupConfig.url, 'adapter.dedup.url', opts.baseDir), dedupConfig, 'adapter.dedup.url')
+    if (dedup !== undefined) lifecycle.add('dedup store', () => dedup.close())
+
     const adapter = new MqttAdapter({
       url: brokerUrl,
       clientId: config.broker.clientId,
@@ -130,6 +138,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       maxAttempts: config.adapter.maxAttempts,
       retryBaseMs: config.adapter.retryBaseMs,
       deadLetterTopic: config.adapter.deadLetterTopic,
+      dedup,
       security,
       clock,
       log,

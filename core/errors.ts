@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   STORE_DRIVER_MISSING: { exitCode: 2, summary: 'A configured effect or dedup store needs an npm package (better-sqlite3, ioredis, pg) that is not installed; the message names the setting and the package.' },
   STORE_UNAVAILABLE: { exitCode: 1, summary: 'An effect or dedup store could not be opened or reached (bad path, Redis or PostgreSQL down), or failed at run time; nothing is acknowledged or logged as done.' },
   EFFECTS_NOT_CONFIGURED: { exitCode: 1, summary: 'A handler called ctx.once but no effect store is configured for the function; the invocation fails.' },
+  MESSAGE_EXPIRED: { exitCode: 1, summary: 'An MQTT 5 message\'s Message Expiry Interval ran out while it waited in the adapter (a full route, retries): it is not invoked, and is dead-lettered with this code.' },
   EFFECT_CONFLICT: { exitCode: 1, summary: 'A state transaction or once() kept conflicting with concurrent writers of the same keys and gave up; the invocation fails and is retried.' },
   BROKER_AUTH_REQUIRED: { exitCode: 2, summary: 'The embedded broker would listen beyond loopback with no users (broker.usersFile); set one, or broker.allowAnonymous: true on purpose.' },
   BROKER_USERS_INVALID: { exitCode: 2, summary: 'The embedded broker\'s users file (broker.usersFile) has a bad line, or a user the adapter already is; the message names the file and lines, never a hash.' },

@@ -46,6 +46,23 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers
     }),
+    dedupSkipped: new Counter({
+      name: 'iotless_dedup_skipped_total',
+      help: 'Redelivered messages found in the dedup window (adapter.dedup): acknowledged without dispatch, by route.',
+      labelNames: ['route'] as const,
+      registers
+    }),
+    dedupStoreErrors: new Counter({
+      name: 'iotless_dedup_store_errors_total',
+      help: 'Failed calls to the dedup store; while it fails, nothing is acknowledged.',
+      registers
+    }),
+    messagesExpired: new Counter({
+      name: 'iotless_messages_expired_total',
+      help: 'Messages whose MQTT 5 Message Expiry Interval ran out in the adapter before invocation (dead-lettered MESSAGE_EXPIRED), by route.',
+      labelNames: ['route'] as const,
+      registers
+    }),
     repliesPublished: new Counter({
       name: 'iotless_replies_published_total',
       help: 'Replies published back over MQTT, by route.',

@@ -1,10 +1,13 @@
-import { randomUUID } from 'node:crypto'
+import { derivedId } from './derivedId.js'
 import type { OutgoingEvent, ReplyPayload } from '../target.js'
 
-/** Attributes for a batch sent to a target that has no batch call of its own (the body says it all). */
+/**
+ * Attributes for a batch sent to a target that has no batch call of its own (the body says it all). Its id
+ * derives from its events' ids, so the same batch sent again has the same id.
+ */
 export function batchAttributes (events: OutgoingEvent[], source: string): OutgoingEvent['attributes'] {
   const first = events[0]
-  return { specversion: '1.0', id: randomUUID(), source, type: first?.attributes.type ?? 'io.iotless.batch', datacontenttype: 'application/cloudevents-batch+json' }
+  return { specversion: '1.0', id: derivedId('batch', ...events.map((e) => `${e.attributes.source}\0${e.attributes.id}`)), source, type: first?.attributes.type ?? 'io.iotless.batch', datacontenttype: 'application/cloudevents-batch+json' }
 }
 
 /**

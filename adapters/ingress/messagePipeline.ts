@@ -11,6 +11,9 @@ import { batchAttributes, splitBatchReply } from './batchReply.js'
 import { Batcher } from './batcher.js'
 import { sniffContentType } from './buildEvent.js'
 import { deadLetterEvent } from './deadLetter.js'
+import { dedupKey } from './dedupKey.js'
+import type { DedupWindow } from './dedupWindow.js'
+import { derivedId } from './derivedId.js'
 import { eventFromMessage } from './eventFromMessage.js'
 import { ResponseTopicPolicy } from './responseTopicPolicy.js'
 import { RetryingTarget, type RetriedResult } from './retryingTarget.js'
@@ -25,7 +28,17 @@ export interface InboundMessage {
   readonly qos: 0 | 1 | 2
   readonly messageId: number | undefined
   readonly properties: IPublishPacket['properties'] | undefined
+  /** DUP flag: the broker is delivering it again [MQTT-3.3.1-1]. */
+  readonly dup?: boolean | undefined
+  /**
+   * Called once every route has dispatched it and only the dedup record remains: the ingress gives its
+   * in-flight slot to the next message (it stays unacknowledged, bounded by maxUnacked, until recorded).
+   */
+  readonly dispatched?: (() => void) | undefined
 }
+
+/** One route's share of a message: its outcome, and the dedup key to record before it is acknowledged. */
+interface RouteOutcome { outcome: Outcome; record?: string | undefined }
 
 /** How the handling of a message ended: acknowledge it, or leave it to the broker to send again. */
 export type Outcome = 'ack' | 'leave'
@@ -55,9 +68,11 @@ export interface MessagePipelineOptions {
   random?: (() => number) | undefined
   log: Logger
   metrics?: Metrics | undefined
+  /** The dedup window (adapter.dedup), when on. */
+  dedup?: DedupWindow | undefined
 }
 
-interface BatchItem { event: OutgoingEvent; match: RouteMatch; msg: InboundMessage }
+interface BatchItem { event: OutgoingEvent; match: RouteMatch; msg: InboundMessage; receivedAt: number }
 
 interface RouteState {
   /** route.maxInFlight slots; a message waits its turn here (FIFO), the socket is still read. */
@@ -130,37 +145,81 @@ export class MessagePipeline {
       log.debug({ code: 'NO_ROUTE', topic: msg.topic }, 'message matched no route')
       return 'ack'
     }
-    const outcomes = await Promise.all(matches.map((m) => this.#handleRoute(m, msg)))
-    return outcomes.includes('leave') ? 'leave' : 'ack'
+    const receivedAt = this.#o.clock.now()
+    const results = await Promise.all(matches.map((m) => this.#handleRoute(m, msg, receivedAt)))
+    const outcome = results.some((r) => r.outcome === 'leave') ? 'leave' : 'ack'
+    msg.dispatched?.()
+    const dedup = this.#o.dedup
+    const keys = results.flatMap((r) => r.record === undefined ? [] : [r.record])
+    if (dedup === undefined || keys.length === 0) return outcome
+    // The routes that succeeded are recorded even when another left it: their redelivery then skips them.
+    try {
+      await Promise.all(keys.map((k) => dedup.record(k)))
+    } catch {
+      return 'leave' // stopping while the store was down
+    }
+    return outcome
   }
 
   /** One route's share of a message. */
-  async #handleRoute (match: RouteMatch, msg: InboundMessage): Promise<Outcome> {
+  async #handleRoute (match: RouteMatch, msg: InboundMessage, receivedAt: number): Promise<RouteOutcome> {
     const { route } = match
     this.#o.metrics?.messagesReceived.inc({ route: route.label })
     const state = this.#routeState.get(route) as RouteState
     const refused = this.#admit(match, msg)
-    if (refused !== undefined) return await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0)
+    if (refused !== undefined) return { outcome: await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0) }
 
     const built = this.#toEvent(match, msg)
-    if (!built.ok) return await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0)
+    if (!built.ok) return { outcome: await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0) }
     const event = built.event
+    const dedup = this.#o.dedup
+    const key = dedup === undefined ? undefined : dedupKey(route.label, msg, built.mode, event)
+    if (dedup !== undefined && key?.lookup === true) {
+      let seen: boolean
+      try {
+        seen = await dedup.seen(key.key)
+      } catch {
+        return { outcome: 'leave' } // stopping while the store was down
+      }
+      if (seen) {
+        this.#o.metrics?.dedupSkipped.inc({ route: route.label })
+        this.#o.log.debug({ route: route.label, id: event.attributes.id }, 'redelivered message already handled: acknowledged without dispatch')
+        // Recorded again, so a second loss of its PUBACK is caught too.
+        return { outcome: 'ack', record: key.key }
+      }
+    }
 
     try {
       await state.gate.acquire(this.#o.stop)
     } catch {
-      return 'leave' // the grace period ended while it waited
+      return { outcome: 'leave' } // the grace period ended while it waited
     }
+    let outcome: Outcome
     try {
-      if (state.batcher !== undefined) {
-        const outcomes = await state.batcher.add({ event, match, msg })
-        return outcomes.includes('leave') ? 'leave' : 'ack'
+      const expired = expiredBy(msg, receivedAt, this.#o.clock.now())
+      if (expired !== undefined) {
+        outcome = await this.#expired(match, msg, event, expired)
+      } else if (state.batcher !== undefined) {
+        const outcomes = await state.batcher.add({ event, match, msg, receivedAt })
+        outcome = outcomes.includes('leave') ? 'leave' : 'ack'
+      } else {
+        const retried = await state.retry.run((target, attempt) => {
+          const late = expiredBy(msg, receivedAt, this.#o.clock.now())
+          if (late !== undefined) return Promise.resolve(expiredResult(msg, late))
+          return target.dispatch(route.functionName, withAttempt(event, attempt), { signal: this.#o.stop })
+        }, this.#o.stop)
+        outcome = await this.#settle(match, msg, event, retried)
       }
-      const retried = await state.retry.dispatch(route.functionName, event, this.#o.stop)
-      return await this.#settle(match, msg, event, retried)
     } finally {
       state.gate.release()
     }
+    return { outcome, record: outcome === 'ack' ? key?.key : undefined }
+  }
+
+  /** A message whose MQTT 5 Message Expiry Interval ran out in the adapter: not invoked, dead-lettered MESSAGE_EXPIRED. */
+  async #expired (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, lateMs: number): Promise<Outcome> {
+    const r = expiredResult(msg, lateMs)
+    return await this.#deadLetter(match, msg, event, r.code, r.message, 0)
   }
 
   /** Refuses, before any work, what the route must not run. */
@@ -187,7 +246,7 @@ export class MessagePipeline {
   }
 
   /** The CloudEvent the route sends: wrapped (with a stable id for QoS 1/2) or passed through; `accept` checked. */
-  #toEvent (match: RouteMatch, msg: InboundMessage): { ok: true; event: OutgoingEvent } | { ok: false; event: OutgoingEvent | undefined; code: ErrorCode; reason: string } {
+  #toEvent (match: RouteMatch, msg: InboundMessage): { ok: true; event: OutgoingEvent; mode: 'wrapped' | 'binary' | 'structured' } | { ok: false; event: OutgoingEvent | undefined; code: ErrorCode; reason: string } {
     const { route } = match
     const metrics = this.#o.metrics
     const id = msg.qos > 0 && msg.messageId !== undefined
@@ -206,7 +265,7 @@ export class MessagePipeline {
       metrics?.messagesRejected.inc({ reason: 'payload_not_json' })
       return { ok: false, event, code: 'PAYLOAD_NOT_JSON', reason: 'the route accepts JSON only and the payload does not parse as JSON' }
     }
-    return { ok: true, event }
+    return { ok: true, event, mode: built.mode }
   }
 
   /** After dispatch: leave it (stopping), dead-letter it (rejected), or publish the reply and acknowledge it. */
@@ -221,11 +280,13 @@ export class MessagePipeline {
   /** One invocation for a whole batch; every message's outcome follows the batch's. */
   async #dispatchBatch (route: Route, state: RouteState, items: BatchItem[]): Promise<Outcome[]> {
     this.#o.metrics?.batchSize.observe({ route: route.label }, items.length)
-    const events = items.map((i) => i.event)
     const signal = this.#o.stop
-    const retried = await state.retry.run((target) => target.dispatchBatch !== undefined
-      ? target.dispatchBatch(route.functionName, events, { signal })
-      : target.dispatch(route.functionName, { attributes: batchAttributes(events, this.#o.source), data: toBatchBody(events) }, { signal }), signal)
+    const retried = await state.retry.run((target, attempt) => {
+      const events = items.map((i) => withAttempt(i.event, attempt))
+      return target.dispatchBatch !== undefined
+        ? target.dispatchBatch(route.functionName, events, { signal })
+        : target.dispatch(route.functionName, { attributes: { ...batchAttributes(events, this.#o.source), iotlessattempt: String(attempt) }, data: toBatchBody(events) }, { signal })
+    }, signal)
     const { result, attempts } = retried
     if (this.#leftByStop(retried)) return items.map(() => 'leave')
     if (result.status === 'rejected') {
@@ -267,6 +328,10 @@ export class MessagePipeline {
       // as User Properties, datacontenttype as the Content Type.
       const userProperties: Record<string, string> = {}
       for (const [k, v] of Object.entries(reply.attributes ?? {})) if (v !== undefined && k !== 'datacontenttype') userProperties[k] = v
+      // A reply that is a CloudEvent gets an id derived from its input's, so a re-run's reply has the same id;
+      // every reply names its input (a subscriber can drop a repeated reply by it).
+      if (reply.attributes !== undefined) userProperties.id = derivedId('reply', event.attributes.source, event.attributes.id)
+      userProperties.iotlessinputid = event.attributes.id
       const traceparent = reply.traceparent ?? event.attributes.traceparent
       if (traceparent !== undefined) userProperties.traceparent = traceparent
       if (Object.keys(userProperties).length > 0) publishOpts.properties.userProperties = userProperties
@@ -287,6 +352,7 @@ export class MessagePipeline {
     const { log, metrics, publisher } = this.#o
     const { route, params } = match
     metrics?.deadLetters.inc({ route: route.label, code })
+    if (code === 'MESSAGE_EXPIRED') metrics?.messagesExpired.inc({ route: route.label })
     const template = route.deadLetterTemplate ?? this.#o.deadLetterTopic
     const logFields = { code, route: route.label, function: route.functionName, topic: msg.topic, attempts, httpStatus, err: reason }
     if (template === '') {
@@ -309,7 +375,7 @@ export class MessagePipeline {
       httpStatus,
       destination: `${route.target}:${route.functionName}`,
       source: this.#o.source,
-      id: randomUUID(),
+      id: deadLetterId(this.#o.source, msg, event, code),
       now: new Date()
     })
     const opts: IClientPublishOptions = { qos: 1 }
@@ -323,4 +389,29 @@ export class MessagePipeline {
       return 'leave'
     }
   }
+}
+
+/** Ms by which a message's MQTT 5 Message Expiry Interval has run out at `nowMs`, counted from its arrival; undefined while it has not. */
+export function expiredBy (msg: InboundMessage, receivedAt: number, nowMs: number): number | undefined {
+  const seconds = msg.properties?.messageExpiryInterval
+  if (seconds === undefined) return undefined
+  const late = nowMs - (receivedAt + seconds * 1000)
+  return late >= 0 ? late : undefined
+}
+
+function expiredResult (msg: InboundMessage, lateMs: number): { status: 'rejected'; retryable: false; code: 'MESSAGE_EXPIRED'; message: string } {
+  const seconds = msg.properties?.messageExpiryInterval ?? 0
+  return { status: 'rejected', retryable: false, code: 'MESSAGE_EXPIRED', message: `its MQTT 5 Message Expiry Interval (${seconds} s left when it arrived) ran out ${lateMs} ms before it could be invoked` }
+}
+
+/** The event as one attempt sends it: the `iotlessattempt` extension (1, 2, ...) beside the same id. */
+export function withAttempt (event: OutgoingEvent, attempt: number): OutgoingEvent {
+  return { attributes: { ...event.attributes, iotlessattempt: String(attempt) }, data: event.data }
+}
+
+/** A dead letter's id: derived from its event's (or, with no event, its message's stable id), so a re-run's dead letter has the same id. */
+function deadLetterId (source: string, msg: InboundMessage, event: OutgoingEvent | undefined, code: string): string {
+  if (event !== undefined) return derivedId('deadletter', event.attributes.source, event.attributes.id)
+  if (msg.qos > 0 && msg.messageId !== undefined) return derivedId('deadletter', stableEventId(source, msg.topic, msg.messageId, msg.payload), code)
+  return randomUUID()
 }

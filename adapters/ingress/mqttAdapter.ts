@@ -5,6 +5,8 @@ import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { Target } from '../target.js'
+import type { DedupStore } from '../../effects/effectStore.js'
+import { DedupWindow } from './dedupWindow.js'
 import { MessagePipeline } from './messagePipeline.js'
 import { connectMqtt, redactUrl, type BrokerSecurity } from './mqttConnect.js'
 import { MqttIngress } from './mqttIngress.js'
@@ -39,6 +41,8 @@ export interface MqttAdapterOptions {
   /** Dead-letter topic template for routes that set none; '' : none. */
   deadLetterTopic: string
   security?: BrokerSecurity | undefined
+  /** The dedup window's store (adapter.dedup), opened by the caller; none: no window. */
+  dedup?: DedupStore | undefined
   clock?: Clock | undefined
   /** In [0, 1), for retry jitter; default Math.random. */
   random?: (() => number) | undefined
@@ -93,7 +97,16 @@ export class MqttAdapter {
       clock: opts.clock ?? systemClock,
       random: opts.random,
       log: opts.log,
-      metrics: opts.metrics
+      metrics: opts.metrics,
+      dedup: opts.dedup === undefined
+        ? undefined
+        : new DedupWindow({
+          store: opts.dedup,
+          clock: opts.clock ?? systemClock,
+          log: opts.log,
+          stopping: this.#stop.signal,
+          onStoreError: () => { opts.metrics?.dedupStoreErrors.inc() }
+        })
     })
   }
 

@@ -49,6 +49,8 @@ export class MqttIngress {
   #accepting = true
   #epoch = 0
   #inFlight = 0
+  /** In flight and still being dispatched (not only waiting for the dedup record): what maxInFlight bounds. */
+  #inHand = 0
   #lastMessageAt = 0
   #idleWaiters: Array<() => void> = []
   readonly #acks = new AckSequencer<PendingAck>()
@@ -110,7 +112,7 @@ export class MqttIngress {
   get unacked (): number { return this.#acks.pending }
 
   #full (): boolean {
-    return this.#inFlight >= this.#o.maxInFlight || this.#acks.pending >= this.#o.maxUnacked
+    return this.#inHand >= this.#o.maxInFlight || this.#acks.pending >= this.#o.maxUnacked
   }
 
   /** Gives mqtt.js the packets it was held back from, once the bounds allow. */
@@ -154,7 +156,7 @@ export class MqttIngress {
     pending.ticket = this.#acks.push(pending)
     // Release the ack inside the tracked work, before the in-flight count drops: stop() disconnects as soon
     // as that count reaches zero, and a PUBACK written after DISCONNECT is lost (the message would come again).
-    void this.#track(this.#o.handle(toInbound(packet)).then((outcome) => {
+    void this.#track((dispatched) => this.#o.handle(toInbound(packet, dispatched)).then((outcome) => {
       if (outcome === 'leave') pending.ack = false
     }).finally(() => {
       pending.handled = true
@@ -194,17 +196,26 @@ export class MqttIngress {
 
   #onMessage = (_topic: string, _payload: Buffer, packet: IPublishPacket): void => {
     if (packet.qos !== 0 || !this.#accepting) return
-    void this.#track(this.#o.handle(toInbound(packet)).then(() => undefined))
+    void this.#track((dispatched) => this.#o.handle(toInbound(packet, dispatched)).then(() => undefined))
   }
 
-  async #track (work: Promise<void>): Promise<void> {
+  async #track (work: (dispatched: () => void) => Promise<void>): Promise<void> {
     this.#inFlight++
+    this.#inHand++
+    let released = false
+    const dispatched = (): void => {
+      if (released) return
+      released = true
+      this.#inHand--
+      this.resumeIfAllowed()
+    }
     this.#lastMessageAt = Date.now()
     try {
-      await work
+      await work(dispatched)
     } catch (err) {
       this.#o.log.error({ err: (err as Error).message }, 'message handling failed')
     } finally {
+      dispatched()
       this.#inFlight--
       this.resumeIfAllowed()
       if (this.#inFlight === 0) {
@@ -236,12 +247,14 @@ export class MqttIngress {
   }
 }
 
-function toInbound (packet: IPublishPacket): InboundMessage {
+function toInbound (packet: IPublishPacket, dispatched?: () => void): InboundMessage {
   return {
     topic: packet.topic,
     payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
     qos: packet.qos,
     messageId: packet.messageId,
-    properties: packet.properties
+    properties: packet.properties,
+    dup: packet.dup,
+    dispatched
   }
 }

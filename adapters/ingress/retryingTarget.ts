@@ -61,15 +61,15 @@ export class RetryingTarget {
     return this.run((t) => t.dispatch(functionName, event, signal === undefined ? {} : { signal }), signal)
   }
 
-  /** One attempt is `send(target)`; retried while its result is retryable and attempts remain. */
-  async run (send: (target: Target) => Promise<DispatchResult>, signal?: AbortSignal): Promise<RetriedResult> {
+  /** One attempt is `send(target, attempt)` (attempt 1, 2, ...); retried while its result is retryable and attempts remain. */
+  async run (send: (target: Target, attempt: number) => Promise<DispatchResult>, signal?: AbortSignal): Promise<RetriedResult> {
     const o = this.#o
     let attempt = 0
     for (;;) {
       attempt++
       let result: DispatchResult
       try {
-        result = await send(this.#target)
+        result = await send(this.#target, attempt)
       } catch (err) {
         result = { status: 'rejected', retryable: true, code: 'FUNCTION_HANDLER_ERROR', message: (err as Error).message }
       }

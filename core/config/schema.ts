@@ -264,7 +264,19 @@ export const configSchema = z.strictObject({
     /** First retry delay; it doubles per attempt, with jitter, up to 5 s. */
     retryBaseMs: z.int().min(1).default(100),
     /** Where a message goes after its last failed attempt, or at once when it cannot succeed. Empty: nowhere (logged, counted). */
-    deadLetterTopic: z.string().default('iotless/dead-letter')
+    deadLetterTopic: z.string().default('iotless/dead-letter'),
+    /**
+     * The dedup window (docs/effects.md): ids of messages handled are recorded durably before their PUBACK,
+     * and a redelivered message found there is acknowledged without dispatch. Off unless set.
+     */
+    dedup: z.strictObject({
+      /** `sqlite:PATH` (relative to the config file; the edge box) or `redis://HOST:PORT` (adapters that scale out). */
+      url: z.string().min(1),
+      /** Entries older than this are forgotten. 86400000 ms = 1 day: longer than the broker keeps the adapter's session. */
+      maxAgeMs: z.int().min(1000).default(86_400_000),
+      /** At most this many entries; the oldest go first. */
+      maxEntries: z.int().min(1).default(1_000_000)
+    }).optional()
   }).prefault({}),
   metrics: z.strictObject({
     enabled: z.boolean().default(true),

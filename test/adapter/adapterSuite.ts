@@ -294,7 +294,7 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
       t.match(byId.get('dev-8-0001')?.attributes, { source: 'urn:dev:8', type: 'com.acme.s' }, 'structured mode kept as sent')
       t.same(JSON.parse(byId.get('dev-8-0001')?.data.toString() ?? ''), { v: 1 })
       const r7 = replies.received.find((r) => r.topic === `${topic}-replies/d7`)
-      t.same(r7?.properties?.userProperties, { traceparent: tp }, 'traceparent back on the reply')
+      t.same(r7?.properties?.userProperties, { traceparent: tp, iotlessinputid: 'dev-7-0001' }, 'traceparent back on the reply, and the input\'s id')
     })
 
     t.test('MQTT 5: a reply that is a CloudEvent goes out in binary mode (attributes as user properties)', async (t) => {
@@ -307,7 +307,9 @@ export function adapterSuite (t: Test, url: string, v5: boolean): void {
       t.teardown(() => pub.endAsync(true))
       await pub.publishAsync(`${topic}/x`, '{"t":1}', { qos: 1 })
       await waitFor('the reply', () => replies.received.length === 1)
-      t.same(replies.received[0]?.properties?.userProperties, { specversion: '1.0', id: 'r-1', source: 'urn:fn', type: 'com.acme.alert' })
+      const up = replies.received[0]?.properties?.userProperties as Record<string, string>
+      t.match(up, { specversion: '1.0', source: 'urn:fn', type: 'com.acme.alert', iotlessinputid: /^[0-9a-f-]{36}$/ })
+      t.match(up.id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'its id derives from the input\'s (issue 14), not the function\'s')
       t.equal(replies.received[0]?.properties?.contentType, 'application/json')
     })
 
