@@ -5,6 +5,8 @@ import { Lifecycle } from '../core/lifecycle.js'
 import type { Logger } from '../core/log.js'
 import { createMetrics, type Metrics } from '../core/metrics.js'
 import { startMetricsServer } from '../core/metricsServer.js'
+import { RecentTraces } from '../core/tracing/recentTraces.js'
+import { DashboardService } from '../dashboard/dashboardService.js'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../adapters/broker/embeddedBroker.js'
 import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
 import { RouteTable } from '../adapters/ingress/routeTable.js'
@@ -39,6 +41,8 @@ export interface Stack {
   readonly target: LocalTarget
   /** The prefetcher driving the pool (prefetch.enabled), else undefined. */
   readonly prefetcher: LivePrefetcher | undefined
+  /** The last message traces (tracing.recent > 0), else undefined. */
+  readonly traces: RecentTraces | undefined
   readonly lifecycle: Lifecycle
   stop(reason?: string): Promise<void>
 }
@@ -56,12 +60,15 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
   const lifecycle = new Lifecycle(log)
   try {
     let metricsPort: number | undefined
+    // The dashboard mounts on the metrics server once the pool and adapter it shows exist.
+    let dashboard: DashboardService | undefined
     if (config.metrics.enabled) {
-      const ms = await startMetricsServer(registry, config.metrics.host, config.metrics.port)
+      const ms = await startMetricsServer(registry, config.metrics.host, config.metrics.port, [(req, res) => dashboard?.handle(req, res) ?? false])
       metricsPort = ms.port
       lifecycle.add('metrics server', ms.close)
       log.info({ url: `http://${config.metrics.host}:${ms.port}/metrics` }, 'metrics endpoint')
     }
+    const traces = config.tracing.recent > 0 ? new RecentTraces({ capacity: config.tracing.recent, clock }) : undefined
 
     await checkEffectStores(config.functions, opts.baseDir)
 
@@ -127,7 +134,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       security,
       clock,
       log,
-      metrics
+      metrics,
+      tracer: traces
     })
     await adapter.start()
     lifecycle.add('adapter', async () => {
@@ -141,6 +149,29 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       await adapter.stop(config.adapter.shutdownGraceMs)
     })
     if (config.routes.length === 0) log.warn('no routes configured: messages will not reach any function')
+    if (metricsPort !== undefined && config.metrics.dashboard) {
+      const prefetcher = prefetch?.prefetcher
+      dashboard = new DashboardService({
+        registry,
+        clock,
+        traces,
+        routeTargets: new Map(config.routes.map((r, i) => [`routes[${i}]`, { target: r.target, function: r.function }])),
+        pools: () => pools.map((p) => ({ name: p.name, warm: p.warmInstances, starting: p.startingInstances, busy: p.inFlight, queued: p.queued })),
+        prefetch: prefetcher === undefined
+          ? undefined
+          : () => prefetcher.functions.flatMap((fn) => {
+            const d = prefetcher.lastDecision(fn)
+            return d === undefined ? [] : [{ function: fn, wanted: d.instances, decidedAtMs: d.nowMs }]
+          }),
+        intervalMs: config.metrics.dashboardIntervalMs,
+        rateWindowMs: 10_000,
+        traceCount: 20
+      })
+      dashboard.start()
+      const d = dashboard
+      lifecycle.add('dashboard', async () => { d.close() })
+      log.info({ url: `http://${config.metrics.host}:${metricsPort}/` }, 'dashboard')
+    }
 
     return {
       brokerUrl,
@@ -150,6 +181,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       adapter,
       target,
       prefetcher: prefetch?.prefetcher,
+      traces,
       lifecycle,
       stop: (reason = 'stop') => lifecycle.shutdown(reason)
     }

@@ -7,6 +7,7 @@
 export const INTEGRATION_TESTS: readonly string[] = [
   // whole folders: a broker, the pool's child processes, the stack, npm
   'broker/',
+  'dashboard/dashboardBrowser.test.ts',
   'e2e/',
   'runtime/',
   'package/',

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../../core/clock.js'
 import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
+import type { MessageTracer } from '../../core/tracing/messageTracer.js'
 import type { Target } from '../target.js'
 import { MessagePipeline } from './messagePipeline.js'
 import { connectMqtt, redactUrl, type BrokerSecurity } from './mqttConnect.js'
@@ -44,6 +45,8 @@ export interface MqttAdapterOptions {
   random?: (() => number) | undefined
   log: Logger
   metrics?: Metrics | undefined
+  /** Records each message's stages (core/tracing); none: no tracing work. */
+  tracer?: MessageTracer | undefined
 }
 
 /**
@@ -93,7 +96,8 @@ export class MqttAdapter {
       clock: opts.clock ?? systemClock,
       random: opts.random,
       log: opts.log,
-      metrics: opts.metrics
+      metrics: opts.metrics,
+      tracer: opts.tracer
     })
   }
 
