@@ -30,6 +30,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'functions/textDetect.test.ts',
   'functions/voiceActivity.test.ts',
   'k8s/adapterConfig.test.ts',
+  'k8s/grafanaDashboard.test.ts',
   'k8s/manifests.test.ts',
   'k8s/openwhiskDeploy.test.ts',
   'k8s/prefetcherArgs.test.ts',
