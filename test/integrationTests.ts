@@ -22,6 +22,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'adapter/resilience.test.ts',
   'adapter/security.test.ts',
   'cli/commands.test.ts',
+  'cli/status.test.ts',
   'cli/prefetch.test.ts',
   'cli/sim.test.ts',
   'core/config.test.ts',
