@@ -6,6 +6,8 @@ import type { Logger } from '../core/log.js'
 import { createMetrics, type Metrics } from '../core/metrics.js'
 import { startMetricsServer } from '../core/metricsServer.js'
 import { RecentTraces } from '../core/tracing/recentTraces.js'
+import { teeTracers, type MessageTracer } from '../core/tracing/messageTracer.js'
+import { DEFAULT_OTLP_TRACES_URL } from '../core/config/otelEnv.js'
 import { DashboardService } from '../dashboard/dashboardService.js'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../adapters/broker/embeddedBroker.js'
 import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
@@ -69,6 +71,23 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       log.info({ url: `http://${config.metrics.host}:${ms.port}/metrics` }, 'metrics endpoint')
     }
     const traces = config.tracing.recent > 0 ? new RecentTraces({ capacity: config.tracing.recent, clock }) : undefined
+    // OpenTelemetry only when asked for: the module and the SDK it imports are not loaded otherwise.
+    let tracer: MessageTracer | undefined = traces
+    const t = config.tracing
+    const otelSettings = t.enabled
+      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000 }
+      : undefined
+    if (otelSettings !== undefined) {
+      const { startOtelTracing } = await import('../core/tracing/otelTracer.js')
+      const otel = await startOtelTracing(otelSettings, log, {
+        exported: (n) => { metrics.traceSpansExported.inc(n) },
+        dropped: (n) => { metrics.traceSpansDropped.inc(n) },
+        failed: (n) => { metrics.traceSpansFailed.inc(n) }
+      })
+      lifecycle.add('tracing', () => otel.shutdown())
+      tracer = traces === undefined ? otel.tracer : teeTracers(traces, otel.tracer)
+      log.info({ endpoint: otelSettings.endpoint, sampleRatio: t.sampleRatio }, 'tracing: OpenTelemetry spans exported over OTLP/HTTP')
+    }
 
     await checkEffectStores(config.functions, opts.baseDir)
 
@@ -97,6 +116,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
       config: fn.config,
       effects: fn.effects === undefined ? undefined : { where: parseStoreUrl(fn.effects.url, `functions.${name}.effects.url`, opts.baseDir), field: `functions.${name}.effects.url` },
+      tracing: otelSettings === undefined ? undefined : { ...otelSettings, serviceName: `${otelSettings.serviceName}-${name}` },
       env: { ...opts.env, ...fn.env },
       concurrency: fn.concurrency,
       maxScale: fn.maxScale,
@@ -135,7 +155,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       clock,
       log,
       metrics,
-      tracer: traces
+      tracer
     })
     await adapter.start()
     lifecycle.add('adapter', async () => {

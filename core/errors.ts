@@ -62,6 +62,8 @@ export const ERROR_CODES = {
   BROKER_USERS_INVALID: { exitCode: 2, summary: 'The embedded broker\'s users file (broker.usersFile) has a bad line, or a user the adapter already is; the message names the file and lines, never a hash.' },
   FUNCTION_DEPENDENCY_MISSING: { exitCode: 2, summary: 'A function needs an optional dependency of iotless that is not installed (onnxruntime-node, sharp, a model package); the message says what to install.' },
   FN_NEW_DIR_NOT_EMPTY: { exitCode: 2, summary: 'iotless fn new: the folder to scaffold into exists and is not empty; nothing was written.' },
+  TRACING_QUEUE_FULL: { exitCode: 1, summary: 'tracing: tracing.maxQueueSize spans were waiting for export (a slow or unreachable OTLP endpoint); new spans are dropped and counted, messages are not held up. Logged once.' },
+  TRACING_EXPORT_FAILED: { exitCode: 1, summary: 'tracing: an OTLP/HTTP export failed (endpoint unreachable, refused, timed out, not a success); the spans are counted as failed. Logged once.' },
   STATUS_UNREACHABLE: { exitCode: 1, summary: 'iotless status could not read a running stack\'s /api/status (nothing listening, refused, timed out, or not an iotless dashboard); the message names the URL.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 

@@ -23,6 +23,8 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'adapter/security.test.ts',
   'cli/commands.test.ts',
   'cli/status.test.ts',
+  'tracing/oneTrace.test.ts',
+  'tracing/tracingOff.test.ts',
   'cli/prefetch.test.ts',
   'cli/sim.test.ts',
   'core/config.test.ts',

@@ -168,6 +168,8 @@ export class MessagePipeline {
         return outcomes.includes('leave') ? 'leave' : 'ack'
       }
       const dispatching = trace?.stage('dispatch', { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName })
+      // The function's span joins the trace as a child of this dispatch (OpenTelemetry on; else unchanged).
+      if (dispatching?.traceparent !== undefined) event.attributes.traceparent = dispatching.traceparent
       const retried = await state.retry.dispatch(route.functionName, event, this.#o.stop)
       dispatching?.set('iotless.attempts', retried.attempts)
       dispatching?.end(retried.result.status === 'rejected' ? retried.result.code : undefined)

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { IotlessError } from '../errors.js'
 import { configSchema, type Config } from './schema.js'
 import { applyEnvOverrides, envLeaves, type SchemaNode } from './envOverrides.js'
+import { applyOtelEnv } from './otelEnv.js'
 import { formatIssues, formatPath } from './formatIssues.js'
 
 export const DEFAULT_CONFIG_FILE = 'iotless.yaml'
@@ -94,7 +95,8 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const given = opts.file ?? env.IOTLESS_CONFIG
   const file = resolve(cwd, given ?? DEFAULT_CONFIG_FILE)
   const raw = readRaw(file, given !== undefined)
-  const envApplied = applyEnvOverrides(raw, env, envLeaves(configJsonSchema()), RESERVED_ENV)
+  const otelApplied = applyOtelEnv(raw, env)
+  const envApplied = [...otelApplied, ...applyEnvOverrides(raw, env, envLeaves(configJsonSchema()), RESERVED_ENV)]
 
   const result = configSchema.safeParse(raw)
   if (!result.success) {
