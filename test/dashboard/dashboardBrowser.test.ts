@@ -74,6 +74,8 @@ t.test('the page shows published messages, live, and escapes what devices send',
   // A few real sensor readings on the other route, so the screenshot shows both.
   for (const line of ulbLines().slice(0, 12)) await pub.publishAsync(`${prefix}/sensors/${line.split(/\s+/)[1] ?? '0'}/reading`, line + '\r\n', { qos: 1 })
   await page.waitForFunction(`document.querySelector('#routes tr[data-route="routes[0]"]')?.children[4]?.textContent === '12'`, undefined, { timeout: 15_000 })
+  await page.waitForFunction(`[...document.querySelectorAll('#functions tbody tr')].some((r) => r.children[0]?.textContent === 'temperature-alert' && /ok 12/.test(r.children[6]?.textContent ?? ''))`, undefined, { timeout: 30_000 })
+  t.pass('the readings\' invocations show up on the functions panel')
   await waitReplies(sub.received, 6)
   const shot = process.env.IOTLESS_DASHBOARD_SCREENSHOT
   if (shot !== undefined && shot !== '') await page.screenshot({ path: shot, fullPage: true })
