@@ -61,6 +61,13 @@ t.test('a URL where no stack listens, or something that is not a dashboard, is a
   const other = `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`
   await t.rejects(runStatus(['--url', other], () => {}), { code: 'STATUS_UNREACHABLE', message: /not an iotless status/ })
   await t.rejects(runStatus(['--url', `${other}/sub/`], () => {}), { code: 'STATUS_UNREACHABLE', message: /answered 404: not an iotless dashboard, or metrics.dashboard is off/ })
+  // A real stack with the dashboard off answers /metrics but not /api/status.
+  const prefix = `status-off-${process.pid}-${Date.now().toString(36)}`
+  const { stack } = await startTestStack(t, stackConfig(prefix, '', { metrics: { port: 0, dashboard: false } }))
+  const offUrl = `http://127.0.0.1:${stack.metricsPort ?? 0}`
+  t.equal((await fetch(`${offUrl}/metrics`)).status, 200, '/metrics still served')
+  t.equal((await fetch(`${offUrl}/`)).status, 404, 'no page with metrics.dashboard false')
+  await t.rejects(runStatus(['--url', offUrl], () => {}), { code: 'STATUS_UNREACHABLE', message: /answered 404: not an iotless dashboard, or metrics.dashboard is off/ })
   await t.rejects(runStatus(['--url', 'not a url'], () => {}), { code: 'CLI_USAGE', message: /--url: not a URL/ })
   await t.rejects(runStatus(['--url', 'ftp://x/'], () => {}), { code: 'CLI_USAGE', message: /expected http:\/\/ or https:\/\// })
   await t.rejects(runStatus(['--traces', 'many'], () => {}), { code: 'CLI_USAGE', message: /--traces: expected/ })
