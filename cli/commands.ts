@@ -16,4 +16,5 @@ export const commands: Record<string, CommandEntry> = {
   replay: { summary: 'replay a real trace over MQTT; publish-to-reply latency, cold starts, losses, plot', load: async () => (await import('./replay.js')).replayCommand },
   openwhisk: { summary: 'openwhisk deploy: create or update the functions as OpenWhisk actions', load: async () => (await import('./openwhiskDeploy.js')).openwhiskDeployCommand },
   broker: { summary: 'broker passwd: add, change or remove a user of the embedded broker\'s users file', load: async () => (await import('./brokerPasswd.js')).brokerCommand },
+  status: { summary: 'show a running stack in the terminal (routes, functions, dead letters, last messages) from its /api/status', load: async () => (await import('./status.js')).statusCommand },
 }

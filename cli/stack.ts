@@ -5,6 +5,10 @@ import { Lifecycle } from '../core/lifecycle.js'
 import type { Logger } from '../core/log.js'
 import { createMetrics, type Metrics } from '../core/metrics.js'
 import { startMetricsServer } from '../core/metricsServer.js'
+import { RecentTraces } from '../core/tracing/recentTraces.js'
+import { teeTracers, type MessageTracer } from '../core/tracing/messageTracer.js'
+import { DEFAULT_OTLP_TRACES_URL } from '../core/config/otelEnv.js'
+import { DashboardService } from '../dashboard/dashboardService.js'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../adapters/broker/embeddedBroker.js'
 import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
 import { RouteTable } from '../adapters/ingress/routeTable.js'
@@ -41,6 +45,8 @@ export interface Stack {
   readonly target: LocalTarget
   /** The prefetcher driving the pool (prefetch.enabled), else undefined. */
   readonly prefetcher: LivePrefetcher | undefined
+  /** The last message traces (tracing.recent > 0), else undefined. */
+  readonly traces: RecentTraces | undefined
   readonly lifecycle: Lifecycle
   stop(reason?: string): Promise<void>
 }
@@ -58,11 +64,31 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
   const lifecycle = new Lifecycle(log)
   try {
     let metricsPort: number | undefined
+    // The dashboard mounts on the metrics server once the pool and adapter it shows exist.
+    let dashboard: DashboardService | undefined
     if (config.metrics.enabled) {
-      const ms = await startMetricsServer(registry, config.metrics.host, config.metrics.port)
+      const ms = await startMetricsServer(registry, config.metrics.host, config.metrics.port, [(req, res) => dashboard?.handle(req, res) ?? false])
       metricsPort = ms.port
       lifecycle.add('metrics server', ms.close)
       log.info({ url: `http://${config.metrics.host}:${ms.port}/metrics` }, 'metrics endpoint')
+    }
+    const traces = config.tracing.recent > 0 ? new RecentTraces({ capacity: config.tracing.recent, clock }) : undefined
+    // OpenTelemetry only when asked for: the module and the SDK it imports are not loaded otherwise.
+    let tracer: MessageTracer | undefined = traces
+    const t = config.tracing
+    const otelSettings = t.enabled
+      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000 }
+      : undefined
+    if (otelSettings !== undefined) {
+      const { startOtelTracing } = await import('../core/tracing/otelTracer.js')
+      const otel = await startOtelTracing(otelSettings, log, {
+        exported: (n) => { metrics.traceSpansExported.inc(n) },
+        dropped: (n) => { metrics.traceSpansDropped.inc(n) },
+        failed: (n) => { metrics.traceSpansFailed.inc(n) }
+      })
+      lifecycle.add('tracing', () => otel.shutdown())
+      tracer = traces === undefined ? otel.tracer : teeTracers(traces, otel.tracer)
+      log.info({ endpoint: otelSettings.endpoint, sampleRatio: t.sampleRatio }, 'tracing: OpenTelemetry spans exported over OTLP/HTTP')
     }
 
     await checkEffectStores(config.functions, opts.baseDir)
@@ -94,6 +120,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
       config: fn.config,
       effects: fn.effects === undefined ? undefined : { where: parseStoreUrl(fn.effects.url, `functions.${name}.effects.url`, opts.baseDir), field: `functions.${name}.effects.url` },
+      tracing: otelSettings === undefined ? undefined : { ...otelSettings, serviceName: `${otelSettings.serviceName}-${name}` },
       env: { ...opts.env, ...fn.env },
       concurrency: fn.concurrency,
       maxScale: fn.maxScale,
@@ -142,7 +169,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       security,
       clock,
       log,
-      metrics
+      metrics,
+      tracer
     })
     await adapter.start()
     lifecycle.add('adapter', async () => {
@@ -156,6 +184,29 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       await adapter.stop(config.adapter.shutdownGraceMs)
     })
     if (config.routes.length === 0) log.warn('no routes configured: messages will not reach any function')
+    if (metricsPort !== undefined && config.metrics.dashboard) {
+      const prefetcher = prefetch?.prefetcher
+      dashboard = new DashboardService({
+        registry,
+        clock,
+        traces,
+        routeTargets: new Map(config.routes.map((r, i) => [`routes[${i}]`, { target: r.target, function: r.function }])),
+        pools: () => pools.map((p) => ({ name: p.name, warm: p.warmInstances, starting: p.startingInstances, busy: p.inFlight, queued: p.queued })),
+        prefetch: prefetcher === undefined
+          ? undefined
+          : () => prefetcher.functions.flatMap((fn) => {
+            const d = prefetcher.lastDecision(fn)
+            return d === undefined ? [] : [{ function: fn, wanted: d.instances, decidedAtMs: d.nowMs }]
+          }),
+        intervalMs: config.metrics.dashboardIntervalMs,
+        rateWindowMs: 10_000,
+        traceCount: 20
+      })
+      dashboard.start()
+      const d = dashboard
+      lifecycle.add('dashboard', async () => { d.close() })
+      log.info({ url: `http://${config.metrics.host}:${metricsPort}/` }, 'dashboard')
+    }
 
     return {
       brokerUrl,
@@ -165,6 +216,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       adapter,
       target,
       prefetcher: prefetch?.prefetcher,
+      traces,
       lifecycle,
       stop: (reason = 'stop') => lifecycle.shutdown(reason)
     }

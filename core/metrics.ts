@@ -167,6 +167,21 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       help: 'Instances killed for going over functions.<name>.memoryMb, by function.',
       labelNames: ['function'] as const,
       registers
+    }),
+    traceSpansExported: new Counter({
+      name: 'iotless_trace_spans_exported_total',
+      help: 'Spans sent to the OTLP endpoint (tracing.enabled).',
+      registers
+    }),
+    traceSpansDropped: new Counter({
+      name: 'iotless_trace_spans_dropped_total',
+      help: 'Spans dropped because the export queue (tracing.maxQueueSize) was full.',
+      registers
+    }),
+    traceSpansFailed: new Counter({
+      name: 'iotless_trace_spans_failed_total',
+      help: 'Spans whose export failed (endpoint unreachable, refused, timed out).',
+      registers
     })
   }
 }

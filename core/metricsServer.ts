@@ -1,9 +1,15 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
 import { listen } from './listen.js'
 
-/** GET /metrics in the Prometheus text format from the given registry; GET /healthz for liveness. */
-export async function startMetricsServer (registry: Registry, host: string, port: number): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+/** Serves a request beside /metrics (the dashboard) and says so; false: not one of its own. */
+export type ExtraHandler = (req: IncomingMessage, res: ServerResponse) => boolean
+
+/**
+ * GET /metrics in the Prometheus text format from the given registry; GET /healthz for liveness. `extra`
+ * handlers are asked first for anything else (the dashboard mounts itself this way).
+ */
+export async function startMetricsServer (registry: Registry, host: string, port: number, extra: ExtraHandler[] = []): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)) {
       registry.metrics().then((text) => {
@@ -19,6 +25,7 @@ export async function startMetricsServer (registry: Registry, host: string, port
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok')
       return
     }
+    for (const h of extra) if (h(req, res)) return
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics')
   })
   const bound = await listen(server, port, host, { setting: 'metrics.port', envVar: 'IOTLESS_METRICS_PORT' })

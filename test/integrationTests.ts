@@ -7,6 +7,7 @@
 export const INTEGRATION_TESTS: readonly string[] = [
   // whole folders: a broker, the pool's child processes, the stack, npm
   'broker/',
+  'dashboard/dashboardBrowser.test.ts',
   'e2e/',
   'runtime/',
   'package/',
@@ -21,6 +22,9 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'adapter/resilience.test.ts',
   'adapter/security.test.ts',
   'cli/commands.test.ts',
+  'cli/status.test.ts',
+  'tracing/oneTrace.test.ts',
+  'tracing/tracingOff.test.ts',
   'cli/prefetch.test.ts',
   'cli/sim.test.ts',
   'core/config.test.ts',
@@ -29,6 +33,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'functions/textDetect.test.ts',
   'functions/voiceActivity.test.ts',
   'k8s/adapterConfig.test.ts',
+  'k8s/grafanaDashboard.test.ts',
   'k8s/manifests.test.ts',
   'k8s/openwhiskDeploy.test.ts',
   'k8s/prefetcherArgs.test.ts',

@@ -6,6 +6,7 @@ import { toBatchBody } from '../../core/cloudEventHttp.js'
 import type { ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
+import type { MessageSpan, MessageTracer } from '../../core/tracing/messageTracer.js'
 import type { OutgoingEvent, ReplyPayload, Target } from '../target.js'
 import { batchAttributes, splitBatchReply } from './batchReply.js'
 import { Batcher } from './batcher.js'
@@ -70,9 +71,11 @@ export interface MessagePipelineOptions {
   metrics?: Metrics | undefined
   /** The dedup window (adapter.dedup), when on. */
   dedup?: DedupWindow | undefined
+  /** Records each message's stages (dashboard, OpenTelemetry); none: no tracing work at all. */
+  tracer?: MessageTracer | undefined
 }
 
-interface BatchItem { event: OutgoingEvent; match: RouteMatch; msg: InboundMessage; receivedAt: number }
+interface BatchItem { event: OutgoingEvent; match: RouteMatch; msg: InboundMessage; receivedAt: number; trace: MessageSpan | undefined }
 
 interface RouteState {
   /** route.maxInFlight slots; a message waits its turn here (FIFO), the socket is still read. */
@@ -139,39 +142,48 @@ export class MessagePipeline {
   /** One message, start to end: every matching route handles it; it is acknowledged when all of them say so. */
   async handle (msg: InboundMessage): Promise<Outcome> {
     const { log, metrics } = this.#o
+    const trace = this.#o.tracer?.begin({ topic: msg.topic, payload: msg.payload, qos: msg.qos, traceparent: firstUserProperty(msg, 'traceparent') })
+    const matching = trace?.stage('route match')
     const matches = this.#o.routes.match(msg.topic)
+    matching?.set('iotless.routes', matches.map((m) => m.route.label).join(','))
+    matching?.end()
     if (matches.length === 0) {
       metrics?.messagesUnrouted.inc()
       log.debug({ code: 'NO_ROUTE', topic: msg.topic }, 'message matched no route')
+      trace?.end('unrouted')
       return 'ack'
     }
     const receivedAt = this.#o.clock.now()
-    const results = await Promise.all(matches.map((m) => this.#handleRoute(m, msg, receivedAt)))
+    const results = await Promise.all(matches.map((m) => this.#handleRoute(m, msg, receivedAt, trace)))
     const outcome = results.some((r) => r.outcome === 'leave') ? 'leave' : 'ack'
     msg.dispatched?.()
     const dedup = this.#o.dedup
     const keys = results.flatMap((r) => r.record === undefined ? [] : [r.record])
-    if (dedup === undefined || keys.length === 0) return outcome
-    // The routes that succeeded are recorded even when another left it: their redelivery then skips them.
-    try {
-      await Promise.all(keys.map((k) => dedup.record(k)))
-    } catch {
-      return 'leave' // stopping while the store was down
+    if (dedup !== undefined && keys.length > 0) {
+      // The routes that succeeded are recorded even when another left it: their redelivery then skips them.
+      try {
+        await Promise.all(keys.map((k) => dedup.record(k)))
+      } catch {
+        trace?.end('leave')
+        return 'leave' // stopping while the store was down
+      }
     }
+    trace?.end(outcome)
     return outcome
   }
 
   /** One route's share of a message. */
-  async #handleRoute (match: RouteMatch, msg: InboundMessage, receivedAt: number): Promise<RouteOutcome> {
+  async #handleRoute (match: RouteMatch, msg: InboundMessage, receivedAt: number, trace: MessageSpan | undefined): Promise<RouteOutcome> {
     const { route } = match
     this.#o.metrics?.messagesReceived.inc({ route: route.label })
     const state = this.#routeState.get(route) as RouteState
     const refused = this.#admit(match, msg)
-    if (refused !== undefined) return { outcome: await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0) }
+    if (refused !== undefined) return { outcome: await this.#deadLetter(match, msg, undefined, refused.code, refused.reason, 0, undefined, trace) }
 
     const built = this.#toEvent(match, msg)
-    if (!built.ok) return { outcome: await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0) }
+    if (!built.ok) return { outcome: await this.#deadLetter(match, msg, built.event, built.code, built.reason, 0, undefined, trace) }
     const event = built.event
+    trace?.set('cloudevents.event_id', event.attributes.id)
     const dedup = this.#o.dedup
     const key = dedup === undefined ? undefined : dedupKey(route.label, msg, built.mode, event)
     if (dedup !== undefined && key?.lookup === true) {
@@ -198,17 +210,22 @@ export class MessagePipeline {
     try {
       const expired = expiredBy(msg, receivedAt, this.#o.clock.now())
       if (expired !== undefined) {
-        outcome = await this.#expired(match, msg, event, expired)
+        outcome = await this.#expired(match, msg, event, expired, trace)
       } else if (state.batcher !== undefined) {
-        const outcomes = await state.batcher.add({ event, match, msg, receivedAt })
+        const outcomes = await state.batcher.add({ event, match, msg, receivedAt, trace })
         outcome = outcomes.includes('leave') ? 'leave' : 'ack'
       } else {
+        const dispatching = trace?.stage('dispatch', { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName })
+        // The function's span joins the trace as a child of this dispatch (OpenTelemetry on; else unchanged).
+        if (dispatching?.traceparent !== undefined) event.attributes.traceparent = dispatching.traceparent
         const retried = await state.retry.run((target, attempt) => {
           const late = expiredBy(msg, receivedAt, this.#o.clock.now())
           if (late !== undefined) return Promise.resolve(expiredResult(msg, late))
           return target.dispatch(route.functionName, withAttempt(event, attempt), { signal: this.#o.stop })
         }, this.#o.stop)
-        outcome = await this.#settle(match, msg, event, retried)
+        dispatching?.set('iotless.attempts', retried.attempts)
+        dispatching?.end(retried.result.status === 'rejected' ? retried.result.code : undefined)
+        outcome = await this.#settle(match, msg, event, retried, trace)
       }
     } finally {
       state.gate.release()
@@ -217,9 +234,9 @@ export class MessagePipeline {
   }
 
   /** A message whose MQTT 5 Message Expiry Interval ran out in the adapter: not invoked, dead-lettered MESSAGE_EXPIRED. */
-  async #expired (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, lateMs: number): Promise<Outcome> {
+  async #expired (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, lateMs: number, trace: MessageSpan | undefined): Promise<Outcome> {
     const r = expiredResult(msg, lateMs)
-    return await this.#deadLetter(match, msg, event, r.code, r.message, 0)
+    return await this.#deadLetter(match, msg, event, r.code, r.message, 0, undefined, trace)
   }
 
   /** Refuses, before any work, what the route must not run. */
@@ -269,11 +286,11 @@ export class MessagePipeline {
   }
 
   /** After dispatch: leave it (stopping), dead-letter it (rejected), or publish the reply and acknowledge it. */
-  async #settle (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, retried: RetriedResult): Promise<Outcome> {
+  async #settle (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, retried: RetriedResult, trace: MessageSpan | undefined): Promise<Outcome> {
     const { result, attempts } = retried
     if (this.#leftByStop(retried)) return 'leave'
-    if (result.status === 'rejected') return await this.#deadLetter(match, msg, event, result.code, result.message, attempts, result.httpStatus)
-    if (result.reply !== undefined) await this.#publishReply(match, msg, result.reply, event)
+    if (result.status === 'rejected') return await this.#deadLetter(match, msg, event, result.code, result.message, attempts, result.httpStatus, trace)
+    if (result.reply !== undefined) await this.#publishReply(match, msg, result.reply, event, trace)
     return 'ack'
   }
 
@@ -281,6 +298,7 @@ export class MessagePipeline {
   async #dispatchBatch (route: Route, state: RouteState, items: BatchItem[]): Promise<Outcome[]> {
     this.#o.metrics?.batchSize.observe({ route: route.label }, items.length)
     const signal = this.#o.stop
+    const dispatching = items.map((i) => i.trace?.stage('dispatch', { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.batch_size': items.length }))
     const retried = await state.retry.run((target, attempt) => {
       const events = items.map((i) => withAttempt(i.event, attempt))
       return target.dispatchBatch !== undefined
@@ -288,15 +306,16 @@ export class MessagePipeline {
         : target.dispatch(route.functionName, { attributes: { ...batchAttributes(events, this.#o.source), iotlessattempt: String(attempt) }, data: toBatchBody(events) }, { signal })
     }, signal)
     const { result, attempts } = retried
+    for (const d of dispatching) { d?.set('iotless.attempts', attempts); d?.end(result.status === 'rejected' ? result.code : undefined) }
     if (this.#leftByStop(retried)) return items.map(() => 'leave')
     if (result.status === 'rejected') {
-      return await Promise.all(items.map((i) => this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus)))
+      return await Promise.all(items.map((i) => this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus, i.trace)))
     }
     const replies = result.reply === undefined ? undefined : splitBatchReply(result.reply, items.length)
     if (replies !== undefined) {
       await Promise.all(items.map((item, k) => {
         const reply = replies[k]
-        return reply === undefined ? Promise.resolve() : this.#publishReply(item.match, item.msg, reply, item.event)
+        return reply === undefined ? Promise.resolve() : this.#publishReply(item.match, item.msg, reply, item.event, item.trace)
       }))
     }
     return items.map(() => 'ack')
@@ -313,7 +332,7 @@ export class MessagePipeline {
     return this.#o.stop.aborted || (this.#o.stopping.aborted && (r.code === 'POOL_CLOSED' || r.code === 'TARGET_ABORTED' || r.code === 'SHUTDOWN_TIMEOUT'))
   }
 
-  async #publishReply (match: RouteMatch, msg: InboundMessage, reply: ReplyPayload, event: OutgoingEvent): Promise<void> {
+  async #publishReply (match: RouteMatch, msg: InboundMessage, reply: ReplyPayload, event: OutgoingEvent, trace?: MessageSpan): Promise<void> {
     const { log, metrics, publisher } = this.#o
     const { route, params } = match
     const props = msg.properties
@@ -336,10 +355,13 @@ export class MessagePipeline {
       if (traceparent !== undefined) userProperties.traceparent = traceparent
       if (Object.keys(userProperties).length > 0) publishOpts.properties.userProperties = userProperties
     }
+    const publishing = trace?.stage('reply publish', { 'messaging.destination.name': replyTopic, 'iotless.route': route.label })
     try {
       await publisher.publish(replyTopic, reply.data, publishOpts)
       metrics?.repliesPublished.inc({ route: route.label })
+      publishing?.end()
     } catch (err) {
+      publishing?.end((err as Error).message)
       log.error({ function: route.functionName, topic: replyTopic, err: (err as Error).message }, 'reply publish failed')
     }
   }
@@ -348,18 +370,21 @@ export class MessagePipeline {
    * Publishes the message, with why it failed, to the route's dead-letter topic (QoS 1), and only then lets it
    * be acknowledged. With no dead-letter topic the message is logged, counted and acknowledged (dropped).
    */
-  async #deadLetter (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent | undefined, code: ErrorCode, reason: string, attempts: number, httpStatus?: number): Promise<Outcome> {
+  async #deadLetter (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent | undefined, code: ErrorCode, reason: string, attempts: number, httpStatus?: number, trace?: MessageSpan): Promise<Outcome> {
     const { log, metrics, publisher } = this.#o
     const { route, params } = match
     metrics?.deadLetters.inc({ route: route.label, code })
     if (code === 'MESSAGE_EXPIRED') metrics?.messagesExpired.inc({ route: route.label })
     const template = route.deadLetterTemplate ?? this.#o.deadLetterTopic
     const logFields = { code, route: route.label, function: route.functionName, topic: msg.topic, attempts, httpStatus, err: reason }
+    const dead = trace?.stage('dead letter', { 'iotless.route': route.label, 'error.type': code, 'iotless.reason': reason })
     if (template === '') {
       log.error(logFields, 'message failed and no dead-letter topic is set: dropped')
+      dead?.end(code)
       return 'ack'
     }
     const topic = renderTopicTemplate(template, params)
+    dead?.set('messaging.destination.name', topic)
     const body = deadLetterEvent({
       attributes: event?.attributes,
       topic: msg.topic,
@@ -383,8 +408,10 @@ export class MessagePipeline {
     try {
       await publisher.publish(topic, body, opts)
       log.warn({ ...logFields, deadLetterTopic: topic }, 'message sent to the dead-letter topic')
+      dead?.end(code)
       return 'ack'
     } catch (err) {
+      dead?.end(`${code}; dead letter not published: ${(err as Error).message}`)
       log.error({ ...logFields, deadLetterTopic: topic, publishErr: (err as Error).message }, 'dead letter could not be published: the message stays unacknowledged')
       return 'leave'
     }
@@ -414,4 +441,10 @@ function deadLetterId (source: string, msg: InboundMessage, event: OutgoingEvent
   if (event !== undefined) return derivedId('deadletter', event.attributes.source, event.attributes.id)
   if (msg.qos > 0 && msg.messageId !== undefined) return derivedId('deadletter', stableEventId(source, msg.topic, msg.messageId, msg.payload), code)
   return randomUUID()
+}
+
+/** The first value of an MQTT 5 User Property (mqtt.js gives an array when a name repeats). */
+function firstUserProperty (msg: InboundMessage, name: string): string | undefined {
+  const v = msg.properties?.userProperties?.[name]
+  return Array.isArray(v) ? v[0] : v
 }

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../../core/clock.js'
 import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
+import type { MessageTracer } from '../../core/tracing/messageTracer.js'
 import type { Target } from '../target.js'
 import type { DedupStore } from '../../effects/effectStore.js'
 import { DedupWindow } from './dedupWindow.js'
@@ -48,6 +49,8 @@ export interface MqttAdapterOptions {
   random?: (() => number) | undefined
   log: Logger
   metrics?: Metrics | undefined
+  /** Records each message's stages (core/tracing); none: no tracing work. */
+  tracer?: MessageTracer | undefined
 }
 
 /**
@@ -106,7 +109,8 @@ export class MqttAdapter {
           log: opts.log,
           stopping: this.#stop.signal,
           onStoreError: () => { opts.metrics?.dedupStoreErrors.inc() }
-        })
+        }),
+      tracer: opts.tracer
     })
   }
 

@@ -21,6 +21,8 @@ export interface FunctionPoolOptions {
   config: Record<string, unknown>
   /** The effect store each instance opens for once() (InstanceSpec.effects). */
   effects?: InstanceSpec['effects']
+  /** Handler spans in each instance (InstanceSpec.tracing); absent: none. */
+  tracing?: InstanceSpec['tracing']
   /** Environment of each instance process. */
   env: NodeJS.ProcessEnv
   concurrency: number
@@ -409,7 +411,7 @@ export class FunctionPool {
     this.#spawned++
     metrics?.coldStarts.inc({ function: this.name })
     const t0 = performance.now()
-    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 })
+    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects, tracing: this.#opts.tracing }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 })
     this.#all.add(inst)
     log.debug({ function: this.name, instance: inst.id, pid: inst.child.pid }, 'cold start')
     let timedOut = false

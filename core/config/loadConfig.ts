@@ -6,6 +6,7 @@ import { IotlessError, type ErrorCode } from '../errors.js'
 import { redactUrl } from '../redact.js'
 import { configSchema, functionSchema, routeSchema, targetSchema, type Config } from './schema.js'
 import { applyEnvOverrides, envLeaves, type SchemaNode } from './envOverrides.js'
+import { applyOtelEnv } from './otelEnv.js'
 import { formatIssues, formatPath } from './formatIssues.js'
 
 export const DEFAULT_CONFIG_FILE = 'iotless.yaml'
@@ -109,7 +110,9 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const given = opts.file ?? env.IOTLESS_CONFIG
   const file = resolve(cwd, given ?? DEFAULT_CONFIG_FILE)
   const raw = readRaw(file, given !== undefined)
-  const { applied: envApplied, ignored: envIgnored } = applyEnvOverrides(raw, env, envLeaves(configJsonSchema()), RESERVED_ENV)
+  const otelApplied = applyOtelEnv(raw, env)
+  const { applied: overridden, ignored: envIgnored } = applyEnvOverrides(raw, env, envLeaves(configJsonSchema()), RESERVED_ENV)
+  const envApplied = [...otelApplied, ...overridden]
 
   const result = configSchema.safeParse(raw)
   const lines = result.success ? [] : formatIssues(result.error.issues, knownKeysAt)
@@ -183,6 +186,7 @@ export function partialConfig (raw: Record<string, unknown>): { config: Config; 
     log: section('log'),
     prefetch: section('prefetch'),
     capacity: section('capacity'),
+    tracing: section('tracing'),
     routes,
     targets,
     functions

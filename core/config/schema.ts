@@ -282,7 +282,26 @@ export const configSchema = z.strictObject({
     enabled: z.boolean().default(true),
     host: z.string().min(1).default('127.0.0.1'),
     /** Prometheus scrape port for GET /metrics. */
-    port: z.int().min(0).max(65535).default(9464)
+    port: z.int().min(0).max(65535).default(9464),
+    /** The live dashboard (GET /) and its JSON (GET /api/status, /api/events) beside /metrics. */
+    dashboard: z.boolean().default(true),
+    /** How often the dashboard's picture is rebuilt and pushed to open pages. */
+    dashboardIntervalMs: z.int().min(100).max(60_000).default(1000)
+  }).prefault({}),
+  /** Traces of messages (docs/dashboard.md). */
+  tracing: z.strictObject({
+    /** Finished message traces kept in memory for the dashboard's waterfall and `iotless status`; 0: none kept. */
+    recent: z.int().min(0).max(10_000).default(50),
+    /** Export spans with OpenTelemetry over OTLP/HTTP. Off: the SDK is not even loaded. */
+    enabled: z.boolean().default(false),
+    /** OTLP/HTTP traces URL; '' : OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, or http://localhost:4318/v1/traces. */
+    endpoint: z.string().default(''),
+    /** Share of new traces recorded (a parent's sampling decision is followed). */
+    sampleRatio: z.number().min(0).max(1).default(1),
+    serviceName: z.string().min(1).default('iotless'),
+    /** Spans waiting for export at most; past it new spans are dropped and counted. */
+    maxQueueSize: z.int().min(1).max(1_000_000).default(2048),
+    exportTimeoutMs: z.int().min(1).default(10_000)
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')

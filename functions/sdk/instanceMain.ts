@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url'
 import { isDefinedFunction } from './defineFunction.js'
 import type { InstanceMessage, InstanceSpec } from './instanceMessages.js'
 import { startLocalServer } from './localServer.js'
+import type { HandlerTracer } from '../../core/tracing/otelTracer.js'
 
 function send (msg: InstanceMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -39,15 +40,21 @@ async function main (): Promise<void> {
       process.exit(1)
     }
   }
+  let tracer: HandlerTracer | undefined
+  if (spec.tracing !== undefined) {
+    const { startHandlerTracing } = await import('../../core/tracing/otelTracer.js')
+    const { pino } = await import('pino')
+    tracer = await startHandlerTracing(spec.tracing, pino({ base: { function: spec.name } }, pino.destination(2)))
+  }
   let started
   try {
-    started = await startLocalServer(mod.default, { name: spec.name, config: spec.config, effects })
+    started = await startLocalServer(mod.default, { name: spec.name, config: spec.config, effects }, 0, tracer)
   } catch (err) {
     await send({ type: 'fatal', code: 'FUNCTION_INIT_FAILED', message: `init of ${spec.name} failed: ${err instanceof Error ? err.message : String(err)}` })
     process.exit(1)
   }
   const { server, port } = started
-  process.on('SIGTERM', () => { server.close(() => process.exit(0)) })
+  process.on('SIGTERM', () => { server.close(() => { void (tracer?.shutdown() ?? Promise.resolve()).finally(() => process.exit(0)) }) })
   await send({ type: 'ready', port })
 }
 

@@ -1,4 +1,5 @@
 import type { StoreLocation } from '../../effects/storeUrl.js'
+import type { OtelSettings } from '../../core/tracing/otelTracer.js'
 
 /** IPC messages from an instance process to the pool that spawned it. */
 export type InstanceMessage =
@@ -12,4 +13,6 @@ export interface InstanceSpec {
   config: Record<string, unknown>
   /** The effect store, already resolved (an absolute SQLite path), and the config field that named it. */
   effects?: { where: StoreLocation; field: string }
+  /** OpenTelemetry export of the handler's spans (tracing.enabled); absent: none, the SDK is not loaded. */
+  tracing?: OtelSettings
 }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { HandlerTracer } from '../../core/tracing/otelTracer.js'
 import type { DefinedFunction, InitContext } from './defineFunction.js'
 import { encodeReply } from './encodeReply.js'
 import { BadEventError, eventFromRequest } from './eventFromRequest.js'
@@ -36,7 +37,8 @@ function readBody (req: IncomingMessage): Promise<Buffer | undefined> {
  * 400 { code: FUNCTION_BAD_INPUT } when the handler throws a FunctionInputError,
  * or 500 with { code, error } when the handler throws anything else.
  */
-export async function startLocalServer<S> (fn: DefinedFunction<S>, ctx: InitContext, port = 0): Promise<{ server: Server; port: number }> {
+/** `tracer`: wraps each handler call in a span joined to the event's traceparent (tracing.enabled); none: no tracing. */
+export async function startLocalServer<S> (fn: DefinedFunction<S>, ctx: InitContext, port = 0, tracer?: HandlerTracer): Promise<{ server: Server; port: number }> {
   const state = (fn.init === undefined ? undefined : await fn.init(ctx)) as S
   const handleCtx = { ...ctx, state }
   const server = createServer((req, res) => {
@@ -56,7 +58,8 @@ export async function startLocalServer<S> (fn: DefinedFunction<S>, ctx: InitCont
       if (event.type === WARMUP_EVENT_TYPE) { res.writeHead(204, { [WARMUP_HEADER]: 'done' }).end(); return }
       let result
       try {
-        result = await fn.handle(event, handleCtx)
+        const e = event
+        result = tracer === undefined ? await fn.handle(e, handleCtx) : await tracer.around(ctx.name, e, async () => await fn.handle(e, handleCtx))
       } catch (err) {
         if (isFunctionInputError(err)) { sendJson(res, 400, { code: err.code, error: err.message }); return }
         sendJson(res, 500, { code: 'FUNCTION_HANDLER_ERROR', error: err instanceof Error ? err.message : String(err) })

@@ -4,9 +4,9 @@ import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startEmbeddedBroker } from '../../adapters/broker/embeddedBroker.js'
+import { createServer, type AddressInfo } from 'node:net'
+import { Aedes } from 'aedes'
 import { cliPath, fixtureFunction, repoRoot, sharedDir } from '../helpers/paths.js'
-import { memoryLog } from '../helpers/silentLog.js'
 import { baseEnv } from '../proxy/helpers.js'
 
 /** A config for `iotless up` on free ports, with the given functions and routes (JSON is YAML). */
@@ -115,9 +115,13 @@ t.test('no command prints a raw stack for a bad input', async (t) => {
 })
 
 t.test('SIGHUP stops `iotless up` gracefully (exit 0, "stopped"), and the password in broker.url is never logged', async (t) => {
-  // An external broker that takes any credentials, so the URL can carry a password.
-  const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, log: memoryLog('silent').log })
-  t.teardown(() => broker.close())
+  // An external broker that takes any credentials, so the URL can carry a password (plain aedes: iotless's
+  // embedded broker checks users and client ids).
+  const aedes = await Aedes.createBroker({ authenticate: (_c, _u, _p, done) => { done(null, true) } })
+  const server = createServer(aedes.handle)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const broker = { port: (server.address() as AddressInfo).port }
+  t.teardown(async () => { server.close(); await new Promise<void>((resolve) => aedes.close(() => resolve())) })
   const dir = t.testdir({})
   const file = stackConfig(dir, {
     broker: { url: `mqtt://iot:s3cr3t-pw@127.0.0.1:${broker.port}`, clientId: `startup-test-${process.pid}` },

@@ -56,6 +56,9 @@ t.test('local pool: instances share a SQLite effect store; a re-run event counts
     const r = await pool.invoke(event(id, 'node/1'))
     return (JSON.parse(r.reply?.data.toString() ?? '{}') as { total: number; pid: number })
   }))
+  // Three warm instances first, so the six events are spread over several processes sharing the file.
+  pool.prewarm(3)
+  await waitFor('three ready instances', () => pool.warmInstances === 3, 60_000)
   const first = await totals(['a', 'b', 'c', 'd', 'e', 'f'])
   t.same(first.map((r) => r.total).sort(), [1, 2, 3, 4, 5, 6], 'six events, six counts, on up to three instances')
   t.ok(new Set(first.map((r) => r.pid)).size > 1, 'more than one instance ran them')

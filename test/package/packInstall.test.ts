@@ -90,6 +90,7 @@ t.test('npm pack -> npm install -> tsc strict against iotless/sdk -> iotless fn 
     t.ok(paths.includes(`dist/functions/sdk/${entry}.d.ts`), `declarations for iotless/sdk${entry === 'index' ? '' : '/' + entry}`)
   }
   t.ok(paths.includes('dist/cli/iotless.js'), 'the CLI')
+  t.ok(paths.includes('dashboard/assets/dashboard.js') && paths.includes('dist/dashboard/dashboardService.js'), 'the dashboard, its page served from the package')
   const tarball = join(tmp, pack.filename)
 
   // 2. Install into a new project with npm's defaults.

@@ -1,0 +1,179 @@
+import type { Logger } from '../log.js'
+import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
+
+/** What OpenTelemetry export needs (the `tracing` config section, OTEL_* applied by core/config). */
+export interface OtelSettings {
+  endpoint: string
+  sampleRatio: number
+  serviceName: string
+  /** Spans waiting for export; past it, new ones are dropped and counted. */
+  maxQueueSize: number
+  exportTimeoutMs: number
+  scheduledDelayMs: number
+}
+
+export interface OtelCounters {
+  exported(n: number): void
+  dropped(n: number): void
+  failed(n: number): void
+}
+
+export interface OtelTracing {
+  readonly tracer: MessageTracer
+  /** Spans dropped because the export queue was full. */
+  readonly droppedSpans: number
+  /** Exports everything queued, then stops. */
+  shutdown(): Promise<void>
+}
+
+/**
+ * The adapter's spans through the real OpenTelemetry SDK, exported over OTLP/HTTP (JSON) to `endpoint`.
+ * The SDK is imported here, dynamically, only when tracing is on: with it off nothing of it is loaded.
+ * Export never holds a message up: spans go to a bounded queue (BatchSpanProcessor), and past
+ * `maxQueueSize` unexported spans new ones are dropped, counted, and logged once.
+ */
+/** The SDK, loaded now, with a provider exporting through a bounded, counted queue. */
+async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | undefined, scope: string) {
+  const api = await import('@opentelemetry/api')
+  const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base')
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http')
+  const { resourceFromAttributes } = await import('@opentelemetry/resources')
+  const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions')
+  const { W3CTraceContextPropagator, ExportResultCode } = await import('@opentelemetry/core')
+  type ReadableSpan = import('@opentelemetry/sdk-trace-base').ReadableSpan
+  type SpanExporter = import('@opentelemetry/sdk-trace-base').SpanExporter
+  type Span = import('@opentelemetry/api').Span
+
+  const inner = new OTLPTraceExporter({ url: s.endpoint, timeoutMillis: s.exportTimeoutMs })
+  let pending = 0
+  let dropped = 0
+  let warnedDrop = false
+  let warnedFail = false
+  // Counts what leaves and what fails; a failed export is logged once, not per batch.
+  const exporter: SpanExporter = {
+    export (spans, done) {
+      inner.export(spans, (result) => {
+        pending -= spans.length
+        if (result.code === ExportResultCode.SUCCESS) counters?.exported(spans.length)
+        else {
+          counters?.failed(spans.length)
+          if (!warnedFail) {
+            warnedFail = true
+            log.warn({ code: 'TRACING_EXPORT_FAILED', endpoint: s.endpoint, err: result.error?.message }, 'tracing: spans could not be exported (logged once; iotless_trace_spans_failed_total counts them)')
+          }
+        }
+        done(result)
+      })
+    },
+    shutdown: () => inner.shutdown(),
+    forceFlush: () => inner.forceFlush()
+  }
+  const batch = new BatchSpanProcessor(exporter, { maxQueueSize: s.maxQueueSize, maxExportBatchSize: Math.min(512, s.maxQueueSize), scheduledDelayMillis: s.scheduledDelayMs, exportTimeoutMillis: s.exportTimeoutMs })
+  const bounded = {
+    onStart: (span: Span, ctx: import('@opentelemetry/api').Context) => { batch.onStart(span as never, ctx) },
+    onEnd (span: ReadableSpan) {
+      if (pending >= s.maxQueueSize) {
+        dropped++
+        counters?.dropped(1)
+        if (!warnedDrop) {
+          warnedDrop = true
+          log.warn({ code: 'TRACING_QUEUE_FULL', endpoint: s.endpoint, maxQueueSize: s.maxQueueSize }, 'tracing: export queue full, spans are dropped (logged once; iotless_trace_spans_dropped_total counts them)')
+        }
+        return
+      }
+      pending++
+      batch.onEnd(span)
+    },
+    shutdown: () => batch.shutdown(),
+    forceFlush: () => batch.forceFlush()
+  }
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: s.serviceName }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(s.sampleRatio) }),
+    spanProcessors: [bounded]
+  })
+  const propagator = new W3CTraceContextPropagator()
+  const getter = { keys: (c: Record<string, string>) => Object.keys(c), get: (c: Record<string, string>, k: string) => c[k] }
+  const setter = { set: (c: Record<string, string>, k: string, v: string) => { c[k] = v } }
+  const traceparentOf = (span: Span): string | undefined => {
+    const carrier: Record<string, string> = {}
+    propagator.inject(api.trace.setSpan(api.ROOT_CONTEXT, span), carrier, setter)
+    return carrier.traceparent
+  }
+  const contextOf = (traceparent: string | undefined): import('@opentelemetry/api').Context =>
+    traceparent === undefined ? api.ROOT_CONTEXT : propagator.extract(api.ROOT_CONTEXT, { traceparent }, getter)
+  return { api, provider, tracer: provider.getTracer(scope), traceparentOf, contextOf, droppedSpans: () => dropped }
+}
+
+export async function startOtelTracing (s: OtelSettings, log: Logger, counters?: OtelCounters): Promise<OtelTracing> {
+  const { api, provider, tracer, traceparentOf, contextOf, droppedSpans } = await otelSdk(s, log, counters, 'iotless-adapter')
+
+  const messageTracer: MessageTracer = {
+    begin (msg: InboundForTrace): MessageSpan {
+      const parentCtx = contextOf(msg.traceparent)
+      const root = tracer.startSpan(`${msg.topic} receive`, {
+        kind: api.SpanKind.CONSUMER,
+        attributes: { 'messaging.system': 'mqtt', 'messaging.operation.type': 'receive', 'messaging.destination.name': msg.topic, 'messaging.mqtt.qos': msg.qos, 'messaging.message.body.size': msg.payload.length }
+      }, parentCtx)
+      const rootCtx = api.trace.setSpan(parentCtx, root)
+      return {
+        get traceparent () { return traceparentOf(root) ?? '' },
+        set: (key, value) => { root.setAttribute(key, value) },
+        stage (name: string, attributes: SpanAttributes = {}): StageSpan {
+          const kind = name === 'dispatch' ? api.SpanKind.CLIENT : name === 'reply publish' || name === 'dead letter' ? api.SpanKind.PRODUCER : api.SpanKind.INTERNAL
+          const span = tracer.startSpan(name, { kind, attributes }, rootCtx)
+          let done = false
+          return {
+            traceparent: traceparentOf(span),
+            set: (key, value) => { span.setAttribute(key, value) },
+            end: (error?: string) => {
+              if (done) return
+              done = true
+              if (error !== undefined) span.setStatus({ code: api.SpanStatusCode.ERROR, message: error })
+              span.end()
+            }
+          }
+        },
+        end: (outcome: string) => {
+          root.setAttribute('iotless.outcome', outcome)
+          if (outcome === 'leave') root.setStatus({ code: api.SpanStatusCode.ERROR, message: 'left to the broker to deliver again' })
+          root.end()
+        }
+      }
+    }
+  }
+  return {
+    tracer: messageTracer,
+    get droppedSpans () { return droppedSpans() },
+    shutdown: () => provider.shutdown()
+  }
+}
+
+/** Wraps a function's handler in a span, the child of the event's traceparent (the adapter's dispatch). */
+export interface HandlerTracer {
+  around<T>(fnName: string, event: { id: string; type: string; traceparent?: unknown }, run: () => Promise<T>): Promise<T>
+  shutdown(): Promise<void>
+}
+
+/** The instance process's side: one SERVER span per handled event, exported like the adapter's. */
+export async function startHandlerTracing (s: OtelSettings, log: Logger): Promise<HandlerTracer> {
+  const { api, provider, tracer, contextOf } = await otelSdk(s, log, undefined, 'iotless-function')
+  return {
+    async around (fnName, event, run) {
+      const tp = typeof event.traceparent === 'string' ? event.traceparent : undefined
+      const span = tracer.startSpan(`${fnName} handle`, {
+        kind: api.SpanKind.SERVER,
+        attributes: { 'faas.trigger': 'pubsub', 'faas.invoked_name': fnName, 'cloudevents.event_id': event.id, 'cloudevents.event_type': event.type }
+      }, contextOf(tp))
+      try {
+        return await run()
+      } catch (err) {
+        span.setStatus({ code: api.SpanStatusCode.ERROR, message: (err as Error).message })
+        throw err
+      } finally {
+        span.end()
+      }
+    },
+    shutdown: () => provider.shutdown()
+  }
+}

@@ -1,0 +1,71 @@
+// One MQTT message, one trace: the adapter's spans (receive, route match, dispatch, reply publish) and the
+// function's handler span from its instance process, with correct parent links, exported over OTLP/HTTP
+// to a local receiver.
+import t from 'tap'
+import { stackConfig, startTestStack } from '../e2e/stackSuite.js'
+import { collector, publisher } from '../helpers/mqttCollector.js'
+import { startOtlpReceiver } from '../helpers/otlpReceiver.js'
+import { createServer } from 'node:http'
+import { waitFor } from '../helpers/waitFor.js'
+
+t.test('a message from a device with no trace context gives one trace over adapter, function and reply', async (t) => {
+  const otlp = await startOtlpReceiver()
+  t.teardown(otlp.close)
+  const prefix = `trace-${process.pid}-${Date.now().toString(36)}`
+  const { stack } = await startTestStack(t, stackConfig(prefix, '', { tracing: { enabled: true, endpoint: otlp.url } }))
+  const sub = await collector(stack.brokerUrl, `${prefix}/echo-replies`)
+  t.teardown(sub.close)
+  const pub = await publisher(stack.brokerUrl)
+  t.teardown(() => pub.endAsync(true))
+  // The embedded broker speaks MQTT 3.1.1: the message carries no traceparent, the adapter starts the trace.
+  await pub.publishAsync(`${prefix}/echo/one`, '{"n":1}', { qos: 1 })
+  await waitFor('the reply', () => sub.received.length >= 1, 20_000)
+  await waitFor('adapter and function spans', () => otlp.spans.some((s) => s.name === 'echo handle') && otlp.spans.some((s) => s.name === 'reply publish'), 20_000, 50)
+  const traceIds = new Set(otlp.spans.map((s) => s.traceId))
+  t.equal(traceIds.size, 1, 'one trace')
+  const byName = new Map(otlp.spans.map((s) => [s.name, s]))
+  const root = byName.get(`${prefix}/echo/one receive`)
+  const match = byName.get('route match')
+  const dispatch = byName.get('dispatch')
+  const handle = byName.get('echo handle')
+  const reply = byName.get('reply publish')
+  t.ok(root && match && dispatch && handle && reply, `spans: ${otlp.spans.map((s) => s.name).join(', ')}`)
+  t.equal(root?.parentSpanId, '', 'the adapter started the trace')
+  t.equal(match?.parentSpanId, root?.spanId, 'route match under the message')
+  t.equal(dispatch?.parentSpanId, root?.spanId, 'dispatch under the message')
+  t.equal(handle?.parentSpanId, dispatch?.spanId, 'the function\'s handler is a child of the dispatch, across the process boundary')
+  t.equal(reply?.parentSpanId, root?.spanId, 'reply publish under the message')
+  t.equal(root?.service, 'iotless')
+  t.equal(handle?.service, 'iotless-echo', 'the handler span came from the instance process')
+  t.match(dispatch?.attributes, { 'iotless.route': 'routes[1]', 'iotless.target': 'local', 'faas.invoked_name': 'echo', 'iotless.attempts': 1 })
+  // The stable id links the message to its handling and its reply (GammaRay's way for context-less devices).
+  t.equal(typeof root?.attributes['cloudevents.event_id'], 'string')
+  t.equal(handle?.attributes['cloudevents.event_id'], root?.attributes['cloudevents.event_id'])
+  t.equal(otlp.spans.length, 5, 'nothing else')
+  t.notOk(sub.received[0]?.payload.toString().includes('error'))
+})
+
+t.test('an unreachable endpoint never holds messages up: spans are dropped, counted, logged once', async (t) => {
+  // An endpoint that takes the connection and never answers: the worst case, each export hangs to its timeout.
+  const hang = createServer(() => {})
+  await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { hang.closeAllConnections(); hang.close(() => resolve()) }))
+  const addr = hang.address()
+  const dead = typeof addr === 'object' && addr !== null ? addr.port : 0
+  const prefix = `trace-dead-${process.pid}-${Date.now().toString(36)}`
+  const { stack, registry, lines } = await startTestStack(t, stackConfig(prefix, '', { tracing: { enabled: true, endpoint: `http://127.0.0.1:${dead}/v1/traces`, maxQueueSize: 8, exportTimeoutMs: 500 } }))
+  const sub = await collector(stack.brokerUrl, `${prefix}/echo-replies`)
+  t.teardown(sub.close)
+  const pub = await publisher(stack.brokerUrl)
+  t.teardown(() => pub.endAsync(true))
+  for (let k = 0; k < 20; k++) await pub.publishAsync(`${prefix}/echo/m${k}`, `{"n":${k}}`, { qos: 1 })
+  await waitFor('20 replies', () => sub.received.length >= 20, 30_000)
+  t.equal(sub.received.length, 20, 'every message answered with the endpoint down')
+  const text = await registry.metrics()
+  const droppedTotal = Number(/iotless_trace_spans_dropped_total (\d+)/.exec(text)?.[1] ?? 0)
+  t.ok(droppedTotal > 0, `spans past the queue of 8 were dropped (${droppedTotal})`)
+  const warns = lines.filter((l) => l.code === 'TRACING_QUEUE_FULL')
+  t.equal(warns.length, 1, 'the full queue is logged once')
+  await waitFor('an export to time out', () => lines.some((l) => l.code === 'TRACING_EXPORT_FAILED'), 10_000)
+  t.equal(lines.filter((l) => l.code === 'TRACING_EXPORT_FAILED').length, 1, 'the failed export is logged once')
+})

@@ -1,0 +1,31 @@
+import t from 'tap'
+import { applyOtelEnv } from '../../core/config/otelEnv.js'
+import { configSchema } from '../../core/config/schema.js'
+
+t.test('OTEL_* variables fill the tracing section where the config is silent', async (t) => {
+  const raw: Record<string, unknown> = {}
+  const used = applyOtelEnv(raw, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25', OTEL_SERVICE_NAME: 'edge-7', OTEL_BSP_MAX_QUEUE_SIZE: '100' })
+  t.same(raw.tracing, { endpoint: 'http://collector:4318/v1/traces', sampleRatio: 0.25, serviceName: 'edge-7', maxQueueSize: 100 })
+  t.same(used, ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_SERVICE_NAME', 'OTEL_BSP_MAX_QUEUE_SIZE'])
+  t.match(configSchema.parse(raw).tracing, { enabled: false, sampleRatio: 0.25 }, 'they do not turn tracing on by themselves')
+})
+
+t.test('the traces endpoint wins over the base one; the config file wins over both', async (t) => {
+  const raw: Record<string, unknown> = { tracing: { endpoint: 'http://mine:4318/v1/traces' } }
+  applyOtelEnv(raw, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://a/v1/traces', OTEL_SDK_DISABLED: 'true', OTEL_TRACES_SAMPLER: 'always_off' })
+  t.same(raw.tracing, { endpoint: 'http://mine:4318/v1/traces', enabled: false, sampleRatio: 0 })
+  const raw2: Record<string, unknown> = {}
+  applyOtelEnv(raw2, { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://a/v1/traces', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://b' })
+  t.same(raw2.tracing, { endpoint: 'http://a/v1/traces' })
+  const none: Record<string, unknown> = {}
+  t.same(applyOtelEnv(none, {}), [])
+  t.equal(none.tracing, undefined, 'nothing set, nothing added')
+})
+
+t.test('a bad number is left for validation, which names the field', async (t) => {
+  const raw: Record<string, unknown> = {}
+  applyOtelEnv(raw, { OTEL_TRACES_SAMPLER_ARG: 'half' })
+  const r = configSchema.safeParse(raw)
+  t.notOk(r.success)
+  t.match(JSON.stringify(r.error?.issues), /"tracing","sampleRatio"/)
+})
