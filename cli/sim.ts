@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { IotlessError } from '../core/errors.js'
 import type { Command } from './command.js'
+import { numberFlag } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
 import { loadTrace, TRACE_FORMATS } from '../prefetch/traces/loadTrace.js'
 import { createPolicy, POLICIES } from '../prefetch/policies/policies.js'
@@ -29,13 +30,6 @@ Options:
 
 Policies and parameters:
 ${POLICIES.map((p) => `  ${p.name}: ${p.summary}\n    ${describeParams(p.params)}`).join('\n')}`
-
-function number (name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback
-  const n = Number(raw)
-  if (!Number.isFinite(n) || n <= 0) throw new IotlessError('CLI_USAGE', `--${name} must be a positive number, got ${raw}\n\n${usage}`)
-  return n
-}
 
 export function parseParamFlags (flags: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {}
@@ -94,8 +88,8 @@ export const simCommand: Command = {
       throw new IotlessError('CLI_USAGE', `--memory-stat must be avg or one of 1, 5, 25, 50, 75, 95, 99, 100; got ${stat}`)
     }
     const load: Partial<LoadOptions> = {
-      defaultMemoryMb: number('default-memory-mb', values['default-memory-mb'], 128),
-      defaultDurationMs: number('default-duration-ms', values['default-duration-ms'], 1000),
+      defaultMemoryMb: numberFlag('--default-memory-mb', values['default-memory-mb'], 128, { above: 0 }, usage),
+      defaultDurationMs: numberFlag('--default-duration-ms', values['default-duration-ms'], 1000, { above: 0 }, usage),
       memoryStat: stat === 'avg' ? 'avg' : Number(stat)
     }
     const trace = loadTrace(values.trace, format as TraceFormat | undefined, load)

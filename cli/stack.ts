@@ -13,7 +13,10 @@ import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { localDemand, poolQueueDepth } from '../adapters/runtime/poolQueueDepth.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
 import { buildTargets, closeRemoteTargets } from './buildTargets.js'
+import { embeddedBrokerOptions } from './embeddedBrokerOptions.js'
 import { resolveFunctionModule } from './resolveFunctionModule.js'
+import { checkEffectStores } from './checkEffectStores.js'
+import { parseStoreUrl } from '../effects/storeUrl.js'
 import { startPoolPrefetch } from './startPoolPrefetch.js'
 import type { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
 
@@ -60,13 +63,24 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       log.info({ url: `http://${config.metrics.host}:${ms.port}/metrics` }, 'metrics endpoint')
     }
 
+    await checkEffectStores(config.functions, opts.baseDir)
+
     let broker: EmbeddedBroker | undefined
     let brokerUrl = config.broker.url
+    let security = readBrokerSecurity(config.broker, opts.baseDir, opts.env)
     if (brokerUrl === '') {
-      broker = await startEmbeddedBroker({ host: config.broker.host, port: config.broker.port, log })
+      const embedded = embeddedBrokerOptions(config, opts.baseDir, security, log)
+      security = embedded.adapterSecurity
+      broker = await startEmbeddedBroker(embedded.options)
       brokerUrl = broker.url
       lifecycle.add('embedded broker', () => broker?.close() ?? Promise.resolve())
-      log.info({ host: config.broker.host, port: broker.port }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening')
+      log.info({
+        host: config.broker.host,
+        port: broker.port,
+        ...(broker.tlsPort !== undefined ? { tlsHost: embedded.options.tls?.host, tlsPort: broker.tlsPort } : {}),
+        users: embedded.options.auth?.users.size ?? 0,
+        maxPacketBytes: embedded.options.maxPacketBytes
+      }, 'embedded MQTT broker (aedes, MQTT 3.1.1) listening')
     }
 
     // The pool's queue holds whatever the routes can send at once, so a burst waits instead of being refused.
@@ -75,6 +89,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
       config: fn.config,
+      effects: fn.effects === undefined ? undefined : { where: parseStoreUrl(fn.effects.url, `functions.${name}.effects.url`, opts.baseDir), field: `functions.${name}.effects.url` },
       env: { ...opts.env, ...fn.env },
       concurrency: fn.concurrency,
       maxScale: fn.maxScale,
@@ -109,7 +124,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       maxAttempts: config.adapter.maxAttempts,
       retryBaseMs: config.adapter.retryBaseMs,
       deadLetterTopic: config.adapter.deadLetterTopic,
-      security: readBrokerSecurity(config.broker, opts.baseDir, opts.env),
+      security,
       clock,
       log,
       metrics

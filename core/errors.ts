@@ -54,6 +54,14 @@ export const ERROR_CODES = {
   SECRET_EMPTY: { exitCode: 2, summary: 'A secret variable or file is empty (or only whitespace); the message names it.' },
   OPENWHISK_DEPLOY_FAILED: { exitCode: 1, summary: 'iotless openwhisk deploy: the OpenWhisk controller refused or could not be reached for an action; the message gives the action and the HTTP status.' },
   RESPONSE_TOPIC_NOT_ALLOWED: { exitCode: 1, summary: "An MQTT 5 message named a Response Topic its route does not allow (routes[].responseTopics), or one that is an input of a route or the dead-letter topic; it goes to the dead-letter topic unrun." },
+  STORE_DRIVER_MISSING: { exitCode: 2, summary: 'A configured effect or dedup store needs an npm package (better-sqlite3, ioredis, pg) that is not installed; the message names the setting and the package.' },
+  STORE_UNAVAILABLE: { exitCode: 1, summary: 'An effect or dedup store could not be opened or reached (bad path, Redis or PostgreSQL down), or failed at run time; nothing is acknowledged or logged as done.' },
+  EFFECTS_NOT_CONFIGURED: { exitCode: 1, summary: 'A handler called ctx.once but no effect store is configured for the function; the invocation fails.' },
+  EFFECT_CONFLICT: { exitCode: 1, summary: 'A state transaction or once() kept conflicting with concurrent writers of the same keys and gave up; the invocation fails and is retried.' },
+  BROKER_AUTH_REQUIRED: { exitCode: 2, summary: 'The embedded broker would listen beyond loopback with no users (broker.usersFile); set one, or broker.allowAnonymous: true on purpose.' },
+  BROKER_USERS_INVALID: { exitCode: 2, summary: 'The embedded broker\'s users file (broker.usersFile) has a bad line, or a user the adapter already is; the message names the file and lines, never a hash.' },
+  FUNCTION_DEPENDENCY_MISSING: { exitCode: 2, summary: 'A function needs an optional dependency of iotless that is not installed (onnxruntime-node, sharp, a model package); the message says what to install.' },
+  FN_NEW_DIR_NOT_EMPTY: { exitCode: 2, summary: 'iotless fn new: the folder to scaffold into exists and is not empty; nothing was written.' },
 } as const satisfies Record<string, { exitCode: number; summary: string }>
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -8,6 +8,8 @@ export interface ListenHint {
   envVar: string
   /** A sentence about what commonly holds the port, if anything. */
   extra?: string
+  /** False for ports only the environment sets (the queue-proxy's): the message then names no iotless.yaml. */
+  inConfigFile?: boolean
 }
 
 /** listen() with EADDRINUSE and EACCES turned into errors that name the port and how to choose another. */
@@ -19,7 +21,9 @@ export function listen (server: NetServer, port: number, host: string, hint: Lis
         const next = port === 0 ? 0 : port + 1
         reject(new IotlessError('PORT_IN_USE',
           `port ${port} on ${host} is already in use (${hint.setting}).${hint.extra === undefined ? '' : ' ' + hint.extra} ` +
-          `Choose another with ${hint.setting} in iotless.yaml, or ${hint.envVar}=${next} in the environment.`, { cause: err }))
+          (hint.inConfigFile === false
+            ? `Choose another with ${hint.envVar}=${next} in the environment.`
+            : `Choose another with ${hint.setting} in iotless.yaml, or ${hint.envVar}=${next} in the environment.`), { cause: err }))
       } else {
         reject(new IotlessError('LISTEN_FAILED', `cannot listen on ${host}:${port} (${hint.setting}): ${err.message}`, { cause: err }))
       }

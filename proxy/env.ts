@@ -14,13 +14,15 @@ import { IotlessError } from '../core/errors.js'
 
 /** One user-container readiness check, from SERVING_READINESS_PROBE (a corev1.Probe). */
 export interface ReadinessCheck {
-  kind: 'tcp' | 'http'
+  kind: 'tcp' | 'http' | 'grpc'
   host: string
   port: number
   /** HTTP only. */
   path: string
   scheme: 'http' | 'https'
   headers: ReadonlyArray<readonly [string, string]>
+  /** gRPC only: the service name sent in grpc.health.v1.HealthCheckRequest ('' = the whole server). */
+  service: string
 }
 
 export interface ReadinessProbeConfig {
@@ -31,8 +33,6 @@ export interface ReadinessProbeConfig {
   /** Per-attempt timeout outside aggressive mode; Kubernetes defaults timeoutSeconds to 1. */
   timeoutMs: number
   successThreshold: number
-  /** True when the probe was one Kubernetes cannot express here (gRPC): we fall back to TCP on its port. */
-  degraded: boolean
 }
 
 export interface ProxyEnv {
@@ -70,6 +70,8 @@ export interface ProxyEnv {
   maxHeaderBytes: number
   /** How long a client may take to send one request head before we close it (slowloris bound). */
   headerTimeoutMs: number
+  /** An idle keep-alive client connection is closed after this; 0 = never (Knative's queue-proxy sets no IdleTimeout). */
+  keepAliveIdleMs: number
   /** How long a pooled idle upstream connection is kept; below Node's 5 s keepAliveTimeout so we close first. */
   upstreamIdleMs: number
 }
@@ -100,7 +102,8 @@ export const IOTLESS_ENV = {
   IOTLESS_PROXY_UPGRADE_GRACE_MS: 'grace for upgraded (WebSocket) connections after close, default 60000',
   IOTLESS_PROXY_DRAIN_RESET_MS: 'un-drain if no SIGTERM follows /wait-for-drain within this, default 1000',
   IOTLESS_PROXY_MAX_HEADER_BYTES: 'largest request head accepted, default 1052672 (Go\'s 1 MiB DefaultMaxHeaderBytes + 4096, as queue-proxy); larger gets 431 and close',
-  IOTLESS_PROXY_HEADER_TIMEOUT_MS: 'time allowed to send one request head, default 60000',
+  IOTLESS_PROXY_HEADER_TIMEOUT_MS: 'time allowed to send one request head, from the accept or the head\'s first byte, default 60000 (queue-proxy\'s ReadHeaderTimeout)',
+  IOTLESS_PROXY_KEEPALIVE_IDLE_MS: 'an idle keep-alive client connection is closed after this, default 120000 (above the 90 s idle timeout of Go clients such as the activator); 0 = never',
   IOTLESS_PROXY_UPSTREAM_IDLE_MS: 'idle upstream keep-alive connections are closed after this, default 4000'
 } as const
 
@@ -171,6 +174,7 @@ export function readProxyEnv (env: Env): ProxyEnv {
     drainResetMs: optInt(env, 'IOTLESS_PROXY_DRAIN_RESET_MS', 1000, 0, 3_600_000),
     maxHeaderBytes: optInt(env, 'IOTLESS_PROXY_MAX_HEADER_BYTES', 1_048_576 + 4096, 1024, 16 * 1024 * 1024),
     headerTimeoutMs: optInt(env, 'IOTLESS_PROXY_HEADER_TIMEOUT_MS', 60_000, 1, 3_600_000),
+    keepAliveIdleMs: optInt(env, 'IOTLESS_PROXY_KEEPALIVE_IDLE_MS', 120_000, 0, 86_400_000),
     upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000)
   }
   return Object.freeze(cfg)
@@ -179,7 +183,7 @@ export function readProxyEnv (env: Env): ProxyEnv {
 interface ProbeJson {
   tcpSocket?: { port?: number | string; host?: string }
   httpGet?: { port?: number | string; host?: string; path?: string; scheme?: string; httpHeaders?: Array<{ name?: string; value?: string }> }
-  grpc?: { port?: number | string }
+  grpc?: { port?: number | string; service?: string }
   exec?: unknown
   timeoutSeconds?: number
   periodSeconds?: number
@@ -203,12 +207,13 @@ function probePort (raw: number | string | undefined, userPort: number): number 
 
 /**
  * Parses SERVING_READINESS_PROBE. Unset or empty means the webhook default, a TCP check on the user port.
- * Exec probes arrive already rewritten to TCP by the reconciler; gRPC ones we check as TCP (documented).
+ * Exec probes are the kubelet's (the reconciler gives the queue-proxy a TCP check instead, our fallback here);
+ * gRPC ones call grpc.health.v1.Health/Check.
  */
 export function parseReadinessProbe (raw: string | undefined, userHost: string, userPort: number): ReadinessProbeConfig {
-  const fallback: ReadinessCheck = { kind: 'tcp', host: userHost, port: userPort, path: '/', scheme: 'http', headers: [] }
+  const fallback: ReadinessCheck = { kind: 'tcp', host: userHost, port: userPort, path: '/', scheme: 'http', headers: [], service: '' }
   if (raw === undefined || raw.trim() === '') {
-    return { checks: [fallback], periodSeconds: 0, timeoutMs: 1000, successThreshold: 1, degraded: false }
+    return { checks: [fallback], periodSeconds: 0, timeoutMs: 1000, successThreshold: 1 }
   }
   let parsed: unknown
   try {
@@ -221,7 +226,6 @@ export function parseReadinessProbe (raw: string | undefined, userHost: string, 
     throw new IotlessError('PROXY_ENV_INVALID', 'SERVING_READINESS_PROBE must be a corev1.Probe object or a non-empty array of them')
   }
   const probes = list as ProbeJson[]
-  let degraded = false
   const checks: ReadinessCheck[] = probes.map((p) => {
     if (p.httpGet !== undefined) {
       const scheme = (p.httpGet.scheme ?? 'HTTP').toLowerCase()
@@ -233,15 +237,17 @@ export function parseReadinessProbe (raw: string | undefined, userHost: string, 
         port: probePort(p.httpGet.port, userPort),
         path: p.httpGet.path !== undefined && p.httpGet.path !== '' ? (p.httpGet.path.startsWith('/') ? p.httpGet.path : '/' + p.httpGet.path) : '/',
         scheme,
-        headers
+        headers,
+        service: ''
       }
     }
     if (p.tcpSocket !== undefined) {
-      return { kind: 'tcp', host: p.tcpSocket.host !== undefined && p.tcpSocket.host !== '' ? p.tcpSocket.host : userHost, port: probePort(p.tcpSocket.port, userPort), path: '/', scheme: 'http', headers: [] }
+      return { kind: 'tcp', host: p.tcpSocket.host !== undefined && p.tcpSocket.host !== '' ? p.tcpSocket.host : userHost, port: probePort(p.tcpSocket.port, userPort), path: '/', scheme: 'http', headers: [], service: '' }
     }
     if (p.grpc !== undefined) {
-      degraded = true
-      return { ...fallback, port: probePort(p.grpc.port, userPort) }
+      // serving pkg/queue/health/probe.go GRPCProbe: grpc.health.v1.Health/Check on 127.0.0.1 (the user host here).
+      if (p.grpc.service !== undefined && typeof p.grpc.service !== 'string') throw new IotlessError('PROXY_ENV_INVALID', 'SERVING_READINESS_PROBE grpc.service must be a string')
+      return { ...fallback, kind: 'grpc', port: probePort(p.grpc.port, userPort), service: p.grpc.service ?? '' }
     }
     return fallback
   })
@@ -256,7 +262,6 @@ export function parseReadinessProbe (raw: string | undefined, userHost: string, 
     checks,
     periodSeconds: num(first.periodSeconds, 'periodSeconds', 0),
     timeoutMs: (timeoutSeconds === 0 ? 1 : timeoutSeconds) * 1000,
-    successThreshold: Math.max(1, num(first.successThreshold, 'successThreshold', 1)),
-    degraded
+    successThreshold: Math.max(1, num(first.successThreshold, 'successThreshold', 1))
   }
 }

@@ -14,6 +14,10 @@ export class ProxyCounters {
   badRequest = 0
   upgrades = 0
   retries = 0
+  /** Exchanges cancelled because the client went away (FIN or reset) before its answer. */
+  clientGone = 0
+  /** Connections closed because no complete request head came within the header timeout. */
+  headerTimeouts = 0
   /** Requests written to an upstream connection (retries included once more). */
   forwarded = 0
 }
@@ -32,6 +36,8 @@ export interface ProxyContext {
   readonly idleTimeoutMs: number
   readonly maxHeaderBytes: number
   readonly headerTimeoutMs: number
+  /** An idle keep-alive client connection is closed after this; 0 = never. */
+  readonly keepAliveIdleMs: number
   readonly counters: ProxyCounters
   /** Called once per counted request with its duration; null to skip. */
   readonly observeDurationMs: ((ms: number, status: number) => void) | null

@@ -1,7 +1,16 @@
 import net from 'node:net'
+import { listen, type ListenHint } from '../core/listen.js'
 import { adoptSocket } from './adoptSocket.js'
 import { ClientConn } from './clientConnection.js'
 import type { ProxyContext } from './proxyContext.js'
+
+/**
+ * Decides what serves each connection accepted on QUEUE_SERVING_PORT. The socket arrives paused (accepted
+ * with pauseOnConnect), nothing read yet. The default is `(s, q) => q.serveHttp1(s)`, the HTTP/1.1 fast path.
+ * A protocol sniffer (HTTP/2 prior knowledge) reads the first bytes itself, then either takes the socket or
+ * hands it back with `q.serveHttp1(s, { first })`.
+ */
+export type AcceptHandler = (accepted: net.Socket, queue: QueueServer) => void
 
 /**
  * The listener on QUEUE_SERVING_PORT and the one sweep timer that enforces every per-connection deadline
@@ -16,32 +25,39 @@ export class QueueServer {
   readonly sweepMs: number
   #sweeper: NodeJS.Timeout | undefined
 
-  constructor (ctx: ProxyContext, opts: { sweepMs?: number } = {}) {
+  constructor (ctx: ProxyContext, opts: { sweepMs?: number; onAccept?: AcceptHandler } = {}) {
     this.ctx = ctx
     this.sweepMs = opts.sweepMs ?? 100
+    const onAccept = opts.onAccept
     // pauseOnConnect: nothing is read before adoptSocket() moves the handle to an `onread` socket.
-    this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (accepted) => {
-      // Reads arrive from the event loop, after `conn` is set below.
-      let conn: ClientConn | null = null
-      const socket = adoptSocket(accepted, true, (chunk) => { if (conn !== null) conn.onData(chunk) })
-      const c = new ClientConn(socket, ctx)
-      conn = c
-      this.connections.add(c)
-      socket.once('close', () => this.connections.delete(c))
-    })
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true },
+      onAccept === undefined ? (accepted) => { this.serveHttp1(accepted) } : (accepted) => onAccept(accepted, this))
   }
 
-  listen (port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err)
-      this.server.once('error', onError)
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError)
-        this.#sweeper = setInterval(() => this.sweep(this.ctx.clock.now()), this.sweepMs)
-        this.#sweeper.unref()
-        resolve((this.server.address() as net.AddressInfo).port)
-      })
-    })
+  /**
+   * Serves a connection as HTTP/1.1. `adopt` (default true) moves a plain TCP handle to a socket that reads
+   * with `onread` (adoptSocket.ts), the fast path; pass false for a socket that must be read as it is (TLS).
+   * `first`: bytes a sniffer already read from it, served before anything else.
+   */
+  serveHttp1 (accepted: net.Socket, opts: { adopt?: boolean; first?: Buffer } = {}): ClientConn {
+    // Reads arrive from the event loop, after `conn` is set below.
+    let conn: ClientConn | null = null
+    const socket = opts.adopt === false ? accepted : adoptSocket(accepted, true, (chunk) => { if (conn !== null) conn.onData(chunk) })
+    const c = new ClientConn(socket, this.ctx)
+    conn = c
+    this.connections.add(c)
+    socket.once('close', () => this.connections.delete(c))
+    if (opts.first !== undefined && opts.first.length > 0) c.onData(opts.first)
+    if (socket === accepted) socket.resume()
+    return c
+  }
+
+  /** Listens through core/listen.ts, so a taken port is PORT_IN_USE naming `hint.envVar`. */
+  async listen (port: number, host: string, hint: ListenHint = { setting: 'QUEUE_SERVING_PORT', envVar: 'QUEUE_SERVING_PORT', inConfigFile: false }): Promise<number> {
+    const bound = await listen(this.server, port, host, hint)
+    this.#sweeper = setInterval(() => this.sweep(this.ctx.clock.now()), this.sweepMs)
+    this.#sweeper.unref()
+    return bound
   }
 
   sweep (nowMs: number): void {

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import http from 'node:http'
 import https from 'node:https'
+import http2 from 'node:http2'
 import type { ReadinessCheck, ReadinessProbeConfig } from './env.js'
 
 /** knative/serving pkg/queue/readiness/probe.go: aggressive probing retries every 50 ms, 100 ms per try, for up to 10 s. */
@@ -40,6 +41,107 @@ function httpCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
   })
 }
 
+/** grpc.health.v1.HealthCheckResponse.ServingStatus SERVING. */
+const GRPC_SERVING = 1
+
+/** One gRPC message: the 5-byte prefix (not compressed, big-endian length) and a HealthCheckRequest { string service = 1; }. */
+export function grpcHealthRequest (service: string): Buffer {
+  const name = Buffer.from(service, 'utf8')
+  const len: number[] = []
+  for (let n = name.length; ; n >>>= 7) { if (n < 0x80) { len.push(n); break } len.push((n & 0x7f) | 0x80) }
+  const msg = name.length === 0 ? Buffer.alloc(0) : Buffer.concat([Buffer.from([0x0a, ...len]), name])
+  const out = Buffer.alloc(5 + msg.length)
+  out.writeUInt32BE(msg.length, 1)
+  msg.copy(out, 5)
+  return out
+}
+
+/** The status field of a HealthCheckResponse in one length-prefixed gRPC message, or -1 when it does not parse. */
+export function grpcHealthStatus (body: Buffer): number {
+  if (body.length < 5 || body[0] !== 0) return -1
+  const end = 5 + body.readUInt32BE(1)
+  if (end > body.length) return -1
+  let status = 0
+  let i = 5
+  const varint = (): number => {
+    let v = 0
+    for (let shift = 0; i < end && shift < 35; shift += 7) {
+      const b = body[i++] as number
+      v += (b & 0x7f) * 2 ** shift
+      if (b < 0x80) return v
+    }
+    return -1
+  }
+  while (i < end) {
+    const key = varint()
+    if (key < 0) return -1
+    const wire = key & 7
+    if (wire === 0) {
+      const v = varint()
+      if (v < 0) return -1
+      if (key >>> 3 === 1) status = v
+    } else if (wire === 2) {
+      const n = varint()
+      if (n < 0) return -1
+      i += n
+    } else if (wire === 1) i += 8
+    else if (wire === 5) i += 4
+    else return -1
+  }
+  return i === end ? status : -1
+}
+
+/**
+ * serving pkg/queue/health/probe.go GRPCProbe: grpc.health.v1.Health/Check over cleartext HTTP/2 with the
+ * kubelet's user agent; ready only on a response with grpc-status 0 and status SERVING (an Unimplemented
+ * health service, NOT_SERVING, UNKNOWN or SERVICE_UNKNOWN are not ready).
+ */
+function grpcCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host
+    const session = http2.connect(`http://${host}:${c.port}`)
+    const done = (ok: boolean): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(t)
+      session.destroy()
+      resolve(ok)
+    }
+    const t = setTimeout(() => done(false), timeoutMs)
+    session.on('error', () => done(false))
+    const req = session.request({
+      ':method': 'POST',
+      ':path': '/grpc.health.v1.Health/Check',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': 'kube-probe/iotless'
+    })
+    const chunks: Buffer[] = []
+    let grpcStatus: string | undefined
+    req.on('response', (headers) => {
+      if (headers[':status'] !== 200) { done(false); return }
+      // A trailers-only response (an error, such as Unimplemented) carries grpc-status in its headers.
+      const s = headers['grpc-status']
+      if (typeof s === 'string') grpcStatus = s
+    })
+    req.on('trailers', (trailers) => {
+      const s = trailers['grpc-status']
+      if (typeof s === 'string') grpcStatus = s
+    })
+    req.on('data', (d: Buffer) => { chunks.push(d) })
+    req.on('end', () => done(grpcStatus === '0' && grpcHealthStatus(Buffer.concat(chunks)) === GRPC_SERVING))
+    req.on('error', () => done(false))
+    req.end(grpcHealthRequest(c.service))
+  })
+}
+
+function check (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
+  if (c.kind === 'http') return httpCheck(c, timeoutMs)
+  if (c.kind === 'grpc') return grpcCheck(c, timeoutMs)
+  return tcpCheck(c, timeoutMs)
+}
+
 /**
  * Probes the user container as SERVING_READINESS_PROBE says. Calls that overlap share one probe, as
  * Knative merges them, so the activator's 200 ms probes and the kubelet's never pile up.
@@ -59,7 +161,7 @@ export class ReadinessProber {
   }
 
   async #once (timeoutMs: number): Promise<boolean> {
-    const results = await Promise.all(this.config.checks.map((c) => c.kind === 'http' ? httpCheck(c, timeoutMs) : tcpCheck(c, timeoutMs)))
+    const results = await Promise.all(this.config.checks.map((c) => check(c, timeoutMs)))
     return results.every(Boolean)
   }
 

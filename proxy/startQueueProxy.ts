@@ -1,11 +1,12 @@
 import http from 'node:http'
 import type net from 'node:net'
+import { listen } from '../core/listen.js'
 import { Breaker } from '../core/breaker.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { Drainer } from './drainer.js'
 import type { ProxyEnv } from './env.js'
 import { ProxyCounters, type ProxyContext } from './proxyContext.js'
-import { QueueServer } from './queueServer.js'
+import { QueueServer, type AcceptHandler } from './queueServer.js'
 import { ReadinessProber } from './readinessProber.js'
 import { StatsReporter } from './statsReporter.js'
 import { UpstreamPool } from './upstreamPool.js'
@@ -23,14 +24,28 @@ export interface QueueProxy {
   close (): Promise<void>
 }
 
-function listen (server: http.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      resolve((server.address() as net.AddressInfo).port)
-    })
-  })
+/** One listener of the sidecar: what it is, where it goes, and the variable that moves it (for PORT_IN_USE). */
+interface Listener { name: keyof QueueProxy['ports']; server: net.Server; port: number; envVar: string }
+
+/**
+ * Binds every listener through core/listen.ts, in order. The first that fails stops start-up: those already
+ * bound are closed and the error (PORT_IN_USE or LISTEN_FAILED, naming the port's variable) is thrown, so a
+ * proxy never runs without its admin or stats server.
+ */
+async function listenAll (listeners: readonly Listener[], host: string, queue: QueueServer): Promise<QueueProxy['ports']> {
+  const ports = { serving: 0, admin: 0, stats: 0, userMetrics: 0 }
+  const bound: net.Server[] = []
+  try {
+    for (const l of listeners) {
+      const hint = { setting: l.envVar, envVar: l.envVar, inConfigFile: false }
+      ports[l.name] = l.server === queue.server ? await queue.listen(l.port, host, hint) : await listen(l.server, l.port, host, hint)
+      bound.push(l.server)
+    }
+  } catch (err) {
+    for (const s of bound) s.close()
+    throw err
+  }
+  return ports
 }
 
 /**
@@ -39,7 +54,14 @@ function listen (server: http.Server, port: number, host: string): Promise<numbe
  * CC in flight plus 10 x CC queued, pkg/queue/sharedmain/handlers.go buildBreaker), the main server,
  * then the admin (/wait-for-drain), autoscaler-stats and user-metrics servers.
  */
-export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log?: (msg: string, fields?: Record<string, unknown>) => void } = {}): Promise<QueueProxy> {
+export interface StartOptions {
+  clock?: Clock
+  log?: (msg: string, fields?: Record<string, unknown>) => void
+  /** Who serves each connection accepted on QUEUE_SERVING_PORT; default HTTP/1.1 (QueueServer.serveHttp1). */
+  onAccept?: AcceptHandler
+}
+
+export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): Promise<QueueProxy> {
   const clock = opts.clock ?? systemClock
   const log = opts.log ?? (() => {})
   const reporter = new StatsReporter({ clock, podName: env.servingPod })
@@ -66,11 +88,12 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     idleTimeoutMs: env.idleTimeoutMs,
     maxHeaderBytes: env.maxHeaderBytes,
     headerTimeoutMs: env.headerTimeoutMs,
+    keepAliveIdleMs: env.keepAliveIdleMs,
     counters,
     observeDurationMs: metrics.observeDurationMs,
     closing: false
   }
-  const queue = new QueueServer(ctx)
+  const queue = new QueueServer(ctx, opts.onAccept === undefined ? {} : { onAccept: opts.onAccept })
   reporter.start()
 
   let shuttingDown = false
@@ -96,13 +119,18 @@ export async function startQueueProxy (env: ProxyEnv, opts: { clock?: Clock; log
     }, () => res.writeHead(500).end())
   })
 
-  const host = env.bindHost
-  const serving = await queue.listen(env.queueServingPort, host)
-  const ports = {
-    serving,
-    admin: await listen(admin, env.adminPort, host),
-    stats: await listen(stats, env.statsPort, host),
-    userMetrics: await listen(userMetrics, env.userMetricsPort, host)
+  let ports: QueueProxy['ports']
+  try {
+    ports = await listenAll([
+      { name: 'serving', server: queue.server, port: env.queueServingPort, envVar: 'QUEUE_SERVING_PORT' },
+      { name: 'admin', server: admin, port: env.adminPort, envVar: 'IOTLESS_PROXY_ADMIN_PORT' },
+      { name: 'stats', server: stats, port: env.statsPort, envVar: 'IOTLESS_PROXY_STATS_PORT' },
+      { name: 'userMetrics', server: userMetrics, port: env.userMetricsPort, envVar: 'IOTLESS_PROXY_USER_METRICS_PORT' }
+    ], env.bindHost, queue)
+  } catch (err) {
+    await queue.closeTunnels(0)
+    reporter.stop()
+    throw err
   }
 
   let done: Promise<void> | undefined

@@ -5,6 +5,7 @@ import type { Clock } from '../../core/clock.js'
 import { IotlessError, isIotlessError, type ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
+import type { InstanceSpec } from '../../functions/sdk/instanceMessages.js'
 import { Instance } from './instance.js'
 
 export interface FunctionPoolOptions {
@@ -12,6 +13,8 @@ export interface FunctionPoolOptions {
   /** Absolute path of the function's module. */
   modulePath: string
   config: Record<string, unknown>
+  /** The effect store each instance opens for once() (InstanceSpec.effects). */
+  effects?: InstanceSpec['effects']
   /** Environment of each instance process. */
   env: NodeJS.ProcessEnv
   concurrency: number
@@ -258,7 +261,7 @@ export class FunctionPool {
     this.#spawned++
     metrics?.coldStarts.inc({ function: this.name })
     const t0 = performance.now()
-    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config }, this.#opts.env)
+    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects }, this.#opts.env)
     this.#all.add(inst)
     log.debug({ function: this.name, instance: inst.id, pid: inst.child.pid }, 'cold start')
     let timedOut = false

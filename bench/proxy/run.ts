@@ -5,6 +5,16 @@
  *   npm run bench:proxy            (BENCH_SECONDS=5 BENCH_CONNECTIONS=10,50,200 by default)
  *
  * BENCH_NOTE, if set, is written verbatim after the machine line (say what else was running).
+ * BENCH_ROUNDS (default 3): every target is measured once per round, in an order rotated each round, and
+ * the table shows per-target medians, so a load spike from elsewhere on the machine hits all targets alike.
+ * BENCH_QUEUE_PROXY: path to a Knative queue-proxy binary (take it out of Knative's release image); adds it
+ * as a column. It binds its fixed ports 8022, 9090 and 9091, so run the benchmark where those are free
+ * (e.g. `unshare -n sh -c 'ip link set lo up && npm run bench:proxy'`). Nothing of Knative's is in this repo.
+ * BENCH_PROXY_BASE: path to another build's dist/cli/proxy.js (e.g. the main branch's); adds it as a row
+ * "iotless proxy CC=0, base build", to compare two builds side by side in one run.
+ * BENCH_PIN=1: pins every proxy to the last CPU and wrk and the upstream to the others (taskset), so each
+ * proxy has a core of its own; without it everything shares every core (see bench/RESULTS.md for why the
+ * nginx ratios of the two set-ups differ).
  *
  * Every proxy gets one core's worth of workers (nginx worker_processes 1, haproxy nbthread 1, node is
  * single-threaded), so CPU per request compares like with like. The upstream is nginx returning a
@@ -26,6 +36,14 @@ const PROXY_JS = path.join(repoRoot, 'dist', 'cli', 'proxy.js')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '10,50,200').split(',').map(Number)
 const FINITE_CC = Number(process.env.BENCH_FINITE_CC ?? 64)
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+const QUEUE_PROXY = process.env.BENCH_QUEUE_PROXY
+const PROXY_BASE = process.env.BENCH_PROXY_BASE
+const PIN = process.env.BENCH_PIN === '1'
+const NCPU = os.cpus().length
+/** taskset CPU lists: the proxies on the last CPU, load generator and upstream on the rest. */
+const PROXY_CPUS = String(NCPU - 1)
+const OTHER_CPUS = NCPU > 1 ? `0-${NCPU - 2}` : '0'
 const CLK_TCK = 100
 
 function which (cmd: string): string | null {
@@ -143,9 +161,18 @@ function toMs (v: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 's' ? n * 1000 : n
 }
 
+/** Runs `cmd`, under taskset when BENCH_PIN=1 (`cpus` is where it may run). */
+function spawnPinned (cmd: string, args: string[], cpus: string, opts: Parameters<typeof spawn>[2]): ChildProcess {
+  if (!PIN) return spawn(cmd, args, opts)
+  const taskset = which('taskset')
+  if (taskset === null) throw new Error('BENCH_PIN=1 needs taskset (Debian package util-linux)')
+  return spawn(taskset, ['-c', cpus, cmd, ...args], opts)
+}
+
 function runWrk (wrk: string, port: number, connections: number, seconds: number): Promise<WrkResult> {
   return new Promise((resolve, reject) => {
-    const w = spawn(wrk, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`])
+    const w = spawnPinned(wrk, ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/`], OTHER_CPUS, { stdio: ['ignore', 'pipe', 'ignore'] })
+    if (w.stdout === null) { reject(new Error('wrk has no stdout')); return }
     let out = ''
     w.stdout.on('data', (d: Buffer) => { out += d.toString() })
     w.on('error', reject)
@@ -188,7 +215,7 @@ async function main (): Promise<void> {
   const upDir = path.join(dir, 'upstream')
   fs.mkdirSync(upDir)
   fs.writeFileSync(path.join(upDir, 'nginx.conf'), nginxConf(upDir, `server { listen 127.0.0.1:${upstreamPort}; location / { return 200 "hello, world\n"; } }`))
-  const upstream = spawn(tools.nginx, ['-c', path.join(upDir, 'nginx.conf'), '-p', upDir], { stdio: 'ignore' })
+  const upstream = spawnPinned(tools.nginx, ['-c', path.join(upDir, 'nginx.conf'), '-p', upDir], OTHER_CPUS, { stdio: 'ignore' })
   procs.push(upstream)
   await waitPort(upstreamPort)
 
@@ -204,7 +231,7 @@ async function main (): Promise<void> {
     listen 127.0.0.1:${ngPort};
     location / { proxy_pass http://user; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
   }`))
-  const ng = spawn(tools.nginx, ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir], { stdio: 'ignore' })
+  const ng = spawnPinned(tools.nginx, ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir], PROXY_CPUS, { stdio: 'ignore' })
   procs.push(ng)
   proxies.push({ name: 'nginx 1 worker', child: ng, port: ngPort, pids: () => childPids(ng.pid as number) })
 
@@ -226,11 +253,16 @@ frontend fe
 backend be
   server user 127.0.0.1:${upstreamPort}
 `)
-  const ha = spawn(tools.haproxy, ['-f', haCfg, '-db'], { stdio: 'ignore' })
+  const ha = spawnPinned(tools.haproxy, ['-f', haCfg, '-db'], PROXY_CPUS, { stdio: 'ignore' })
   procs.push(ha)
   proxies.push({ name: 'haproxy 1 thread', child: ha, port: haPort, pids: () => childPids(ha.pid as number) })
 
-  for (const cc of [0, FINITE_CC]) {
+  const builds: Array<{ js: string; cc: number; label: string }> = [
+    { js: PROXY_JS, cc: 0, label: 'iotless proxy CC=0 (unlimited)' },
+    { js: PROXY_JS, cc: FINITE_CC, label: `iotless proxy CC=${FINITE_CC}` }
+  ]
+  if (PROXY_BASE !== undefined) builds.splice(1, 0, { js: PROXY_BASE, cc: 0, label: 'iotless proxy CC=0, base build' })
+  for (const { js, cc, label } of builds) {
     const port = await freePort()
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -240,9 +272,30 @@ backend be
       USER_PORT: String(upstreamPort), IOTLESS_PROXY_ADMIN_PORT: '0', IOTLESS_PROXY_STATS_PORT: '0', IOTLESS_PROXY_USER_METRICS_PORT: '0',
       IOTLESS_PROXY_BIND_HOST: '127.0.0.1'
     }
-    const child = spawn(process.execPath, [PROXY_JS], { env, stdio: ['ignore', 'ignore', 'inherit'] })
+    const child = spawnPinned(process.execPath, [js], PROXY_CPUS, { env, stdio: ['ignore', 'ignore', 'inherit'] })
     procs.push(child)
-    proxies.push({ name: `iotless proxy CC=${cc === 0 ? '0 (unlimited)' : cc}`, child, port, pids: () => [child.pid as number] })
+    proxies.push({ name: label, child, port, pids: () => [child.pid as number] })
+  }
+  if (QUEUE_PROXY !== undefined) {
+    // Knative's own sidecar, as the reconciler would start it (v1.12-era variables; newer ones are ignored by
+    // older binaries and vice versa). GOMAXPROCS=1: one core, like every other row.
+    const port = await freePort()
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '', GOMAXPROCS: '1',
+      SERVING_NAMESPACE: 'bench', SERVING_SERVICE: 'bench', SERVING_CONFIGURATION: 'bench', SERVING_REVISION: 'bench-00001',
+      SERVING_POD: 'bench-pod', SERVING_POD_IP: '127.0.0.1', SYSTEM_NAMESPACE: 'knative-serving', METRICS_DOMAIN: 'knative.dev/internal/serving',
+      QUEUE_SERVING_PORT: String(port), QUEUE_SERVING_TLS_PORT: String(await freePort()), USER_PORT: String(upstreamPort),
+      CONTAINER_CONCURRENCY: '0', REVISION_TIMEOUT_SECONDS: '300', SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: 'error',
+      SERVING_REQUEST_LOG_TEMPLATE: '', SERVING_ENABLE_REQUEST_LOG: 'false', SERVING_REQUEST_METRICS_BACKEND: '',
+      TRACING_CONFIG_BACKEND: 'none', ENABLE_PROFILING: 'false', SERVING_ENABLE_PROBE_REQUEST_LOG: 'false',
+      SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: upstreamPort, host: '127.0.0.1' }, successThreshold: 1 }),
+      OBSERVABILITY_CONFIG: '{}'
+    }
+    // Its stderr is left out: it logs every request wrk cuts off at the end of a run ("context canceled").
+    const child = spawnPinned(QUEUE_PROXY, [], PROXY_CPUS, { env, stdio: ['ignore', 'ignore', 'ignore'] })
+    procs.push(child)
+    child.once('exit', (code) => { if (code !== null && code !== 0) console.error(`queue-proxy exited ${code} (its fixed ports 8022, 9090, 9091 must be free: run under unshare -n)`) })
+    proxies.push({ name: 'Knative queue-proxy CC=0', child, port, pids: () => childPids(child.pid as number) })
   }
   try {
     for (const p of proxies) await waitPort(p.port)
@@ -253,29 +306,57 @@ backend be
 
   interface Row { name: string; c: number; r: WrkResult; cpuPer100k: number; userPer100k: number; rssMiB: number }
   const loadBefore = os.loadavg()
-  const rows: Row[] = []
+  const loads: number[] = []
+  const samples: Row[] = []
   process.on('uncaughtException', (err) => { console.error(err); void cleanup().then(() => process.exit(1)) })
   for (const c of CONNECTIONS) {
-    for (const p of proxies) {
-      await runWrk(tools.wrk, p.port, c, 1) // warm-up (JIT, pools)
-      const pids = p.pids()
-      const cpu0 = cpuSeconds(pids)
-      const r = await runWrk(tools.wrk, p.port, c, SECONDS)
-      const cpu1 = cpuSeconds(pids)
-      const per100k = (s: number): number => pids.length === 0 || r.requests === 0 ? NaN : s / r.requests * 100_000
-      const row = {
-        name: p.name,
-        c,
-        r,
-        cpuPer100k: per100k(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys),
-        userPer100k: per100k(cpu1.user - cpu0.user),
-        rssMiB: peakRssMiB(pids)
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order each round so no target always runs right after the same neighbour.
+      const order = proxies.map((_, i) => proxies[(i + round) % proxies.length] as Proc)
+      for (const p of order) {
+        await runWrk(tools.wrk, p.port, c, 1) // warm-up (JIT, pools)
+        const pids = p.pids()
+        const cpu0 = cpuSeconds(pids)
+        const r = await runWrk(tools.wrk, p.port, c, SECONDS)
+        const cpu1 = cpuSeconds(pids)
+        const per100k = (s: number): number => pids.length === 0 || r.requests === 0 ? NaN : s / r.requests * 100_000
+        const row = {
+          name: p.name,
+          c,
+          r,
+          cpuPer100k: per100k(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys),
+          userPer100k: per100k(cpu1.user - cpu0.user),
+          rssMiB: peakRssMiB(pids)
+        }
+        samples.push(row)
+        loads.push(os.loadavg()[0] as number)
+        console.error(`c=${c} round ${round + 1} ${p.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms cpu/100k ${row.cpuPer100k.toFixed(2)} s`)
       }
-      rows.push(row)
-      console.error(`c=${c} ${p.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms cpu/100k ${row.cpuPer100k.toFixed(2)} s`)
     }
   }
   const loadAfter = os.loadavg()
+  const median = (xs: number[]): number => {
+    const v = xs.filter(Number.isFinite).sort((a, b) => a - b)
+    if (v.length === 0) return NaN
+    const m = v.length >> 1
+    return v.length % 2 === 1 ? v[m] as number : ((v[m - 1] as number) + (v[m] as number)) / 2
+  }
+  /** One row per (target, connections): the median of each figure over the rounds. */
+  const rows: Row[] = []
+  for (const c of CONNECTIONS) {
+    for (const p of proxies) {
+      const xs = samples.filter((x) => x.c === c && x.name === p.name)
+      const m = (f: (x: Row) => number): number => median(xs.map(f))
+      rows.push({
+        name: p.name,
+        c,
+        r: { rps: m((x) => x.r.rps), requests: m((x) => x.r.requests), p50Ms: m((x) => x.r.p50Ms), p99Ms: m((x) => x.r.p99Ms), errors: xs.reduce((a, x) => a + x.r.errors, 0), non2xx: xs.reduce((a, x) => a + x.r.non2xx, 0) },
+        cpuPer100k: m((x) => x.cpuPer100k),
+        userPer100k: m((x) => x.userPer100k),
+        rssMiB: Math.max(...xs.map((x) => x.rssMiB))
+      })
+    }
+  }
   await cleanup()
 
   const fmt = (n: number, d = 2): string => Number.isFinite(n) ? n.toFixed(d) : '–'
@@ -286,6 +367,8 @@ backend be
     for (const x of all.filter((r) => r.name.startsWith('iotless'))) {
       const nginx = all.find((r) => r.c === x.c && r.name.startsWith('nginx')) as Row
       const direct = all.find((r) => r.c === x.c && r.name.startsWith('direct')) as Row
+      const qp = all.find((r) => r.c === x.c && r.name.startsWith('Knative'))
+      const vsQp = qp === undefined ? '' : `; CPU/request ${fmt(x.cpuPer100k / qp.cpuPer100k)}× the queue-proxy's (target ≤ 0.33: ${x.cpuPer100k / qp.cpuPer100k <= 1 / 3 ? 'met' : 'missed'}), throughput ${fmt(x.r.rps / qp.r.rps)}× it`
       const tput = x.r.rps / nginx.r.rps
       const cpu = x.cpuPer100k / nginx.cpuPer100k
       // Knative's published figure, 1 vCPU per 2,500 req/s, is 40 CPU-seconds per 100k requests.
@@ -293,7 +376,7 @@ backend be
       const addedP99 = x.r.p99Ms - direct.r.p99Ms
       out.push(`- c=${x.c}, ${x.name}: throughput ${fmt(tput)}× nginx (target ≥ 1.0: ${tput >= 1 ? 'met' : `missed by ${fmt((1 - tput) * 100, 0)}%`}); ` +
         `CPU/request ${fmt(cpu)}× nginx (target ≤ 1.0: ${cpu <= 1 ? 'met' : `missed by ${fmt((cpu - 1) * 100, 0)}%`}); ` +
-        `${fmt(vsKnative, 1)}× less CPU than Knative's published 1 vCPU per 2,500 req/s (target ≥ 10×: ${vsKnative >= 10 ? 'met' : 'missed'})` +
+        `${fmt(vsKnative, 1)}× less CPU than Knative's published 1 vCPU per 2,500 req/s (target ≥ 10×: ${vsKnative >= 10 ? 'met' : 'missed'})` + vsQp +
         (x.c === moderate ? `; added p99 ${fmt(addedP99)} ms at this moderate load (target < 1 ms: ${addedP99 < 1 ? 'met' : `missed by ${fmt(addedP99 - 1)} ms`})` : '') +
         `; CPU s per 100k: user ${fmt(x.userPer100k)} vs nginx ${fmt(nginx.userPer100k)}, system ${fmt(x.cpuPer100k - x.userPer100k)} vs nginx ${fmt(nginx.cpuPer100k - nginx.userPer100k)}`)
     }
@@ -330,7 +413,9 @@ backend be
     `Run: \`npm run bench:proxy\` (BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS.join(',')}, finite CC=${FINITE_CC}), ${new Date().toISOString()}.`,
     '',
     `Machine: ${machine}. wrk, the upstream and the proxy share these cores, so absolute figures are low; the ratios are the point.`,
-    `Load average (1 min) ${loadBefore[0]?.toFixed(2)} before the run, ${loadAfter[0]?.toFixed(2)} after.` + (process.env.BENCH_NOTE === undefined ? '' : ` ${process.env.BENCH_NOTE}`),
+    `Load average (1 min) ${loadBefore[0]?.toFixed(2)} before the run, ${loadAfter[0]?.toFixed(2)} after, ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))} during it.` + (process.env.BENCH_NOTE === undefined ? '' : ` ${process.env.BENCH_NOTE}`),
+    `Rounds: ${ROUNDS}, every target once per round in an order rotated each round; the table gives per-target medians. ` +
+      (PIN ? `Pinned (BENCH_PIN=1): every proxy on CPU ${PROXY_CPUS}, wrk and the upstream on CPU ${OTHER_CPUS}.` : 'Not pinned: wrk, the upstream and the proxy share every core.'),
     '',
     'Setup: upstream = nginx (1 worker) returning a 13-byte body; each proxy keeps keep-alive connections to it and runs on one core',
     '(nginx worker_processes 1, haproxy nbthread 1, node single thread). wrk -t1 with a 1 s warm-up per row. CPU is user+system',

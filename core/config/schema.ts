@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { isLoopbackHost } from '../isLoopbackHost.js'
 
 /** Defaults state their units, as aedes does (`drainTimeout: 60000, // 60 secs`). */
 export const functionSchema = z.strictObject({
@@ -17,7 +18,12 @@ export const functionSchema = z.strictObject({
   /** Free-form settings handed to the function's init as ctx.config. */
   config: z.record(z.string(), z.unknown()).default({}),
   /** Extra environment variables for the instance process. */
-  env: z.record(z.string(), z.string()).default({})
+  env: z.record(z.string(), z.string()).default({}),
+  /**
+   * The effect log and state behind the SDK's once() (docs/effects.md): `sqlite:PATH` (relative to this file),
+   * `redis://HOST:PORT`, `postgres://USER@HOST/DB`. Opened at start-up, so a bad one stops it.
+   */
+  effects: z.strictObject({ url: z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql|memory):/, 'a store URL: sqlite:PATH, redis://HOST:PORT or postgres://USER@HOST/DB') }).optional()
 })
 
 export const routeSchema = z.strictObject({
@@ -98,11 +104,49 @@ export const targetSchema = z.discriminatedUnion('kind', [
   })
 ])
 
+/** One rule of broker.acl (adapters/broker/brokerAcl.ts). */
+export const brokerAclRuleSchema = z.strictObject({
+  /** Usernames of the usersFile this rule is for; `*`: all of them. */
+  users: z.array(z.string().regex(/^(\*|[^\s\p{Cc}:/+#]{1,128})$/u, 'a username of the usersFile, or *')).min(1).default(['*']),
+  /** Topic filters the users may publish to, e.g. devices/{username}/#. */
+  publish: z.array(z.string().min(1).superRefine(checkAclFilter)).default([]),
+  /** Topic filters the users may subscribe to (a subscription must lie inside one). */
+  subscribe: z.array(z.string().min(1).superRefine(checkAclFilter)).default([])
+})
+
+function checkAclFilter (filter: string, ctx: z.core.$RefinementCtx<string>): void {
+  const levels = filter.split('/')
+  for (const l of levels) {
+    if (/[{}]/.test(l) && l !== '{username}' && l !== '{clientId}') {
+      ctx.addIssue({ code: 'custom', message: `"${l}": {username} and {clientId} are the only placeholders, each a whole level` })
+      return
+    }
+  }
+  const plain = levels.map((l) => (l === '{username}' || l === '{clientId}') ? 'x' : l)
+  const hashAt = plain.indexOf('#')
+  if (plain.some((l) => l !== '#' && l !== '+' && /[+#]/.test(l)) || (hashAt >= 0 && hashAt !== plain.length - 1)) {
+    ctx.addIssue({ code: 'custom', message: 'a topic filter: + and # are whole levels, # only the last [MQTT-4.7.1]' })
+  }
+}
+
+/** The embedded broker stays on loopback unless it has users, or is told to let anyone in (adapters/broker/embeddedBroker.ts checks again). */
+function checkBrokerExposure (b: { url: string; host: string; usersFile?: string | undefined; allowAnonymous?: boolean | undefined; tls?: { host?: string | undefined } | undefined }, ctx: z.core.$RefinementCtx<unknown>): void {
+  if (b.url !== '' || b.usersFile !== undefined || b.allowAnonymous === true) return
+  const exposed = [b.host, ...(b.tls !== undefined ? [b.tls.host ?? b.host] : [])].filter((h) => !isLoopbackHost(h))
+  if (exposed.length === 0) return
+  ctx.addIssue({
+    code: 'custom',
+    path: ['allowAnonymous'],
+    message: `the embedded broker would listen on ${[...new Set(exposed)].join(', ')} (broker.host${b.tls !== undefined ? ', broker.tls.host' : ''}), beyond loopback, with no users: ` +
+      'set broker.usersFile (create it with `iotless broker passwd FILE USER`), or broker.allowAnonymous: true to let anyone in on purpose'
+  })
+}
+
 export const configSchema = z.strictObject({
   broker: z.strictObject({
     /** An external broker, e.g. mqtt://127.0.0.1:1883. Empty: start the embedded aedes broker. */
     url: z.string().default(''),
-    /** Embedded broker: address to bind. 127.0.0.1 keeps it local; use 0.0.0.0 for devices on the network. */
+    /** Embedded broker: address to bind. 127.0.0.1 keeps it local; beyond loopback it needs usersFile (docs/broker.md). */
     host: z.string().min(1).default('127.0.0.1'),
     /** Embedded broker: TCP port. */
     port: z.int().min(0).max(65535).default(1883),
@@ -128,8 +172,44 @@ export const configSchema = z.strictObject({
     certFile: z.string().min(1).optional(),
     keyFile: z.string().min(1).optional(),
     /** mqtts:// - refuse a broker whose certificate does not verify. Turn off only for a test broker. */
-    rejectUnauthorized: z.boolean().default(true)
-  }).prefault({}),
+    rejectUnauthorized: z.boolean().default(true),
+    /**
+     * Embedded broker: its users, one `username:scrypt-hash` per line (`iotless broker passwd FILE USER`),
+     * relative to the config file. The file holds hashes, never passwords. Unset: no users.
+     */
+    usersFile: z.string().min(1).optional(),
+    /**
+     * Embedded broker: let clients in without a username. Unset: yes when there is no usersFile and every
+     * listener is on loopback, else no. Beyond loopback without users, only `true` lets the broker start.
+     */
+    allowAnonymous: z.boolean().optional(),
+    /**
+     * Embedded broker: what users of the usersFile may publish and subscribe to (nothing else is allowed).
+     * `{username}` and `{clientId}` stand for the client's own, as whole levels. Only the adapter publishes to
+     * route reply and dead-letter topics, whatever these rules say.
+     */
+    acl: z.array(brokerAclRuleSchema).default([{ users: ['*'], publish: ['devices/{username}/#'], subscribe: ['devices/{username}/#'] }]),
+    /** Embedded broker: a user's client id must be its username, or its username, `:` and anything (no session takeover between devices). */
+    bindClientIdToUser: z.boolean().default(true),
+    /**
+     * Embedded broker: the largest MQTT packet a client may send (fixed header included); a bigger one closes
+     * that client's connection before it is buffered. Default: adapter.maxPayloadBytes + 65600 (a topic of up to
+     * 65535 bytes and the headers).
+     */
+    maxPacketBytes: z.int().min(128).max(268_435_460).optional(),
+    /** Embedded broker: an MQTT over TLS listener (mqtts), beside the plain one on host:port. */
+    tls: z.strictObject({
+      /** Address to bind. Default: broker.host. */
+      host: z.string().min(1).optional(),
+      /** 8883 is the IANA port of MQTT over TLS. */
+      port: z.int().min(0).max(65535).default(8883),
+      /** PEM certificate (chain) and private key of the broker, relative to the config file. */
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+      /** PEM CA of client certificates: when set, a client must present a certificate it signed. */
+      clientCaFile: z.string().min(1).optional()
+    }).optional()
+  }).superRefine(checkBrokerExposure).prefault({}),
   adapter: z.strictObject({
     /** Messages larger than this are refused, counted and logged. 262144 bytes = 256 KiB. */
     maxPayloadBytes: z.int().min(1).max(268_435_455).default(262_144),
@@ -167,7 +247,7 @@ export const configSchema = z.strictObject({
   prefetch: z.strictObject({
     enabled: z.boolean().default(true),
     /** A policy of prefetch/policies/policies.ts. */
-    policy: z.enum(['iotless', 'hybrid', 'fixed', 'knative']).default('iotless'),
+    policy: z.enum(['iotless', 'hybrid', 'fixed', 'knative', 'spes', 'faascache']).default('iotless'),
     /** The policy's parameters (iotless sim --help lists them); checked at start-up. */
     params: z.record(z.string(), z.number()).default({}),
     /** Real ms that stand for one policy minute: 60000; a trace replay sped up N times uses 60000 / N. */

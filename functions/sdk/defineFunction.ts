@@ -1,5 +1,6 @@
 import type { CloudEvent } from 'cloudevents'
 import type { Metrics } from '../../core/metrics.js'
+import type { EffectStore } from '../../effects/effectStore.js'
 
 /** What init receives, once per instance. */
 export interface InitContext {
@@ -12,6 +13,11 @@ export interface InitContext {
    * undefined in a local-pool instance.
    */
   metrics?: Metrics
+  /**
+   * The effect log and keyed state (`functions.<name>.effects.url` in the pool, `IOTLESS_EFFECTS_URL` for
+   * `iotless fn serve`); undefined when none is configured. In handlers, use `once(ctx, event, key, fn)`.
+   */
+  effects?: EffectStore
 }
 
 /** OpenWhisk activation data (the `/run` body's string keys), when served as an OpenWhisk action. */

@@ -7,11 +7,11 @@ import { WARMUP_EVENT_TYPE } from './warmup.js'
 export type Outcome =
   | { kind: 'reply'; reply: EncodedReply; extensions: Record<string, string> | undefined }
   | { kind: 'warmup' }
-  | { kind: 'error'; status: 400 | 500; code: 'FUNCTION_BAD_INPUT' | 'FUNCTION_HANDLER_ERROR' | 'FUNCTION_BAD_REPLY'; message: string }
+  | { kind: 'error'; status: 400 | 500; code: 'FUNCTION_BAD_INPUT' | 'FUNCTION_HANDLER_ERROR' | 'FUNCTION_BAD_REPLY'; message: string; cause?: unknown }
 
 export function errorOutcome (err: unknown): Outcome {
-  if (isFunctionInputError(err)) return { kind: 'error', status: 400, code: 'FUNCTION_BAD_INPUT', message: err.message }
-  return { kind: 'error', status: 500, code: 'FUNCTION_HANDLER_ERROR', message: err instanceof Error ? err.message : String(err) }
+  if (isFunctionInputError(err)) return { kind: 'error', status: 400, code: 'FUNCTION_BAD_INPUT', message: err.message, cause: err }
+  return { kind: 'error', status: 500, code: 'FUNCTION_HANDLER_ERROR', message: err instanceof Error ? err.message : String(err), cause: err }
 }
 
 function resultOutcome (result: HandleResult | Error): Outcome {
@@ -20,7 +20,7 @@ function resultOutcome (result: HandleResult | Error): Outcome {
     const reply = encodeReply(result)
     return { kind: 'reply', reply, extensions: result?.extensions }
   } catch (err) {
-    return { kind: 'error', status: 500, code: 'FUNCTION_BAD_REPLY', message: (err as Error).message }
+    return { kind: 'error', status: 500, code: 'FUNCTION_BAD_REPLY', message: (err as Error).message, cause: err }
   }
 }
 

@@ -29,9 +29,19 @@ async function main (): Promise<void> {
     await send({ type: 'fatal', code: 'FUNCTION_NOT_FOUND', message: `${spec.modulePath} must export default defineFunction({ handle })` })
     process.exit(1)
   }
+  let effects
+  if (spec.effects !== undefined) {
+    try {
+      const { openEffectStore } = await import('../../effects/openStores.js')
+      effects = await openEffectStore(spec.effects.where, spec.effects.field)
+    } catch (err) {
+      await send({ type: 'fatal', code: 'FUNCTION_INIT_FAILED', message: `the effect store of ${spec.name} failed: ${(err as Error).message}` })
+      process.exit(1)
+    }
+  }
   let started
   try {
-    started = await startLocalServer(mod.default, { name: spec.name, config: spec.config })
+    started = await startLocalServer(mod.default, { name: spec.name, config: spec.config, effects })
   } catch (err) {
     await send({ type: 'fatal', code: 'FUNCTION_INIT_FAILED', message: `init of ${spec.name} failed: ${err instanceof Error ? err.message : String(err)}` })
     process.exit(1)

@@ -1,3 +1,5 @@
+import type { StoreLocation } from '../../effects/storeUrl.js'
+
 /** IPC messages from an instance process to the pool that spawned it. */
 export type InstanceMessage =
   | { type: 'ready'; port: number }
@@ -8,4 +10,6 @@ export interface InstanceSpec {
   name: string
   modulePath: string
   config: Record<string, unknown>
+  /** The effect store, already resolved (an absolute SQLite path), and the config field that named it. */
+  effects?: { where: StoreLocation; field: string }
 }

@@ -59,3 +59,13 @@ export function clientNodeSupported (version = process.versions.node): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number)
   return major > 22 || (major === 22 && minor >= 19)
 }
+
+/** Whether @kubernetes/client-node can be found: it is an optional peer dependency of iotless. */
+export function clientNodeInstalled (): boolean {
+  try {
+    import.meta.resolve('@kubernetes/client-node')
+    return true
+  } catch {
+    return false
+  }
+}

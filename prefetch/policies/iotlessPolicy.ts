@@ -3,8 +3,8 @@ import { param, resolveParams, type ParamSpecs } from './policyParams.js'
 import { PopulationPrior } from './populationPrior.js'
 
 export const IOTLESS_PARAMS: ParamSpecs = {
-  hazardThreshold: { default: 0.0005, min: 0, max: 1, summary: 'price of one idle instance-minute in expected cold starts per invocation so far: an idle minute is held when hazard >= this x invocations so far (clamped)' },
-  maxThreshold: { default: 0.5, min: 0, max: 1, summary: 'upper clamp of the per-function hazard threshold, so busy functions still bridge likely gaps' },
+  hazardThreshold: { default: 0.003, min: 0, max: 1, summary: 'price of one idle instance-minute in expected cold starts per invocation so far: an idle minute is held when hazard >= this x invocations so far (clamped)' },
+  maxThreshold: { default: 0.1, min: 0, max: 1, summary: 'upper clamp of the per-function hazard threshold, so busy functions still bridge likely gaps' },
   minThreshold: { default: 0.002, min: 0, max: 1, summary: 'lower clamp of the per-function hazard threshold' },
   historySize: { default: 32, min: 2, max: 1024, integer: true, summary: 'idle times remembered per function (a ring)' },
   priorWeight: { default: 1, min: 0, max: 1000, summary: 'pseudo-samples of the population prior mixed into each function\'s idle-time distribution' },
@@ -14,6 +14,8 @@ export const IOTLESS_PARAMS: ParamSpecs = {
   defaultKeepAliveMin: { default: 10, min: 0, max: 1440, summary: 'keep-alive for a function with no history while the population prior is still empty' },
   priorMinFunctions: { default: 10, min: 0, max: 100_000, integer: true, summary: 'functions of the same trigger whose first idle time must be known before that prior is used' },
   priorRangeMin: { default: 240, min: 1, max: 10_080, integer: true, summary: 'idle minutes the population prior resolves; longer first idle times share one bucket' },
+  priorTailShape: { default: 1, min: 0, max: 10, summary: 'beyond the longest first idle time observed so far and beyond priorRangeMin, the prior has a Pareto tail with hazard this/(j+1) (0: hazard 0 there, released)' },
+  memoryBudgetMb: { default: 0, min: 0, max: 1e9, summary: 'online budget for memory held idle (held in a minute without arrivals), on a 30-minute average (0: off): while it is over, the price of an idle minute rises 25 % a minute; below 80 % of it, it falls back 10 % a minute (never below 1)' },
   refreshMin: { default: 10, min: 1, max: 1440, integer: true, summary: 'a function with few samples re-plans this often, as the prior learns' }
 }
 
@@ -29,10 +31,19 @@ interface FnState {
   /** Warm intervals [start, end) in idle minutes after the last arrival minute, ascending; -1 terminated. */
   plan: Int32Array
   memoryFactor: number
+  memoryMb: number
   invocations: number
+  /** The budget price this plan was made at. */
+  price: number
+  /** The last minute the decision held an instance (budget accounting). */
+  heldMinute: number
 }
 
 const MAX_PLAN_INTERVALS = 8
+/** The analytic tail never holds an instance longer than a week of idle minutes. */
+const MAX_TAIL_MIN = 10_080
+/** Minutes over which the idle memory held is averaged against memoryBudgetMb. */
+const BUDGET_WINDOW_MIN = 30
 let scratch = new Float64Array(1024)
 
 /**
@@ -57,13 +68,25 @@ export class IotlessPolicy implements Policy {
   /** One prior per trigger kind (timer, http, ...), so a timer's first gap is judged by other timers. */
   readonly #priors = new Map<string, PopulationPrior>()
   readonly #info = new Map<string, FunctionInfo>()
-  #priorMass = new Float64Array(0)
   readonly #p: Record<string, number>
+  readonly #budgetMb: number
+  /** Budget price: multiplies every threshold; 1 unless memoryBudgetMb is set and exceeded. */
+  #price = 1
+  #priceMinute = -1
+  #heldMb = 0
+  #heldAvgMb = 0
 
   constructor (given: Readonly<Record<string, number | string>> = {}) {
     this.params = Object.freeze(resolveParams(this.name, IOTLESS_PARAMS, given))
     this.#p = { ...this.params }
+    this.#budgetMb = param(this.#p, 'memoryBudgetMb')
   }
+
+  /** The current budget price (1 without a budget), for tests and reports. */
+  get price (): number { return this.#price }
+
+  /** Idle memory held in the minute before the one being decided, as counted so far (only with a budget). */
+  get heldMb (): number { return this.#heldMb }
 
   /** Memory is used by memoryExponent; without it 128 MB is assumed. */
   register (fn: string, info: FunctionInfo): void { this.#info.set(fn, info) }
@@ -71,7 +94,7 @@ export class IotlessPolicy implements Policy {
   #priorFor (trigger: string | undefined): PopulationPrior {
     const key = trigger ?? 'any'
     let p = this.#priors.get(key)
-    if (p === undefined) { p = new PopulationPrior(param(this.#p, 'priorRangeMin')); this.#priors.set(key, p) }
+    if (p === undefined) { p = new PopulationPrior(param(this.#p, 'priorRangeMin'), param(this.#p, 'priorTailShape')); this.#priors.set(key, p) }
     return p
   }
 
@@ -94,7 +117,10 @@ export class IotlessPolicy implements Policy {
         size: 0,
         plan: new Int32Array(2 * MAX_PLAN_INTERVALS).fill(-1),
         memoryFactor: Math.pow(mem / 128, param(this.#p, 'memoryExponent')),
-        invocations: 0
+        memoryMb: mem,
+        invocations: 0,
+        price: 1,
+        heldMinute: -1
       }
       this.#fns.set(fn, s)
     } else if (m > s.lastMinute) {
@@ -116,24 +142,49 @@ export class IotlessPolicy implements Policy {
     const s = this.#fns.get(fn)
     if (s === undefined) return RELEASE
     const nowMinute = minuteOf(nowMs)
+    if (this.#budgetMb > 0) {
+      if (nowMinute !== this.#priceMinute) this.#adjustPrice(nowMinute)
+      // Held in the previous minute and no arrival came in it (its observe came before this decide): idle memory.
+      if (s.heldMinute === nowMinute - 1 && s.lastMinute < nowMinute - 1) this.#heldMb += s.memoryMb
+      if (Math.abs(s.price / this.#price - 1) > 0.2) this.#plan(s, nowMinute)
+    }
     if (s.size < 8 && nowMinute - s.plannedAt >= param(this.#p, 'refreshMin')) this.#plan(s, nowMinute)
     const base = s.lastMinute + 1 // the first idle minute
-    const j = minuteOf(nowMs) - base
+    const j = nowMinute - base
     const plan = s.plan
     for (let k = 0; k < plan.length; k += 2) {
       const start = plan[k] ?? -1
       const end = plan[k + 1] ?? -1
       if (start < 0) break
       if (end > j) {
+        if (start <= j) s.heldMinute = nowMinute
         return { prewarmAt: (base + Math.max(start, Math.min(j, end))) * MINUTE_MS, keepAliveUntil: (base + end) * MINUTE_MS, instances: 1 }
       }
     }
     return { prewarmAt: s.lastMinute * MINUTE_MS, keepAliveUntil: base * MINUTE_MS, instances: 1 }
   }
 
+  /**
+   * Once per minute, with a budget: the memory held idle (held, and no arrival came) in the minute before last,
+   * counted while deciding the last minute, averaged over about 30 minutes, against the budget. Over it, the price of an idle minute rises 25 %;
+   * under 80 % of it, it falls 10 % back towards 1. Plans made at a price more than 20 % off are made again at their
+   * function's next decision.
+   */
+  #adjustPrice (nowMinute: number): void {
+    if (this.#priceMinute >= 0) {
+      // The budget is on the average: a moving average over about BUDGET_WINDOW_MIN minutes, so the price does not
+      // rise at one busy minute and fall back in the quiet ones after it.
+      this.#heldAvgMb += (this.#heldMb - this.#heldAvgMb) / BUDGET_WINDOW_MIN
+      if (this.#heldAvgMb > this.#budgetMb) this.#price = Math.min(1e6, this.#price * 1.25)
+      else if (this.#heldAvgMb < 0.8 * this.#budgetMb) this.#price = Math.max(1, this.#price / 1.1)
+    }
+    this.#priceMinute = nowMinute
+    this.#heldMb = 0
+  }
+
   stateBytes (fn: string): number {
     const s = this.#fns.get(fn)
-    return s === undefined ? 0 : s.idle.byteLength + s.plan.byteLength + 4 * 8
+    return s === undefined ? 0 : s.idle.byteLength + s.plan.byteLength + 7 * 8
   }
 
   /** The warm intervals, in idle minutes after the last arrival minute, for tests and reports. */
@@ -149,7 +200,8 @@ export class IotlessPolicy implements Policy {
     const p = this.#p
     s.plannedAt = nowMinute
     // Each avoided cold start lowers the function's cold-start share by 1/invocations: rare functions are worth more.
-    const theta = Math.min(param(p, 'maxThreshold'), Math.max(param(p, 'minThreshold'), param(p, 'hazardThreshold') * s.invocations * s.memoryFactor))
+    const theta = Math.min(1, this.#price * Math.min(param(p, 'maxThreshold'), Math.max(param(p, 'minThreshold'), param(p, 'hazardThreshold') * s.invocations * s.memoryFactor)))
+    s.price = this.#price
     s.plan.fill(-1)
     const n = s.size
     const priorReady = s.prior.functions >= Math.max(1, param(p, 'priorMinFunctions'))
@@ -174,21 +226,22 @@ export class IotlessPolicy implements Policy {
       else mass[x] = (mass[x] ?? 0) + spread / 2
       mass[x + 1] = (mass[x + 1] ?? 0) + spread / 2
     }
+    // The prior is read in place (no copy): mass(j) = own(j) + alpha * prior(j); survival starts at the total.
     let tailBeyond = 0
+    let survival = n
+    let pmf: Float64Array | undefined
+    let R = 0
     if (alpha > 0) {
-      const R = s.prior.rangeMin
-      if (this.#priorMass.length < R) this.#priorMass = new Float64Array(R)
-      const beyond = s.prior.pmf(nowMinute, this.#priorMass)
-      for (let j = 0; j < R; j++) mass[j] = (mass[j] ?? 0) + alpha * (this.#priorMass[j] ?? 0)
-      tailBeyond = alpha * beyond
+      const v = s.prior.view(nowMinute)
+      pmf = v.pmf
+      R = s.prior.rangeMin
+      tailBeyond = alpha * v.beyond
+      survival += alpha * v.sum + tailBeyond
     }
-    // Walk j upward keeping the survival S(j) = mass at or beyond j.
-    let survival = tailBeyond
-    for (let j = 0; j < span; j++) survival += mass[j] ?? 0
     let k = 0
     let open = -1
     for (let j = 0; j < span; j++) {
-      const mj = mass[j] ?? 0
+      const mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
       const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
       if (warm && open < 0) open = j
       if (!warm && open >= 0) {
@@ -197,6 +250,14 @@ export class IotlessPolicy implements Policy {
       }
       survival -= mj
     }
-    if (open >= 0 && k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = span }
+    // Past the span only the prior's tail is left (every own sample is behind): its hazard is a/(j+1), so the
+    // function stays warm while a/(j+1) >= theta, i.e. up to idle minute a/theta - 1 (one analytic interval).
+    const a = param(p, 'priorTailShape')
+    const tailEnd = a > 0 && tailBeyond > 1e-12 && theta > 0 ? Math.min(MAX_TAIL_MIN, Math.floor(a / theta)) : 0
+    if (open >= 0) {
+      if (k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = Math.max(span, tailEnd) }
+    } else if (tailEnd > span && k < s.plan.length) {
+      s.plan[k] = span; s.plan[k + 1] = tailEnd
+    }
   }
 }

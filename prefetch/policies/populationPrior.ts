@@ -12,12 +12,18 @@ export class PopulationPrior {
   readonly #completed: Float64Array
   #completedTotal = 0
   #version = 0
-  #cache: { minute: number; version: number; pmf: Float64Array; beyond: number } | undefined
+  readonly #view: { minute: number; version: number; pmf: Float64Array; beyond: number; sum: number }
+  readonly #censoredAt: Float64Array
+  readonly #prefix: Float64Array
   /** Functions still waiting for their second arrival, by the minute of their first arrival. */
   readonly #pending = new Map<number, number>()
 
-  constructor (readonly rangeMin: number) {
+  /** `tailShape`: the Pareto shape of the tail used beyond what has been observed (0: none, the old behaviour). */
+  constructor (readonly rangeMin: number, readonly tailShape = 0) {
     this.#completed = new Float64Array(rangeMin + 1)
+    this.#view = { minute: -1, version: -1, pmf: new Float64Array(rangeMin), beyond: 1, sum: 0 }
+    this.#censoredAt = new Float64Array(rangeMin + 2)
+    this.#prefix = new Float64Array(rangeMin + 1)
   }
 
   /** Functions whose first idle time is known. */
@@ -45,20 +51,33 @@ export class PopulationPrior {
    * the mass at or beyond rangeMin in the return value. `out` must hold rangeMin numbers.
    */
   pmf (nowMinute: number, out: Float64Array): number {
-    const c = this.#cache
-    if (c === undefined || c.minute !== nowMinute || c.version !== this.#version) {
-      const pmf = new Float64Array(this.rangeMin)
-      this.#cache = { minute: nowMinute, version: this.#version, pmf, beyond: this.#compute(nowMinute, pmf) }
+    const v = this.view(nowMinute)
+    out.set(v.pmf)
+    return v.beyond
+  }
+
+  /**
+   * The same without a copy: the cached pmf (read only; valid until the next call), the mass beyond rangeMin and the
+   * sum of the pmf. Recomputed once per minute, and when a function arrives for the first or second time.
+   */
+  view (nowMinute: number): { readonly pmf: Float64Array; readonly beyond: number; readonly sum: number } {
+    const c = this.#view
+    if (c.minute !== nowMinute || c.version !== this.#version) {
+      c.minute = nowMinute
+      c.version = this.#version
+      c.beyond = this.#compute(nowMinute, c.pmf)
+      let sum = 0
+      for (let j = 0; j < this.rangeMin; j++) sum += c.pmf[j] ?? 0
+      c.sum = sum
     }
-    const cached = this.#cache as { pmf: Float64Array; beyond: number }
-    out.set(cached.pmf)
-    return cached.beyond
+    return c
   }
 
   #compute (nowMinute: number, out: Float64Array): number {
     const R = this.rangeMin
     // atRisk[j] = completed with idle >= j + pending that have already survived idle minute j (elapsed > j).
-    const censoredAt = new Float64Array(R + 1) // censoredAt[e]: pending with exactly e idle minutes elapsed (capped)
+    const censoredAt = this.#censoredAt // censoredAt[e]: pending with exactly e idle minutes elapsed (capped)
+    censoredAt.fill(0)
     for (const [first, n] of this.#pending) {
       const elapsed = nowMinute - first - 1
       if (elapsed > 0) censoredAt[Math.min(R, elapsed)] = (censoredAt[Math.min(R, elapsed)] ?? 0) + n
@@ -66,15 +85,18 @@ export class PopulationPrior {
     let atRisk = 0
     for (let j = 0; j <= R; j++) atRisk += (this.#completed[j] ?? 0) + (censoredAt[j] ?? 0)
     let survival = 1
+    const a = this.tailShape
     for (let j = 0; j < R; j++) {
       const d = this.#completed[j] ?? 0
-      const h = atRisk > 0 ? d / atRisk : 0
+      // Past the longest idle time anyone has been seen to survive, the data say nothing: a Pareto tail
+      // (hazard a/(j+1)) instead of a hazard of 0, which would release every function once the prior runs out.
+      const h = atRisk > 0.5 ? d / atRisk : Math.min(1, a / (j + 1))
       out[j] = survival * h
       survival *= 1 - h
       // the ones that arrived leave the risk set, and so do pending ones whose known survival ends here
       atRisk -= d + (censoredAt[j + 1] ?? 0)
     }
-    smoothRelative(out, R)
+    smoothRelative(out, R, this.#prefix)
     return survival
   }
 }
@@ -83,8 +105,8 @@ export class PopulationPrior {
  * Box-smooths a pmf with a window of +-floor(j/4) minutes: a first idle time of 60 minutes says little about 57 vs 63,
  * and without it every minute no function has happened to stop at would get hazard 0 (Kaplan-Meier has holes).
  */
-function smoothRelative (pmf: Float64Array, n: number): void {
-  const prefix = new Float64Array(n + 1)
+function smoothRelative (pmf: Float64Array, n: number, prefix: Float64Array): void {
+  prefix[0] = 0
   for (let j = 0; j < n; j++) prefix[j + 1] = (prefix[j] ?? 0) + (pmf[j] ?? 0)
   for (let j = 0; j < n; j++) {
     const w = Math.floor(j / 4)

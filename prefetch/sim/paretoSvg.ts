@@ -1,6 +1,6 @@
 import type { SimResult } from './simulate.js'
 
-const COLORS: Record<string, string> = { fixed: '#1f77b4', knative: '#7f7f7f', hybrid: '#d62728', iotless: '#2ca02c' }
+const COLORS: Record<string, string> = { fixed: '#1f77b4', knative: '#7f7f7f', hybrid: '#d62728', iotless: '#2ca02c', spes: '#9467bd', faascache: '#ff7f0e' }
 
 function esc (s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
@@ -17,7 +17,7 @@ function niceTicks (lo: number, hi: number, n: number): number[] {
 }
 
 function label (r: SimResult): string {
-  return Object.entries(r.params).filter(([k]) => ['keepAliveMin', 'stableWindowSec', 'rangeMin', 'fallbackKeepAliveMin', 'hazardThreshold'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')
+  return Object.entries(r.params).filter(([k]) => ['keepAliveMin', 'stableWindowSec', 'rangeMin', 'fallbackKeepAliveMin', 'hazardThreshold', 'newKeepAliveMin', 'memoryBudgetMb'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')
 }
 
 /**

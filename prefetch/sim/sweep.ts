@@ -8,7 +8,9 @@ export const SWEEP_GRID: ReadonlyArray<{ policy: string; params: Record<string, 
   ...[6, 30, 60, 120, 300].map((s) => ({ policy: 'knative', params: { stableWindowSec: s } })),
   ...[30, 60, 120, 240].map((r) => ({ policy: 'hybrid', params: { rangeMin: r, fallbackKeepAliveMin: r } })),
   ...[10, 60].map((f) => ({ policy: 'hybrid', params: { fallbackKeepAliveMin: f } })),
-  ...[0.0002, 0.0005, 0.001, 0.002, 0.005, 0.02].map((h) => ({ policy: 'iotless', params: { hazardThreshold: h } }))
+  ...[5, 10, 30, 60].map((k) => ({ policy: 'spes', params: { newKeepAliveMin: k, pulsedKeepAliveMin: k } })),
+  ...[4000, 8000, 16_000, 32_000, 64_000, 128_000].map((b) => ({ policy: 'faascache', params: { memoryBudgetMb: b } })),
+  ...[0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02].map((h) => ({ policy: 'iotless', params: { hazardThreshold: h } }))
 ]
 
 export function runSweep (trace: Trace, grid = SWEEP_GRID): SimResult[] {

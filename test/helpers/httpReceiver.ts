@@ -53,10 +53,4 @@ export async function httpReceiver (handler: ReceiverHandler = (_req, res) => { 
 }
 
 /** A port on 127.0.0.1 where nothing listens (it was free a moment ago). */
-export async function closedPort (): Promise<number> {
-  const s = createHttpServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const { port } = s.address() as AddressInfo
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
+export { freePort as closedPort } from './freePort.js'

@@ -2,6 +2,8 @@ import t from 'tap'
 import { IotlessPolicy } from '../../prefetch/policies/iotlessPolicy.js'
 import { PopulationPrior } from '../../prefetch/policies/populationPrior.js'
 import { MINUTE_MS } from '../../prefetch/policies/policy.js'
+import { simulate } from '../../prefetch/sim/simulate.js'
+import type { Trace } from '../../prefetch/traces/trace.js'
 
 const min = (m: number): number => m * MINUTE_MS
 
@@ -61,7 +63,7 @@ t.test('the threshold grows with invocations: rare functions are held for unlike
 t.test('state per function is small and fixed', async (t) => {
   const p = new IotlessPolicy()
   feed(p, [0, 5, 10])
-  t.equal(p.stateBytes('f'), 32 * 2 + 16 * 4 + 32)
+  t.equal(p.stateBytes('f'), 32 * 2 + 16 * 4 + 7 * 8)
 })
 
 t.test('population prior: Kaplan-Meier counts functions still waiting as censored', async (t) => {
@@ -81,4 +83,46 @@ t.test('population prior: Kaplan-Meier counts functions still waiting as censore
   t.ok(Math.abs(sum20 - 0.5) < 1e-9, `mass within range at minute 20 is 1/2 (got ${sum20})`)
   t.ok(sum2 > 0.99, `at minute 2 nothing contradicts the one sample (got ${sum2})`)
   t.equal(prior.functions, 1)
+})
+
+t.test('prior tail: once the population has said nothing more, a new function is held up to priorTailShape/theta, not released', async (t) => {
+  const mk = (tail: number): IotlessPolicy => new IotlessPolicy({ priorMinFunctions: 1, priorRangeMin: 10, priorTailShape: tail, jitterSamples: 0 })
+  for (const tail of [1, 0]) {
+    const p = mk(tail)
+    feed(p, [0, 3], 'a') // the prior knows one first idle time: 2 minutes
+    feed(p, [0], 'b') // and two functions still waiting after 4 idle minutes (censored): nothing is known beyond
+    feed(p, [0], 'c')
+    feed(p, [4], 'f') // f has no history: the prior alone decides
+    const plan = p.plan('f')
+    const end = plan.at(-1)?.[1] ?? 0
+    // theta for a function with one invocation: clamp(0.003 x 1, 0.002, 0.1) = 0.003; hazard 1/(j+1) >= 0.003 up to j = 332
+    if (tail === 1) t.equal(end, Math.floor(1 / 0.003), 'the Pareto tail (hazard 1/(j+1)) holds it to idle minute 1/theta')
+    else t.ok(end <= 11, `without the tail the prior runs out within its range (plan ${JSON.stringify(plan)})`)
+  }
+})
+
+t.test('memory budget: while more is held idle than the budget allows, the price rises and idle holds go', async (t) => {
+  // 10 functions of 1000 MB whose idle times alternate 1 and 3: hazard 0.5 at 1, 1 at 3, so idle minute 1 is held
+  // (and wasted) before every 3-minute gap.
+  const minutes: number[] = []
+  for (let m = 0, k = 0; m < 240; m += k % 2 === 0 ? 2 : 4, k++) minutes.push(m)
+  const trace: Trace = {
+    format: 'azure2019',
+    source: 'synthetic',
+    firstMinuteLabel: 0,
+    minutes: 240,
+    functions: Array.from({ length: 10 }, (_, i) => ({ id: `f${i}`, trigger: 'timer', minutes: Uint32Array.from(minutes), counts: Uint32Array.from(minutes.map(() => 1)), durationMs: 0, memoryMb: 1000 }))
+  }
+  const opts = { priorWeight: 0, jitterSamples: 0 }
+  const free = new IotlessPolicy(opts)
+  const a = simulate(trace, free, { timeDecisions: false })
+  t.equal(free.price, 1, 'no budget: the price never moves')
+  const tight = new IotlessPolicy({ ...opts, memoryBudgetMb: 1000 })
+  const b = simulate(trace, tight, { timeDecisions: false })
+  t.ok(tight.price > 1, `the price rose (${tight.price})`)
+  t.ok(b.keepAliveWasteGbSeconds < 0.6 * a.keepAliveWasteGbSeconds, `idle memory held falls (${b.keepAliveWasteGbSeconds} vs ${a.keepAliveWasteGbSeconds})`)
+  t.ok(b.coldStarts > a.coldStarts, 'and the price is paid in cold starts')
+  const loose = new IotlessPolicy({ ...opts, memoryBudgetMb: 1e6 })
+  const c = simulate(trace, loose, { timeDecisions: false })
+  t.equal(c.keepAliveWasteGbSeconds, a.keepAliveWasteGbSeconds, 'a budget never reached changes nothing')
 })

@@ -47,7 +47,7 @@ t.test('defaults: fixed Knative ports, 30 s quiet period, optional timeouts off'
   t.equal(cfg.upgradeGraceMs, 60_000)
   t.equal(cfg.responseStartTimeoutMs, 0)
   t.equal(cfg.idleTimeoutMs, 0)
-  t.same(cfg.readinessProbe.checks, [{ kind: 'tcp', host: '127.0.0.1', port: 8080, path: '/', scheme: 'http', headers: [] }])
+  t.same(cfg.readinessProbe.checks, [{ kind: 'tcp', host: '127.0.0.1', port: 8080, path: '/', scheme: 'http', headers: [], service: '' }])
 })
 
 t.test('malformed values are refused with the variable named', async (t) => {
@@ -56,12 +56,12 @@ t.test('malformed values are refused with the variable named', async (t) => {
   }
 })
 
-t.test('SERVING_READINESS_PROBE: tcp, http, arrays, aggressive mode, gRPC fallback', async (t) => {
+t.test('SERVING_READINESS_PROBE: tcp, http, arrays, aggressive mode, gRPC health', async (t) => {
   const tcp = parseReadinessProbe('{"tcpSocket":{"port":8080,"host":"127.0.0.1"},"successThreshold":1}', '127.0.0.1', 9999)
-  t.same(tcp.checks[0], { kind: 'tcp', host: '127.0.0.1', port: 8080, path: '/', scheme: 'http', headers: [] })
+  t.same(tcp.checks[0], { kind: 'tcp', host: '127.0.0.1', port: 8080, path: '/', scheme: 'http', headers: [], service: '' })
   t.equal(tcp.periodSeconds, 0, 'no periodSeconds means aggressive')
   const http = parseReadinessProbe(JSON.stringify({ httpGet: { path: 'healthz', port: '8081', httpHeaders: [{ name: 'X-A', value: 'b' }] }, periodSeconds: 5, timeoutSeconds: 2, successThreshold: 3 }), '127.0.0.1', 9999)
-  t.same(http.checks[0], { kind: 'http', host: '127.0.0.1', port: 8081, path: '/healthz', scheme: 'http', headers: [['X-A', 'b']] })
+  t.same(http.checks[0], { kind: 'http', host: '127.0.0.1', port: 8081, path: '/healthz', scheme: 'http', headers: [['X-A', 'b']], service: '' })
   t.equal(http.periodSeconds, 5)
   t.equal(http.timeoutMs, 2000)
   t.equal(http.successThreshold, 3)
@@ -69,9 +69,12 @@ t.test('SERVING_READINESS_PROBE: tcp, http, arrays, aggressive mode, gRPC fallba
   t.equal(multi.checks.length, 2)
   const named = parseReadinessProbe('{"tcpSocket":{"port":"user-port"}}', '127.0.0.1', 9999)
   t.equal(named.checks[0]?.port, 9999, 'a named port is the user port')
-  const grpc = parseReadinessProbe('{"grpc":{"port":8080}}', '127.0.0.1', 9999)
-  t.equal(grpc.degraded, true)
-  t.equal(grpc.checks[0]?.kind, 'tcp')
+  const grpc = parseReadinessProbe('{"grpc":{"port":8080,"service":"svc"}}', '127.0.0.1', 9999)
+  t.equal(grpc.checks[0]?.kind, 'grpc')
+  t.equal(grpc.checks[0]?.port, 8080)
+  t.equal(grpc.checks[0]?.service, 'svc')
+  t.equal(parseReadinessProbe('{"grpc":{}}', '127.0.0.1', 9999).checks[0]?.service, '', 'no service: the whole server')
+  t.throws(() => parseReadinessProbe('{"grpc":{"service":5}}', '127.0.0.1', 9999), { code: 'PROXY_ENV_INVALID' })
   t.throws(() => parseReadinessProbe('[]', '127.0.0.1', 1))
   t.throws(() => parseReadinessProbe('{"httpGet":{"scheme":"FTP"}}', '127.0.0.1', 1))
 })

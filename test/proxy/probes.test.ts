@@ -1,6 +1,6 @@
 import t from 'tap'
 import http from 'node:http'
-import net from 'node:net'
+import { freePort } from '../helpers/freePort.js'
 import { sleep, startProxyInProcess, startUpstream } from './helpers.js'
 
 function get (port: number, headers: Record<string, string>, path = '/'): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
@@ -11,14 +11,6 @@ function get (port: number, headers: Record<string, string>, path = '/'): Promis
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b, headers: res.headers }))
     }).on('error', reject)
   })
-}
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
-  const p = (s.address() as net.AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return p
 }
 
 const QUEUE = { 'K-Network-Probe': 'queue' }

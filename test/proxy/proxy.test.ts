@@ -1,6 +1,7 @@
 import t from 'tap'
 import http from 'node:http'
 import net from 'node:net'
+import { freePort } from '../helpers/freePort.js'
 import { decodeStat } from './statDecoder.js'
 import { parseResponses, rawExchange, sleep, startProxyInProcess, startUpstream } from './helpers.js'
 
@@ -170,10 +171,7 @@ t.test('proxy behaviour against a real upstream process', async (t) => {
 
 t.test('an unreachable upstream gets 502', async (t) => {
   // A port nothing listens on: take one and free it.
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()))
-  const deadPort = (srv.address() as net.AddressInfo).port
-  await new Promise((resolve) => srv.close(resolve))
+  const deadPort = await freePort()
   const px = await startProxyInProcess(t, deadPort)
   const r = await get(px.ports.serving, '/')
   t.equal(r.status, 502)

@@ -10,7 +10,7 @@ import { parsePrefetchOptions } from '../../cli/prefetch.js'
 import { MIN_SCALE_ANNOTATION } from '../../prefetch/actuators/knativeActuator.js'
 import { cliPath } from '../helpers/paths.js'
 import { waitFor } from '../helpers/waitFor.js'
-import { fixture, startFakeKubeApi } from './fakeKubeApi.js'
+import { fixture, startFakeKubeApi } from '../prefetch/fakeKubeApi.js'
 
 function usageError (argv: string[], env: NodeJS.ProcessEnv = {}): string {
   try {

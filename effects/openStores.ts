@@ -1,0 +1,43 @@
+import type { DedupLimits, DedupStore, EffectStore } from './effectStore.js'
+import { MemoryDedupStore, memoryEffectStore } from './memoryStores.js'
+import type { StoreLocation } from './storeUrl.js'
+
+/** Opens the effect log + state at `where`; a store that cannot be opened or reached throws STORE_UNAVAILABLE naming `field`. */
+export async function openEffectStore (where: StoreLocation, field: string): Promise<EffectStore> {
+  switch (where.kind) {
+    case 'memory':
+      return memoryEffectStore()
+    case 'sqlite': {
+      const { openSqlite, sqliteEffectStore } = await import('./sqliteStores.js')
+      return sqliteEffectStore(openSqlite(where.path, field))
+    }
+    case 'redis': {
+      const { openRedis, redisEffectStore } = await import('./redisStores.js')
+      return redisEffectStore(await openRedis(where.url, field), where.prefix)
+    }
+    case 'postgres': {
+      const { openPostgres, postgresEffectStore } = await import('./postgresStores.js')
+      return postgresEffectStore(await openPostgres(where.url, field, where.schema))
+    }
+  }
+}
+
+/** Opens the dedup window at `where` (memory, SQLite or Redis). */
+export async function openDedupStore (where: StoreLocation, limits: DedupLimits, field: string): Promise<DedupStore> {
+  switch (where.kind) {
+    case 'memory':
+      return new MemoryDedupStore(limits)
+    case 'sqlite': {
+      const { openSqlite, SqliteDedupStore } = await import('./sqliteStores.js')
+      return new SqliteDedupStore(openSqlite(where.path, field), limits)
+    }
+    case 'redis': {
+      const { openRedis, RedisDedupStore } = await import('./redisStores.js')
+      return new RedisDedupStore(await openRedis(where.url, field), limits, where.prefix)
+    }
+    case 'postgres': {
+      const { IotlessError } = await import('../core/errors.js')
+      throw new IotlessError('CONFIG_INVALID', `${field}: the dedup window lives in sqlite: or redis:// (PostgreSQL holds the effect log and state)`)
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import t from 'tap'
+import { compareAtDefaults, dominates, DEFAULT_RUNS } from '../../prefetch/sim/compareDefaults.js'
+import { sliceTrace, tileTrace, firstCallFloorP75 } from '../../prefetch/traces/traceWindow.js'
+import type { Trace } from '../../prefetch/traces/trace.js'
+
+function trace (series: number[][], minutes: number): Trace {
+  return {
+    format: 'azure2019',
+    source: 'synthetic',
+    firstMinuteLabel: 0,
+    minutes,
+    functions: series.map((m, i) => ({ id: `f${i}`, trigger: 'timer', minutes: Uint32Array.from(m), counts: Uint32Array.from(m.map(() => 1)), durationMs: 0, memoryMb: 1024 }))
+  }
+}
+
+t.test('slice: minutes renumbered from the cut, functions without arrivals there dropped', async (t) => {
+  const tr = trace([[1, 5, 9], [2]], 10)
+  const s = sliceTrace(tr, 4, 10)
+  t.equal(s.minutes, 6)
+  t.equal(s.functions.length, 1)
+  t.same([...(s.functions[0]?.minutes ?? [])], [1, 5])
+  t.equal(s.firstMinuteLabel, 4)
+})
+
+t.test('tile: copies in time continue the series, copies in functions get new ids', async (t) => {
+  const tr = trace([[1, 5]], 10)
+  const big = tileTrace(tr, 3, 2)
+  t.equal(big.minutes, 30)
+  t.same(big.functions.map((f) => f.id), ['f0', 'f0#1'])
+  t.same([...(big.functions[1]?.minutes ?? [])], [1, 5, 11, 15, 21, 25])
+  t.match(big.source, /synthetic/)
+})
+
+t.test('first-call floor: the p75 of 100/invocations', async (t) => {
+  // invocations 1, 2, 4, 4 -> 100, 50, 25, 25; nearest-rank p75 of [25, 25, 50, 100] is 50
+  t.equal(firstCallFloorP75(trace([[0], [0, 1], [0, 1, 2, 3], [0, 2, 4, 6]], 10)), 50)
+})
+
+t.test('the verdicts are computed from the results of the run, not written down', async (t) => {
+  // One function busy every minute: every policy has the one first cold start; knative wastes least after the
+  // last arrival, fixed 10 min the most. So knative dominates fixed here, and fixed dominates nothing.
+  const tr = trace([Array.from({ length: 30 }, (_, i) => i)], 40)
+  const runs = [['fixed', { keepAliveMin: 10 }], ['knative', {}]] as const
+  const k = compareAtDefaults(tr, runs, 'knative')
+  t.equal(k.verdicts.length, 1)
+  t.equal(k.verdicts[0]?.baseline, 'fixed')
+  t.equal(k.verdicts[0]?.dominates, true)
+  const f = compareAtDefaults(tr, runs, 'fixed')
+  t.equal(f.verdicts[0]?.dominates, false)
+  const [fixed, knative] = k.results
+  if (fixed === undefined || knative === undefined) throw new Error('two results expected')
+  t.equal(k.verdicts[0]?.wasteRatio, knative.wastedMemoryGbSeconds / fixed.wastedMemoryGbSeconds)
+  t.ok(dominates(knative, fixed) && !dominates(fixed, knative) && !dominates(fixed, fixed), 'strictly better in one, no worse in the other')
+  t.equal(k.floorP75, 100 / 30)
+})
+
+t.test('the bench runs every policy at its defaults, iotless among them', async (t) => {
+  t.same(DEFAULT_RUNS.map(([p]) => p), ['fixed', 'knative', 'hybrid', 'spes', 'faascache', 'iotless'])
+  const c = compareAtDefaults(trace([[0, 10, 20, 30], [5, 65, 125], [7]], 200))
+  t.equal(c.results.length, DEFAULT_RUNS.length)
+  t.equal(c.verdicts.length, DEFAULT_RUNS.length - 1)
+  t.ok(['met', 'missed', 'floor'].includes(c.halfOfHybrid))
+})
