@@ -106,7 +106,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })
     if (prefetch !== undefined) lifecycle.add('prefetch', () => prefetch.prefetcher.stop())
     // Routes on `local` go through the prefetcher's arrival recorder when prefetch is on.
-    const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target)
+    const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target, { clock, log, metrics })
     lifecycle.add('targets', () => closeRemoteTargets(targets))
 
     const adapter = new MqttAdapter({

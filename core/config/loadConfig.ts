@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { IotlessError } from '../errors.js'
+import { checkRouteTargets } from './checkRouteTargets.js'
 import { configSchema, type Config } from './schema.js'
 import { applyEnvOverrides, envLeaves, type SchemaNode } from './envOverrides.js'
 import { formatIssues, formatPath } from './formatIssues.js'
@@ -102,7 +103,9 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
     throw new IotlessError('CONFIG_INVALID', `${file} is invalid:\n  ${lines.join('\n  ')}`, { details: { problems: lines } })
   }
   const config = result.data
-  const problems = [...checkReferences(config), ...(opts.check?.(config, dirname(file)) ?? [])]
+  // A route with `targets` is checked by checkRouteTargets alone (its `target` is only the default).
+  const multiTier = (p: ConfigProblem): boolean => p.path[0] === 'routes' && config.routes[p.path[1] as number]?.targets !== undefined
+  const problems = [...checkReferences(config).filter((p) => !multiTier(p)), ...checkRouteTargets(config, raw), ...(opts.check?.(config, dirname(file)) ?? [])]
   if (problems.length > 0) {
     const lines = problems.map((p) => `${formatPath(p.path)}: ${p.message}`)
     throw new IotlessError('CONFIG_INVALID', `${file} is invalid:\n  ${lines.join('\n  ')}`, { details: { problems: lines } })
