@@ -19,6 +19,7 @@ import { checkEffectStores } from './checkEffectStores.js'
 import { parseStoreUrl } from '../effects/storeUrl.js'
 import { startPoolPrefetch } from './startPoolPrefetch.js'
 import type { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
+import { dispatchStrategy } from '../adapters/runtime/dispatch/thresholdDispatch.js'
 
 export interface StackOptions {
   config: Readonly<Config>
@@ -97,6 +98,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       initTimeoutMs: fn.initTimeoutMs,
       timeoutMs: fn.timeoutMs,
       queueDepth: poolQueueDepth(fn, demand.get(name) ?? 0),
+      dispatch: fn.dispatch === undefined ? undefined : dispatchStrategy(fn.dispatch),
       clock,
       log,
       metrics

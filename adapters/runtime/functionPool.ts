@@ -7,6 +7,7 @@ import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { InstanceSpec } from '../../functions/sdk/instanceMessages.js'
 import { Instance } from './instance.js'
+import { busiestFirst, type DispatchStrategy } from './dispatch/thresholdDispatch.js'
 
 export interface FunctionPoolOptions {
   name: string
@@ -27,6 +28,8 @@ export interface FunctionPoolOptions {
   clock: Clock
   log: Logger
   metrics?: Metrics | undefined
+  /** Which instance a request goes to (adapters/runtime/dispatch); default busiest-first. */
+  dispatch?: DispatchStrategy | undefined
 }
 
 export interface EncodedEvent {
@@ -199,14 +202,9 @@ export class FunctionPool {
     return new InstanceLostError((err as Error).message, this.#loadAtCrash.get(inst) === 1)
   }
 
-  /** The fullest instance that still has a free slot, so the others go idle and can be reaped. */
+  /** An instance with a free slot, as the dispatch strategy says (default busiest-first: the others go idle and can be reaped). */
   #pick (): Instance | undefined {
-    let best: Instance | undefined
-    for (const inst of this.#ready) {
-      if (inst.inFlight >= this.#opts.concurrency) continue
-      if (best === undefined || inst.inFlight > best.inFlight || (inst.inFlight === best.inFlight && inst.lastUsedAt > best.lastUsedAt)) best = inst
-    }
-    return best
+    return (this.#opts.dispatch ?? busiestFirst).pick(this.#ready, this.#opts.concurrency)
   }
 
   /** Starts instances for the requests in flight and waiting, less `leaving` (requests on an instance being dropped). */

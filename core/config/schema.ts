@@ -15,6 +15,11 @@ export const functionSchema = z.strictObject({
   initTimeoutMs: z.int().min(1).default(30_000),
   /** Time allowed for one invocation. */
   timeoutMs: z.int().min(1).default(60_000),
+  /**
+   * Which instance a request goes to (docs/placement.md): `busiest` (the fullest with a free slot, so others can be
+   * reaped), `jsq` (the least loaded), `random`, or `threshold` (self-learning threshold). Default busiest.
+   */
+  dispatch: z.enum(['busiest', 'jsq', 'random', 'threshold']).optional(),
   /** Free-form settings handed to the function's init as ctx.config. */
   config: z.record(z.string(), z.unknown()).default({}),
   /** Extra environment variables for the instance process. */
