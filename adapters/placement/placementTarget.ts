@@ -24,6 +24,8 @@ export type DecisionReason = 'best' | 'explore' | 'ordered' | 'failover'
 /** One placed message, for logs, metrics and the benchmark. */
 export interface PlacementRecord {
   functionName: string
+  /** The CloudEvent id (the first of a batch). */
+  eventId: string | undefined
   bytes: number
   tier: string
   reason: DecisionReason
@@ -153,12 +155,12 @@ export class PlacementTarget implements Target {
   }
 
   dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
-    return this.#run(functionName, event.data.length, (t) => t.dispatch(functionName, event, opts), opts.signal)
+    return this.#run(functionName, event.attributes.id, event.data.length, (t) => t.dispatch(functionName, event, opts), opts.signal)
   }
 
   dispatchBatch (functionName: string, events: OutgoingEvent[], opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
     const bytes = events.reduce((s, e) => s + e.data.length, 0)
-    return this.#run(functionName, bytes, (t) => t.dispatchBatch !== undefined
+    return this.#run(functionName, events[0]?.attributes.id, bytes, (t) => t.dispatchBatch !== undefined
       ? t.dispatchBatch(functionName, events, opts)
       : Promise.resolve<DispatchResult>({ status: 'rejected', retryable: false, code: 'TARGET_REQUEST_INVALID', message: `${t.kind} target takes no batches` }), opts.signal)
   }
@@ -180,7 +182,7 @@ export class PlacementTarget implements Target {
     return this.predictor(functionName, i).predict(bytes, { busy, slots: tier.slots, coldChance }).totalMs
   }
 
-  async #run (functionName: string, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
+  async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
     const { order, reason, predictions } = this.decide(functionName, bytes)
     let last: DispatchResult | undefined
     let anyRetryable = false
@@ -202,7 +204,7 @@ export class PlacementTarget implements Target {
       }
       const measuredMs = this.#now() - t0
       const failed = result.status === 'rejected' && isTierFailure(result)
-      this.#record(functionName, bytes, i, why, predictions, measuredMs, !failed)
+      this.#record(functionName, eventId, bytes, i, why, predictions, measuredMs, !failed)
       if (!failed) {
         this.#healthy(i)
         if (result.status === 'ok') {
@@ -241,7 +243,7 @@ export class PlacementTarget implements Target {
     }
   }
 
-  #record (functionName: string, bytes: number, i: number, reason: DecisionReason, predictions: number[], measuredMs: number, ok: boolean): void {
+  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], measuredMs: number, ok: boolean): void {
     const tiers = this.#o.tiers
     const tier = (tiers[i] as Tier).name
     const predictedMs = predictions[i] as number
@@ -259,7 +261,7 @@ export class PlacementTarget implements Target {
     if (this.#o.onDecision !== undefined) {
       const byName: Record<string, number> = {}
       tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number })
-      this.#o.onDecision({ functionName, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, ok })
+      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, ok })
     }
   }
 }
