@@ -33,6 +33,8 @@ const RTT_MS = num('RTT_MS', 40)
 const BW = num('BW_BYTES', 1_000_000)
 const SECONDS = num('SECONDS', 30)
 const RATE = num('RATE', 0.6)
+/** Slots the placement gives the cloud tier (a Knative target's default connections); the one bench process runs one model at a time, CLOUD_SLOTS=1 says so. */
+const CLOUD_SLOTS = num('CLOUD_SLOTS', 64)
 const WIDTHS = [160, 480, 960, 1920]
 const SHAPE = [18, 21, 22, 25, 35, 31, 24, 15, 41, 21, 21, 34, 29, 24, 15, 25, 14, 30, 37, 26, 21, 25, 27, 25, 32, 33, 32, 30, 24, 19, 26, 22, 26, 25, 19, 32, 29, 23, 23, 23]
 
@@ -109,7 +111,7 @@ async function main (): Promise<void> {
     const edgeOnly = await runSchedule(edge, measured, frames)
     const cloudOnly = await runSchedule(cloudTarget, measured, frames)
     const records: PlacementRecord[] = []
-    const placement = new PlacementTarget({ label: 'bench', tiers: [{ name: 'edge', target: edge, slots: 1, perInstance: 1 }, { name: 'cloud', target: cloudTarget, slots: 64 }], mode: 'fastest', explore: 0.02, clock: systemClock, now: () => performance.now(), random: seeded(9), onDecision: (r) => records.push(r) })
+    const placement = new PlacementTarget({ label: 'bench', tiers: [{ name: 'edge', target: edge, slots: 1, perInstance: 1 }, { name: 'cloud', target: cloudTarget, slots: CLOUD_SLOTS }], mode: 'fastest', explore: 0.02, clock: systemClock, now: () => performance.now(), random: seeded(9), onDecision: (r) => records.push(r) })
     await runSchedule(placement, schedule(1).slice(0, 20), frames) // warm-up: learns on another schedule
     records.length = 0
     const placed = await runSchedule(placement, measured, frames)
