@@ -20,12 +20,23 @@ export interface ReplyPayload {
  * What a target says about one event:
  * - `ok`: accepted and finished, possibly with a reply;
  *   `activationId`: an asynchronous target (OpenWhisk 202) accepted it and will run it later.
+ *   `handlerMs`: the handler's own time, when the target reports it (the `Server-Timing: handler;dur=` header).
  * - `rejected`: not done. `retryable` tells whether sending it again may succeed; `httpStatus` is the
  *   target's HTTP status when there was one, `retryAfterMs` its Retry-After.
  */
 export type DispatchResult =
-  | { status: 'ok'; reply?: ReplyPayload; coldStart?: boolean; activationId?: string }
-  | { status: 'rejected'; retryable: boolean; code: ErrorCode; message: string; httpStatus?: number; retryAfterMs?: number }
+  | { status: 'ok'; reply?: ReplyPayload; coldStart?: boolean; activationId?: string; handlerMs?: number }
+  | { status: 'rejected'; retryable: boolean; code: ErrorCode; message: string; httpStatus?: number; retryAfterMs?: number; emptyBody?: boolean }
+
+/** How busy a target is for one function right now (adapters/placement reads it to predict queueing and cold starts). */
+export interface TargetLoad {
+  /** Requests running. */
+  inFlight: number
+  /** Requests waiting for a slot. */
+  queued: number
+  /** Instances ready to serve (0: the next request waits for a cold start). */
+  warmInstances: number
+}
 
 /** One interface for every place a function runs (local pool now; Knative, Eventing sink, OpenWhisk later). */
 export interface Target {
@@ -36,5 +47,7 @@ export interface Target {
    * (`application/cloudevents-batch+json`). Without it the adapter sends the batch body through dispatch.
    */
   dispatchBatch?(functionName: string, events: OutgoingEvent[], opts?: { signal?: AbortSignal }): Promise<DispatchResult>
+  /** Optional: its load for a function, when it knows it exactly (the local pool); undefined for an unknown function. */
+  load?(functionName: string): TargetLoad | undefined
   close(): Promise<void>
 }

@@ -7,15 +7,26 @@ import { readConfigFile } from './readConfigFile.js'
 import { parseSinkEnv } from '../adapters/targets/sinkEnv.js'
 import { SinkTarget } from '../adapters/targets/sinkTarget.js'
 import type { Target } from '../adapters/target.js'
+import { systemClock, type Clock } from '../core/clock.js'
+import type { Logger } from '../core/log.js'
+import type { Metrics } from '../core/metrics.js'
+import { PlacementTarget, type Tier } from '../adapters/placement/placementTarget.js'
+import { placementTargetName } from '../adapters/placement/placementTargetName.js'
+
+/** routes[].explore when unset (docs/config.md). */
+export const DEFAULT_EXPLORE = 0.02
+
+/** What the PlacementTargets of multi-tier routes are given. */
+export interface PlacementDeps { clock: Clock; random?: () => number; metrics?: Metrics | undefined; log?: Logger | undefined }
 
 
 /**
  * The targets routes can name: `local` (the embedded pool) and every entry under `targets`. Secrets and
  * the Knative Eventing variables are read here, at the CLI edge, from `env`.
  */
-export function buildTargets (config: Readonly<Config>, baseDir: string, env: NodeJS.ProcessEnv, local: Target): Map<string, Target> {
+export function buildTargets (config: Readonly<Config>, baseDir: string, env: NodeJS.ProcessEnv, local: Target, placement: PlacementDeps = { clock: systemClock }): Map<string, Target> {
   const targets = new Map<string, Target>([['local', local]])
-  const used = new Set(config.routes.map((r) => r.target))
+  const used = new Set(config.routes.flatMap((r) => r.targets ?? [r.target]))
   for (const [name, t] of Object.entries(config.targets)) {
     // An unused sink needs no K_SINK: build only what routes use.
     if (!used.has(name)) continue
@@ -46,10 +57,41 @@ export function buildTargets (config: Readonly<Config>, baseDir: string, env: No
       }
     }
   }
+  addPlacementTargets(config, targets, placement)
   return targets
 }
 
-/** Closes every target but the local pool (the stack closes that itself, after the adapter). */
+/**
+ * One PlacementTarget per route with `targets` (docs/placement.md), over the targets built above. A tier's
+ * slots: the local pool's concurrency x maxScale, a remote target's connections (OpenWhisk: 64).
+ */
+function addPlacementTargets (config: Readonly<Config>, targets: Map<string, Target>, deps: PlacementDeps): void {
+  config.routes.forEach((route, index) => {
+    if (route.targets === undefined) return
+    const tiers: Tier[] = route.targets.map((name) => {
+      const target = targets.get(name) as Target
+      if (name === 'local') {
+        const fn = config.functions[route.function]
+        return { name, target, slots: (fn?.concurrency ?? 1) * (fn?.maxScale ?? 1), perInstance: fn?.concurrency ?? 1 }
+      }
+      const t = config.targets[name]
+      return { name, target, slots: t !== undefined && t.kind !== 'openwhisk' ? t.connections : 64 }
+    })
+    targets.set(placementTargetName(index, route.targets), new PlacementTarget({
+      label: `routes[${index}]`,
+      tiers,
+      mode: route.placement ?? 'fastest',
+      explore: route.explore ?? DEFAULT_EXPLORE,
+      clock: deps.clock,
+      now: () => performance.now(),
+      random: deps.random ?? Math.random,
+      metrics: deps.metrics,
+      log: deps.log
+    }))
+  })
+}
+
+/** Closes every target but the local pool (the stack closes that itself, after the adapter); placements own nothing. */
 export async function closeRemoteTargets (targets: ReadonlyMap<string, Target>): Promise<void> {
   await Promise.all([...targets].filter(([name]) => name !== 'local').map(([, t]) => t.close()))
 }

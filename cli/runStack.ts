@@ -28,7 +28,7 @@ export async function runStack (argv: string[], usage: string, what: string, che
     config: loaded.file,
     // Never the password of mqtt://user:secret@host.
     broker: redactUrl(stack.brokerUrl),
-    routes: loaded.config.routes.map((r) => `${r.topic} -> ${r.target === 'local' ? '' : `${r.target}:`}${r.function}${r.reply === undefined ? '' : ` -> ${r.reply}`}`)
+    routes: loaded.config.routes.map((r) => `${r.topic} -> ${r.targets !== undefined ? `${r.targets.join('|')}:` : r.target === 'local' ? '' : `${r.target}:`}${r.function}${r.reply === undefined ? '' : ` -> ${r.reply}`}`)
   }, `${what} is up`)
   return await new Promise<number>(() => undefined)
 }

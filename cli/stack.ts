@@ -25,6 +25,7 @@ import { parseStoreUrl } from '../effects/storeUrl.js'
 import { openDedupStore } from '../effects/openStores.js'
 import { startPoolPrefetch } from './startPoolPrefetch.js'
 import type { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
+import { dispatchStrategy } from '../adapters/runtime/dispatch/thresholdDispatch.js'
 
 export interface StackOptions {
   config: Readonly<Config>
@@ -129,6 +130,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       timeoutMs: fn.timeoutMs,
       memoryMb: fn.memoryMb,
       queueDepth: poolQueueDepth(fn, demand.get(name) ?? 0),
+      dispatch: fn.dispatch === undefined ? undefined : dispatchStrategy(fn.dispatch),
       clock,
       log,
       metrics,
@@ -140,7 +142,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })
     if (prefetch !== undefined) lifecycle.add('prefetch', () => prefetch.prefetcher.stop())
     // Routes on `local` go through the prefetcher's arrival recorder when prefetch is on.
-    const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target)
+    const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target, { clock, log, metrics })
     lifecycle.add('targets', () => closeRemoteTargets(targets))
 
     // Opened before the broker connection: a store that cannot be opened stops start-up naming adapter.dedup.url.

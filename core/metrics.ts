@@ -182,6 +182,26 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       name: 'iotless_trace_spans_failed_total',
       help: 'Spans whose export failed (endpoint unreachable, refused, timed out).',
       registers
+    }),
+    placementDecisions: new Counter({
+      name: 'iotless_placement_decisions_total',
+      help: 'Messages of a multi-tier route sent to a tier, by route, tier and reason (best, explore, ordered, failover).',
+      labelNames: ['route', 'tier', 'reason'] as const,
+      registers
+    }),
+    placementLatency: new Histogram({
+      name: 'iotless_placement_latency_seconds',
+      help: 'Latency of a multi-tier route\'s runs that succeeded, by route, tier and kind: predicted (at decision) or measured.',
+      labelNames: ['route', 'tier', 'kind'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers
+    }),
+    placementRegret: new Histogram({
+      name: 'iotless_placement_regret_seconds',
+      help: 'Measured latency minus the best of it and the other tiers\' predictions, by route (0: the chosen tier was the best known).',
+      labelNames: ['route'] as const,
+      buckets: [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers
     })
   }
 }

@@ -46,6 +46,8 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'prefetch/poolActuator.test.ts',
   'prefetch/replay.test.ts',
   'prefetch/stackPrefetch.test.ts',
+  'placement/placementProcess.test.ts',
+  'placement/placementStack.test.ts',
   'proxy/adoptSocket.test.ts',
   'proxy/breakerTimeouts.test.ts',
   'proxy/drain.test.ts',

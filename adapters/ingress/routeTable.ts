@@ -2,6 +2,7 @@ import type { ConfigProblem } from '../../core/config/loadConfig.js'
 import type { RouteConfig } from '../../core/config/schema.js'
 import { overlapsInputOrDeadLetter } from './responseTopicPolicy.js'
 import { checkTopicName, compileTopicPattern, filtersOverlap, matchTopic, templateAsFilter, templateVariables, TopicPatternError, type TopicPattern } from './topicPattern.js'
+import { placementTargetName } from '../placement/placementTargetName.js'
 
 export interface Route {
   /** Position in the config, and the metric label (`routes[0]` reads as the config does). */
@@ -118,7 +119,7 @@ export class RouteTable {
       replyTemplate: r.reply,
       qos: r.qos,
       type: r.type,
-      target: r.target,
+      target: r.targets === undefined ? r.target : placementTargetName(index, r.targets),
       maxInFlight: r.maxInFlight,
       maxAttempts: r.maxAttempts,
       deadLetterTemplate: r.deadLetter,

@@ -13,6 +13,7 @@ import { FunctionPlanner } from './capacity/functionPlanner.js'
 import type { GuaranteeGate } from './capacity/guaranteeGate.js'
 import type { Slo } from './capacity/sloScaler.js'
 import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
+import { busiestFirst, type DispatchStrategy } from './dispatch/thresholdDispatch.js'
 
 export interface FunctionPoolOptions {
   name: string
@@ -52,6 +53,8 @@ export interface FunctionPoolOptions {
   gate?: GuaranteeGate | undefined
   /** The objective invocations are counted against (iotless_capacity_slo_requests_total). */
   slo?: Slo | undefined
+  /** Which instance a request goes to (adapters/runtime/dispatch); default busiest-first. */
+  dispatch?: DispatchStrategy | undefined
 }
 
 export interface EncodedEvent {
@@ -274,14 +277,9 @@ export class FunctionPool {
     return new InstanceLostError((err as Error).message, this.#loadAtCrash.get(inst) === 1)
   }
 
-  /** The fullest instance that still has a free slot, so the others go idle and can be reaped. */
+  /** An instance with a free slot, as the dispatch strategy says (default busiest-first: the others go idle and can be reaped). */
   #pick (): Instance | undefined {
-    let best: Instance | undefined
-    for (const inst of this.#ready) {
-      if (inst.inFlight >= this.#opts.concurrency) continue
-      if (best === undefined || inst.inFlight > best.inFlight || (inst.inFlight === best.inFlight && inst.lastUsedAt > best.lastUsedAt)) best = inst
-    }
-    return best
+    return (this.#opts.dispatch ?? busiestFirst).pick(this.#ready, this.#opts.concurrency)
   }
 
   /** Starts instances for the requests in flight and waiting, less `leaving` (requests on an instance being dropped). */

@@ -1,6 +1,6 @@
 import { toBatchBody, toBinaryHeaders } from '../../core/cloudEventHttp.js'
 import { isIotlessError, type ErrorCode } from '../../core/errors.js'
-import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
+import type { DispatchResult, OutgoingEvent, Target, TargetLoad } from '../target.js'
 import type { FunctionPool } from './functionPool.js'
 
 /**
@@ -42,6 +42,12 @@ export class LocalTarget implements Target {
       if (isIotlessError(err)) return { status: 'rejected', retryable: RETRYABLE.has(err.code), code: err.code, message: err.message }
       throw err
     }
+  }
+
+  /** The pool's load, exact: adapters/placement predicts queueing and cold starts from it. */
+  load (functionName: string): TargetLoad | undefined {
+    const pool = this.pools.get(functionName)
+    return pool === undefined ? undefined : { inFlight: pool.inFlight, queued: pool.queued, warmInstances: pool.warmInstances }
   }
 
   async close (): Promise<void> {

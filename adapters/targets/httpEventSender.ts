@@ -1,6 +1,7 @@
 import { rootCertificates } from 'node:tls'
 import { Pool } from 'undici'
 import { fromBinaryHeaders, toBinaryHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
+import { handlerMsFromServerTiming } from '../placement/serverTiming.js'
 import type { DispatchResult, ReplyPayload } from '../target.js'
 import { classifyHttpStatus, classifyTransportError, parseRetryAfter } from './retryClass.js'
 
@@ -72,8 +73,10 @@ export class HttpEventSender {
       const body = Buffer.from(await res.body.arrayBuffer())
       const status = res.statusCode
       if (status >= 200 && status < 300) {
-        if (status === 202 || status === 204 || body.length === 0) return { status: 'ok' }
-        return { status: 'ok', reply: replyOf(res.headers, body) }
+        const handlerMs = handlerMsFromServerTiming(res.headers['server-timing'])
+        const ok: DispatchResult = status === 202 || status === 204 || body.length === 0 ? { status: 'ok' } : { status: 'ok', reply: replyOf(res.headers, body) }
+        if (handlerMs !== undefined) ok.handlerMs = handlerMs
+        return ok
       }
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], (opts.now ?? Date.now)())
       const result: DispatchResult = {
@@ -84,6 +87,7 @@ export class HttpEventSender {
         httpStatus: status
       }
       if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs
+      if (body.length === 0) result.emptyBody = true
       return result
     } catch (err) {
       const timedOut = s.deadline?.aborted === true && s.signal?.aborted !== true

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { IotlessError, type ErrorCode } from '../errors.js'
 import { redactUrl } from '../redact.js'
 import { configSchema, functionSchema, routeSchema, targetSchema, type Config } from './schema.js'
+import { checkRouteTargets } from './checkRouteTargets.js'
 import { applyEnvOverrides, envLeaves, type SchemaNode } from './envOverrides.js'
 import { applyOtelEnv } from './otelEnv.js'
 import { formatIssues, formatPath } from './formatIssues.js'
@@ -119,7 +120,10 @@ export function loadConfig (opts: LoadConfigOptions = {}): LoadedConfig {
   const codes: Array<ErrorCode | undefined> = lines.map(() => undefined)
   // On a schema failure the cross-field checks still run, on what did validate, so one pass reports everything.
   const partial = result.success ? { config: result.data, names: namesOf(result.data) } : partialConfig(raw)
-  const problems = [...checkReferences(partial.config, partial.names), ...(opts.check?.(partial.config, dirname(file)) ?? [])]
+  const cfg = partial.config
+  // A route with `targets` is checked by checkRouteTargets alone (its `target` is only the default).
+  const multiTier = (p: ConfigProblem | undefined): boolean => p !== undefined && p.path[0] === 'routes' && cfg.routes[p.path[1] as number]?.targets !== undefined
+  const problems: Array<ConfigProblem | undefined> = [...checkReferences(cfg, partial.names).filter((p) => !multiTier(p)), ...checkRouteTargets(cfg, raw), ...(opts.check?.(cfg, dirname(file)) ?? [])]
   for (const p of problems) {
     if (p === undefined) continue // a check that mapped over the sparse routes of partialConfig
     lines.push(`${formatPath(p.path)}: ${p.message}${p.code === undefined || p.code === 'CONFIG_INVALID' ? '' : ` [${p.code}]`}`)

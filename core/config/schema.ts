@@ -21,6 +21,11 @@ export const functionSchema = z.strictObject({
    * invocation fails with FUNCTION_MEMORY_LIMIT. 0: no bound.
    */
   memoryMb: z.int().min(0).max(1_048_576).default(1024),
+  /**
+   * Which instance a request goes to (docs/placement.md): `busiest` (the fullest with a free slot, so others can be
+   * reaped), `jsq` (the least loaded), `random`, or `threshold` (self-learning threshold). Default busiest.
+   */
+  dispatch: z.enum(['busiest', 'jsq', 'random', 'threshold']).optional(),
   /** Free-form settings handed to the function's init as ctx.config. */
   config: z.record(z.string(), z.unknown()).default({}),
   /** Extra environment variables for the instance process. */
@@ -65,6 +70,15 @@ export const routeSchema = z.strictObject({
   type: z.string().min(1).default('io.iotless.mqtt.message'),
   /** Where the function runs: `local` (the embedded pool) or the name of an entry under `targets`. */
   target: z.string().min(1).default('local'),
+  /**
+   * Several places the function may run, in order of preference (`local` or names under `targets`); instead of
+   * `target`, never with it. Each message goes to one of them as `placement` says (docs/placement.md).
+   */
+  targets: z.array(z.string().min(1)).min(1).max(8).optional(),
+  /** With `targets`: `fastest` (where the answer is predicted to come back first) or `ordered` (the first healthy one; the rest are failover). Default fastest. */
+  placement: z.enum(['fastest', 'ordered']).optional(),
+  /** With `targets` and `placement: fastest`: share of messages sent to a tier that was not predicted best, so one that became faster is found again. Default 0.02. */
+  explore: z.number().min(0).max(0.5).optional(),
   /** Invocations of this route in flight at once; when full, the adapter stops reading from the broker. */
   maxInFlight: z.int().min(1).max(65535).default(64),
   /** Attempts before a message goes to the dead-letter topic. Default: adapter.maxAttempts. */

@@ -1,0 +1,267 @@
+import type { Clock } from '../../core/clock.js'
+import type { ErrorCode } from '../../core/errors.js'
+import type { Logger } from '../../core/log.js'
+import type { Metrics } from '../../core/metrics.js'
+import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
+import { TierPredictor } from './tierPredictor.js'
+
+export type PlacementMode = 'fastest' | 'ordered'
+
+/** One candidate place a route's function runs. */
+export interface Tier {
+  /** The target's name in the config (`local`, or a key of `targets`). */
+  name: string
+  target: Target
+  /** Requests it runs at once, all instances together (local: concurrency x maxScale; remote: its connections). */
+  slots: number
+  /** Requests one instance runs at once, when the target reports its load (the local pool): cold starts are then exact. */
+  perInstance?: number | undefined
+}
+
+/** Why a tier got a message. */
+export type DecisionReason = 'best' | 'explore' | 'ordered' | 'failover'
+
+/** One placed message, for logs, metrics and the benchmark. */
+export interface PlacementRecord {
+  functionName: string
+  /** The CloudEvent id (the first of a batch). */
+  eventId: string | undefined
+  bytes: number
+  tier: string
+  reason: DecisionReason
+  predictedMs: number
+  measuredMs: number
+  /** Every eligible tier's prediction at decision time. */
+  predictions: Record<string, number>
+  ok: boolean
+}
+
+export interface PlacementOptions {
+  /** The route's label, for metrics and logs. */
+  label: string
+  tiers: Tier[]
+  mode: PlacementMode
+  /** Share of messages sent to a tier that was not the predicted best, in [0, 1). */
+  explore: number
+  clock: Clock
+  /** Milliseconds, fine-grained (performance.now); default clock.now. */
+  now?: (() => number) | undefined
+  /** In [0, 1): injected so tests know the draws. */
+  random: () => number
+  metrics?: Metrics | undefined
+  log?: Logger | undefined
+  /** Runs a tier must have before its prediction is trusted; until then it is explored first. Default 3. */
+  minSamples?: number
+  /** Failures in a row that open a tier's breaker. Default 3. */
+  failuresToOpen?: number
+  /** How long an open breaker skips the tier; doubles on each failed probe, up to 60 s. Default 5000 ms. */
+  openMs?: number
+  onDecision?: ((r: PlacementRecord) => void) | undefined
+}
+
+interface TierHealth { failures: number; openUntil: number; openMs: number }
+
+/**
+ * The function's own verdict on the message: sending it to another tier would give the same answer (or, for
+ * a crash, spread a poison message). Everything else (refused, timed out, unreachable, not HTTP, a non-2xx
+ * without a body, a throw) is the tier's failure, and the message fails over to the next tier.
+ */
+const VERDICTS = new Set<ErrorCode>(['FUNCTION_BAD_INPUT', 'FUNCTION_CRASHED', 'FUNCTION_BAD_REPLY', 'PAYLOAD_TOO_LARGE', 'PAYLOAD_NOT_JSON', 'OPENWHISK_FUNCTION_ERROR', 'TARGET_REQUEST_INVALID', 'TARGET_ABORTED'])
+
+export function isTierFailure (r: DispatchResult & { status: 'rejected' }): boolean {
+  if (VERDICTS.has(r.code)) return false
+  if (r.code === 'TARGET_HTTP_STATUS' && !r.retryable && r.emptyBody !== true) return false
+  return true
+}
+
+const MAX_OPEN_MS = 60_000
+
+/**
+ * A route with several tiers, as one Target (adapters/target.ts): each message goes where STOIC's model
+ * (tierPredictor.ts) says it comes back first (`fastest`), or to the first healthy tier (`ordered`); a small
+ * share explores another tier so one that became faster is found again. A tier that fails is skipped for the
+ * next best within the same attempt (no backoff: the other tier is independent); failures in a row open its
+ * breaker for a while. When every tier failed, the last failure is returned and the adapter's RetryingTarget
+ * (which wraps this) backs off and tries the whole placement again, then dead-letters: nothing is lost.
+ */
+export class PlacementTarget implements Target {
+  readonly kind = 'placement'
+  readonly #o: PlacementOptions
+  readonly #now: () => number
+  readonly #predictors = new Map<string, TierPredictor[]>()
+  readonly #inFlight: number[]
+  readonly #health: TierHealth[]
+  readonly #minSamples: number
+
+  constructor (opts: PlacementOptions) {
+    if (opts.tiers.length === 0) throw new RangeError('a placement needs at least one tier')
+    if (!(opts.explore >= 0 && opts.explore < 1)) throw new RangeError(`explore must be in [0, 1), got ${opts.explore}`)
+    this.#o = opts
+    this.#now = opts.now ?? (() => opts.clock.now())
+    this.#inFlight = opts.tiers.map(() => 0)
+    this.#health = opts.tiers.map(() => ({ failures: 0, openUntil: 0, openMs: opts.openMs ?? 5000 }))
+    this.#minSamples = opts.minSamples ?? 3
+  }
+
+  get tiers (): readonly Tier[] { return this.#o.tiers }
+
+  /** The predictor of a function on a tier (created on first use). */
+  predictor (functionName: string, tierIndex: number): TierPredictor {
+    let list = this.#predictors.get(functionName)
+    if (list === undefined) {
+      list = this.#o.tiers.map(() => new TierPredictor())
+      this.#predictors.set(functionName, list)
+    }
+    return list[tierIndex] as TierPredictor
+  }
+
+  /** Whether a tier's breaker is open now. */
+  isOpen (tierIndex: number): boolean { return (this.#health[tierIndex] as TierHealth).openUntil > this.#o.clock.now() }
+
+  /**
+   * The order to try the tiers in for one message, first the chosen one, and why. Pure apart from one draw
+   * of randomness; cheap (a few flops per tier), measured in bench/placement/decisionCost.ts.
+   */
+  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[] } {
+    const tiers = this.#o.tiers
+    const n = tiers.length
+    const predictions: number[] = new Array<number>(n)
+    for (let i = 0; i < n; i++) predictions[i] = this.#predict(functionName, i, bytes)
+    const healthy: number[] = []
+    const open: number[] = []
+    for (let i = 0; i < n; i++) (this.isOpen(i) ? open : healthy).push(i)
+    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions }
+    if (healthy.length === 0) return { order: open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number)), reason: 'best', predictions }
+    // A tier with too few runs has no prediction worth the name: it is tried first (learning, counted as exploring).
+    let first = -1
+    let reason: DecisionReason = 'best'
+    for (const i of healthy) {
+      if (this.predictor(functionName, i).samples < this.#minSamples) { first = i; reason = 'explore'; break }
+    }
+    const byPrediction = [...healthy].sort((a, b) => (predictions[a] as number) - (predictions[b] as number))
+    if (first === -1) {
+      first = byPrediction[0] as number
+      if (healthy.length > 1 && this.#o.explore > 0) {
+        const u = this.#o.random()
+        if (u < this.#o.explore) {
+          // Spread over the others uniformly, reusing the same draw.
+          const others = byPrediction.slice(1)
+          first = others[Math.min(others.length - 1, Math.floor((u / this.#o.explore) * others.length))] as number
+          reason = 'explore'
+        }
+      }
+    }
+    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions }
+  }
+
+  dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
+    return this.#run(functionName, event.attributes.id, event.data.length, (t) => t.dispatch(functionName, event, opts), opts.signal)
+  }
+
+  dispatchBatch (functionName: string, events: OutgoingEvent[], opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
+    const bytes = events.reduce((s, e) => s + e.data.length, 0)
+    return this.#run(functionName, events[0]?.attributes.id, bytes, (t) => t.dispatchBatch !== undefined
+      ? t.dispatchBatch(functionName, events, opts)
+      : Promise.resolve<DispatchResult>({ status: 'rejected', retryable: false, code: 'TARGET_REQUEST_INVALID', message: `${t.kind} target takes no batches` }), opts.signal)
+  }
+
+  async close (): Promise<void> {
+    // The tiers are shared targets (closed by whoever built them), not owned here.
+  }
+
+  #predict (functionName: string, i: number, bytes: number): number {
+    const tier = this.#o.tiers[i] as Tier
+    const load = tier.perInstance === undefined ? undefined : tier.target.load?.(functionName)
+    let busy = this.#inFlight[i] as number
+    let coldChance: number | undefined
+    if (load !== undefined && tier.perInstance !== undefined) {
+      busy = Math.max(busy, load.inFlight + load.queued)
+      const warmSlots = load.warmInstances * tier.perInstance
+      coldChance = busy >= warmSlots && warmSlots < tier.slots ? 1 : 0
+    }
+    return this.predictor(functionName, i).predict(bytes, { busy, slots: tier.slots, coldChance }).totalMs
+  }
+
+  async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
+    const { order, reason, predictions } = this.decide(functionName, bytes)
+    let last: DispatchResult | undefined
+    let anyRetryable = false
+    for (let k = 0; k < order.length; k++) {
+      if (k > 0 && signal?.aborted === true) break
+      const i = order[k] as number
+      const tier = this.#o.tiers[i] as Tier
+      const why: DecisionReason = k === 0 ? reason : 'failover'
+      const queuedAhead = (this.#inFlight[i] as number) + 1 - tier.slots
+      this.#inFlight[i] = (this.#inFlight[i] as number) + 1
+      const t0 = this.#now()
+      let result: DispatchResult
+      try {
+        result = await send(tier.target)
+      } catch (err) {
+        result = { status: 'rejected', retryable: true, code: 'TARGET_UNREACHABLE', message: `${tier.name}: ${(err as Error).message}` }
+      } finally {
+        this.#inFlight[i] = (this.#inFlight[i] as number) - 1
+      }
+      const measuredMs = this.#now() - t0
+      const failed = result.status === 'rejected' && isTierFailure(result)
+      this.#record(functionName, eventId, bytes, i, why, predictions, measuredMs, !failed)
+      if (!failed) {
+        this.#healthy(i)
+        if (result.status === 'ok') {
+          this.predictor(functionName, i).observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart: result.coldStart, queuedAhead })
+        }
+        return result
+      }
+      this.#failed(i, result as DispatchResult & { status: 'rejected' })
+      anyRetryable ||= (result as { retryable: boolean }).retryable
+      last = result
+    }
+    if (last === undefined) return { status: 'rejected', retryable: true, code: 'TARGET_ABORTED', message: `${this.#o.label}: cancelled before any tier was tried` }
+    // Every tier failed: retryable when one of the failures was, so the adapter backs off and places it again.
+    return { ...last, retryable: anyRetryable, message: `every tier failed (${this.#o.tiers.map((t) => t.name).join(', ')}); last: ${(last as { message: string }).message}` } as DispatchResult
+  }
+
+  #healthy (i: number): void {
+    const h = this.#health[i] as TierHealth
+    h.failures = 0
+    h.openUntil = 0
+    h.openMs = this.#o.openMs ?? 5000
+  }
+
+  #failed (i: number, r: DispatchResult & { status: 'rejected' }): void {
+    const h = this.#health[i] as TierHealth
+    h.failures++
+    const tier = this.#o.tiers[i] as Tier
+    const now = this.#o.clock.now()
+    if (h.failures >= (this.#o.failuresToOpen ?? 3)) {
+      const wasProbe = h.openUntil !== 0
+      if (wasProbe) h.openMs = Math.min(MAX_OPEN_MS, h.openMs * 2)
+      h.openUntil = now + h.openMs
+      this.#o.log?.warn({ code: r.code, route: this.#o.label, tier: tier.name, failures: h.failures, openMs: h.openMs, err: r.message }, 'placement tier failing: skipped for a while')
+    } else {
+      this.#o.log?.debug({ code: r.code, route: this.#o.label, tier: tier.name, err: r.message }, 'placement tier failed: next tier')
+    }
+  }
+
+  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], measuredMs: number, ok: boolean): void {
+    const tiers = this.#o.tiers
+    const tier = (tiers[i] as Tier).name
+    const predictedMs = predictions[i] as number
+    const m = this.#o.metrics
+    if (m !== undefined) {
+      m.placementDecisions.inc({ route: this.#o.label, tier, reason })
+      if (ok) {
+        m.placementLatency.observe({ route: this.#o.label, tier, kind: 'predicted' }, predictedMs / 1000)
+        m.placementLatency.observe({ route: this.#o.label, tier, kind: 'measured' }, measuredMs / 1000)
+        let best = measuredMs
+        for (let j = 0; j < predictions.length; j++) if (j !== i && !this.isOpen(j)) best = Math.min(best, predictions[j] as number)
+        m.placementRegret.observe({ route: this.#o.label }, (measuredMs - best) / 1000)
+      }
+    }
+    if (this.#o.onDecision !== undefined) {
+      const byName: Record<string, number> = {}
+      tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number })
+      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, ok })
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * A robust line y = a + b x over the last `window` points (Theil-Sen: the median of pairwise slopes, then the
+ * median intercept), as STOIC fits processing time against input size: one outlier (a GC pause, a noisy
+ * neighbour) moves it little, unlike least squares. The fit is refreshed on `add`, so `predict` is two flops.
+ */
+export class RobustFit {
+  readonly #xs: number[] = []
+  readonly #ys: number[] = []
+  readonly #window: number
+  #next = 0
+  #a = 0
+  #b = 0
+
+  constructor (window = 24) {
+    if (!(window >= 2)) throw new RangeError(`window must be >= 2, got ${window}`)
+    this.#window = window
+  }
+
+  get count (): number { return this.#xs.length }
+  get intercept (): number { return this.#a }
+  get slope (): number { return this.#b }
+
+  add (x: number, y: number): void {
+    if (!Number.isFinite(x) || !Number.isFinite(y)) return
+    if (this.#xs.length < this.#window) {
+      this.#xs.push(x)
+      this.#ys.push(y)
+    } else {
+      this.#xs[this.#next] = x
+      this.#ys[this.#next] = y
+      this.#next = (this.#next + 1) % this.#window
+    }
+    this.#refit()
+  }
+
+  /** The fitted y at x; never below 0 (a time). With no point yet, 0. */
+  predict (x: number): number {
+    const y = this.#a + this.#b * x
+    return y > 0 ? y : 0
+  }
+
+  #refit (): void {
+    const xs = this.#xs
+    const ys = this.#ys
+    const n = xs.length
+    const slopes: number[] = []
+    for (let i = 0; i < n; i++) {
+      for (let j = i + 1; j < n; j++) {
+        const dx = (xs[j] as number) - (xs[i] as number)
+        // Points at (nearly) the same x say nothing about the slope.
+        if (Math.abs(dx) > 1e-9 * Math.max(1, Math.abs(xs[i] as number))) slopes.push(((ys[j] as number) - (ys[i] as number)) / dx)
+      }
+    }
+    // All at one size: the slope is unknown, taken as 0; the level is the median.
+    const b = slopes.length === 0 ? 0 : median(slopes)
+    this.#b = b > 0 ? b : 0 // time does not fall as input grows: a negative slope is noise
+    const intercepts = xs.map((x, i) => (ys[i] as number) - this.#b * x)
+    this.#a = median(intercepts)
+  }
+}
+
+/** The median of a non-empty list (sorts a copy). */
+export function median (values: readonly number[]): number {
+  const s = [...values].sort((p, q) => p - q)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}

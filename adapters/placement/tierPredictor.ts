@@ -1,0 +1,86 @@
+import { median, RobustFit } from './robustFit.js'
+
+/** What one finished run on a tier says. */
+export interface TierObservation {
+  /** Payload bytes sent. */
+  bytes: number
+  /** Send to last byte of the answer, ms. */
+  totalMs: number
+  /** The handler's own time (Server-Timing), when the tier reports it. */
+  handlerMs?: number | undefined
+  /** The tier said it started an instance for this run. */
+  coldStart?: boolean | undefined
+  /** Requests ahead of this one beyond the tier's slots when it was sent (> 0: it queued). */
+  queuedAhead: number
+}
+
+/** The predicted total, and its parts, in ms. */
+export interface Prediction { totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number }
+
+/** The tier's state when a message is placed. */
+export interface TierState {
+  /** Requests in flight and queued there now. */
+  busy: number
+  /** Requests it runs at once. */
+  slots: number
+  /** Chance the next request waits for a cold start; undefined: use the learned rate. */
+  coldChance?: number | undefined
+}
+
+const COLD_WINDOW = 8
+/** A warm run this many times slower than predicted (and 50 ms more) counts as a cold start nobody reported. */
+const OUTLIER_FACTOR = 4
+
+/**
+ * STOIC's latency model for one function on one tier, fed by every result (Zhang, Krintz, Wolski 2021):
+ * total = transfer + cold start + queueing + execution, where
+ * - transfer: a robust fit of (total - handler time) against payload bytes: its intercept is the round trip,
+ *   its slope the inverse throughput;
+ * - cold start: the chance of one (exact when the tier knows, else the learned share of cold runs) times the
+ *   median of the last cold-start excesses;
+ * - queueing: requests ahead of this one beyond the tier's slots, each slot freeing after one execution;
+ * - execution: a robust fit of the handler time against payload bytes.
+ */
+export class TierPredictor {
+  readonly exec = new RobustFit()
+  readonly transfer = new RobustFit()
+  readonly #coldExcess: number[] = []
+  #coldRate = 0
+  #samples = 0
+
+  /** Runs observed. */
+  get samples (): number { return this.#samples }
+  /** The learned share of runs that were cold. */
+  get coldRate (): number { return this.#coldRate }
+
+  predict (bytes: number, state: TierState): Prediction {
+    const execMs = this.exec.predict(bytes)
+    const transferMs = this.transfer.predict(bytes)
+    const coldTime = this.#coldExcess.length === 0 ? 0 : median(this.#coldExcess)
+    const coldMs = (state.coldChance ?? this.#coldRate) * coldTime
+    const ahead = state.busy + 1 - state.slots
+    const queueMs = ahead > 0 ? (ahead / state.slots) * execMs : 0
+    return { totalMs: transferMs + coldMs + queueMs + execMs, transferMs, coldMs, queueMs, execMs }
+  }
+
+  observe (o: TierObservation): void {
+    const warmGuess = this.exec.predict(o.bytes) + this.transfer.predict(o.bytes)
+    const outlier = this.#samples >= 5 && o.queuedAhead <= 0 && o.totalMs > OUTLIER_FACTOR * warmGuess + 50
+    this.#samples++
+    const cold = o.coldStart === true || outlier
+    this.#coldRate += ((cold ? 1 : 0) - this.#coldRate) * 0.1
+    if (cold) {
+      this.#coldExcess.push(Math.max(0, o.totalMs - warmGuess))
+      if (this.#coldExcess.length > COLD_WINDOW) this.#coldExcess.shift()
+      // A cold run's times say how slow a start is, not how slow the work is.
+      if (this.exec.count > 0) return
+    }
+    if (o.handlerMs !== undefined) {
+      this.exec.add(o.bytes, o.handlerMs)
+      if (o.queuedAhead <= 0) this.transfer.add(o.bytes, Math.max(0, o.totalMs - o.handlerMs))
+    } else if (o.queuedAhead <= 0) {
+      // No handler time (the local pool): the whole time is the work; there is no network to fit.
+      this.exec.add(o.bytes, o.totalMs)
+    }
+  }
+}

@@ -1,0 +1,181 @@
+import t from 'tap'
+import { ManualClock } from '../../core/clock.js'
+import { PlacementTarget, type PlacementRecord, type Tier } from '../../adapters/placement/placementTarget.js'
+import { RetryingTarget } from '../../adapters/ingress/retryingTarget.js'
+import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
+
+/** Seeded uniform draws in [0, 1) (mulberry32), so a test knows its randomness. */
+function seeded (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), 1 | a)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A tier whose runs take `ms(bytes)` on the manual clock and answer `answer()`. */
+function fakeTier (clock: ManualClock, name: string, ms: (bytes: number) => number, answer: () => DispatchResult = () => ({ status: 'ok' })): Tier & { calls: number } {
+  const tier = {
+    name,
+    slots: 8,
+    calls: 0,
+    target: {
+      kind: 'fake',
+      dispatch: async (_fn: string, e: OutgoingEvent): Promise<DispatchResult> => {
+        tier.calls++
+        clock.advance(ms(e.data.length))
+        return answer()
+      },
+      close: async () => {}
+    } satisfies Target
+  }
+  return tier
+}
+
+function ev (bytes: number): OutgoingEvent {
+  return { attributes: { specversion: '1.0', id: 'x', source: 's', type: 't' }, data: Buffer.alloc(bytes) }
+}
+
+// Edge: slow CPU, no network (1 ms per kB). Cloud: 40 ms round trip, fast (0.1 ms per kB): cloud wins above ~44 kB.
+const edgeMs = (b: number): number => b / 1000
+const cloudMs = (b: number): number => 40 + b / 10_000
+
+t.test('fastest: after learning each tier, small payloads stay on the edge and big ones go to the cloud', async (t) => {
+  const clock = new ManualClock()
+  const edge = fakeTier(clock, 'local', edgeMs)
+  const cloud = fakeTier(clock, 'cloud', cloudMs)
+  const records: PlacementRecord[] = []
+  const p = new PlacementTarget({ label: 'routes[0]', tiers: [edge, cloud], mode: 'fastest', explore: 0, clock, random: seeded(1), onDecision: (r) => records.push(r) })
+  for (const kb of [5, 20, 80, 160, 10, 120]) await p.dispatch('f', ev(kb * 1000))
+  t.ok(p.predictor('f', 0).samples >= 3 && p.predictor('f', 1).samples >= 3, 'both tiers learned first')
+  records.length = 0
+  let right = 0
+  const sizes = [1, 8, 30, 60, 100, 250, 500, 12, 70, 3]
+  for (const kb of sizes) {
+    await p.dispatch('f', ev(kb * 1000))
+    const best = edgeMs(kb * 1000) <= cloudMs(kb * 1000) ? 'local' : 'cloud'
+    if (records.at(-1)?.tier === best) right++
+  }
+  t.equal(right, sizes.length, 'every placement on the truly fastest tier')
+  t.ok(records.every((r) => r.reason === 'best'))
+  const r = records.find((x) => x.bytes === 250_000) as PlacementRecord
+  t.ok(Math.abs(r.predictedMs - r.measuredMs) < 1, `predicted ${r.predictedMs} vs measured ${r.measuredMs}`)
+})
+
+t.test('exploration is a bounded share, and finds a tier that became faster', async (t) => {
+  const clock = new ManualClock()
+  let cloudExtra = 200
+  const edge = fakeTier(clock, 'local', () => 50)
+  const cloud = fakeTier(clock, 'cloud', () => 10 + cloudExtra)
+  const records: PlacementRecord[] = []
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0.02, clock, random: seeded(7), onDecision: (r) => records.push(r) })
+  for (let i = 0; i < 10; i++) await p.dispatch('f', ev(100))
+  records.length = 0
+  for (let i = 0; i < 2000; i++) await p.dispatch('f', ev(100))
+  const explored = records.filter((r) => r.reason === 'explore').length
+  t.ok(explored > 20 && explored < 60, `explored ${explored} of 2000 (2% asked)`)
+  t.ok(records.filter((r) => r.tier === 'local').length > 1900, 'the edge is the best and gets the rest')
+  // The cloud becomes faster than the edge: exploration sees it, and the route moves.
+  cloudExtra = 0
+  records.length = 0
+  for (let i = 0; i < 2000; i++) await p.dispatch('f', ev(100))
+  const last500 = records.slice(-500)
+  t.ok(last500.filter((r) => r.tier === 'cloud').length > 480, 'found again and used')
+
+  const none = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0, clock, random: () => 0, onDecision: (r) => records.push(r) })
+  for (let i = 0; i < 6; i++) await none.dispatch('f', ev(100))
+  records.length = 0
+  for (let i = 0; i < 100; i++) await none.dispatch('f', ev(100))
+  t.equal(records.filter((r) => r.reason === 'explore').length, 0, 'explore: 0 never explores, even with draws of 0')
+  t.throws(() => new PlacementTarget({ label: 'r', tiers: [edge], mode: 'fastest', explore: 1, clock, random: Math.random }), RangeError)
+  t.throws(() => new PlacementTarget({ label: 'r', tiers: [], mode: 'fastest', explore: 0, clock, random: Math.random }), RangeError)
+})
+
+t.test('failover: a failing tier is skipped for the next within the same call; its breaker opens, then probes', async (t) => {
+  const clock = new ManualClock()
+  let edgeAnswer: DispatchResult = { status: 'rejected', retryable: true, code: 'BREAKER_QUEUE_FULL', message: 'full' }
+  // Runs take no clock time here, so the breaker's times are exact.
+  const edge = fakeTier(clock, 'local', () => 0, () => edgeAnswer)
+  const cloud = fakeTier(clock, 'cloud', () => 0)
+  const records: PlacementRecord[] = []
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'ordered', explore: 0, clock, random: seeded(3), failuresToOpen: 3, openMs: 1000, onDecision: (r) => records.push(r) })
+  for (let i = 0; i < 3; i++) t.equal((await p.dispatch('f', ev(10))).status, 'ok', 'answered by the cloud')
+  t.same(records.map((r) => `${r.tier}:${r.reason}:${r.ok}`).slice(0, 2), ['local:ordered:false', 'cloud:failover:true'])
+  t.ok(p.isOpen(0), 'three failures in a row: open')
+  const edgeCalls = edge.calls
+  await p.dispatch('f', ev(10))
+  t.equal(edge.calls, edgeCalls, 'an open tier is not tried')
+  clock.advance(1000)
+  t.notOk(p.isOpen(0), 'cool-down over')
+  await p.dispatch('f', ev(10))
+  t.equal(edge.calls, edgeCalls + 1, 'probed again')
+  t.ok(p.isOpen(0), 'the probe failed: open again')
+  clock.advance(1999)
+  t.ok(p.isOpen(0), 'for twice as long')
+  clock.advance(1)
+  edgeAnswer = { status: 'ok' }
+  await p.dispatch('f', ev(10))
+  t.notOk(p.isOpen(0), 'the probe passed: closed')
+  records.length = 0
+  await p.dispatch('f', ev(10))
+  t.equal(records[0]?.tier, 'local', 'ordered: the first tier again')
+})
+
+t.test('garbage from a tier is its failure; the function\'s own verdict is not failed over', async (t) => {
+  const clock = new ManualClock()
+  const answers: Array<DispatchResult | Error> = []
+  const bad = fakeTier(clock, 'local', () => 1, () => {
+    const a = answers.shift() as DispatchResult | Error
+    if (a instanceof Error) throw a
+    return a
+  })
+  const good = fakeTier(clock, 'cloud', () => 1)
+  const p = new PlacementTarget({ label: 'r', tiers: [bad, good], mode: 'ordered', explore: 0, clock, random: seeded(3), failuresToOpen: 100 })
+  answers.push(new Error('parser: not HTTP'))
+  t.equal((await p.dispatch('f', ev(1))).status, 'ok', 'a throw: next tier')
+  answers.push({ status: 'rejected', retryable: false, code: 'TARGET_HTTP_STATUS', httpStatus: 404, emptyBody: true, message: 'answered 404' })
+  t.equal((await p.dispatch('f', ev(1))).status, 'ok', 'a non-2xx without a body: next tier')
+  answers.push({ status: 'rejected', retryable: true, code: 'TARGET_UNREACHABLE', message: 'reset' })
+  t.equal((await p.dispatch('f', ev(1))).status, 'ok', 'unreachable: next tier')
+  const cloudCalls = good.calls
+  answers.push({ status: 'rejected', retryable: false, code: 'FUNCTION_BAD_INPUT', message: 'corrupt image' })
+  const r = await p.dispatch('f', ev(1))
+  t.match(r, { status: 'rejected', code: 'FUNCTION_BAD_INPUT' }, 'the function refused it: that answer stands')
+  answers.push({ status: 'rejected', retryable: false, code: 'TARGET_HTTP_STATUS', httpStatus: 400, message: 'answered 400: bad field' })
+  t.match(await p.dispatch('f', ev(1)), { status: 'rejected', httpStatus: 400 }, 'a 4xx with a body is the function\'s answer')
+  t.equal(good.calls, cloudCalls, 'neither went to the cloud')
+})
+
+t.test('every tier failing: a retryable rejection; RetryingTarget around the placement loses nothing', async (t) => {
+  const clock = new ManualClock()
+  let down = true
+  const fail: DispatchResult = { status: 'rejected', retryable: true, code: 'TARGET_TIMEOUT', message: 'timeout' }
+  const a = fakeTier(clock, 'local', () => 1, () => down ? fail : { status: 'ok' })
+  const b = fakeTier(clock, 'cloud', () => 1, () => fail)
+  const p = new PlacementTarget({ label: 'r', tiers: [a, b], mode: 'fastest', explore: 0, clock, random: seeded(2), failuresToOpen: 100 })
+  const once = await p.dispatch('f', ev(1))
+  t.match(once, { status: 'rejected', retryable: true, code: 'TARGET_TIMEOUT' })
+  t.match((once as { message: string }).message, /every tier failed \(local, cloud\)/)
+  const retry = new RetryingTarget(p, { maxAttempts: 3, baseMs: 100, clock, random: () => 0, onRetry: () => { down = false; queueMicrotask(() => clock.advance(1000)) } })
+  const r = await retry.dispatch('f', ev(1))
+  t.equal(r.result.status, 'ok', 'the second placement found the tier back')
+  t.equal(r.attempts, 2)
+})
+
+t.test('local pool load makes cold starts exact', async (t) => {
+  const clock = new ManualClock()
+  let warm = 0
+  const local = fakeTier(clock, 'local', () => 5)
+  local.slots = 2
+  local.perInstance = 1
+  ;(local.target as Target).load = () => ({ inFlight: 0, queued: 0, warmInstances: warm })
+  const p = new PlacementTarget({ label: 'r', tiers: [local], mode: 'fastest', explore: 0, clock, random: seeded(1) })
+  const pred = p.predictor('f', 0)
+  for (let i = 0; i < 5; i++) pred.observe({ bytes: 1, totalMs: 5, queuedAhead: 0 })
+  pred.observe({ bytes: 1, totalMs: 305, coldStart: true, queuedAhead: 0 })
+  t.equal(p.decide('f', 1).predictions[0], 305, 'no warm instance: a cold start is certain')
+  warm = 1
+  t.equal(p.decide('f', 1).predictions[0], 5, 'a warm free slot: none')
+})

@@ -1,0 +1,69 @@
+import t from 'tap'
+import { RobustFit, median } from '../../adapters/placement/robustFit.js'
+import { handlerMsFromServerTiming } from '../../adapters/placement/serverTiming.js'
+import { TierPredictor } from '../../adapters/placement/tierPredictor.js'
+
+t.test('RobustFit recovers a line and shrugs off an outlier', async (t) => {
+  const f = new RobustFit(24)
+  t.equal(f.predict(100), 0, 'nothing seen: 0')
+  for (let x = 1; x <= 10; x++) f.add(x * 1000, 5 + 0.002 * x * 1000)
+  f.add(5000, 900) // a GC pause
+  t.ok(Math.abs(f.slope - 0.002) < 1e-6, `slope ${f.slope}`)
+  t.ok(Math.abs(f.intercept - 5) < 0.01, `intercept ${f.intercept}`)
+  t.ok(Math.abs(f.predict(20_000) - 45) < 0.1)
+  t.equal(median([3, 1, 2]), 2)
+  t.equal(median([4, 1, 2, 3]), 2.5)
+})
+
+t.test('RobustFit keeps only the last `window` points, and takes one size as a level', async (t) => {
+  const f = new RobustFit(4)
+  for (let i = 0; i < 4; i++) f.add(100, 10)
+  t.equal(f.predict(100), 10)
+  t.equal(f.slope, 0, 'one size: no slope')
+  for (let i = 0; i < 4; i++) f.add(100, 50)
+  t.equal(f.predict(100), 50, 'the old points are gone')
+  t.equal(f.count, 4)
+  f.add(Number.NaN, 1)
+  t.equal(f.count, 4, 'a non-finite point is ignored')
+  t.throws(() => new RobustFit(1), RangeError)
+})
+
+t.test('Server-Timing: the handler metric, in ms', async (t) => {
+  t.equal(handlerMsFromServerTiming('handler;dur=12.345'), 12.345)
+  t.equal(handlerMsFromServerTiming('db;dur=3, handler;desc="x";dur="7.5"'), 7.5)
+  t.equal(handlerMsFromServerTiming(['cache;dur=1', 'handler;dur=2']), 2)
+  t.equal(handlerMsFromServerTiming(undefined), undefined)
+  t.equal(handlerMsFromServerTiming('handler'), undefined)
+  t.equal(handlerMsFromServerTiming('handler;dur=abc'), undefined)
+  t.equal(handlerMsFromServerTiming('x'.repeat(3000)), undefined)
+})
+
+t.test('TierPredictor splits transfer from execution with the handler time', async (t) => {
+  const p = new TierPredictor()
+  // 30 ms round trip, 1 ms per 10 kB on the wire; the handler takes 2 ms + 1 ms per 100 kB.
+  for (const kb of [10, 50, 100, 200, 400, 10, 300]) {
+    const bytes = kb * 1000
+    const handlerMs = 2 + bytes / 100_000
+    p.observe({ bytes, totalMs: 30 + bytes / 10_000 + handlerMs, handlerMs, queuedAhead: 0 })
+  }
+  const pr = p.predict(1_000_000, { busy: 0, slots: 4 })
+  t.ok(Math.abs(pr.transferMs - 130) < 0.5, `transfer ${pr.transferMs}`)
+  t.ok(Math.abs(pr.execMs - 12) < 0.5, `exec ${pr.execMs}`)
+  t.equal(pr.queueMs, 0)
+  t.equal(pr.coldMs, 0, 'no cold start seen')
+  const queued = p.predict(1_000_000, { busy: 6, slots: 4 })
+  t.ok(Math.abs(queued.queueMs - 3 / 4 * queued.execMs) < 1e-9, 'three ahead beyond four slots: 3/4 of a run')
+})
+
+t.test('TierPredictor learns cold starts: reported ones, and outliers nobody reported', async (t) => {
+  const p = new TierPredictor()
+  for (let i = 0; i < 10; i++) p.observe({ bytes: 1000, totalMs: 10, queuedAhead: 0 })
+  p.observe({ bytes: 1000, totalMs: 510, coldStart: true, queuedAhead: 0 })
+  t.ok(p.coldRate > 0.05 && p.coldRate < 0.15, `rate ${p.coldRate}`)
+  t.equal(p.predict(1000, { busy: 0, slots: 1, coldChance: 1 }).coldMs, 500, 'exact chance x median excess')
+  t.equal(p.predict(1000, { busy: 0, slots: 1 }).execMs, 10, 'the cold run did not move the execution fit')
+  const before = p.coldRate
+  p.observe({ bytes: 1000, totalMs: 900, queuedAhead: 0 }) // 90x the prediction: a start it did not report
+  t.ok(p.coldRate > before, 'an outlier counts as a cold start')
+  t.equal(p.predict(1000, { busy: 0, slots: 1, coldChance: 0 }).coldMs, 0, 'chance 0: none')
+})
