@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   OUTPUT_WRITE_FAILED: { exitCode: 2, summary: 'A file iotless was told to write (--write-config, --svg) cannot be written; the message names the path and why.' },
   INTERNAL_ERROR: { exitCode: 1, summary: 'An error without a code of its own (a bug, or a system failure not yet mapped); the message says what and where; IOTLESS_DEBUG=1 prints the stack.' },
   RESPONSE_TOPIC_NOT_ALLOWED: { exitCode: 1, summary: "An MQTT 5 message named a Response Topic its route does not allow (routes[].responseTopics), or one that is an input of a route or the dead-letter topic; it goes to the dead-letter topic unrun." },
+  TRACING_SDK_MISSING: { exitCode: 2, summary: 'tracing.enabled is on but the OpenTelemetry packages (optional peer dependencies) are not installed; the message gives the npm install line.' },
   TRACING_QUEUE_FULL: { exitCode: 1, summary: 'tracing: tracing.maxQueueSize spans were waiting for export (a slow or unreachable OTLP endpoint); new spans are dropped and counted, messages are not held up. Logged once.' },
   TRACING_EXPORT_FAILED: { exitCode: 1, summary: 'tracing: an OTLP/HTTP export failed (endpoint unreachable, refused, timed out, not a success); the spans are counted as failed. Logged once.' },
   STATUS_UNREACHABLE: { exitCode: 1, summary: 'iotless status could not read a running stack\'s /api/status (nothing listening, refused, timed out, or not an iotless dashboard); the message names the URL.' },

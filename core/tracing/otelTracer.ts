@@ -1,3 +1,4 @@
+import { IotlessError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
 
@@ -32,8 +33,20 @@ export interface OtelTracing {
  * Export never holds a message up: spans go to a bounded queue (BatchSpanProcessor), and past
  * `maxQueueSize` unexported spans new ones are dropped, counted, and logged once.
  */
+/** The OpenTelemetry packages tracing loads (optional peer dependencies of iotless). */
+export const OTEL_PACKAGES = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', '@opentelemetry/sdk-trace-base', '@opentelemetry/semantic-conventions'] as const
+
 /** The SDK, loaded now, with a provider exporting through a bounded, counted queue. */
 async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | undefined, scope: string) {
+  try {
+    await import('@opentelemetry/sdk-trace-base')
+  } catch (err) {
+    // Optional peer dependencies: an install that never traces installs none of them.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new IotlessError('TRACING_SDK_MISSING', `tracing.enabled needs the OpenTelemetry SDK, which is not installed; run \`npm install ${OTEL_PACKAGES.join(' ')}\``, { cause: err })
+    }
+    throw err
+  }
   const api = await import('@opentelemetry/api')
   const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base')
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http')

