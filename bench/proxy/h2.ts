@@ -19,10 +19,10 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { childPids, freePort, waitPort, which } from './benchProcess.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -30,13 +30,6 @@ const repoRoot = path.resolve(here, '..', '..', '..')
 const PROXY_JS = path.join(repoRoot, 'dist', 'cli', 'proxy.js')
 const CLK_TCK = 100
 
-function which (cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = path.join(dir, cmd)
-    if (fs.existsSync(p)) return p
-  }
-  return null
-}
 
 function ensureTools (): { h2load: string; nginx: string } {
   const need = { h2load: 'nghttp2-client', nginx: 'nginx-light' } as const
@@ -54,38 +47,8 @@ function ensureTools (): { h2load: string; nginx: string } {
   return { h2load: which('h2load') as string, nginx: which('nginx') as string }
 }
 
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
-  const p = (s.address() as net.AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return p
-}
 
-async function waitPort (port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => { s.destroy(); resolve(true) })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`port ${port} never opened`)
-}
 
-function childPids (pid: number): number[] {
-  const out = [pid]
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d))
-    } catch { /* gone */ }
-  }
-  return out
-}
 
 function cpuSeconds (pids: number[]): number {
   let ticks = 0

@@ -26,8 +26,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import net from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { childPids, freePort, waitPort, which } from './benchProcess.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { runH2Bench } from './h2.js'
 
@@ -47,13 +47,6 @@ const PROXY_CPUS = String(NCPU - 1)
 const OTHER_CPUS = NCPU > 1 ? `0-${NCPU - 2}` : '0'
 const CLK_TCK = 100
 
-function which (cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    const p = path.join(dir, cmd)
-    if (fs.existsSync(p)) return p
-  }
-  return null
-}
 
 function ensureTools (): { wrk: string; nginx: string; haproxy: string } {
   const need = { wrk: 'wrk', nginx: 'nginx-light', haproxy: 'haproxy' } as const
@@ -73,26 +66,7 @@ function ensureTools (): { wrk: string; nginx: string; haproxy: string } {
   return { wrk: which('wrk') as string, nginx: which('nginx') as string, haproxy: which('haproxy') as string }
 }
 
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
-  const p = (s.address() as net.AddressInfo).port
-  await new Promise((resolve) => s.close(resolve))
-  return p
-}
 
-async function waitPort (port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => { s.destroy(); resolve(true) })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`port ${port} never opened`)
-}
 
 function nginxConf (dir: string, body: string): string {
   const tmp = path.join(dir, 'tmp')
@@ -115,18 +89,6 @@ http {
 
 interface Proc { name: string; child: ChildProcess; port: number; pids: () => number[] }
 
-function childPids (pid: number): number[] {
-  const out = [pid]
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === pid) out.push(Number(d))
-    } catch { /* gone */ }
-  }
-  return out
-}
 
 /** User and system CPU seconds of the processes so far, from /proc/<pid>/stat (utime, stime). */
 function cpuSeconds (pids: number[]): { user: number; sys: number } {

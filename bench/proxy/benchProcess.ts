@@ -1,0 +1,50 @@
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+
+/** The bench's process helpers, shared by the HTTP/1.1 (run.ts) and HTTP/2 (h2.ts) runs. */
+
+/** The absolute path of a command on the PATH (or /usr/sbin, /sbin, where Debian puts nginx), or null. */
+export function which (cmd: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
+    const p = path.join(dir, cmd)
+    if (fs.existsSync(p)) return p
+  }
+  return null
+}
+
+/** A port on 127.0.0.1 that was free a moment ago, for a child that must be told its port. */
+export async function freePort (): Promise<number> {
+  const s = net.createServer()
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
+  const p = (s.address() as net.AddressInfo).port
+  await new Promise((resolve) => s.close(resolve))
+  return p
+}
+
+/** Resolves once something accepts connections on the port; throws after `timeoutMs`. */
+export async function waitPort (port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => { s.destroy(); resolve(true) })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`port ${port} never opened`)
+}
+
+/** The process and its direct children (nginx's workers), from /proc/<pid>/stat's ppid field. */
+export function childPids (pid: number): number[] {
+  const out = [pid]
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d))
+    } catch { /* gone */ }
+  }
+  return out
+}
