@@ -66,8 +66,11 @@ class PostgresBackend implements OccBackend {
         if (ins.rowCount === 0) {
           await client.query('ROLLBACK')
           done = true
-          const had = await this.readLog(log.eventId, log.key)
-          return { kind: 'logged', resultJson: had ?? '{}' }
+          // Read on the client already held: taking a second one from the pool here could wait forever when
+          // every client is held by an execution of the same event, all of them waiting to read (a deadlock
+          // until connectionTimeoutMillis; found by 10 racing executions against a pool of 8).
+          const had = await client.query<{ result: string }>('SELECT result FROM iotless_effect_log WHERE event_id = $1 AND key = $2', [log.eventId, log.key])
+          return { kind: 'logged', resultJson: had.rows[0]?.result ?? '{}' }
         }
       }
       const outcome = await this.apply(client, plan)
