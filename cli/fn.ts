@@ -6,7 +6,7 @@ import { runAsEntrypoint } from './runAsEntrypoint.js'
 import { numberFlag } from './numberFlag.js'
 import { parseOptions } from './parseOptions.js'
 import { resolveFunctionFolder } from './resolveFunctionFolder.js'
-import { resolveFunctionModule } from './resolveFunctionModule.js'
+import { functionPath } from './resolveFunctionModule.js'
 import { iotlessDependencySpec, scaffoldFunction } from './scaffoldFunction.js'
 
 export const FN_MODES = ['knative', 'openwhisk'] as const
@@ -122,7 +122,7 @@ async function serve (argv: string[]): Promise<number> {
   const port = numberFlag(values.port === undefined && env.PORT !== undefined ? 'PORT' : '--port', values.port ?? env.PORT, 8080, { min: 0, max: 65535, integer: true }, usage)
   const host = values.host ?? '0.0.0.0'
   const requested = positionals[0] as string
-  let target = resolveFunctionModule(requested, process.cwd())
+  let target = functionPath(requested, process.cwd())
   // `my-fn` may be a folder here rather than a built-in name.
   if (!existsSync(target) && existsSync(resolve(requested))) target = resolve(requested)
   if (!existsSync(target)) {
@@ -143,10 +143,10 @@ async function serve (argv: string[]): Promise<number> {
     mod = await import(pathToFileURL(modulePath).href) as { default?: unknown }
   } catch (err) {
     throw missingDependency(err, requested) ??
-      new IotlessError('FUNCTION_NOT_FOUND', `cannot load ${modulePath}: ${(err as Error).message}`, { cause: err })
+      new IotlessError('FUNCTION_MODULE_INVALID', `cannot load ${modulePath}: ${(err as Error).message}`, { cause: err })
   }
   const fn = mod.default
-  if (!isDefinedFunction(fn)) throw new IotlessError('FUNCTION_NOT_FOUND', `${modulePath} must export default defineFunction({ handle })`)
+  if (!isDefinedFunction(fn)) throw new IotlessError('FUNCTION_MODULE_INVALID', `${modulePath} must export default defineFunction({ handle })`)
   // The effect store behind once(): opened before serving, so a store that is down stops start-up.
   let effects
   if (env.IOTLESS_EFFECTS_URL !== undefined && env.IOTLESS_EFFECTS_URL !== '') {

@@ -63,7 +63,7 @@ export const ERROR_CODES = {
   BROKER_USERS_INVALID: { exitCode: 2, summary: 'The embedded broker\'s users file (broker.usersFile) has a bad line, or a user the adapter already is; the message names the file and lines, never a hash.' },
   FUNCTION_DEPENDENCY_MISSING: { exitCode: 2, summary: 'A function needs an optional dependency of iotless that is not installed (onnxruntime-node, sharp, a model package); the message says what to install.' },
   FN_NEW_DIR_NOT_EMPTY: { exitCode: 2, summary: 'iotless fn new: the folder to scaffold into exists and is not empty; nothing was written.' },
-  FUNCTION_MODULE_INVALID: { exitCode: 2, summary: 'A function module fails to load at start-up (syntax error, missing import, a throw at import time) or has no defineFunction(...) default export; the message names functions.<name>.module and the file.' },
+  FUNCTION_MODULE_INVALID: { exitCode: 2, summary: 'A function module fails to load at start-up or in `iotless fn serve` (syntax error, missing import, a throw at import time) or has no defineFunction(...) default export; the message names functions.<name>.module (or the served file) and the file.' },
   FUNCTION_MEMORY_LIMIT: { exitCode: 1, summary: 'A pool instance went over functions.<name>.memoryMb and was killed; the invocation it was running fails (not retried) and a fresh instance takes over.' },
   OUTPUT_WRITE_FAILED: { exitCode: 2, summary: 'A file iotless was told to write (--write-config, --svg) cannot be written; the message names the path and why.' },
   INTERNAL_ERROR: { exitCode: 1, summary: 'An error without a code of its own (a bug, or a system failure not yet mapped); the message says what and where; IOTLESS_DEBUG=1 prints the stack.' },

@@ -185,7 +185,7 @@ t.test('iotless fn serve: usage errors', async (t) => {
   t.match(a.err, /CLI_USAGE: --mode must be knative or openwhisk/)
   const b = await run(['serve', fixtureFunction('notAFunction')])
   t.equal(b.code, 2)
-  t.match(b.err, /FUNCTION_NOT_FOUND/)
+  t.match(b.err, /FUNCTION_MODULE_INVALID: .*must export default defineFunction/)
   const c = await run(['serve', fixtureFunction('probe'), '--port', '0', '--config', '{"failInit":true}'])
   t.equal(c.code, 1)
   t.match(c.err, /FUNCTION_INIT_FAILED: init of probe failed: init refused on purpose/)
