@@ -3,7 +3,7 @@ import { isLoopbackHost } from '../isLoopbackHost.js'
 
 /** Defaults state their units, as aedes does (`drainTimeout: 60000, // 60 secs`). */
 export const functionSchema = z.strictObject({
-  /** A built-in example name (`temperature-alert`) or a path to an ES module, relative to the config file. */
+  /** A built-in example name (`temperature-alert`), or a path to an ES module or a function's folder, relative to the config file. */
   module: z.string().min(1),
   /** Requests one instance serves at once. */
   concurrency: z.int().min(1).max(1000).default(1),
