@@ -26,6 +26,8 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'proxy/h2/h2c.test.ts',
   'proxy/h2/tls.test.ts',
   'proxy/listen.test.ts',
+  'proxy/tracing.test.ts',
+  'proxy/profiling.test.ts',
   'cli/startup.test.ts',
   'effects/onceHosts.test.ts',
   'effects/postgresStores.test.ts',
