@@ -109,7 +109,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     breaker,
     pool,
     drainer,
-    prober: new ReadinessProber(env.readinessProbe),
+    prober: new ReadinessProber(env.readinessProbe, { http2AutoDetect: env.enableHttp2AutoDetection }),
     totalTimeoutMs: env.revisionTimeoutMs,
     responseStartTimeoutMs: env.responseStartTimeoutMs,
     idleTimeoutMs: env.idleTimeoutMs,

@@ -21,6 +21,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'proxy/acceptSeam.test.ts',
   'proxy/clientGone.test.ts',
   'proxy/grpcProbe.test.ts',
+  'proxy/h2AutoProbe.test.ts',
   'proxy/h2/abuse.test.ts',
   'proxy/h2/grpc.test.ts',
   'proxy/h2/h2c.test.ts',
