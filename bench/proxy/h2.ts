@@ -264,11 +264,14 @@ export async function runH2Bench (): Promise<void> {
     '',
     ...verdict,
     '',
-    'Reading the rows: every stream goes through node:http2\'s JavaScript on both sides (docs/proxy.md, "Where the line',
-    'is drawn"), which is why iotless spends several times nginx\'s CPU per HTTP/2 request. The issue\'s HTTP/2 target is',
-    'against Knative\'s queue-proxy (≥ 2× its requests per CPU second) and needs its binary (BENCH_QUEUE_PROXY); without',
-    'it the target is unmeasured. nginx\'s few failed requests are grpc_pass answering 502 for some streams of an upstream',
-    'that does not read their bodies; iotless retries a refused upstream stream once.',
+    'Reading the rows: every stream goes through node:http2 on both sides (docs/proxy.md, "Where the line is drawn").',
+    'A CPU profile of the proxy under this load (node --cpu-prof, bench/RESULTS.md "Proxy: issue 17") puts about 31% of',
+    'its busy time in garbage collection, 22% in Node\'s streams, events and async_hooks (an AsyncResource bound per',
+    'upstream request inside ClientHttp2Session.request), 19% in node:http2\'s JavaScript, 13% in native code (nghttp2,',
+    'libuv) and under 7% in the proxy\'s own code, so no change to that code can double its requests per CPU second;',
+    'that needs HTTP/2 framing without node:http2. The ≥ 2× queue-proxy target needs BENCH_QUEUE_PROXY; without it the',
+    'target is unmeasured. nginx\'s few failed requests are grpc_pass answering 502 for some streams of an upstream that',
+    'does not read their bodies; iotless retries a refused upstream stream once.',
     ''
   ].join('\n')
   console.log(section)
