@@ -2,7 +2,7 @@
 // exported over OTLP/HTTP; the user container gets the proxy's span as its parent. Off by default.
 import t from 'tap'
 import http from 'node:http'
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -116,7 +116,7 @@ t.test('tracing off (the default): headers pass byte for byte, and no OpenTeleme
   t.equal((JSON.parse(res.body) as { headers: Record<string, string> }).headers.traceparent, `00-${TRACE_ID}-${PARENT}-01`)
 
   // The proxy entrypoint under a module-resolution hook: tracing off loads no SDK, tracing on does.
-  const loaded = (extra: Record<string, string>): string[] => {
+  const loaded = async (extra: Record<string, string>): Promise<string[]> => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-proxy-tracing-'))
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
     const log = path.join(dir, 'loaded.txt')
@@ -124,19 +124,28 @@ t.test('tracing off (the default): headers pass byte for byte, and no OpenTeleme
     fs.writeFileSync(hooks, `import fs from 'node:fs'\nexport async function resolve (spec, ctx, next) {\n  const r = await next(spec, ctx)\n  fs.appendFileSync(${JSON.stringify(log)}, r.url + '\\n')\n  return r\n}\n`)
     const register = path.join(dir, 'register.mjs')
     fs.writeFileSync(register, `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
-    // The proxy starts, prints its ports, and is stopped by SIGTERM from a timer (drain quiet period 0).
-    const timer = path.join(dir, 'timer.mjs')
-    fs.writeFileSync(timer, `setTimeout(() => process.kill(process.pid, 'SIGTERM'), 1500)\n`)
-    const r = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, '--import', pathToFileURL(timer).href, PROXY_JS], {
-      cwd: repoRoot, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '', ...baseEnv(up.port, { IOTLESS_PROXY_DRAIN_QUIET_PERIOD_MS: '0', ...extra }) }
+    // The proxy starts, prints its ports, serves, and is stopped by SIGTERM (drain quiet period 0).
+    const child = spawn(process.execPath, ['--import', pathToFileURL(register).href, PROXY_JS], {
+      cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', ...baseEnv(up.port, { IOTLESS_PROXY_DRAIN_QUIET_PERIOD_MS: '0', ...extra }) }
     })
-    t.equal(r.status, 0, r.stderr)
-    t.match(r.stdout, /iotless proxy listening/)
+    t.teardown(() => { child.kill('SIGKILL') })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out) })
+      child.once('exit', (code) => reject(new Error(`proxy exited ${code}: ${stderr}`)))
+    })
+    t.match(line, /iotless proxy listening/)
+    const ports = (JSON.parse(line) as { ports: { serving: number } }).ports
+    t.equal((await get(ports.serving, '/echo')).status, 200, 'served a request')
+    const code = await new Promise<number | null>((resolve) => { child.once('exit', (c) => resolve(c)); child.kill('SIGTERM') })
+    t.equal(code, 0, stderr)
     return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : []
   }
-  const off = loaded({})
+  const off = await loaded({})
   t.ok(off.some((u) => u.endsWith('/proxy/startQueueProxy.js')), 'the proxy was loaded')
   t.same(off.filter((u) => u.includes('@opentelemetry') || u.includes('otelTracer') || u.includes('inspector') || u.includes('profilingServer')), [], 'no SDK, no inspector')
-  const on = loaded(tracingOn('http://127.0.0.1:9/v1/traces'))
+  const on = await loaded(tracingOn('http://127.0.0.1:9/v1/traces'))
   t.ok(on.some((u) => u.includes('@opentelemetry/sdk-trace-base')), 'tracing on loads the SDK (so the check above can fail)')
 })
