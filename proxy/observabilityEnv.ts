@@ -4,11 +4,11 @@ import type { OtelSettings } from '../core/tracing/otelTracer.js'
 /**
  * Tracing and profiling settings, read the way Knative hands them to its queue-proxy:
  *
- * - Knative ≥ 1.18 (knative/serving pkg/queue/sharedmain/main.go): `OBSERVABILITY_CONFIG`, the JSON of
+ * - Knative ≥ 1.19 (knative/serving pkg/queue/sharedmain/main.go): `OBSERVABILITY_CONFIG`, the JSON of
  *   pkg/observability.Config, whose `tracing` is knative/pkg observability/tracing.Config
  *   (`protocol`: none | http/protobuf | grpc | stdout, `endpoint`, `samplingRate`) and whose `runtime.profiling`
  *   is `enabled` or `disabled`.
- * - Knative ≤ 1.17 (v1.12's sharedmain): `TRACING_CONFIG_BACKEND` (none | zipkin), `TRACING_CONFIG_ZIPKIN_ENDPOINT`,
+ * - Knative ≤ 1.18 (v1.12's sharedmain): `TRACING_CONFIG_BACKEND` (none | zipkin), `TRACING_CONFIG_ZIPKIN_ENDPOINT`,
  *   `TRACING_CONFIG_SAMPLE_RATE`, and `ENABLE_PROFILING`.
  * - OpenTelemetry's variables on top, as knative/pkg observability/tracing/provider.go reads them:
  *   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT replace the endpoint, OTEL_TRACES_SAMPLER and
@@ -80,7 +80,7 @@ export function readObservabilityEnv (env: Env): ObservabilitySettings {
   const cfg = parseObservabilityConfig(env.OBSERVABILITY_CONFIG)
   const notes: string[] = []
 
-  // Profiling: runtime.profiling (≥ 1.18) or ENABLE_PROFILING (≤ 1.17); PROFILING_PORT as knative/pkg profiling.
+  // Profiling: runtime.profiling (≥ 1.19) or ENABLE_PROFILING (≤ 1.18); PROFILING_PORT as knative/pkg profiling.
   const prof = cfg.runtime?.profiling
   if (prof !== undefined && prof !== 'enabled' && prof !== 'disabled') throw invalid('OBSERVABILITY_CONFIG', `runtime.profiling ${JSON.stringify(prof)} is not "enabled" or "disabled"`)
   const profilingEnabled = prof === 'enabled' || goBool('ENABLE_PROFILING', env.ENABLE_PROFILING)

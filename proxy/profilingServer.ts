@@ -3,7 +3,7 @@ import type { Session } from 'node:inspector'
 
 /**
  * The profiling server, Knative's port 8008 (knative/pkg profiling, turned on by `runtime-profiling: enabled`
- * in config-observability, or ENABLE_PROFILING before 1.18). The queue-proxy serves Go's net/http/pprof there;
+ * in config-observability, or ENABLE_PROFILING before 1.19). The queue-proxy serves Go's net/http/pprof there;
  * a Node process has no pprof, so the same paths give V8's formats instead, taken in-process through
  * node:inspector (no inspector port is opened, and node:inspector is loaded only when this server starts):
  *

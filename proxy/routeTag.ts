@@ -2,7 +2,7 @@
  * Knative's route tag of a request, as serving pkg/queue/routetag_handler.go reads it (GetRouteTagNameFromRequest):
  * the `kn.route.tag` attribute of the queue-proxy's HTTP server metrics and request span. `tag` and
  * `defaultRoute` are the first Knative-Serving-Tag and Knative-Serving-Default-Route values, '' when absent.
- * (Knative ≤ 1.17 reported the same cases as DEFAULT, UNDEFINED and DISABLED in a `route_tag` label.)
+ * (Knative ≤ 1.18 reported the same cases as DEFAULT, UNDEFINED and DISABLED in a `route_tag` label.)
  */
 export function routeTagOf (tag: string, defaultRoute: string): string {
   if (tag === '') {

@@ -13,7 +13,7 @@ t.test('tracing is off by default, and with protocol none', async (t) => {
   t.equal(readObservabilityEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_SAMPLER: 'always_on' }).tracing, null)
 })
 
-t.test('OBSERVABILITY_CONFIG http/protobuf (Knative >= 1.18)', async (t) => {
+t.test('OBSERVABILITY_CONFIG http/protobuf (Knative >= 1.19)', async (t) => {
   const s = readObservabilityEnv(obs({ protocol: 'http/protobuf', endpoint: 'http://otel-collector.observability:4318/v1/traces', samplingRate: 0.1 }))
   t.same(s.tracing, { endpoint: 'http://otel-collector.observability:4318/v1/traces', sampleRatio: 0.1, serviceName: 'hello', maxQueueSize: 2048, exportTimeoutMs: 10_000, scheduledDelayMs: 5000 })
   t.same(s.notes, [])
@@ -45,7 +45,7 @@ t.test('backends iotless does not export to leave tracing off, with a note', asy
     t.equal(s.tracing, null, protocol)
     t.match(s.notes[0], new RegExp(`tracing protocol ${protocol} is not supported`))
   }
-  // Knative <= 1.17: TRACING_CONFIG_BACKEND=zipkin.
+  // Knative <= 1.18: TRACING_CONFIG_BACKEND=zipkin.
   const z = readObservabilityEnv({ TRACING_CONFIG_BACKEND: 'zipkin', TRACING_CONFIG_ZIPKIN_ENDPOINT: 'http://zipkin:9411/api/v2/spans', TRACING_CONFIG_SAMPLE_RATE: '0.1' })
   t.equal(z.tracing, null)
   t.match(z.notes[0], /zipkin/)
