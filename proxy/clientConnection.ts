@@ -5,6 +5,8 @@ import {
 } from './http1.js'
 import type { Breaker } from '../core/breaker.js'
 import type { ProxyContext } from './proxyContext.js'
+import { routeTagOf } from './routeTag.js'
+import type { RequestSpan, RequestTracer } from '../core/tracing/requestTracer.js'
 import type { UpstreamConn, UpstreamOwner } from './upstreamPool.js'
 
 /** Unparsed client bytes we hold (pipelined requests, a body waiting for a slot) before pausing the socket. */
@@ -161,6 +163,8 @@ export class ClientConn implements UpstreamOwner {
   #isHead = false
   #upgrade = false
   #retried = false
+  /** This request's span, when tracing is on. */
+  #span: RequestSpan | null = null
 
   /** `acceptedMs`: when the connection was accepted, if a sniffer read from it before (the header timeout counts from then). */
   constructor (socket: net.Socket, ctx: ProxyContext, acceptedMs?: number) {
@@ -172,6 +176,7 @@ export class ClientConn implements UpstreamOwner {
     // Go's httputil.ReverseProxy appends the client address to X-Forwarded-For.
     this.#xffLine = ip === '' ? '' : `X-Forwarded-For: ${ip}\r\n`
     this.#xffTail = Buffer.from(this.#xffLine + '\r\n', 'latin1')
+    this.#head.takeTraceparent = ctx.tracer !== null
     // Sockets adopted by adoptSocket() read with `onread` and call onData() directly; 'data' covers the rest.
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('end', () => this.#onEnd())
@@ -379,11 +384,25 @@ export class ClientConn implements UpstreamOwner {
     this.#counted = true
     this.#proxied = h.proxied
     ctx.stats.requestIn(now, h.proxied)
+    if (ctx.tracer !== null) this.#beginSpan(ctx.tracer)
     const br = ctx.breaker
     if (br === null) { this.#dispatch(); return }
     if (br.tryAcquire()) { this.#slot = SLOT_HELD; this.#dispatch(); return }
     // pkg/queue/handler.go: ErrRequestQueueFull becomes a 503 at once.
     if (br.waiting >= br.queueDepth || !this.#enqueue(br)) { ctx.counters.queueFull++; this.#respond(503, BODY_QUEUE_FULL) }
+  }
+
+  /** Knative's otelhttp server span starts at the request's arrival, so it covers the breaker queue too. */
+  #beginSpan (tracer: RequestTracer): void {
+    const h = this.#head
+    this.#span = tracer.begin({
+      method: h.method,
+      target: h.target,
+      protocolVersion: h.minor === 1 ? '1.1' : '1.0',
+      scheme: (this.socket as net.Socket & { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
+      traceparent: h.traceparent === '' ? undefined : h.traceparent,
+      routeTag: routeTagOf(h.routeTag, h.defaultRoute)
+    })
   }
 
   /** Waits for a slot without a Promise: the breaker calls back, synchronously, from the release that frees one. */
@@ -428,7 +447,9 @@ export class ClientConn implements UpstreamOwner {
     const up = this.#ctx.pool.acquire(this)
     this.#up = up
     this.#ctx.counters.forwarded++
-    this.#headOut = this.#head.rewriteBuf(this.#xffLine, this.#xffTail)
+    const span = this.#span
+    // With tracing on, the incoming traceparent was dropped from the head and the proxy's span goes out instead.
+    this.#headOut = span === null ? this.#head.rewriteBuf(this.#xffLine, this.#xffTail) : this.#head.rewrite('traceparent: ' + span.traceparent + '\r\n' + this.#xffLine)
     // Head and the first body bytes leave in one write when both are here.
     if (this.#head.bodyKind !== BODY_NONE && this.#corked === null) { up.socket.cork(); this.#corked = up }
     // When called from a breaker wake-up, the #process() call that follows uncorks.
@@ -474,7 +495,10 @@ export class ClientConn implements UpstreamOwner {
         const i = (this.#status / 100) | 0
         r[i] = (r[i] as number) + 1
       }
-      if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.#startedMs, this.#status)
+      const h = this.#head
+      if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.#startedMs, this.#status, h.method, routeTagOf(h.routeTag, h.defaultRoute), h.minor === 1 ? '1.1' : '1.0')
+      const span = this.#span
+      if (span !== null) { this.#span = null; span.end(this.#status) }
     }
     this.#doneMs = 0
     this.#leaveQueue()

@@ -1,5 +1,6 @@
 import { IotlessError } from '../core/errors.js'
 import { DEFAULT_CERT_DIR, readTlsSettings, type TlsSettings } from './h2/tlsEnv.js'
+import { readObservabilityEnv, type ObservabilitySettings } from './observabilityEnv.js'
 
 /**
  * The queue-proxy environment contract, read once, checked, and frozen.
@@ -57,6 +58,10 @@ export interface ProxyEnv {
   readinessProbe: ReadinessProbeConfig
   enableHttpFullDuplex: boolean
   enableMultiContainerProbes: boolean
+  /** HTTP readiness probes first try an h2c upgrade, and speak HTTP/2 to a container that takes it (serving health.HTTPProbe). */
+  enableHttp2AutoDetection: boolean
+  /** Tracing (off unless Knative's observability config asks for it) and the profiling server. */
+  observability: ObservabilitySettings
   /** Ours: where the extra servers listen, and drain timings. */
   adminPort: number
   statsPort: number
@@ -94,7 +99,13 @@ export const OPTIONAL_ENV = [
   'SERVING_SERVICE', 'REVISION_RESPONSE_START_TIMEOUT_SECONDS', 'REVISION_IDLE_TIMEOUT_SECONDS', 'SYSTEM_NAMESPACE',
   'SERVING_READINESS_PROBE', 'HOST_IP', 'ENABLE_HTTP2_AUTO_DETECTION', 'ENABLE_HTTP_FULL_DUPLEX', 'ROOT_CA',
   'ENABLE_MULTI_CONTAINER_PROBES', 'OBSERVABILITY_CONFIG', 'QUEUE_PROXY_TLS_MIN_VERSION', 'QUEUE_PROXY_TLS_MAX_VERSION',
-  'QUEUE_PROXY_TLS_CIPHER_SUITES', 'QUEUE_PROXY_TLS_CURVE_PREFERENCES'
+  'QUEUE_PROXY_TLS_CIPHER_SUITES', 'QUEUE_PROXY_TLS_CURVE_PREFERENCES',
+  // Knative ≤ 1.18 (v1.12's sharedmain) tracing and profiling; ≥ 1.19 carries them in OBSERVABILITY_CONFIG.
+  'TRACING_CONFIG_BACKEND', 'TRACING_CONFIG_ZIPKIN_ENDPOINT', 'TRACING_CONFIG_SAMPLE_RATE', 'TRACING_CONFIG_DEBUG',
+  'ENABLE_PROFILING', 'PROFILING_PORT',
+  'OTEL_SDK_DISABLED', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG', 'OTEL_SERVICE_NAME', 'OTEL_BSP_MAX_QUEUE_SIZE', 'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT'
 ] as const
 
 export const IOTLESS_ENV = {
@@ -172,6 +183,8 @@ export function readProxyEnv (env: Env): ProxyEnv {
     readinessProbe: parseReadinessProbe(env.SERVING_READINESS_PROBE, userHost, userPort),
     enableHttpFullDuplex: bool(env, 'ENABLE_HTTP_FULL_DUPLEX'),
     enableMultiContainerProbes: bool(env, 'ENABLE_MULTI_CONTAINER_PROBES'),
+    enableHttp2AutoDetection: bool(env, 'ENABLE_HTTP2_AUTO_DETECTION'),
+    observability: readObservabilityEnv(env),
     adminPort: optInt(env, 'IOTLESS_PROXY_ADMIN_PORT', 8022, 0, PORT_MAX),
     statsPort: optInt(env, 'IOTLESS_PROXY_STATS_PORT', 9090, 0, PORT_MAX),
     userMetricsPort: optInt(env, 'IOTLESS_PROXY_USER_METRICS_PORT', 9091, 0, PORT_MAX),

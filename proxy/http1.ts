@@ -194,6 +194,15 @@ export class RequestHead {
   networkHash = ''
   /** K-Proxy-Request: activator. */
   proxied = false
+  /** Knative-Serving-Tag and Knative-Serving-Default-Route, '' when absent (routeTagOf turns them into the metrics label). */
+  routeTag = ''
+  defaultRoute = ''
+  /**
+   * Set by the owner when tracing is on: the incoming traceparent is then read into `traceparent` and its line
+   * dropped from the forwarded head (the proxy's span takes its place). Off, the header passes untouched.
+   */
+  takeTraceparent = false
+  traceparent = ''
   failure: ParseFailure = { status: 400, reason: '' }
 
   #buf: Buffer = Buffer.alloc(0)
@@ -253,6 +262,9 @@ export class RequestHead {
     this.networkProbe = ''
     this.networkHash = ''
     this.proxied = false
+    this.routeTag = ''
+    this.defaultRoute = ''
+    this.traceparent = ''
     this.#drop.length = 0
     this.#hostLine = -1
     this.#hostLineEnd = -1
@@ -376,6 +388,12 @@ export class RequestHead {
           if (startsWithAt(b, a, z, 'kube-probe/') || startsWithAt(b, a, z, 'Knative-Activator-Probe') || startsWithAt(b, a, z, 'Knative-Autoscaling-Probe')) this.healthCheck = true
         }
         break
+      case 11:
+        if (this.takeTraceparent && eqLowerAt(b, ns, 'traceparent')) {
+          this.traceparent = b.toString('latin1', a, z)
+          this.#drop.push(rel, relEnd)
+        }
+        break
       case 14:
         if (eqLowerAt(b, ns, 'content-length')) {
           this.#clCount++
@@ -410,6 +428,12 @@ export class RequestHead {
         } else if (eqLowerAt(b, ns, 'x-forwarded-proto') && this.#xfp === '') {
           this.#xfp = b.toString('latin1', a, z)
         }
+        break
+      case 19:
+        if (eqLowerAt(b, ns, 'knative-serving-tag') && this.routeTag === '') this.routeTag = b.toString('latin1', a, z)
+        break
+      case 29:
+        if (eqLowerAt(b, ns, 'knative-serving-default-route') && this.defaultRoute === '') this.defaultRoute = b.toString('latin1', a, z)
         break
       case 24:
         // activator.RevisionHeaders: not for the user container.

@@ -3,6 +3,7 @@ import type { Breaker } from '../core/breaker.js'
 import type { RequestStats } from './requestStats.js'
 import type { UpstreamPool } from './upstreamPool.js'
 import type { Drainer } from './drainer.js'
+import type { RequestTracer } from '../core/tracing/requestTracer.js'
 
 /** Plain counters the hot path bumps; the user-metrics registry reads them at scrape time. */
 export class ProxyCounters {
@@ -39,8 +40,13 @@ export interface ProxyContext {
   /** An idle keep-alive client connection is closed after this; 0 = never. */
   readonly keepAliveIdleMs: number
   readonly counters: ProxyCounters
-  /** Called once per counted request with its duration; null to skip. */
-  readonly observeDurationMs: ((ms: number, status: number) => void) | null
+  /**
+   * Called once per counted request with its duration, status (0: none was sent), method, route tag
+   * (routeTag.ts) and protocol version ('1.1', '1.0', '2'); null to skip.
+   */
+  readonly observeDurationMs: ((ms: number, status: number, method: string, routeTag: string, protocolVersion: string) => void) | null
+  /** A span per counted request when tracing is on; null (the default) costs nothing. */
+  readonly tracer: RequestTracer | null
   /** Set when the server is shutting down: every response closes its connection. */
   closing: boolean
 }

@@ -19,6 +19,75 @@ function tcpCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
   })
 }
 
+/**
+ * serving pkg/queue/health/probe.go http2UpgradeProbe (ENABLE_HTTP2_AUTO_DETECTION): an OPTIONS request asking
+ * for an h2c upgrade. 2: the container answered 101 with `Upgrade: h2c` (probe it over HTTP/2), 1: it answered
+ * 200-399 without upgrading (ready over HTTP/1.1), 0: anything else (not ready).
+ */
+export function h2cUpgradeProbe (c: ReadinessCheck, timeoutMs: number): Promise<0 | 1 | 2> {
+  return new Promise((resolve) => {
+    let settled = false
+    const done = (v: 0 | 1 | 2): void => { if (!settled) { settled = true; clearTimeout(t); resolve(v) } }
+    const req = http.request({
+      host: c.host,
+      port: c.port,
+      path: c.path,
+      method: 'OPTIONS',
+      agent: false,
+      headers: { Connection: 'Upgrade, HTTP2-Settings', Upgrade: 'h2c', 'HTTP2-Settings': '', 'User-Agent': 'kube-probe/iotless' }
+    }, (res) => {
+      const code = res.statusCode ?? 0
+      res.resume()
+      done(code >= 200 && code < 400 ? 1 : 0)
+      req.destroy()
+    })
+    // Go: isHTTPProbeUpgradingToH2C, 101 and Upgrade: h2c exactly.
+    req.on('upgrade', (res, socket) => { socket.destroy(); done(res.headers.upgrade === 'h2c' ? 2 : 0) })
+    const t = setTimeout(() => { done(0); req.destroy() }, timeoutMs)
+    req.on('error', () => done(0))
+    req.end()
+  })
+}
+
+/** An HTTP readiness check over cleartext HTTP/2 (prior knowledge), ready on 200-399. */
+function h2cGetCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false
+    const host = c.host.includes(':') ? `[${c.host}]` : c.host
+    const session = http2.connect(`http://${host}:${c.port}`)
+    const done = (ok: boolean): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(t)
+      session.destroy()
+      resolve(ok)
+    }
+    const t = setTimeout(() => done(false), timeoutMs)
+    session.on('error', () => done(false))
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'GET', ':path': c.path, 'user-agent': 'kube-probe/iotless' }
+    for (const [k, v] of c.headers) headers[k.toLowerCase()] = v
+    const req = session.request(headers, { endStream: true })
+    req.on('response', (h) => {
+      const code = Number(h[':status'] ?? 0)
+      done(code >= 200 && code < 400)
+    })
+    req.on('error', () => done(false))
+  })
+}
+
+/**
+ * serving health.HTTPProbe: with HTTP/2 auto-detection an h2c upgrade probe first (each time, as Go does);
+ * a container that takes the upgrade is probed with a GET over HTTP/2, one that answers without upgrading is
+ * ready as it is. HTTPS probes are always HTTP/1.1 here.
+ */
+async function httpAutoCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
+  if (c.scheme === 'https') return await httpCheck(c, timeoutMs)
+  const proto = await h2cUpgradeProbe(c, timeoutMs)
+  if (proto === 0) return false
+  if (proto === 1) return true
+  return await h2cGetCheck(c, timeoutMs)
+}
+
 function httpCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const headers: Record<string, string> = {}
@@ -136,8 +205,8 @@ function grpcCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
   })
 }
 
-function check (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
-  if (c.kind === 'http') return httpCheck(c, timeoutMs)
+function check (c: ReadinessCheck, timeoutMs: number, http2AutoDetect: boolean): Promise<boolean> {
+  if (c.kind === 'http') return http2AutoDetect ? httpAutoCheck(c, timeoutMs) : httpCheck(c, timeoutMs)
   if (c.kind === 'grpc') return grpcCheck(c, timeoutMs)
   return tcpCheck(c, timeoutMs)
 }
@@ -148,10 +217,15 @@ function check (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
  */
 export class ReadinessProber {
   readonly config: ReadinessProbeConfig
+  readonly #http2AutoDetect: boolean
   #inFlight: Promise<boolean> | undefined
   #consecutive = 0
 
-  constructor (config: ReadinessProbeConfig) { this.config = config }
+  /** `http2AutoDetect`: ENABLE_HTTP2_AUTO_DETECTION (readiness.NewProbeWithHTTP2AutoDetection). */
+  constructor (config: ReadinessProbeConfig, opts: { http2AutoDetect?: boolean } = {}) {
+    this.config = config
+    this.#http2AutoDetect = opts.http2AutoDetect ?? false
+  }
 
   probe (): Promise<boolean> {
     if (this.#inFlight !== undefined) return this.#inFlight
@@ -161,7 +235,7 @@ export class ReadinessProber {
   }
 
   async #once (timeoutMs: number): Promise<boolean> {
-    const results = await Promise.all(this.config.checks.map((c) => check(c, timeoutMs)))
+    const results = await Promise.all(this.config.checks.map((c) => check(c, timeoutMs, this.#http2AutoDetect)))
     return results.every(Boolean)
   }
 

@@ -14,10 +14,12 @@ import { ReadinessProber } from './readinessProber.js'
 import { StatsReporter } from './statsReporter.js'
 import { UpstreamPool } from './upstreamPool.js'
 import { createUserMetrics } from './userMetrics.js'
+import type { RequestTracer } from '../core/tracing/requestTracer.js'
+import type { Logger } from '../core/log.js'
 
 export interface QueueProxy {
   /** `tls` is null when no certificate is mounted (Knative runs no TLS server then). */
-  ports: { serving: number; admin: number; stats: number; userMetrics: number; tls: number | null }
+  ports: { serving: number; admin: number; stats: number; userMetrics: number; tls: number | null; profiling: number | null }
   ctx: ProxyContext
   reporter: StatsReporter
   drainer: Drainer
@@ -41,7 +43,7 @@ interface Listener { name: keyof QueueProxy['ports']; server: net.Server; port: 
  * proxy never runs without its admin or stats server.
  */
 async function listenAll (listeners: readonly Listener[], host: string, queue: QueueServer): Promise<QueueProxy['ports']> {
-  const ports: QueueProxy['ports'] = { serving: 0, admin: 0, stats: 0, userMetrics: 0, tls: null }
+  const ports: QueueProxy['ports'] = { serving: 0, admin: 0, stats: 0, userMetrics: 0, tls: null, profiling: null }
   const bound: net.Server[] = []
   try {
     for (const l of listeners) {
@@ -69,9 +71,26 @@ export interface StartOptions {
   onAccept?: AcceptHandler
 }
 
+/**
+ * The request tracer when Knative's observability config turns tracing on; null otherwise, and then neither
+ * core/tracing/otelTracer.js nor the OpenTelemetry SDK is loaded.
+ */
+async function startTracing (env: ProxyEnv, log: (msg: string, fields?: Record<string, unknown>) => void): Promise<RequestTracer | null> {
+  for (const note of env.observability.notes) log(note)
+  const settings = env.observability.tracing
+  if (settings === null) return null
+  const { startRequestTracing } = await import('../core/tracing/otelTracer.js')
+  // core/tracing logs through a pino-style logger; its one warning per cause goes to the proxy's log.
+  const shim = { warn: (fields: Record<string, unknown>, msg: string) => log(msg, fields) } as unknown as Logger
+  const tracer = await startRequestTracing(settings, shim)
+  log('tracing on', { endpoint: settings.endpoint, sampleRatio: settings.sampleRatio, serviceName: settings.serviceName })
+  return tracer
+}
+
 export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): Promise<QueueProxy> {
   const clock = opts.clock ?? systemClock
   const log = opts.log ?? (() => {})
+  const tracer = await startTracing(env, log)
   const reporter = new StatsReporter({ clock, podName: env.servingPod })
   const cc = env.containerConcurrency
   const breaker = cc >= 1 ? new Breaker({ capacity: cc, queueDepth: 10 * cc }) : null
@@ -90,7 +109,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     breaker,
     pool,
     drainer,
-    prober: new ReadinessProber(env.readinessProbe),
+    prober: new ReadinessProber(env.readinessProbe, { http2AutoDetect: env.enableHttp2AutoDetection }),
     totalTimeoutMs: env.revisionTimeoutMs,
     responseStartTimeoutMs: env.responseStartTimeoutMs,
     idleTimeoutMs: env.idleTimeoutMs,
@@ -99,6 +118,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     keepAliveIdleMs: env.keepAliveIdleMs,
     counters,
     observeDurationMs: metrics.observeDurationMs,
+    tracer,
     closing: false
   }
   const h2 = new H2Front(ctx, { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs, pingMs: env.h2PingMs })
@@ -111,6 +131,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     if (tlsFilesPresent(env.tls)) tlsServing = createTlsServing({ settings: env.tls, queue, h2, handshakeTimeoutMs: env.headerTimeoutMs, log })
   } catch (err) {
     h2.destroyAll()
+    await tracer?.shutdown()
     throw err
   }
   reporter.start()
@@ -145,6 +166,14 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     { name: 'userMetrics', server: userMetrics, port: env.userMetricsPort, envVar: 'IOTLESS_PROXY_USER_METRICS_PORT' }
   ]
   if (tlsServing !== null) listeners.push({ name: 'tls', server: tlsServing.server, port: env.queueServingTlsPort, envVar: 'QUEUE_SERVING_TLS_PORT' })
+  // knative/pkg profiling: only when profiling is enabled, on PROFILING_PORT (8008).
+  let profiling: http.Server | null = null
+  if (env.observability.profiling.enabled) {
+    const { createProfilingServer } = await import('./profilingServer.js')
+    profiling = await createProfilingServer()
+    listeners.push({ name: 'profiling', server: profiling, port: env.observability.profiling.port, envVar: 'PROFILING_PORT' })
+  }
+  const extraServers = [admin, stats, userMetrics, ...(profiling === null ? [] : [profiling])]
   let ports: QueueProxy['ports']
   try {
     ports = await listenAll(listeners, env.bindHost, queue)
@@ -153,6 +182,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     await queue.closeTunnels(0)
     h2.destroyAll()
     reporter.stop()
+    await tracer?.shutdown()
     throw err
   }
   if (tlsServing !== null) log('serving TLS', { port: ports.tls, certFile: env.tls.certFile })
@@ -174,10 +204,12 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
       h2.shutdown()
       await http1
       await h2.drained(deadline)
-      for (const s of [admin, stats, userMetrics]) { s.close(); s.closeAllConnections() }
+      for (const s of extraServers) { s.close(); s.closeAllConnections() }
       await queue.closeTunnels(env.upgradeGraceMs)
       h2.destroyAll()
       reporter.stop()
+      // The spans of the last requests are exported before exit.
+      await tracer?.shutdown().catch(() => {})
       log('shut down')
     })()
     return done
@@ -188,10 +220,11 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     ctx.closing = true
     queue.server.close()
     tlsServing?.close()
-    for (const s of [admin, stats, userMetrics]) { s.close(); s.closeAllConnections() }
+    for (const s of extraServers) { s.close(); s.closeAllConnections() }
     await queue.closeTunnels(0)
     h2.destroyAll()
     reporter.stop()
+    await tracer?.shutdown().catch(() => {})
   }
   const reloads = (): number => tlsServing === null ? 0 : tlsServing.watcher.reloads
   return { ports, ctx, reporter, drainer, queue, h2, shutdown, close, reloads }

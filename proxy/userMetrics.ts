@@ -11,13 +11,22 @@ import type { RequestStats } from './requestStats.js'
  */
 export interface UserMetrics {
   registry: Registry
-  observeDurationMs: (ms: number, status: number) => void
+  observeDurationMs: (ms: number, status: number, method: string, routeTag: string, protocolVersion: string) => void
   /** The whole exposition (Prometheus text): the registry's metrics and the duration histogram. */
   metrics: () => Promise<string>
 }
 
 const DURATION_NAME = 'kn_serving_invocation_duration_seconds'
+const DURATION_HELP = 'Time from receiving a request to finishing its response, seconds (probes excluded).'
 const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+/**
+ * otelhttp's server histogram, which the queue-proxy's handler chain records with the route tag added
+ * (serving pkg/queue/routetag_handler.go; http.server.request.duration as the OTel Prometheus exporter
+ * spells it), with OpenTelemetry's advisory buckets for it.
+ */
+const SERVER_DURATION_NAME = 'http_server_request_duration_seconds'
+const SERVER_DURATION_HELP = 'Duration of HTTP server requests, seconds, by method, status, protocol version and Knative route tag (probes excluded).'
+const SERVER_DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
 
 /**
  * The request-duration histogram, kept as plain bucket counts so that observing is a few comparisons and
@@ -25,10 +34,21 @@ const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
  * written out in the Prometheus text format at scrape time.
  */
 export class DurationHistogram {
-  readonly #boundsMs = DURATION_BUCKETS_S.map((b) => b * 1000)
-  readonly #counts = new Float64Array(DURATION_BUCKETS_S.length + 1)
+  readonly #name: string
+  readonly #help: string
+  readonly #bucketsS: readonly number[]
+  readonly #boundsMs: number[]
+  readonly #counts: Float64Array
   #sumMs = 0
   #count = 0
+
+  constructor (opts: { name?: string; help?: string; bucketsS?: readonly number[] } = {}) {
+    this.#name = opts.name ?? DURATION_NAME
+    this.#help = opts.help ?? DURATION_HELP
+    this.#bucketsS = opts.bucketsS ?? DURATION_BUCKETS_S
+    this.#boundsMs = this.#bucketsS.map((b) => b * 1000)
+    this.#counts = new Float64Array(this.#bucketsS.length + 1)
+  }
 
   observe (ms: number): void {
     const bounds = this.#boundsMs
@@ -39,23 +59,69 @@ export class DurationHistogram {
     this.#count++
   }
 
-  text (labels: Record<string, string>): string {
+  /** The series lines only (no HELP/TYPE), for a histogram with several label sets. */
+  series (labels: Record<string, string>): string[] {
+    const name = this.#name
     const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
     const base = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(',')
     const withLe = (le: string): string => `{le="${le}"${base === '' ? '' : ',' + base}}`
     const plain = base === '' ? '' : `{${base}}`
-    const out = [
-      `# HELP ${DURATION_NAME} Time from receiving a request to finishing its response, seconds (probes excluded).`,
-      `# TYPE ${DURATION_NAME} histogram`
-    ]
+    const out: string[] = []
     let cumulative = 0
-    DURATION_BUCKETS_S.forEach((b, i) => {
+    this.#bucketsS.forEach((b, i) => {
       cumulative += this.#counts[i] as number
-      out.push(`${DURATION_NAME}_bucket${withLe(String(b))} ${cumulative}`)
+      out.push(`${name}_bucket${withLe(String(b))} ${cumulative}`)
     })
-    out.push(`${DURATION_NAME}_bucket${withLe('+Inf')} ${this.#count}`)
-    out.push(`${DURATION_NAME}_sum${plain} ${this.#sumMs / 1000}`)
-    out.push(`${DURATION_NAME}_count${plain} ${this.#count}`)
+    out.push(`${name}_bucket${withLe('+Inf')} ${this.#count}`)
+    out.push(`${name}_sum${plain} ${this.#sumMs / 1000}`)
+    out.push(`${name}_count${plain} ${this.#count}`)
+    return out
+  }
+
+  /** HELP and TYPE lines. */
+  header (): string[] {
+    return [`# HELP ${this.#name} ${this.#help}`, `# TYPE ${this.#name} histogram`]
+  }
+
+  text (labels: Record<string, string>): string {
+    return [...this.header(), ...this.series(labels)].join('\n') + '\n'
+  }
+}
+
+/**
+ * The route-tagged server histogram: one DurationHistogram per (method, status, protocol version, route tag),
+ * found by one string key per observation.
+ */
+export class ServerDurations {
+  readonly #byKey = new Map<string, { h: DurationHistogram; labels: Record<string, string> }>()
+  /** More label sets than this (a client inventing methods or tags) fold into one "_OTHER" set, as otelhttp folds unknown methods. */
+  readonly #maxSeries: number
+
+  constructor (maxSeries = 1000) { this.#maxSeries = maxSeries }
+
+  observe (ms: number, status: number, method: string, routeTag: string, protocolVersion: string): void {
+    const key = method + ' ' + status + ' ' + protocolVersion + ' ' + routeTag
+    let e = this.#byKey.get(key)
+    if (e === undefined) {
+      const over = this.#byKey.size >= this.#maxSeries
+      const labels = over
+        ? { http_request_method: '_OTHER', http_response_status_code: '', network_protocol_version: '', kn_route_tag: '' }
+        : { http_request_method: method, http_response_status_code: status === 0 ? '' : String(status), network_protocol_version: protocolVersion, kn_route_tag: routeTag }
+      const k = over ? '_OTHER' : key
+      e = this.#byKey.get(k)
+      if (e === undefined) {
+        e = { h: new DurationHistogram({ name: SERVER_DURATION_NAME, help: SERVER_DURATION_HELP, bucketsS: SERVER_DURATION_BUCKETS_S }), labels }
+        this.#byKey.set(k, e)
+      }
+    }
+    e.h.observe(ms)
+  }
+
+  text (labels: Record<string, string>): string {
+    if (this.#byKey.size === 0) return ''
+    const first = this.#byKey.values().next().value as { h: DurationHistogram }
+    const out = first.h.header()
+    for (const e of this.#byKey.values()) out.push(...e.h.series({ ...e.labels, ...labels }))
     return out.join('\n') + '\n'
   }
 }
@@ -64,6 +130,7 @@ export function createUserMetrics (opts: { counters: ProxyCounters; stats: Reque
   const registry = new Registry()
   registry.setDefaultLabels(opts.labels)
   const duration = new DurationHistogram()
+  const server = new ServerDurations()
   const { counters, stats, breaker } = opts
   new Gauge({
     name: 'kn_serving_queue_depth',
@@ -102,7 +169,10 @@ export function createUserMetrics (opts: { counters: ProxyCounters; stats: Reque
   })
   return {
     registry,
-    observeDurationMs: (ms) => duration.observe(ms),
-    metrics: async () => (await registry.metrics()) + duration.text(opts.labels)
+    observeDurationMs: (ms, status, method, routeTag, protocolVersion) => {
+      duration.observe(ms)
+      server.observe(ms, status, method, routeTag, protocolVersion)
+    },
+    metrics: async () => (await registry.metrics()) + duration.text(opts.labels) + server.text(opts.labels)
   }
 }

@@ -190,3 +190,41 @@ export async function startHandlerTracing (s: OtelSettings, log: Logger): Promis
     shutdown: () => provider.shutdown()
   }
 }
+
+/**
+ * A proxy's side (the queue-proxy sidecar): one SERVER span per proxied request, named `queue` as Knative's
+ * queue-proxy names its otelhttp server span, exported like the adapter's. The span's traceparent goes out
+ * with the request, so the user container's span is its child.
+ */
+export async function startRequestTracing (s: OtelSettings, log: Logger, counters?: OtelCounters): Promise<import('./requestTracer.js').RequestTracer> {
+  const { api, provider, tracer, traceparentOf, contextOf } = await otelSdk(s, log, counters, 'iotless-proxy')
+  return {
+    begin (req) {
+      const q = req.target.indexOf('?')
+      const span = tracer.startSpan('queue', {
+        kind: api.SpanKind.SERVER,
+        attributes: {
+          'http.request.method': req.method,
+          'url.path': q < 0 ? req.target : req.target.slice(0, q),
+          'url.scheme': req.scheme,
+          'network.protocol.name': 'http',
+          'network.protocol.version': req.protocolVersion,
+          'kn.route.tag': req.routeTag
+        }
+      }, contextOf(req.traceparent))
+      let done = false
+      return {
+        traceparent: traceparentOf(span) ?? '',
+        end (status: number) {
+          if (done) return
+          done = true
+          if (status > 0) span.setAttribute('http.response.status_code', status)
+          // OpenTelemetry's HTTP semantic conventions: a server span is an error for 5xx (and for no response).
+          if (status === 0 || status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR, message: status === 0 ? 'no response' : String(status) })
+          span.end()
+        }
+      }
+    },
+    shutdown: () => provider.shutdown()
+  }
+}

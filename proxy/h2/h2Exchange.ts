@@ -2,6 +2,8 @@ import http2 from 'node:http2'
 import type { ProxyContext } from '../proxyContext.js'
 import { downstreamHeaders, readRequestInfo, upstreamHeaders } from './h2Headers.js'
 import type { H2Upstream } from './h2Upstream.js'
+import { routeTagOf } from '../routeTag.js'
+import type { RequestSpan } from '../../core/tracing/requestTracer.js'
 
 const {
   HTTP2_HEADER_STATUS, HTTP2_HEADER_METHOD, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM
@@ -67,6 +69,8 @@ export class H2Exchange {
   #kept: Buffer[] | null = []
   #keptBytes = 0
   #retried = false
+  /** This stream's span, when tracing is on. */
+  #span: RequestSpan | null = null
 
   constructor (owner: H2Owner, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, clientIp: string) {
     this.#owner = owner
@@ -105,6 +109,18 @@ export class H2Exchange {
     this.#proxied = info.proxied
     this.#owner.exchanges.add(this)
     ctx.stats.requestIn(now, info.proxied)
+    if (ctx.tracer !== null) {
+      const h = this.#headers
+      const tp = h.traceparent
+      this.#span = ctx.tracer.begin({
+        method: String(h[HTTP2_HEADER_METHOD] ?? ''),
+        target: String(h[':path'] ?? ''),
+        protocolVersion: '2',
+        scheme: h[':scheme'] === 'https' ? 'https' : 'http',
+        traceparent: typeof tp === 'string' ? tp : undefined,
+        routeTag: this.#routeTag()
+      })
+    }
     const br = ctx.breaker
     if (br === null) { this.#dispatch(); return }
     if (br.tryAcquire()) { this.#holdsSlot = true; this.#dispatch(); return }
@@ -124,6 +140,13 @@ export class H2Exchange {
       return
     }
     this.#cancelWait = cancel
+  }
+
+  #routeTag (): string {
+    const h = this.#headers
+    const tag = h['knative-serving-tag']
+    const dflt = h['knative-serving-default-route']
+    return routeTagOf(tag === undefined ? '' : String(tag), dflt === undefined ? '' : String(dflt))
   }
 
   #answerHealthCheck (networkProbe: string): void {
@@ -165,7 +188,10 @@ export class H2Exchange {
     const endStream = stream.endAfterHeaders
     let up: http2.ClientHttp2Stream
     try {
-      up = this.#owner.upstream.request(upstreamHeaders(this.#headers, this.#clientIp), endStream)
+      const out = upstreamHeaders(this.#headers, this.#clientIp)
+      // With tracing on, the proxy's span is the parent the user container sees.
+      if (this.#span !== null) out.traceparent = this.#span.traceparent
+      up = this.#owner.upstream.request(out, endStream)
     } catch {
       this.#badGateway()
       return
@@ -304,7 +330,9 @@ export class H2Exchange {
       const i = Math.min(5, (this.#status / 100) | 0)
       r[i] = (r[i] as number) + 1
     }
-    if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.startedMs, this.#status)
+    if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.startedMs, this.#status, String(this.#headers[HTTP2_HEADER_METHOD] ?? ''), this.#routeTag(), '2')
+    const span = this.#span
+    if (span !== null) { this.#span = null; span.end(this.#status) }
   }
 
   /** The revision timeouts (serving pkg/http/handler/timeout.go), driven by the server's sweep. */

@@ -146,8 +146,8 @@ t.test('the proxy entry the image runs starts with that env, binds its ports, an
   const started = JSON.parse(line) as { msg: string; ports: Record<string, number>; containerConcurrency: number }
   t.equal(started.msg, 'iotless proxy listening')
   t.equal(started.containerConcurrency, 50, 'containerConcurrency of the temperature-alert Service')
-  // tls is null: no certificate is mounted in this pod spec, so no TLS port is opened.
-  t.ok(Object.entries(started.ports as Record<string, number | null>).every(([k, p]) => k === 'tls' ? p === null : typeof p === 'number' && p > 0), JSON.stringify(started.ports))
+  // tls is null: no certificate is mounted in this pod spec, so no TLS port is opened; profiling is off by default.
+  t.ok(Object.entries(started.ports as Record<string, number | null>).every(([k, p]) => k === 'tls' || k === 'profiling' ? p === null : typeof p === 'number' && p > 0), JSON.stringify(started.ports))
   const code = await new Promise<number | null>((resolve) => {
     child.once('exit', (c) => resolve(c))
     child.kill('SIGTERM')

@@ -34,3 +34,23 @@ t.test('the duration histogram writes what prom-client\'s Histogram writes for t
   const sum = (xs: string[]): number => Number(xs.find((l) => l.includes('_sum'))?.split(' ').pop())
   t.ok(Math.abs(sum(got) - sum(want)) < 1e-9, 'same sum')
 })
+
+t.test('the route-tagged server histogram: one series set per method, status, protocol and route tag', async (t) => {
+  const { ServerDurations } = await import('../../proxy/userMetrics.js')
+  const d = new ServerDurations(2)
+  d.observe(3, 200, 'GET', 'kn:disabled', '1.1')
+  d.observe(30, 200, 'GET', 'kn:disabled', '1.1')
+  d.observe(30, 503, 'POST', 'blue', '2')
+  const text = d.text({ destination_revision: 'r' })
+  t.equal(text.split('\n').filter((l) => l.startsWith('# TYPE')).length, 1, 'one TYPE line')
+  t.match(text, 'http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",network_protocol_version="1.1",kn_route_tag="kn:disabled",destination_revision="r"} 2')
+  t.match(text, 'http_server_request_duration_seconds_bucket{le="0.005",http_request_method="GET",http_response_status_code="200",network_protocol_version="1.1",kn_route_tag="kn:disabled",destination_revision="r"} 1')
+  t.match(text, 'kn_route_tag="blue"')
+  // Past the bound, new label sets fold into one: a client inventing tags cannot grow the exposition.
+  d.observe(1, 200, 'GET', 'x1', '1.1')
+  d.observe(1, 200, 'GET', 'x2', '1.1')
+  const after = d.text({})
+  t.notMatch(after, 'x1')
+  t.match(after, 'http_server_request_duration_seconds_count{http_request_method="_OTHER",http_response_status_code="",network_protocol_version="",kn_route_tag=""} 2')
+  t.equal(new ServerDurations().text({}), '', 'nothing before the first request')
+})
