@@ -2,6 +2,7 @@ import { IotlessError } from '../core/errors.js'
 import { parseOptions } from './parseOptions.js'
 import { SCALER_KINDS } from '../adapters/runtime/capacity/createScaler.js'
 import type { ScalerKind } from '../adapters/runtime/capacity/scaler.js'
+import { SLO_DEFAULTS } from '../adapters/runtime/capacity/sloScaler.js'
 import { simulateRequests, type RequestSimResult } from '../adapters/runtime/sim/requestSim.js'
 import { loadRequestTrace } from '../adapters/runtime/sim/requestTrace.js'
 import { TRACE_FORMATS } from '../prefetch/traces/loadTrace.js'
@@ -25,7 +26,7 @@ Options:
   --cold-start-cpus N     CPUs concurrent cold starts share (default 2)
   --box-instances N       the box's capacity in instances; fair share under overload (default: no limit)
   --fixed-instances N     instances per function of the fixed pool (default 1)
-  --hold-ms N             SLO sizer: how long a higher count is held (default 60000)
+  --hold-ms N             SLO sizer: how long a higher count is held (default 15000)
   --seed N                azure2019: seed of the spread of minutes into requests (default 1)
   --duration-ms N         ulb: service time of a packet (default 50)
   --top N                 keep the N functions with the most requests
@@ -116,7 +117,7 @@ export function runRequestSim (argv: string[]): number {
       coldStartCpus: num('cold-start-cpus', values['cold-start-cpus'], 2, 1e-6),
       boxInstances: num('box-instances', values['box-instances'], Infinity, 1),
       fixedInstances: num('fixed-instances', values['fixed-instances'], 1, 1),
-      sloSettings: { holdMs: num('hold-ms', values['hold-ms'], 60_000) }
+      sloSettings: { holdMs: num('hold-ms', values['hold-ms'], SLO_DEFAULTS.holdMs) }
     })
     const { perFunction: _per, ...summary } = r
     out.push(values.json === true ? JSON.stringify(summary) : requestResultTable(r))
