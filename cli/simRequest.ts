@@ -2,6 +2,7 @@ import { IotlessError } from '../core/errors.js'
 import { parseOptions } from './parseOptions.js'
 import { SCALER_KINDS } from '../adapters/runtime/capacity/createScaler.js'
 import type { ScalerKind } from '../adapters/runtime/capacity/scaler.js'
+import { SLO_DEFAULTS } from '../adapters/runtime/capacity/sloScaler.js'
 import { simulateRequests, type RequestSimResult } from '../adapters/runtime/sim/requestSim.js'
 import { loadRequestTrace } from '../adapters/runtime/sim/requestTrace.js'
 import { TRACE_FORMATS } from '../prefetch/traces/loadTrace.js'
@@ -25,7 +26,9 @@ Options:
   --cold-start-cpus N     CPUs concurrent cold starts share (default 2)
   --box-instances N       the box's capacity in instances; fair share under overload (default: no limit)
   --fixed-instances N     instances per function of the fixed pool (default 1)
-  --hold-ms N             SLO sizer: how long a higher count is held (default 60000)
+  --hold-ms N             SLO sizer: how long a higher count is held (default 15000)
+  --idle-seconds-per-cold-start N  SLO sizer: the warm floor's price, 0 off (default 120)
+  --burst-factor N        SLO sizer: burst window used at N x the long window's rate, 0 off (default 0; LaSS 2)
   --seed N                azure2019: seed of the spread of minutes into requests (default 1)
   --duration-ms N         ulb: service time of a packet (default 50)
   --top N                 keep the N functions with the most requests
@@ -76,6 +79,8 @@ export function runRequestSim (argv: string[]): number {
     'box-instances': { type: 'string' },
     'fixed-instances': { type: 'string' },
     'hold-ms': { type: 'string' },
+    'idle-seconds-per-cold-start': { type: 'string' },
+    'burst-factor': { type: 'string' },
     seed: { type: 'string' },
     'duration-ms': { type: 'string' },
     top: { type: 'string' },
@@ -116,7 +121,11 @@ export function runRequestSim (argv: string[]): number {
       coldStartCpus: num('cold-start-cpus', values['cold-start-cpus'], 2, 1e-6),
       boxInstances: num('box-instances', values['box-instances'], Infinity, 1),
       fixedInstances: num('fixed-instances', values['fixed-instances'], 1, 1),
-      sloSettings: { holdMs: num('hold-ms', values['hold-ms'], 60_000) }
+      sloSettings: {
+        holdMs: num('hold-ms', values['hold-ms'], SLO_DEFAULTS.holdMs),
+        idleSecondsPerColdStart: num('idle-seconds-per-cold-start', values['idle-seconds-per-cold-start'], SLO_DEFAULTS.idleSecondsPerColdStart),
+        burstFactor: num('burst-factor', values['burst-factor'], SLO_DEFAULTS.burstFactor)
+      }
     })
     const { perFunction: _per, ...summary } = r
     out.push(values.json === true ? JSON.stringify(summary) : requestResultTable(r))

@@ -354,7 +354,11 @@ export const configSchema = z.strictObject({
     longWindowMs: z.int().min(1000).default(120_000),
     burstWindowMs: z.int().min(1000).default(10_000),
     /** A higher count is held, and an idle instance above it stays, this long: 60000 ms. */
-    holdMs: z.int().min(0).default(60_000)
+    holdMs: z.int().min(0).default(15_000),
+    /** The SLO sizer's warm floor: idle instance-seconds one avoided cold start is worth (0: off, LaSS). */
+    idleSecondsPerColdStart: z.number().min(0).default(120),
+    /** The burst window counts when its rate is at least this many times the long window's (LaSS: 2); 0: off. */
+    burstFactor: z.number().min(0).default(0)
   }).prefault({}),
   routes: z.array(routeSchema).default([]),
   /** Remote places functions run, by name; routes pick one with `target:`. */

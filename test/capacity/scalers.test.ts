@@ -47,13 +47,22 @@ t.test('KPA-like: average concurrency / (concurrency x 70%), panic holds the cou
   for (let i = 0; i < 20; i++) k.onComplete(66_000)
   k.tick(68_000, { inFlight: 0, waiting: 0, ready: 29, starting: 0 })
   t.ok(k.keep() >= 29, 'no scale-down while in panic')
-  k.tick(200_000, { inFlight: 0, waiting: 0, ready: 29, starting: 0 })
-  t.equal(k.keep(), 0, 'a quiet stable window later: zero')
+  // A quiet stable window later the count falls, at most by half a decision (Knative's max-scale-down-rate 2).
+  const seen: number[] = []
+  let ready = 29
+  for (let at = 200_000; at <= 210_000; at += 2000) { k.tick(at, { inFlight: 0, waiting: 0, ready, starting: 0 }); ready = k.keep(); seen.push(ready) }
+  t.same(seen.slice(0, 5), [14, 7, 3, 1, 0], 'halving: 29 -> 14 -> 7 -> 3 -> 1 -> 0')
+  const free = new KpaScaler(1, 100, { maxScaleDownRate: 0 })
+  free.onArrival(0); free.onComplete(1000)
+  free.tick(2000, { inFlight: 0, waiting: 0, ready: 29, starting: 0 })
+  t.equal(free.keep(), 1)
+  free.tick(200_000, { inFlight: 0, waiting: 0, ready: 29, starting: 0 })
+  t.equal(free.keep(), 0, 'without the limit: straight to zero')
   t.equal(k.target({ inFlight: 0, waiting: 1, ready: 0, starting: 0 }), 1, 'the activator brings one up from zero')
 })
 
 t.test('SLO sizer: best effort until measured, then the Erlang C count', async (t) => {
-  const slo = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 0 })
+  const slo = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 0, idleSecondsPerColdStart: 0 })
   const s: Scaler & SloScaler = slo
   for (let i = 0; i < 200; i++) s.onArrival(i * 100) // 10/s for 20 s
   s.tick(20_000, idle)
@@ -69,7 +78,7 @@ t.test('SLO sizer: best effort until measured, then the Erlang C count', async (
 })
 
 t.test('SLO sizer holds a higher count for holdMs', async (t) => {
-  const s: Scaler = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 60_000, longWindowMs: 10_000, burstWindowMs: 10_000 })
+  const s: Scaler = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 60_000, longWindowMs: 10_000, burstWindowMs: 10_000, idleSecondsPerColdStart: 0 })
   s.onComplete(0, 100)
   for (let i = 0; i < 100; i++) s.onArrival(i * 100)
   s.tick(10_000, idle)

@@ -11,6 +11,13 @@ export interface KpaSettings {
   panicThreshold: number
   /** How often the autoscaler decides: Knative's tick-interval, 2000 ms. */
   tickMs: number
+  /**
+   * Knative's max-scale-down-rate, 2: one decision goes no lower than floor(ready / 2) (so from 1 straight to 0).
+   * 0 or less: no limit.
+   */
+  maxScaleDownRate: number
+  /** Knative's max-scale-up-rate, 1000: one decision goes no higher than ceil(1000 x max(1, ready)). */
+  maxScaleUpRate: number
 }
 
 export const KPA_DEFAULTS: Readonly<KpaSettings> = Object.freeze({
@@ -18,7 +25,9 @@ export const KPA_DEFAULTS: Readonly<KpaSettings> = Object.freeze({
   stableWindowMs: 60_000,
   panicWindowMs: 6_000,
   panicThreshold: 2,
-  tickMs: 2_000
+  tickMs: 2_000,
+  maxScaleDownRate: 2,
+  maxScaleUpRate: 1000
 })
 
 /**
@@ -97,9 +106,14 @@ export class KpaScaler implements Scaler {
     this.#lastTick = nowMs
     this.#integrate(nowMs)
     const perInstance = this.#concurrency * this.#s.targetUtilization
-    const stable = Math.ceil(this.#average(nowMs, this.#s.stableWindowMs) / perInstance - 1e-9)
-    const panic = Math.ceil(this.#average(nowMs, this.#s.panicWindowMs) / perInstance - 1e-9)
+    // Knative (autoscaler.go): both counts within [floor(ready / maxScaleDownRate), ceil(maxScaleUpRate x ready)],
+    // ready taken as at least 1.
     const have = Math.max(1, view.ready)
+    const down = this.#s.maxScaleDownRate > 0 ? Math.floor(have / this.#s.maxScaleDownRate) : 0
+    const up = Math.ceil(this.#s.maxScaleUpRate * have)
+    const clamp = (x: number): number => Math.min(up, Math.max(down, x))
+    const stable = clamp(Math.ceil(this.#average(nowMs, this.#s.stableWindowMs) / perInstance - 1e-9))
+    const panic = clamp(Math.ceil(this.#average(nowMs, this.#s.panicWindowMs) / perInstance - 1e-9))
     if (panic >= this.#s.panicThreshold * have && panic > view.ready) this.#panicUntil = nowMs + this.#s.stableWindowMs
     let desired = stable
     if (nowMs < this.#panicUntil) desired = Math.max(this.#desired, panic, stable)

@@ -56,8 +56,13 @@ export class RateEstimator {
   /** Mean service time, or undefined before the first invocation finished. */
   get serviceMs (): number | undefined { return this.#serviceSamples === 0 ? undefined : this.#serviceMeanMs }
 
-  /** Arrivals per second: the long window's rate, or the burst window's when it is at least twice as high. */
-  rate (nowMs: number): number {
+  /**
+   * Arrivals per second: the long window's rate, or the burst window's when it is at least `burstFactor` times as
+   * high (LaSS: 2). With `z` > 0, each window's count n is raised to its upper confidence bound n + z sqrt(n) (a
+   * Poisson count's standard deviation is sqrt(n)), so a function seen at a few requests a window is sized for the
+   * rate it may well have rather than the one it happened to show; z = 0 is LaSS's point estimate.
+   */
+  rate (nowMs: number, z = 0, burstFactor = 2): number {
     this.#advanceTo(Math.floor(nowMs / BUCKET_MS))
     if (this.#head < 0) return 0
     let longN = 0
@@ -69,8 +74,8 @@ export class RateEstimator {
     }
     // Before a window has filled, divide by the time seen so far, so a function's first seconds are not diluted.
     const seenS = Math.max(1, (nowMs - this.#firstAt) / 1000)
-    const longRate = longN / Math.min(this.#long, seenS)
-    const burstRate = burstN / Math.min(this.#burst, seenS)
-    return burstRate >= 2 * longRate ? burstRate : longRate
+    const longRate = (longN + z * Math.sqrt(longN)) / Math.min(this.#long, seenS)
+    const burstRate = (burstN + z * Math.sqrt(burstN)) / Math.min(this.#burst, seenS)
+    return burstRate >= burstFactor * longRate ? burstRate : longRate
   }
 }

@@ -1,4 +1,5 @@
 import { serversNeeded } from './erlangC.js'
+import { GapHistogram } from './gapHistogram.js'
 import { RateEstimator } from './rateEstimator.js'
 import type { PoolView, Scaler } from './scaler.js'
 
@@ -19,16 +20,54 @@ export interface SloSettings {
   /**
    * How long a higher c is kept after the estimate fell, and how long an idle instance above c stays, in ms, so
    * that a lull between bursts does not stop instances the next burst needs again (LaSS stops them at the next
-   * period; tuned on the Azure 2021 trace, see bench/RESULTS.md).
+   * period; 15 s: chosen on the first half of the Azure 2019 slice, see bench/RESULTS.md).
    */
   holdMs: number
+  /**
+   * The burst window's rate is used when it is at least this many times the long window's (LaSS: 2); 0: the burst
+   * window is off (the default: on the tuning half of Azure 2019 it cost 5% more instance-seconds for the same
+   * attainment, bench/RESULTS.md).
+   */
+  burstFactor: number
+  /** Each window's count n is taken as n + rateZ x sqrt(n), its upper confidence bound (0: LaSS's point estimate). */
+  rateZ: number
+  /**
+   * The warm floor's price: keep (or start) one instance while the function's next arrival is expected often enough
+   * that an idle instance-second buys at least 1 / idleSecondsPerColdStart avoided cold starts, i.e. while the hazard
+   * of an arrival at the current idle age, from the function's own inter-arrival histogram, is at least that.
+   * 0: no warm floor (LaSS: c = 0 once the window is empty).
+   */
+  idleSecondsPerColdStart: number
+  /** Gaps the inter-arrival histogram remembers (exponential forgetting). */
+  gapMemory: number
+  /** Below this many gaps the histogram is not trusted: one instance stays idleSecondsPerColdStart after each arrival. */
+  minGaps: number
+  /**
+   * Use the burst window only for a function whose service time is shorter than it: a 10-s burst of a function
+   * that serves in minutes is no steady rate to size an M/M/c queue for (it sized a 300-s function for 75 instances
+   * on Azure 2019); its requests still start instances when they wait. false: LaSS (any function).
+   */
+  burstNeedsShortService: boolean
+  /**
+   * Requests that wait start instances only when the queue cannot drain within waitMs on the ready instances
+   * (waiting x serviceMs / (ready x concurrency) > waitMs): one that gets a slot within the objective anyway does
+   * not need a cold start. false: every waiting request starts one (today's pool).
+   */
+  startWhenQueueExceedsSlo: boolean
 }
 
 export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
   periodMs: 5_000,
   longWindowMs: 120_000,
   burstWindowMs: 10_000,
-  holdMs: 60_000
+  holdMs: 15_000,
+  burstFactor: 0,
+  rateZ: 0,
+  idleSecondsPerColdStart: 120,
+  gapMemory: 200,
+  minGaps: 3,
+  burstNeedsShortService: true,
+  startWhenQueueExceedsSlo: true
 })
 
 /**
@@ -41,12 +80,15 @@ export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
 export class SloScaler implements Scaler {
   readonly kind = 'slo'
   readonly periodMs: number
-  readonly reapIdleMs: number
   readonly slo: Slo
   readonly #s: SloSettings
   readonly #concurrency: number
   readonly #maxScale: number
   readonly #est: RateEstimator
+  readonly #gaps: GapHistogram
+  #lastArrival = -1
+  #warm = 0
+  #heldC = 0
   #c = 0
   /** Recent decisions (time, c), newest last, for the hold. */
   readonly #recent: Array<{ at: number; c: number }> = []
@@ -61,23 +103,51 @@ export class SloScaler implements Scaler {
     this.#concurrency = concurrency
     this.#maxScale = maxScale
     this.periodMs = this.#s.periodMs
-    this.reapIdleMs = this.#s.holdMs
     this.#est = new RateEstimator(this.#s)
+    this.#gaps = new GapHistogram(this.#s.gapMemory)
+  }
+
+  /**
+   * Idle instances above keep() go after this long idle: holdMs while the model holds a count (an idle instance
+   * above it may serve the next fluctuation); with a warm floor and no model count, at once: the floor decides
+   * whether the last instance stays (it weighed the idle time against a cold start already).
+   */
+  get reapIdleMs (): number {
+    return this.#s.idleSecondsPerColdStart > 0 && this.#heldC === 0 ? 0 : this.#s.holdMs
   }
 
   get serviceUnknown (): boolean { return this.#est.serviceMs === undefined }
   get serviceMs (): number | undefined { return this.#est.serviceMs }
   /** Instances the model wants (before the hold). */
   get modelInstances (): number { return this.#c }
+  /** 1 while the warm floor keeps an instance for the next arrival. */
+  get warmFloor (): number { return this.#warm }
 
-  onArrival (nowMs: number): void { this.#est.recordArrival(nowMs) }
+  onArrival (nowMs: number): void {
+    this.#est.recordArrival(nowMs)
+    if (this.#lastArrival >= 0) this.#gaps.record(nowMs - this.#lastArrival)
+    this.#lastArrival = nowMs
+  }
+
+  /**
+   * The warm floor at `nowMs`: 1 when the hazard of an arrival over the next two periods, at the current idle age,
+   * is at least 1 / idleSecondsPerColdStart; with too few gaps yet, 1 for idleSecondsPerColdStart after an arrival.
+   */
+  #warmFloor (nowMs: number): number {
+    const worth = this.#s.idleSecondsPerColdStart
+    if (worth <= 0 || this.#lastArrival < 0) return 0
+    const age = nowMs - this.#lastArrival
+    if (this.#gaps.gaps < this.#s.minGaps) return age < worth * 1000 ? 1 : 0
+    return this.#gaps.hazard(age, 2 * this.#s.periodMs) * worth >= 1 ? 1 : 0
+  }
   onComplete (_nowMs: number, serviceMs: number | undefined): void {
     if (serviceMs !== undefined) this.#est.recordService(serviceMs)
   }
 
   tick (nowMs: number): void {
     const svc = this.#est.serviceMs
-    const rate = this.#est.rate(nowMs)
+    const burstOk = !this.#s.burstNeedsShortService || svc === undefined || svc <= this.#s.burstWindowMs
+    const rate = this.#est.rate(nowMs, this.#s.rateZ, burstOk && this.#s.burstFactor > 0 ? this.#s.burstFactor : Infinity)
     this.lastRatePerSec = rate
     if (svc === undefined) {
       this.#c = 0
@@ -91,10 +161,20 @@ export class SloScaler implements Scaler {
     while (this.#recent.length > 0 && (this.#recent[0]?.at ?? 0) < nowMs - this.#s.holdMs) this.#recent.shift()
     let keep = 0
     for (const r of this.#recent) if (r.c > keep) keep = r.c
-    this.#keep = keep
+    this.#heldC = keep
+    // With a warm floor, whether the first instance stays through a lull is the floor's decision (the cost of a cold
+    // start against that of an idle instance), not the model's: a 2-minute window holding one arrival would keep it
+    // for 2 minutes whatever the function's pattern. The model's count stands from 2 instances up.
+    if (this.#s.idleSecondsPerColdStart > 0 && keep < 2) keep = 0
+    this.#warm = this.#warmFloor(nowMs)
+    this.#keep = Math.min(this.#maxScale, Math.max(keep, this.#warm))
   }
 
   target (view: PoolView): number {
+    const have = view.ready + view.starting
+    const svc = this.#est.serviceMs
+    if (this.#s.startWhenQueueExceedsSlo && svc !== undefined && view.ready > 0 && view.waiting > 0 &&
+      view.waiting * svc / (view.ready * this.#concurrency) <= this.slo.waitMs) return Math.max(this.#keep, Math.min(have, this.#maxScale))
     return Math.max(this.#keep, Math.ceil((view.inFlight + view.waiting) / this.#concurrency))
   }
 

@@ -12,6 +12,8 @@ interface SimInstance {
   draining: boolean
   /** When it last finished a request (or became ready). */
   idleSince: number
+  /** When its cold start ended. */
+  readyAt: number
 }
 
 /**
@@ -43,6 +45,8 @@ export interface SimOutcome {
   waitMs: Float32Array
   /** 1 when the request was within the function's guarantee. */
   guaranteed: Uint8Array
+  /** 1 when the instance that served the request became ready after the request arrived (it waited on a cold start). */
+  cold: Uint8Array
 }
 
 /**
@@ -87,7 +91,7 @@ export class SimPool {
     this.#queueDepth = 10 * concurrency * maxScale
     this.#totalSlots = concurrency * maxScale + this.#queueDepth
     const n = arrivals.length
-    this.out = { latencyMs: new Float32Array(n).fill(NaN), waitMs: new Float32Array(n).fill(NaN), guaranteed: new Uint8Array(n) }
+    this.out = { latencyMs: new Float32Array(n).fill(NaN), waitMs: new Float32Array(n).fill(NaN), guaranteed: new Uint8Array(n), cold: new Uint8Array(n) }
     o.planner.onAllocation = () => { this.#enforce() }
   }
 
@@ -147,6 +151,7 @@ export class SimPool {
     const service = (this.#durations[i] ?? 0) / inst.share
     const arrived = this.#arrivals[i] ?? now
     this.out.waitMs[i] = now - arrived
+    if (inst.readyAt > arrived) this.out.cold[i] = 1
     this.out.latencyMs[i] = now + service - arrived
     clock.setTimeout(() => { this.#done(inst, service) }, service)
     return true
@@ -217,7 +222,7 @@ export class SimPool {
       this.#account()
       starts.starting--
       this.#starting--
-      const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now() }
+      const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now(), readyAt: this.#o.clock.now() }
       this.#ready.push(inst)
       this.#applyShare()
       this.#drain()
