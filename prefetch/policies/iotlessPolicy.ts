@@ -5,9 +5,9 @@ import { PopulationPrior } from './populationPrior.js'
 export const IOTLESS_PARAMS: ParamSpecs = {
   hazardThreshold: { default: 0.003, min: 0, max: 1, summary: 'price of one idle instance-minute in expected cold starts per invocation so far: an idle minute is held when hazard >= this x invocations so far (clamped)' },
   maxThreshold: { default: 0.1, min: 0, max: 1, summary: 'upper clamp of the per-function hazard threshold, so busy functions still bridge likely gaps' },
-  minThreshold: { default: 0.002, min: 0, max: 1, summary: 'lower clamp of the per-function hazard threshold' },
+  minThreshold: { default: 0.005, min: 0, max: 1, summary: 'lower clamp of the per-function hazard threshold' },
   historySize: { default: 32, min: 2, max: 1024, integer: true, summary: 'idle times remembered per function (a ring)' },
-  priorWeight: { default: 1, min: 0, max: 1000, summary: 'pseudo-samples of the population prior mixed into each function\'s idle-time distribution' },
+  priorWeight: { default: 0.5, min: 0, max: 1000, summary: 'pseudo-samples of the population prior mixed into each function\'s idle-time distribution' },
   jitterWeight: { default: 0.5, min: 0, max: 1, summary: 'share of a sample spread to the neighbouring minutes while few samples are known (minute-binning jitter)' },
   jitterSamples: { default: 4, min: 0, max: 1000, summary: 'samples after which the jitter spread has halved' },
   memoryExponent: { default: 0, min: 0, max: 2, summary: 'threshold scales with (memoryMb/128)^this, so big functions are held only for likelier arrivals' },
@@ -16,7 +16,9 @@ export const IOTLESS_PARAMS: ParamSpecs = {
   priorRangeMin: { default: 240, min: 1, max: 10_080, integer: true, summary: 'idle minutes the population prior resolves; longer first idle times share one bucket' },
   priorTailShape: { default: 1, min: 0, max: 10, summary: 'beyond the longest first idle time observed so far and beyond priorRangeMin, the prior has a Pareto tail with hazard this/(j+1) (0: hazard 0 there, released)' },
   memoryBudgetMb: { default: 0, min: 0, max: 1e9, summary: 'online budget for memory held idle (held in a minute without arrivals), on a 30-minute average (0: off): while it is over, the price of an idle minute rises 25 % a minute; below 80 % of it, it falls back 10 % a minute (never below 1)' },
-  refreshMin: { default: 10, min: 1, max: 1440, integer: true, summary: 'a function with few samples re-plans this often, as the prior learns' }
+  refreshMin: { default: 10, min: 1, max: 1440, integer: true, summary: 'a function with few samples re-plans this often, as the prior learns' },
+  slackThreshold: { default: 0.2, min: 0, max: 1, summary: 'a function that can take one more cold start and stay at or under the first-call floor (estimated online, see targetPercentile) is held only where the hazard is at least this (0: off)' },
+  targetPercentile: { default: 75, min: 1, max: 100, summary: 'the percentile of function cold-start shares the slack rule aims at: its target is the online first-call floor at this percentile (100 / invocations so far)' }
 }
 
 interface FnState {
@@ -35,8 +37,10 @@ interface FnState {
   invocations: number
   /** The budget price this plan was made at. */
   price: number
-  /** The last minute the decision held an instance (budget accounting). */
+  /** The last minute the decision held an instance (budget accounting, cold-start count). */
   heldMinute: number
+  /** Arrival minutes that found no instance held (this policy's own count of its cold starts). */
+  coldStarts: number
 }
 
 const MAX_PLAN_INTERVALS = 8
@@ -75,6 +79,10 @@ export class IotlessPolicy implements Policy {
   #priceMinute = -1
   #heldMb = 0
   #heldAvgMb = 0
+  /** The online first-call floor (share, 0..1) at targetPercentile, recomputed once a minute. */
+  #floorShare = 1
+  #floorMinute = -1
+  #floorScratch = new Float64Array(64)
 
   constructor (given: Readonly<Record<string, number | string>> = {}) {
     this.params = Object.freeze(resolveParams(this.name, IOTLESS_PARAMS, given))
@@ -120,12 +128,14 @@ export class IotlessPolicy implements Policy {
         memoryMb: mem,
         invocations: 0,
         price: 1,
-        heldMinute: -1
+        heldMinute: -1,
+        coldStarts: 1
       }
       this.#fns.set(fn, s)
     } else if (m > s.lastMinute) {
       const idleMin = Math.min(65_535, m - s.lastMinute - 1)
       if (s.size === 0) s.prior.secondArrival(s.firstMinute, idleMin)
+      if (s.heldMinute !== m) s.coldStarts++
       s.idle[s.next] = idleMin
       s.next = (s.next + 1) % s.idle.length
       if (s.size < s.idle.length) s.size++
@@ -142,6 +152,7 @@ export class IotlessPolicy implements Policy {
     const s = this.#fns.get(fn)
     if (s === undefined) return RELEASE
     const nowMinute = minuteOf(nowMs)
+    if (nowMinute !== this.#floorMinute) this.#updateFloor(nowMinute)
     if (this.#budgetMb > 0) {
       if (nowMinute !== this.#priceMinute) this.#adjustPrice(nowMinute)
       // Held in the previous minute and no arrival came in it (its observe came before this decide): idle memory.
@@ -182,9 +193,35 @@ export class IotlessPolicy implements Policy {
     this.#heldMb = 0
   }
 
+  /** The online first-call floor, as a share (0..1), that the slack rule aims at. */
+  get floorShare (): number { return this.#floorShare }
+
+  /** This policy's own count of a function's cold starts (arrival minutes it held nothing in). */
+  coldStarts (fn: string): number { return this.#fns.get(fn)?.coldStarts ?? 0 }
+
+  /**
+   * Once a minute, only when the slack rule is on: the first-call floor of the functions seen so far, i.e. the
+   * targetPercentile (nearest rank) of 1/invocations. It does not depend on what this policy held, so holding less
+   * cannot raise its own target.
+   */
+  #updateFloor (nowMinute: number): void {
+    this.#floorMinute = nowMinute
+    if (param(this.#p, 'slackThreshold') <= 0) return
+    const n = this.#fns.size
+    if (n === 0) return
+    if (this.#floorScratch.length < n) this.#floorScratch = new Float64Array(2 * n)
+    const v = this.#floorScratch.subarray(0, n)
+    let i = 0
+    for (const s of this.#fns.values()) v[i++] = 1 / Math.max(1, s.invocations)
+    v.sort()
+    const target = param(this.#p, 'targetPercentile') / 100
+    const rank = Math.max(1, Math.ceil(target * n))
+    this.#floorShare = v[Math.min(n, rank) - 1] ?? 1
+  }
+
   stateBytes (fn: string): number {
     const s = this.#fns.get(fn)
-    return s === undefined ? 0 : s.idle.byteLength + s.plan.byteLength + 7 * 8
+    return s === undefined ? 0 : s.idle.byteLength + s.plan.byteLength + 8 * 8
   }
 
   /** The warm intervals, in idle minutes after the last arrival minute, for tests and reports. */
@@ -200,7 +237,11 @@ export class IotlessPolicy implements Policy {
     const p = this.#p
     s.plannedAt = nowMinute
     // Each avoided cold start lowers the function's cold-start share by 1/invocations: rare functions are worth more.
-    const theta = Math.min(1, this.#price * Math.min(param(p, 'maxThreshold'), Math.max(param(p, 'minThreshold'), param(p, 'hazardThreshold') * s.invocations * s.memoryFactor)))
+    let theta = Math.min(1, this.#price * Math.min(param(p, 'maxThreshold'), Math.max(param(p, 'minThreshold'), param(p, 'hazardThreshold') * s.invocations * s.memoryFactor)))
+    // Slack: a function that can take one more cold start and still be at or under the floor is held only for
+    // likely arrivals; its memory is better spent on functions the next cold start would push over it.
+    const slackTh = param(p, 'slackThreshold')
+    if (slackTh > 0 && this.#floorShare * s.invocations - s.coldStarts >= 1) theta = Math.max(theta, slackTh)
     s.price = this.#price
     s.plan.fill(-1)
     const n = s.size

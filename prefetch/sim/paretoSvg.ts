@@ -17,7 +17,7 @@ function niceTicks (lo: number, hi: number, n: number): number[] {
 }
 
 function label (r: SimResult): string {
-  return Object.entries(r.params).filter(([k]) => ['keepAliveMin', 'stableWindowSec', 'rangeMin', 'fallbackKeepAliveMin', 'hazardThreshold', 'newKeepAliveMin', 'memoryBudgetMb'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')
+  return Object.entries(r.params).filter(([k]) => ['keepAliveMin', 'stableWindowSec', 'rangeMin', 'fallbackKeepAliveMin', 'hazardThreshold', 'slackThreshold', 'newKeepAliveMin', 'memoryBudgetMb'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ')
 }
 
 /**

@@ -49,63 +49,83 @@ t.test('interval plan: merges touching windows, widens the last once full', asyn
   t.ok(p.decision(100, 101 + 21).keepAliveUntil <= min(101 + 21), 'after the last window: released')
 })
 
-t.test('spes: a new function is kept newKeepAliveMin after its arrival minute', async (t) => {
+t.test('spes: a new function is unloaded after newKeepAliveMin idle minutes (the authors\' GIVE_UP of 1)', async (t) => {
   const p = new SpesPolicy()
   feed(p, [5])
   t.equal(p.category('f'), 'new')
-  t.same(warmMinutes(p, 6, 30), [6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+  t.same(warmMinutes(p, 6, 30), [6])
   t.equal(p.decide('g', 0).instances, 0, 'an unknown function gets nothing')
+  const q = new SpesPolicy({ newKeepAliveMin: 10 })
+  feed(q, [5])
+  t.same(warmMinutes(q, 6, 30), [6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
 })
 
-t.test('spes: regular -> pre-load just for the predicted minute, unload after it', async (t) => {
+t.test('spes: regular -> the median idle time +-min(std, 2), pre-loaded PRE_WARM minutes early, and one period more', async (t) => {
   const p = new SpesPolicy()
-  feed(p, [0, 10, 20, 30]) // idle 9, 9, 9
+  feed(p, [0, 10, 20, 30]) // idle 9, 9, 9: std 0
   t.equal(p.category('f'), 'regular')
-  t.same(p.plan('f'), [[9, 10]])
-  t.same(warmMinutes(p, 31, 45), [40])
+  // give-up [0, 1); prediction 9 held in idle minutes 9-2+1 .. 9+2+1 = 8..12; a missed hit: 19 -> 18..22
+  t.same(p.plan('f'), [[0, 1], [8, 13], [18, 23]])
+  t.same(warmMinutes(p, 31, 60), [31, 39, 40, 41, 42, 43, 49, 50, 51, 52, 53])
 })
 
-t.test('spes: appro-regular -> one window from the smallest to the largest idle time', async (t) => {
+t.test('spes: appro-regular -> each repeated idle time of the idleModes most frequent', async (t) => {
   const p = new SpesPolicy()
-  feed(p, [0, 30, 59, 90]) // idle 29, 28, 30
+  feed(p, [0, 10, 31, 41, 62, 72, 93]) // idle 9, 20, 9, 20, 9, 20
   t.equal(p.category('f'), 'appro-regular')
-  t.same(p.plan('f'), [[28, 31]])
+  t.same(p.plan('f'), [[0, 1], [8, 13], [19, 24]])
 })
 
-t.test('spes: always warm -> kept across the longest idle time seen', async (t) => {
+t.test('spes: always warm -> never unloaded (GIVE_UP of 14 days)', async (t) => {
   const p = new SpesPolicy()
-  const minutes = Array.from({ length: 20 }, (_, i) => i).filter((m) => m !== 10) // idle 0 x18, one gap of 1
-  feed(p, minutes)
+  feed(p, Array.from({ length: 20 }, (_, i) => i).concat([40]))
   t.equal(p.category('f'), 'warm')
-  t.same(p.plan('f'), [[0, 2]])
+  t.same(warmMinutes(p, 41, 2000).length, 2000 - 41)
 })
 
-t.test('spes: dense -> kept across the 90th percentile of short idle times', async (t) => {
+t.test('spes: dense -> unloaded after denseMaxMin idle minutes, pre-loaded across the repeated idle times', async (t) => {
   const p = new SpesPolicy()
-  feed(p, [0, 2, 7, 9, 15, 18]) // idle 1, 4, 1, 5, 2
+  feed(p, [0, 3, 9, 12, 16, 19, 25, 28]) // idle 2, 5, 2, 3, 2, 5, 2: p90 = 5
   t.equal(p.category('f'), 'dense')
-  t.same(p.plan('f'), [[0, 6]])
+  // give-up [0, 5); repeated 2 and 5: predict 2..5 -> held 1..8; merged
+  t.same(p.plan('f'), [[0, 9]])
 })
 
-t.test('spes: successive -> one more minute in a burst, and the gap between bursts when it is regular', async (t) => {
+t.test('spes: successive and pulsed -> no prediction, unloaded after 1 and 3 idle minutes', async (t) => {
+  const s = new SpesPolicy()
+  feed(s, [0, 1, 2, 40, 41, 42, 100, 101, 102, 170, 171]) // bursts: most idle times are 0
+  t.equal(s.category('f'), 'successive')
+  t.same(s.plan('f'), [[0, 1]])
   const p = new SpesPolicy()
-  feed(p, [0, 1, 2, 63, 64, 65, 126, 127]) // idle 0,0,60,0,0,60,0
-  t.equal(p.category('f'), 'successive')
-  t.same(p.plan('f'), [[0, 1], [60, 61]])
-})
-
-t.test('spes: pulsed -> irregular bursts get pulsedKeepAliveMin', async (t) => {
-  const p = new SpesPolicy({ pulsedKeepAliveMin: 7 })
-  feed(p, [0, 1, 30, 31, 200, 480]) // idle 0, 28, 0, 168, 279
+  feed(p, [0, 1, 30, 60, 61, 100, 150]) // some back-to-back minutes, irregular gaps, nothing repeats
   t.equal(p.category('f'), 'pulsed')
-  t.same(p.plan('f'), [[0, 7]])
+  t.same(p.plan('f'), [[0, 3]])
 })
 
-t.test('spes: possible -> a window around every idle time seen before', async (t) => {
+t.test('spes: possible -> the repeated idle times one by one when they are over 10 minutes apart; unknown -> nothing', async (t) => {
   const p = new SpesPolicy()
-  feed(p, [0, 100, 300, 330]) // idle 99, 199, 29
+  feed(p, [0, 100, 120, 220, 240, 300, 400]) // idle 99, 19, 99, 19, 59, 99
   t.equal(p.category('f'), 'possible')
-  t.same(p.plan('f'), [[28, 31], [98, 101], [198, 201]])
+  t.same(p.plan('f'), [[0, 1], [18, 23], [98, 103]])
+  const u = new SpesPolicy()
+  feed(u, [0, 100, 300, 330]) // idle 99, 199, 29: nothing repeats
+  t.equal(u.category('f'), 'unknown')
+  t.same(u.plan('f'), [[0, 1]])
+})
+
+t.test('spes: correlated -> a new function is held correlatedMin minutes after another of its owner and trigger runs', async (t) => {
+  const p = new SpesPolicy()
+  for (const [fn, trigger] of [['o/a/x', 'http'], ['o/b/y', 'http'], ['o/c/z', 'timer'], ['q/a/w', 'http']] as const) p.register(fn, { memoryMb: 128, durationMs: 0, trigger })
+  for (const fn of ['o/a/x', 'o/b/y', 'o/c/z', 'q/a/w']) p.observe(fn, min(0), 1)
+  p.observe('o/b/y', min(50), 1)
+  t.same(warmMinutes(p, 1, 60, 'o/a/x'), [1, 51, 52, 53, 54], 'same owner and trigger: held 4 minutes after y ran')
+  t.same(warmMinutes(p, 1, 60, 'o/c/z'), [1], 'another trigger: not correlated')
+  t.same(warmMinutes(p, 1, 60, 'q/a/w'), [1], 'another owner: not correlated')
+  t.same(warmMinutes(p, 51, 60, 'o/b/y'), [51], 'a function is not correlated with itself')
+  const off = new SpesPolicy({ correlatedMin: 0 })
+  for (const fn of ['o/a/x', 'o/b/y']) { off.register(fn, { memoryMb: 128, durationMs: 0, trigger: 'http' }); off.observe(fn, min(0), 1) }
+  off.observe('o/b/y', min(50), 1)
+  t.same(warmMinutes(off, 1, 60, 'o/a/x'), [1], 'correlatedMin 0: off')
 })
 
 t.test('spes: concept drift -> a regular function whose period changes is judged again', async (t) => {
@@ -114,7 +134,7 @@ t.test('spes: concept drift -> a regular function whose period changes is judged
   t.equal(p.category('f'), 'regular')
   feed(p, [50, 70, 90, 110]) // idle 19 x3 once the ring has turned over
   t.equal(p.category('f'), 'regular')
-  t.same(p.plan('f'), [[19, 20]])
+  t.same(p.plan('f'), [[0, 1], [18, 23], [38, 43]])
 })
 
 t.test('faascache: under the budget nothing is evicted and nothing is pre-warmed', async (t) => {
@@ -161,5 +181,10 @@ t.test('new policies: unknown parameters and out-of-range values name the parame
   t.equal(codeOf(() => createPolicy('faascache', { memoryBudgetMb: 0 }), /memoryBudgetMb=0/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('faascache', { memoryBudgetMb: 'lots' }), /memoryBudgetMb=lots/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('iotless', { priorTailShape: -1 }), /priorTailShape=-1/), 'SIM_INVALID_PARAM')
+  t.equal(codeOf(() => createPolicy('spes', { correlatedMin: -1 }), /correlatedMin=-1/), 'SIM_INVALID_PARAM')
+  t.equal(codeOf(() => createPolicy('spes', { idleModes: 2.5 }), /idleModes=2.5 must be an integer/), 'SIM_INVALID_PARAM')
+  t.equal(codeOf(() => createPolicy('iotless', { slackThreshold: 2 }), /slackThreshold=2/), 'SIM_INVALID_PARAM')
+  t.equal(codeOf(() => createPolicy('iotless', { targetPercentile: 0 }), /targetPercentile=0/), 'SIM_INVALID_PARAM')
+  t.equal(codeOf(() => createPolicy('iotless', { slack: 1 }), /iotless has no parameter "slack"/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('lru')), 'SIM_UNKNOWN_POLICY')
 })

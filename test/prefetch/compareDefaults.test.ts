@@ -61,3 +61,36 @@ t.test('the bench runs every policy at its defaults, iotless among them', async 
   t.equal(c.verdicts.length, DEFAULT_RUNS.length - 1)
   t.ok(['met', 'missed', 'floor'].includes(c.halfOfHybrid))
 })
+
+t.test('waste breakdown: groups by active minutes, first calls apart, waste over releasing at once', async (t) => {
+  const { wasteBreakdown } = await import('../../prefetch/sim/wasteBreakdown.js')
+  const { simulate } = await import('../../prefetch/sim/simulate.js')
+  const { createPolicy } = await import('../../prefetch/policies/policies.js')
+  // f0: one arrival minute; f1: arrivals every 5 minutes (12 active minutes in 60)
+  const tr = trace([[3], Array.from({ length: 12 }, (_, i) => i * 5)], 60)
+  const released = simulate(tr, createPolicy('fixed', { keepAliveMin: 0 }), { perFunction: true, timeDecisions: false })
+  const kept = simulate(tr, createPolicy('fixed', { keepAliveMin: 10 }), { perFunction: true, timeDecisions: false })
+  const rows = wasteBreakdown(tr, kept, released, 25)
+  t.same(rows.map((r) => r.activeMinutes), ['1', '11-60'])
+  const [one, many] = rows
+  t.equal(one?.laterColdStarts, 0)
+  t.equal(one?.atOrUnderCut, 0, 'one call, one cold start: 100 %')
+  t.equal(many?.laterColdStarts, 0, 'every 5 minutes, kept 10: only the first call is cold')
+  t.equal(many?.atOrUnderCut, 1)
+  // f0 is kept 10 idle minutes at 1 GB: 600 GB-s; f1 4 idle minutes in each of 11 gaps and 10 after the last (capped
+  // by the trace end at minute 60: minutes 56..59 = 4)
+  t.equal(one?.keepAliveWasteGbSeconds, 600)
+  t.equal(many?.keepAliveWasteGbSeconds, (11 * 4 + 4) * 60)
+  const none = wasteBreakdown(tr, released, released, 25)
+  t.same(none.map((r) => r.keepAliveWasteGbSeconds), [0, 0], 'releasing at once chooses no waste')
+})
+
+t.test('pareto frontier: only points no other beats on both p75 and waste', async (t) => {
+  const { paretoFrontier } = await import('../../prefetch/sim/sweep.js')
+  const pt = (policy: string, p75: number, w: number): Parameters<typeof paretoFrontier>[0][number] => ({ policy, p75FunctionColdStartPct: p75, wastedMemoryGbSeconds: w } as unknown as Parameters<typeof paretoFrontier>[0][number])
+  const a = pt('a', 10, 100)
+  const b = pt('b', 20, 50)
+  const c = pt('c', 20, 120) // beaten by a
+  const d = pt('d', 10, 100) // equal to a: neither beats the other
+  t.same(paretoFrontier([c, b, a, d]).map((r) => r.policy), ['a', 'd', 'b'])
+})

@@ -63,7 +63,7 @@ t.test('the threshold grows with invocations: rare functions are held for unlike
 t.test('state per function is small and fixed', async (t) => {
   const p = new IotlessPolicy()
   feed(p, [0, 5, 10])
-  t.equal(p.stateBytes('f'), 32 * 2 + 16 * 4 + 7 * 8)
+  t.equal(p.stateBytes('f'), 32 * 2 + 16 * 4 + 8 * 8)
 })
 
 t.test('population prior: Kaplan-Meier counts functions still waiting as censored', async (t) => {
@@ -95,8 +95,8 @@ t.test('prior tail: once the population has said nothing more, a new function is
     feed(p, [4], 'f') // f has no history: the prior alone decides
     const plan = p.plan('f')
     const end = plan.at(-1)?.[1] ?? 0
-    // theta for a function with one invocation: clamp(0.003 x 1, 0.002, 0.1) = 0.003; hazard 1/(j+1) >= 0.003 up to j = 332
-    if (tail === 1) t.equal(end, Math.floor(1 / 0.003), 'the Pareto tail (hazard 1/(j+1)) holds it to idle minute 1/theta')
+    // theta for a function with one invocation: clamp(0.003 x 1, 0.005, 0.1) = 0.005; hazard 1/(j+1) >= 0.005 up to j = 199
+    if (tail === 1) t.equal(end, Math.floor(1 / 0.005), 'the Pareto tail (hazard 1/(j+1)) holds it to idle minute 1/theta')
     else t.ok(end <= 11, `without the tail the prior runs out within its range (plan ${JSON.stringify(plan)})`)
   }
 })
@@ -125,4 +125,65 @@ t.test('memory budget: while more is held idle than the budget allows, the price
   const loose = new IotlessPolicy({ ...opts, memoryBudgetMb: 1e6 })
   const c = simulate(trace, loose, { timeDecisions: false })
   t.equal(c.keepAliveWasteGbSeconds, a.keepAliveWasteGbSeconds, 'a budget never reached changes nothing')
+})
+
+/** Decides every function in `fns` for minutes [from, to), as the simulator does (once a minute, in order). */
+function tick (p: IotlessPolicy, fns: string[], from: number, to: number): void {
+  for (let m = from; m < to; m++) for (const f of fns) p.decide(f, min(m))
+}
+
+t.test('slack: the policy counts its own cold starts (arrival minutes it held nothing in)', async (t) => {
+  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, slackThreshold: 0 })
+  p.observe('f', min(0), 1)
+  t.equal(p.coldStarts('f'), 1, 'the first arrival is cold')
+  tick(p, ['f'], 1, 3)
+  p.observe('f', min(2), 1) // idle minute 1 held by the default keep-alive of a new function: warm
+  t.equal(p.coldStarts('f'), 1)
+  tick(p, ['f'], 3, 400)
+  p.observe('f', min(399), 1) // long after every plan ran out: cold
+  t.equal(p.coldStarts('f'), 2)
+})
+
+t.test('slack: the floor is the first-call floor of the functions seen so far, at targetPercentile', async (t) => {
+  const p = new IotlessPolicy({ slackThreshold: 0.2 })
+  // invocations 1, 2, 4, 8: shares 1, 1/2, 1/4, 1/8; nearest-rank p75 of 4 values is the 3rd smallest share... of
+  // the ascending shares [1/8, 1/4, 1/2, 1]: rank ceil(0.75 x 4) = 3 -> 1/2.
+  p.observe('a', min(0), 1)
+  p.observe('b', min(0), 2)
+  p.observe('c', min(0), 4)
+  p.observe('d', min(0), 8)
+  tick(p, ['a'], 1, 2)
+  t.equal(p.floorShare, 0.5)
+  const q = new IotlessPolicy({ slackThreshold: 0.2, targetPercentile: 50 })
+  for (const [f, c] of [['a', 1], ['b', 2], ['c', 4], ['d', 8]] as const) q.observe(f, min(0), c)
+  tick(q, ['a'], 1, 2)
+  t.equal(q.floorShare, 0.25, 'a lower percentile, a lower floor')
+  const off = new IotlessPolicy({ slackThreshold: 0 })
+  off.observe('a', min(0), 1)
+  tick(off, ['a'], 1, 2)
+  t.equal(off.floorShare, 1, 'slack rule off: the floor is never computed')
+})
+
+t.test('slack: a function that can take one more cold start and stay under the floor holds only likely minutes', async (t) => {
+  // Idle times alternating 2 and 20: after an arrival, idle minute 2 has hazard about 1/2, minute 20 hazard 1.
+  // Functions a and b have one invocation each, so the floor (p75 of 1/invocations) is 1: f, with 6 invocations and
+  // at most 4 cold starts, always has slack (1 x 6 - cold >= 1), so with the rule on its threshold is at least 0.9.
+  const mk = (slack: number): IotlessPolicy => {
+    const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, slackThreshold: slack })
+    for (const [f, c] of [['a', 1], ['b', 1], ['c', 2]] as const) p.observe(f, min(0), c)
+    const arrivals = [0, 3, 24, 27, 48, 51]
+    let k = 0
+    for (let m = 0; m <= 51; m++) {
+      if (arrivals[k] === m) { p.observe('f', min(m), 1); k++ }
+      tick(p, ['a', 'b', 'c', 'f'], m + 1, m + 2)
+    }
+    return p
+  }
+  const off = mk(0)
+  t.same(off.plan('f'), [[2, 3], [20, 21]], 'rule off: both likely idle minutes are held')
+  t.equal(off.coldStarts('f'), 2, 'rule off: the first arrival and the first 20-minute gap are cold')
+  const on = mk(0.9)
+  t.equal(on.floorShare, 1)
+  t.same(on.plan('f'), [[20, 21]], 'rule on: only the near-certain minute is held')
+  t.equal(on.coldStarts('f'), 4, 'the 2-minute gaps go cold: 4 of 6, still within the floor')
 })
