@@ -61,7 +61,7 @@ t.test('iotless replay against an in-process stack (embedded aedes, prefetch on)
   const svg = join(dir, 'latency.svg')
   const out = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
     execFile(process.execPath, [cliPath, 'replay', '--trace', 'azure2019', '--dir', dir, '--url', stack.brokerUrl,
-      '--speedup', '120', '--minutes', '6', '--functions', '2', '--topic-prefix', prefix, '--timeout-ms', '5000', '--warmup-minutes', '2',
+      '--speedup', '120', '--minutes', '6', '--functions', '2', '--topic-prefix', prefix, '--timeout-ms', '20000', '--warmup-minutes', '2',
       '--metrics-url', `http://127.0.0.1:${stack.metricsPort ?? 0}/metrics`, '--svg', svg, '--json'], (err, stdout, stderr) => {
       done({ code: err === null ? 0 : (typeof err.code === 'number' ? err.code : 1), stdout, stderr })
     })
