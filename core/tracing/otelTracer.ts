@@ -186,29 +186,51 @@ export async function startOtelTracing (s: OtelSettings, log: Logger, counters?:
   }
 }
 
-/** Wraps a function's handler in a span, the child of the event's traceparent (the adapter's dispatch). */
+/** The span of one handler call; `end` once, with an error text when it failed. */
+export interface HandlerSpan {
+  set(key: string, value: string | number | boolean): void
+  end(error?: string): void
+}
+
+/** Wraps a function's handler in a span, the child of the event's traceparent (the adapter's dispatch attempt). */
 export interface HandlerTracer {
   around<T>(fnName: string, event: { id: string; type: string; traceparent?: unknown }, run: () => Promise<T>): Promise<T>
+  /** The same span, started now and ended by the caller (a handler whose synchronous throw must stay synchronous). */
+  start(fnName: string, event: { id: string; type: string; traceparent?: unknown }, attributes?: SpanAttributes): HandlerSpan
   shutdown(): Promise<void>
 }
 
-/** The instance process's side: one SERVER span per handled event, exported like the adapter's. */
-export async function startHandlerTracing (s: OtelSettings, log: Logger): Promise<HandlerTracer> {
+/** A function's side (a pool instance process, `iotless fn serve`): one SERVER span per handled event, exported like the adapter's. */
+export async function startHandlerTracing (s: OtelSettings, log: Logger, trigger = 'pubsub'): Promise<HandlerTracer> {
   const { api, provider, tracer, contextOf } = await otelSdk(s, log, undefined, 'iotless-function', 'thread')
-  return {
-    async around (fnName, event, run) {
-      const tp = typeof event.traceparent === 'string' ? event.traceparent : undefined
-      const span = tracer.startSpan(`${fnName} handle`, {
-        kind: api.SpanKind.SERVER,
-        attributes: { 'faas.trigger': 'pubsub', 'faas.invoked_name': fnName, 'cloudevents.event_id': event.id, 'cloudevents.event_type': event.type }
-      }, contextOf(tp))
-      try {
-        return await run()
-      } catch (err) {
-        span.setStatus({ code: api.SpanStatusCode.ERROR, message: (err as Error).message })
-        throw err
-      } finally {
+  const start = (fnName: string, event: { id: string; type: string; traceparent?: unknown }, attributes?: SpanAttributes): HandlerSpan => {
+    const tp = typeof event.traceparent === 'string' ? event.traceparent : undefined
+    const span = tracer.startSpan(`${fnName} handle`, {
+      kind: api.SpanKind.SERVER,
+      attributes: { 'faas.trigger': trigger, 'faas.invoked_name': fnName, 'cloudevents.event_id': event.id, 'cloudevents.event_type': event.type, ...attributes }
+    }, contextOf(tp))
+    let done = false
+    return {
+      set: (k, v) => { span.setAttribute(k, v) },
+      end: (error) => {
+        if (done) return
+        done = true
+        if (error !== undefined) span.setStatus({ code: api.SpanStatusCode.ERROR, message: error })
         span.end()
+      }
+    }
+  }
+  return {
+    start,
+    async around (fnName, event, run) {
+      const span = start(fnName, event)
+      try {
+        const r = await run()
+        span.end()
+        return r
+      } catch (err) {
+        span.end((err as Error).message)
+        throw err
       }
     },
     shutdown: () => provider.shutdown()
