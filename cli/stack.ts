@@ -79,7 +79,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     let tracer: MessageTracer | undefined = traces
     const t = config.tracing
     const otelSettings = t.enabled
-      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000 }
+      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000, exportThread: t.exportThread }
       : undefined
     if (otelSettings !== undefined) {
       const { startOtelTracing } = await import('../core/tracing/otelTracer.js')

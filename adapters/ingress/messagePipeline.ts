@@ -246,7 +246,7 @@ export class MessagePipeline {
   /** The span of one dispatch attempt (retry number, tier), open in attemptSpans while it runs. */
   #attemptSpan (trace: MessageSpan | undefined, route: Route, event: OutgoingEvent, attempt: number, batchSize: number | undefined): StageSpan | undefined {
     if (trace === undefined) return undefined
-    const attrs: Record<string, string | number> = { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.attempt': attempt, 'cloudevents.event_id': event.attributes.id }
+    const attrs: Record<string, string | number> = { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.attempt': attempt }
     // A single-target route runs on its target; a multi-tier one's placement names the tier it chose.
     if (this.#o.targets.get(route.target)?.kind !== 'placement') attrs['iotless.tier'] = route.target
     if (batchSize !== undefined) attrs['iotless.batch_size'] = batchSize

@@ -1,6 +1,7 @@
 /**
- * Tracing cost, side by side in one run: three `iotless adapter` processes on one Mosquitto (its own, on a
- * free port), identical but for tracing: off, OpenTelemetry at 100% sampling, at 1%, each exporting over
+ * Tracing cost, side by side in one run: `iotless adapter` processes on one Mosquitto (its own, on a
+ * free port), identical but for tracing: off, OpenTelemetry at 100% sampling (export from the worker thread,
+ * and from the main thread), at 1%, each exporting over
  * OTLP/HTTP to a local receiver (otlpSink.ts, its own process). Each adapter sends to a knative target -> the
  * minimal HTTP sink of bench/adapter (receiver.ts, its own process). QoS 1.
  *
@@ -57,6 +58,7 @@ interface Mode { name: string; tracing: Record<string, unknown> | undefined; roo
 const ALL_MODES: Mode[] = [
   { name: 'off', tracing: { enabled: false, recent: 0 } },
   { name: 'OTel 100%', tracing: { enabled: true, sampleRatio: 1, recent: 0 } },
+  { name: 'OTel 100%, export on the main thread', tracing: { enabled: true, sampleRatio: 1, recent: 0, exportThread: 'main' } },
   { name: 'OTel 1%', tracing: { enabled: true, sampleRatio: 0.01, recent: 0 } }
 ]
 // Side by side with other builds (a checkout, built, e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked, tsc):

@@ -10,6 +10,8 @@ export interface OtelSettings {
   /** Spans waiting for export; past it, new ones are dropped and counted. */
   maxQueueSize: number
   exportTimeoutMs: number
+  /** The adapter's export: from a worker thread (default) or from the message-handling thread. */
+  exportThread?: 'worker' | 'main' | undefined
   scheduledDelayMs: number
 }
 
@@ -38,8 +40,11 @@ export interface OtelTracing {
 /** The OpenTelemetry packages tracing loads (optional peer dependencies of iotless). */
 export const OTEL_PACKAGES = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', '@opentelemetry/sdk-trace-base', '@opentelemetry/semantic-conventions'] as const
 
-/** The SDK, loaded now, with a provider exporting through a bounded, counted queue. */
-async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | undefined, scope: string, exportIn: 'worker' | 'thread') {
+/**
+ * The SDK, loaded now, with a provider exporting through a bounded, counted queue: from a worker thread
+ * (default: a hot path's process, the adapter, a proxy) or from this thread (a function's process).
+ */
+async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | undefined, scope: string, exportIn: 'worker' | 'thread' = 'worker') {
   try {
     await import('@opentelemetry/sdk-trace-base')
   } catch (err) {
@@ -143,7 +148,7 @@ async function boundedBatchProcessor (s: OtelSettings, log: Logger, counters: Ot
 }
 
 export async function startOtelTracing (s: OtelSettings, log: Logger, counters?: OtelCounters): Promise<OtelTracing> {
-  const { api, provider, tracer, traceparentOf, contextOf, droppedSpans } = await otelSdk(s, log, counters, 'iotless-adapter', 'worker')
+  const { api, provider, tracer, traceparentOf, contextOf, droppedSpans } = await otelSdk(s, log, counters, 'iotless-adapter', s.exportThread === 'main' ? 'thread' : 'worker')
 
   const messageTracer: MessageTracer = {
     begin (msg: InboundForTrace): MessageSpan {
