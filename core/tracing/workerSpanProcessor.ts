@@ -68,22 +68,24 @@ export class WorkerSpanProcessor implements SpanProcessor {
     }
   }
 
-  async forceFlush (): Promise<void> {
+  async forceFlush (waitMs = this.#o.exportTimeoutMs + 1000): Promise<void> {
     this.#send()
     if (this.#pending === 0) return
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, this.#o.exportTimeoutMs + 1000)
+      const t = setTimeout(resolve, Math.max(0, waitMs))
       this.#idle.push(() => { clearTimeout(t); resolve() })
     })
   }
 
+  /** Exports what is queued and stops the worker, within one export timeout (+1 s) in all: an endpoint that is down does not hold stopping up longer. */
   async shutdown (): Promise<void> {
     if (this.#closed) return
+    const deadline = Date.now() + this.#o.exportTimeoutMs + 1000
     this.#worker.ref()
-    await this.forceFlush()
+    await this.forceFlush(deadline - Date.now())
     this.#closed = true
     const closed = new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, this.#o.exportTimeoutMs + 1000)
+      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()))
       this.#worker.on('message', (m: FromExportWorker) => { if (m.type === 'closed') { clearTimeout(t); resolve() } })
     })
     this.#post({ type: 'shutdown' })
