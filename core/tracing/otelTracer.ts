@@ -157,6 +157,13 @@ export async function startOtelTracing (s: OtelSettings, log: Logger, counters?:
         kind: api.SpanKind.CONSUMER,
         attributes: { 'messaging.system': 'mqtt', 'messaging.operation.type': 'receive', 'messaging.destination.name': msg.topic, 'messaging.mqtt.qos': msg.qos, 'messaging.message.body.size': msg.payload.length }
       }, parentCtx)
+      if (!root.isRecording()) {
+        // Not sampled: with parent-based sampling its stages would not be recorded either. The message's
+        // context goes on as it is (flags 00, so downstream does not record), and no further span is made.
+        const tp = traceparentOf(root)
+        const none: StageSpan = { traceparent: tp, set () {}, end () {} }
+        return { traceparent: tp ?? '', set () {}, stage: () => none, end () {} }
+      }
       const rootCtx = api.trace.setSpan(parentCtx, root)
       return {
         get traceparent () { return traceparentOf(root) ?? '' },
