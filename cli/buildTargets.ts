@@ -10,14 +10,21 @@ import type { Target } from '../adapters/target.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
 import type { Metrics } from '../core/metrics.js'
-import { PlacementTarget, type Tier } from '../adapters/placement/placementTarget.js'
+import { PlacementTarget, type PlacementRecord, type Tier } from '../adapters/placement/placementTarget.js'
 import { placementTargetName } from '../adapters/placement/placementTargetName.js'
 
 /** routes[].explore when unset (docs/config.md). */
 export const DEFAULT_EXPLORE = 0.02
 
 /** What the PlacementTargets of multi-tier routes are given. */
-export interface PlacementDeps { clock: Clock; random?: () => number; metrics?: Metrics | undefined; log?: Logger | undefined }
+export interface PlacementDeps {
+  clock: Clock
+  random?: () => number
+  metrics?: Metrics | undefined
+  log?: Logger | undefined
+  /** Each tier tried (tracing: the attempt's span gets it, core/tracing/attemptSpans.ts). */
+  onDecision?: ((r: PlacementRecord) => void) | undefined
+}
 
 
 /**
@@ -86,7 +93,8 @@ function addPlacementTargets (config: Readonly<Config>, targets: Map<string, Tar
       now: () => performance.now(),
       random: deps.random ?? Math.random,
       metrics: deps.metrics,
-      log: deps.log
+      log: deps.log,
+      onDecision: deps.onDecision
     }))
   })
 }

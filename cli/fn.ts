@@ -43,6 +43,11 @@ Options of fn serve:
   --config JSON  the function's config object, given to init as ctx.config (default: $IOTLESS_FN_CONFIG, else {}),
                  e.g. '{"gpu":"auto"}'
 
+Tracing (off by default, docs/tracing.md): IOTLESS_TRACING_ENABLED=true or OTEL_TRACES_EXPORTER=otlp records a span
+around each handler call, the child of the event's traceparent, exported over OTLP/HTTP to IOTLESS_TRACING_ENDPOINT
+or OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT (OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG) and the other tracing.*
+variables apply too).
+
 Prints one JSON line on stdout when listening ({"msg":"iotless fn listening","mode","port"}) and, in knative mode,
 one when init has run ({"msg":"iotless fn ready","initMs"}). Exits 1 when init fails.`
 
@@ -155,6 +160,20 @@ async function serve (argv: string[]): Promise<number> {
     effects = await openEffectStore(parseStoreUrl(env.IOTLESS_EFFECTS_URL, 'IOTLESS_EFFECTS_URL'), 'IOTLESS_EFFECTS_URL')
   }
 
+  // Handler spans only when the environment asks (docs/tracing.md): otherwise not even the settings module loads.
+  let tracer: import('../core/tracing/otelTracer.js').HandlerTracer | undefined
+  if (env.OTEL_TRACES_EXPORTER !== undefined || Object.keys(env).some((k) => k.startsWith('IOTLESS_TRACING_'))) {
+    const { serveTracingFromEnv } = await import('../functions/sdk/serveTracing.js')
+    const settings = serveTracingFromEnv(env, name)
+    if (settings !== undefined) {
+      const { startHandlerTracing } = await import('../core/tracing/otelTracer.js')
+      const { pino } = await import('pino')
+      tracer = await startHandlerTracing(settings, pino({ base: { function: name } }, pino.destination(2)))
+      line({ msg: 'iotless fn tracing', endpoint: settings.endpoint, sampleRatio: settings.sampleRatio, serviceName: settings.serviceName })
+    }
+  }
+  const stopTracing = async (): Promise<void> => { await tracer?.shutdown() }
+
   if (mode === 'openwhisk') {
     const platform = env.__OW_RUNTIME_PLATFORM ?? 'openwhisk'
     if (platform !== 'openwhisk' && platform !== 'knative') throw new IotlessError('CLI_USAGE', `__OW_RUNTIME_PLATFORM (${platform}) is not supported: openwhisk or knative`)
@@ -164,11 +183,12 @@ async function serve (argv: string[]): Promise<number> {
       host,
       env,
       singleEntrypoint: platform === 'knative',
-      allowConcurrent: (env.__OW_ALLOW_CONCURRENT ?? '').toLowerCase() === 'true'
+      allowConcurrent: (env.__OW_ALLOW_CONCURRENT ?? '').toLowerCase() === 'true',
+      tracer
     })
     line({ msg: 'iotless fn listening', mode, platform, port: ow.port })
     return await new Promise<number>((resolve) => {
-      const stop = (): void => { ow.close().then(() => resolve(0), () => resolve(1)) }
+      const stop = (): void => { ow.close().then(stopTracing).then(() => resolve(0), () => resolve(1)) }
       process.once('SIGTERM', stop)
       process.once('SIGINT', stop)
       process.once('SIGHUP', stop)
@@ -180,14 +200,14 @@ async function serve (argv: string[]): Promise<number> {
   const { startKnativeServer } = await import('../functions/sdk/knativeServer.js')
   const registry = new Registry()
   const metrics = createMetrics(registry)
-  const kn = await startKnativeServer(fn, { name, config, metrics, effects }, { port, host, registry })
+  const kn = await startKnativeServer(fn, { name, config, metrics, effects }, { port, host, registry, tracer })
   line({ msg: 'iotless fn listening', mode, port: kn.port })
   return await new Promise<number>((resolve, reject) => {
     let stopping = false
     const stop = (): void => {
       if (stopping) return
       stopping = true
-      kn.shutdown().then(() => resolve(0), () => resolve(1))
+      kn.shutdown().then(stopTracing).then(() => resolve(0), () => resolve(1))
     }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)

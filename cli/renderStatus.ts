@@ -34,6 +34,12 @@ export function renderStatus (s: StatusSnapshot, opts: { url: string; traces: nu
   out.push('Dead letters', ...(s.deadLetters.length === 0 ? ['none'] : table(['route', 'code', 'count'], s.deadLetters.map((d) => [d.route, d.code, String(d.count)]))), '')
   if (s.prefetch === undefined) out.push('Prefetch: off', '')
   else out.push('Prefetch', ...(s.prefetch.length === 0 ? ['no decision yet'] : table(['function', 'wanted', 'arrivals/min'], s.prefetch.map((p) => [p.function, String(p.wanted), p.arrivalsPerMinute.toFixed(1)]))), '')
+  // Multi-tier routes only (a server from before they existed sends no `tiers`).
+  const tiers = s.tiers ?? []
+  if (tiers.length > 0) {
+    out.push('Placement (multi-tier routes)', ...table(['route', 'tier', 'share', 'decisions', 'predicted p50', 'measured p50'],
+      tiers.map((x) => [x.route, clean(x.tier), `${(100 * x.share).toFixed(0)}%`, Object.entries(x.decisions).map(([k, n]) => `${k} ${n}`).join(', '), ms(x.predicted.p50), ms(x.measured.p50)])), '')
+  }
   const traces = s.traces.slice(0, opts.traces)
   out.push(`Last messages (${traces.length})`)
   for (const t of traces) {

@@ -7,6 +7,7 @@ import { createMetrics, type Metrics } from '../core/metrics.js'
 import { startMetricsServer } from '../core/metricsServer.js'
 import { RecentTraces } from '../core/tracing/recentTraces.js'
 import { teeTracers, type MessageTracer } from '../core/tracing/messageTracer.js'
+import { AttemptSpans } from '../core/tracing/attemptSpans.js'
 import { DEFAULT_OTLP_TRACES_URL } from '../core/config/otelEnv.js'
 import { DashboardService } from '../dashboard/dashboardService.js'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../adapters/broker/embeddedBroker.js'
@@ -78,7 +79,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     let tracer: MessageTracer | undefined = traces
     const t = config.tracing
     const otelSettings = t.enabled
-      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000 }
+      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000, exportThread: t.exportThread }
       : undefined
     if (otelSettings !== undefined) {
       const { startOtelTracing } = await import('../core/tracing/otelTracer.js')
@@ -142,7 +143,9 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })
     if (prefetch !== undefined) lifecycle.add('prefetch', () => prefetch.prefetcher.stop())
     // Routes on `local` go through the prefetcher's arrival recorder when prefetch is on.
-    const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target, { clock, log, metrics })
+    // With a tracer, each dispatch attempt's span gets the tier its route's placement tried.
+    const attemptSpans = tracer === undefined ? undefined : new AttemptSpans()
+    const targets = buildTargets(config, opts.baseDir, opts.env, prefetch?.target ?? target, { clock, log, metrics, onDecision: attemptSpans === undefined ? undefined : (r) => { attemptSpans.placed(r) } })
     lifecycle.add('targets', () => closeRemoteTargets(targets))
 
     // Opened before the broker connection: a store that cannot be opened stops start-up naming adapter.dedup.url.
@@ -172,7 +175,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       clock,
       log,
       metrics,
-      tracer
+      tracer,
+      attemptSpans
     })
     await adapter.start()
     lifecycle.add('adapter', async () => {

@@ -13,6 +13,8 @@ export interface StatusSnapshot {
   deadLetters: Array<{ route: string; code: string; count: number }>
   /** Invocations by route target and function: where work was placed. One tier (local) until placement lands. */
   placement: Array<{ target: string; function: string; invocations: number }>
+  /** Multi-tier routes (routes[].targets): each tier's share of the decisions, by reason, and its latency predicted against measured. */
+  tiers: TierStatus[]
   prefetch: PrefetchStatus[] | undefined
   traces: TraceRecord[]
 }
@@ -43,6 +45,19 @@ export interface FunctionStatus {
   /** Dispatch-to-answer seconds since start, from the histogram's buckets. */
   latency: Percentiles
   coldStartSeconds: Percentiles
+}
+
+export interface TierStatus {
+  route: string
+  tier: string
+  /** Messages placed on this tier, failovers included, by reason (best, explore, ordered, failover). */
+  decisions: Record<string, number>
+  total: number
+  /** Its share of the route's decisions, in [0, 1]. */
+  share: number
+  /** Seconds, of the runs that succeeded: the model's prediction at decision time and what was measured. */
+  predicted: Percentiles
+  measured: Percentiles
 }
 
 export interface PrefetchStatus {
@@ -94,11 +109,12 @@ export function histogramQuantile (q: number, buckets: Array<[number, number]>):
   return prevBound
 }
 
-function percentilesBy (metrics: MetricObjectWithValues<Value>[], name: string, label: string): Map<string, Percentiles> {
+function percentilesBy (metrics: MetricObjectWithValues<Value>[], name: string, label: string | ((labels: Value['labels']) => string | undefined)): Map<string, Percentiles> {
   const byKey = new Map<string, Array<[number, number]>>()
   for (const v of valuesOf(metrics, name)) {
     if (!('metricName' in v) || v.metricName !== `${name}_bucket`) continue
-    const key = String(v.labels[label] ?? '')
+    const key = typeof label === 'string' ? String(v.labels[label] ?? '') : label(v.labels)
+    if (key === undefined) continue
     const le = v.labels.le
     const bound = le === '+Inf' ? Infinity : Number(le)
     const list = byKey.get(key) ?? []
@@ -198,6 +214,29 @@ export function buildSnapshot (input: SnapshotInput): StatusSnapshot {
   }
   for (const p of placementMap.values()) p.invocations = Object.values(invocationsByFn.get(p.function) ?? {}).reduce((a, b) => a + b, 0)
 
+  // Multi-tier routes: decisions by tier and reason, and the predicted and measured latency of each tier.
+  const tierKey = (l: Value['labels']): string => `${String(l.route ?? '')}\u0000${String(l.tier ?? '')}`
+  const tierMap = new Map<string, TierStatus>()
+  for (const v of valuesOf(metrics, 'iotless_placement_decisions_total')) {
+    const key = tierKey(v.labels)
+    const ts = tierMap.get(key) ?? { route: String(v.labels.route ?? ''), tier: String(v.labels.tier ?? ''), decisions: {}, total: 0, share: 0, predicted: NO_PERCENTILES, measured: NO_PERCENTILES }
+    const reason = String(v.labels.reason ?? '')
+    ts.decisions[reason] = (ts.decisions[reason] ?? 0) + v.value
+    ts.total += v.value
+    tierMap.set(key, ts)
+  }
+  const predicted = percentilesBy(metrics, 'iotless_placement_latency_seconds', (l) => l.kind === 'predicted' ? tierKey(l) : undefined)
+  const measured = percentilesBy(metrics, 'iotless_placement_latency_seconds', (l) => l.kind === 'measured' ? tierKey(l) : undefined)
+  const routeTotals = new Map<string, number>()
+  for (const ts of tierMap.values()) routeTotals.set(ts.route, (routeTotals.get(ts.route) ?? 0) + ts.total)
+  for (const [key, ts] of tierMap) {
+    const all = routeTotals.get(ts.route) ?? 0
+    ts.share = all === 0 ? 0 : ts.total / all
+    ts.predicted = predicted.get(key) ?? NO_PERCENTILES
+    ts.measured = measured.get(key) ?? NO_PERCENTILES
+  }
+  const tiers = [...tierMap.values()].sort((a, b) => a.route.localeCompare(b.route, 'en', { numeric: true }) || b.total - a.total || a.tier.localeCompare(b.tier))
+
   const prefetch = input.prefetch?.map((p) => ({
     function: p.function,
     wanted: p.wanted,
@@ -214,6 +253,7 @@ export function buildSnapshot (input: SnapshotInput): StatusSnapshot {
     functions,
     deadLetters,
     placement: [...placementMap.values()],
+    tiers,
     prefetch,
     traces: input.traces
   }

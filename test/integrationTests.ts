@@ -43,6 +43,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'cli/status.test.ts',
   'tracing/oneTrace.test.ts',
   'tracing/tracingOff.test.ts',
+  'tracing/unsampled.test.ts',
   'cli/prefetch.test.ts',
   'cli/sim.test.ts',
   'core/config.test.ts',

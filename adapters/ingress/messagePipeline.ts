@@ -6,8 +6,9 @@ import { toBatchBody } from '../../core/cloudEventHttp.js'
 import type { ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
-import type { MessageSpan, MessageTracer } from '../../core/tracing/messageTracer.js'
-import type { OutgoingEvent, ReplyPayload, Target } from '../target.js'
+import type { AttemptSpans } from '../../core/tracing/attemptSpans.js'
+import type { MessageSpan, MessageTracer, StageSpan } from '../../core/tracing/messageTracer.js'
+import type { DispatchResult, OutgoingEvent, ReplyPayload, Target } from '../target.js'
 import { batchAttributes, splitBatchReply } from './batchReply.js'
 import { Batcher } from './batcher.js'
 import { sniffContentType } from './buildEvent.js'
@@ -16,6 +17,7 @@ import { dedupKey } from './dedupKey.js'
 import type { DedupWindow } from './dedupWindow.js'
 import { derivedId } from './derivedId.js'
 import { eventFromMessage } from './eventFromMessage.js'
+import { incomingTraceparent } from './incomingTraceparent.js'
 import { ResponseTopicPolicy } from './responseTopicPolicy.js'
 import { RetryingTarget, type RetriedResult } from './retryingTarget.js'
 import type { Route, RouteMatch, RouteTable } from './routeTable.js'
@@ -73,6 +75,8 @@ export interface MessagePipelineOptions {
   dedup?: DedupWindow | undefined
   /** Records each message's stages (dashboard, OpenTelemetry); none: no tracing work at all. */
   tracer?: MessageTracer | undefined
+  /** Where a multi-tier route's placement finds the span of the attempt it places (with a tracer). */
+  attemptSpans?: AttemptSpans | undefined
 }
 
 interface BatchItem { event: OutgoingEvent; match: RouteMatch; msg: InboundMessage; receivedAt: number; trace: MessageSpan | undefined }
@@ -142,7 +146,7 @@ export class MessagePipeline {
   /** One message, start to end: every matching route handles it; it is acknowledged when all of them say so. */
   async handle (msg: InboundMessage): Promise<Outcome> {
     const { log, metrics } = this.#o
-    const trace = this.#o.tracer?.begin({ topic: msg.topic, payload: msg.payload, qos: msg.qos, traceparent: firstUserProperty(msg, 'traceparent') })
+    const trace = this.#o.tracer?.begin({ topic: msg.topic, payload: msg.payload, qos: msg.qos, traceparent: incomingTraceparent(msg) })
     const matching = trace?.stage('route match')
     const matches = this.#o.routes.match(msg.topic)
     matching?.set('iotless.routes', matches.map((m) => m.route.label).join(','))
@@ -215,16 +219,16 @@ export class MessagePipeline {
         const outcomes = await state.batcher.add({ event, match, msg, receivedAt, trace })
         outcome = outcomes.includes('leave') ? 'leave' : 'ack'
       } else {
-        const dispatching = trace?.stage('dispatch', { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName })
-        // The function's span joins the trace as a child of this dispatch (OpenTelemetry on; else unchanged).
-        if (dispatching?.traceparent !== undefined) event.attributes.traceparent = dispatching.traceparent
         const retried = await state.retry.run((target, attempt) => {
           const late = expiredBy(msg, receivedAt, this.#o.clock.now())
           if (late !== undefined) return Promise.resolve(expiredResult(msg, late))
-          return target.dispatch(route.functionName, withAttempt(event, attempt), { signal: this.#o.stop })
+          const sent = withAttempt(event, attempt)
+          const span = this.#attemptSpan(trace, route, event, attempt, undefined)
+          // The function's span joins the trace as a child of this attempt (OpenTelemetry on; else unchanged).
+          if (span?.traceparent !== undefined) sent.attributes.traceparent = event.attributes.traceparent = span.traceparent
+          const sending = target.dispatch(route.functionName, sent, { signal: this.#o.stop })
+          return span === undefined ? sending : this.#endAttempt(span, event, sending)
         }, this.#o.stop)
-        dispatching?.set('iotless.attempts', retried.attempts)
-        dispatching?.end(retried.result.status === 'rejected' ? retried.result.code : undefined)
         outcome = await this.#settle(match, msg, event, retried, trace)
       }
     } finally {
@@ -237,6 +241,33 @@ export class MessagePipeline {
   async #expired (match: RouteMatch, msg: InboundMessage, event: OutgoingEvent, lateMs: number, trace: MessageSpan | undefined): Promise<Outcome> {
     const r = expiredResult(msg, lateMs)
     return await this.#deadLetter(match, msg, event, r.code, r.message, 0, undefined, trace)
+  }
+
+  /** The span of one dispatch attempt (retry number, tier), open in attemptSpans while it runs. */
+  #attemptSpan (trace: MessageSpan | undefined, route: Route, event: OutgoingEvent, attempt: number, batchSize: number | undefined): StageSpan | undefined {
+    if (trace === undefined) return undefined
+    const attrs: Record<string, string | number> = { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.attempt': attempt }
+    // A single-target route runs on its target; a multi-tier one's placement names the tier it chose.
+    if (this.#o.targets.get(route.target)?.kind !== 'placement') attrs['iotless.tier'] = route.target
+    if (batchSize !== undefined) attrs['iotless.batch_size'] = batchSize
+    const span = trace.stage('dispatch', attrs)
+    this.#o.attemptSpans?.open(event.attributes.id, span)
+    return span
+  }
+
+  /** Ends an attempt's span with its result (an error status with the code when rejected). */
+  async #endAttempt (span: StageSpan, event: OutgoingEvent, sending: Promise<DispatchResult>): Promise<DispatchResult> {
+    try {
+      const r = await sending
+      if (r.status === 'rejected') span.set('iotless.retryable', r.retryable)
+      span.end(r.status === 'rejected' ? r.code : undefined)
+      return r
+    } catch (err) {
+      span.end((err as Error).message)
+      throw err
+    } finally {
+      this.#o.attemptSpans?.close(event.attributes.id, span)
+    }
   }
 
   /** Refuses, before any work, what the route must not run. */
@@ -298,15 +329,21 @@ export class MessagePipeline {
   async #dispatchBatch (route: Route, state: RouteState, items: BatchItem[]): Promise<Outcome[]> {
     this.#o.metrics?.batchSize.observe({ route: route.label }, items.length)
     const signal = this.#o.stop
-    const dispatching = items.map((i) => i.trace?.stage('dispatch', { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.batch_size': items.length }))
     const retried = await state.retry.run((target, attempt) => {
       const events = items.map((i) => withAttempt(i.event, attempt))
-      return target.dispatchBatch !== undefined
+      // Each message of the batch gets a span for the attempt (its trace's); the first one's is the placement's.
+      const spans = items.map((i, k) => {
+        const span = this.#attemptSpan(i.trace, route, i.event, attempt, items.length)
+        if (span?.traceparent !== undefined) (events[k] as OutgoingEvent).attributes.traceparent = i.event.attributes.traceparent = span.traceparent
+        return span
+      })
+      const sending = target.dispatchBatch !== undefined
         ? target.dispatchBatch(route.functionName, events, { signal })
         : target.dispatch(route.functionName, { attributes: { ...batchAttributes(events, this.#o.source), iotlessattempt: String(attempt) }, data: toBatchBody(events) }, { signal })
+      if (spans.every((s) => s === undefined)) return sending
+      return Promise.all(spans.map((s, k) => s === undefined ? sending : this.#endAttempt(s, (items[k] as BatchItem).event, sending))).then((rs) => rs[0] as DispatchResult)
     }, signal)
     const { result, attempts } = retried
-    for (const d of dispatching) { d?.set('iotless.attempts', attempts); d?.end(result.status === 'rejected' ? result.code : undefined) }
     if (this.#leftByStop(retried)) return items.map(() => 'leave')
     if (result.status === 'rejected') {
       return await Promise.all(items.map((i) => this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus, i.trace)))
@@ -441,10 +478,4 @@ function deadLetterId (source: string, msg: InboundMessage, event: OutgoingEvent
   if (event !== undefined) return derivedId('deadletter', event.attributes.source, event.attributes.id)
   if (msg.qos > 0 && msg.messageId !== undefined) return derivedId('deadletter', stableEventId(source, msg.topic, msg.messageId, msg.payload), code)
   return randomUUID()
-}
-
-/** The first value of an MQTT 5 User Property (mqtt.js gives an array when a name repeats). */
-function firstUserProperty (msg: InboundMessage, name: string): string | undefined {
-  const v = msg.properties?.userProperties?.[name]
-  return Array.isArray(v) ? v[0] : v
 }

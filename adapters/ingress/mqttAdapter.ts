@@ -5,6 +5,7 @@ import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { MessageTracer } from '../../core/tracing/messageTracer.js'
+import type { AttemptSpans } from '../../core/tracing/attemptSpans.js'
 import type { Target } from '../target.js'
 import type { DedupStore } from '../../effects/effectStore.js'
 import { DedupWindow } from './dedupWindow.js'
@@ -51,6 +52,8 @@ export interface MqttAdapterOptions {
   metrics?: Metrics | undefined
   /** Records each message's stages (core/tracing); none: no tracing work. */
   tracer?: MessageTracer | undefined
+  /** Where a multi-tier route's placement finds the span of the attempt it places. */
+  attemptSpans?: AttemptSpans | undefined
 }
 
 /**
@@ -110,7 +113,8 @@ export class MqttAdapter {
           stopping: this.#stop.signal,
           onStoreError: () => { opts.metrics?.dedupStoreErrors.inc() }
         }),
-      tracer: opts.tracer
+      tracer: opts.tracer,
+      attemptSpans: opts.attemptSpans
     })
   }
 

@@ -1,6 +1,7 @@
 /**
- * Tracing cost, side by side in one run: three `iotless adapter` processes on one Mosquitto (its own, on a
- * free port), identical but for tracing: off, OpenTelemetry at 100% sampling, at 1%, each exporting over
+ * Tracing cost, side by side in one run: `iotless adapter` processes on one Mosquitto (its own, on a
+ * free port), identical but for tracing: off, OpenTelemetry at 100% sampling (export from the worker thread,
+ * and from the main thread), at 1%, each exporting over
  * OTLP/HTTP to a local receiver (otlpSink.ts, its own process). Each adapter sends to a knative target -> the
  * minimal HTTP sink of bench/adapter (receiver.ts, its own process). QoS 1.
  *
@@ -52,12 +53,22 @@ class Child {
   async close (): Promise<void> { const e = once(this.child, 'exit'); this.child.send({ cmd: 'exit' }); await e }
 }
 
-interface Mode { name: string; tracing: Record<string, unknown> }
-const MODES: Mode[] = [
+/** One adapter: its tracing section (none: the key is left out), and the built checkout it runs from (default this one). */
+interface Mode { name: string; tracing: Record<string, unknown> | undefined; root?: string }
+const ALL_MODES: Mode[] = [
   { name: 'off', tracing: { enabled: false, recent: 0 } },
   { name: 'OTel 100%', tracing: { enabled: true, sampleRatio: 1, recent: 0 } },
+  { name: 'OTel 100%, export on the main thread', tracing: { enabled: true, sampleRatio: 1, recent: 0, exportThread: 'main' } },
   { name: 'OTel 1%', tracing: { enabled: true, sampleRatio: 0.01, recent: 0 } }
 ]
+// Side by side with other builds (a checkout, built, e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked, tsc):
+// BENCH_PRE_TRACING=DIR the adapter from before tracing existed (no tracing section in its config: its schema has none);
+// BENCH_BEFORE=DIR an earlier tracing implementation, at 100% sampling.
+if (process.env.BENCH_PRE_TRACING !== undefined) ALL_MODES.push({ name: `before tracing (${process.env.BENCH_PRE_TRACING_LABEL ?? path.basename(process.env.BENCH_PRE_TRACING)})`, tracing: undefined, root: process.env.BENCH_PRE_TRACING })
+if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `OTel 100%, ${process.env.BENCH_BEFORE_LABEL ?? path.basename(process.env.BENCH_BEFORE)}`, tracing: { enabled: true, sampleRatio: 1, recent: 0 }, root: process.env.BENCH_BEFORE })
+// BENCH_MODES=0,1 runs some of them (profiling); BENCH_CPU_PROF=DIR starts each adapter under --cpu-prof.
+const MODES = process.env.BENCH_MODES === undefined ? ALL_MODES : process.env.BENCH_MODES.split(',').map((k) => ALL_MODES[Number(k)] as Mode)
+const CPU_PROF = process.env.BENCH_CPU_PROF
 
 async function startMosquitto (): Promise<{ url: string; child: ChildProcess }> {
   const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) }) })
@@ -81,11 +92,13 @@ function startAdapter (broker: string, sinkUrl: string, otlpUrl: string, topic: 
     metrics: { enabled: false },
     log: { level: 'warn' },
     adapter: { maxInFlight: 1024 },
-    tracing: { ...mode.tracing, endpoint: otlpUrl },
+    ...(mode.tracing === undefined ? {} : { tracing: { ...mode.tracing, endpoint: otlpUrl } }),
     targets: { sink: { kind: 'knative', url: sinkUrl, connections: 32 } },
     routes: [{ topic, function: 'sink', target: 'sink', qos: 1, maxInFlight: 1024 }]
   }))
-  return spawn(process.execPath, [CLI, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const prof = CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROF, '--cpu-prof-name', `adapter-${k}.cpuprofile`]
+  const cli = mode.root === undefined ? CLI : path.join(mode.root, 'dist', 'cli', 'iotless.js')
+  return spawn(process.execPath, [...prof, cli, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'] })
 }
 
 function cpuSeconds (pid: number): number {
@@ -104,8 +117,9 @@ async function ready (pub: MqttClient, topic: string, sink: Child): Promise<void
   await sink.reset()
 }
 
-async function saturate (pub: MqttClient, topic: string, sink: Child, n: number, offset: number): Promise<number> {
+async function saturate (pub: MqttClient, topic: string, sink: Child, n: number, offset: number, pid?: number): Promise<{ rate: number; cpuPer1000: number }> {
   await sink.reset()
+  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid)
   let next = 0
   const start = performance.now()
   let lastProgress = start
@@ -116,7 +130,7 @@ async function saturate (pub: MqttClient, topic: string, sink: Child, n: number,
     if (sink.count !== lastCount) { lastCount = sink.count; lastProgress = performance.now() }
     if (performance.now() - lastProgress > 5000) throw new Error(`stalled at ${sink.count}/${n} on ${topic}`)
   }
-  return n / ((performance.now() - start) / 1000)
+  return { rate: n / ((performance.now() - start) / 1000), cpuPer1000: pid === undefined ? NaN : (cpuSeconds(pid) - cpu0) / n * 1000 }
 }
 
 async function fixedRate (pub: MqttClient, topic: string, sink: Child, pid: number, offset: number): Promise<{ cpuPer1000: number; p50: number; p99: number; lost: number }> {
@@ -153,12 +167,14 @@ async function main (): Promise<void> {
     // Warm-up: one short saturation each, not counted.
     for (let k = 0; k < MODES.length; k++) await saturate(pub, topics[k] as string, sinks[k] as Child, Math.min(2000, MESSAGES), 1e8)
     const sat: number[][] = MODES.map(() => [])
+    const satCpu: number[][] = MODES.map(() => [])
     const fixed: Array<Array<{ cpuPer1000: number; p50: number; p99: number; lost: number }>> = MODES.map(() => [])
     for (let r = 0; r < ROUNDS; r++) {
       for (let k = 0; k < MODES.length; k++) {
-        const rate = await saturate(pub, topics[k] as string, sinks[k] as Child, MESSAGES, (r + 1) * 1e6)
+        const { rate, cpuPer1000 } = await saturate(pub, topics[k] as string, sinks[k] as Child, MESSAGES, (r + 1) * 1e6, adapters[k]?.pid as number)
         sat[k]?.push(rate)
-        console.log(`round ${r + 1} ${MODES[k]?.name}: ${rate.toFixed(0)} msg/s at saturation`)
+        satCpu[k]?.push(cpuPer1000)
+        console.log(`round ${r + 1} ${MODES[k]?.name}: ${rate.toFixed(0)} msg/s at saturation, ${cpuPer1000.toFixed(3)} CPU s per 1000`)
       }
       for (let k = 0; k < MODES.length; k++) {
         const f = await fixedRate(pub, topics[k] as string, sinks[k] as Child, adapters[k]?.pid as number, (r + 1) * 1e6 + 5e5)
@@ -170,26 +186,28 @@ async function main (): Promise<void> {
     const spans = ((await otlp.ask('report', 'report')).report as { spans: number; requests: number })
     const loadAfter = os.loadavg()
     const base = median(sat[0] as number[])
+    const baseSatCpu = median(satCpu[0] as number[])
     const baseCpu = median((fixed[0] ?? []).map((f) => f.cpuPer1000))
     const rows = MODES.map((m, k) => {
       const s = median(sat[k] as number[])
       const f = fixed[k] ?? []
       const cpu = median(f.map((x) => x.cpuPer1000))
-      return `| ${m.name} | ${s.toFixed(0)} | ${(s / base).toFixed(3)} | ${(sat[k] ?? []).map((x) => x.toFixed(0)).join(', ')} | ${cpu.toFixed(3)} | ${(cpu / baseCpu).toFixed(2)} | ${median(f.map((x) => x.p50)).toFixed(2)} | ${median(f.map((x) => x.p99)).toFixed(2)} | ${f.reduce((a, x) => a + x.lost, 0)} |`
+      const sc = median(satCpu[k] as number[])
+      return `| ${m.name} | ${s.toFixed(0)} | ${(s / base).toFixed(3)} | ${(sat[k] ?? []).map((x) => x.toFixed(0)).join(', ')} | ${sc.toFixed(3)} | ${(sc / baseSatCpu).toFixed(3)} | ${cpu.toFixed(3)} | ${(cpu / baseCpu).toFixed(2)} | ${median(f.map((x) => x.p50)).toFixed(2)} | ${median(f.map((x) => x.p99)).toFixed(2)} | ${f.reduce((a, x) => a + x.lost, 0)} |`
     })
     const section = [
       '## Tracing',
       '',
       `\`npm run bench:tracing\` (BENCH_MESSAGES=${MESSAGES} BENCH_ROUNDS=${ROUNDS} BENCH_RATE=${RATE} BENCH_RATE_SECONDS=${RATE_SECONDS}), ${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, ${os.cpus().length} cores.`,
-      'Three `iotless adapter` processes, identical but for `tracing` (off; OpenTelemetry at 100%; at 1%; the dashboard ring off in all three), on one Mosquitto 2 of the bench\'s own,',
+      `${MODES.length} \`iotless adapter\` processes, identical but for \`tracing\` (${MODES.map((m) => m.name).join('; ')}; the dashboard ring off in all), on one Mosquitto 2 of the bench's own,`,
       'each sending QoS 1 messages to a knative target (the minimal HTTP sink of bench/adapter, its own process); spans exported over OTLP/HTTP JSON to a local receiver',
       '(bench/tracing/otlpSink.ts, its own process, which parses every export). The modes take turns within each round; medians of the rounds.',
       '',
-      '| tracing | saturation msg/s (median) | vs off | rounds | CPU s per 1000 msgs at fixed rate | vs off | p50 ms | p99 ms | lost |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| tracing | saturation msg/s (median) | vs off | rounds | CPU s per 1000 msgs at saturation | vs off | CPU s per 1000 msgs at fixed rate | vs off | p50 ms | p99 ms | lost |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
-      `Spans received by the OTLP receiver: ${spans.spans} in ${spans.requests} exports (3 per traced message: receive, route match, dispatch; the sink answers with no reply, so there is no reply publish).`,
+      `Spans received by the OTLP receiver: ${spans.spans} in ${spans.requests} exports (3 per traced message: receive, route match, one dispatch attempt; the sink answers with no reply, so there is no reply publish). CPU s: the adapter process's user + system time (all its threads, the export worker's included), from /proc.`,
       `Load average (1, 5, 15 min) before ${loadBefore.map((x) => x.toFixed(2)).join(', ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(', ')} (other helpers share the machine: 2 cores).`
     ].join('\n')
     console.log('\n' + section)

@@ -315,7 +315,9 @@ export const configSchema = z.strictObject({
     serviceName: z.string().min(1).default('iotless'),
     /** Spans waiting for export at most; past it new spans are dropped and counted. */
     maxQueueSize: z.int().min(1).max(1_000_000).default(2048),
-    exportTimeoutMs: z.int().min(1).default(10_000)
+    exportTimeoutMs: z.int().min(1).default(10_000),
+    /** Where the adapter serialises and posts its spans: a worker thread (off the message-handling thread) or that thread itself (one core). */
+    exportThread: z.enum(['worker', 'main']).default('worker')
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')

@@ -10,6 +10,8 @@ export interface OtelSettings {
   /** Spans waiting for export; past it, new ones are dropped and counted. */
   maxQueueSize: number
   exportTimeoutMs: number
+  /** The adapter's export: from a worker thread (default) or from the message-handling thread. */
+  exportThread?: 'worker' | 'main' | undefined
   scheduledDelayMs: number
 }
 
@@ -30,14 +32,19 @@ export interface OtelTracing {
 /**
  * The adapter's spans through the real OpenTelemetry SDK, exported over OTLP/HTTP (JSON) to `endpoint`.
  * The SDK is imported here, dynamically, only when tracing is on: with it off nothing of it is loaded.
- * Export never holds a message up: spans go to a bounded queue (BatchSpanProcessor), and past
- * `maxQueueSize` unexported spans new ones are dropped, counted, and logged once.
+ * Export never holds a message up: the adapter's finished spans go, as compact records, to an export worker
+ * thread (workerSpanProcessor.ts) that serialises and posts them; a function's instance process uses the
+ * SDK's BatchSpanProcessor. Both queues are bounded: past `maxQueueSize` unexported spans new ones are
+ * dropped, counted, and logged once.
  */
 /** The OpenTelemetry packages tracing loads (optional peer dependencies of iotless). */
 export const OTEL_PACKAGES = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', '@opentelemetry/sdk-trace-base', '@opentelemetry/semantic-conventions'] as const
 
-/** The SDK, loaded now, with a provider exporting through a bounded, counted queue. */
-async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | undefined, scope: string) {
+/**
+ * The SDK, loaded now, with a provider exporting through a bounded, counted queue: from a worker thread
+ * (default: a hot path's process, the adapter, a proxy) or from this thread (a function's process).
+ */
+async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | undefined, scope: string, exportIn: 'worker' | 'thread' = 'worker') {
   try {
     await import('@opentelemetry/sdk-trace-base')
   } catch (err) {
@@ -48,15 +55,52 @@ async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | u
     throw err
   }
   const api = await import('@opentelemetry/api')
-  const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base')
-  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http')
+  const { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace-base')
   const { resourceFromAttributes } = await import('@opentelemetry/resources')
   const { ATTR_SERVICE_NAME } = await import('@opentelemetry/semantic-conventions')
-  const { W3CTraceContextPropagator, ExportResultCode } = await import('@opentelemetry/core')
-  type ReadableSpan = import('@opentelemetry/sdk-trace-base').ReadableSpan
-  type SpanExporter = import('@opentelemetry/sdk-trace-base').SpanExporter
+  const { W3CTraceContextPropagator } = await import('@opentelemetry/core')
   type Span = import('@opentelemetry/api').Span
 
+  let processor: import('@opentelemetry/sdk-trace-base').SpanProcessor
+  let droppedSpans: () => number
+  if (exportIn === 'worker') {
+    // The adapter: serialisation and POST in a worker thread, off the thread that handles messages.
+    const { WorkerSpanProcessor } = await import('./workerSpanProcessor.js')
+    const p = new WorkerSpanProcessor({ endpoint: s.endpoint, exportTimeoutMs: s.exportTimeoutMs, serviceName: s.serviceName, scope, maxQueueSize: s.maxQueueSize, maxBatchSize: Math.min(512, s.maxQueueSize), scheduledDelayMs: s.scheduledDelayMs, log, counters })
+    processor = p
+    droppedSpans = () => p.dropped
+  } else {
+    const b = await boundedBatchProcessor(s, log, counters)
+    processor = b.processor
+    droppedSpans = b.dropped
+  }
+  // Ratio 1 and 0 need no draw per span.
+  const root = s.sampleRatio >= 1 ? new AlwaysOnSampler() : s.sampleRatio <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(s.sampleRatio)
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: s.serviceName }),
+    sampler: new ParentBasedSampler({ root }),
+    spanProcessors: [processor]
+  })
+  const propagator = new W3CTraceContextPropagator()
+  const getter = { keys: (c: Record<string, string>) => Object.keys(c), get: (c: Record<string, string>, k: string) => c[k] }
+  // The W3C traceparent of a span, as W3CTraceContextPropagator.inject writes it (version 00), without a context and a carrier per call.
+  const traceparentOf = (span: Span): string | undefined => {
+    const c = span.spanContext()
+    if (!api.isSpanContextValid(c)) return undefined
+    return `00-${c.traceId}-${c.spanId}-0${(c.traceFlags & 1).toString(16)}`
+  }
+  const contextOf = (traceparent: string | undefined): import('@opentelemetry/api').Context =>
+    traceparent === undefined ? api.ROOT_CONTEXT : propagator.extract(api.ROOT_CONTEXT, { traceparent }, getter)
+  return { api, provider, tracer: provider.getTracer(scope), traceparentOf, contextOf, droppedSpans }
+}
+
+/** The SDK's BatchSpanProcessor and OTLP/HTTP exporter in this thread (a function's instance process), bounded and counted. */
+async function boundedBatchProcessor (s: OtelSettings, log: Logger, counters: OtelCounters | undefined) {
+  const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base')
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http')
+  const { ExportResultCode } = await import('@opentelemetry/core')
+  type ReadableSpan = import('@opentelemetry/sdk-trace-base').ReadableSpan
+  type SpanExporter = import('@opentelemetry/sdk-trace-base').SpanExporter
   const inner = new OTLPTraceExporter({ url: s.endpoint, timeoutMillis: s.exportTimeoutMs })
   let pending = 0
   let dropped = 0
@@ -82,8 +126,8 @@ async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | u
     forceFlush: () => inner.forceFlush()
   }
   const batch = new BatchSpanProcessor(exporter, { maxQueueSize: s.maxQueueSize, maxExportBatchSize: Math.min(512, s.maxQueueSize), scheduledDelayMillis: s.scheduledDelayMs, exportTimeoutMillis: s.exportTimeoutMs })
-  const bounded = {
-    onStart: (span: Span, ctx: import('@opentelemetry/api').Context) => { batch.onStart(span as never, ctx) },
+  const processor = {
+    onStart: (span: import('@opentelemetry/api').Span, ctx: import('@opentelemetry/api').Context) => { batch.onStart(span as never, ctx) },
     onEnd (span: ReadableSpan) {
       if (pending >= s.maxQueueSize) {
         dropped++
@@ -100,26 +144,11 @@ async function otelSdk (s: OtelSettings, log: Logger, counters: OtelCounters | u
     shutdown: () => batch.shutdown(),
     forceFlush: () => batch.forceFlush()
   }
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: s.serviceName }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(s.sampleRatio) }),
-    spanProcessors: [bounded]
-  })
-  const propagator = new W3CTraceContextPropagator()
-  const getter = { keys: (c: Record<string, string>) => Object.keys(c), get: (c: Record<string, string>, k: string) => c[k] }
-  const setter = { set: (c: Record<string, string>, k: string, v: string) => { c[k] = v } }
-  const traceparentOf = (span: Span): string | undefined => {
-    const carrier: Record<string, string> = {}
-    propagator.inject(api.trace.setSpan(api.ROOT_CONTEXT, span), carrier, setter)
-    return carrier.traceparent
-  }
-  const contextOf = (traceparent: string | undefined): import('@opentelemetry/api').Context =>
-    traceparent === undefined ? api.ROOT_CONTEXT : propagator.extract(api.ROOT_CONTEXT, { traceparent }, getter)
-  return { api, provider, tracer: provider.getTracer(scope), traceparentOf, contextOf, droppedSpans: () => dropped }
+  return { processor, dropped: () => dropped }
 }
 
 export async function startOtelTracing (s: OtelSettings, log: Logger, counters?: OtelCounters): Promise<OtelTracing> {
-  const { api, provider, tracer, traceparentOf, contextOf, droppedSpans } = await otelSdk(s, log, counters, 'iotless-adapter')
+  const { api, provider, tracer, traceparentOf, contextOf, droppedSpans } = await otelSdk(s, log, counters, 'iotless-adapter', s.exportThread === 'main' ? 'thread' : 'worker')
 
   const messageTracer: MessageTracer = {
     begin (msg: InboundForTrace): MessageSpan {
@@ -128,16 +157,23 @@ export async function startOtelTracing (s: OtelSettings, log: Logger, counters?:
         kind: api.SpanKind.CONSUMER,
         attributes: { 'messaging.system': 'mqtt', 'messaging.operation.type': 'receive', 'messaging.destination.name': msg.topic, 'messaging.mqtt.qos': msg.qos, 'messaging.message.body.size': msg.payload.length }
       }, parentCtx)
+      if (!root.isRecording()) {
+        // Not sampled: with parent-based sampling its stages would not be recorded either. The message's
+        // context goes on as it is (flags 00, so downstream does not record), and no further span is made.
+        const tp = traceparentOf(root)
+        const none: StageSpan = { traceparent: tp, set () {}, end () {} }
+        return { traceparent: tp ?? '', set () {}, stage: () => none, end () {} }
+      }
       const rootCtx = api.trace.setSpan(parentCtx, root)
       return {
         get traceparent () { return traceparentOf(root) ?? '' },
         set: (key, value) => { root.setAttribute(key, value) },
-        stage (name: string, attributes: SpanAttributes = {}): StageSpan {
+        stage (name: string, attributes?: SpanAttributes): StageSpan {
           const kind = name === 'dispatch' ? api.SpanKind.CLIENT : name === 'reply publish' || name === 'dead letter' ? api.SpanKind.PRODUCER : api.SpanKind.INTERNAL
           const span = tracer.startSpan(name, { kind, attributes }, rootCtx)
           let done = false
           return {
-            traceparent: traceparentOf(span),
+            get traceparent () { return traceparentOf(span) },
             set: (key, value) => { span.setAttribute(key, value) },
             end: (error?: string) => {
               if (done) return
@@ -162,29 +198,51 @@ export async function startOtelTracing (s: OtelSettings, log: Logger, counters?:
   }
 }
 
-/** Wraps a function's handler in a span, the child of the event's traceparent (the adapter's dispatch). */
+/** The span of one handler call; `end` once, with an error text when it failed. */
+export interface HandlerSpan {
+  set(key: string, value: string | number | boolean): void
+  end(error?: string): void
+}
+
+/** Wraps a function's handler in a span, the child of the event's traceparent (the adapter's dispatch attempt). */
 export interface HandlerTracer {
   around<T>(fnName: string, event: { id: string; type: string; traceparent?: unknown }, run: () => Promise<T>): Promise<T>
+  /** The same span, started now and ended by the caller (a handler whose synchronous throw must stay synchronous). */
+  start(fnName: string, event: { id: string; type: string; traceparent?: unknown }, attributes?: SpanAttributes): HandlerSpan
   shutdown(): Promise<void>
 }
 
-/** The instance process's side: one SERVER span per handled event, exported like the adapter's. */
-export async function startHandlerTracing (s: OtelSettings, log: Logger): Promise<HandlerTracer> {
-  const { api, provider, tracer, contextOf } = await otelSdk(s, log, undefined, 'iotless-function')
-  return {
-    async around (fnName, event, run) {
-      const tp = typeof event.traceparent === 'string' ? event.traceparent : undefined
-      const span = tracer.startSpan(`${fnName} handle`, {
-        kind: api.SpanKind.SERVER,
-        attributes: { 'faas.trigger': 'pubsub', 'faas.invoked_name': fnName, 'cloudevents.event_id': event.id, 'cloudevents.event_type': event.type }
-      }, contextOf(tp))
-      try {
-        return await run()
-      } catch (err) {
-        span.setStatus({ code: api.SpanStatusCode.ERROR, message: (err as Error).message })
-        throw err
-      } finally {
+/** A function's side (a pool instance process, `iotless fn serve`): one SERVER span per handled event, exported like the adapter's. */
+export async function startHandlerTracing (s: OtelSettings, log: Logger, trigger = 'pubsub'): Promise<HandlerTracer> {
+  const { api, provider, tracer, contextOf } = await otelSdk(s, log, undefined, 'iotless-function', 'thread')
+  const start = (fnName: string, event: { id: string; type: string; traceparent?: unknown }, attributes?: SpanAttributes): HandlerSpan => {
+    const tp = typeof event.traceparent === 'string' ? event.traceparent : undefined
+    const span = tracer.startSpan(`${fnName} handle`, {
+      kind: api.SpanKind.SERVER,
+      attributes: { 'faas.trigger': trigger, 'faas.invoked_name': fnName, 'cloudevents.event_id': event.id, 'cloudevents.event_type': event.type, ...attributes }
+    }, contextOf(tp))
+    let done = false
+    return {
+      set: (k, v) => { span.setAttribute(k, v) },
+      end: (error) => {
+        if (done) return
+        done = true
+        if (error !== undefined) span.setStatus({ code: api.SpanStatusCode.ERROR, message: error })
         span.end()
+      }
+    }
+  }
+  return {
+    start,
+    async around (fnName, event, run) {
+      const span = start(fnName, event)
+      try {
+        const r = await run()
+        span.end()
+        return r
+      } catch (err) {
+        span.end((err as Error).message)
+        throw err
       }
     },
     shutdown: () => provider.shutdown()

@@ -117,6 +117,23 @@
       tr.append(cell(p.target), cell(p.function), cell(p.invocations, true))
       return tr
     }))
+    // Multi-tier routes: each tier's share of the decisions as a bar, the reasons, predicted against measured.
+    const tiers = s.tiers || []
+    fill(document.querySelector('#tiers tbody'), tiers.map(function (x) {
+      const tr = el('tr')
+      tr.dataset.route = x.route
+      tr.dataset.tier = x.tier
+      const share = el('td', undefined, 'share')
+      const track = el('div', undefined, 'share-track')
+      const bar = el('div', undefined, 'share-bar')
+      bar.style.width = (100 * x.share).toFixed(1) + '%'
+      track.appendChild(bar)
+      share.append(track, el('span', (100 * x.share).toFixed(0) + '% (' + x.total + ')', 'num'))
+      const reasons = Object.entries(x.decisions).map(function (e) { return e[0] + ' ' + e[1] }).join(', ')
+      tr.append(cell(x.route), cell(x.tier), share, cell(reasons), cell(fmtS(x.predicted.p50), true), cell(fmtS(x.measured.p50), true))
+      return tr
+    }))
+    document.getElementById('tiers-none').hidden = tiers.length > 0
   }
 
   function renderTraces (s) {

@@ -10,7 +10,8 @@ import { FunctionHost, type Outcome } from './functionHost.js'
 import { MAX_BODY_BYTES } from './localServer.js'
 import { readBody } from './readBody.js'
 import { BATCH_CONTENT_TYPE, eventsFromJsonBody, mediaType, replyAttributes, STRUCTURED_CONTENT_TYPE, structuredReply } from './structuredEvent.js'
-import { WARMUP_HEADER } from './warmup.js'
+import { WARMUP_EVENT_TYPE, WARMUP_HEADER } from './warmup.js'
+import type { HandlerTracer } from '../../core/tracing/otelTracer.js'
 
 /** CloudEvent types of the events `iotless fn serve` replies with. */
 export const REPLY_EVENT_TYPE = 'dev.iotless.function.reply'
@@ -22,6 +23,8 @@ export interface KnativeServerOptions {
   maxBodyBytes?: number
   /** Served on GET /metrics when given. */
   registry?: Registry
+  /** A span around each event's handling, joined through its traceparent (serveTracing.ts); none: no tracing. */
+  tracer?: HandlerTracer | undefined
 }
 
 export interface KnativeServer {
@@ -75,7 +78,10 @@ export async function startKnativeServer<S> (fn: DefinedFunction<S>, ctx: InitCo
       return
     }
     const started = performance.now()
+    const tracer = opts.tracer
+    const spans = tracer === undefined ? undefined : events.map((e) => e.type === WARMUP_EVENT_TYPE ? undefined : tracer.start(ctx.name, e, batch ? { 'iotless.batch_size': events.length } : undefined))
     const outcomes = await host.invoke(events)
+    spans?.forEach((s, i) => { const o = outcomes[i]; s?.end(o?.kind === 'error' ? o.code : undefined) })
     // W3C Server-Timing: the handler's own time, so a client can tell it from transport and SDK time.
     res.setHeader('server-timing', `handler;dur=${(performance.now() - started).toFixed(3)}`)
     if (batch) {

@@ -4,6 +4,7 @@ import { CloudEvent } from 'cloudevents'
 import { isJsonContentType } from '../../core/cloudEventHttp.js'
 import { listen } from '../../core/listen.js'
 import type { ActivationInfo, DefinedFunction, HandleResult, InitContext } from './defineFunction.js'
+import type { HandlerTracer } from '../../core/tracing/otelTracer.js'
 import { FunctionHost } from './functionHost.js'
 import { isFunctionInputError } from './functionInputError.js'
 import { readBody } from './readBody.js'
@@ -32,6 +33,8 @@ export interface OpenWhiskServerOptions {
   out?: { write: (s: string) => unknown }
   err?: { write: (s: string) => unknown }
   maxBodyBytes?: number
+  /** A span around each activation's handler, joined through the event's traceparent (serveTracing.ts); none: no tracing. */
+  tracer?: HandlerTracer | undefined
 }
 
 export interface OpenWhiskServer { server: Server; port: number; close: () => Promise<void> }
@@ -150,6 +153,7 @@ export async function startOpenWhiskServer<S> (fn: DefinedFunction<S>, ctx: Init
     }
     let pending: unknown
     let thrown: { e: unknown } | undefined
+    const span = opts.tracer?.start(ctx.name, event, activation.activationId === undefined ? undefined : { 'faas.invocation_id': activation.activationId })
     try {
       // Called without await first, as runner.js does: a synchronous throw stops the container (502);
       // a rejected promise is an application error, resolved as { error }. A FunctionInputError is always
@@ -161,6 +165,7 @@ export async function startOpenWhiskServer<S> (fn: DefinedFunction<S>, ctx: Init
     }
     if (thrown !== undefined) {
       const e = thrown.e
+      span?.end(e instanceof Error ? e.message : String(e))
       err.write(`${e instanceof Error && e.stack !== undefined ? e.stack : String(e)}\n`)
       markers()
       setStatus('stopped')
@@ -169,8 +174,10 @@ export async function startOpenWhiskServer<S> (fn: DefinedFunction<S>, ctx: Init
     let result: unknown
     try {
       result = toResult(await pending)
+      span?.end()
     } catch (e) {
       result = { error: serializeError(e) }
+      span?.end(e instanceof Error ? e.message : String(e))
     }
     if (typeof result !== 'object') err.write(`Result must be of type object but has type "${typeof result}": ${String(result)}\n`)
     markers()

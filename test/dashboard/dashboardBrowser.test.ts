@@ -85,3 +85,43 @@ async function waitReplies (list: unknown[], n: number): Promise<void> {
   const deadline = Date.now() + 10_000
   while (list.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
 }
+
+t.test('the placement panel draws each tier of a multi-tier route: its share and why', async (t) => {
+  const prefix = `dash-tiers-${process.pid}-${Date.now().toString(36)}`
+  const base0 = stackConfig(prefix, '', {})
+  // Two tiers: the local pool, and a Knative URL where nothing listens (every try there fails over to local).
+  const config = stackConfig(prefix, '', {
+    metrics: { port: 0, dashboardIntervalMs: 200 },
+    targets: { far: { kind: 'knative', url: 'http://127.0.0.1:9/' } },
+    routes: [{ topic: `${prefix}/tiered/#`, function: 'echo', targets: ['far', 'local'], reply: `${prefix}/tiered-replies` }],
+    functions: { echo: base0.functions.echo }
+  })
+  const { stack } = await startTestStack(t, config)
+  const base = `http://127.0.0.1:${stack.metricsPort ?? 0}`
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] })
+  t.teardown(() => browser.close())
+  // bypassCSP: only so waitForFunction can evaluate its text (the page's CSP forbids eval).
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, bypassCSP: true })
+  await page.goto(`${base}/`)
+  await page.waitForSelector('#conn.up', { timeout: 10_000 })
+  t.equal(await page.$eval('#tiers-none', (e) => (e as unknown as { hidden: boolean }).hidden), false, 'before any message: the note says none yet')
+  const sub = await collector(stack.brokerUrl, `${prefix}/tiered-replies`)
+  t.teardown(sub.close)
+  const pub = await publisher(stack.brokerUrl)
+  t.teardown(() => pub.endAsync(true))
+  for (let k = 0; k < 6; k++) await pub.publishAsync(`${prefix}/tiered/n${k}`, JSON.stringify({ n: k }), { qos: 1 })
+  await waitReplies(sub.received, 6)
+  t.equal(sub.received.length, 6, 'every message answered, by the tier that works')
+  await page.waitForFunction(`document.querySelectorAll('#tiers tbody tr[data-route="routes[0]"]').length === 2 && /failover/.test(document.querySelector('#tiers tr[data-tier="local"]')?.textContent ?? '')`, undefined, { timeout: 15_000 })
+  const rows = await page.$$eval('#tiers tbody tr', (rs) => rs.map((r) => [...r.children].map((c) => c.textContent ?? '')))
+  const local = rows.find((r) => r[1] === 'local')
+  const far = rows.find((r) => r[1] === 'far')
+  t.ok(local !== undefined && far !== undefined, `a row per tier (${JSON.stringify(rows)})`)
+  t.match(local?.[3], /failover \d+/, 'local took the messages far could not')
+  t.match(far?.[5], /^-$/, 'far has no measured latency: none of its runs succeeded')
+  t.match(local?.[5], /\d+(\.\d+)? (µs|ms|s)$/, 'local has a measured p50')
+  const status = await (await fetch(`${base}/api/status`)).json() as { tiers: Array<{ tier: string; total: number; share: number }> }
+  const sum = status.tiers.reduce((a, x) => a + x.share, 0)
+  t.ok(Math.abs(sum - 1) < 1e-9, `the route's shares add up to 1 (${sum})`)
+  t.equal(await page.$eval('#tiers-none', (e) => (e as unknown as { hidden: boolean }).hidden), true, 'the note is gone')
+})

@@ -62,3 +62,21 @@ t.test('the first sample has no window and reports no rate', async (t) => {
   t.match(snap.routes, [{ route: 'routes[0]', received: 5, ratePerS: 0 }])
   t.equal(snap.prefetch, undefined)
 })
+
+t.test('multi-tier routes: each tier\'s share of the decisions, by reason, predicted against measured', async (t) => {
+  const registry = new Registry()
+  const m = createMetrics(registry, { defaultMetrics: false })
+  m.placementDecisions.inc({ route: 'routes[2]', tier: 'edge', reason: 'best' }, 6)
+  m.placementDecisions.inc({ route: 'routes[2]', tier: 'edge', reason: 'explore' }, 1)
+  m.placementDecisions.inc({ route: 'routes[2]', tier: 'cloud', reason: 'failover' }, 3)
+  for (let k = 0; k < 4; k++) m.placementLatency.observe({ route: 'routes[2]', tier: 'edge', kind: 'predicted' }, 0.004)
+  for (let k = 0; k < 4; k++) m.placementLatency.observe({ route: 'routes[2]', tier: 'edge', kind: 'measured' }, 0.02)
+  const metrics = await registry.getMetricsAsJSON()
+  const snap = buildSnapshot({ metrics, now: totalsOf(metrics, 0), before: undefined, routeTargets: new Map(), pools: [], prefetch: undefined, traces: [] })
+  t.same(snap.tiers.map((x) => [x.route, x.tier, x.total, x.share]), [['routes[2]', 'edge', 7, 0.7], ['routes[2]', 'cloud', 3, 0.3]], 'the busiest tier first')
+  t.same(snap.tiers[0]?.decisions, { best: 6, explore: 1 })
+  const edge = snap.tiers[0]
+  t.ok((edge?.predicted.p50 ?? 0) > 0.0025 && (edge?.predicted.p50 ?? 1) <= 0.005, `predicted p50 in the 2.5-5 ms bucket (${edge?.predicted.p50})`)
+  t.ok((edge?.measured.p50 ?? 0) > 0.01 && (edge?.measured.p50 ?? 1) <= 0.025, `measured p50 in the 10-25 ms bucket (${edge?.measured.p50})`)
+  t.equal(snap.tiers[1]?.measured.count, 0, 'no successful run on cloud recorded')
+})

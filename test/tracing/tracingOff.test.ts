@@ -1,7 +1,10 @@
 // Tracing off costs nothing to load: a stack started with tracing.enabled false imports no @opentelemetry
-// module; with it on, it does (so the check can fail).
+// module, nor does `iotless fn serve` with no tracing variables; with it on, they do (so the check can fail).
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { cliPath, fixtureFunction } from '../helpers/paths.js'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -44,5 +47,43 @@ t.test('tracing off: no OpenTelemetry module is loaded', async (t) => {
 
 t.test('tracing on: the SDK is loaded', async (t) => {
   const loaded = modulesLoadedByStack(t, { enabled: true, endpoint: 'http://127.0.0.1:9/v1/traces' })
+  t.ok(loaded.some((u) => u.includes('@opentelemetry/sdk-trace-base')), 'sdk-trace-base')
+})
+
+/** The modules `iotless fn serve` loads until it is ready, with `env` added to its environment. */
+async function modulesLoadedByServe (t: Test, env: Record<string, string>): Promise<string[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-tracing-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const log = path.join(dir, 'loaded.txt')
+  const hooks = path.join(dir, 'hooks.mjs')
+  fs.writeFileSync(hooks, `import fs from 'node:fs'
+export async function resolve (spec, ctx, next) {
+  const r = await next(spec, ctx)
+  fs.appendFileSync(${JSON.stringify(log)}, r.url + '\\n')
+  return r
+}
+`)
+  const register = path.join(dir, 'register.mjs')
+  fs.writeFileSync(register, `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_') && !k.startsWith('IOTLESS_')))
+  const child = spawn(process.execPath, ['--import', pathToFileURL(register).href, cliPath, 'fn', 'serve', fixtureFunction('echo'), '--port', '0', '--host', '127.0.0.1'], { cwd: repoRoot, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = once(child, 'exit')
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (l) => { if (l.includes('"iotless fn ready"')) resolve() })
+    child.once('exit', (code) => { reject(new Error(`fn serve exited ${code}`)) })
+  })
+  child.kill('SIGTERM')
+  await exited
+  return fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '')
+}
+
+t.test('fn serve without tracing variables: no OpenTelemetry module, not even the settings', async (t) => {
+  const loaded = await modulesLoadedByServe(t, {})
+  t.ok(loaded.some((u) => u.includes('/dist/functions/sdk/knativeServer.js')), 'the server was loaded')
+  t.same(loaded.filter((u) => u.includes('@opentelemetry') || u.includes('otelTracer') || u.includes('serveTracing')), [])
+})
+
+t.test('fn serve with IOTLESS_TRACING_ENABLED: the SDK is loaded', async (t) => {
+  const loaded = await modulesLoadedByServe(t, { IOTLESS_TRACING_ENABLED: 'true', IOTLESS_TRACING_ENDPOINT: 'http://127.0.0.1:9/v1/traces' })
   t.ok(loaded.some((u) => u.includes('@opentelemetry/sdk-trace-base')), 'sdk-trace-base')
 })
