@@ -7,6 +7,7 @@ export class RobustFit {
   readonly #xs: number[] = []
   readonly #ys: number[] = []
   readonly #window: number
+  readonly #scratch: number[]
   #next = 0
   #a = 0
   #b = 0
@@ -14,6 +15,7 @@ export class RobustFit {
   constructor (window = 24) {
     if (!(window >= 2)) throw new RangeError(`window must be >= 2, got ${window}`)
     this.#window = window
+    this.#scratch = new Array<number>(window).fill(0)
   }
 
   get count (): number { return this.#xs.length }
@@ -31,6 +33,39 @@ export class RobustFit {
       this.#next = (this.#next + 1) % this.#window
     }
     this.#refit()
+  }
+
+  /**
+   * The median y of the points within `rel` of x (|x_i - x| <= rel * max(x, x_i)) when there are at least
+   * `min` of them, else the line at x. Inputs often come in a few sizes (camera resolutions, chunk lengths) and
+   * the work need not be linear in them (text-detect scales every frame down to 960 px, so big frames cost
+   * alike): near points say more than the line there. O(window), no allocation.
+   */
+  predictNear (x: number, rel = 0.2, min = 3): number {
+    const xs = this.#xs
+    const near = this.#scratch
+    let k = 0
+    for (let i = 0; i < xs.length; i++) {
+      const xi = xs[i] as number
+      if (Math.abs(xi - x) <= rel * Math.max(x, xi)) {
+        // insertion sort into near[0..k]
+        const y = this.#ys[i] as number
+        let j = k++
+        while (j > 0 && (near[j - 1] as number) > y) { near[j] = near[j - 1] as number; j-- }
+        near[j] = y
+      }
+    }
+    if (k < min) return this.predict(x)
+    const m = k >> 1
+    const y = k % 2 === 1 ? near[m] as number : ((near[m - 1] as number) + (near[m] as number)) / 2
+    return y > 0 ? y : 0
+  }
+
+  /** How many points lie within `rel` of x (as predictNear counts them). */
+  countNear (x: number, rel = 0.2): number {
+    let k = 0
+    for (const xi of this.#xs) if (Math.abs(xi - x) <= rel * Math.max(x, xi)) k++
+    return k
   }
 
   /** The fitted y at x; never below 0 (a time). With no point yet, 0. */
