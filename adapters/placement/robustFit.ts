@@ -1,3 +1,6 @@
+/** Points within this share of a size are "near" it (predictNear, countNear, and which point leaves a full window). */
+const NEAR = 0.2
+
 /**
  * A robust line y = a + b x over the last `window` points (Theil-Sen: the median of pairwise slopes, then the
  * median intercept), as STOIC fits processing time against input size: one outlier (a GC pause, a noisy
@@ -8,7 +11,8 @@ export class RobustFit {
   readonly #ys: number[] = []
   readonly #window: number
   readonly #scratch: number[]
-  #next = 0
+  readonly #ages: number[] = []
+  #seq = 0
   #a = 0
   #b = 0
 
@@ -22,17 +26,43 @@ export class RobustFit {
   get intercept (): number { return this.#a }
   get slope (): number { return this.#b }
 
+  /**
+   * Adds a point; when the window is full it replaces the oldest point whose size still has 3 or more points
+   * near it (counting the new one), else the oldest: a size the tier seldom gets keeps its few runs instead of
+   * being pushed out by the common ones (placement sends each size where it runs fastest, so a tier's window
+   * fills with the sizes it wins), while every size's runs still renew oldest first.
+   */
   add (x: number, y: number): void {
     if (!Number.isFinite(x) || !Number.isFinite(y)) return
+    const seq = this.#seq++
     if (this.#xs.length < this.#window) {
       this.#xs.push(x)
       this.#ys.push(y)
+      this.#ages.push(seq)
     } else {
-      this.#xs[this.#next] = x
-      this.#ys[this.#next] = y
-      this.#next = (this.#next + 1) % this.#window
+      const victim = this.#victim(x)
+      this.#xs[victim] = x
+      this.#ys[victim] = y
+      this.#ages[victim] = seq
     }
     this.#refit()
+  }
+
+  #victim (incoming: number): number {
+    const xs = this.#xs
+    let oldest = 0
+    let crowded = -1
+    for (let i = 0; i < xs.length; i++) {
+      if ((this.#ages[i] as number) < (this.#ages[oldest] as number)) oldest = i
+      if (crowded !== -1 && (this.#ages[i] as number) > (this.#ages[crowded] as number)) continue
+      const xi = xs[i] as number
+      let near = Math.abs(incoming - xi) <= NEAR * Math.max(incoming, xi) ? 1 : 0
+      for (let j = 0; j < xs.length && near < 3; j++) {
+        if (j !== i && Math.abs((xs[j] as number) - xi) <= NEAR * Math.max(xs[j] as number, xi)) near++
+      }
+      if (near >= 3) crowded = i
+    }
+    return crowded === -1 ? oldest : crowded
   }
 
   /**
@@ -41,7 +71,7 @@ export class RobustFit {
    * the work need not be linear in them (text-detect scales every frame down to 960 px, so big frames cost
    * alike): near points say more than the line there. O(window), no allocation.
    */
-  predictNear (x: number, rel = 0.2, min = 3): number {
+  predictNear (x: number, rel = NEAR, min = 3): number {
     const xs = this.#xs
     const near = this.#scratch
     let k = 0
@@ -62,7 +92,7 @@ export class RobustFit {
   }
 
   /** How many points lie within `rel` of x (as predictNear counts them). */
-  countNear (x: number, rel = 0.2): number {
+  countNear (x: number, rel = NEAR): number {
     let k = 0
     for (const xi of this.#xs) if (Math.abs(xi - x) <= rel * Math.max(x, xi)) k++
     return k

@@ -214,7 +214,7 @@ async function main (): Promise<void> {
       return `| ${input.fn} ${input.label} | ${xs.length} | ${TIERS.map((n) => `${med(xs.map((x) => x.measured[n])).toFixed(0)} / ${med(xs.map((x) => x.predicted[n] as number)).toFixed(0)}`).join(' | ')} | ${xs.filter((x) => x.chosen === 'edge').length}/${xs.length} | ${xs.filter((x) => fastest(x) === 'edge').length}/${xs.length} |`
     }).filter((x) => x !== undefined)
     const out = [
-      '## Placement (issue 13)',
+      '## Placement with an oracle sample (issue 13, second round)',
       '',
       `\`npm run bench:placement\` (EDGE_CORES=${EDGE_CORES} CLOUD_CORES=${CLOUD_CORES} ISOLATE=${ISOLATE} RTT_MS=${RTT_MS} BW_BYTES=${BW} SECONDS=${SECONDS} WARMUP_S=${WARMUP_S} RATE=${RATE} AUDIO_SHARE=${AUDIO} ORACLE=${ORACLE} CLOUD_SLOTS=${CLOUD_SLOTS}). ${measured.length} requests per run: text-detect frames (widths ${WIDTHS.join(', ')}) and voice-activity clips (${CLIP_S.join(', ')} s of speech.pcm), ${inputLine}; rate shape of the Azure 2019 http function c319389f6c39, one trace minute per second. Edge: the local pool, one instance per function, both in one cgroup CPU quota of ${EDGE_CORES} core. Cloud: \`iotless fn serve\` per function (cgroup quota ${CLOUD_CORES > 0 ? `${CLOUD_CORES} core` : 'none'})${ISOLATE === 1 ? '; each tier\'s cgroup with cpu.shares 16384, so it gets its quota on this shared machine as a dedicated box would' : ''}, behind the WAN emulator (its own process; RTT ${RTT_MS} ms, ${(BW / 1000).toFixed(0)} kB/s each way, one link). No GPU was lent: no CUDA tier was measured. Load average before: ${loadBefore}; after: ${loadAfter} (2 cores, shared with other helpers).`,
       '',
@@ -254,7 +254,7 @@ async function main (): Promise<void> {
       ''
     ].join('\n')
     console.log(out)
-    if (process.env.WRITE_RESULTS !== '0') writeResultsSection(repoRoot, 'Placement (issue 13)', out)
+    if (process.env.WRITE_RESULTS !== '0') writeResultsSection(repoRoot, 'Placement with an oracle sample (issue 13, second round)', out)
     if (process.env.DUMP !== undefined) writeFileSync(process.env.DUMP, JSON.stringify({ sampled: s, edgeOnly, cloudOnly, placed: placedRun.ms, measured }, null, 1))
   } finally {
     await cloud?.close()

@@ -105,3 +105,20 @@ t.test('TierPredictor takes a slow run for a cold start nobody reported only whe
   t.ok(a.coldRate > 0, 'silent tier: an outlier counts as a start')
   t.equal(b.coldRate, 0, 'a tier that said "not cold" is believed')
 })
+
+t.test('RobustFit: a full window pushes out the oldest run of a crowded size, not a rare size\'s few runs', async (t) => {
+  const f = new RobustFit(6)
+  f.add(40_000, 500)
+  f.add(40_000, 510)
+  for (let i = 0; i < 10; i++) f.add(2000, 10 + i % 2)
+  t.equal(f.countNear(40_000), 2, 'the two big runs stay through ten small ones')
+  t.equal(f.predictNear(40_000, 0.2, 2), 505)
+  t.equal(f.count, 6)
+  const g = new RobustFit(4)
+  for (let i = 0; i < 4; i++) g.add(1000 * (i + 1) ** 3, i) // four sizes far apart: none crowded
+  g.add(100_000, 9)
+  t.equal(g.countNear(1000), 0, 'no size crowded: the oldest goes')
+  for (let i = 0; i < 8; i++) g.add(2000, 20 + i)
+  t.equal(g.predictNear(2000), 26, 'a crowded size renews oldest first: its last three runs (25, 26, 27)')
+  t.equal(g.countNear(100_000), 1, 'and the one rare run stays')
+})
