@@ -126,7 +126,8 @@ export class PlacementTarget implements Target {
 
   /**
    * The order to try the tiers in for one message, first the chosen one, and why. Pure apart from one draw
-   * of randomness; cheap (a few flops per tier), measured in bench/placement/decisionCost.ts.
+   * of randomness and the count of gap explorations it makes; cheap (a scan of each tier's fit window),
+   * measured in bench/placement/decisionCost.ts.
    */
   decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[] } {
     const tiers = this.#o.tiers
