@@ -36,6 +36,8 @@ export interface TargetLoad {
   queued: number
   /** Instances ready to serve (0: the next request waits for a cold start). */
   warmInstances: number
+  /** Requests running for the other functions on the same machine (the local pool: its other pools), which share its CPU. */
+  otherInFlight?: number
 }
 
 /** One interface for every place a function runs (local pool now; Knative, Eventing sink, OpenWhisk later). */

@@ -3,7 +3,7 @@ import type { ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
-import { TierPredictor } from './tierPredictor.js'
+import { TierPredictor, type TierState } from './tierPredictor.js'
 
 export type PlacementMode = 'fastest' | 'ordered'
 
@@ -57,6 +57,12 @@ export interface PlacementOptions {
   /** How long an open breaker skips the tier; doubles on each failed probe, up to 60 s. Default 5000 ms. */
   openMs?: number
   onDecision?: ((r: PlacementRecord) => void) | undefined
+  /**
+   * A tier with fewer than 2 runs near a message's size (within 20%) has only a line's extrapolation there;
+   * it is tried, at most this many times per function and tier in all (default 48, two fit windows), so each
+   * tier learns each size the route sees. 0: off.
+   */
+  gapExploreLimit?: number
 }
 
 interface TierHealth { failures: number; openUntil: number; openMs: number }
@@ -120,7 +126,8 @@ export class PlacementTarget implements Target {
 
   /**
    * The order to try the tiers in for one message, first the chosen one, and why. Pure apart from one draw
-   * of randomness; cheap (a few flops per tier), measured in bench/placement/decisionCost.ts.
+   * of randomness and the count of gap explorations it makes; cheap (a scan of each tier's fit window),
+   * measured in bench/placement/decisionCost.ts.
    */
   decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[] } {
     const tiers = this.#o.tiers
@@ -139,6 +146,14 @@ export class PlacementTarget implements Target {
       if (this.predictor(functionName, i).samples < this.#minSamples) { first = i; reason = 'explore'; break }
     }
     const byPrediction = [...healthy].sort((a, b) => (predictions[a] as number) - (predictions[b] as number))
+    if (first === -1) {
+      // A tier with no run near this size: its prediction is a line's extrapolation; try it (bounded in all).
+      const limit = this.#o.gapExploreLimit ?? 48
+      for (const i of byPrediction) {
+        const pr = this.predictor(functionName, i)
+        if (pr.gapExplored < limit && pr.runsNear(bytes) < 2) { first = i; reason = 'explore'; pr.gapExplored++; break }
+      }
+    }
     if (first === -1) {
       first = byPrediction[0] as number
       if (healthy.length > 1 && this.#o.explore > 0) {
@@ -170,16 +185,23 @@ export class PlacementTarget implements Target {
   }
 
   #predict (functionName: string, i: number, bytes: number): number {
+    return this.predictor(functionName, i).predict(bytes, this.#state(functionName, i)).totalMs
+  }
+
+  /**
+   * What placement knows of a tier now: its own requests in flight there; for a tier that reports its load
+   * (the local pool) also the exact load, whether the next request waits for a cold start, and how many other
+   * requests share the machine's CPU with it (the other functions', and this one's other slots).
+   */
+  #state (functionName: string, i: number): TierState {
     const tier = this.#o.tiers[i] as Tier
     const load = tier.perInstance === undefined ? undefined : tier.target.load?.(functionName)
-    let busy = this.#inFlight[i] as number
-    let coldChance: number | undefined
-    if (load !== undefined && tier.perInstance !== undefined) {
-      busy = Math.max(busy, load.inFlight + load.queued)
-      const warmSlots = load.warmInstances * tier.perInstance
-      coldChance = busy >= warmSlots && warmSlots < tier.slots ? 1 : 0
-    }
-    return this.predictor(functionName, i).predict(bytes, { busy, slots: tier.slots, coldChance }).totalMs
+    const busy = this.#inFlight[i] as number
+    if (load === undefined || tier.perInstance === undefined) return { busy, slots: tier.slots }
+    const all = Math.max(busy, load.inFlight + load.queued)
+    const warmSlots = load.warmInstances * tier.perInstance
+    const coldChance = all >= warmSlots && warmSlots < tier.slots ? 1 : 0
+    return { busy: all, slots: tier.slots, coldChance, sharing: (load.otherInFlight ?? 0) + Math.min(load.inFlight, tier.slots - 1) }
   }
 
   async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
@@ -191,7 +213,8 @@ export class PlacementTarget implements Target {
       const i = order[k] as number
       const tier = this.#o.tiers[i] as Tier
       const why: DecisionReason = k === 0 ? reason : 'failover'
-      const queuedAhead = (this.#inFlight[i] as number) + 1 - tier.slots
+      const before = this.#state(functionName, i)
+      const queuedAhead = before.busy + 1 - tier.slots
       this.#inFlight[i] = (this.#inFlight[i] as number) + 1
       const t0 = this.#now()
       let result: DispatchResult
@@ -208,7 +231,10 @@ export class PlacementTarget implements Target {
       if (!failed) {
         this.#healthy(i)
         if (result.status === 'ok') {
-          this.predictor(functionName, i).observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart: result.coldStart, queuedAhead })
+          // Where the load is exact, so is a cold start (the pool's own flag also says so of a wait for a busy slot).
+          const coldStart = before.coldChance === undefined ? result.coldStart : before.coldChance === 1
+          const sharing = Math.max(before.sharing ?? 0, this.#state(functionName, i).sharing ?? 0)
+          this.predictor(functionName, i).observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart, queuedAhead, sharing })
         }
         return result
       }

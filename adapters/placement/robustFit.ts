@@ -1,3 +1,6 @@
+/** Points within this share of a size are "near" it (predictNear, countNear, and which point leaves a full window). */
+const NEAR = 0.2
+
 /**
  * A robust line y = a + b x over the last `window` points (Theil-Sen: the median of pairwise slopes, then the
  * median intercept), as STOIC fits processing time against input size: one outlier (a GC pause, a noisy
@@ -7,30 +10,92 @@ export class RobustFit {
   readonly #xs: number[] = []
   readonly #ys: number[] = []
   readonly #window: number
-  #next = 0
+  readonly #scratch: number[]
+  readonly #ages: number[] = []
+  #seq = 0
   #a = 0
   #b = 0
 
   constructor (window = 24) {
     if (!(window >= 2)) throw new RangeError(`window must be >= 2, got ${window}`)
     this.#window = window
+    this.#scratch = new Array<number>(window).fill(0)
   }
 
   get count (): number { return this.#xs.length }
   get intercept (): number { return this.#a }
   get slope (): number { return this.#b }
 
+  /**
+   * Adds a point; when the window is full it replaces the oldest point whose size still has 3 or more points
+   * near it (counting the new one), else the oldest: a size the tier seldom gets keeps its few runs instead of
+   * being pushed out by the common ones (placement sends each size where it runs fastest, so a tier's window
+   * fills with the sizes it wins), while every size's runs still renew oldest first.
+   */
   add (x: number, y: number): void {
     if (!Number.isFinite(x) || !Number.isFinite(y)) return
+    const seq = this.#seq++
     if (this.#xs.length < this.#window) {
       this.#xs.push(x)
       this.#ys.push(y)
+      this.#ages.push(seq)
     } else {
-      this.#xs[this.#next] = x
-      this.#ys[this.#next] = y
-      this.#next = (this.#next + 1) % this.#window
+      const victim = this.#victim(x)
+      this.#xs[victim] = x
+      this.#ys[victim] = y
+      this.#ages[victim] = seq
     }
     this.#refit()
+  }
+
+  #victim (incoming: number): number {
+    const xs = this.#xs
+    let oldest = 0
+    let crowded = -1
+    for (let i = 0; i < xs.length; i++) {
+      if ((this.#ages[i] as number) < (this.#ages[oldest] as number)) oldest = i
+      if (crowded !== -1 && (this.#ages[i] as number) > (this.#ages[crowded] as number)) continue
+      const xi = xs[i] as number
+      let near = Math.abs(incoming - xi) <= NEAR * Math.max(incoming, xi) ? 1 : 0
+      for (let j = 0; j < xs.length && near < 3; j++) {
+        if (j !== i && Math.abs((xs[j] as number) - xi) <= NEAR * Math.max(xs[j] as number, xi)) near++
+      }
+      if (near >= 3) crowded = i
+    }
+    return crowded === -1 ? oldest : crowded
+  }
+
+  /**
+   * The median y of the points within `rel` of x (|x_i - x| <= rel * max(x, x_i)) when there are at least
+   * `min` of them, else the line at x. Inputs often come in a few sizes (camera resolutions, chunk lengths) and
+   * the work need not be linear in them (text-detect scales every frame down to 960 px, so big frames cost
+   * alike): near points say more than the line there. O(window), no allocation.
+   */
+  predictNear (x: number, rel = NEAR, min = 3): number {
+    const xs = this.#xs
+    const near = this.#scratch
+    let k = 0
+    for (let i = 0; i < xs.length; i++) {
+      const xi = xs[i] as number
+      if (Math.abs(xi - x) <= rel * Math.max(x, xi)) {
+        // insertion sort into near[0..k]
+        const y = this.#ys[i] as number
+        let j = k++
+        while (j > 0 && (near[j - 1] as number) > y) { near[j] = near[j - 1] as number; j-- }
+        near[j] = y
+      }
+    }
+    if (k < min) return this.predict(x)
+    const m = k >> 1
+    const y = k % 2 === 1 ? near[m] as number : ((near[m - 1] as number) + (near[m] as number)) / 2
+    return y > 0 ? y : 0
+  }
+
+  /** How many points lie within `rel` of x (as predictNear counts them). */
+  countNear (x: number, rel = NEAR): number {
+    let k = 0
+    for (const xi of this.#xs) if (Math.abs(xi - x) <= rel * Math.max(x, xi)) k++
+    return k
   }
 
   /** The fitted y at x; never below 0 (a time). With no point yet, 0. */

@@ -12,6 +12,12 @@ export interface TierObservation {
   coldStart?: boolean | undefined
   /** Requests ahead of this one beyond the tier's slots when it was sent (> 0: it queued). */
   queuedAhead: number
+  /**
+   * Other requests running on the same machine when it was sent or when it ended, whichever is more (the
+   * local pool: the other functions' and this function's other instances'); 0 or absent for a remote tier,
+   * whose machines placement does not see.
+   */
+  sharing?: number | undefined
 }
 
 /** The predicted total, and its parts, in ms. */
@@ -25,11 +31,15 @@ export interface TierState {
   slots: number
   /** Chance the next request waits for a cold start; undefined: use the learned rate. */
   coldChance?: number | undefined
+  /** Other requests running on the same machine now (TierObservation.sharing); 0 or absent: none known. */
+  sharing?: number | undefined
 }
 
 const COLD_WINDOW = 8
 /** A warm run this many times slower than predicted (and 50 ms more) counts as a cold start nobody reported. */
 const OUTLIER_FACTOR = 4
+/** Shared runs needed before their own fit predicts shared runs. */
+const MIN_SHARED = 3
 
 /**
  * STOIC's latency model for one function on one tier, fed by every result (Zhang, Krintz, Wolski 2021):
@@ -39,14 +49,25 @@ const OUTLIER_FACTOR = 4
  * - cold start: the chance of one (exact when the tier knows, else the learned share of cold runs) times the
  *   median of the last cold-start excesses;
  * - queueing: requests ahead of this one beyond the tier's slots, each slot freeing after one execution;
- * - execution: a robust fit of the handler time against payload bytes.
+ * - execution: the handler time against payload bytes: the median of the runs of about the same size, else a
+ *   robust line (RobustFit.predictNear). Runs that shared the machine with other work (the local pool knows:
+ *   an edge box's few cores, or its CPU quota, are shared by every function on it) are fitted apart from runs
+ *   that had it alone, and predict a run that will share it; until there are a few, a shared run is taken as
+ *   processor sharing (alone time x (1 + others)).
  */
 export class TierPredictor {
   readonly exec = new RobustFit()
+  readonly execShared = new RobustFit()
   readonly transfer = new RobustFit()
   readonly #coldExcess: number[] = []
   #coldRate = 0
   #samples = 0
+
+  /** Runs sent here only because it had no run near their size (PlacementTarget's gap exploration). */
+  gapExplored = 0
+
+  /** Runs near this size that its execution fits hold (alone or shared). */
+  runsNear (bytes: number): number { return this.exec.countNear(bytes) + this.execShared.countNear(bytes) }
 
   /** Runs observed. */
   get samples (): number { return this.#samples }
@@ -54,18 +75,27 @@ export class TierPredictor {
   get coldRate (): number { return this.#coldRate }
 
   predict (bytes: number, state: TierState): Prediction {
-    const execMs = this.exec.predict(bytes)
+    const alone = this.exec.predictNear(bytes)
+    const execMs = this.#exec(bytes, state.sharing ?? 0, alone)
     const transferMs = this.transfer.predict(bytes)
     const coldTime = this.#coldExcess.length === 0 ? 0 : median(this.#coldExcess)
     const coldMs = (state.coldChance ?? this.#coldRate) * coldTime
     const ahead = state.busy + 1 - state.slots
-    const queueMs = ahead > 0 ? (ahead / state.slots) * execMs : 0
+    const queueMs = ahead > 0 ? (ahead / state.slots) * alone : 0
     return { totalMs: transferMs + coldMs + queueMs + execMs, transferMs, coldMs, queueMs, execMs }
   }
 
+  /** Execution time at `bytes` beside `sharing` other requests on the machine; `alone` is the alone fit there. */
+  #exec (bytes: number, sharing: number, alone: number): number {
+    if (sharing <= 0) return alone
+    return this.execShared.count >= MIN_SHARED ? this.execShared.predictNear(bytes) : alone * (1 + sharing)
+  }
+
   observe (o: TierObservation): void {
-    const warmGuess = this.exec.predict(o.bytes) + this.transfer.predict(o.bytes)
-    const outlier = this.#samples >= 5 && o.queuedAhead <= 0 && o.totalMs > OUTLIER_FACTOR * warmGuess + 50
+    const shared = (o.sharing ?? 0) > 0
+    const warmGuess = this.#exec(o.bytes, o.sharing ?? 0, this.exec.predictNear(o.bytes)) + this.transfer.predict(o.bytes)
+    // A tier that says whether each run was cold (the local pool, exactly) has no unreported starts to guess at.
+    const outlier = o.coldStart === undefined && this.#samples >= 5 && o.queuedAhead <= 0 && o.totalMs > OUTLIER_FACTOR * warmGuess + 50
     this.#samples++
     const cold = o.coldStart === true || outlier
     this.#coldRate += ((cold ? 1 : 0) - this.#coldRate) * 0.1
@@ -75,12 +105,13 @@ export class TierPredictor {
       // A cold run's times say how slow a start is, not how slow the work is.
       if (this.exec.count > 0) return
     }
+    const exec = shared ? this.execShared : this.exec
     if (o.handlerMs !== undefined) {
-      this.exec.add(o.bytes, o.handlerMs)
+      exec.add(o.bytes, o.handlerMs)
       if (o.queuedAhead <= 0) this.transfer.add(o.bytes, Math.max(0, o.totalMs - o.handlerMs))
     } else if (o.queuedAhead <= 0) {
       // No handler time (the local pool): the whole time is the work; there is no network to fit.
-      this.exec.add(o.bytes, o.totalMs)
+      exec.add(o.bytes, o.totalMs)
     }
   }
 }

@@ -35,9 +35,10 @@ export class LocalTarget implements Target {
     }
     try {
       const result = await pool.invoke({ headers, body }, signal)
+      // handlerMs: the instance's own time (send to reply over IPC), without the wait for a slot or a start.
       return result.reply === undefined
-        ? { status: 'ok', coldStart: result.coldStart }
-        : { status: 'ok', reply: result.reply, coldStart: result.coldStart }
+        ? { status: 'ok', coldStart: result.coldStart, handlerMs: result.serviceMs }
+        : { status: 'ok', reply: result.reply, coldStart: result.coldStart, handlerMs: result.serviceMs }
     } catch (err) {
       if (isIotlessError(err)) return { status: 'rejected', retryable: RETRYABLE.has(err.code), code: err.code, message: err.message }
       throw err
@@ -47,7 +48,10 @@ export class LocalTarget implements Target {
   /** The pool's load, exact: adapters/placement predicts queueing and cold starts from it. */
   load (functionName: string): TargetLoad | undefined {
     const pool = this.pools.get(functionName)
-    return pool === undefined ? undefined : { inFlight: pool.inFlight, queued: pool.queued, warmInstances: pool.warmInstances }
+    if (pool === undefined) return undefined
+    let otherInFlight = 0
+    for (const other of this.pools.values()) if (other !== pool) otherInFlight += other.inFlight
+    return { inFlight: pool.inFlight, queued: pool.queued, warmInstances: pool.warmInstances, otherInFlight }
   }
 
   async close (): Promise<void> {

@@ -1,13 +1,14 @@
 /**
  * `node dist/bench/placement/decisionCost.js`: what one placement decision costs, beside its baseline (a
  * route with one target: a Map lookup, no decision), in one run. The predictors are trained first, so the
- * fits are full; the tiers report their load, as the local pool does.
+ * fits are full (alone and shared); the first tier reports its load, as the local pool does, with other work on
+ * the machine, so its prediction scans the near points of the shared fit.
  */
 import { ManualClock } from '../../core/clock.js'
 import { PlacementTarget, type Tier } from '../../adapters/placement/placementTarget.js'
 import type { Target } from '../../adapters/target.js'
 
-const noop: Target = { kind: 'x', dispatch: async () => ({ status: 'ok' }), load: () => ({ inFlight: 1, queued: 0, warmInstances: 1 }), close: async () => {} }
+const noop: Target = { kind: 'x', dispatch: async () => ({ status: 'ok' }), load: () => ({ inFlight: 1, queued: 0, warmInstances: 1, otherInFlight: 1 }), close: async () => {} }
 
 function placement (tiers: number): PlacementTarget {
   const list: Tier[] = Array.from({ length: tiers }, (_, i) => ({ name: `t${i}`, target: noop, slots: 4, ...(i === 0 ? { perInstance: 1 } : {}) }))
@@ -15,6 +16,8 @@ function placement (tiers: number): PlacementTarget {
   const p = new PlacementTarget({ label: 'r', tiers: list, mode: 'fastest', explore: 0.02, clock: new ManualClock(), random: () => { s = (s * 48271) % 2147483647; return s / 2147483647 } })
   for (let i = 0; i < tiers; i++) {
     for (let k = 0; k < 24; k++) p.predictor('fn', i).observe({ bytes: 1000 * (k + 1), totalMs: 10 + i * 5 + k, handlerMs: 5 + k / 2, queuedAhead: 0 })
+    // Runs beside other work on the machine: the local tier predicts from this fit (its load says one other is running).
+    for (let k = 0; k < 24; k++) p.predictor('fn', i).observe({ bytes: 1000 * (k + 1), totalMs: 20 + i * 5 + k, handlerMs: 10 + k / 2, queuedAhead: 0, sharing: 1 })
   }
   return p
 }

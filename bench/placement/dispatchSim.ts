@@ -73,7 +73,8 @@ const strategies: Array<[string, (r: () => number) => DispatchStrategy]> = [
   ['busiest (today)', () => busiestFirst],
   ['jsq', () => joinShortestQueue],
   ['random', (r) => randomDispatch(r)],
-  ['threshold', (r) => new ThresholdDispatch({ random: r })]
+  ['threshold (paper: random in the set)', (r) => new ThresholdDispatch({ random: r, choose: 'random' })],
+  ['threshold (most recent in the set)', (r) => new ThresholdDispatch({ random: r, choose: 'recent' })]
 ]
 const capacity = MAX_SCALE * 1000 / WORK_MS
 console.log(`pool: ${MAX_SCALE} instances x ${CONCURRENCY} slots, work ${WORK_MS} ms (processor sharing), cold ${COLD_MS} ms, keep-alive ${KEEP_ALIVE_MS} ms, ${SIM_MS / 1000} s simulated; seed 5`)

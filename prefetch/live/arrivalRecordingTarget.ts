@@ -1,9 +1,10 @@
-import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
+import type { DispatchResult, OutgoingEvent, Target, TargetLoad } from '../../adapters/target.js'
 
 /**
  * A Target that records each dispatch as an arrival (the in-process arrival source of prefetch), then hands it
  * to the wrapped Target unchanged. Arrivals are counted when the adapter dispatches, before the function runs,
- * so a retry of the same message counts again, as it does on the platform.
+ * so a retry of the same message counts again, as it does on the platform. The wrapped Target's `load()` (the
+ * local pool's exact load, which placement reads to know cold starts and queueing) is passed on, not hidden.
  */
 export class ArrivalRecordingTarget implements Target {
   readonly kind: string
@@ -21,6 +22,8 @@ export class ArrivalRecordingTarget implements Target {
         return batch(functionName, events, opts)
       }
     }
+    const load = inner.load?.bind(inner)
+    if (load !== undefined) this.load = load
   }
 
   dispatch (functionName: string, event: OutgoingEvent, opts?: { signal?: AbortSignal }): Promise<DispatchResult> {
@@ -30,6 +33,9 @@ export class ArrivalRecordingTarget implements Target {
 
   /** A micro-batch is one invocation, so one arrival, as the platform sees it. Absent when the inner target has none. */
   readonly dispatchBatch?: (functionName: string, events: OutgoingEvent[], opts?: { signal?: AbortSignal }) => Promise<DispatchResult>
+
+  /** The wrapped Target's load, when it reports one (the local pool). Absent when the inner target has none. */
+  readonly load?: (functionName: string) => TargetLoad | undefined
 
   close (): Promise<void> { return this.inner.close() }
 }

@@ -47,7 +47,8 @@ t.test('fastest: after learning each tier, small payloads stay on the edge and b
   const edge = fakeTier(clock, 'local', edgeMs)
   const cloud = fakeTier(clock, 'cloud', cloudMs)
   const records: PlacementRecord[] = []
-  const p = new PlacementTarget({ label: 'routes[0]', tiers: [edge, cloud], mode: 'fastest', explore: 0, clock, random: seeded(1), onDecision: (r) => records.push(r) })
+  // gapExploreLimit 0: the lines alone, fitted on six sizes, place sizes never seen (the next test covers gaps).
+  const p = new PlacementTarget({ label: 'routes[0]', tiers: [edge, cloud], mode: 'fastest', explore: 0, gapExploreLimit: 0, clock, random: seeded(1), onDecision: (r) => records.push(r) })
   for (const kb of [5, 20, 80, 160, 10, 120]) await p.dispatch('f', ev(kb * 1000))
   t.ok(p.predictor('f', 0).samples >= 3 && p.predictor('f', 1).samples >= 3, 'both tiers learned first')
   records.length = 0
@@ -178,4 +179,44 @@ t.test('local pool load makes cold starts exact', async (t) => {
   t.equal(p.decide('f', 1).predictions[0], 305, 'no warm instance: a cold start is certain')
   warm = 1
   t.equal(p.decide('f', 1).predictions[0], 5, 'a warm free slot: none')
+})
+
+t.test('the local tier: other work on the machine (load.otherInFlight) selects the shared fit; cold starts come from the load, not the pool\'s flag', async (t) => {
+  const clock = new ManualClock()
+  let other = 0
+  let ms = 8
+  const local = fakeTier(clock, 'local', () => ms, () => ({ status: 'ok', coldStart: true })) // the pool's flag also means "waited for a slot"
+  local.slots = 1
+  local.perInstance = 1
+  ;(local.target as Target).load = () => ({ inFlight: 0, queued: 0, warmInstances: 1, otherInFlight: other })
+  const p = new PlacementTarget({ label: 'r', tiers: [local], mode: 'fastest', explore: 0, clock, random: seeded(1) })
+  for (let i = 0; i < 5; i++) await p.dispatch('f', ev(100))
+  t.equal(p.predictor('f', 0).coldRate, 0, 'a warm free slot at send: not cold, whatever the flag says')
+  t.equal(p.decide('f', 100).predictions[0], 8)
+  other = 1
+  t.equal(p.decide('f', 100).predictions[0], 16, 'beside one other request: alone x 2 until shared runs are seen')
+  ms = 90
+  for (let i = 0; i < 3; i++) await p.dispatch('f', ev(100))
+  t.equal(p.decide('f', 100).predictions[0], 90, 'shared runs learned')
+  other = 0
+  t.equal(p.decide('f', 100).predictions[0], 8, 'alone again')
+})
+
+t.test('a tier with no run near a size is tried there (bounded), so a line\'s extrapolation does not decide', async (t) => {
+  const clock = new ManualClock()
+  // The cloud's work is flat past 20 kB and small below: a line through its big runs overshoots small ones.
+  const edge = fakeTier(clock, 'local', (b) => b / 100)
+  const cloud = fakeTier(clock, 'cloud', (b) => 40 + (b >= 20_000 ? 150 : b / 400))
+  const records: PlacementRecord[] = []
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0, gapExploreLimit: 4, clock, random: seeded(1), onDecision: (r) => records.push(r) })
+  for (const kb of [40, 40, 40, 43, 43, 43]) await p.dispatch('f', ev(kb * 1000))
+  t.same(records.map((r) => r.tier), ['local', 'local', 'local', 'cloud', 'cloud', 'cloud'], 'each tier learned first')
+  t.ok((p.decide('f', 9000).predictions[1] as number) > 150, 'the cloud\'s line at 9 kB: its 40-43 kB level, far above the truth (62.5 ms)')
+  records.length = 0
+  for (let i = 0; i < 8; i++) await p.dispatch('f', ev(9000))
+  t.same(records.slice(0, 4).map((r) => `${r.tier}:${r.reason}`).sort(), ['cloud:explore', 'cloud:explore', 'local:explore', 'local:explore'], 'each tier tried twice at the new size')
+  t.same(records.slice(4).map((r) => `${r.tier}:${r.reason}`), Array(4).fill('cloud:best'), 'then the near runs decide: the cloud (62.5 ms against 90)')
+  t.equal(p.predictor('f', 0).gapExplored, 2)
+  for (let i = 0; i < 6; i++) await p.dispatch('f', ev(1000 * (100 + 50 * i))) // new sizes, far apart
+  t.ok(p.predictor('f', 0).gapExplored <= 4 && p.predictor('f', 1).gapExplored <= 4, 'bounded by gapExploreLimit')
 })

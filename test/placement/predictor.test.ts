@@ -67,3 +67,58 @@ t.test('TierPredictor learns cold starts: reported ones, and outliers nobody rep
   t.ok(p.coldRate > before, 'an outlier counts as a cold start')
   t.equal(p.predict(1000, { busy: 0, slots: 1, coldChance: 0 }).coldMs, 0, 'chance 0: none')
 })
+
+t.test('RobustFit.predictNear: the median of the runs of about the same size, else the line', async (t) => {
+  const f = new RobustFit(24)
+  // Work that stops growing past a cap (text-detect scales frames down to 960 px): 10, 40, 100, 100 ms.
+  const sizes: Array<[number, number]> = [[2000, 10], [9000, 40], [17_000, 100], [43_000, 100]]
+  for (let k = 0; k < 4; k++) for (const [x, y] of sizes) f.add(x, y + k) // a little spread
+  t.equal(f.predictNear(43_000), 101.5, 'the 43 kB runs, not the line (which overshoots there)')
+  t.ok(f.predict(43_000) > 130, `the line at 43 kB: ${f.predict(43_000)}`)
+  t.equal(f.predictNear(17_000), 101.5)
+  t.equal(f.predictNear(100_000), f.predict(100_000), 'no run near 100 kB: the line')
+  t.equal(f.predictNear(2000, 0.2, 5), f.predict(2000), 'fewer than `min` near runs: the line')
+  t.equal(new RobustFit().predictNear(10), 0, 'nothing seen: 0')
+})
+
+t.test('TierPredictor fits runs that shared the machine apart, and predicts shared runs from them', async (t) => {
+  const p = new TierPredictor()
+  for (let i = 0; i < 6; i++) p.observe({ bytes: 16_000, totalMs: 8, coldStart: false, queuedAhead: 0 })
+  t.equal(p.predict(16_000, { busy: 0, slots: 1 }).execMs, 8, 'alone')
+  t.equal(p.predict(16_000, { busy: 0, slots: 1, sharing: 1 }).execMs, 16, 'no shared run yet: processor sharing, alone x 2')
+  // Beside another function on a CPU quota, a short run waits for the next quota period.
+  for (const ms of [90, 110, 100]) p.observe({ bytes: 16_000, totalMs: ms, coldStart: false, queuedAhead: 0, sharing: 1 })
+  t.equal(p.predict(16_000, { busy: 0, slots: 1, sharing: 1 }).execMs, 100, 'shared runs learned')
+  t.equal(p.predict(16_000, { busy: 0, slots: 1 }).execMs, 8, 'the alone fit is untouched')
+  t.equal(p.coldRate < 0.01, true, 'slow shared runs are not taken for unreported cold starts when the tier says none was cold')
+})
+
+t.test('TierPredictor takes a slow run for a cold start nobody reported only when the tier reports none', async (t) => {
+  const a = new TierPredictor()
+  const b = new TierPredictor()
+  for (let i = 0; i < 6; i++) {
+    a.observe({ bytes: 1000, totalMs: 10, queuedAhead: 0 })
+    b.observe({ bytes: 1000, totalMs: 10, coldStart: false, queuedAhead: 0 })
+  }
+  a.observe({ bytes: 1000, totalMs: 500, queuedAhead: 0 })
+  b.observe({ bytes: 1000, totalMs: 500, coldStart: false, queuedAhead: 0 })
+  t.ok(a.coldRate > 0, 'silent tier: an outlier counts as a start')
+  t.equal(b.coldRate, 0, 'a tier that said "not cold" is believed')
+})
+
+t.test('RobustFit: a full window pushes out the oldest run of a crowded size, not a rare size\'s few runs', async (t) => {
+  const f = new RobustFit(6)
+  f.add(40_000, 500)
+  f.add(40_000, 510)
+  for (let i = 0; i < 10; i++) f.add(2000, 10 + i % 2)
+  t.equal(f.countNear(40_000), 2, 'the two big runs stay through ten small ones')
+  t.equal(f.predictNear(40_000, 0.2, 2), 505)
+  t.equal(f.count, 6)
+  const g = new RobustFit(4)
+  for (let i = 0; i < 4; i++) g.add(1000 * (i + 1) ** 3, i) // four sizes far apart: none crowded
+  g.add(100_000, 9)
+  t.equal(g.countNear(1000), 0, 'no size crowded: the oldest goes')
+  for (let i = 0; i < 8; i++) g.add(2000, 20 + i)
+  t.equal(g.predictNear(2000), 26, 'a crowded size renews oldest first: its last three runs (25, 26, 27)')
+  t.equal(g.countNear(100_000), 1, 'and the one rare run stays')
+})

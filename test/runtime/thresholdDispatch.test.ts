@@ -24,28 +24,49 @@ t.test('busiest-first, JSQ and random pick among instances with a free slot', as
 })
 
 t.test('threshold: below L first, then at L, then any free', async (t) => {
-  const s = new ThresholdDispatch({ random: () => 0.99, initial: 2, alpha: 0.1 })
+  const s = new ThresholdDispatch({ random: () => 0.99, initial: 2, alpha: 0.1, choose: 'random' })
   t.equal(s.pick(pool(3, 1, 2, 0), 8)?.id, 3, 'below 2: instances 1 and 3; the draw picks the last')
-  const s2 = new ThresholdDispatch({ random: () => 0, initial: 2, alpha: 0.1 })
+  const s2 = new ThresholdDispatch({ random: () => 0, initial: 2, alpha: 0.1, choose: 'random' })
   t.equal(s2.pick(pool(3, 2, 5, 2), 8)?.id, 1, 'none below: one at L')
-  const s3 = new ThresholdDispatch({ random: () => 0, initial: 2, alpha: 0.1 })
+  const s3 = new ThresholdDispatch({ random: () => 0, initial: 2, alpha: 0.1, choose: 'random' })
   t.equal(s3.pick(pool(3, 4, 8), 8)?.id, 0, 'none at L: any free one')
   t.throws(() => new ThresholdDispatch({ random: Math.random, alpha: 1 }), RangeError)
 })
 
+t.test('threshold, choose recent (the default): the last used instance of the set, so the others go idle', async (t) => {
+  const s = new ThresholdDispatch({ random: () => 0, initial: 1 })
+  const p = pool(0, 0, 0, 2) // lastUsedAt = id: instance 2 was used last of the idle ones
+  t.equal(s.pick(p, 4)?.id, 2, 'below L (idle ones): the most recently used, not a random one')
+  const at = new ThresholdDispatch({ random: () => 0, initial: 1, alpha: 0.1 })
+  t.equal(at.pick(pool(1, 1, 3), 4)?.id, 1, 'none below: the most recent at L')
+  // At low load, requests come one at a time: recent keeps one instance busy, random spreads over all.
+  for (const [choose, want] of [['recent', 1], ['random', 4]] as const) {
+    let u = 0
+    const d = new ThresholdDispatch({ random: () => { u = (u + 0.26) % 1; return u }, initial: 1, choose })
+    const q = pool(0, 0, 0, 0)
+    const used = new Set<number>()
+    for (let i = 0; i < 12; i++) {
+      const inst = d.pick(q, 4) as (typeof q)[number]
+      used.add(inst.id)
+      inst.lastUsedAt = 100 + i // it runs and ends before the next arrives
+    }
+    t.equal(used.size, want, `${choose}: ${used.size} instance(s) used`)
+  }
+})
+
 t.test('threshold learns: up when every instance is past L, down when few reach it', async (t) => {
-  const s = new ThresholdDispatch({ random: () => 0, initial: 1, alpha: 0.5 })
+  const s = new ThresholdDispatch({ random: () => 0, initial: 1, alpha: 0.5, choose: 'random' })
   s.pick(pool(2, 2, 1), 8) // the one at 1 gets it: all at >= 2
   t.equal(s.threshold, 2, 'up by one')
   s.pick(pool(2, 2, 1), 2)
   t.equal(s.threshold, 2, 'never up to the slot count')
-  const d = new ThresholdDispatch({ random: () => 0, initial: 3, alpha: 0.5 })
+  const d = new ThresholdDispatch({ random: () => 0, initial: 3, alpha: 0.5, choose: 'random' })
   d.pick(pool(0, 0, 0, 4), 8) // after: 1, 0, 0, 4: one of four has >= 3
   t.equal(d.threshold, 2, 'down by one')
-  const k = new ThresholdDispatch({ random: () => 0, initial: 2, alpha: 0.5 })
+  const k = new ThresholdDispatch({ random: () => 0, initial: 2, alpha: 0.5, choose: 'random' })
   k.pick(pool(2, 3, 1, 0), 8) // after: 2, 3, 2, 0: three of four at >= 2, none all at >= 3
   t.equal(k.threshold, 2, 'otherwise unchanged')
-  const z = new ThresholdDispatch({ random: () => 0, initial: 0, alpha: 0.5 })
+  const z = new ThresholdDispatch({ random: () => 0, initial: 0, alpha: 0.5, choose: 'random' })
   z.pick(pool(0, 0), 8)
   t.equal(z.threshold, 0, 'not below 0')
 })

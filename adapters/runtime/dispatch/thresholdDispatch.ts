@@ -59,17 +59,24 @@ export function randomDispatch (random: () => number): DispatchStrategy {
  * - down by one when at most alpha x N instances have at least L in flight (the paper writes alpha N + 1,
  *   a large-N form: with the few instances of one function it would lower L on almost every arrival).
  * It tracks the load level the arrivals need with one integer of state, where JSQ scans for the minimum.
+ *
+ * Which instance of the chosen set: `choose: 'random'` as in the paper; `'recent'` (the default) the one used
+ * last. The paper's guarantees are about the set (below L, else at L), not the member, so `recent` keeps them,
+ * and at low load, where L stays at 1 and every idle instance is "below L", it keeps reusing the same few
+ * instances, so the others go idle and are reaped, as busiest-first lets them (random spreads work over all).
  */
 export class ThresholdDispatch implements DispatchStrategy {
   readonly name = 'threshold'
   readonly #alpha: number
   readonly #random: () => number
+  readonly #recent: boolean
   #threshold: number
 
-  constructor (opts: { alpha?: number; random: () => number; initial?: number }) {
+  constructor (opts: { alpha?: number; random: () => number; initial?: number; choose?: 'random' | 'recent' }) {
     this.#alpha = opts.alpha ?? 0.5
     if (!(this.#alpha > 0 && this.#alpha < 1)) throw new RangeError(`alpha must be in (0, 1), got ${this.#alpha}`)
     this.#random = opts.random
+    this.#recent = (opts.choose ?? 'recent') === 'recent'
     this.#threshold = opts.initial ?? 1
   }
 
@@ -89,7 +96,7 @@ export class ThresholdDispatch implements DispatchStrategy {
     }
     const from = below.length > 0 ? below : at.length > 0 ? at : free
     if (from.length === 0) return undefined
-    const chosen = from[Math.min(from.length - 1, Math.floor(this.#random() * from.length))] as T
+    const chosen = this.#recent ? mostRecent(from) : from[Math.min(from.length - 1, Math.floor(this.#random() * from.length))] as T
     this.#learn(instances, chosen, slots)
     return chosen
   }
@@ -107,6 +114,12 @@ export class ThresholdDispatch implements DispatchStrategy {
     if (l + 1 < slots && atLeastH === n) this.#threshold = l + 1
     else if (l > 0 && atLeastL <= this.#alpha * n) this.#threshold = l - 1
   }
+}
+
+function mostRecent<T extends Dispatchable> (from: readonly T[]): T {
+  let best = from[0] as T
+  for (const inst of from) if (inst.lastUsedAt > best.lastUsedAt) best = inst
+  return best
 }
 
 /** The strategy a pool is configured with (functions.<name>.dispatch). */
