@@ -127,8 +127,8 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
     }),
     capacitySlo: new Counter({
       name: 'iotless_capacity_slo_requests_total',
-      help: 'Invocations of functions with an slo, by whether they waited within slo.waitMs (outcome within|missed).',
-      labelNames: ['function', 'outcome'] as const,
+      help: 'Invocations of functions with an slo, by whether they waited within slo.waitMs (outcome within|missed), and, with a guarantee, whether they were within it (guarantee admitted|overflow; none without one).',
+      labelNames: ['function', 'outcome', 'guarantee'] as const,
       registers
     }),
     capacityGuarantee: new Counter({

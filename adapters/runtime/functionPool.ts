@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks'
 import { errors as undiciErrors } from 'undici'
-import { Breaker } from '../../core/breaker.js'
 import type { Clock } from '../../core/clock.js'
 import { IotlessError, isIotlessError, type ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
@@ -11,6 +10,7 @@ import type { BoxAllocator } from './capacity/boxAllocator.js'
 import type { CpuQuota } from './capacity/cpuQuota.js'
 import { FunctionPlanner } from './capacity/functionPlanner.js'
 import type { GuaranteeGate } from './capacity/guaranteeGate.js'
+import { GuaranteedBreaker } from './capacity/guaranteedBreaker.js'
 import type { Slo } from './capacity/sloScaler.js'
 import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
 import { busiestFirst, type DispatchStrategy } from './dispatch/thresholdDispatch.js'
@@ -69,6 +69,8 @@ export interface InvokeResult {
   instanceId: number
   /** Time the instance took to answer, ms (the service time the SLO sizer measures). */
   serviceMs?: number
+  /** With a guarantee: true when this invocation was within it (admitted), false when above it (best effort). */
+  admitted?: boolean
 }
 
 /**
@@ -91,7 +93,7 @@ class InstanceLostError extends Error {
 export class FunctionPool {
   readonly name: string
   readonly #opts: FunctionPoolOptions
-  readonly #breaker: Breaker
+  readonly #breaker: GuaranteedBreaker
   readonly #ready: Instance[] = []
   readonly #all = new Set<Instance>()
   /** Requests an instance was serving when it was found dead (the first time only). */
@@ -118,7 +120,14 @@ export class FunctionPool {
       minCpuShare: 0.5
     })
     this.#planner.onAllocation = () => { this.#enforce() }
-    this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale })
+    // With a guarantee, invocations within it have their own queue and the reserved instances' slots, ahead of the
+    // function's own overflow (capacity/guaranteedBreaker.ts); without one this is core/breaker.ts's FIFO.
+    this.#breaker = new GuaranteedBreaker({
+      capacity: 0,
+      maxCapacity: opts.concurrency * opts.maxScale,
+      queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale,
+      reservedSlots: opts.gate === undefined ? 0 : this.#planner.reservedInstances * opts.concurrency
+    })
   }
 
   /** Instances ready to serve, busy or idle. */
@@ -137,12 +146,12 @@ export class FunctionPool {
   async invoke (event: EncodedEvent, signal?: AbortSignal): Promise<InvokeResult> {
     const started = performance.now()
     const fnLabel = { function: this.name }
-    this.#arrived()
+    const admitted = this.#arrived()
     let serviceMs: number | undefined
     try {
       let result: InvokeResult
       try {
-        result = await this.#invokeOnce(event, signal)
+        result = await this.#invokeOnce(event, admitted === true, signal)
       } catch (err) {
         if (!(err instanceof InstanceLostError)) throw err
         if (err.alone) {
@@ -153,7 +162,7 @@ export class FunctionPool {
         // The instance crashed under several requests: retry once on another one, then report it.
         this.#opts.log.warn({ function: this.name, err: err.message }, 'instance lost during invocation; retrying once')
         try {
-          result = await this.#invokeOnce(event, signal)
+          result = await this.#invokeOnce(event, admitted === true, signal)
         } catch (err2) {
           if (err2 instanceof InstanceLostError) {
             throw new IotlessError('FUNCTION_CRASHED', `${this.name}: the instance exited during the invocation, twice (${err2.message})`)
@@ -163,7 +172,7 @@ export class FunctionPool {
       }
       this.#opts.metrics?.invocations.inc({ ...fnLabel, outcome: 'ok' })
       serviceMs = result.serviceMs
-      return result
+      return admitted === undefined ? result : { ...result, admitted }
     } catch (err) {
       this.#opts.metrics?.invocations.inc({ ...fnLabel, outcome: outcomeOf(err) })
       throw err
@@ -174,23 +183,23 @@ export class FunctionPool {
       if (slo !== undefined) {
         // A refused or failed invocation counts as missed: the caller did not get its answer in time.
         const within = serviceMs !== undefined && totalMs - serviceMs <= slo.waitMs
-        this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed' })
+        this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed', guarantee: admitted === undefined ? 'none' : admitted ? 'admitted' : 'overflow' })
       }
       this.#planner.scaler.onComplete(this.#opts.clock.now(), serviceMs)
       this.#reportWant()
     }
   }
 
-  async #invokeOnce (event: EncodedEvent, signal?: AbortSignal): Promise<InvokeResult> {
+  async #invokeOnce (event: EncodedEvent, admitted: boolean, signal?: AbortSignal): Promise<InvokeResult> {
     if (this.#closed) throw new IotlessError('POOL_CLOSED', `${this.name}: the pool is shutting down`)
     const coldStart = this.#breaker.inFlight >= this.#breaker.capacity
-    const slot = this.#breaker.acquire(signal)
+    const slot = this.#breaker.acquire(admitted, signal)
     this.#scale()
     await slot
     const inst = this.#pick()
     if (inst === undefined) {
       // Unreachable while the capacity invariant holds; fail loudly rather than lose the message.
-      this.#breaker.release()
+      this.#breaker.release(admitted)
       throw new InstanceLostError('no ready instance held a free slot')
     }
     if (inst.idleTimer !== undefined) { this.#opts.clock.clearTimeout(inst.idleTimer); inst.idleTimer = undefined }
@@ -204,7 +213,7 @@ export class FunctionPool {
     } finally {
       inst.inFlight--
       inst.lastUsedAt = this.#opts.clock.now()
-      this.#breaker.release()
+      this.#breaker.release(admitted)
       if (inst.inFlight === 0 && inst.state === 'ready') {
         // Above what the box's share lets stand (capacity/functionPlanner.ts): stop it now it is idle.
         if (this.#ready.length > this.#planner.maxInstances()) void this.#retire(inst, 'over its share of the box')
@@ -298,13 +307,16 @@ export class FunctionPool {
     if (!this.#closed) this.#opts.box?.want(this.#planner, this.#planner.wanted(this.#view()))
   }
 
-  #arrived (): void {
+  /** Counts an arrival; with a guarantee, returns whether it is within it. */
+  #arrived (): boolean | undefined {
     const now = this.#opts.clock.now()
     const gate = this.#opts.gate
-    if (gate !== undefined) this.#opts.metrics?.capacityGuarantee.inc({ function: this.name, outcome: gate.admit(now) ? 'admitted' : 'overflow' })
+    const admitted = gate?.admit(now)
+    if (admitted !== undefined) this.#opts.metrics?.capacityGuarantee.inc({ function: this.name, outcome: admitted ? 'admitted' : 'overflow' })
     this.#lastActiveAt = now
     this.#planner.scaler.onArrival(now)
     this.#ensureTicking()
+    return admitted
   }
 
   /** Scalers that decide on a period (KPA-like, SLO) tick on the clock while the function is active. */
