@@ -14,6 +14,7 @@ import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
 import { RouteTable } from '../adapters/ingress/routeTable.js'
 import { Capacity } from '../adapters/runtime/capacity/capacityConfig.js'
 import { FunctionPool } from '../adapters/runtime/functionPool.js'
+import { SpareInstances } from '../adapters/runtime/spareInstances.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { localDemand, poolQueueDepth } from '../adapters/runtime/poolQueueDepth.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
@@ -116,6 +117,9 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     const demand = localDemand(config.routes, config.adapter.maxInFlight)
     const capacity = new Capacity(config, { clock, log, metrics })
     lifecycle.add('capacity', async () => { capacity.box?.stop(); capacity.cpuQuota?.close?.() })
+    const spareCount = config.capacity.spareInstances === 'auto' ? (capacity.box === undefined ? 0 : 1) : config.capacity.spareInstances
+    const spares = spareCount > 0 && Object.keys(config.functions).length > 0 ? new SpareInstances({ count: spareCount, env: opts.env, clock }) : undefined
+    if (spares !== undefined) lifecycle.add('spare instances', async () => { spares.close() })
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
@@ -134,6 +138,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       clock,
       log,
       metrics,
+      spares,
       ...capacity.forFunction(name, fn)
     }))
     for (const pool of pools) capacity.watch(pool)

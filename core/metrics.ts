@@ -131,6 +131,18 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       labelNames: ['function', 'outcome', 'guarantee'] as const,
       registers
     }),
+    capacitySpareStarts: new Counter({
+      name: 'iotless_capacity_spare_starts_total',
+      help: 'Instances started from a spare process (booted ahead of need, capacity.spareInstances) instead of a new fork.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    capacityPreinvocations: new Counter({
+      name: 'iotless_capacity_preinvocations_total',
+      help: 'Pre-invocations of periodic functions (an instance warmed just before the next expected arrival), by whether that arrival found it ready (outcome hit|late|missed: no arrival in the window).',
+      labelNames: ['function', 'outcome'] as const,
+      registers
+    }),
     capacityGuarantee: new Counter({
       name: 'iotless_capacity_guarantee_total',
       help: 'Invocations of functions with a guarantee, by whether they were within it (admitted) or above it (overflow, best effort).',

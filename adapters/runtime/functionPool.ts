@@ -14,6 +14,8 @@ import { GuaranteedBreaker } from './capacity/guaranteedBreaker.js'
 import type { Slo } from './capacity/sloScaler.js'
 import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
 import { busiestFirst, type DispatchStrategy } from './dispatch/thresholdDispatch.js'
+import { envKey, type SpareInstances } from './spareInstances.js'
+import { WARMUP_EVENT_TYPE, WARMUP_HEADER } from '../../functions/sdk/warmup.js'
 
 export interface FunctionPoolOptions {
   name: string
@@ -55,6 +57,8 @@ export interface FunctionPoolOptions {
   slo?: Slo | undefined
   /** Which instance a request goes to (adapters/runtime/dispatch); default busiest-first. */
   dispatch?: DispatchStrategy | undefined
+  /** Booted generic processes an instance may start from (spareInstances.ts), when `env` matches and there is no memoryMb. */
+  spares?: SpareInstances | undefined
 }
 
 export interface EncodedEvent {
@@ -106,6 +110,8 @@ export class FunctionPool {
   #tickTimer: { id: number } | undefined
   #lastActiveAt = 0
   #cpuShare = 1
+  readonly #envKey: string | undefined
+  #lastStart: { fromSpare: boolean; startedAt: number; timings: Instance['timings'] } | undefined
 
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
@@ -120,6 +126,7 @@ export class FunctionPool {
       minCpuShare: 0.5
     })
     this.#planner.onAllocation = () => { this.#enforce() }
+    this.#envKey = opts.spares === undefined || (opts.memoryMb ?? 0) > 0 ? undefined : envKey(opts.env)
     // With a guarantee, invocations within it have their own queue and the reserved instances' slots, ahead of the
     // function's own overflow (capacity/guaranteedBreaker.ts); without one this is core/breaker.ts's FIFO.
     this.#breaker = new GuaranteedBreaker({
@@ -128,6 +135,9 @@ export class FunctionPool {
       queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale,
       reservedSlots: opts.gate === undefined ? 0 : this.#planner.reservedInstances * opts.concurrency
     })
+    // The box learns what this function wants (its guarantee's reservation) before its first request: otherwise a
+    // box overloaded by others would share as if it wanted nothing and stop its reserved instances.
+    this.#reportWant()
   }
 
   /** Instances ready to serve, busy or idle. */
@@ -140,6 +150,8 @@ export class FunctionPool {
   /** Process ids of live instances (for tests and diagnostics). */
   get pids (): number[] { return [...this.#all].map((i) => i.child.pid ?? -1) }
   get planner (): FunctionPlanner { return this.#planner }
+  /** How the last instance to become ready started: from a spare or a fork, and its phases (epoch ms). */
+  get lastStart (): { fromSpare: boolean; startedAt: number; timings: Instance['timings'] } | undefined { return this.#lastStart }
   /** The CPU share (1 = full) the instances run at; below 1 while deflated. */
   get cpuShare (): number { return this.#cpuShare }
 
@@ -286,6 +298,13 @@ export class FunctionPool {
     return new InstanceLostError((err as Error).message, this.#loadAtCrash.get(inst) === 1)
   }
 
+  async #warmUp (inst: Instance): Promise<void> {
+    try {
+      const res = await inst.http?.request({ path: '/', method: 'POST', headers: { [WARMUP_HEADER]: '1', 'ce-type': WARMUP_EVENT_TYPE }, body: '', headersTimeout: this.#opts.timeoutMs, bodyTimeout: this.#opts.timeoutMs })
+      await res?.body.dump()
+    } catch { /* the instance serves or fails its first real request as it would have */ }
+  }
+
   /** An instance with a free slot, as the dispatch strategy says (default busiest-first: the others go idle and can be reaped). */
   #pick (): Instance | undefined {
     return (this.#opts.dispatch ?? busiestFirst).pick(this.#ready, this.#opts.concurrency)
@@ -380,6 +399,7 @@ export class FunctionPool {
   prewarm (count: number): void {
     const target = Math.min(this.#opts.maxScale, count)
     for (let have = this.#ready.length + this.#starting; have < target && !this.#closed; have++) this.#spawn()
+    this.#reportWant()
   }
 
   /** Instances the keep-alive reaper leaves standing (set by prefetch); 0 unless a prefetcher set it. */
@@ -421,7 +441,9 @@ export class FunctionPool {
     this.#spawned++
     metrics?.coldStarts.inc({ function: this.name })
     const t0 = performance.now()
-    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects, tracing: this.#opts.tracing }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 })
+    const spare = this.#envKey === undefined ? undefined : this.#opts.spares?.take(this.#envKey)
+    if (spare !== undefined) metrics?.capacitySpareStarts.inc({ function: this.name })
+    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects, tracing: this.#opts.tracing }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 }, spare)
     this.#all.add(inst)
     log.debug({ function: this.name, instance: inst.id, pid: inst.child.pid }, 'cold start')
     let timedOut = false
@@ -429,11 +451,17 @@ export class FunctionPool {
       timedOut = true
       inst.child.kill('SIGKILL')
     }, this.#opts.initTimeoutMs)
-    inst.whenReady().then((port) => {
+    inst.whenReady().then(async (port) => {
       clock.clearTimeout(timer)
-      this.#starting--
-      if (this.#closed) { void inst.stop(); return }
+      if (this.#closed) { this.#starting--; void inst.stop(); return }
       inst.markReady(port, this.#opts.concurrency)
+      // A guaranteed function's first invocation on a new instance must not pay for its first connection and the
+      // server's first request (seen: 176 ms for a 50-ms handler under load): one warm-up request first (answered
+      // by the SDK without calling the handler, functions/sdk/warmup.ts).
+      if (this.#opts.gate !== undefined) await this.#warmUp(inst)
+      this.#starting--
+      if (this.#closed || inst.state !== 'ready') { void inst.stop(); return }
+      this.#lastStart = { fromSpare: inst.fromSpare, startedAt: inst.startedAt, timings: inst.timings }
       inst.lastUsedAt = clock.now()
       this.#ready.push(inst)
       if (inst.child.pid !== undefined) this.#opts.cpuQuota?.add(inst.child.pid, this.#cpuShare)

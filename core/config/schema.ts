@@ -354,7 +354,12 @@ export const configSchema = z.strictObject({
     longWindowMs: z.int().min(1000).default(120_000),
     burstWindowMs: z.int().min(1000).default(10_000),
     /** A higher count is held, and an idle instance above it stays, this long: 60000 ms. */
-    holdMs: z.int().min(0).default(60_000)
+    holdMs: z.int().min(0).default(60_000),
+    /**
+     * Generic instance processes kept booted, so a new instance loads its function instead of starting node
+     * (re-provisioning in ms, not a cold process start); `auto`: 1 with a box (capacity.instances), else 0.
+     */
+    spareInstances: z.union([z.int().min(0).max(16), z.literal('auto')]).default('auto')
   }).prefault({}),
   routes: z.array(routeSchema).default([]),
   /** Remote places functions run, by name; routes pick one with `target:`. */
