@@ -15,6 +15,8 @@ import { RouteTable } from '../adapters/ingress/routeTable.js'
 import { Capacity } from '../adapters/runtime/capacity/capacityConfig.js'
 import { FunctionPool } from '../adapters/runtime/functionPool.js'
 import { SpareInstances } from '../adapters/runtime/spareInstances.js'
+import { PeriodicPredictor } from '../adapters/runtime/capacity/periodicPredictor.js'
+import { PreInvoker } from '../adapters/runtime/capacity/preInvoker.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { localDemand, poolQueueDepth } from '../adapters/runtime/poolQueueDepth.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
@@ -142,6 +144,15 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       ...capacity.forFunction(name, fn)
     }))
     for (const pool of pools) capacity.watch(pool)
+    // Pre-invocation: one period finder for all, a pre-invoker per function that asks for it.
+    const periods = new PeriodicPredictor()
+    for (const pool of pools) {
+      const pre = config.functions[pool.name]?.preInvoke
+      if (pre === undefined) continue
+      const p = new PreInvoker({ target: pool, predictor: periods, clock, leadMs: pre.leadMs, graceMs: pre.graceMs, onOutcome: (outcome) => metrics?.capacityPreinvocations.inc({ function: pool.name, outcome }) })
+      pool.onArrival = (nowMs) => { p.arrived(nowMs) }
+      lifecycle.add(`pre-invocation ${pool.name}`, async () => { p.close() })
+    }
     const target = new LocalTarget(pools)
     lifecycle.add('local pool', () => target.close())
     const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })

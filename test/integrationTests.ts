@@ -17,6 +17,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'capacity/capacityConfig.test.ts',
   'capacity/guaranteeLive.test.ts',
   'capacity/poolCapacity.test.ts',
+  'capacity/reservationHold.test.ts',
   'capacity/spareStart.test.ts',
   'capacity/simRequestCli.test.ts',
   'capacity/simVsLive.test.ts',

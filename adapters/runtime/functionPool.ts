@@ -333,6 +333,7 @@ export class FunctionPool {
     const admitted = gate?.admit(now)
     if (admitted !== undefined) this.#opts.metrics?.capacityGuarantee.inc({ function: this.name, outcome: admitted ? 'admitted' : 'overflow' })
     this.#lastActiveAt = now
+    this.#onArrival?.(now)
     this.#planner.scaler.onArrival(now)
     this.#ensureTicking()
     return admitted
@@ -401,6 +402,22 @@ export class FunctionPool {
     for (let have = this.#ready.length + this.#starting; have < target && !this.#closed; have++) this.#spawn()
     this.#reportWant()
   }
+
+  /**
+   * Pre-invocation (capacity/preInvoker.ts): let the guarantee's reservation go between two bursts of a periodic
+   * function (the box may give it to others, the reserved slots open to overflow), or hold it again (its instances
+   * start now, and the box owes them first).
+   */
+  holdReservation (held: boolean): void {
+    if (this.#planner.reservationHeld === held || this.#closed) return
+    this.#planner.reservationHeld = held
+    this.#breaker.setReservedSlots(this.#opts.gate === undefined ? 0 : this.#planner.reserved * this.#opts.concurrency)
+    this.#scale()
+  }
+
+  /** Called on every arrival, before it is served (pre-invocation learns the function's period from it). */
+  #onArrival: ((nowMs: number) => void) | undefined
+  set onArrival (fn: ((nowMs: number) => void) | undefined) { this.#onArrival = fn }
 
   /** Instances the keep-alive reaper leaves standing (set by prefetch); 0 unless a prefetcher set it. */
   get warmFloor (): number { return this.#warmFloor }

@@ -54,7 +54,17 @@ export const functionSchema = z.strictObject({
     burst: z.int().min(0).default(0)
   }).optional(),
   /** Expected mean service time, ms: checks a guarantee at start-up; the SLO sizer measures its own. */
-  serviceMs: z.number().positive().optional()
+  serviceMs: z.number().positive().optional(),
+  /**
+   * Pre-invocation (Real-time Serverless): once the function's arrivals are periodic, hold an instance (and its
+   * guarantee's reservation) only from leadMs before each expected burst to graceMs after it (docs/capacity.md).
+   */
+  preInvoke: z.strictObject({
+    /** Warm this many ms before the earliest expected arrival: more than a cold start. */
+    leadMs: z.int().min(0).default(2000),
+    /** Keep the instance this many ms after the burst before letting it go. */
+    graceMs: z.int().min(0).default(1000)
+  }).optional()
 })
 
 export const routeSchema = z.strictObject({
