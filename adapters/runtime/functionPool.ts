@@ -488,6 +488,8 @@ export class FunctionPool {
     }, (err: Error & { code?: string }) => {
       clock.clearTimeout(timer)
       this.#starting--
+      // Stopped by close() while it was starting: not a failure to report.
+      if (this.#closed) return
       const error = timedOut
         ? new IotlessError('FUNCTION_INIT_TIMEOUT', `${this.name}: instance not ready within ${this.#opts.initTimeoutMs} ms`)
         : new IotlessError(err.code === 'FUNCTION_NOT_FOUND' ? 'FUNCTION_NOT_FOUND' : 'FUNCTION_INIT_FAILED', err.message)

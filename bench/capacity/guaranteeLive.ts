@@ -150,7 +150,7 @@ export async function guaranteeLive (o: GuaranteeLiveOptions): Promise<Guarantee
         const waited = performance.now() - started - (r.serviceMs ?? 0)
         const within = waited <= o.waitMs
         if (p.hog) { res.hogServed++; if (within) res.hogWithin++; return }
-        if (r.admitted === true) { res.admitted++; admittedWaits.push(waited); if (within) res.admittedWithin++; if (process.env.GL_DEBUG !== undefined) process.stderr.write(`adm at=${p.at.toFixed(0)} late=${(started - t0 - p.at).toFixed(0)} waited=${waited.toFixed(0)} svc=${(r.serviceMs ?? 0).toFixed(0)} cold=${r.coldStart} inst=${r.instanceId}\n`) } else { res.overflow++; if (within) res.overflowWithin++ }
+        if (r.admitted === true) { res.admitted++; admittedWaits.push(waited); if (within) res.admittedWithin++ } else { res.overflow++; if (within) res.overflowWithin++ }
       }, () => {
         if (p.hog) { res.hogRefused++; return }
         res.overflowRefused++
