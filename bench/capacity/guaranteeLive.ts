@@ -49,6 +49,8 @@ export interface GuaranteeLiveResult {
   admittedFailed: number
   admittedWaitMsMax: number
   admittedWaitMsP99: number
+  /** Admitted invocations that missed the SLO although a slot was free when they arrived: the process itself was late (a starved event loop), not the queue. */
+  admittedMissedWithSlotFree: number
   /** The guaranteed function's own invocations above its guarantee (best effort). */
   overflow: number
   overflowWithin: number
@@ -114,7 +116,7 @@ export async function guaranteeLive (o: GuaranteeLiveOptions): Promise<Guarantee
   const g = make('guaranteed', reservation.instances, priority ? gate : undefined)
   const hogs = Array.from({ length: o.hogs }, (_, i) => make(`hog-${i}`, 0))
   const res: GuaranteeLiveResult = {
-    reservedInstances: reservation.instances, admitted: 0, admittedWithin: 0, admittedFailed: 0, admittedWaitMsMax: 0, admittedWaitMsP99: 0,
+    reservedInstances: reservation.instances, admitted: 0, admittedWithin: 0, admittedFailed: 0, admittedWaitMsMax: 0, admittedWaitMsP99: 0, admittedMissedWithSlotFree: 0,
     overflow: 0, overflowWithin: 0, overflowRefused: 0, hogOffered: 0, hogServed: 0, hogRefused: 0, hogWithin: 0, offeredTimesBox: 0, overloaded: false,
     spawns: 0, spareStarts: 0, eventLoopDelayMsMax: 0, eventLoopDelayMsP99: 0
   }
@@ -150,7 +152,13 @@ export async function guaranteeLive (o: GuaranteeLiveOptions): Promise<Guarantee
         const waited = performance.now() - started - (r.serviceMs ?? 0)
         const within = waited <= o.waitMs
         if (p.hog) { res.hogServed++; if (within) res.hogWithin++; return }
-        if (r.admitted === true) { res.admitted++; admittedWaits.push(waited); if (within) res.admittedWithin++ } else { res.overflow++; if (within) res.overflowWithin++ }
+        if (r.admitted === true) {
+          res.admitted++
+          admittedWaits.push(waited)
+          if (within) res.admittedWithin++
+          // coldStart: every slot was taken when it arrived (it queued, or waited for an instance to start).
+          else if (!r.coldStart) res.admittedMissedWithSlotFree++
+        } else { res.overflow++; if (within) res.overflowWithin++ }
       }, () => {
         if (p.hog) { res.hogRefused++; return }
         res.overflowRefused++

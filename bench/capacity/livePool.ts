@@ -53,7 +53,7 @@ async function main (): Promise<void> {
     rows.push({ seed, ours, fifo })
     process.stderr.write(`  guarantee seed ${seed} done (load ${load()})\n`)
   }
-  const cell = (r: GuaranteeLiveResult): string => `${r.admittedWithin} / ${r.admitted + r.admittedFailed} (${(100 * r.admittedWithin / Math.max(1, r.admitted + r.admittedFailed)).toFixed(1)}%), max wait ${f0(r.admittedWaitMsMax)} ms, ${r.admittedFailed} failed`
+  const cell = (r: GuaranteeLiveResult): string => `${r.admittedWithin} / ${r.admitted + r.admittedFailed} (${(100 * r.admittedWithin / Math.max(1, r.admitted + r.admittedFailed)).toFixed(1)}%), max wait ${f0(r.admittedWaitMsMax)} ms, ${r.admittedFailed} failed, ${r.admittedMissedWithSlotFree} missed with a slot free`
   lines.push('### Guarantee under overload (live)', '',
     `A box of ${opts.boxInstances} instances, real child processes (bench/capacity/guaranteeLive.ts). Guaranteed function: ${opts.guarantee.ratePerSec}/s, burst ${opts.guarantee.burst}, ${opts.guaranteedServiceMs} ms a call, offered ${opts.guaranteedOfferedTimes}x its rate (Poisson), reservation kept warm; ${opts.hogs} best-effort functions, ${opts.hogServiceMs} ms a call, offered ${opts.offeredTimesBox}x the box's capacity (Poisson); ${seconds} s per run; SLO: wait <= ${opts.waitMs} ms. Baseline: the same pool and reservation with admitted and overflow in one FIFO (the pool before this change).`, '',
     '| seed | others offered (x box) | ours: admitted within SLO | one FIFO: admitted within SLO | ours: own overflow served / refused | event-loop delay max / p99 ms (ours) | spare starts / starts (ours) |',
