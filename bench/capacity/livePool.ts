@@ -27,7 +27,8 @@ async function main (): Promise<void> {
 
   // 1. Re-provisioning.
   const runs = 7
-  const rp = await compareReprovision(runs)
+  const settleMs = 1000
+  const rp = await compareReprovision(runs, settleMs)
   const stats = (xs: Reprovision[]): { ready: number; max: number; alloc: number; ph: Record<string, number> } => {
     const ph: Record<string, number> = {}
     for (const k of ['exec', 'boot', 'spec', 'import', 'listen', 'readyMessage'] as const) ph[k] = median(xs.map((x) => x.phases?.[k] ?? NaN).filter(Number.isFinite))
@@ -36,7 +37,7 @@ async function main (): Promise<void> {
   const fk = stats(rp.fork)
   const sp = stats(rp.spare)
   lines.push('### Re-provisioning', '',
-    `A box of 2 instances, function a holding both with work in flight, then function b's first request (bench/capacity/reprovision.ts); ${runs} runs of each, interleaved. No writable cgroup here: a is not deflated, b starts at once and a gives its instance back when idle.`, '',
+    `A box of 2 instances, function a holding both with work in flight, then function b's first request (bench/capacity/reprovision.ts); the box at rest for ${settleMs} ms before the overload (a's instances and the replacement spare standing); ${runs} runs of each, interleaved. No writable cgroup here: a is not deflated, b starts at once and a gives its instance back when idle.`, '',
     '| b\'s instance | overload -> allocation applied, median ms | overload -> b\'s instance ready, median / max ms | fork+exec | node boot + SDK | spec sent | import module | listen | ready message |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     `| forked (before) | ${f1(fk.alloc)} | ${f0(fk.ready)} / ${f0(fk.max)} | ${f1(fk.ph.exec ?? NaN)} | ${f1(fk.ph.boot ?? NaN)} | ${f1(fk.ph.spec ?? NaN)} | ${f1(fk.ph.import ?? NaN)} | ${f1(fk.ph.listen ?? NaN)} | ${f1(fk.ph.readyMessage ?? NaN)} |`,
@@ -69,17 +70,17 @@ async function main (): Promise<void> {
   const cold = Math.round(fk.ready)
   lines.push('### Pre-invocation on a periodic trace (simulated clock)', '',
     `ULB sensing packets (R1..R3): ${byNode.size} nodes, one reading a minute each, as ${byNode.size} guaranteed functions of one instance; 50 ms a call; cold start ${cold} ms (the forked start measured above); SLO wait <= 100 ms. The pre-invoker and period finder are the live objects (adapters/runtime/capacity/preInvoker.ts, periodicPredictor.ts) on a ManualClock (bench/capacity/preInvokeModel.ts).`, '',
-    '| pool | reserved instance-seconds | vs always reserved | cold starts | within SLO | instances started | expected bursts hit / late / missed |', '| --- | --- | --- | --- | --- | --- | --- |')
+    '| pool | reserved instance-seconds | vs always reserved | cold starts (of them: while let go) | within SLO | instances started | expected bursts hit / late / missed |', '| --- | --- | --- | --- | --- | --- | --- |')
   const base = { coldStartMs: cold, serviceMs: 50, keepAliveMs: 10_000, graceMs: 1000, waitMs: 100 }
   const [reserved, reactive] = preInvokeOnTrace(byNode, { ...base, leadMs: 2000 }, ['reserved', 'reactive'])
-  const row = (name: string, r: NonNullable<typeof reserved>): string => `| ${name} | ${f0(r.instanceSeconds)} | ${(r.instanceSeconds / (reserved?.instanceSeconds ?? 1)).toFixed(3)} | ${r.coldStarts} | ${(100 * r.withinSlo / r.arrivals).toFixed(2)}% | ${r.instancesStarted} | ${r.mode === 'preinvoke' ? `${r.hits} / ${r.late} / ${r.missed}` : '-'} |`
+  const row = (name: string, r: NonNullable<typeof reserved>): string => `| ${name} | ${f0(r.instanceSeconds)} | ${(r.instanceSeconds / (reserved?.instanceSeconds ?? 1)).toFixed(3)} | ${r.coldStarts}${r.mode === 'preinvoke' ? ` (${r.coldWhileReleased})` : ''} | ${(100 * r.withinSlo / r.arrivals).toFixed(2)}% | ${r.instancesStarted} | ${r.mode === 'preinvoke' ? `${r.hits} / ${r.late} / ${r.missed}` : '-'} |`
   if (reserved !== undefined) lines.push(row('guarantee, always reserved (before)', reserved))
   for (const lead of [1000, 2000, 5000]) {
     const [r] = preInvokeOnTrace(byNode, { ...base, leadMs: lead, graceMs: lead / 2 }, ['preinvoke'])
     if (r !== undefined) lines.push(row(`pre-invoked, lead ${lead} ms, grace ${lead / 2} ms (ours)`, r))
   }
   if (reactive !== undefined) lines.push(row('no guarantee, reactive, keep-alive 10 s', reactive))
-  lines.push('', 'Cold starts left with pre-invocation are readings off the learned phase (a node restarting, a reading minutes late): the period finder then falls back to holding the reservation until the arrivals are periodic again.', '')
+  lines.push('', 'The cold starts left with pre-invocation are readings that came while the instance was let go (off the learned phase: a node restarting, a reading late; the pre-invoker then holds the reservation until the arrivals are periodic again) and late ones (in the window, the instance still starting: a lead shorter than the cold start). Missed: windows without a reading (lost packets).', '')
   lines.push(`Load average after: ${load()}. Node ${process.version}; commit ${gitHead()}.`, '')
   const path = writeResultsSection(repoRoot, 'Capacity: live pool', lines.join('\n'))
   process.stdout.write(lines.join('\n') + `\nwrote ${path}\n`)

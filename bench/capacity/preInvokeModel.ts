@@ -20,6 +20,8 @@ export interface PreInvokeModelResult {
   arrivals: number
   /** Arrivals that found no ready instance (a cold start, or waiting on one still starting). */
   coldStarts: number
+  /** Of those, arrivals that came while the pre-invoker had let the instance go (off the expected phase). */
+  coldWhileReleased: number
   /** Arrivals that waited <= waitMs for an instance. */
   withinSlo: number
   /** Instance-seconds held (starting or ready): what the function takes from the box. */
@@ -98,11 +100,13 @@ export function runPreInvokeModel (arrivalsMs: readonly number[], o: PreInvokeMo
   if (o.mode !== 'reactive') { pool.holdReservation(true); clock.advance(o.coldStartMs); clock.advance(0) }
   const pre = o.mode === 'preinvoke' ? new PreInvoker({ target: pool, predictor: new PeriodicPredictor(), clock, leadMs: o.leadMs, graceMs: o.graceMs }) : undefined
   let cold = 0
+  let coldReleased = 0
   let within = 0
   const start = clock.now()
   for (const at of arrivalsMs) {
     if (at > clock.now()) clock.advance(at - clock.now())
     const ready = pool.warmInstances > 0
+    if (!ready && pre?.state === 'released') coldReleased++
     pre?.arrived(clock.now())
     const waited = pool.invoke()
     if (!ready) cold++
@@ -116,6 +120,7 @@ export function runPreInvokeModel (arrivalsMs: readonly number[], o: PreInvokeMo
     mode: o.mode,
     arrivals: arrivalsMs.length,
     coldStarts: cold,
+    coldWhileReleased: coldReleased,
     withinSlo: within,
     instanceSeconds: pool.instanceMs / 1000,
     instancesStarted: pool.started,

@@ -24,13 +24,13 @@ export type PreInvokeTotals = Omit<PreInvokeModelResult, 'mode'> & { mode: PreIn
 /** Every node of the trace as one guaranteed function, in each mode; totals per mode. */
 export function preInvokeOnTrace (byNode: ReadonlyMap<string, readonly number[]>, base: Omit<PreInvokeModelOptions, 'mode'>, modes: readonly PreInvokeMode[] = ['reserved', 'preinvoke', 'reactive']): PreInvokeTotals[] {
   return modes.map((mode) => {
-    const t: PreInvokeTotals = { mode, functions: 0, durationSeconds: 0, arrivals: 0, coldStarts: 0, withinSlo: 0, instanceSeconds: 0, instancesStarted: 0, releases: 0, hits: 0, late: 0, missed: 0 }
+    const t: PreInvokeTotals = { mode, functions: 0, durationSeconds: 0, arrivals: 0, coldStarts: 0, coldWhileReleased: 0, withinSlo: 0, instanceSeconds: 0, instancesStarted: 0, releases: 0, hits: 0, late: 0, missed: 0 }
     for (const arrivals of byNode.values()) {
       if (arrivals.length === 0) continue
       const r = runPreInvokeModel(arrivals, { ...base, mode })
       t.functions++
       t.durationSeconds += ((arrivals[arrivals.length - 1] ?? 0) - (arrivals[0] ?? 0)) / 1000
-      for (const k of ['arrivals', 'coldStarts', 'withinSlo', 'instanceSeconds', 'instancesStarted', 'releases', 'hits', 'late', 'missed'] as const) t[k] += r[k]
+      for (const k of ['arrivals', 'coldStarts', 'coldWhileReleased', 'withinSlo', 'instanceSeconds', 'instancesStarted', 'releases', 'hits', 'late', 'missed'] as const) t[k] += r[k]
     }
     return t
   })

@@ -33,7 +33,7 @@ const ev = (data: unknown): { headers: Record<string, string>; body: Buffer } =>
  * request. The box re-shares at once (a: 1, b: 1), a's instances are deflated to half through cgroup v1 (when
  * writable; else a stops one when it is idle) and b starts its instance.
  */
-export async function measureReprovision (runs: number, opts: { spares?: boolean } = {}): Promise<Reprovision[]> {
+export async function measureReprovision (runs: number, opts: { spares?: boolean; settleMs?: number } = {}): Promise<Reprovision[]> {
   const log = createLogger({ level: 'error' })
   const out: Reprovision[] = []
   const quota = detectCpuQuota({ mount: '/sys/fs/cgroup/cpu', group: `iotless-bench-${process.pid}`, cpusPerInstance: 1, log })
@@ -50,6 +50,9 @@ export async function measureReprovision (runs: number, opts: { spares?: boolean
     try {
       await Promise.all([a.invoke(ev({})), a.invoke(ev({}))])
       while (a.warmInstances < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+      // A box at rest before the overload: a's instances, and the spare that replaced the one a took, standing for
+      // settleMs (0: the overload right after a's own start, while the replacement spare may still be booting).
+      if ((opts.settleMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, opts.settleMs))
       const busy = [a.invoke(ev({ sleepMs: 3000 })), a.invoke(ev({ sleepMs: 3000 }))]
       const t0 = performance.now()
       const call = b.invoke(ev({}))
@@ -78,12 +81,12 @@ export async function measureReprovision (runs: number, opts: { spares?: boolean
 }
 
 /** Both ways side by side, interleaved run by run so the shared machine's load falls on both alike. */
-export async function compareReprovision (runs: number): Promise<{ fork: Reprovision[]; spare: Reprovision[] }> {
+export async function compareReprovision (runs: number, settleMs = 0): Promise<{ fork: Reprovision[]; spare: Reprovision[] }> {
   const fork: Reprovision[] = []
   const spare: Reprovision[] = []
   for (let r = 0; r < runs; r++) {
-    fork.push(...await measureReprovision(1))
-    spare.push(...await measureReprovision(1, { spares: true }))
+    fork.push(...await measureReprovision(1, { settleMs }))
+    spare.push(...await measureReprovision(1, { spares: true, settleMs }))
   }
   return { fork, spare }
 }
