@@ -15,6 +15,9 @@ import { MqttAdapter } from '../adapters/ingress/mqttAdapter.js'
 import { RouteTable } from '../adapters/ingress/routeTable.js'
 import { Capacity } from '../adapters/runtime/capacity/capacityConfig.js'
 import { FunctionPool } from '../adapters/runtime/functionPool.js'
+import { SpareInstances } from '../adapters/runtime/spareInstances.js'
+import { PeriodicPredictor } from '../adapters/runtime/capacity/periodicPredictor.js'
+import { PreInvoker } from '../adapters/runtime/capacity/preInvoker.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
 import { localDemand, poolQueueDepth } from '../adapters/runtime/poolQueueDepth.js'
 import { readBrokerSecurity } from './brokerSecurity.js'
@@ -117,6 +120,9 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     const demand = localDemand(config.routes, config.adapter.maxInFlight)
     const capacity = new Capacity(config, { clock, log, metrics })
     lifecycle.add('capacity', async () => { capacity.box?.stop(); capacity.cpuQuota?.close?.() })
+    const spareCount = config.capacity.spareInstances === 'auto' ? (capacity.box === undefined ? 0 : 1) : config.capacity.spareInstances
+    const spares = spareCount > 0 && Object.keys(config.functions).length > 0 ? new SpareInstances({ count: spareCount, env: opts.env, clock }) : undefined
+    if (spares !== undefined) lifecycle.add('spare instances', async () => { spares.close() })
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
@@ -135,9 +141,19 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       clock,
       log,
       metrics,
+      spares,
       ...capacity.forFunction(name, fn)
     }))
     for (const pool of pools) capacity.watch(pool)
+    // Pre-invocation: one period finder for all, a pre-invoker per function that asks for it.
+    const periods = new PeriodicPredictor()
+    for (const pool of pools) {
+      const pre = config.functions[pool.name]?.preInvoke
+      if (pre === undefined) continue
+      const p = new PreInvoker({ target: pool, predictor: periods, clock, leadMs: pre.leadMs, graceMs: pre.graceMs, onOutcome: (outcome) => metrics?.capacityPreinvocations.inc({ function: pool.name, outcome }) })
+      pool.onArrival = (nowMs) => { p.arrived(nowMs) }
+      lifecycle.add(`pre-invocation ${pool.name}`, async () => { p.close() })
+    }
     const target = new LocalTarget(pools)
     lifecycle.add('local pool', () => target.close())
     const prefetch = startPoolPrefetch({ config: config.prefetch, target, functions: config.functions, clock, log })

@@ -127,7 +127,19 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
     }),
     capacitySlo: new Counter({
       name: 'iotless_capacity_slo_requests_total',
-      help: 'Invocations of functions with an slo, by whether they waited within slo.waitMs (outcome within|missed).',
+      help: 'Invocations of functions with an slo, by whether they waited within slo.waitMs (outcome within|missed), and, with a guarantee, whether they were within it (guarantee admitted|overflow; none without one).',
+      labelNames: ['function', 'outcome', 'guarantee'] as const,
+      registers
+    }),
+    capacitySpareStarts: new Counter({
+      name: 'iotless_capacity_spare_starts_total',
+      help: 'Instances started from a spare process (booted ahead of need, capacity.spareInstances) instead of a new fork.',
+      labelNames: ['function'] as const,
+      registers
+    }),
+    capacityPreinvocations: new Counter({
+      name: 'iotless_capacity_preinvocations_total',
+      help: 'Pre-invocations of periodic functions (an instance warmed just before the next expected arrival), by whether that arrival found it ready (outcome hit|late|missed: no arrival in the window).',
       labelNames: ['function', 'outcome'] as const,
       registers
     }),

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks'
 import { errors as undiciErrors } from 'undici'
-import { Breaker } from '../../core/breaker.js'
 import type { Clock } from '../../core/clock.js'
 import { IotlessError, isIotlessError, type ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
@@ -11,9 +10,12 @@ import type { BoxAllocator } from './capacity/boxAllocator.js'
 import type { CpuQuota } from './capacity/cpuQuota.js'
 import { FunctionPlanner } from './capacity/functionPlanner.js'
 import type { GuaranteeGate } from './capacity/guaranteeGate.js'
+import { GuaranteedBreaker } from './capacity/guaranteedBreaker.js'
 import type { Slo } from './capacity/sloScaler.js'
 import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
 import { busiestFirst, type DispatchStrategy } from './dispatch/thresholdDispatch.js'
+import { envKey, type SpareInstances } from './spareInstances.js'
+import { WARMUP_EVENT_TYPE, WARMUP_HEADER } from '../../functions/sdk/warmup.js'
 
 export interface FunctionPoolOptions {
   name: string
@@ -55,6 +57,8 @@ export interface FunctionPoolOptions {
   slo?: Slo | undefined
   /** Which instance a request goes to (adapters/runtime/dispatch); default busiest-first. */
   dispatch?: DispatchStrategy | undefined
+  /** Booted generic processes an instance may start from (spareInstances.ts), when `env` matches and there is no memoryMb. */
+  spares?: SpareInstances | undefined
 }
 
 export interface EncodedEvent {
@@ -69,6 +73,8 @@ export interface InvokeResult {
   instanceId: number
   /** Time the instance took to answer, ms (the service time the SLO sizer measures). */
   serviceMs?: number
+  /** With a guarantee: true when this invocation was within it (admitted), false when above it (best effort). */
+  admitted?: boolean
 }
 
 /**
@@ -91,7 +97,7 @@ class InstanceLostError extends Error {
 export class FunctionPool {
   readonly name: string
   readonly #opts: FunctionPoolOptions
-  readonly #breaker: Breaker
+  readonly #breaker: GuaranteedBreaker
   readonly #ready: Instance[] = []
   readonly #all = new Set<Instance>()
   /** Requests an instance was serving when it was found dead (the first time only). */
@@ -104,6 +110,8 @@ export class FunctionPool {
   #tickTimer: { id: number } | undefined
   #lastActiveAt = 0
   #cpuShare = 1
+  readonly #envKey: string | undefined
+  #lastStart: { fromSpare: boolean; startedAt: number; timings: Instance['timings'] } | undefined
 
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
@@ -118,7 +126,18 @@ export class FunctionPool {
       minCpuShare: 0.5
     })
     this.#planner.onAllocation = () => { this.#enforce() }
-    this.#breaker = new Breaker({ capacity: 0, maxCapacity: opts.concurrency * opts.maxScale, queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale })
+    this.#envKey = opts.spares === undefined || (opts.memoryMb ?? 0) > 0 ? undefined : envKey(opts.env)
+    // With a guarantee, invocations within it have their own queue and the reserved instances' slots, ahead of the
+    // function's own overflow (capacity/guaranteedBreaker.ts); without one this is core/breaker.ts's FIFO.
+    this.#breaker = new GuaranteedBreaker({
+      capacity: 0,
+      maxCapacity: opts.concurrency * opts.maxScale,
+      queueDepth: opts.queueDepth ?? 10 * opts.concurrency * opts.maxScale,
+      reservedSlots: opts.gate === undefined ? 0 : this.#planner.reservedInstances * opts.concurrency
+    })
+    // The box learns what this function wants (its guarantee's reservation) before its first request: otherwise a
+    // box overloaded by others would share as if it wanted nothing and stop its reserved instances.
+    this.#reportWant()
   }
 
   /** Instances ready to serve, busy or idle. */
@@ -131,18 +150,20 @@ export class FunctionPool {
   /** Process ids of live instances (for tests and diagnostics). */
   get pids (): number[] { return [...this.#all].map((i) => i.child.pid ?? -1) }
   get planner (): FunctionPlanner { return this.#planner }
+  /** How the last instance to become ready started: from a spare or a fork, and its phases (epoch ms). */
+  get lastStart (): { fromSpare: boolean; startedAt: number; timings: Instance['timings'] } | undefined { return this.#lastStart }
   /** The CPU share (1 = full) the instances run at; below 1 while deflated. */
   get cpuShare (): number { return this.#cpuShare }
 
   async invoke (event: EncodedEvent, signal?: AbortSignal): Promise<InvokeResult> {
     const started = performance.now()
     const fnLabel = { function: this.name }
-    this.#arrived()
+    const admitted = this.#arrived()
     let serviceMs: number | undefined
     try {
       let result: InvokeResult
       try {
-        result = await this.#invokeOnce(event, signal)
+        result = await this.#invokeOnce(event, admitted === true, signal)
       } catch (err) {
         if (!(err instanceof InstanceLostError)) throw err
         if (err.alone) {
@@ -153,7 +174,7 @@ export class FunctionPool {
         // The instance crashed under several requests: retry once on another one, then report it.
         this.#opts.log.warn({ function: this.name, err: err.message }, 'instance lost during invocation; retrying once')
         try {
-          result = await this.#invokeOnce(event, signal)
+          result = await this.#invokeOnce(event, admitted === true, signal)
         } catch (err2) {
           if (err2 instanceof InstanceLostError) {
             throw new IotlessError('FUNCTION_CRASHED', `${this.name}: the instance exited during the invocation, twice (${err2.message})`)
@@ -163,7 +184,7 @@ export class FunctionPool {
       }
       this.#opts.metrics?.invocations.inc({ ...fnLabel, outcome: 'ok' })
       serviceMs = result.serviceMs
-      return result
+      return admitted === undefined ? result : { ...result, admitted }
     } catch (err) {
       this.#opts.metrics?.invocations.inc({ ...fnLabel, outcome: outcomeOf(err) })
       throw err
@@ -174,23 +195,23 @@ export class FunctionPool {
       if (slo !== undefined) {
         // A refused or failed invocation counts as missed: the caller did not get its answer in time.
         const within = serviceMs !== undefined && totalMs - serviceMs <= slo.waitMs
-        this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed' })
+        this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed', guarantee: admitted === undefined ? 'none' : admitted ? 'admitted' : 'overflow' })
       }
       this.#planner.scaler.onComplete(this.#opts.clock.now(), serviceMs)
       this.#reportWant()
     }
   }
 
-  async #invokeOnce (event: EncodedEvent, signal?: AbortSignal): Promise<InvokeResult> {
+  async #invokeOnce (event: EncodedEvent, admitted: boolean, signal?: AbortSignal): Promise<InvokeResult> {
     if (this.#closed) throw new IotlessError('POOL_CLOSED', `${this.name}: the pool is shutting down`)
     const coldStart = this.#breaker.inFlight >= this.#breaker.capacity
-    const slot = this.#breaker.acquire(signal)
+    const slot = this.#breaker.acquire(admitted, signal)
     this.#scale()
     await slot
     const inst = this.#pick()
     if (inst === undefined) {
       // Unreachable while the capacity invariant holds; fail loudly rather than lose the message.
-      this.#breaker.release()
+      this.#breaker.release(admitted)
       throw new InstanceLostError('no ready instance held a free slot')
     }
     if (inst.idleTimer !== undefined) { this.#opts.clock.clearTimeout(inst.idleTimer); inst.idleTimer = undefined }
@@ -204,7 +225,7 @@ export class FunctionPool {
     } finally {
       inst.inFlight--
       inst.lastUsedAt = this.#opts.clock.now()
-      this.#breaker.release()
+      this.#breaker.release(admitted)
       if (inst.inFlight === 0 && inst.state === 'ready') {
         // Above what the box's share lets stand (capacity/functionPlanner.ts): stop it now it is idle.
         if (this.#ready.length > this.#planner.maxInstances()) void this.#retire(inst, 'over its share of the box')
@@ -277,6 +298,13 @@ export class FunctionPool {
     return new InstanceLostError((err as Error).message, this.#loadAtCrash.get(inst) === 1)
   }
 
+  async #warmUp (inst: Instance): Promise<void> {
+    try {
+      const res = await inst.http?.request({ path: '/', method: 'POST', headers: { [WARMUP_HEADER]: '1', 'ce-type': WARMUP_EVENT_TYPE }, body: '', headersTimeout: this.#opts.timeoutMs, bodyTimeout: this.#opts.timeoutMs })
+      await res?.body.dump()
+    } catch { /* the instance serves or fails its first real request as it would have */ }
+  }
+
   /** An instance with a free slot, as the dispatch strategy says (default busiest-first: the others go idle and can be reaped). */
   #pick (): Instance | undefined {
     return (this.#opts.dispatch ?? busiestFirst).pick(this.#ready, this.#opts.concurrency)
@@ -298,13 +326,17 @@ export class FunctionPool {
     if (!this.#closed) this.#opts.box?.want(this.#planner, this.#planner.wanted(this.#view()))
   }
 
-  #arrived (): void {
+  /** Counts an arrival; with a guarantee, returns whether it is within it. */
+  #arrived (): boolean | undefined {
     const now = this.#opts.clock.now()
     const gate = this.#opts.gate
-    if (gate !== undefined) this.#opts.metrics?.capacityGuarantee.inc({ function: this.name, outcome: gate.admit(now) ? 'admitted' : 'overflow' })
+    const admitted = gate?.admit(now)
+    if (admitted !== undefined) this.#opts.metrics?.capacityGuarantee.inc({ function: this.name, outcome: admitted ? 'admitted' : 'overflow' })
     this.#lastActiveAt = now
+    this.#onArrival?.(now)
     this.#planner.scaler.onArrival(now)
     this.#ensureTicking()
+    return admitted
   }
 
   /** Scalers that decide on a period (KPA-like, SLO) tick on the clock while the function is active. */
@@ -368,7 +400,24 @@ export class FunctionPool {
   prewarm (count: number): void {
     const target = Math.min(this.#opts.maxScale, count)
     for (let have = this.#ready.length + this.#starting; have < target && !this.#closed; have++) this.#spawn()
+    this.#reportWant()
   }
+
+  /**
+   * Pre-invocation (capacity/preInvoker.ts): let the guarantee's reservation go between two bursts of a periodic
+   * function (the box may give it to others, the reserved slots open to overflow), or hold it again (its instances
+   * start now, and the box owes them first).
+   */
+  holdReservation (held: boolean): void {
+    if (this.#planner.reservationHeld === held || this.#closed) return
+    this.#planner.reservationHeld = held
+    this.#breaker.setReservedSlots(this.#opts.gate === undefined ? 0 : this.#planner.reserved * this.#opts.concurrency)
+    this.#scale()
+  }
+
+  /** Called on every arrival, before it is served (pre-invocation learns the function's period from it). */
+  #onArrival: ((nowMs: number) => void) | undefined
+  set onArrival (fn: ((nowMs: number) => void) | undefined) { this.#onArrival = fn }
 
   /** Instances the keep-alive reaper leaves standing (set by prefetch); 0 unless a prefetcher set it. */
   get warmFloor (): number { return this.#warmFloor }
@@ -409,7 +458,9 @@ export class FunctionPool {
     this.#spawned++
     metrics?.coldStarts.inc({ function: this.name })
     const t0 = performance.now()
-    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects, tracing: this.#opts.tracing }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 })
+    const spare = this.#envKey === undefined ? undefined : this.#opts.spares?.take(this.#envKey)
+    if (spare !== undefined) metrics?.capacitySpareStarts.inc({ function: this.name })
+    const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects, tracing: this.#opts.tracing }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 }, spare)
     this.#all.add(inst)
     log.debug({ function: this.name, instance: inst.id, pid: inst.child.pid }, 'cold start')
     let timedOut = false
@@ -417,11 +468,17 @@ export class FunctionPool {
       timedOut = true
       inst.child.kill('SIGKILL')
     }, this.#opts.initTimeoutMs)
-    inst.whenReady().then((port) => {
+    inst.whenReady().then(async (port) => {
       clock.clearTimeout(timer)
-      this.#starting--
-      if (this.#closed) { void inst.stop(); return }
+      if (this.#closed) { this.#starting--; void inst.stop(); return }
       inst.markReady(port, this.#opts.concurrency)
+      // A guaranteed function's first invocation on a new instance must not pay for its first connection and the
+      // server's first request (seen: 176 ms for a 50-ms handler under load): one warm-up request first (answered
+      // by the SDK without calling the handler, functions/sdk/warmup.ts).
+      if (this.#opts.gate !== undefined) await this.#warmUp(inst)
+      this.#starting--
+      if (this.#closed || inst.state !== 'ready') { void inst.stop(); return }
+      this.#lastStart = { fromSpare: inst.fromSpare, startedAt: inst.startedAt, timings: inst.timings }
       inst.lastUsedAt = clock.now()
       this.#ready.push(inst)
       if (inst.child.pid !== undefined) this.#opts.cpuQuota?.add(inst.child.pid, this.#cpuShare)
@@ -431,6 +488,8 @@ export class FunctionPool {
     }, (err: Error & { code?: string }) => {
       clock.clearTimeout(timer)
       this.#starting--
+      // Stopped by close() while it was starting: not a failure to report.
+      if (this.#closed) return
       const error = timedOut
         ? new IotlessError('FUNCTION_INIT_TIMEOUT', `${this.name}: instance not ready within ${this.#opts.initTimeoutMs} ms`)
         : new IotlessError(err.code === 'FUNCTION_NOT_FOUND' ? 'FUNCTION_NOT_FOUND' : 'FUNCTION_INIT_FAILED', err.message)

@@ -1,10 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Pool } from 'undici'
-import type { InstanceMessage, InstanceSpec } from '../../functions/sdk/instanceMessages.js'
+import type { InstanceMessage, InstanceSpec, LoadMessage, StartTimings } from '../../functions/sdk/instanceMessages.js'
 import { guardMemory, type GuardOptions, type MemoryGuard } from './memoryLimit.js'
 
-const INSTANCE_MAIN = fileURLToPath(new URL('../../functions/sdk/instanceMain.js', import.meta.url))
+export const INSTANCE_MAIN = fileURLToPath(new URL('../../functions/sdk/instanceMain.js', import.meta.url))
 
 export type InstanceState = 'starting' | 'ready' | 'stopping' | 'exited'
 
@@ -41,18 +41,35 @@ export class Instance {
   lastUsedAt = 0
   /** The clock handle of the keep-alive timer while idle. */
   idleTimer: { id: number } | undefined
+  /** Epoch ms (performance.timeOrigin + now) this instance was asked to start: forked, or a spare told to load. */
+  readonly startedAt = performance.timeOrigin + performance.now()
+  /** True when it began as a spare process (spareInstances.ts), so node had booted before it was needed. */
+  readonly fromSpare: boolean
+  /** Where its start went, as reported by the instance, with the time its ready message arrived. */
+  timings: (StartTimings & { readyAt: number }) | undefined
 
-  constructor (spec: InstanceSpec, env: NodeJS.ProcessEnv, limits: InstanceLimits = {}) {
+  /**
+   * `spare`: a spare process (forked with SPARE_ARG, same env and execArgv as this instance would get, no memory
+   * bound) that becomes this instance when sent the spec; absent: a new process is forked.
+   */
+  constructor (spec: InstanceSpec, env: NodeJS.ProcessEnv, limits: InstanceLimits = {}, spare?: ChildProcess) {
     const memoryMb = limits.memoryMb ?? 0
-    // execArgv is inherited so loaders given to node (e.g. under a test runner) reach the child too. V8's old
-    // space gets the same bound as the process, so a JS-heap leak stops at it even where the OS bound is coarse.
-    this.child = fork(INSTANCE_MAIN, [JSON.stringify(spec)], {
-      env,
-      execArgv: memoryMb > 0 ? [...process.execArgv, `--max-old-space-size=${memoryMb}`] : process.execArgv,
-      // stderr is read (and passed on) only to notice V8's heap-limit abort.
-      stdio: ['ignore', 'inherit', memoryMb > 0 ? 'pipe' : 'inherit', 'ipc'],
-      serialization: 'json'
-    })
+    this.fromSpare = spare !== undefined && memoryMb === 0
+    if (spare !== undefined && memoryMb === 0) {
+      this.child = spare
+      const load: LoadMessage = { type: 'load', spec }
+      spare.send(load)
+    } else {
+      // execArgv is inherited so loaders given to node (e.g. under a test runner) reach the child too. V8's old
+      // space gets the same bound as the process, so a JS-heap leak stops at it even where the OS bound is coarse.
+      this.child = fork(INSTANCE_MAIN, [JSON.stringify(spec)], {
+        env,
+        execArgv: memoryMb > 0 ? [...process.execArgv, `--max-old-space-size=${memoryMb}`] : process.execArgv,
+        // stderr is read (and passed on) only to notice V8's heap-limit abort.
+        stdio: ['ignore', 'inherit', memoryMb > 0 ? 'pipe' : 'inherit', 'ipc'],
+        serialization: 'json'
+      })
+    }
     let heapOom = false
     if (memoryMb > 0 && this.child.stderr !== null) {
       this.child.stderr.on('data', (chunk: Buffer) => {
@@ -84,6 +101,7 @@ export class Instance {
       const onMessage = (msg: InstanceMessage): void => {
         if (msg.type === 'ready') {
           cleanup()
+          if (msg.timings !== undefined) this.timings = { ...msg.timings, readyAt: performance.timeOrigin + performance.now() }
           resolve(msg.port)
         } else if (msg.type === 'fatal') {
           cleanup()

@@ -54,7 +54,17 @@ export const functionSchema = z.strictObject({
     burst: z.int().min(0).default(0)
   }).optional(),
   /** Expected mean service time, ms: checks a guarantee at start-up; the SLO sizer measures its own. */
-  serviceMs: z.number().positive().optional()
+  serviceMs: z.number().positive().optional(),
+  /**
+   * Pre-invocation (Real-time Serverless): once the function's arrivals are periodic, hold an instance (and its
+   * guarantee's reservation) only from leadMs before each expected burst to graceMs after it (docs/capacity.md).
+   */
+  preInvoke: z.strictObject({
+    /** Warm this many ms before the earliest expected arrival: more than a cold start. */
+    leadMs: z.int().min(0).default(2000),
+    /** Keep the instance this many ms after the burst before letting it go. */
+    graceMs: z.int().min(0).default(1000)
+  }).optional()
 })
 
 export const routeSchema = z.strictObject({
@@ -355,12 +365,17 @@ export const configSchema = z.strictObject({
     /** Arrival rate over 120000 ms (2 minutes), or over 10000 ms when that is at least twice as high (LaSS). */
     longWindowMs: z.int().min(1000).default(120_000),
     burstWindowMs: z.int().min(1000).default(10_000),
-    /** A higher count is held, and an idle instance above it stays, this long: 60000 ms. */
+    /** A higher count is held, and an idle instance above it stays, this long: 15000 ms. */
     holdMs: z.int().min(0).default(15_000),
     /** The SLO sizer's warm floor: idle instance-seconds one avoided cold start is worth (0: off, LaSS). */
     idleSecondsPerColdStart: z.number().min(0).default(120),
     /** The burst window counts when its rate is at least this many times the long window's (LaSS: 2); 0: off. */
-    burstFactor: z.number().min(0).default(0)
+    burstFactor: z.number().min(0).default(0),
+    /**
+     * Generic instance processes kept booted, so a new instance loads its function instead of starting node
+     * (re-provisioning in ms, not a cold process start); `auto`: 1 with a box (capacity.instances), else 0.
+     */
+    spareInstances: z.union([z.int().min(0).max(16), z.literal('auto')]).default('auto')
   }).prefault({}),
   routes: z.array(routeSchema).default([]),
   /** Remote places functions run, by name; routes pick one with `target:`. */

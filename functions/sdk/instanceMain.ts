@@ -1,11 +1,12 @@
 /**
  * Entry point of one local-pool instance (a child process). The pool forks it with an InstanceSpec as JSON
  * in argv[2]; it loads the module, runs init, serves on loopback and reports its port over IPC.
+ * Forked with SPARE_ARG instead, it is a spare: booted, waiting for a LoadMessage with the spec.
  * It exits when the pool goes away (IPC disconnect), so no instance outlives its pool.
  */
 import { pathToFileURL } from 'node:url'
 import { isDefinedFunction } from './defineFunction.js'
-import type { InstanceMessage, InstanceSpec } from './instanceMessages.js'
+import { SPARE_ARG, type InstanceMessage, type InstanceSpec, type LoadMessage } from './instanceMessages.js'
 import { startLocalServer } from './localServer.js'
 import type { HandlerTracer } from '../../core/tracing/otelTracer.js'
 
@@ -16,9 +17,10 @@ function send (msg: InstanceMessage): Promise<void> {
   })
 }
 
-async function main (): Promise<void> {
-  const spec = JSON.parse(process.argv[2] ?? '{}') as InstanceSpec
-  process.on('disconnect', () => process.exit(0))
+const at = (): number => performance.timeOrigin + performance.now()
+
+async function main (spec: InstanceSpec, mainAt: number): Promise<void> {
+  const specAt = at()
   let mod: { default?: unknown }
   try {
     mod = await import(pathToFileURL(spec.modulePath).href) as { default?: unknown }
@@ -26,6 +28,7 @@ async function main (): Promise<void> {
     await send({ type: 'fatal', code: 'FUNCTION_NOT_FOUND', message: `cannot load ${spec.modulePath}: ${(err as Error).message}` })
     process.exit(1)
   }
+  const importedAt = at()
   if (!isDefinedFunction(mod.default)) {
     await send({ type: 'fatal', code: 'FUNCTION_NOT_FOUND', message: `${spec.modulePath} must export default defineFunction({ handle })` })
     process.exit(1)
@@ -55,7 +58,13 @@ async function main (): Promise<void> {
   }
   const { server, port } = started
   process.on('SIGTERM', () => { server.close(() => { void (tracer?.shutdown() ?? Promise.resolve()).finally(() => process.exit(0)) }) })
-  await send({ type: 'ready', port })
+  await send({ type: 'ready', port, timings: { originAt: performance.timeOrigin, mainAt, specAt, importedAt, listeningAt: at() } })
 }
 
-void main()
+const mainAt = at()
+process.on('disconnect', () => process.exit(0))
+if (process.argv[2] === SPARE_ARG) {
+  process.once('message', (msg: LoadMessage) => { void main(msg.spec, mainAt) })
+} else {
+  void main(JSON.parse(process.argv[2] ?? '{}') as InstanceSpec, mainAt)
+}

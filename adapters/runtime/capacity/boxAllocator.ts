@@ -92,7 +92,7 @@ export class BoxAllocator {
     }
     const first = !this.#overloaded
     this.#overloaded = true
-    const demands = this.#planners.map((p) => ({ want: this.#wants.get(p) ?? 0, weight: p.weight, reserved: p.reservedInstances }))
+    const demands = this.#planners.map((p) => ({ want: this.#wants.get(p) ?? 0, weight: p.weight, reserved: p.reserved }))
     const step = this.#planners.reduce((m, p) => Math.max(m, p.minCpuShare), 0.1)
     const alloc = quantize(waterFill(this.capacity, demands), demands, this.capacity, step, this.#shares++)
     // Lower allocations first, so the capacity they free is there when the raised ones start instances.

@@ -26,6 +26,11 @@ export class FunctionPlanner {
   readonly weight: number
   readonly reservedInstances: number
   readonly minCpuShare: number
+  /**
+   * Whether the reservation is held now: true unless pre-invocation (preInvoker.ts) let it go between two bursts of a
+   * periodic function, when the box may give those instances to others.
+   */
+  reservationHeld = true
   /** Prefetch's pre-warm floor: the larger of it and the scaler's number wins. */
   floor = 0
   /** Capacity units (instances at full CPU) the box allocator grants; Infinity while the box is not overloaded. */
@@ -43,9 +48,12 @@ export class FunctionPlanner {
     this.minCpuShare = o.minCpuShare
   }
 
+  /** The reservation in force now: reservedInstances while held, else 0. */
+  get reserved (): number { return this.reservationHeld ? this.reservedInstances : 0 }
+
   /** Instances wanted with no box limit. */
   wanted (view: PoolView): number {
-    return Math.min(this.maxScale, Math.max(this.floor, this.reservedInstances, this.scaler.target(view)))
+    return Math.min(this.maxScale, Math.max(this.floor, this.reserved, this.scaler.target(view)))
   }
 
   /** Instances to have now (ready + starting): the pool starts more up to this. */
@@ -58,7 +66,7 @@ export class FunctionPlanner {
 
   /** Idle instances the pool keeps. */
   keep (): number {
-    return Math.min(this.maxScale, Math.max(this.floor, this.reservedInstances, this.scaler.keep()), this.maxInstances())
+    return Math.min(this.maxScale, Math.max(this.floor, this.reserved, this.scaler.keep()), this.maxInstances())
   }
 
   /** The most instances the allocation lets stand, each deflated to at least minCpuShare. */
