@@ -28,8 +28,9 @@ export async function openDedupStore (where: StoreLocation, limits: DedupLimits,
     case 'memory':
       return new MemoryDedupStore(limits)
     case 'sqlite': {
-      const { openSqlite, SqliteDedupStore } = await import('./sqliteStores.js')
-      return new SqliteDedupStore(openSqlite(where.path, field), limits)
+      // The connection lives in a worker thread: its fsyncs do not stop the adapter's event loop.
+      const { SqliteWorkerDedupStore } = await import('./sqliteWorkerDedupStore.js')
+      return await SqliteWorkerDedupStore.open(where.path, limits, field)
     }
     case 'redis': {
       const { openRedis, RedisDedupStore } = await import('./redisStores.js')
