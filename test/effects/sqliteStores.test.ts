@@ -45,8 +45,21 @@ t.test('sqlite (worker thread): a path that cannot be created is STORE_UNAVAILAB
 
 let effectPath = ''
 effectSuite(t, 'sqlite', {
-  open: async () => { effectPath = join(dir, `fx-${n++}.db`); return sqliteEffectStore(openSqlite(effectPath, 'effects.path')) },
+  open: async (opts) => { effectPath = join(dir, `fx-${n++}.db`); return sqliteEffectStore(openSqlite(effectPath, 'effects.path'), opts) },
   second: async () => sqliteEffectStore(openSqlite(effectPath, 'effects.path'))
+})
+
+t.test('sqlite: a log from before pruning gets its age column, its entries stamped now (kept a full logMaxAgeMs)', async (t) => {
+  const path = join(dir, 'old-log.db')
+  const old = openSqlite(path, 'x')
+  old.exec(`CREATE TABLE iotless_effect_log (event_id TEXT NOT NULL, key TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (event_id, key)) WITHOUT ROWID;
+    INSERT INTO iotless_effect_log VALUES ('before', 'count', '{"v":1}')`)
+  old.close()
+  const s = sqliteEffectStore(openSqlite(path, 'x'), { logMaxAgeMs: 60_000 })
+  t.teardown(() => s.close())
+  t.equal(await s.pruneLog(Date.now()), 0, 'not pruned at once')
+  t.same(await s.once('before', 'count', () => 2), { value: 1, replayed: true })
+  t.equal(await s.pruneLog(Date.now() + 61_000), 1, 'pruned once it is past its age, counted from the upgrade')
 })
 
 t.test('sqlite: a committed record survives kill -9 of the process that wrote it', async (t) => {
