@@ -299,26 +299,42 @@ export class MessagePipeline {
     this.#o.metrics?.batchSize.observe({ route: route.label }, items.length)
     const signal = this.#o.stop
     const dispatching = items.map((i) => i.trace?.stage('dispatch', { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.batch_size': items.length }))
+    // MQTT 5 Message Expiry is checked before every attempt, as for a single message: one that ran out while
+    // the batch waited or was retried leaves it (dead-lettered MESSAGE_EXPIRED); the rest go on.
+    const expired = new Map<BatchItem, number>()
+    let live = items
     const retried = await state.retry.run((target, attempt) => {
-      const events = items.map((i) => withAttempt(i.event, attempt))
+      const now = this.#o.clock.now()
+      live = live.filter((i) => {
+        const late = expiredBy(i.msg, i.receivedAt, now)
+        if (late !== undefined) expired.set(i, late)
+        return late === undefined
+      })
+      if (live.length === 0) return Promise.resolve(expiredResult(items[0]?.msg as InboundMessage, expired.get(items[0] as BatchItem) ?? 0))
+      const events = live.map((i) => withAttempt(i.event, attempt))
       return target.dispatchBatch !== undefined
         ? target.dispatchBatch(route.functionName, events, { signal })
         : target.dispatch(route.functionName, { attributes: { ...batchAttributes(events, this.#o.source), iotlessattempt: String(attempt) }, data: toBatchBody(events) }, { signal })
     }, signal)
     const { result, attempts } = retried
-    for (const d of dispatching) { d?.set('iotless.attempts', attempts); d?.end(result.status === 'rejected' ? result.code : undefined) }
+    items.forEach((item, k) => {
+      const d = dispatching[k]
+      d?.set('iotless.attempts', attempts)
+      d?.end(expired.has(item) ? 'MESSAGE_EXPIRED' : result.status === 'rejected' ? result.code : undefined)
+    })
     if (this.#leftByStop(retried)) return items.map(() => 'leave')
-    if (result.status === 'rejected') {
-      return await Promise.all(items.map((i) => this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus, i.trace)))
+    const outcomes = new Map<BatchItem, Promise<Outcome>>()
+    for (const [item, late] of expired) outcomes.set(item, this.#expired(item.match, item.msg, item.event, late, item.trace))
+    if (live.length > 0 && result.status === 'rejected') {
+      for (const i of live) outcomes.set(i, this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus, i.trace))
+    } else if (live.length > 0 && result.status !== 'rejected') {
+      const replies = result.reply === undefined ? undefined : splitBatchReply(result.reply, live.length)
+      live.forEach((item, k) => {
+        const reply = replies?.[k]
+        outcomes.set(item, reply === undefined ? Promise.resolve('ack') : this.#publishReply(item.match, item.msg, reply, item.event, item.trace).then(() => 'ack' as const))
+      })
     }
-    const replies = result.reply === undefined ? undefined : splitBatchReply(result.reply, items.length)
-    if (replies !== undefined) {
-      await Promise.all(items.map((item, k) => {
-        const reply = replies[k]
-        return reply === undefined ? Promise.resolve() : this.#publishReply(item.match, item.msg, reply, item.event, item.trace)
-      }))
-    }
-    return items.map(() => 'ack')
+    return await Promise.all(items.map((i) => outcomes.get(i) ?? Promise.resolve<Outcome>('ack')))
   }
 
   /**
