@@ -7,7 +7,7 @@
  *   git archive <commit> | tar -x -C /tmp/base && ln -s "$PWD/node_modules" /tmp/base/ && (cd /tmp/base && npx tsc -p tsconfig.json)
  *   BENCH_BASE_DIST=/tmp/base/dist BENCH_PATHS=this:plain,base:sqlite,this:sqlite node dist/bench/adapter/compareBuilds.js
  *
- * Paths: `this` or `base`, then `plain` (no window), `sqlite` or `redis` (adapter.dedup.url). Prints a table;
+ * BENCH_TCP_NODELAY=1 gives the broker set_tcp_nodelay true. Paths: `this` or `base`, then `plain` (no window), `sqlite` or `redis` (adapter.dedup.url). Prints a table;
  * writes nothing.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -26,7 +26,8 @@ const REDIS = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379'
 async function main (): Promise<void> {
   const runners: Record<string, (o: KillRunOptions) => Promise<KillRunResult>> = { this: killRun }
   if (BASE !== undefined) runners.base = (await import(pathToFileURL(path.join(BASE, 'test', 'helpers', 'killRun.js')).href) as { killRun: typeof killRun }).killRun
-  const mosquitto = await startOwnMosquitto({ max_queued_messages: 200_000, max_inflight_messages: 0 })
+  // BENCH_TCP_NODELAY=1: the broker sets TCP_NODELAY, as docs/adapter.md (broker settings) asks.
+  const mosquitto = await startOwnMosquitto({ max_queued_messages: 200_000, max_inflight_messages: 0, ...(process.env.BENCH_TCP_NODELAY === '1' ? { set_tcp_nodelay: 'true' } : {}) })
   const load0 = os.loadavg()
   const rates = new Map<string, number[]>()
   try {
@@ -55,7 +56,7 @@ async function main (): Promise<void> {
   const load1 = os.loadavg()
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
   const first = median(rates.get(PATHS[0] as string) ?? [])
-  console.log(`\n${MESSAGES} QoS 1 messages per round, ${REPEAT} rounds; load ${load0.map((x) => x.toFixed(1)).join(' ')} before, ${load1.map((x) => x.toFixed(1)).join(' ')} after\n`)
+  console.log(`\n${MESSAGES} QoS 1 messages per round, ${REPEAT} rounds, broker set_tcp_nodelay ${process.env.BENCH_TCP_NODELAY === '1'}; load ${load0.map((x) => x.toFixed(1)).join(' ')} before, ${load1.map((x) => x.toFixed(1)).join(' ')} after\n`)
   console.log(`| path | msg/s (median) | each round | vs ${PATHS[0]} |`)
   console.log('| --- | ---: | --- | ---: |')
   for (const spec of PATHS) {

@@ -252,7 +252,7 @@ async function startMosquitto (): Promise<ChildProcess> {
   })
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-mosquitto-'))
   const conf = path.join(dir, 'mosquitto.conf')
-  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000', ...(process.getuid?.() === 0 ? ['user root'] : [])].join('\n') + '\n')
+  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000', ...(process.env.BENCH_TCP_NODELAY === '1' ? ['set_tcp_nodelay true'] : []), ...(process.getuid?.() === 0 ? ['user root'] : [])].join('\n') + '\n')
   const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
   child.once('error', (err) => { console.error(`cannot start mosquitto (Debian package mosquitto): ${err.message}`); process.exit(1) })
   for (let i = 0; i < 100; i++) {
