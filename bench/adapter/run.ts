@@ -276,7 +276,7 @@ async function dedup (pub: MqttClient): Promise<void> {
     '',
     `Command: \`npm run bench:adapter\` (or \`BENCH_ONLY=dedup node dist/bench/adapter/run.js\` for this part alone; BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s, BENCH_REPEAT=${REPEAT} alternating rounds: medians; lost and duplicates summed over the rounds).`,
     `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; load average ${load0.map((x) => x.toFixed(1)).join(' ')} before, ${load1.map((x) => x.toFixed(1)).join(' ')} after (shared machine). Run on ${new Date().toISOString().slice(0, 16)}Z.`,
-    'The main table\'s QoS 1 path (`iotless adapter` -> knative target -> HTTP sink, batching off), without and with `adapter.dedup`; the three adapters run side by side on their own topics and are measured in turn, round after round (bench/adapter/dedupRows.ts). Plain payloads: the window records every message before its PUBACK and looks up only redeliveries (none here), so the cost shown is the durable record.',
+    'The main table\'s QoS 1 path (`iotless adapter` -> knative target -> HTTP sink, batching off), without and with `adapter.dedup`; the three adapters run side by side on their own topics and are measured in turn, round after round (bench/adapter/dedupRows.ts). Plain payloads: the window records every message before its PUBACK and looks up only redeliveries (none here), so the cost shown is the durable record. PostgreSQL holds the effect log, not the window (docs/effects.md): no row.',
     '',
     table,
     ''
