@@ -157,7 +157,11 @@ async function serve (argv: string[]): Promise<number> {
   if (env.IOTLESS_EFFECTS_URL !== undefined && env.IOTLESS_EFFECTS_URL !== '') {
     const { parseStoreUrl } = await import('../effects/storeUrl.js')
     const { openEffectStore } = await import('../effects/openStores.js')
-    effects = await openEffectStore(parseStoreUrl(env.IOTLESS_EFFECTS_URL, 'IOTLESS_EFFECTS_URL'), 'IOTLESS_EFFECTS_URL')
+    const age = env.IOTLESS_EFFECTS_LOG_MAX_AGE_MS
+    if (age !== undefined && age !== '' && !(/^\d+$/.test(age) && Number(age) >= 60_000 && Number.isSafeInteger(Number(age)))) {
+      throw new IotlessError('CONFIG_INVALID', `IOTLESS_EFFECTS_LOG_MAX_AGE_MS: ${JSON.stringify(age)} is not a whole number of milliseconds of at least 60000`)
+    }
+    effects = await openEffectStore(parseStoreUrl(env.IOTLESS_EFFECTS_URL, 'IOTLESS_EFFECTS_URL'), 'IOTLESS_EFFECTS_URL', { logMaxAgeMs: age === undefined || age === '' ? undefined : Number(age) })
   }
 
   // Handler spans only when the environment asks (docs/tracing.md): otherwise not even the settings module loads.

@@ -127,7 +127,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
       config: fn.config,
-      effects: fn.effects === undefined ? undefined : { where: parseStoreUrl(fn.effects.url, `functions.${name}.effects.url`, opts.baseDir), field: `functions.${name}.effects.url` },
+      effects: fn.effects === undefined ? undefined : { where: parseStoreUrl(fn.effects.url, `functions.${name}.effects.url`, opts.baseDir), field: `functions.${name}.effects.url`, logMaxAgeMs: fn.effects.logMaxAgeMs },
       tracing: otelSettings === undefined ? undefined : { ...otelSettings, serviceName: `${otelSettings.serviceName}-${name}` },
       env: { ...opts.env, ...fn.env },
       concurrency: fn.concurrency,

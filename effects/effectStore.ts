@@ -58,5 +58,23 @@ export interface EffectStore {
   transaction<T> (fn: (tx: StateTx) => T | Promise<T>): Promise<T>
   /** Reads one key outside any transaction. */
   get (key: string): Promise<StateValue | undefined>
+  /**
+   * Forgets log entries logged more than `logMaxAgeMs` before `nowMs` (default: the store's clock); returns how
+   * many. A once() of a forgotten (eventId, key) runs again. The store also does this on its own, at most once
+   * per `pruneEveryMs`, after a once() that logged.
+   */
+  pruneLog (nowMs?: number): Promise<number>
   close (): Promise<void>
 }
+
+export interface EffectStoreOptions {
+  /** Log entries older than this are pruned: 604800000 ms = 7 days. */
+  logMaxAgeMs?: number | undefined
+  /** How often a once() that logged also prunes: 60000 ms. */
+  pruneEveryMs?: number | undefined
+  /** The clock log entries are stamped with (tests). Default Date.now. */
+  now?: (() => number) | undefined
+}
+
+/** The default age of the effect log: longer than a broker keeps a session (1 day by default) plus retries. */
+export const DEFAULT_LOG_MAX_AGE_MS = 604_800_000

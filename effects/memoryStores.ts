@@ -1,4 +1,4 @@
-import type { DedupLimits, DedupStore, StateValue } from './effectStore.js'
+import type { DedupLimits, DedupStore, EffectStoreOptions, StateValue } from './effectStore.js'
 import { OccEffectStore, type CommitOutcome, type LogEntry, type OccBackend } from './occEffectStore.js'
 import type { TxPlan, VersionedValue } from './occTx.js'
 
@@ -39,7 +39,7 @@ export class MemoryDedupStore implements DedupStore {
 
 class MemoryBackend implements OccBackend {
   private readonly state = new Map<string, { json: string; version: number }>()
-  private readonly log = new Map<string, string>()
+  private readonly log = new Map<string, { json: string; at: number }>()
   private nextVersion = 1
 
   async readKey (key: string): Promise<VersionedValue> {
@@ -48,21 +48,27 @@ class MemoryBackend implements OccBackend {
   }
 
   async readLog (eventId: string, key: string): Promise<string | undefined> {
-    return this.log.get(logKey(eventId, key))
+    return this.log.get(logKey(eventId, key))?.json
   }
 
   async commit (plan: TxPlan, log: LogEntry | undefined): Promise<CommitOutcome> {
     if (log !== undefined) {
       const had = this.log.get(logKey(log.eventId, log.key))
-      if (had !== undefined) return { kind: 'logged', resultJson: had }
+      if (had !== undefined) return { kind: 'logged', resultJson: had.json }
     }
     for (const [key, version] of plan.reads) if ((this.state.get(key)?.version ?? 0) !== version) return { kind: 'conflict' }
     for (const [key, value] of plan.writes) {
       if (value === undefined) this.state.delete(key)
       else this.state.set(key, { json: JSON.stringify(value), version: this.nextVersion++ })
     }
-    if (log !== undefined) this.log.set(logKey(log.eventId, log.key), log.resultJson)
+    if (log !== undefined) this.log.set(logKey(log.eventId, log.key), { json: log.resultJson, at: log.atMs })
     return { kind: 'committed' }
+  }
+
+  async pruneLog (beforeMs: number): Promise<number> {
+    let n = 0
+    for (const [k, e] of this.log) if (e.at < beforeMs) { this.log.delete(k); n++ }
+    return n
   }
 
   async close (): Promise<void> {}
@@ -73,6 +79,6 @@ function logKey (eventId: string, key: string): string {
 }
 
 /** The in-process effect store (tests, and a function that needs no durability). */
-export function memoryEffectStore (): OccEffectStore {
-  return new OccEffectStore(new MemoryBackend(), 'memory')
+export function memoryEffectStore (opts: EffectStoreOptions = {}): OccEffectStore {
+  return new OccEffectStore(new MemoryBackend(), 'memory', Math.random, opts)
 }

@@ -1,9 +1,9 @@
 import { IotlessError } from '../core/errors.js'
-import type { EffectStore, OnceResult, StateTx, StateValue } from './effectStore.js'
+import { DEFAULT_LOG_MAX_AGE_MS, type EffectStore, type EffectStoreOptions, type OnceResult, type StateTx, type StateValue } from './effectStore.js'
 import { MAX_TX_ATTEMPTS, OccTx, encodeValue, type TxPlan, type VersionedValue } from './occTx.js'
 
 /** A log entry: the encoded result of (eventId, key). */
-export interface LogEntry { eventId: string; key: string; resultJson: string }
+export interface LogEntry { eventId: string; key: string; resultJson: string; /** When it was logged (ms), for pruning by age. */ atMs: number }
 
 export type CommitOutcome =
   | { kind: 'committed' }
@@ -19,6 +19,8 @@ export interface OccBackend {
   readLog (eventId: string, key: string): Promise<string | undefined>
   /** Atomically: if `log` is given and already present, `logged`; if any read version changed, `conflict`; else apply. */
   commit (plan: TxPlan, log: LogEntry | undefined): Promise<CommitOutcome>
+  /** Deletes the log entries logged before `beforeMs`; resolves to how many. */
+  pruneLog (beforeMs: number): Promise<number>
   close (): Promise<void>
 }
 
@@ -29,8 +31,22 @@ export class OccEffectStore implements EffectStore {
    * each). Against other processes, a short random pause before each retry spreads the contenders.
    */
   private retryChain: Promise<void> = Promise.resolve()
+  private readonly logMaxAgeMs: number
+  private readonly pruneEveryMs: number
+  private readonly now: () => number
+  private lastPrune: number
 
-  constructor (private readonly backend: OccBackend, private readonly name: string, private readonly random: () => number = Math.random) {}
+  constructor (private readonly backend: OccBackend, private readonly name: string, private readonly random: () => number = Math.random, opts: EffectStoreOptions = {}) {
+    this.logMaxAgeMs = opts.logMaxAgeMs ?? DEFAULT_LOG_MAX_AGE_MS
+    this.pruneEveryMs = opts.pruneEveryMs ?? 60_000
+    this.now = opts.now ?? Date.now
+    this.lastPrune = this.now()
+  }
+
+  async pruneLog (nowMs = this.now()): Promise<number> {
+    this.lastPrune = nowMs
+    return await this.guard(() => this.backend.pruneLog(nowMs - this.logMaxAgeMs))
+  }
 
   async once<T extends StateValue | undefined> (eventId: string, key: string, fn: (tx: StateTx) => T | Promise<T>): Promise<OnceResult<T>> {
     if (typeof eventId !== 'string' || eventId.length === 0) throw new TypeError('once: the event id is a non-empty string')
@@ -40,15 +56,16 @@ export class OccEffectStore implements EffectStore {
     const attempt = async (): Promise<OnceResult<T> | undefined> => {
       const tx = new OccTx((k) => this.guard(() => this.backend.readKey(k)))
       const value = await fn(tx)
-      const outcome = await this.guard(() => this.backend.commit(tx.plan(), { eventId, key, resultJson: encodeResult(value) }))
+      const outcome = await this.guard(() => this.backend.commit(tx.plan(), { eventId, key, resultJson: encodeResult(value), atMs: this.now() }))
       if (outcome.kind === 'committed') return { value, replayed: false }
       if (outcome.kind === 'logged') return { value: decode<T>(outcome.resultJson), replayed: true }
       return undefined
     }
-    const first = await attempt()
-    if (first !== undefined) return first
-    const retried = await this.retrying(attempt)
-    if (retried !== undefined) return retried
+    const first = (await attempt()) ?? (await this.retrying(attempt))
+    if (first !== undefined) {
+      if (!first.replayed) await this.pruneIfDue()
+      return first
+    }
     throw new IotlessError('EFFECT_CONFLICT', `once(${JSON.stringify(key)}) for event ${eventId}: ${MAX_TX_ATTEMPTS} attempts all conflicted with concurrent writers in the ${this.name} store`)
   }
 
@@ -71,6 +88,13 @@ export class OccEffectStore implements EffectStore {
 
   close (): Promise<void> {
     return this.backend.close()
+  }
+
+  /** At most once per pruneEveryMs; a failure to prune is left for the next time (the once() itself committed). */
+  private async pruneIfDue (): Promise<void> {
+    const now = this.now()
+    if (now - this.lastPrune < this.pruneEveryMs) return
+    await this.pruneLog(now).catch(() => {})
   }
 
   /** Runs the remaining attempts under the retry lock, with a pause of up to 2^n ms (capped at 50 ms) before each. */

@@ -1,23 +1,23 @@
-import type { DedupLimits, DedupStore, EffectStore } from './effectStore.js'
+import type { DedupLimits, DedupStore, EffectStore, EffectStoreOptions } from './effectStore.js'
 import { MemoryDedupStore, memoryEffectStore } from './memoryStores.js'
 import type { StoreLocation } from './storeUrl.js'
 
 /** Opens the effect log + state at `where`; a store that cannot be opened or reached throws STORE_UNAVAILABLE naming `field`. */
-export async function openEffectStore (where: StoreLocation, field: string): Promise<EffectStore> {
+export async function openEffectStore (where: StoreLocation, field: string, opts: EffectStoreOptions = {}): Promise<EffectStore> {
   switch (where.kind) {
     case 'memory':
-      return memoryEffectStore()
+      return memoryEffectStore(opts)
     case 'sqlite': {
       const { openSqlite, sqliteEffectStore } = await import('./sqliteStores.js')
-      return sqliteEffectStore(openSqlite(where.path, field))
+      return sqliteEffectStore(openSqlite(where.path, field), opts)
     }
     case 'redis': {
       const { openRedis, redisEffectStore } = await import('./redisStores.js')
-      return redisEffectStore(await openRedis(where.url, field), where.prefix)
+      return redisEffectStore(await openRedis(where.url, field), where.prefix, opts)
     }
     case 'postgres': {
       const { openPostgres, postgresEffectStore } = await import('./postgresStores.js')
-      return postgresEffectStore(await openPostgres(where.url, field, where.schema))
+      return postgresEffectStore(await openPostgres(where.url, field, where.schema), opts)
     }
   }
 }
@@ -28,8 +28,9 @@ export async function openDedupStore (where: StoreLocation, limits: DedupLimits,
     case 'memory':
       return new MemoryDedupStore(limits)
     case 'sqlite': {
-      const { openSqlite, SqliteDedupStore } = await import('./sqliteStores.js')
-      return new SqliteDedupStore(openSqlite(where.path, field), limits)
+      // The connection lives in a worker thread: its fsyncs do not stop the adapter's event loop.
+      const { SqliteWorkerDedupStore } = await import('./sqliteWorkerDedupStore.js')
+      return await SqliteWorkerDedupStore.open(where.path, limits, field)
     }
     case 'redis': {
       const { openRedis, RedisDedupStore } = await import('./redisStores.js')

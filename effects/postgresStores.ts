@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, PoolConfig } from 'pg'
 import { IotlessError } from '../core/errors.js'
-import type { StateValue } from './effectStore.js'
+import type { EffectStoreOptions, StateValue } from './effectStore.js'
 import { loadDriver } from './loadDriver.js'
 import { OccEffectStore, type CommitOutcome, type LogEntry, type OccBackend } from './occEffectStore.js'
 import { encodeValue, type TxPlan, type VersionedValue } from './occTx.js'
@@ -8,7 +8,11 @@ import { encodeValue, type TxPlan, type VersionedValue } from './occTx.js'
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS iotless_state (key text PRIMARY KEY, value text NOT NULL, version bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS iotless_effect_log (event_id text NOT NULL, key text NOT NULL, result text NOT NULL, PRIMARY KEY (event_id, key));
-CREATE SEQUENCE IF NOT EXISTS iotless_state_version;`
+CREATE SEQUENCE IF NOT EXISTS iotless_state_version;
+-- The log's age column came later: rows from before are stamped with the time of this change (pruned a full
+-- logMaxAgeMs later, never at once).
+ALTER TABLE iotless_effect_log ADD COLUMN IF NOT EXISTS at bigint NOT NULL DEFAULT (extract(epoch from clock_timestamp()) * 1000)::bigint;
+CREATE INDEX IF NOT EXISTS iotless_effect_log_at ON iotless_effect_log (at);`
 
 /**
  * Connects and creates the tables (in `schema`, created if absent), so a database that cannot be reached stops
@@ -62,7 +66,7 @@ class PostgresBackend implements OccBackend {
     try {
       await client.query('BEGIN')
       if (log !== undefined) {
-        const ins = await client.query('INSERT INTO iotless_effect_log (event_id, key, result) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [log.eventId, log.key, log.resultJson])
+        const ins = await client.query('INSERT INTO iotless_effect_log (event_id, key, result, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [log.eventId, log.key, log.resultJson, log.atMs])
         if (ins.rowCount === 0) {
           await client.query('ROLLBACK')
           done = true
@@ -112,12 +116,16 @@ class PostgresBackend implements OccBackend {
     return { kind: 'committed' }
   }
 
+  async pruneLog (beforeMs: number): Promise<number> {
+    return (await this.pool.query('DELETE FROM iotless_effect_log WHERE at < $1', [beforeMs])).rowCount ?? 0
+  }
+
   async close (): Promise<void> {
     await this.pool.end()
   }
 }
 
 /** The effect log and state in PostgreSQL: a row per logged effect, committed with the state it changed. */
-export function postgresEffectStore (pool: Pool): OccEffectStore {
-  return new OccEffectStore(new PostgresBackend(pool), 'postgres')
+export function postgresEffectStore (pool: Pool, opts: EffectStoreOptions = {}): OccEffectStore {
+  return new OccEffectStore(new PostgresBackend(pool), 'postgres', Math.random, opts)
 }

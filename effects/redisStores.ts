@@ -1,6 +1,6 @@
 import type { Redis as RedisClient, RedisOptions } from 'ioredis'
 import { IotlessError } from '../core/errors.js'
-import type { DedupLimits, DedupStore, StateValue } from './effectStore.js'
+import type { DedupLimits, DedupStore, EffectStoreOptions, StateValue } from './effectStore.js'
 import { loadDriver } from './loadDriver.js'
 import { OccEffectStore, type CommitOutcome, type LogEntry, type OccBackend } from './occEffectStore.js'
 import { encodeValue, type TxPlan, type VersionedValue } from './occTx.js'
@@ -81,8 +81,8 @@ export class RedisDedupStore implements DedupStore {
   }
 }
 
-// KEYS: [log key or a placeholder, clock key, read keys..., write keys...]
-// ARGV: [has log (0/1), result json, reads, writes, read versions..., write values ('' deletes)...]
+// KEYS: [log key or a placeholder, clock key, log age index, read keys..., write keys...]
+// ARGV: [has log (0/1), result json, reads, writes, logged at (ms), read versions..., write values ('' deletes)...]
 const COMMIT = `
 local hasLog = ARGV[1] == '1'
 if hasLog then
@@ -92,19 +92,29 @@ end
 local nReads = tonumber(ARGV[3])
 local nWrites = tonumber(ARGV[4])
 for i = 1, nReads do
-  local v = redis.call('HGET', KEYS[2 + i], 'v')
-  if (tonumber(v) or 0) ~= tonumber(ARGV[4 + i]) then return {'conflict'} end
+  local v = redis.call('HGET', KEYS[3 + i], 'v')
+  if (tonumber(v) or 0) ~= tonumber(ARGV[5 + i]) then return {'conflict'} end
 end
 if nWrites > 0 then
   local version = redis.call('INCR', KEYS[2])
   for i = 1, nWrites do
-    local key = KEYS[2 + nReads + i]
-    local value = ARGV[4 + nReads + i]
+    local key = KEYS[3 + nReads + i]
+    local value = ARGV[5 + nReads + i]
     if value == '' then redis.call('DEL', key) else redis.call('HSET', key, 'v', version, 'json', value) end
   end
 end
-if hasLog then redis.call('SET', KEYS[1], ARGV[2]) end
+if hasLog then
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[5], KEYS[1])
+end
 return {'committed'}`
+
+// Deletes up to 1000 log entries logged before ARGV[1], and their index entries; returns how many.
+const PRUNE_LOG = `
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, 1000)
+for _, k in ipairs(old) do redis.call('DEL', k) end
+if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
+return #old`
 
 class RedisBackend implements OccBackend {
   constructor (private readonly redis: RedisClient, private readonly prefix: string) {}
@@ -121,13 +131,23 @@ class RedisBackend implements OccBackend {
   async commit (plan: TxPlan, log: LogEntry | undefined): Promise<CommitOutcome> {
     const reads = [...plan.reads]
     const writes = [...plan.writes]
-    const keys = [log === undefined ? `${this.prefix}nolog` : this.logKey(log.eventId, log.key), `${this.prefix}clock`,
+    const keys = [log === undefined ? `${this.prefix}nolog` : this.logKey(log.eventId, log.key), `${this.prefix}clock`, `${this.prefix}logat`,
       ...reads.map(([k]) => this.stateKey(k)), ...writes.map(([k]) => this.stateKey(k))]
-    const args = [log === undefined ? '0' : '1', log?.resultJson ?? '', String(reads.length), String(writes.length),
+    const args = [log === undefined ? '0' : '1', log?.resultJson ?? '', String(reads.length), String(writes.length), String(log?.atMs ?? 0),
       ...reads.map(([, v]) => String(v)), ...writes.map(([, v]) => v === undefined ? '' : encodeValue(v))]
     const out = await this.redis.eval(COMMIT, keys.length, ...keys, ...args) as [string, string?]
     if (out[0] === 'logged') return { kind: 'logged', resultJson: out[1] ?? '{}' }
     return out[0] === 'conflict' ? { kind: 'conflict' } : { kind: 'committed' }
+  }
+
+  /** Entries logged before this store had an age index are not in it: they are never pruned (delete `log:*` by hand). */
+  async pruneLog (beforeMs: number): Promise<number> {
+    let total = 0
+    for (;;) {
+      const n = Number(await this.redis.eval(PRUNE_LOG, 1, `${this.prefix}logat`, beforeMs))
+      total += n
+      if (n < 1000) return total
+    }
   }
 
   async close (): Promise<void> {
@@ -144,6 +164,6 @@ class RedisBackend implements OccBackend {
 }
 
 /** The effect log and state in Redis: each commit is one Lua script, so check and writes are atomic. */
-export function redisEffectStore (redis: RedisClient, prefix: string): OccEffectStore {
-  return new OccEffectStore(new RedisBackend(redis, prefix), 'redis')
+export function redisEffectStore (redis: RedisClient, prefix: string, opts: EffectStoreOptions = {}): OccEffectStore {
+  return new OccEffectStore(new RedisBackend(redis, prefix), 'redis', Math.random, opts)
 }

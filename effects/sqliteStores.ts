@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 import { IotlessError } from '../core/errors.js'
-import type { DedupLimits, DedupStore, StateValue } from './effectStore.js'
+import type { DedupLimits, DedupStore, EffectStoreOptions, StateValue } from './effectStore.js'
 import { loadDriver } from './loadDriver.js'
 import { OccEffectStore, type CommitOutcome, type LogEntry, type OccBackend } from './occEffectStore.js'
 import { encodeValue, type TxPlan, type VersionedValue } from './occTx.js'
@@ -88,18 +88,30 @@ class SqliteBackend implements OccBackend {
   private readonly readState: BetterSqlite3.Statement<[string], { value: string; version: number }>
   private readonly readLogStmt: BetterSqlite3.Statement<[string, string], { result: string }>
   private readonly commitTx: (plan: TxPlan, log: LogEntry | undefined) => CommitOutcome
+  private readonly pruneStmt: BetterSqlite3.Statement<[number]>
 
   constructor (private readonly db: Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS iotless_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS iotless_effect_log (event_id TEXT NOT NULL, key TEXT NOT NULL, result TEXT NOT NULL, PRIMARY KEY (event_id, key)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS iotless_state_clock (one INTEGER PRIMARY KEY CHECK (one = 1), version INTEGER NOT NULL);
       INSERT OR IGNORE INTO iotless_state_clock (one, version) VALUES (1, 0);`)
+    // The log's age column came later: a file from before gets it, its entries stamped now (pruned a full
+    // logMaxAgeMs from now, never at once).
+    const columns = db.prepare('SELECT name FROM pragma_table_info(\'iotless_effect_log\')').all() as Array<{ name: string }>
+    if (!columns.some((c) => c.name === 'at')) {
+      db.transaction(() => {
+        db.exec('ALTER TABLE iotless_effect_log ADD COLUMN at INTEGER NOT NULL DEFAULT 0')
+        db.prepare('UPDATE iotless_effect_log SET at = ?').run(Date.now())
+      }).immediate()
+    }
+    db.exec('CREATE INDEX IF NOT EXISTS iotless_effect_log_at ON iotless_effect_log (at)')
+    this.pruneStmt = db.prepare('DELETE FROM iotless_effect_log WHERE at < ?')
     this.readState = db.prepare('SELECT value, version FROM iotless_state WHERE key = ?')
     this.readLogStmt = db.prepare('SELECT result FROM iotless_effect_log WHERE event_id = ? AND key = ?')
     const tick = db.prepare('UPDATE iotless_state_clock SET version = version + 1 WHERE one = 1 RETURNING version')
     const upsert = db.prepare('INSERT INTO iotless_state (key, value, version) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = excluded.version')
     const del = db.prepare('DELETE FROM iotless_state WHERE key = ?')
-    const addLog = db.prepare('INSERT INTO iotless_effect_log (event_id, key, result) VALUES (?, ?, ?)')
+    const addLog = db.prepare('INSERT INTO iotless_effect_log (event_id, key, result, at) VALUES (?, ?, ?, ?)')
     // better-sqlite3 transactions are synchronous, so the check and the writes cannot interleave with another
     // commit of this process; BEGIN IMMEDIATE (the .immediate form) serialises other processes on the file.
     this.commitTx = db.transaction((plan: TxPlan, log: LogEntry | undefined): CommitOutcome => {
@@ -115,7 +127,7 @@ class SqliteBackend implements OccBackend {
           else upsert.run(key, encodeValue(value), version)
         }
       }
-      if (log !== undefined) addLog.run(log.eventId, log.key, log.resultJson)
+      if (log !== undefined) addLog.run(log.eventId, log.key, log.resultJson, log.atMs)
       return { kind: 'committed' }
     }).immediate
   }
@@ -133,12 +145,16 @@ class SqliteBackend implements OccBackend {
     return this.commitTx(plan, log)
   }
 
+  async pruneLog (beforeMs: number): Promise<number> {
+    return this.pruneStmt.run(beforeMs).changes
+  }
+
   async close (): Promise<void> {
     if (this.db.open) this.db.close()
   }
 }
 
 /** The effect log and state in a SQLite file (the edge box's embedded store). */
-export function sqliteEffectStore (db: Database): OccEffectStore {
-  return new OccEffectStore(new SqliteBackend(db), 'sqlite')
+export function sqliteEffectStore (db: Database, opts: EffectStoreOptions = {}): OccEffectStore {
+  return new OccEffectStore(new SqliteBackend(db), 'sqlite', Math.random, opts)
 }

@@ -329,11 +329,23 @@ export class MessagePipeline {
   async #dispatchBatch (route: Route, state: RouteState, items: BatchItem[]): Promise<Outcome[]> {
     this.#o.metrics?.batchSize.observe({ route: route.label }, items.length)
     const signal = this.#o.stop
+    // MQTT 5 Message Expiry is checked before every attempt, as for a single message: one that ran out while
+    // the batch waited or was retried leaves it (dead-lettered MESSAGE_EXPIRED); the rest go on.
+    const expired = new Map<BatchItem, number>()
+    let live = items
     const retried = await state.retry.run((target, attempt) => {
-      const events = items.map((i) => withAttempt(i.event, attempt))
+      const now = this.#o.clock.now()
+      live = live.filter((i) => {
+        const late = expiredBy(i.msg, i.receivedAt, now)
+        if (late !== undefined) expired.set(i, late)
+        return late === undefined
+      })
+      const batch = live
+      if (batch.length === 0) return Promise.resolve(expiredResult(items[0]?.msg as InboundMessage, expired.get(items[0] as BatchItem) ?? 0))
+      const events = batch.map((i) => withAttempt(i.event, attempt))
       // Each message of the batch gets a span for the attempt (its trace's); the first one's is the placement's.
-      const spans = items.map((i, k) => {
-        const span = this.#attemptSpan(i.trace, route, i.event, attempt, items.length)
+      const spans = batch.map((i, k) => {
+        const span = this.#attemptSpan(i.trace, route, i.event, attempt, batch.length)
         if (span?.traceparent !== undefined) (events[k] as OutgoingEvent).attributes.traceparent = i.event.attributes.traceparent = span.traceparent
         return span
       })
@@ -341,21 +353,22 @@ export class MessagePipeline {
         ? target.dispatchBatch(route.functionName, events, { signal })
         : target.dispatch(route.functionName, { attributes: { ...batchAttributes(events, this.#o.source), iotlessattempt: String(attempt) }, data: toBatchBody(events) }, { signal })
       if (spans.every((s) => s === undefined)) return sending
-      return Promise.all(spans.map((s, k) => s === undefined ? sending : this.#endAttempt(s, (items[k] as BatchItem).event, sending))).then((rs) => rs[0] as DispatchResult)
+      return Promise.all(spans.map((s, k) => s === undefined ? sending : this.#endAttempt(s, (batch[k] as BatchItem).event, sending))).then((rs) => rs[0] as DispatchResult)
     }, signal)
     const { result, attempts } = retried
     if (this.#leftByStop(retried)) return items.map(() => 'leave')
-    if (result.status === 'rejected') {
-      return await Promise.all(items.map((i) => this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus, i.trace)))
+    const outcomes = new Map<BatchItem, Promise<Outcome>>()
+    for (const [item, late] of expired) outcomes.set(item, this.#expired(item.match, item.msg, item.event, late, item.trace))
+    if (live.length > 0 && result.status === 'rejected') {
+      for (const i of live) outcomes.set(i, this.#deadLetter(i.match, i.msg, i.event, result.code, result.message, attempts, result.httpStatus, i.trace))
+    } else if (live.length > 0 && result.status !== 'rejected') {
+      const replies = result.reply === undefined ? undefined : splitBatchReply(result.reply, live.length)
+      live.forEach((item, k) => {
+        const reply = replies?.[k]
+        outcomes.set(item, reply === undefined ? Promise.resolve('ack') : this.#publishReply(item.match, item.msg, reply, item.event, item.trace).then(() => 'ack' as const))
+      })
     }
-    const replies = result.reply === undefined ? undefined : splitBatchReply(result.reply, items.length)
-    if (replies !== undefined) {
-      await Promise.all(items.map((item, k) => {
-        const reply = replies[k]
-        return reply === undefined ? Promise.resolve() : this.#publishReply(item.match, item.msg, reply, item.event, item.trace)
-      }))
-    }
-    return items.map(() => 'ack')
+    return await Promise.all(items.map((i) => outcomes.get(i) ?? Promise.resolve<Outcome>('ack')))
   }
 
   /**

@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import mqtt, { type MqttClient } from 'mqtt'
 import { writeResultsSection } from '../writeResultsSection.js'
+import { dedupRows, dedupTable } from './dedupRows.js'
 import { latencyRows, latencyTable } from './latency.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -131,14 +132,14 @@ async function startSink (delayMs = 0): Promise<{ url: string; tracker: RemoteTr
   return { url: m.url as string, tracker }
 }
 
-async function startAdapter (sinkUrl: string, topic: string, qos: 0 | 1, batch: boolean): Promise<ChildProcess> {
+async function startAdapter (sinkUrl: string, topic: string, qos: 0 | 1, batch: boolean, adapter: Record<string, unknown> = {}): Promise<ChildProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-adapter-'))
   const file = path.join(dir, 'iotless.json')
   fs.writeFileSync(file, JSON.stringify({
-    broker: { url: BROKER, clientId: `bench-adapter-${run}-${qos}-${batch ? 'b' : 'n'}`, sessionExpirySeconds: 0 },
+    broker: { url: BROKER, clientId: `bench-adapter-${run}-${topic.replaceAll('/', '-')}`, sessionExpirySeconds: 0 },
     metrics: { enabled: false },
     log: { level: 'warn' },
-    adapter: { maxInFlight: 1024 },
+    adapter: { maxInFlight: 1024, ...adapter },
     targets: { sink: { kind: 'knative', url: sinkUrl, connections: 32 } },
     routes: [{ topic, function: 'sink', target: 'sink', qos, maxInFlight: 1024, ...(batch ? { batch: { maxMessages: 100, maxWaitMs: 2 } } : {}) }]
   }))
@@ -251,7 +252,7 @@ async function startMosquitto (): Promise<ChildProcess> {
   })
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-mosquitto-'))
   const conf = path.join(dir, 'mosquitto.conf')
-  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000', ...(process.getuid?.() === 0 ? ['user root'] : [])].join('\n') + '\n')
+  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000', ...(process.env.BENCH_TCP_NODELAY === '1' ? ['set_tcp_nodelay true'] : []), ...(process.getuid?.() === 0 ? ['user root'] : [])].join('\n') + '\n')
   const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
   child.once('error', (err) => { console.error(`cannot start mosquitto (Debian package mosquitto): ${err.message}`); process.exit(1) })
   for (let i = 0; i < 100; i++) {
@@ -261,6 +262,26 @@ async function startMosquitto (): Promise<ChildProcess> {
   }
   BROKER = `mqtt://127.0.0.1:${port}`
   return child
+}
+
+/** The dedup window's rows (dedupRows.ts), in their own section of bench/RESULTS.md. */
+async function dedup (pub: MqttClient): Promise<void> {
+  const load0 = os.loadavg()
+  const rows = await dedupRows({ pub, run, repeat: REPEAT, messages: MESSAGES, startSink, startAdapter, ready, saturate, fixedRate, cpuSeconds })
+  const load1 = os.loadavg()
+  const table = dedupTable(rows, RATE)
+  console.log(table)
+  const section = [
+    '## Adapter: dedup window',
+    '',
+    `Command: \`npm run bench:adapter\` (or \`BENCH_ONLY=dedup node dist/bench/adapter/run.js\` for this part alone; BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s, BENCH_REPEAT=${REPEAT} alternating rounds: medians; lost and duplicates summed over the rounds).`,
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}; load average ${load0.map((x) => x.toFixed(1)).join(' ')} before, ${load1.map((x) => x.toFixed(1)).join(' ')} after (shared machine). Run on ${new Date().toISOString().slice(0, 16)}Z.`,
+    'The main table\'s QoS 1 path (`iotless adapter` -> knative target -> HTTP sink, batching off), without and with `adapter.dedup`; the three adapters run side by side on their own topics and are measured in turn, round after round (bench/adapter/dedupRows.ts). Plain payloads: the window records every message before its PUBACK and looks up only redeliveries (none here), so the cost shown is the durable record. PostgreSQL holds the effect log, not the window (docs/effects.md): no row.',
+    '',
+    table,
+    ''
+  ].join('\n')
+  if (process.env.BENCH_NO_WRITE !== '1') writeResultsSection(repoRoot, 'Adapter: dedup window', section)
 }
 
 /** Low-load latency beside the bare round trip (latency.ts), in its own section of bench/RESULTS.md. */
@@ -288,6 +309,8 @@ async function main (): Promise<void> {
   if (process.env.BENCH_ONLY === 'latency') { await latency(); return }
   const mosquitto = BROKER === '' ? await startMosquitto() : undefined
   const pub = await connect(`bench-pub-${run}`)
+  if (process.env.BENCH_ONLY === 'dedup' || process.env.BENCH_ONLY === undefined) await dedup(pub)
+  if (process.env.BENCH_ONLY === 'dedup') { await pub.endAsync(); mosquitto?.kill('SIGKILL'); return }
   const rows: Row[] = []
   for (const qos of [0, 1] as const) {
     // The floor: a plain mqtt.js subscriber, in its own process like the sink.

@@ -34,7 +34,14 @@ export const functionSchema = z.strictObject({
    * The effect log and state behind the SDK's once() (docs/effects.md): `sqlite:PATH` (relative to this file),
    * `redis://HOST:PORT`, `postgres://USER@HOST/DB`. Opened at start-up, so a bad one stops it.
    */
-  effects: z.strictObject({ url: z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql|memory):/, 'a store URL: sqlite:PATH, redis://HOST:PORT or postgres://USER@HOST/DB') }).optional(),
+  effects: z.strictObject({
+    url: z.string().regex(/^(sqlite|redis|rediss|postgres|postgresql|memory):/, 'a store URL: sqlite:PATH, redis://HOST:PORT or postgres://USER@HOST/DB'),
+    /**
+     * Log entries older than this are pruned (a once() of theirs runs again). 604800000 ms = 7 days: keep it
+     * longer than a message can come back (the broker's session expiry, plus retries). At least 1 minute.
+     */
+    logMaxAgeMs: z.int().min(60_000).default(604_800_000)
+  }).optional(),
   /**
    * Latency objective (docs/capacity.md): at least `percentile` of requests wait at most `waitMs` for a slot.
    * With it the function is sized by Erlang C (LaSS) unless `scaler` says otherwise.

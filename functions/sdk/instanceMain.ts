@@ -37,7 +37,7 @@ async function main (spec: InstanceSpec, mainAt: number): Promise<void> {
   if (spec.effects !== undefined) {
     try {
       const { openEffectStore } = await import('../../effects/openStores.js')
-      effects = await openEffectStore(spec.effects.where, spec.effects.field)
+      effects = await openEffectStore(spec.effects.where, spec.effects.field, { logMaxAgeMs: spec.effects.logMaxAgeMs })
     } catch (err) {
       await send({ type: 'fatal', code: 'FUNCTION_INIT_FAILED', message: `the effect store of ${spec.name} failed: ${(err as Error).message}` })
       process.exit(1)

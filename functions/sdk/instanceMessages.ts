@@ -28,7 +28,7 @@ export interface InstanceSpec {
   modulePath: string
   config: Record<string, unknown>
   /** The effect store, already resolved (an absolute SQLite path), and the config field that named it. */
-  effects?: { where: StoreLocation; field: string }
+  effects?: { where: StoreLocation; field: string; logMaxAgeMs?: number | undefined }
   /** OpenTelemetry export of the handler's spans (tracing.enabled); absent: none, the SDK is not loaded. */
   tracing?: OtelSettings
 }

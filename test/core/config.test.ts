@@ -479,3 +479,11 @@ functions:
   t.notOk(lines.some((l) => l.startsWith('routes[1].topic')), 'an invalid route is not handed to the checks')
   t.same((err.details?.codes as string[]).filter((c) => c === 'TARGET_URL_INVALID').length, 2, 'details carry each problem\'s code')
 })
+
+t.test('functions.<name>.effects.logMaxAgeMs: 7 days by default, at least a minute, named when wrong', async (t) => {
+  const fx = (extra: string): string => `functions:\n  f:\n    module: ./f.js\n    effects:\n      url: sqlite:fx.db\n${extra}`
+  t.equal(loadConfig({ file: write(t, 'd.yaml', fx('')), env: {} }).config.functions.f?.effects?.logMaxAgeMs, 604_800_000)
+  t.equal(loadConfig({ file: write(t, 'ok.yaml', fx('      logMaxAgeMs: 3600000\n')), env: {} }).config.functions.f?.effects?.logMaxAgeMs, 3_600_000)
+  const err = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'bad.yaml', fx('      logMaxAgeMs: 5000\n')) })
+  t.match(err.message, 'functions.f.effects.logMaxAgeMs')
+})

@@ -3,4 +3,4 @@ import { MemoryDedupStore, memoryEffectStore } from '../../effects/memoryStores.
 import { dedupSuite, effectSuite } from './storeSuite.js'
 
 dedupSuite(t, 'memory', { open: async (limits) => new MemoryDedupStore(limits) })
-effectSuite(t, 'memory', { open: async () => memoryEffectStore() })
+effectSuite(t, 'memory', { open: async (opts) => memoryEffectStore(opts) })

@@ -105,6 +105,9 @@ t.test('a store that cannot be reached stops start-up, naming its setting', asyn
   const fn = await run(['fn', 'serve', fixtureFunction('counter'), '--port', '0'], { IOTLESS_EFFECTS_URL: 'redis://127.0.0.1:1' })
   t.equal(fn.code, 1)
   t.match(fn.stderr, /STORE_UNAVAILABLE: IOTLESS_EFFECTS_URL: cannot reach Redis/)
+  const badAge = await run(['fn', 'serve', fixtureFunction('counter'), '--port', '0'], { IOTLESS_EFFECTS_URL: 'memory:', IOTLESS_EFFECTS_LOG_MAX_AGE_MS: '5000' })
+  t.equal(badAge.code, 2, 'a bad log age is a config problem')
+  t.match(badAge.stderr, /CONFIG_INVALID: IOTLESS_EFFECTS_LOG_MAX_AGE_MS: "5000" is not a whole number of milliseconds of at least 60000/)
   const config = join(dir, 'iotless.yaml')
   writeFileSync(config, [
     'broker: { port: 0 }', 'metrics: { port: 0 }', 'prefetch: { enabled: false }',

@@ -22,7 +22,7 @@ t.teardown(async () => {
 
 let schema = ''
 effectSuite(t, 'postgres', {
-  open: async () => { schema = freshSchema(); return postgresEffectStore(await openPostgres(URL, 'effects.url', schema)) },
+  open: async (opts) => { schema = freshSchema(); return postgresEffectStore(await openPostgres(URL, 'effects.url', schema), opts) },
   second: async () => postgresEffectStore(await openPostgres(URL, 'effects.url', schema))
 })
 
@@ -34,4 +34,17 @@ t.test('postgres: an unreachable server is STORE_UNAVAILABLE naming the field', 
     t.ok(isIotlessError(err, 'STORE_UNAVAILABLE'), String(err))
     t.match((err as Error).message, /^effects\.url: cannot use PostgreSQL: /)
   }
+})
+
+t.test('postgres: a log from before pruning gets its age column, its entries stamped now (kept a full logMaxAgeMs)', async (t) => {
+  const s0 = freshSchema()
+  const c = new pg.Client({ connectionString: URL })
+  await c.connect()
+  await c.query(`CREATE SCHEMA ${s0}; CREATE TABLE ${s0}.iotless_effect_log (event_id text NOT NULL, key text NOT NULL, result text NOT NULL, PRIMARY KEY (event_id, key)); INSERT INTO ${s0}.iotless_effect_log VALUES ('before', 'count', '{"v":1}')`)
+  await c.end()
+  const s = postgresEffectStore(await openPostgres(URL, 'effects.url', s0), { logMaxAgeMs: 60_000 })
+  t.teardown(() => s.close())
+  t.equal(await s.pruneLog(Date.now()), 0, 'not pruned at once')
+  t.same(await s.once('before', 'count', () => 2), { value: 1, replayed: true })
+  t.equal(await s.pruneLog(Date.now() + 61_000), 1, 'pruned once it is past its age, counted from the upgrade')
 })

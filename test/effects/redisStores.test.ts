@@ -29,7 +29,7 @@ dedupSuite(t, 'redis', {
 
 let q = ''
 effectSuite(t, 'redis', {
-  open: async () => { q = prefix(); return redisEffectStore(await openRedis(URL, 'effects.url'), q) },
+  open: async (opts) => { q = prefix(); return redisEffectStore(await openRedis(URL, 'effects.url'), q, opts) },
   second: async () => redisEffectStore(await openRedis(URL, 'effects.url'), q)
 })
 

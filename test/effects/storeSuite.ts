@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import type { DedupLimits, DedupStore, EffectStore } from '../../effects/effectStore.js'
+import type { DedupLimits, DedupStore, EffectStore, EffectStoreOptions } from '../../effects/effectStore.js'
 
 /**
  * The abstract suites every backend runs (MQTT.js's test/node/abstract_store.ts habit): same calls, same answers.
@@ -64,7 +64,7 @@ export function dedupSuite (t: Test, name: string, fx: DedupFixture): void {
 }
 
 export interface EffectFixture {
-  open (): Promise<EffectStore>
+  open (opts?: EffectStoreOptions): Promise<EffectStore>
   /** A second, independent handle (another connection or process's view) on the same data. */
   second?: () => Promise<EffectStore>
 }
@@ -136,6 +136,44 @@ export function effectSuite (t: Test, name: string, fx: EffectFixture): void {
     t.equal(await s.get('flag'), undefined)
     await t.rejects(s.transaction((tx) => tx.incr('profile')), /holds a object, not a number/)
     await t.rejects(s.transaction((tx) => tx.get('')), TypeError)
+  })
+
+  t.test(`${name} once: the log is pruned by age; a pruned (event, key) runs again, a young one still replays`, async (t) => {
+    let now = 1_000_000
+    const s = await fx.open({ logMaxAgeMs: 60_000, pruneEveryMs: 3_600_000, now: () => now })
+    t.teardown(() => s.close())
+    await s.once('old', 'count', (tx) => tx.incr('pruned'))
+    now += 30_000
+    await s.once('young', 'count', (tx) => tx.incr('pruned'))
+    now += 30_000
+    t.equal(await s.pruneLog(), 0, 'at exactly logMaxAgeMs an entry is kept')
+    now += 1
+    t.equal(await s.pruneLog(), 1, 'one entry is past logMaxAgeMs')
+    t.same(await s.once('young', 'count', (tx) => tx.incr('pruned')), { value: 2, replayed: true })
+    t.same(await s.once('old', 'count', (tx) => tx.incr('pruned')), { value: 3, replayed: false }, 'forgotten: it runs again')
+    t.equal(await s.get('pruned'), 3, 'the state itself is never pruned')
+    t.equal(await s.pruneLog(now + 120_000), 2, 'an explicit time prunes up to it')
+  })
+
+  t.test(`${name} once: a once() that logs prunes on its own, at most once per pruneEveryMs`, async (t) => {
+    let now = 5_000_000
+    const s = await fx.open({ logMaxAgeMs: 60_000, pruneEveryMs: 10_000, now: () => now })
+    t.teardown(() => s.close())
+    await s.once('a', 'k', () => 'a') // at 5,000 s
+    now += 61_000
+    await s.once('b', 'k', () => 'b') // 61 s after the store opened: a prune is due, and 'a' is past its age
+    t.same(await s.once('a', 'k', () => 'a-again'), { value: 'a-again', replayed: false }, 'pruned by the once() of b')
+    now += 9_000
+    await s.once('x', 'k', () => 'x') // at 5,070 s; 9 s after the last prune: none
+    now += 52_000
+    await s.once('c', 'k', () => 'c') // at 5,122 s: prunes what is older than 5,062 s ('b', 'a-again'), keeps 'x'
+    now += 9_000
+    await s.once('d', 'k', () => 'd') // at 5,131 s: 'x' is 61 s old, but a prune is not due for another second
+    t.same(await s.once('x', 'k', () => 'x-again'), { value: 'x', replayed: true }, 'not pruned between two prunes')
+    now += 1_000
+    await s.once('e', 'k', () => 'e') // at 5,132 s: due
+    t.same(await s.once('x', 'k', () => 'x-again'), { value: 'x-again', replayed: false }, 'pruned by the next one due')
+    t.same(await s.once('b', 'k', () => 'b-again'), { value: 'b-again', replayed: false })
   })
 
   const second = fx.second

@@ -32,6 +32,8 @@ export interface KillRunOptions {
   rate?: number | undefined
   /** adapter.maxInFlight (default 64). */
   maxInFlight?: number | undefined
+  /** Node flags for the adapter process (e.g. --cpu-prof to profile it). */
+  execArgv?: string[] | undefined
 }
 
 export interface KillRunResult {
@@ -113,7 +115,7 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
   const dlq = await collector(o.mosquittoUrl, `${o.prefix}/dlq`)
   const children: ChildProcess[] = []
   const start = (): { child: ChildProcess; exited: Promise<unknown[]> } => {
-    const child = spawn(process.execPath, [cliPath, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K_SINK: receiver.url } })
+    const child = spawn(process.execPath, [...(o.execArgv ?? []), cliPath, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, K_SINK: receiver.url } })
     children.push(child)
     return { child, exited: onceEvent(child, 'exit') }
   }

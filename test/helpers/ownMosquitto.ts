@@ -29,19 +29,27 @@ export interface OwnMosquitto {
  * (restarts) or has the wrong settings for (max_queued_messages). Persistence is on, in a temporary folder,
  * so a restarted broker keeps sessions only if it saved them: a SIGKILL loses what was not yet written.
  */
-export async function startOwnMosquitto (settings: Record<string, string | number> = {}): Promise<OwnMosquitto> {
+export async function startOwnMosquitto (settings: Record<string, string | number> = {}, baseConf?: string): Promise<OwnMosquitto> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'iotless-mosquitto-'))
   const conf = join(dir, 'mosquitto.conf')
-  const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    'persistence true',
-    `persistence_location ${dir}/`,
-    'log_dest none',
-    ...Object.entries(settings).map(([k, v]) => `${k} ${v}`)
-  ]
-  if (process.getuid?.() === 0) lines.push('user root')
+  const own: Record<string, string | number> = { listener: `${port} 127.0.0.1`, persistence_location: `${dir}/`, log_dest: 'none', ...(process.getuid?.() === 0 ? { user: 'root' } : {}), ...settings }
+  let lines: string[]
+  if (baseConf === undefined) {
+    lines = ['allow_anonymous true', 'persistence true', ...Object.entries(own).map(([k, v]) => `${k} ${v}`)]
+  } else {
+    // A config file of the docs, used as it is but for the keys the test sets (ports, folders): each such
+    // line is replaced where it stands, since bridge settings belong to the `connection` above them.
+    const left = new Map(Object.entries(own))
+    lines = baseConf.split('\n').map((line) => {
+      const key = /^(\w+)\s/.exec(line)?.[1]
+      if (key === undefined || !left.has(key)) return line
+      const v = left.get(key)
+      left.delete(key)
+      return `${key} ${v}`
+    })
+    lines.splice(lines.findIndex((l) => /^connection\s/.test(l)) >>> 0, 0, ...[...left].map(([k, v]) => `${k} ${v}`))
+  }
   writeFileSync(conf, lines.join('\n') + '\n')
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {

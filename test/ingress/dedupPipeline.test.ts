@@ -17,6 +17,8 @@ import { memoryLog } from '../helpers/silentLog.js'
 interface Harness {
   pipeline: MessagePipeline
   sent: OutgoingEvent[]
+  /** With `batch`: the events of each batch dispatched, one list per attempt. */
+  batches: OutgoingEvent[][]
   published: Array<{ topic: string; payload: Buffer; opts: IClientPublishOptions }>
   metrics: ReturnType<typeof createMetrics>
   clock: ManualClock
@@ -24,18 +26,27 @@ interface Harness {
   stop: AbortController
 }
 
-function harness (opts: { store?: DedupStore | undefined; results?: DispatchResult[]; dedup?: boolean; reply?: boolean } = {}): Harness {
+function harness (opts: { store?: DedupStore | undefined; results?: DispatchResult[]; dedup?: boolean; reply?: boolean; batch?: boolean } = {}): Harness {
   const config = configSchema.parse({
-    routes: [{ topic: 'r/{dev}', function: 'f', ...(opts.reply === true ? { reply: 'out/{dev}' } : {}) }]
+    routes: [{ topic: 'r/{dev}', function: 'f', ...(opts.reply === true ? { reply: 'out/{dev}' } : {}), ...(opts.batch === true ? { batch: { maxMessages: 2, maxWaitMs: 10 } } : {}) }]
   })
   const sent: OutgoingEvent[] = []
   const results = opts.results ?? []
+  const batches: OutgoingEvent[][] = []
   const target: Target = {
     kind: 'test',
     async dispatch (_fn, event) {
       sent.push(event)
       return results[sent.length - 1] ?? { status: 'ok', reply: { data: Buffer.from('{"ok":1}'), contentType: 'application/json', attributes: { specversion: '1.0', id: 'fn-random', source: 'fn', type: 'reply' } } }
     },
+    ...(opts.batch === true
+      ? {
+          async dispatchBatch (_fn: string, events: OutgoingEvent[]): Promise<DispatchResult> {
+            batches.push(events)
+            return results[batches.length - 1] ?? { status: 'ok' }
+          }
+        }
+      : {}),
     async close () {}
   }
   const published: Harness['published'] = []
@@ -67,7 +78,7 @@ function harness (opts: { store?: DedupStore | undefined; results?: DispatchResu
     metrics,
     dedup
   })
-  return { pipeline, sent, published, metrics, clock, lines, stop }
+  return { pipeline, sent, batches, published, metrics, clock, lines, stop }
 }
 
 function msg (over: Partial<InboundMessage> = {}): InboundMessage {
@@ -203,6 +214,35 @@ t.test('MQTT 5 message expiry: a message that expires between retries is not inv
   t.match(dl.iotlesserrorreason, /Message Expiry Interval \(1 s/)
   t.equal(await counter(h, 'messagesExpired'), 1, 'iotless_messages_expired_total counts it')
   t.equal(await counter(h, 'deadLetters'), 1)
+})
+
+t.test('MQTT 5 message expiry on a batched route: checked before each retry of the batch; the expired one leaves it, the rest are retried', async (t) => {
+  const busy: DispatchResult = { status: 'rejected', retryable: true, code: 'TARGET_HTTP_STATUS', message: 'HTTP 503', httpStatus: 503 }
+  const h = harness({ results: [busy], dedup: false, batch: true })
+  const short = h.pipeline.handle(msg({ messageId: 1, payload: Buffer.from('{"v":"short"}'), properties: { messageExpiryInterval: 1 } }))
+  const long = h.pipeline.handle(msg({ messageId: 2, payload: Buffer.from('{"v":"long"}'), properties: { messageExpiryInterval: 60 } }))
+  for (let i = 0; i < 10; i++) { await new Promise((resolve) => setImmediate(resolve)); h.clock.advance(2000) }
+  t.same(await Promise.all([short, long]), ['ack', 'ack'])
+  t.equal(h.batches.length, 2, 'refused once, then retried')
+  t.equal(h.batches[0]?.length, 2, 'the first attempt carried both')
+  t.same(h.batches[1]?.map((e) => e.data?.toString()), ['{"v":"long"}'], 'the retry carried only the one still within its interval')
+  const dls = h.published.filter((x) => x.topic === 'dlq').map((x) => JSON.parse(x.payload.toString()) as Record<string, string>)
+  t.equal(dls.length, 1)
+  t.equal(dls[0]?.iotlesserrorcode, 'MESSAGE_EXPIRED')
+  t.equal(await counter(h, 'messagesExpired'), 1)
+})
+
+t.test('MQTT 5 message expiry on a batched route: a batch whose every message expired before a retry is not sent again', async (t) => {
+  const busy: DispatchResult = { status: 'rejected', retryable: true, code: 'TARGET_HTTP_STATUS', message: 'HTTP 503', httpStatus: 503 }
+  const h = harness({ results: [busy, busy, busy], dedup: false, batch: true })
+  const a = h.pipeline.handle(msg({ messageId: 1, payload: Buffer.from('{"v":"a"}'), properties: { messageExpiryInterval: 1 } }))
+  const b = h.pipeline.handle(msg({ messageId: 2, payload: Buffer.from('{"v":"b"}'), properties: { messageExpiryInterval: 1 } }))
+  for (let i = 0; i < 10; i++) { await new Promise((resolve) => setImmediate(resolve)); h.clock.advance(2000) }
+  t.same(await Promise.all([a, b]), ['ack', 'ack'])
+  t.equal(h.batches.length, 1, 'the first attempt only')
+  t.same(h.published.filter((x) => x.topic === 'dlq').map((x) => (JSON.parse(x.payload.toString()) as Record<string, string>).iotlesserrorcode), ['MESSAGE_EXPIRED', 'MESSAGE_EXPIRED'])
+  t.equal(await counter(h, 'messagesExpired'), 2)
+  t.equal(await counter(h, 'deadLetters'), 2)
 })
 
 t.test('MQTT 5 message expiry: a message still within its interval is invoked', async (t) => {
