@@ -32,6 +32,12 @@ export interface KillRunOptions {
   rate?: number | undefined
   /** adapter.maxInFlight (default 64). */
   maxInFlight?: number | undefined
+  /** adapter.spool on (a folder under dir), with adapter.spool.fsync as given (default true). */
+  spool?: { fsync?: boolean | undefined } | undefined
+  /** Expect loss: stop waiting once the count has not moved for this long (else wait for every message). */
+  settleMs?: number | undefined
+  /** The target is down (every connection reset before an answer) from atMs after the first publish, for forMs. */
+  outage?: { atMs: number; forMs: number } | undefined
 }
 
 export interface KillRunResult {
@@ -45,6 +51,8 @@ export interface KillRunResult {
   okDispatches: number
   duplicateDispatches: number
   refused: number
+  /** Connections the target reset while down (outage). */
+  resets: number
   deadLetters: number
   killsDone: number
   /** From the first message published to the last one counted. */
@@ -74,7 +82,10 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
   /** Subjects whose count went from 0 to 1 (cheap progress; the final check reads the store). */
   const countedTopics = new Set<string>()
   let refused = 0
+  let down = false
+  let resets = 0
   const receiver = await httpReceiver((req, res) => {
+    if (down) { resets++; res.socket?.destroy(); return }
     if (rnd() < o.refuse) { refused++; res.statusCode = 503; res.end(); return }
     const id = String(req.headers['ce-id'])
     const subject = String(req.headers['ce-subject'])
@@ -106,7 +117,8 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
       retryBaseMs: 5,
       deadLetterTopic: `${o.prefix}/dlq`,
       shutdownGraceMs: 5000,
-      ...(o.dedupUrl === undefined ? {} : { dedup: { url: o.dedupUrl } })
+      ...(o.dedupUrl === undefined ? {} : { dedup: { url: o.dedupUrl } }),
+      ...(o.spool === undefined ? {} : { spool: { dir: join(o.dir, 'spool'), fsync: o.spool.fsync ?? true } })
     },
     routes: [{ topic: `${o.prefix}/r/+`, function: 'count', target: 'counter', qos: 1 }]
   }))
@@ -138,6 +150,11 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
       return await counted(`${o.prefix}/r/probe`) > 0
     }, 30_000, 500)
     const t0 = Date.now()
+    const outage = o.outage
+    const outageTimers = outage === undefined
+      ? []
+      : [setTimeout(() => { down = true }, outage.atMs), setTimeout(() => { down = false }, outage.atMs + outage.forMs)]
+    if (outage !== undefined && outage.atMs === 0) down = true
     const pub = await publisher(o.mosquittoUrl)
     const send = (i: number): Promise<unknown> => pub.publishAsync(topics[i] as string, JSON.stringify({ i, t: Date.now() }), { qos: 1 })
     const publishing = o.rate === undefined
@@ -162,7 +179,21 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     }
     await publishing
     await pub.endAsync()
-    await waitFor(`all ${o.messages} counted`, async () => await countDone() === o.messages, o.timeoutMs ?? 300_000, 200)
+    // Nothing can be counted while the target is down: wait for the outage to end before the deadline runs.
+    if (outage !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + outage.atMs + outage.forMs - Date.now())))
+    for (const t of outageTimers) clearTimeout(t)
+    if (o.settleMs === undefined) {
+      await waitFor(`all ${o.messages} counted`, async () => await countDone() === o.messages, o.timeoutMs ?? 300_000, 200)
+    } else {
+      // Loss is possible (no spool, a broker that drops): done when all are counted or the count stops moving.
+      let last = -1
+      let since = Date.now()
+      await waitFor(`all ${o.messages} counted, or no progress for ${o.settleMs} ms`, async () => {
+        const n = await countDone()
+        if (n !== last) { last = n; since = Date.now() }
+        return n === o.messages || Date.now() - since >= (o.settleMs as number)
+      }, o.timeoutMs ?? 300_000, 200)
+    }
     const elapsedMs = Date.now() - t0
     // Stragglers: give redeliveries in flight time to show up as duplicates.
     await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -180,7 +211,7 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     let okDispatches = 0
     for (const n of okPerId.values()) okDispatches += n
     void doneCount
-    return { exact, missing, overCounted, okDispatches, duplicateDispatches: okDispatches - okPerId.size, refused, deadLetters: dlq.received.length, killsDone, elapsedMs: elapsedMs || Date.now() - started, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) }
+    return { exact, missing, overCounted, okDispatches, duplicateDispatches: okDispatches - okPerId.size, refused, resets, deadLetters: dlq.received.length, killsDone, elapsedMs: elapsedMs || Date.now() - started, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) }
   } finally {
     clearInterval(kept)
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
