@@ -173,8 +173,10 @@ export class DiskSpool {
     const seq = this.#nextSeq++
     const receivedAt = msg.receivedAt ?? this.#o.clock.now()
     const buf = encodeRecord(seq, receivedAt, msg)
+    // What delivery will see: the message as read back from disk would be (no ingress callback, its arrival time).
+    const kept: InboundMessage = { topic: msg.topic, payload: msg.payload, qos: msg.qos, messageId: msg.messageId, properties: msg.properties, dup: msg.dup, receivedAt }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ seq, receivedAt, msg, buf, resolve, reject })
+      this.#queue.push({ seq, receivedAt, msg: kept, buf, resolve, reject })
       this.#schedule()
     })
   }
@@ -391,7 +393,7 @@ export class DiskSpool {
         const e: SpoolEntry = { seq: w.seq, receivedAt: w.receivedAt, segment: seg, index: seg.entries.length, offset, bytes: w.buf.length, msg: undefined, state: 'pending' }
         offset += w.buf.length
         seg.entries.push(e)
-        this.#keepMsg(e, w.msg.receivedAt === undefined ? { ...w.msg, receivedAt: w.receivedAt } : w.msg)
+        this.#keepMsg(e, w.msg)
         this.#pending.push(e)
         this.#live++
       }

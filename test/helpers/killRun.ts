@@ -32,6 +32,8 @@ export interface KillRunOptions {
   rate?: number | undefined
   /** adapter.maxInFlight (default 64). */
   maxInFlight?: number | undefined
+  /** adapter.maxUnacked (default max(1024, maxInFlight)). */
+  maxUnacked?: number | undefined
   /** adapter.spool on (a folder under dir), with adapter.spool.fsync as given (default true). */
   spool?: { fsync?: boolean | undefined } | undefined
   /** Expect loss: stop waiting once the count has not moved for this long (else wait for every message). */
@@ -114,6 +116,7 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     adapter: {
       maxAttempts: 100,
       ...(o.maxInFlight === undefined ? {} : { maxInFlight: o.maxInFlight, maxUnacked: Math.max(1024, o.maxInFlight) }),
+      ...(o.maxUnacked === undefined ? {} : { maxUnacked: o.maxUnacked }),
       retryBaseMs: 5,
       deadLetterTopic: `${o.prefix}/dlq`,
       shutdownGraceMs: 5000,
