@@ -359,6 +359,14 @@ export class DiskSpool {
       n++
     }
     if (n === 0) {
+      const active = this.#active
+      if (active !== undefined && active.entries.length > 0 && active.doneCount === active.entries.length) {
+        // The segment being written to is all delivered: close it and delete it, which makes room.
+        active.sealed = true
+        this.#active = undefined
+        this.#chainMarks(() => this.#deleteSegment(active))
+        return
+      }
       if (!this.#full && this.#queue.length > 0) {
         this.#full = true
         o.log.warn({ code: 'SPOOL_FULL', bytes: this.#fileBytes, maxBytes: o.maxBytes, messages: this.#live }, 'the spool is full (adapter.spool.maxBytes): taking no more messages from the broker until some are delivered')
