@@ -184,7 +184,9 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     await pub.endAsync()
     // Nothing can be counted while the target is down: wait for the outage to end before the deadline runs.
     if (outage !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + outage.atMs + outage.forMs - Date.now())))
+    // This wait can end just before the timer that ends the outage (both are due at about the same moment): end it here.
     for (const t of outageTimers) clearTimeout(t)
+    down = false
     if (o.settleMs === undefined) {
       await waitFor(`all ${o.messages} counted`, async () => await countDone() === o.messages, o.timeoutMs ?? 300_000, 200)
     } else {
