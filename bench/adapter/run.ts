@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import mqtt, { type MqttClient } from 'mqtt'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { latencyRows, latencyTable } from './latency.js'
-import { SPOOL_VARIANTS, spoolTable, startSpoolAdapter, type SpoolRow } from './spoolRows.js'
+import { SPOOL_VARIANTS, spoolCommitCost, spoolTable, startSpoolAdapter, type SpoolRow } from './spoolRows.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -226,15 +226,13 @@ async function overload (pub: MqttClient): Promise<Overload> {
 interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; rates: number[]; lost: number; p50: number; p99: number; dup: number; cpuPer1k?: number }
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
-/** Rounds measure() runs; the spool rows alternate single rounds instead. */
-const REPEAT_OVERRIDE = { value: REPEAT }
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2 }
 
-/** REPEAT rounds of saturation then fixed rate on one path; medians, and every round's rate. */
-async function measure (pub: MqttClient, topic: string, qos: 0 | 1, tracker: RemoteTracker, pid?: number): Promise<Omit<Row, 'path' | 'qos' | 'batch'>> {
+/** `repeat` (REPEAT) rounds of saturation then fixed rate on one path; medians, and every round's rate. */
+async function measure (pub: MqttClient, topic: string, qos: 0 | 1, tracker: RemoteTracker, pid?: number, repeat = REPEAT): Promise<Omit<Row, 'path' | 'qos' | 'batch'>> {
   const rates: number[] = []; const p50s: number[] = []; const p99s: number[] = []; const cpus: number[] = []
   let lost = 0; let dup = 0
-  for (let k = 0; k < REPEAT_OVERRIDE.value; k++) {
+  for (let k = 0; k < repeat; k++) {
     const cpu0 = pid === undefined ? 0 : cpuSeconds(pid)
     const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
     if (pid !== undefined) cpus.push(((cpuSeconds(pid) - cpu0) / MESSAGES) * 1000)
@@ -293,6 +291,8 @@ async function latency (): Promise<void> {
  */
 async function spoolBench (pub: MqttClient): Promise<void> {
   const load0 = os.loadavg()
+  const commitCost = await spoolCommitCost()
+  console.log(commitCost)
   const rounds = new Map<string, Array<Omit<Row, 'path' | 'qos' | 'batch'>>>()
   for (let k = 0; k < REPEAT; k++) {
     for (const v of SPOOL_VARIANTS) {
@@ -300,10 +300,7 @@ async function spoolBench (pub: MqttClient): Promise<void> {
       const sink = await startSink()
       const { child, dir } = startSpoolAdapter(CLI, BROKER, sink.url, topic, `${run}-${k}-${SPOOL_VARIANTS.indexOf(v)}`, v)
       await ready(pub, topic, sink.tracker)
-      const saved = REPEAT_OVERRIDE.value
-      REPEAT_OVERRIDE.value = 1
-      const one = await measure(pub, topic, 1, sink.tracker, child.pid as number)
-      REPEAT_OVERRIDE.value = saved
+      const one = await measure(pub, topic, 1, sink.tracker, child.pid as number, 1)
       rounds.set(v.name, [...(rounds.get(v.name) ?? []), one])
       child.kill('SIGTERM')
       await once(child, 'exit')
@@ -326,6 +323,8 @@ async function spoolBench (pub: MqttClient): Promise<void> {
     '`iotless adapter` -> knative target -> the minimal HTTP sink (200 at once), QoS 1, no batching; with the spool a message is acknowledged once in the spool and delivered from there (docs/spool.md).',
     '',
     table,
+    '',
+    commitCost,
     ''
   ].join('\n')
   if (process.env.BENCH_NO_WRITE !== '1') writeResultsSection(repoRoot, 'Adapter: spool', section)
