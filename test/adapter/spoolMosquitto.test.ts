@@ -4,11 +4,14 @@
 // is counted exactly once. Kills: 30% refusals and kill -9s of `iotless adapter` while spooled messages wait
 // for a target that is down (the broker has acknowledged them: only the spool has them).
 import t, { type Test } from 'tap'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { once as onceEvent } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { killRun, type KillRunOptions } from '../helpers/killRun.js'
 import { startOwnMosquitto, type OwnMosquitto } from '../helpers/ownMosquitto.js'
+import { cliPath } from '../helpers/paths.js'
 
 let small: OwnMosquitto
 let big: OwnMosquitto
@@ -49,4 +52,26 @@ t.test('with the spool, 30% refused and 2 kill -9s while spooled messages wait: 
   t.equal(r.overCounted, 0, 'no message counted twice (once() absorbs re-dispatches)')
   t.equal(r.exact, 1500)
   t.equal(r.deadLetters, 0)
+})
+
+t.test('iotless adapter with a spool folder that cannot be opened stops at start-up, naming adapter.spool.dir', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'iotless-spool-bad-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(join(dir, 'not-a-folder'), 'x')
+  const file = join(dir, 'iotless.yaml')
+  writeFileSync(file, JSON.stringify({
+    broker: { url: small.url, clientId: `spool-bad-${process.pid}` },
+    metrics: { enabled: false },
+    prefetch: { enabled: false },
+    targets: { t: { kind: 'knative', url: 'http://127.0.0.1:9/' } },
+    adapter: { spool: { dir: 'not-a-folder/spool' } },
+    routes: [{ topic: 'spool-bad/+', function: 'f', target: 't' }]
+  }))
+  const child = spawn(process.execPath, [cliPath, 'adapter', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+  const [code] = await onceEvent(child, 'exit') as [number | null]
+  t.equal(code, 1)
+  t.match(stderr, /SPOOL_UNAVAILABLE/)
+  t.match(stderr, /adapter\.spool\.dir/)
 })
