@@ -75,3 +75,11 @@ t.test('iotless adapter with a spool folder that cannot be opened stops at start
   t.match(stderr, /SPOOL_UNAVAILABLE/)
   t.match(stderr, /adapter\.spool\.dir/)
 })
+
+t.test('a full spool (1 MiB, 3 MB of messages while the target is down) stops taking messages, which wait in the broker: none lost, none twice', async (t) => {
+  const r = await run(t, 'full', { mosquittoUrl: big.url, messages: 3000, rate: undefined, maxUnacked: undefined, payloadBytes: 1000, maxPayloadBytes: 4096, spool: { maxBytes: 1_048_576 }, outage: { atMs: 0, forMs: 4000 } })
+  t.equal(r.missing, 0, 'every message counted')
+  t.equal(r.overCounted, 0)
+  t.equal(r.exact, 3000)
+  t.equal(r.deadLetters, 0)
+})

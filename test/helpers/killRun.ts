@@ -35,7 +35,11 @@ export interface KillRunOptions {
   /** adapter.maxUnacked (default max(1024, maxInFlight)). */
   maxUnacked?: number | undefined
   /** adapter.spool on (a folder under dir), with adapter.spool.fsync as given (default true). */
-  spool?: { fsync?: boolean | undefined } | undefined
+  spool?: { fsync?: boolean | undefined; maxBytes?: number | undefined } | undefined
+  /** Pad each message's payload to about this many bytes. */
+  payloadBytes?: number | undefined
+  /** adapter.maxPayloadBytes. */
+  maxPayloadBytes?: number | undefined
   /** Expect loss: stop waiting once the count has not moved for this long (else wait for every message). */
   settleMs?: number | undefined
   /** The target is down (every connection reset before an answer) from atMs after the first publish, for forMs. */
@@ -121,7 +125,8 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
       deadLetterTopic: `${o.prefix}/dlq`,
       shutdownGraceMs: 5000,
       ...(o.dedupUrl === undefined ? {} : { dedup: { url: o.dedupUrl } }),
-      ...(o.spool === undefined ? {} : { spool: { dir: join(o.dir, 'spool'), fsync: o.spool.fsync ?? true } })
+      ...(o.spool === undefined ? {} : { spool: { dir: join(o.dir, 'spool'), fsync: o.spool.fsync ?? true, ...(o.spool.maxBytes === undefined ? {} : { maxBytes: o.spool.maxBytes }) } }),
+      ...(o.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: o.maxPayloadBytes })
     },
     routes: [{ topic: `${o.prefix}/r/+`, function: 'count', target: 'counter', qos: 1 }]
   }))
@@ -159,7 +164,7 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
       : [setTimeout(() => { down = true }, outage.atMs), setTimeout(() => { down = false }, outage.atMs + outage.forMs)]
     if (outage !== undefined && outage.atMs === 0) down = true
     const pub = await publisher(o.mosquittoUrl)
-    const send = (i: number): Promise<unknown> => pub.publishAsync(topics[i] as string, JSON.stringify({ i, t: Date.now() }), { qos: 1 })
+    const send = (i: number): Promise<unknown> => pub.publishAsync(topics[i] as string, JSON.stringify({ i, t: Date.now(), ...(o.payloadBytes === undefined ? {} : { pad: 'x'.repeat(o.payloadBytes) }) }), { qos: 1 })
     const publishing = o.rate === undefined
       ? Promise.all(topics.map((_t, i) => send(i)))
       : (async () => {
