@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client'
+import path from 'node:path'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { Config } from '../core/config/schema.js'
 import { Lifecycle } from '../core/lifecycle.js'
@@ -27,6 +28,7 @@ import { resolveFunctionModule } from './resolveFunctionModule.js'
 import { checkEffectStores } from './checkEffectStores.js'
 import { parseStoreUrl } from '../effects/storeUrl.js'
 import { openDedupStore } from '../effects/openStores.js'
+import { DiskSpool } from '../adapters/spool/diskSpool.js'
 import { startPoolPrefetch } from './startPoolPrefetch.js'
 import type { LivePrefetcher } from '../prefetch/live/livePrefetcher.js'
 import { dispatchStrategy } from '../adapters/runtime/dispatch/thresholdDispatch.js'
@@ -170,6 +172,12 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       ? undefined
       : await openDedupStore(parseStoreUrl(dedupConfig.url, 'adapter.dedup.url', opts.baseDir), dedupConfig, 'adapter.dedup.url')
     if (dedup !== undefined) lifecycle.add('dedup store', () => dedup.close())
+    // The spool too (a folder that cannot be opened stops start-up naming adapter.spool.dir); it closes after the adapter stops.
+    const spoolConfig = config.adapter.spool
+    const spool = spoolConfig === undefined
+      ? undefined
+      : await DiskSpool.open({ dir: path.resolve(opts.baseDir, spoolConfig.dir), maxBytes: spoolConfig.maxBytes, fsync: spoolConfig.fsync, memoryBytes: spoolConfig.memoryBytes, clock, log, metrics })
+    if (spool !== undefined) lifecycle.add('spool', () => spool.close())
 
     const adapter = new MqttAdapter({
       url: brokerUrl,
@@ -187,6 +195,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       retryBaseMs: config.adapter.retryBaseMs,
       deadLetterTopic: config.adapter.deadLetterTopic,
       dedup,
+      spool,
       security,
       clock,
       log,

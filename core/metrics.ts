@@ -57,6 +57,47 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       help: 'Failed calls to the dedup store; while it fails, nothing is acknowledged.',
       registers
     }),
+    spoolAppended: new Counter({
+      name: 'iotless_spool_appended_total',
+      help: 'Messages written to the disk spool (adapter.spool) and acknowledged to the broker.',
+      registers
+    }),
+    spoolDelivered: new Counter({
+      name: 'iotless_spool_delivered_total',
+      help: 'Spooled messages whose handling finished (answered or dead-lettered) and that left the spool.',
+      registers
+    }),
+    spoolMessages: new Gauge({
+      name: 'iotless_spool_messages',
+      help: 'Messages in the disk spool, not yet delivered.',
+      registers
+    }),
+    spoolBytes: new Gauge({
+      name: 'iotless_spool_bytes',
+      help: 'Bytes of the disk spool\'s segment files (bounded by adapter.spool.maxBytes).',
+      registers
+    }),
+    spoolOldestAge: new Gauge({
+      name: 'iotless_spool_oldest_age_seconds',
+      help: 'Age of the oldest undelivered message in the disk spool (0 when empty).',
+      registers
+    }),
+    spoolBackpressure: new Gauge({
+      name: 'iotless_spool_backpressure',
+      help: '1 while the disk spool takes no messages (full, or a write failing): they stay with the broker.',
+      registers
+    }),
+    spoolWriteErrors: new Counter({
+      name: 'iotless_spool_write_errors_total',
+      help: 'Failed spool writes (ENOSPC, EIO); the messages were not acknowledged.',
+      registers
+    }),
+    spoolCommitSeconds: new Histogram({
+      name: 'iotless_spool_commit_seconds',
+      help: 'One group commit of the disk spool: write, and fdatasync when adapter.spool.fsync is on.',
+      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+      registers
+    }),
     messagesExpired: new Counter({
       name: 'iotless_messages_expired_total',
       help: 'Messages whose MQTT 5 Message Expiry Interval ran out in the adapter before invocation (dead-lettered MESSAGE_EXPIRED), by route.',

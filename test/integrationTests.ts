@@ -14,6 +14,8 @@ export const INTEGRATION_TESTS: readonly string[] = [
   // sockets or child processes
   'adapter/bigMessages.test.ts',
   'adapter/dedupMosquitto.test.ts',
+  'adapter/spoolMosquitto.test.ts',
+  'spool/diskSpool.test.ts',
   'capacity/capacityConfig.test.ts',
   'capacity/guaranteeLive.test.ts',
   'capacity/poolCapacity.test.ts',

@@ -38,6 +38,8 @@ export interface InboundMessage {
    * in-flight slot to the next message (it stays unacknowledged, bounded by maxUnacked, until recorded).
    */
   readonly dispatched?: (() => void) | undefined
+  /** When the adapter received it (epoch ms), for a message delivered later from the spool; none: now. */
+  readonly receivedAt?: number | undefined
 }
 
 /** One route's share of a message: its outcome, and the dedup key to record before it is acknowledged. */
@@ -157,7 +159,8 @@ export class MessagePipeline {
       trace?.end('unrouted')
       return 'ack'
     }
-    const receivedAt = this.#o.clock.now()
+    // MQTT 5 expiry counts from arrival: a message from the spool (adapter.spool) carries when it arrived.
+    const receivedAt = msg.receivedAt ?? this.#o.clock.now()
     const results = await Promise.all(matches.map((m) => this.#handleRoute(m, msg, receivedAt, trace)))
     const outcome = results.some((r) => r.outcome === 'leave') ? 'leave' : 'ack'
     msg.dispatched?.()

@@ -8,8 +8,10 @@ import type { MessageTracer } from '../../core/tracing/messageTracer.js'
 import type { AttemptSpans } from '../../core/tracing/attemptSpans.js'
 import type { Target } from '../target.js'
 import type { DedupStore } from '../../effects/effectStore.js'
+import type { DiskSpool } from '../spool/diskSpool.js'
+import { SpoolDelivery } from '../spool/spoolDelivery.js'
 import { DedupWindow } from './dedupWindow.js'
-import { MessagePipeline } from './messagePipeline.js'
+import { MessagePipeline, type InboundMessage, type Outcome } from './messagePipeline.js'
 import { connectMqtt, redactUrl, type BrokerSecurity } from './mqttConnect.js'
 import { MqttIngress } from './mqttIngress.js'
 import { MqttPublisher } from './mqttPublisher.js'
@@ -45,6 +47,11 @@ export interface MqttAdapterOptions {
   security?: BrokerSecurity | undefined
   /** The dedup window's store (adapter.dedup), opened by the caller; none: no window. */
   dedup?: DedupStore | undefined
+  /**
+   * The disk spool (adapter.spool), opened by the caller: a message is acknowledged once it is in the spool,
+   * and delivered from there (docs/spool.md). None: acknowledged once handled.
+   */
+  spool?: DiskSpool | undefined
   clock?: Clock | undefined
   /** In [0, 1), for retry jitter; default Math.random. */
   random?: (() => number) | undefined
@@ -72,6 +79,7 @@ export class MqttAdapter {
   readonly #ingress: MqttIngress
   readonly #publisher = new MqttPublisher()
   readonly #pipeline: MessagePipeline
+  readonly #delivery: SpoolDelivery | undefined
 
   constructor (opts: MqttAdapterOptions) {
     // Every in-flight dispatch listens on these signals.
@@ -83,7 +91,7 @@ export class MqttAdapter {
       if (!opts.targets.has(route.target)) throw new IotlessError('CONFIG_INVALID', `${route.label}.target: no target named "${route.target}"`)
     }
     this.#ingress = new MqttIngress({
-      handle: (msg) => this.#pipeline.handle(msg),
+      handle: (msg) => this.#spoolOrHandle(msg),
       maxInFlight: opts.maxInFlight,
       maxUnacked: this.#maxUnacked,
       log: opts.log,
@@ -116,6 +124,27 @@ export class MqttAdapter {
       tracer: opts.tracer,
       attemptSpans: opts.attemptSpans
     })
+    this.#delivery = opts.spool === undefined
+      ? undefined
+      : new SpoolDelivery({
+        spool: opts.spool,
+        handle: (msg) => this.#pipeline.handle(msg),
+        maxInFlight: opts.maxInFlight,
+        stopping: this.#stopping.signal,
+        clock: opts.clock ?? systemClock,
+        log: opts.log
+      })
+  }
+
+  /**
+   * With the spool, a message is acknowledged once it is in it ('ack' when the append resolves); the spool's
+   * delivery takes it from there. One too big to be run goes straight to the pipeline, which dead-letters it
+   * (PAYLOAD_TOO_LARGE) before its acknowledgement: it would only take room in the spool.
+   */
+  #spoolOrHandle (msg: InboundMessage): Promise<Outcome> {
+    const spool = this.#o.spool
+    if (spool === undefined || msg.payload.length > this.#o.maxPayloadBytes) return this.#pipeline.handle(msg)
+    return spool.append(msg).then(() => 'ack' as const, () => 'leave' as const)
   }
 
   get #maxUnacked (): number { return this.#o.maxUnacked ?? Math.max(1024, this.#o.maxInFlight) }
@@ -159,6 +188,8 @@ export class MqttAdapter {
     }
     await this.#publisher.connect({ ...common, clientId: this.publisherClientId, protocol: o.protocol, receiveMaximum: 16 }, o.log)
     const protocol = this.#publisher.protocolVersion === 5 ? '5' : '3.1.1'
+    // What a previous run left in the spool goes out now, replies and dead letters on the reply connection.
+    this.#delivery?.start()
     const { client, version } = await connectMqtt({
       ...common,
       clientId: o.clientId,
@@ -183,14 +214,22 @@ export class MqttAdapter {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const quietFor = Date.now() - this.#ingress.lastMessageAt
-      if (this.#ingress.inFlight === 0 && quietFor >= quietMs) return true
+      if (this.#ingress.inFlight === 0 && (this.#delivery?.inFlight ?? 0) === 0 && quietFor >= quietMs) return true
       if (Date.now() >= deadline) return false
       await new Promise((resolve) => setTimeout(resolve, Math.max(5, Math.min(quietMs - quietFor, 20))))
     }
   }
 
   /** Resolves when nothing is in flight, or false after timeoutMs. */
-  whenIdle (timeoutMs: number): Promise<boolean> { return this.#ingress.whenIdle(timeoutMs) }
+  async whenIdle (timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs
+    const ingress = await this.#ingress.whenIdle(timeoutMs)
+    const delivery = await (this.#delivery?.whenIdle(Math.max(0, deadline - Date.now())) ?? Promise.resolve(true))
+    return ingress && delivery
+  }
+
+  /** Messages in the spool, not yet delivered (0 without a spool). */
+  get spooled (): number { return this.#o.spool?.messages ?? 0 }
 
   /**
    * Graceful stop: take no new messages (they stay unacknowledged, so the broker keeps them for the next
@@ -199,6 +238,8 @@ export class MqttAdapter {
   async stop (graceMs: number): Promise<void> {
     this.#ingress.stopAccepting()
     this.#stopping.abort()
+    // Appends waiting for room are refused: their messages stay with the broker. What is in the spool stays there.
+    this.#o.spool?.stopAccepting()
     this.#pipeline.flushBatches()
     const idle = await this.whenIdle(graceMs)
     if (!idle) {

@@ -12,6 +12,9 @@
  *    kill -9s at seeded random moments (BENCH_ONCE_SEED), restarted each time; without the window and with it
  *    (SQLite): messages counted exactly once, missing, counted twice, and re-dispatches the effect log absorbed.
  *
+ * 3. The disk spool (onceSpool.ts): an outage beyond the broker's queue without and with the spool, and the
+ *    kill run above with the target down for 60 s and the spool on. `BENCH_ONCE_ONLY=spool` runs this part alone.
+ *
  *   npm run bench:once
  *
  * Results go to stdout and to the `## Effectively once` section of bench/RESULTS.md.
@@ -24,6 +27,7 @@ import { fileURLToPath } from 'node:url'
 import { killRun, type KillRunOptions, type KillRunResult } from '../../test/helpers/killRun.js'
 import { startOwnMosquitto } from '../../test/helpers/ownMosquitto.js'
 import { writeResultsSection } from '../writeResultsSection.js'
+import { spoolRuns } from './onceSpool.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -56,6 +60,10 @@ const redis = (_dir: string, prefix: string): string => `${REDIS}/?prefix=${pref
 async function main (): Promise<void> {
   const loadBefore = os.loadavg()
   const mosquitto = await startOwnMosquitto({ max_queued_messages: 200_000, max_inflight_messages: 0 })
+  if (process.env.BENCH_ONCE_ONLY === 'spool') {
+    try { await spoolRuns(mosquitto.url, one, { killMessages: KILL_MESSAGES, kills: KILLS, seed: SEED, repoRoot }) } finally { await mosquitto.stop() }
+    return
+  }
   const thr: Row[] = []
   const lat: Row[] = []
   const kills: Row[] = []
@@ -81,6 +89,7 @@ async function main (): Promise<void> {
     const k = { messages: KILL_MESSAGES, kills: KILLS, seed: SEED, refuse: 0.3, killAfterMs: [1000, 4000] as [number, number] }
     kills.push(await one(mosquitto.url, 'no window', k))
     kills.push(await one(mosquitto.url, 'dedup window, SQLite', k, sqlite))
+    await spoolRuns(mosquitto.url, one, { killMessages: KILL_MESSAGES, kills: KILLS, seed: SEED, repoRoot })
   } finally {
     await mosquitto.stop()
   }

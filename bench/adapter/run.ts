@@ -27,6 +27,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { dedupRows, dedupTable } from './dedupRows.js'
 import { latencyRows, latencyTable } from './latency.js'
+import { SPOOL_VARIANTS, spoolCommitCost, spoolTable, startSpoolAdapter, type SpoolRow } from './spoolRows.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -228,11 +229,11 @@ interface Row { path: string; qos: 0 | 1; batch: boolean; rate: number; rates: n
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3)
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] as number + (s[Math.ceil((s.length - 1) / 2)] as number)) / 2 }
 
-/** REPEAT rounds of saturation then fixed rate on one path; medians, and every round's rate. */
-async function measure (pub: MqttClient, topic: string, qos: 0 | 1, tracker: RemoteTracker, pid?: number): Promise<Omit<Row, 'path' | 'qos' | 'batch'>> {
+/** `repeat` (REPEAT) rounds of saturation then fixed rate on one path; medians, and every round's rate. */
+async function measure (pub: MqttClient, topic: string, qos: 0 | 1, tracker: RemoteTracker, pid?: number, repeat = REPEAT): Promise<Omit<Row, 'path' | 'qos' | 'batch'>> {
   const rates: number[] = []; const p50s: number[] = []; const p99s: number[] = []; const cpus: number[] = []
   let lost = 0; let dup = 0
-  for (let k = 0; k < REPEAT; k++) {
+  for (let k = 0; k < repeat; k++) {
     const cpu0 = pid === undefined ? 0 : cpuSeconds(pid)
     const sat = await saturate(pub, topic, qos, tracker, MESSAGES)
     if (pid !== undefined) cpus.push(((cpuSeconds(pid) - cpu0) / MESSAGES) * 1000)
@@ -304,9 +305,63 @@ async function latency (): Promise<void> {
   if (process.env.BENCH_NO_WRITE !== '1') writeResultsSection(repoRoot, 'Adapter: latency', section)
 }
 
+/**
+ * The disk spool (adapter.spool) beside plain QoS 1, in the same run, on the same broker: its own section of
+ * bench/RESULTS.md (`## Adapter: spool`). Rounds alternate between the variants, so drift in the machine's
+ * load falls on all of them.
+ */
+async function spoolBench (pub: MqttClient): Promise<void> {
+  const load0 = os.loadavg()
+  const commitCost = await spoolCommitCost()
+  console.log(commitCost)
+  const rounds = new Map<string, Array<Omit<Row, 'path' | 'qos' | 'batch'>>>()
+  for (let k = 0; k < REPEAT; k++) {
+    for (const v of SPOOL_VARIANTS) {
+      const topic = `bench/${run}/spool/${k}/${SPOOL_VARIANTS.indexOf(v)}`
+      const sink = await startSink()
+      const { child, dir } = startSpoolAdapter(CLI, BROKER, sink.url, topic, `${run}-${k}-${SPOOL_VARIANTS.indexOf(v)}`, v)
+      await ready(pub, topic, sink.tracker)
+      const one = await measure(pub, topic, 1, sink.tracker, child.pid as number, 1)
+      rounds.set(v.name, [...(rounds.get(v.name) ?? []), one])
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+      await sink.tracker.close()
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  const rows: SpoolRow[] = SPOOL_VARIANTS.map((v) => {
+    const rs = rounds.get(v.name) ?? []
+    return { name: v.name, rate: median(rs.map((r) => r.rate)), rates: rs.map((r) => r.rate), lost: rs.reduce((a, r) => a + r.lost, 0), dup: rs.reduce((a, r) => a + r.dup, 0), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuPer1k: median(rs.map((r) => r.cpuPer1k ?? NaN)) }
+  })
+  const load1 = os.loadavg()
+  const table = spoolTable(rows, RATE)
+  console.log(table)
+  const section = [
+    '## Adapter: spool',
+    '',
+    `Command: \`npm run bench:adapter\` (this part alone: \`BENCH_ONLY=spool node dist/bench/adapter/run.js\`; BENCH_MESSAGES=${MESSAGES}, window ${WINDOW}, fixed rate ${RATE}/s for ${RATE_SECONDS} s, ${REPEAT} alternating rounds per path: medians; lost and duplicates summed).`,
+    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, Mosquitto 2 (own instance: max_inflight_messages 1000, max_queued_messages 100000); load average ${load0.map((x) => x.toFixed(1)).join(' ')} before, ${load1.map((x) => x.toFixed(1)).join(' ')} after (shared machine). Run on ${new Date().toISOString().slice(0, 16)}Z.`,
+    '`iotless adapter` -> knative target -> the minimal HTTP sink (200 at once), QoS 1, no batching; with the spool a message is acknowledged once in the spool and delivered from there (docs/spool.md).',
+    '',
+    table,
+    '',
+    commitCost,
+    ''
+  ].join('\n')
+  if (process.env.BENCH_NO_WRITE !== '1') writeResultsSection(repoRoot, 'Adapter: spool', section)
+}
+
 async function main (): Promise<void> {
   if (!fs.existsSync(CLI)) { console.error(`missing ${CLI}: run npm run build first`); process.exit(1) }
   if (process.env.BENCH_ONLY === 'latency') { await latency(); return }
+  if (process.env.BENCH_ONLY === 'spool') {
+    const mosquitto = BROKER === '' ? await startMosquitto() : undefined
+    const pub = await connect(`bench-pub-${run}`)
+    await spoolBench(pub)
+    await pub.endAsync()
+    mosquitto?.kill('SIGKILL')
+    return
+  }
   const mosquitto = BROKER === '' ? await startMosquitto() : undefined
   const pub = await connect(`bench-pub-${run}`)
   if (process.env.BENCH_ONLY === 'dedup' || process.env.BENCH_ONLY === undefined) await dedup(pub)
@@ -334,6 +389,7 @@ async function main (): Promise<void> {
     }
   }
   const over = await overload(pub)
+  await spoolBench(pub)
   await pub.endAsync()
   mosquitto?.kill('SIGKILL')
   report(rows, over)

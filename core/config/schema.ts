@@ -307,7 +307,27 @@ export const configSchema = z.strictObject({
       maxAgeMs: z.int().min(1000).default(86_400_000),
       /** At most this many entries; the oldest go first. */
       maxEntries: z.int().min(1).default(1_000_000)
+    }).optional(),
+    /**
+     * The disk spool (docs/spool.md): a message is acknowledged to the broker once it is in the spool, then
+     * delivered from there with the usual retries. Off unless set.
+     */
+    spool: z.strictObject({
+      /** The spool's folder, relative to the config file; created if missing. One adapter per folder. */
+      dir: z.string().min(1),
+      /** Segment files at most this big, all together; when full, no more is taken from the broker. 268435456 bytes = 256 MiB. */
+      maxBytes: z.int().min(1_048_576).default(268_435_456),
+      /** fdatasync each group commit before acknowledging its messages (survives a power cut); false: a kill -9 only. */
+      fsync: z.boolean().default(true),
+      /** Spooled payloads kept in memory for delivery, at most; beyond, read back from disk. 67108864 bytes = 64 MiB. */
+      memoryBytes: z.int().min(0).default(67_108_864)
     }).optional()
+  }).superRefine((a, ctx) => {
+    // The biggest message the spool takes (the payload limit, a topic of up to 64 KiB, properties) must fit a few times.
+    const least = 4 * (a.maxPayloadBytes + 131_072)
+    if (a.spool !== undefined && a.spool.maxBytes < least) {
+      ctx.addIssue({ code: 'custom', path: ['spool', 'maxBytes'], message: `must be at least 4 x (adapter.maxPayloadBytes + 128 KiB) = ${least} bytes` })
+    }
   }).prefault({}),
   metrics: z.strictObject({
     enabled: z.boolean().default(true),

@@ -34,6 +34,18 @@ export interface KillRunOptions {
   maxInFlight?: number | undefined
   /** Node flags for the adapter process (e.g. --cpu-prof to profile it). */
   execArgv?: string[] | undefined
+  /** adapter.maxUnacked (default max(1024, maxInFlight)). */
+  maxUnacked?: number | undefined
+  /** adapter.spool on (a folder under dir), with adapter.spool.fsync as given (default true). */
+  spool?: { fsync?: boolean | undefined; maxBytes?: number | undefined } | undefined
+  /** Pad each message's payload to about this many bytes. */
+  payloadBytes?: number | undefined
+  /** adapter.maxPayloadBytes. */
+  maxPayloadBytes?: number | undefined
+  /** Expect loss: stop waiting once the count has not moved for this long (else wait for every message). */
+  settleMs?: number | undefined
+  /** The target is down (every connection reset before an answer) from atMs after the first publish, for forMs. */
+  outage?: { atMs: number; forMs: number } | undefined
 }
 
 export interface KillRunResult {
@@ -47,6 +59,8 @@ export interface KillRunResult {
   okDispatches: number
   duplicateDispatches: number
   refused: number
+  /** Connections the target reset while down (outage). */
+  resets: number
   deadLetters: number
   killsDone: number
   /** From the first message published to the last one counted. */
@@ -76,7 +90,10 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
   /** Subjects whose count went from 0 to 1 (cheap progress; the final check reads the store). */
   const countedTopics = new Set<string>()
   let refused = 0
+  let down = false
+  let resets = 0
   const receiver = await httpReceiver((req, res) => {
+    if (down) { resets++; res.socket?.destroy(); return }
     if (rnd() < o.refuse) { refused++; res.statusCode = 503; res.end(); return }
     const id = String(req.headers['ce-id'])
     const subject = String(req.headers['ce-subject'])
@@ -105,10 +122,13 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     adapter: {
       maxAttempts: 100,
       ...(o.maxInFlight === undefined ? {} : { maxInFlight: o.maxInFlight, maxUnacked: Math.max(1024, o.maxInFlight) }),
+      ...(o.maxUnacked === undefined ? {} : { maxUnacked: o.maxUnacked }),
       retryBaseMs: 5,
       deadLetterTopic: `${o.prefix}/dlq`,
       shutdownGraceMs: 5000,
-      ...(o.dedupUrl === undefined ? {} : { dedup: { url: o.dedupUrl } })
+      ...(o.dedupUrl === undefined ? {} : { dedup: { url: o.dedupUrl } }),
+      ...(o.spool === undefined ? {} : { spool: { dir: join(o.dir, 'spool'), fsync: o.spool.fsync ?? true, ...(o.spool.maxBytes === undefined ? {} : { maxBytes: o.spool.maxBytes }) } }),
+      ...(o.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: o.maxPayloadBytes })
     },
     routes: [{ topic: `${o.prefix}/r/+`, function: 'count', target: 'counter', qos: 1 }]
   }))
@@ -140,8 +160,13 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
       return await counted(`${o.prefix}/r/probe`) > 0
     }, 30_000, 500)
     const t0 = Date.now()
+    const outage = o.outage
+    const outageTimers = outage === undefined
+      ? []
+      : [setTimeout(() => { down = true }, outage.atMs), setTimeout(() => { down = false }, outage.atMs + outage.forMs)]
+    if (outage !== undefined && outage.atMs === 0) down = true
     const pub = await publisher(o.mosquittoUrl)
-    const send = (i: number): Promise<unknown> => pub.publishAsync(topics[i] as string, JSON.stringify({ i, t: Date.now() }), { qos: 1 })
+    const send = (i: number): Promise<unknown> => pub.publishAsync(topics[i] as string, JSON.stringify({ i, t: Date.now(), ...(o.payloadBytes === undefined ? {} : { pad: 'x'.repeat(o.payloadBytes) }) }), { qos: 1 })
     const publishing = o.rate === undefined
       ? Promise.all(topics.map((_t, i) => send(i)))
       : (async () => {
@@ -164,7 +189,23 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     }
     await publishing
     await pub.endAsync()
-    await waitFor(`all ${o.messages} counted`, async () => await countDone() === o.messages, o.timeoutMs ?? 300_000, 200)
+    // Nothing can be counted while the target is down: wait for the outage to end before the deadline runs.
+    if (outage !== undefined) await new Promise((resolve) => setTimeout(resolve, Math.max(0, t0 + outage.atMs + outage.forMs - Date.now())))
+    // This wait can end just before the timer that ends the outage (both are due at about the same moment): end it here.
+    for (const t of outageTimers) clearTimeout(t)
+    down = false
+    if (o.settleMs === undefined) {
+      await waitFor(`all ${o.messages} counted`, async () => await countDone() === o.messages, o.timeoutMs ?? 300_000, 200)
+    } else {
+      // Loss is possible (no spool, a broker that drops): done when all are counted or the count stops moving.
+      let last = -1
+      let since = Date.now()
+      await waitFor(`all ${o.messages} counted, or no progress for ${o.settleMs} ms`, async () => {
+        const n = await countDone()
+        if (n !== last) { last = n; since = Date.now() }
+        return n === o.messages || Date.now() - since >= (o.settleMs as number)
+      }, o.timeoutMs ?? 300_000, 200)
+    }
     const elapsedMs = Date.now() - t0
     // Stragglers: give redeliveries in flight time to show up as duplicates.
     await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -182,7 +223,7 @@ export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
     let okDispatches = 0
     for (const n of okPerId.values()) okDispatches += n
     void doneCount
-    return { exact, missing, overCounted, okDispatches, duplicateDispatches: okDispatches - okPerId.size, refused, deadLetters: dlq.received.length, killsDone, elapsedMs: elapsedMs || Date.now() - started, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) }
+    return { exact, missing, overCounted, okDispatches, duplicateDispatches: okDispatches - okPerId.size, refused, resets, deadLetters: dlq.received.length, killsDone, elapsedMs: elapsedMs || Date.now() - started, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) }
   } finally {
     clearInterval(kept)
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
