@@ -16,7 +16,20 @@ export const DEFAULT_CONFIG_FILE = 'iotless.yaml'
  * Variables read elsewhere that start with IOTLESS_ but are not config fields: the config file's path, and
  * IOTLESS_DEBUG (cli/reportError.ts prints the stack of an unexpected error when it is 1).
  */
-export const RESERVED_ENV = new Set(['IOTLESS_CONFIG', 'IOTLESS_DEBUG'])
+/**
+ * IOTLESS_* variables that are not config overrides: the loader's own, and those other iotless commands read
+ * (`fn serve`, `proxy`), so that one environment can hold them all without `iotless up` refusing them as unknown.
+ * test/core/reservedEnv.test.ts checks the proxy's and fn serve's names are all here.
+ */
+export const RESERVED_ENV: ReadonlySet<string> = new Set([
+  'IOTLESS_CONFIG', 'IOTLESS_DEBUG',
+  'IOTLESS_FN_MODE', 'IOTLESS_FN_NAME', 'IOTLESS_FN_CONFIG', 'IOTLESS_EFFECTS_URL', 'IOTLESS_EFFECTS_LOG_MAX_AGE_MS',
+  'IOTLESS_PROXY_ADMIN_PORT', 'IOTLESS_PROXY_STATS_PORT', 'IOTLESS_PROXY_USER_METRICS_PORT', 'IOTLESS_PROXY_BIND_HOST',
+  'IOTLESS_PROXY_USER_HOST', 'IOTLESS_PROXY_DRAIN_QUIET_PERIOD_MS', 'IOTLESS_PROXY_UPGRADE_GRACE_MS',
+  'IOTLESS_PROXY_DRAIN_RESET_MS', 'IOTLESS_PROXY_MAX_HEADER_BYTES', 'IOTLESS_PROXY_HEADER_TIMEOUT_MS',
+  'IOTLESS_PROXY_KEEPALIVE_IDLE_MS', 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 'IOTLESS_PROXY_H2_PING_MS',
+  'IOTLESS_PROXY_CERT_DIR', 'IOTLESS_PROXY_CERT_RELOAD_MS'
+])
 
 /**
  * One problem with the config: the field's path and what is wrong. `code` is the specific stable code when the
