@@ -49,21 +49,30 @@ export function h2cUpgradeProbe (c: ReadinessCheck, timeoutMs: number): Promise<
   })
 }
 
+/**
+ * A cleartext HTTP/2 session to the check's host and port, and `done`, which settles the check once: it clears
+ * the timeout (not ready when it fires), closes the session and resolves. A session error is not ready.
+ */
+function h2cSession (c: ReadinessCheck, timeoutMs: number, resolve: (ok: boolean) => void): { session: http2.ClientHttp2Session; done: (ok: boolean) => void } {
+  let settled = false
+  const host = c.host.includes(':') ? `[${c.host}]` : c.host
+  const session = http2.connect(`http://${host}:${c.port}`)
+  const done = (ok: boolean): void => {
+    if (settled) return
+    settled = true
+    clearTimeout(t)
+    session.destroy()
+    resolve(ok)
+  }
+  const t = setTimeout(() => done(false), timeoutMs)
+  session.on('error', () => done(false))
+  return { session, done }
+}
+
 /** An HTTP readiness check over cleartext HTTP/2 (prior knowledge), ready on 200-399. */
 function h2cGetCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    let settled = false
-    const host = c.host.includes(':') ? `[${c.host}]` : c.host
-    const session = http2.connect(`http://${host}:${c.port}`)
-    const done = (ok: boolean): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(t)
-      session.destroy()
-      resolve(ok)
-    }
-    const t = setTimeout(() => done(false), timeoutMs)
-    session.on('error', () => done(false))
+    const { session, done } = h2cSession(c, timeoutMs, resolve)
     const headers: http2.OutgoingHttpHeaders = { ':method': 'GET', ':path': c.path, 'user-agent': 'kube-probe/iotless' }
     for (const [k, v] of c.headers) headers[k.toLowerCase()] = v
     const req = session.request(headers, { endStream: true })
@@ -167,18 +176,7 @@ export function grpcHealthStatus (body: Buffer): number {
  */
 function grpcCheck (c: ReadinessCheck, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    let settled = false
-    const host = c.host.includes(':') ? `[${c.host}]` : c.host
-    const session = http2.connect(`http://${host}:${c.port}`)
-    const done = (ok: boolean): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(t)
-      session.destroy()
-      resolve(ok)
-    }
-    const t = setTimeout(() => done(false), timeoutMs)
-    session.on('error', () => done(false))
+    const { session, done } = h2cSession(c, timeoutMs, resolve)
     const req = session.request({
       ':method': 'POST',
       ':path': '/grpc.health.v1.Health/Check',
