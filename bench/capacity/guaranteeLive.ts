@@ -12,6 +12,7 @@ import { ReactiveScaler } from '../../adapters/runtime/capacity/scaler.js'
 import { FunctionPool } from '../../adapters/runtime/functionPool.js'
 import { TRACE_FUNCTION } from '../../adapters/runtime/sim/liveReplay.js'
 import { SpareInstances } from '../../adapters/runtime/spareInstances.js'
+import { seededRandom } from '../../core/seededRandom.js'
 
 export interface GuaranteeLiveOptions {
   /** Instances the box holds. */
@@ -72,18 +73,6 @@ export interface GuaranteeLiveResult {
 
 const ev = (data: unknown): { headers: Record<string, string>; body: Buffer } => ({ headers: toBinaryHeaders({ specversion: '1.0', id: 'g', source: 'bench', type: 'bench', datacontenttype: 'application/json' }), body: Buffer.from(JSON.stringify(data)) })
 
-/** A seeded uniform in [0, 1) (mulberry32), so the arrival times repeat run to run. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** Poisson arrival times at `ratePerSec` over [0, durationMs). */
 function poisson (ratePerSec: number, durationMs: number, rand: () => number): number[] {
   const out: number[] = []
@@ -99,7 +88,7 @@ function poisson (ratePerSec: number, durationMs: number, rand: () => number): n
  */
 export async function guaranteeLive (o: GuaranteeLiveOptions): Promise<GuaranteeLiveResult> {
   const log = o.log ?? createLogger({ level: 'error' })
-  const rand = rng(o.seed ?? 1)
+  const rand = seededRandom(o.seed ?? 1)
   const box = new BoxAllocator({ capacity: o.boxInstances, clock: systemClock, replanMs: 50 })
   const slo = { waitMs: o.waitMs, percentile: 0.95 }
   const maxScale = o.boxInstances

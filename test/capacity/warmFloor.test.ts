@@ -3,7 +3,7 @@ import { GapHistogram } from '../../adapters/runtime/capacity/gapHistogram.js'
 import { KpaScaler } from '../../adapters/runtime/capacity/kpaScaler.js'
 import { RateEstimator } from '../../adapters/runtime/capacity/rateEstimator.js'
 import { SloScaler } from '../../adapters/runtime/capacity/sloScaler.js'
-import { seededRandom } from '../../adapters/runtime/sim/requestTrace.js'
+import { seededRandom } from '../../core/seededRandom.js'
 
 
 const slo = { waitMs: 100, percentile: 0.95 }

@@ -12,6 +12,7 @@ import { collector, publisher } from './mqttCollector.js'
 import { httpReceiver } from './httpReceiver.js'
 import { cliPath } from './paths.js'
 import { waitFor } from './waitFor.js'
+import { seededRandom } from '../../core/seededRandom.js'
 
 export interface KillRunOptions {
   mosquittoUrl: string
@@ -70,20 +71,8 @@ export interface KillRunResult {
   p99Ms: number
 }
 
-/** mulberry32: a small seeded PRNG, so the kill moments and refusals repeat from run to run. */
-export function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 export async function killRun (o: KillRunOptions): Promise<KillRunResult> {
-  const rnd = seeded(o.seed)
+  const rnd = seededRandom(o.seed)
   const effects = memoryEffectStore()
   const okPerId = new Map<string, number>()
   const latencies: number[] = []

@@ -3,17 +3,7 @@ import { ManualClock } from '../../core/clock.js'
 import { PlacementTarget, type PlacementRecord, type Tier } from '../../adapters/placement/placementTarget.js'
 import { RetryingTarget } from '../../adapters/ingress/retryingTarget.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
-
-/** Seeded uniform draws in [0, 1) (mulberry32), so a test knows its randomness. */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom } from '../../core/seededRandom.js'
 
 /** A tier whose runs take `ms(bytes)` on the manual clock and answer `answer()`. */
 function fakeTier (clock: ManualClock, name: string, ms: (bytes: number) => number, answer: () => DispatchResult = () => ({ status: 'ok' })): Tier & { calls: number } {
@@ -48,7 +38,7 @@ t.test('fastest: after learning each tier, small payloads stay on the edge and b
   const cloud = fakeTier(clock, 'cloud', cloudMs)
   const records: PlacementRecord[] = []
   // gapExploreLimit 0: the lines alone, fitted on six sizes, place sizes never seen (the next test covers gaps).
-  const p = new PlacementTarget({ label: 'routes[0]', tiers: [edge, cloud], mode: 'fastest', explore: 0, gapExploreLimit: 0, clock, random: seeded(1), onDecision: (r) => records.push(r) })
+  const p = new PlacementTarget({ label: 'routes[0]', tiers: [edge, cloud], mode: 'fastest', explore: 0, gapExploreLimit: 0, clock, random: seededRandom(1), onDecision: (r) => records.push(r) })
   for (const kb of [5, 20, 80, 160, 10, 120]) await p.dispatch('f', ev(kb * 1000))
   t.ok(p.predictor('f', 0).samples >= 3 && p.predictor('f', 1).samples >= 3, 'both tiers learned first')
   records.length = 0
@@ -71,7 +61,7 @@ t.test('exploration is a bounded share, and finds a tier that became faster', as
   const edge = fakeTier(clock, 'local', () => 50)
   const cloud = fakeTier(clock, 'cloud', () => 10 + cloudExtra)
   const records: PlacementRecord[] = []
-  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0.02, clock, random: seeded(7), onDecision: (r) => records.push(r) })
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0.02, clock, random: seededRandom(7), onDecision: (r) => records.push(r) })
   for (let i = 0; i < 10; i++) await p.dispatch('f', ev(100))
   records.length = 0
   for (let i = 0; i < 2000; i++) await p.dispatch('f', ev(100))
@@ -101,7 +91,7 @@ t.test('failover: a failing tier is skipped for the next within the same call; i
   const edge = fakeTier(clock, 'local', () => 0, () => edgeAnswer)
   const cloud = fakeTier(clock, 'cloud', () => 0)
   const records: PlacementRecord[] = []
-  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'ordered', explore: 0, clock, random: seeded(3), failuresToOpen: 3, openMs: 1000, onDecision: (r) => records.push(r) })
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'ordered', explore: 0, clock, random: seededRandom(3), failuresToOpen: 3, openMs: 1000, onDecision: (r) => records.push(r) })
   for (let i = 0; i < 3; i++) t.equal((await p.dispatch('f', ev(10))).status, 'ok', 'answered by the cloud')
   t.same(records.map((r) => `${r.tier}:${r.reason}:${r.ok}`).slice(0, 2), ['local:ordered:false', 'cloud:failover:true'])
   t.ok(p.isOpen(0), 'three failures in a row: open')
@@ -133,7 +123,7 @@ t.test('garbage from a tier is its failure; the function\'s own verdict is not f
     return a
   })
   const good = fakeTier(clock, 'cloud', () => 1)
-  const p = new PlacementTarget({ label: 'r', tiers: [bad, good], mode: 'ordered', explore: 0, clock, random: seeded(3), failuresToOpen: 100 })
+  const p = new PlacementTarget({ label: 'r', tiers: [bad, good], mode: 'ordered', explore: 0, clock, random: seededRandom(3), failuresToOpen: 100 })
   answers.push(new Error('parser: not HTTP'))
   t.equal((await p.dispatch('f', ev(1))).status, 'ok', 'a throw: next tier')
   answers.push({ status: 'rejected', retryable: false, code: 'TARGET_HTTP_STATUS', httpStatus: 404, emptyBody: true, message: 'answered 404' })
@@ -155,7 +145,7 @@ t.test('every tier failing: a retryable rejection; RetryingTarget around the pla
   const fail: DispatchResult = { status: 'rejected', retryable: true, code: 'TARGET_TIMEOUT', message: 'timeout' }
   const a = fakeTier(clock, 'local', () => 1, () => down ? fail : { status: 'ok' })
   const b = fakeTier(clock, 'cloud', () => 1, () => fail)
-  const p = new PlacementTarget({ label: 'r', tiers: [a, b], mode: 'fastest', explore: 0, clock, random: seeded(2), failuresToOpen: 100 })
+  const p = new PlacementTarget({ label: 'r', tiers: [a, b], mode: 'fastest', explore: 0, clock, random: seededRandom(2), failuresToOpen: 100 })
   const once = await p.dispatch('f', ev(1))
   t.match(once, { status: 'rejected', retryable: true, code: 'TARGET_TIMEOUT' })
   t.match((once as { message: string }).message, /every tier failed \(local, cloud\)/)
@@ -172,7 +162,7 @@ t.test('local pool load makes cold starts exact', async (t) => {
   local.slots = 2
   local.perInstance = 1
   ;(local.target as Target).load = () => ({ inFlight: 0, queued: 0, warmInstances: warm })
-  const p = new PlacementTarget({ label: 'r', tiers: [local], mode: 'fastest', explore: 0, clock, random: seeded(1) })
+  const p = new PlacementTarget({ label: 'r', tiers: [local], mode: 'fastest', explore: 0, clock, random: seededRandom(1) })
   const pred = p.predictor('f', 0)
   for (let i = 0; i < 5; i++) pred.observe({ bytes: 1, totalMs: 5, queuedAhead: 0 })
   pred.observe({ bytes: 1, totalMs: 305, coldStart: true, queuedAhead: 0 })
@@ -189,7 +179,7 @@ t.test('the local tier: other work on the machine (load.otherInFlight) selects t
   local.slots = 1
   local.perInstance = 1
   ;(local.target as Target).load = () => ({ inFlight: 0, queued: 0, warmInstances: 1, otherInFlight: other })
-  const p = new PlacementTarget({ label: 'r', tiers: [local], mode: 'fastest', explore: 0, clock, random: seeded(1) })
+  const p = new PlacementTarget({ label: 'r', tiers: [local], mode: 'fastest', explore: 0, clock, random: seededRandom(1) })
   for (let i = 0; i < 5; i++) await p.dispatch('f', ev(100))
   t.equal(p.predictor('f', 0).coldRate, 0, 'a warm free slot at send: not cold, whatever the flag says')
   t.equal(p.decide('f', 100).predictions[0], 8)
@@ -208,7 +198,7 @@ t.test('a tier with no run near a size is tried there (bounded), so a line\'s ex
   const edge = fakeTier(clock, 'local', (b) => b / 100)
   const cloud = fakeTier(clock, 'cloud', (b) => 40 + (b >= 20_000 ? 150 : b / 400))
   const records: PlacementRecord[] = []
-  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0, gapExploreLimit: 4, clock, random: seeded(1), onDecision: (r) => records.push(r) })
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0, gapExploreLimit: 4, clock, random: seededRandom(1), onDecision: (r) => records.push(r) })
   for (const kb of [40, 40, 40, 43, 43, 43]) await p.dispatch('f', ev(kb * 1000))
   t.same(records.map((r) => r.tier), ['local', 'local', 'local', 'cloud', 'cloud', 'cloud'], 'each tier learned first')
   t.ok((p.decide('f', 9000).predictions[1] as number) > 150, 'the cloud\'s line at 9 kB: its 40-43 kB level, far above the truth (62.5 ms)')

@@ -3,6 +3,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { createHash } from 'node:crypto'
 import { startProxyInProcess, startUpstream } from './helpers.js'
+import { seededRandom } from '../../core/seededRandom.js'
 
 /**
  * Seeded randomised fuzzing of the fast path (IOTLESS_FUZZ_SEED, IOTLESS_FUZZ_MS to change it).
@@ -15,17 +16,6 @@ import { startProxyInProcess, startUpstream } from './helpers.js'
  */
 const SEED = Number(process.env.IOTLESS_FUZZ_SEED ?? 20260821)
 const BUDGET_MS = Number(process.env.IOTLESS_FUZZ_MS ?? 3000)
-
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Sent { method: string; url: string; body: Buffer }
 
@@ -146,7 +136,7 @@ async function seen (port: number): Promise<Seen> {
 t.test(`fuzz the fast path (seed ${SEED}, ${BUDGET_MS} ms)`, async (t) => {
   const up = await startUpstream(t)
   const px = await startProxyInProcess(t, up.port)
-  const rnd = mulberry32(SEED)
+  const rnd = seededRandom(SEED)
   const t0 = Date.now()
   let valid = 0
   let mutated = 0

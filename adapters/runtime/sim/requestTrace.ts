@@ -5,6 +5,7 @@ import { loadAzure2021 } from '../../../prefetch/traces/loadAzure2021.js'
 import { detectTraceFormat } from '../../../prefetch/traces/loadTrace.js'
 import { exists, isDirectory, lines, numberAt, readTraceFile } from '../../../prefetch/traces/readTraceFile.js'
 import type { TraceFormat } from '../../../prefetch/traces/trace.js'
+import { seededRandom } from '../../../core/seededRandom.js'
 
 /** One function's requests: start times (ms from the trace start, ascending) and service times at full CPU. */
 export interface RequestSeries {
@@ -45,18 +46,6 @@ export const REQUEST_TRACE_DEFAULTS: Readonly<RequestTraceOptions> = Object.free
   lengthMs: 0,
   speedup: 1
 })
-
-/** mulberry32: a small seeded generator, so a spread trace is the same on every run. */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * Loads a trace request by request.
