@@ -1,11 +1,8 @@
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { commands } from '../../cli/commands.js'
 import { cliPath, repoRoot } from '../helpers/paths.js'
+import { moduleLoadLog } from '../helpers/moduleLoadLog.js'
 
 t.test('every registry entry loads the command it names, with the same summary', async (t) => {
   const names = Object.keys(commands)
@@ -20,22 +17,9 @@ t.test('every registry entry loads the command it names, with the same summary',
 
 /** Runs the CLI with a module-resolution hook that lists every module it loads. */
 function loadedBy (t: Test, args: string[]): { status: number | null; stdout: string; loaded: string[] } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-cli-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const log = path.join(dir, 'loaded.txt')
-  const hooks = path.join(dir, 'hooks.mjs')
-  fs.writeFileSync(hooks, `import fs from 'node:fs'
-export async function resolve (spec, ctx, next) {
-  const r = await next(spec, ctx)
-  fs.appendFileSync(${JSON.stringify(log)}, r.url + '\\n')
-  return r
-}
-`)
-  const register = path.join(dir, 'register.mjs')
-  fs.writeFileSync(register, `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 })
-  const loaded = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : []
-  return { status: r.status, stdout: r.stdout, loaded }
+  const hook = moduleLoadLog(t, 'iotless-cli-')
+  const r = spawnSync(process.execPath, ['--import', hook.register, cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 })
+  return { status: r.status, stdout: r.stdout, loaded: hook.loaded() }
 }
 
 t.test('`iotless proxy` loads the proxy command and none of the others', async (t) => {

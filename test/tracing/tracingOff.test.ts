@@ -6,26 +6,14 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { cliPath, fixtureFunction } from '../helpers/paths.js'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { repoRoot } from '../helpers/paths.js'
+import { moduleLoadLog } from '../helpers/moduleLoadLog.js'
 
 function modulesLoadedByStack (t: Test, tracing: Record<string, unknown>): string[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-tracing-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const log = path.join(dir, 'loaded.txt')
-  const hooks = path.join(dir, 'hooks.mjs')
-  fs.writeFileSync(hooks, `import fs from 'node:fs'
-export async function resolve (spec, ctx, next) {
-  const r = await next(spec, ctx)
-  fs.appendFileSync(${JSON.stringify(log)}, r.url + '\\n')
-  return r
-}
-`)
-  const register = path.join(dir, 'register.mjs')
-  fs.writeFileSync(register, `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
-  const main = path.join(dir, 'main.mjs')
+  const hook = moduleLoadLog(t, 'iotless-tracing-')
+  const main = path.join(hook.dir, 'main.mjs')
   const dist = (p: string): string => JSON.stringify(pathToFileURL(path.join(repoRoot, 'dist', p)).href)
   fs.writeFileSync(main, `import { startStack } from ${dist('cli/stack.js')}
 import { configSchema } from ${dist('core/config/schema.js')}
@@ -34,9 +22,9 @@ const config = configSchema.parse({ broker: { port: 0 }, metrics: { port: 0 }, p
 const stack = await startStack({ config, baseDir: ${JSON.stringify(repoRoot)}, log: createLogger({ level: 'silent' }), env: {} })
 await stack.stop('done')
 `)
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(register).href, main], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 })
+  const r = spawnSync(process.execPath, ['--import', hook.register, main], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 })
   t.equal(r.status, 0, r.stderr)
-  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '') : []
+  return hook.loaded()
 }
 
 t.test('tracing off: no OpenTelemetry module is loaded', async (t) => {
@@ -52,21 +40,9 @@ t.test('tracing on: the SDK is loaded', async (t) => {
 
 /** The modules `iotless fn serve` loads until it is ready, with `env` added to its environment. */
 async function modulesLoadedByServe (t: Test, env: Record<string, string>): Promise<string[]> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-tracing-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const log = path.join(dir, 'loaded.txt')
-  const hooks = path.join(dir, 'hooks.mjs')
-  fs.writeFileSync(hooks, `import fs from 'node:fs'
-export async function resolve (spec, ctx, next) {
-  const r = await next(spec, ctx)
-  fs.appendFileSync(${JSON.stringify(log)}, r.url + '\\n')
-  return r
-}
-`)
-  const register = path.join(dir, 'register.mjs')
-  fs.writeFileSync(register, `import { register } from 'node:module'\nregister(${JSON.stringify(pathToFileURL(hooks).href)})\n`)
+  const hook = moduleLoadLog(t, 'iotless-tracing-')
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_') && !k.startsWith('IOTLESS_')))
-  const child = spawn(process.execPath, ['--import', pathToFileURL(register).href, cliPath, 'fn', 'serve', fixtureFunction('echo'), '--port', '0', '--host', '127.0.0.1'], { cwd: repoRoot, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', hook.register, cliPath, 'fn', 'serve', fixtureFunction('echo'), '--port', '0', '--host', '127.0.0.1'], { cwd: repoRoot, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = once(child, 'exit')
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (l) => { if (l.includes('"iotless fn ready"')) resolve() })
@@ -74,7 +50,7 @@ export async function resolve (spec, ctx, next) {
   })
   child.kill('SIGTERM')
   await exited
-  return fs.readFileSync(log, 'utf8').split('\n').filter((l) => l !== '')
+  return hook.loaded()
 }
 
 t.test('fn serve without tracing variables: no OpenTelemetry module, not even the settings', async (t) => {
