@@ -13,6 +13,7 @@ import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/targe
 import { MemoryDedupStore } from '../../effects/memoryStores.js'
 import type { DedupStore } from '../../effects/effectStore.js'
 import { memoryLog } from '../helpers/silentLog.js'
+import { pipelineOptions } from '../helpers/pipelineOptions.js'
 
 interface Harness {
   pipeline: MessagePipeline
@@ -61,23 +62,16 @@ function harness (opts: { store?: DedupStore | undefined; results?: DispatchResu
   const dedup = opts.dedup === false
     ? undefined
     : new DedupWindow({ store: opts.store ?? new MemoryDedupStore({ maxAgeMs: 60_000, maxEntries: 1000 }), clock, log, stopping: stop.signal, retryMs: 1000, onStoreError: () => { metrics.dedupStoreErrors.inc() } })
-  const pipeline = new MessagePipeline({
+  const pipeline = new MessagePipeline(pipelineOptions({
     routes: new RouteTable(config.routes),
     targets: new Map([['local', target]]),
-    source: 'mqtt://test/adapter',
-    maxPayloadBytes: 1024,
-    maxAttempts: 3,
-    retryBaseMs: 1000,
-    deadLetterTopic: 'dlq',
     publisher,
     stop: stop.signal,
-    stopping: new AbortController().signal,
     clock,
-    random: () => 0,
     log,
     metrics,
     dedup
-  })
+  }))
   return { pipeline, sent, batches, published, metrics, clock, lines, stop }
 }
 

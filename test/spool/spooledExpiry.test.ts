@@ -9,7 +9,7 @@ import { MessagePipeline, type InboundMessage, type OutboundPublisher } from '..
 import { RouteTable } from '../../adapters/ingress/routeTable.js'
 import type { OutgoingEvent, Target } from '../../adapters/target.js'
 import { decodeRecord, encodeRecord } from '../../adapters/spool/spoolRecord.js'
-import { memoryLog } from '../helpers/silentLog.js'
+import { pipelineOptions } from '../helpers/pipelineOptions.js'
 
 function harness (): { pipeline: MessagePipeline; sent: OutgoingEvent[]; published: Array<{ topic: string; payload: Buffer }>; clock: ManualClock } {
   const config = configSchema.parse({ routes: [{ topic: 'r/{dev}', function: 'f' }] })
@@ -19,22 +19,13 @@ function harness (): { pipeline: MessagePipeline; sent: OutgoingEvent[]; publish
   const publisher: OutboundPublisher = { protocolVersion: 5, async publish (topic, payload) { published.push({ topic, payload }) } }
   const clock = new ManualClock()
   clock.advance(1_700_000_000_000)
-  const pipeline = new MessagePipeline({
+  const pipeline = new MessagePipeline(pipelineOptions({
     routes: new RouteTable(config.routes),
     targets: new Map([['local', target]]),
-    source: 'mqtt://test/adapter',
-    maxPayloadBytes: 1024,
-    maxAttempts: 3,
-    retryBaseMs: 1000,
-    deadLetterTopic: 'dlq',
     publisher,
-    stop: new AbortController().signal,
-    stopping: new AbortController().signal,
     clock,
-    random: () => 0,
-    log: memoryLog('fatal').log,
     metrics: createMetrics(new Registry(), { defaultMetrics: false })
-  })
+  }))
   return { pipeline, sent, published, clock }
 }
 

@@ -11,6 +11,7 @@ import { incomingTraceparent } from '../../adapters/ingress/incomingTraceparent.
 import { RouteTable } from '../../adapters/ingress/routeTable.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
 import { memoryLog } from '../helpers/silentLog.js'
+import { pipelineOptions } from '../helpers/pipelineOptions.js'
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 
@@ -35,23 +36,17 @@ function harness (results: DispatchResult[], kind = 'test') {
   const clock = new ManualClock(1000)
   let n = 0
   const traces = new RecentTraces({ capacity: 5, clock, newId: (b) => (++n).toString(16).padStart(b * 2, '0') })
-  const pipeline = new MessagePipeline({
+  const pipeline = new MessagePipeline(pipelineOptions({
     routes: new RouteTable(config.routes),
     targets: new Map([['local', target]]),
-    source: 'mqtt://test/adapter',
-    maxPayloadBytes: 1024,
-    maxAttempts: 3,
     retryBaseMs: 100,
     deadLetterTopic: '',
     publisher,
-    stop: new AbortController().signal,
-    stopping: new AbortController().signal,
     clock,
-    random: () => 0,
     log: memoryLog('error').log,
     tracer: traces,
     attemptSpans
-  })
+  }))
   return { pipeline, sent, traces, clock, attemptSpans }
 }
 
