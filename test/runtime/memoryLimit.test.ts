@@ -77,7 +77,9 @@ t.test('a Buffer leak (outside the JS heap) is stopped by the cgroup memory limi
 })
 
 t.test('the same leak is stopped by the RSS watchdog where no cgroup can be made', async (t) => {
-  await checkKilledAndReplaced(t, { cgroupRoot: null }, { leakMb: 40 }, 300)
+  // Polled every 10 ms here, not the default 100 ms: back-to-back 40 MB calls take a few ms each, so at 100 ms
+  // several of them can land between two polls and "near the bound" measured the race (408 MB seen in a CI run).
+  await checkKilledAndReplaced(t, { cgroupRoot: null, pollMs: 10 }, { leakMb: 40 }, 300)
 })
 
 t.test('a JS-heap leak is stopped too (V8 --max-old-space-size, or the OS bound first)', async (t) => {
