@@ -25,6 +25,10 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { childPids, freePort, waitPort, which } from './benchProcess.js'
 import { writeResultsSection } from '../writeResultsSection.js'
+import { nginxConf } from './nginxConf.js'
+
+/** nginx's HTTP/2 stream limit, at the proxy's (250, as Go's http2 server). */
+const NGINX_H2_LIMIT = 'http2_max_concurrent_streams 250;'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')
@@ -70,25 +74,6 @@ async function stop (p: ChildProcess): Promise<void> {
   for (const pid of children) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
 }
 
-function nginxConf (dir: string, body: string): string {
-  const tmp = path.join(dir, 'tmp')
-  fs.mkdirSync(tmp, { recursive: true, mode: 0o777 })
-  fs.chmodSync(tmp, 0o777)
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
-  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
-  keepalive_requests 1000000;
-  http2_max_concurrent_streams 250;
-  ${body}
-}
-`
-}
 
 interface H2loadResult { rps: number; done: number; ok: number; failed: number; meanMs: number }
 
@@ -136,7 +121,7 @@ export async function runH2Bench (): Promise<void> {
   const upPort = await freePort()
   const upDir = path.join(dir, 'upstream')
   fs.mkdirSync(upDir)
-  fs.writeFileSync(path.join(upDir, 'nginx.conf'), nginxConf(upDir, `server { listen 127.0.0.1:${upPort} http2; location / { return 200 "hello, world\n"; } }`))
+  fs.writeFileSync(path.join(upDir, 'nginx.conf'), nginxConf(upDir, `server { listen 127.0.0.1:${upPort} http2; location / { return 200 "hello, world\n"; } }`, NGINX_H2_LIMIT))
   const upstream = spawn(tools.nginx, ['-c', path.join(upDir, 'nginx.conf'), '-p', upDir], { stdio: 'ignore' })
   procs.push(upstream)
   const targets: Target[] = [{ name: 'direct (no proxy)', port: upPort, pids: () => [] }]
@@ -146,7 +131,7 @@ export async function runH2Bench (): Promise<void> {
   fs.mkdirSync(ngDir)
   fs.writeFileSync(path.join(ngDir, 'nginx.conf'), nginxConf(ngDir, `
   upstream user { server 127.0.0.1:${upPort}; keepalive 256; keepalive_requests 1000000; }
-  server { listen 127.0.0.1:${ngPort} http2; location / { grpc_pass grpc://user; } }`))
+  server { listen 127.0.0.1:${ngPort} http2; location / { grpc_pass grpc://user; } }`, NGINX_H2_LIMIT))
   const ng = spawn(tools.nginx, ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir], { stdio: 'ignore' })
   procs.push(ng)
   targets.push({ name: 'nginx 1 worker (grpc_pass)', port: ngPort, pids: () => childPids(ng.pid as number) })

@@ -29,6 +29,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { childPids, freePort, waitPort, which } from './benchProcess.js'
 import { writeResultsSection } from '../writeResultsSection.js'
+import { nginxConf } from './nginxConf.js'
 import { runH2Bench } from './h2.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -68,24 +69,6 @@ function ensureTools (): { wrk: string; nginx: string; haproxy: string } {
 
 
 
-function nginxConf (dir: string, body: string): string {
-  const tmp = path.join(dir, 'tmp')
-  fs.mkdirSync(tmp, { recursive: true, mode: 0o777 })
-  fs.chmodSync(tmp, 0o777)
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fcgi;
-  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
-  keepalive_requests 1000000;
-  ${body}
-}
-`
-}
 
 interface Proc { name: string; child: ChildProcess; port: number; pids: () => number[] }
 
