@@ -4,19 +4,9 @@ import { FaascachePolicy } from '../../prefetch/policies/faascachePolicy.js'
 import { IntervalPlan } from '../../prefetch/policies/intervalPlan.js'
 import { createPolicy } from '../../prefetch/policies/policies.js'
 import { MINUTE_MS } from '../../prefetch/policies/policy.js'
-import { isIotlessError } from '../../core/errors.js'
+import { codeOf } from '../helpers/codeOf.js'
 
 const min = (m: number): number => m * MINUTE_MS
-
-function codeOf (fn: () => unknown, re?: RegExp): string {
-  try {
-    fn()
-    return 'none'
-  } catch (e) {
-    if (!isIotlessError(e)) return String(e)
-    return re === undefined || re.test(e.message) ? e.code : `message: ${e.message}`
-  }
-}
 
 /** Arrivals (one each) in the given minutes. */
 function feed (p: { observe(fn: string, t: number, c: number): void }, minutes: number[], fn = 'f', count = 1): void {

@@ -4,18 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadTrace, detectTraceFormat } from '../../prefetch/traces/loadTrace.js'
 import { loadAzure2019 } from '../../prefetch/traces/loadAzure2019.js'
-import { isIotlessError } from '../../core/errors.js'
-
-/** The code of the IotlessError `fn` throws ('none' if it returns; 'message' if the text does not match `re`). */
-function codeOf (fn: () => unknown, re?: RegExp): string {
-  try {
-    fn()
-    return 'none'
-  } catch (e) {
-    if (!isIotlessError(e)) return String(e)
-    return re === undefined || re.test(e.message) ? e.code : `message: ${e.message}`
-  }
-}
+import { codeOf } from '../helpers/codeOf.js'
 
 // Small slices are cut at run time from the real traces in ../shared/traces (never committed; README there).
 const TRACES = join(process.cwd(), '..', 'shared', 'traces')

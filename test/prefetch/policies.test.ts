@@ -6,18 +6,7 @@ import { IdleHistogram } from '../../prefetch/policies/idleHistogram.js'
 import { ArForecaster, levinsonDurbin } from '../../prefetch/policies/arForecaster.js'
 import { createPolicy } from '../../prefetch/policies/policies.js'
 import { MINUTE_MS } from '../../prefetch/policies/policy.js'
-import { isIotlessError } from '../../core/errors.js'
-
-/** The code of the IotlessError `fn` throws ('none' if it returns; 'message' if the text does not match `re`). */
-function codeOf (fn: () => unknown, re?: RegExp): string {
-  try {
-    fn()
-    return 'none'
-  } catch (e) {
-    if (!isIotlessError(e)) return String(e)
-    return re === undefined || re.test(e.message) ? e.code : `message: ${e.message}`
-  }
-}
+import { codeOf } from '../helpers/codeOf.js'
 
 const min = (m: number): number => m * MINUTE_MS
 
