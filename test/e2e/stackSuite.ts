@@ -125,11 +125,13 @@ export function stackSuite (t: Test, opts: SuiteOptions): void {
     t.teardown(() => pub.endAsync(true))
     await pub.publishAsync(`${prefix}/p/echo/warm`, JSON.stringify({ id: 'warm' }), { qos: 1 })
     await waitFor('warm reply', () => sub.received.length === 1)
+    const pool = stack.target.pools.get('echo')
+    // Counted from here: a slow cold start of the warm-up may have made the scaler start a second instance.
+    const spawnedBefore = pool?.spawnCount
     await pub.publishAsync(`${prefix}/p/echo/poison`, JSON.stringify({ exit: 9 }), { qos: 1 })
     await waitFor('the dead letter', () => dlq.received.length === 1, 15_000)
     t.match(JSON.parse(dlq.received[0]?.payload.toString() ?? '{}'), { iotlesserrorcode: 'FUNCTION_CRASHED', iotlessattempts: 1, iotlesstopic: `${prefix}/p/echo/poison` })
-    const pool = stack.target.pools.get('echo')
-    t.equal(pool?.spawnCount, 1, 'no process spawned for it beyond the one it crashed')
+    t.equal(pool?.spawnCount, spawnedBefore, 'no process spawned for it beyond the one it crashed')
     await pub.publishAsync(`${prefix}/p/echo/after`, JSON.stringify({ id: 'after' }), { qos: 1 })
     await waitFor('the next message answered', () => sub.received.length === 2, 15_000)
   })

@@ -1,8 +1,9 @@
 /**
  * Polls a condition of a real process or socket (integration tests only; pure logic is tested without
- * waiting). Fails with the description after timeoutMs.
+ * waiting). Fails with the description after timeoutMs, which bounds a failing run only (a loaded machine
+ * can take seconds for a cold start), so the default is generous.
  */
-export async function waitFor (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 10): Promise<void> {
+export async function waitFor (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await cond()) return
