@@ -58,3 +58,16 @@ t.test('only the prefetcher gets a service account token', async (t) => {
     }
   }
 })
+
+t.test('the adapter and prefetcher pods get no service-link variables (docs/config.md)', async (t) => {
+  let checked = 0
+  for (const { dir, obj } of allRendered()) {
+    if (obj.kind !== 'StatefulSet' && obj.kind !== 'Deployment') continue
+    for (const tpl of podTemplates(obj)) {
+      if (!(tpl.spec.containers ?? []).some((c) => c.image !== undefined && /\/iotless(-gpu)?:/.test(c.image))) continue
+      checked++
+      t.equal(tpl.spec.enableServiceLinks, false, `${dir}: ${tpl.where}`)
+    }
+  }
+  t.ok(checked >= 2, `${checked} pod templates checked`)
+})
