@@ -69,7 +69,8 @@ export function embeddedBrokerOptions (config: Readonly<Config>, baseDir: string
         bindClientIdToUser: b.bindClientIdToUser
       },
       tls,
-      maxPacketBytes: b.maxPacketBytes ?? config.adapter.maxPayloadBytes + PACKET_HEADROOM_BYTES
+      maxPacketBytes: b.maxPacketBytes ?? config.adapter.maxPayloadBytes + PACKET_HEADROOM_BYTES,
+      loginLimits: b.loginLimits
     },
     adapterSecurity: { ...adapterSecurity, username: adapter.username, password: adapter.password }
   }

@@ -8,6 +8,7 @@ import type { Logger } from '../../core/log.js'
 import { BrokerAcl, type AclPolicy, type ClientIdentity } from './brokerAcl.js'
 import { isLoopbackHost } from '../../core/isLoopbackHost.js'
 import { MeteredConnection } from './meteredConnection.js'
+import { DEFAULT_LOGIN_LIMITS, LoginThrottle, type LoginLimits } from './loginThrottle.js'
 import { verifyPassword } from './passwordHash.js'
 import { topicFilterProblem, topicNameProblem } from './topicRules.js'
 import type { Users } from './usersFile.js'
@@ -44,6 +45,8 @@ export interface EmbeddedBrokerOptions {
   maxPacketBytes?: number
   /** TCP_NODELAY on accepted sockets (default true): without it Nagle plus delayed ACK add ~40 ms to a reply. */
   noDelay?: boolean
+  /** Bounds on password checks (broker.loginLimits; adapters/broker/loginThrottle.ts). */
+  loginLimits?: LoginLimits
 }
 
 export interface EmbeddedBroker {
@@ -109,12 +112,16 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
   // configured a credential for it.
   const identityOf = (client: Client | null): ClientIdentity => (client !== null ? identities.get(client) : undefined) ?? anonymous(client?.id ?? '')
 
+  const loginLimits = opts.loginLimits ?? DEFAULT_LOGIN_LIMITS
+  const throttle = new LoginThrottle(loginLimits)
+  let busyLogged = false
   let accepting = true
   let exceptClientId = ''
   const options: AedesOptions = {
     authenticate (client, username, password, done) {
       const clientId = client.id
-      const finish = (who: ClientIdentity | undefined, refused?: AuthenticateError): void => {
+      const remoteAddress = client.conn instanceof MeteredConnection ? client.conn.remoteAddress : undefined
+      const finish = (who: ClientIdentity | undefined, refused?: AuthenticateError, quiet = false): void => {
         if (who !== undefined) {
           const problem = acl.connectProblem(who)
           if (problem === undefined) {
@@ -126,8 +133,7 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
           }
           refused = refusal(problem, 2)
         }
-        const remoteAddress = client.conn instanceof MeteredConnection ? client.conn.remoteAddress : undefined
-        opts.log.info({ clientId, username, remoteAddress, err: refused?.message }, 'mqtt connect refused')
+        if (!quiet) opts.log.info({ clientId, username, remoteAddress, err: refused?.message }, 'mqtt connect refused')
         done(refused ?? refusal('not authorized', 5), false)
       }
       if (username === undefined || username === null) {
@@ -143,9 +149,27 @@ export async function startEmbeddedBroker (opts: EmbeddedBrokerOptions): Promise
         return
       }
       const hash = users.get(username)
-      verifyPassword(pw, hash ?? DUMMY_HASH).then((ok) => {
-        if (ok && hash !== undefined) finish({ username, clientId, isAdapter: false })
-        else finish(undefined, refusal('bad username or password', 4))
+      const address = remoteAddress ?? ''
+      const verdict = throttle.admit(address)
+      if (!verdict.ok) {
+        // Refused before any scrypt derivation; logged when the lockout starts, not for every try.
+        if (verdict.reason === 'locked-out') finish(undefined, refusal(`too many failed logins from this address: try again in ${Math.ceil(verdict.retryInMs / 1000)} s`, 3), true)
+        else finish(undefined, refusal('too many logins being checked at once: try again later', 3), true)
+        if (verdict.reason === 'busy' && !busyLogged) {
+          busyLogged = true
+          opts.log.warn({ concurrentChecks: loginLimits.concurrentChecks, queuedChecks: loginLimits.queuedChecks }, 'mqtt logins refused: too many password checks waiting (broker.loginLimits); logged once')
+        }
+        return
+      }
+      throttle.run(() => verifyPassword(pw, hash ?? DUMMY_HASH)).then((ok) => {
+        if (ok && hash !== undefined) {
+          throttle.succeeded(address)
+          finish({ username, clientId, isAdapter: false })
+          return
+        }
+        const lockMs = throttle.failed(address)
+        if (lockMs > 0) opts.log.warn({ remoteAddress, username, lockoutMs: lockMs }, 'mqtt logins from this address refused for a while: too many failed logins in a row (broker.loginLimits)')
+        finish(undefined, refusal('bad username or password', 4))
       }, (err: Error) => finish(undefined, refusal(`password check failed: ${err.message}`, 3)))
     },
     authorizePublish (client, packet, callback) {

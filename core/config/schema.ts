@@ -259,6 +259,19 @@ export const configSchema = z.strictObject({
      * 65535 bytes and the headers).
      */
     maxPacketBytes: z.int().min(128).max(268_435_460).optional(),
+    /**
+     * Embedded broker: what password checks may cost (each is an scrypt derivation, tens of ms of CPU). At most
+     * concurrentChecks at once and queuedChecks waiting, past which a login is refused at once (CONNACK 3,
+     * server unavailable); an address with failuresBeforeLockout failed logins in a row is refused at once
+     * for 1 s, doubling with each further failure up to lockoutMaxMs; a good login resets it. The adapter's
+     * own login is exempt.
+     */
+    loginLimits: z.strictObject({
+      concurrentChecks: z.int().min(1).max(64).default(1),
+      queuedChecks: z.int().min(0).max(100_000).default(256),
+      failuresBeforeLockout: z.int().min(1).max(1_000_000).default(10),
+      lockoutMaxMs: z.int().min(1000).max(86_400_000).default(60_000)
+    }).prefault({}),
     /** Embedded broker: an MQTT over TLS listener (mqtts), beside the plain one on host:port. */
     tls: z.strictObject({
       /** Address to bind. Default: broker.host. */

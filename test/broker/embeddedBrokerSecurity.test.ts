@@ -276,3 +276,23 @@ t.test('every accepted socket gets TCP_NODELAY', async (t) => {
   await connect(t, without.url, {})
   t.notOk(calls.includes(true), 'the spy sees only what the broker does (noDelay: false sets none)')
 })
+
+t.test('failed logins in a row lock the address out before any password check; the adapter is exempt', async (t) => {
+  const { broker, lines } = await secureBroker(t, { loginLimits: { concurrentChecks: 1, queuedChecks: 256, failuresBeforeLockout: 3, lockoutMaxMs: 60_000 } })
+  for (let i = 0; i < 3; i++) t.equal(await refusedCode(broker.url, { ...s1, password: `guess-${i}` }), 4, `wrong password ${i + 1}: bad username or password`)
+  t.equal(await refusedCode(broker.url, s1), 3, 'then even the right password is refused for now (server unavailable)')
+  t.ok(lines.some((l) => l.lockoutMs === 1000 && l.username === 's1'), 'the lockout is logged with its length')
+  t.equal(await refusedCode(broker.url, adapterOpts), undefined, 'the adapter, on the same address, still gets in')
+  await waitFor('the lockout to end', async () => await refusedCode(broker.url, s1) === undefined, 10_000, 200)
+  t.equal(await refusedCode(broker.url, { ...s1, password: 'guess-again' }), 4, 'a good login reset the count: one more failure is not a lockout')
+})
+
+t.test('password checks past the queue are refused at once, without a derivation', async (t) => {
+  const { broker, lines } = await secureBroker(t, { loginLimits: { concurrentChecks: 1, queuedChecks: 0, failuresBeforeLockout: 1000, lockoutMaxMs: 60_000 } })
+  const codes = await Promise.all(Array.from({ length: 8 }, async (_, i) => await refusedCode(broker.url, { ...s1, clientId: `s1:${i}`, password: `guess-${i}` })))
+  t.ok(codes.includes(4), `one was checked (${codes.join(', ')})`)
+  t.ok(codes.includes(3), 'those that found the one slot taken were refused as server unavailable')
+  t.ok(codes.every((c) => c === 3 || c === 4), 'no other outcome')
+  t.equal(lines.filter((l) => /too many password checks waiting/.test(String(l.msg))).length, 1, 'logged once')
+  t.equal(await refusedCode(broker.url, s1), undefined, 'a device still gets in once the flood is over')
+})

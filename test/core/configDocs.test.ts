@@ -82,10 +82,13 @@ t.test('every field of every target kind is documented', async (t) => {
 })
 
 t.test('the documented defaults match the schema', async (t) => {
-  const schema = configJsonSchema() as SchemaNode & { properties: Record<string, SchemaNode & { properties?: Record<string, { default?: unknown }> }> }
+  interface Node { default?: unknown; properties?: Record<string, Node> }
+  const schema = configJsonSchema() as Node
   for (const leaf of leaves) {
-    const [section, key] = leaf.path as [string, string]
-    const def = schema.properties[section]?.properties?.[key]?.default
+    // Walked down the whole path: a nested section's own default is an object, not the leaf's.
+    let node: Node | undefined = schema
+    for (const k of leaf.path) node = node?.properties?.[k]
+    const def = node?.default
     const row = rows.get(leaf.path.join('.'))
     if (row === undefined || def === undefined) continue
     const cells = row.split(/(?<!\\)\|/).map((c) => c.trim()) // \| inside a cell is not a column break
