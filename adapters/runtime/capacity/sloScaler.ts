@@ -1,6 +1,7 @@
 import { serversNeeded } from './erlangC.js'
 import { GapHistogram } from './gapHistogram.js'
 import { RateEstimator } from './rateEstimator.js'
+import { headroomSlots } from './readyHeadroom.js'
 import type { PoolView, Scaler } from './scaler.js'
 
 export interface Slo {
@@ -54,6 +55,14 @@ export interface SloSettings {
    * not need a cold start. false: every waiting request starts one (today's pool).
    */
   startWhenQueueExceedsSlo: boolean
+  /**
+   * Ready headroom (readyHeadroom.ts): the time from a slot being taken to its replacement instance being ready, in
+   * ms. Where the mean load plus k spare slots is below Erlang C's c (k the smallest with P(at least k arrivals within
+   * replenishMs) <= 1 - percentile), the count is the requests in the function (in flight + waiting) plus k, and a
+   * request that takes a slot starts its replacement at once; elsewhere Erlang C's steady-state c. 0: off (Erlang C
+   * alone, LaSS).
+   */
+  replenishMs: number
 }
 
 export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
@@ -63,11 +72,12 @@ export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
   holdMs: 15_000,
   burstFactor: 0,
   rateZ: 0,
-  idleSecondsPerColdStart: 120,
+  idleSecondsPerColdStart: 60,
   gapMemory: 200,
   minGaps: 3,
   burstNeedsShortService: true,
-  startWhenQueueExceedsSlo: true
+  startWhenQueueExceedsSlo: true,
+  replenishMs: 250
 })
 
 /**
@@ -90,6 +100,9 @@ export class SloScaler implements Scaler {
   #warm = 0
   #heldC = 0
   #c = 0
+  /** Erlang C's instances at the last tick (the headroom's upper bound), and the headroom's spare slots. */
+  #erlangInstances = 0
+  #spareSlots = 0
   /** Recent decisions (time, c), newest last, for the hold. */
   readonly #recent: Array<{ at: number; c: number }> = []
   #keep = 0
@@ -120,6 +133,13 @@ export class SloScaler implements Scaler {
   get serviceMs (): number | undefined { return this.#est.serviceMs }
   /** Instances the model wants (before the hold). */
   get modelInstances (): number { return this.#c }
+  /** Erlang C's steady-state instances at the last tick (the model's count without the ready headroom). */
+  get erlangInstances (): number { return this.#erlangInstances }
+  /**
+   * Spare slots the ready headroom keeps beside the requests in the function; 0 where Erlang C sizes it (headroom off,
+   * nothing arriving, or the fixed count the cheaper).
+   */
+  get spareSlots (): number { return this.#spareSlots }
   /** 1 while the warm floor keeps an instance for the next arrival. */
   get warmFloor (): number { return this.#warm }
 
@@ -144,17 +164,28 @@ export class SloScaler implements Scaler {
     if (serviceMs !== undefined) this.#est.recordService(serviceMs)
   }
 
-  tick (nowMs: number): void {
+  tick (nowMs: number, view?: PoolView): void {
     const svc = this.#est.serviceMs
     const burstOk = !this.#s.burstNeedsShortService || svc === undefined || svc <= this.#s.burstWindowMs
     const rate = this.#est.rate(nowMs, this.#s.rateZ, burstOk && this.#s.burstFactor > 0 ? this.#s.burstFactor : Infinity)
     this.lastRatePerSec = rate
     if (svc === undefined) {
       this.#c = 0
+      this.#erlangInstances = 0
+      this.#spareSlots = 0
       this.unmeetable = false
     } else {
       const need = serversNeeded(rate, svc, this.slo.waitMs, this.slo.percentile, this.#maxScale * this.#concurrency)
-      this.#c = Math.min(this.#maxScale, Math.ceil(need.servers / this.#concurrency))
+      this.#erlangInstances = Math.min(this.#maxScale, Math.ceil(need.servers / this.#concurrency))
+      const spare = this.#s.replenishMs > 0 ? headroomSlots(rate, this.#s.replenishMs, 1 - this.slo.percentile) : 0
+      // Follow the requests with spare slots where that is cheaper on average than Erlang C's fixed count: the mean
+      // load a = rate x service time plus the spares below the fixed c (a function that serves for long against the
+      // time an instance takes to start). Short frequent requests free slots faster than instances start: Erlang C.
+      const load = rate * svc / 1000
+      this.#spareSlots = spare > 0 && load + spare < need.servers ? spare : 0
+      this.#c = this.#spareSlots > 0 && view !== undefined
+        ? this.#withHeadroom(view.inFlight + view.waiting)
+        : this.#erlangInstances
       this.unmeetable = !need.met
     }
     this.#recent.push({ at: nowMs, c: this.#c })
@@ -170,12 +201,21 @@ export class SloScaler implements Scaler {
     this.#keep = Math.min(this.#maxScale, Math.max(keep, this.#warm))
   }
 
+  /** Instances for `inSystem` requests plus the headroom's spare slots. */
+  #withHeadroom (inSystem: number): number {
+    return Math.min(this.#maxScale, Math.ceil((inSystem + this.#spareSlots) / this.#concurrency))
+  }
+
   target (view: PoolView): number {
     const have = view.ready + view.starting
     const svc = this.#est.serviceMs
+    const inSystem = view.inFlight + view.waiting
+    // The ready headroom follows the requests between ticks: one that takes a slot starts its replacement now. Only
+    // beside a request: with none in the function, whether an instance stands is the warm floor's decision.
+    const floor = this.#spareSlots > 0 && inSystem > 0 ? Math.max(this.#keep, this.#withHeadroom(inSystem)) : this.#keep
     if (this.#s.startWhenQueueExceedsSlo && svc !== undefined && view.ready > 0 && view.waiting > 0 &&
-      view.waiting * svc / (view.ready * this.#concurrency) <= this.slo.waitMs) return Math.max(this.#keep, Math.min(have, this.#maxScale))
-    return Math.max(this.#keep, Math.ceil((view.inFlight + view.waiting) / this.#concurrency))
+      view.waiting * svc / (view.ready * this.#concurrency) <= this.slo.waitMs) return Math.max(floor, Math.min(have, this.#maxScale))
+    return Math.max(floor, Math.ceil(inSystem / this.#concurrency))
   }
 
   keep (): number { return this.#keep }
