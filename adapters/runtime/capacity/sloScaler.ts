@@ -39,6 +39,13 @@ export interface SloSettings {
    * 0: no warm floor (LaSS: c = 0 once the window is empty).
    */
   idleSecondsPerColdStart: number
+  /**
+   * How the warm floor reads the histogram: `hazard` (priced by idleSecondsPerColdStart, above), or `percentiles`,
+   * Serverless in the Wild's hybrid policy (Shahrad et al., ATC 2020): after an arrival the instance goes, and one
+   * stands from 0.9 x the gaps' 5th percentile (pre-warm) until 1.1 x their 99th (keep-alive); with fewer than
+   * minGaps gaps, keep-alive idleSecondsPerColdStart. For comparison (bench/RESULTS.md); `hazard` is the default.
+   */
+  floorRule: 'hazard' | 'percentiles'
   /** Gaps the inter-arrival histogram remembers (exponential forgetting). */
   gapMemory: number
   /** Below this many gaps the histogram is not trusted: one instance stays idleSecondsPerColdStart after each arrival. */
@@ -75,6 +82,7 @@ export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
   idleSecondsPerColdStart: 60,
   gapMemory: 200,
   minGaps: 3,
+  floorRule: 'hazard',
   burstNeedsShortService: true,
   startWhenQueueExceedsSlo: true,
   replenishMs: 250
@@ -158,6 +166,12 @@ export class SloScaler implements Scaler {
     if (worth <= 0 || this.#lastArrival < 0) return 0
     const age = nowMs - this.#lastArrival
     if (this.#gaps.gaps < this.#s.minGaps) return age < worth * 1000 ? 1 : 0
+    if (this.#s.floorRule === 'percentiles') {
+      // Decided for the coming period: warm if any of (age, age + period] lies in the window.
+      const from = 0.9 * this.#gaps.quantile(0.05)
+      const until = 1.1 * this.#gaps.quantile(0.99)
+      return age + this.#s.periodMs >= from && age <= until ? 1 : 0
+    }
     return this.#gaps.hazard(age, 2 * this.#s.periodMs) * worth >= 1 ? 1 : 0
   }
   onComplete (_nowMs: number, serviceMs: number | undefined): void {
