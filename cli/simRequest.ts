@@ -29,6 +29,7 @@ Options:
   --hold-ms N             SLO sizer: how long a higher count is held (default 15000)
   --idle-seconds-per-cold-start N  SLO sizer: the warm floor's price, 0 off (default 120)
   --burst-factor N        SLO sizer: burst window used at N x the long window's rate, 0 off (default 0; LaSS 2)
+  --replenish-ms N        SLO sizer: ready headroom's replacement time, 0 off (default ${SLO_DEFAULTS.replenishMs})
   --seed N                azure2019: seed of the spread of minutes into requests (default 1)
   --duration-ms N         ulb: service time of a packet (default 50)
   --top N                 keep the N functions with the most requests
@@ -81,6 +82,7 @@ export function runRequestSim (argv: string[]): number {
     'hold-ms': { type: 'string' },
     'idle-seconds-per-cold-start': { type: 'string' },
     'burst-factor': { type: 'string' },
+    'replenish-ms': { type: 'string' },
     seed: { type: 'string' },
     'duration-ms': { type: 'string' },
     top: { type: 'string' },
@@ -124,7 +126,8 @@ export function runRequestSim (argv: string[]): number {
       sloSettings: {
         holdMs: num('hold-ms', values['hold-ms'], SLO_DEFAULTS.holdMs),
         idleSecondsPerColdStart: num('idle-seconds-per-cold-start', values['idle-seconds-per-cold-start'], SLO_DEFAULTS.idleSecondsPerColdStart),
-        burstFactor: num('burst-factor', values['burst-factor'], SLO_DEFAULTS.burstFactor)
+        burstFactor: num('burst-factor', values['burst-factor'], SLO_DEFAULTS.burstFactor),
+        replenishMs: num('replenish-ms', values['replenish-ms'], SLO_DEFAULTS.replenishMs)
       }
     })
     const { perFunction: _per, ...summary } = r

@@ -15,7 +15,8 @@ export interface LiveCheck {
   calibration: ColdStartCalibration
   /** Mean cold start the live pools saw during the run, ms: what the simulator is given. */
   liveColdStartMs: number
-  live: Omit<LiveReplayResult, 'latencies'>
+  /** `withinSlo`: requests whose latency less their service time (the wait, and the handler's overhead) was <= 100 ms. */
+  live: Omit<LiveReplayResult, 'latencies'> & { withinSlo: number }
   sim: Pick<RequestSimResult, 'latencyMsP50' | 'latencyMsP95' | 'instanceSeconds' | 'spawns' | 'rejected' | 'sloAttainment'>
 }
 
@@ -58,12 +59,20 @@ export async function liveCheck (trace: RequestTrace, scaler: ScalerKind, opts: 
   const count = cold.find((v) => v.metricName?.endsWith('_count') === true)?.value ?? 0
   const liveColdStartMs = count > 0 ? (sum / count) * 1000 : calibration.aloneMs
   const sim = simulateRequests(trace, { scaler, maxScale: opts.maxScale, concurrency, coldStartMs: liveColdStartMs, coldStartCpus: 1e9 })
-  const { latencies: _drop, ...liveOut } = live
+  const { latencies, ...liveOut } = live
+  let withinSlo = 0
+  let i = 0
+  for (const fn of trace.functions) {
+    for (const d of fn.durationsMs) {
+      const l = latencies[i++] ?? NaN
+      if (l - d <= 100) withinSlo++
+    }
+  }
   return {
     scaler,
     calibration,
     liveColdStartMs,
-    live: liveOut,
+    live: { ...liveOut, withinSlo },
     sim: { latencyMsP50: sim.latencyMsP50, latencyMsP95: sim.latencyMsP95, instanceSeconds: sim.instanceSeconds, spawns: sim.spawns, rejected: sim.rejected, sloAttainment: sim.sloAttainment }
   }
 }

@@ -33,7 +33,9 @@ function row (name: string, r: RequestSimResult, kpa: RequestSimResult | undefin
 }
 
 /** Last session's SLO sizer as benchmarked: LaSS's windows, hold 0 s (its tuning pick), no warm floor, every waiting request starts an instance. */
-const LASS: Partial<SloSettings> = { holdMs: 0, burstFactor: 2, idleSecondsPerColdStart: 0, burstNeedsShortService: false, startWhenQueueExceedsSlo: false }
+const LASS: Partial<SloSettings> = { holdMs: 0, burstFactor: 2, idleSecondsPerColdStart: 0, burstNeedsShortService: false, startWhenQueueExceedsSlo: false, replenishMs: 0 }
+/** Last round's defaults (warm floor 120 s, hold 15 s, burst off), Erlang C alone: no ready headroom. */
+const LAST_ROUND: Partial<SloSettings> = { idleSecondsPerColdStart: 120, holdMs: 15_000, burstFactor: 0, replenishMs: 0 }
 
 interface Variant { name: string; scaler: ScalerKind; opts?: Partial<RequestSimOptions> }
 
@@ -43,7 +45,9 @@ const VARIANTS: Variant[] = [
   { name: 'kpa (Knative defaults)', scaler: 'kpa' },
   { name: 'kpa without max-scale-down-rate (last session\'s model)', scaler: 'kpa', opts: { kpa: { maxScaleDownRate: 0 } } },
   { name: 'fixed (1 per function)', scaler: 'fixed' },
-  { name: 'slo, LaSS as last session (hold 0 s, burst 2x, no warm floor)', scaler: 'slo', opts: { sloSettings: LASS } },
+  { name: 'slo, LaSS as first built (hold 0 s, burst 2x, no warm floor)', scaler: 'slo', opts: { sloSettings: LASS } },
+  { name: 'slo, last round\'s defaults (warm floor 120 s, hold 15 s, no ready headroom)', scaler: 'slo', opts: { sloSettings: LAST_ROUND } },
+  { name: 'slo, warm floor 120 s, hold 15 s, headroom 250 ms (chosen after the grid, not by the rule: see the text)', scaler: 'slo', opts: { sloSettings: { idleSecondsPerColdStart: 120, holdMs: 15_000, replenishMs: 250, burstFactor: 0 } } },
   { name: '**slo sizer at its defaults**', scaler: 'slo' }
 ]
 
@@ -56,7 +60,7 @@ function table (title: string, trace: RequestTrace, opts: Partial<RequestSimOpti
     process.stderr.write(`  ${title} ${v.name} done (load ${load()})\n`)
   }
   const kpa = all.get(VARIANTS[1]?.name ?? '') as RequestSimResult
-  const slo = all.get(VARIANTS[5]?.name ?? '') as RequestSimResult
+  const slo = all.get(VARIANTS[VARIANTS.length - 1]?.name ?? '') as RequestSimResult
   let n = 0
   for (const fn of trace.functions) n += fn.arrivalsMs.length
   const lines = [
@@ -87,8 +91,13 @@ function verdict (r: RequestSimResult, kpa: RequestSimResult): string {
 
 /** The tuning grid and its selection rule, fixed before the grid was run. */
 const GRID: Array<Partial<SloSettings>> = []
-for (const idleSecondsPerColdStart of [60, 120, 240]) for (const holdMs of [15_000, 30_000]) for (const burstFactor of [2, 0]) GRID.push({ idleSecondsPerColdStart, holdMs, burstFactor })
-const key = (g: Partial<SloSettings>): string => `warm floor ${g.idleSecondsPerColdStart} s per cold start, hold ${(g.holdMs ?? 0) / 1000} s, burst ${g.burstFactor === 0 ? 'off' : `${g.burstFactor}x`}`
+for (const idleSecondsPerColdStart of [60, 120, 240]) for (const holdMs of [15_000, 30_000]) for (const replenishMs of [250, 500]) GRID.push({ idleSecondsPerColdStart, holdMs, replenishMs, burstFactor: 0 })
+const key = (g: Partial<SloSettings>): string => `warm floor ${g.idleSecondsPerColdStart} s per cold start, hold ${(g.holdMs ?? 0) / 1000} s, ready headroom ${g.replenishMs === 0 ? 'off' : `${g.replenishMs} ms`}, burst ${g.burstFactor === 0 ? 'off' : `${g.burstFactor}x`}`
+/**
+ * The margin under KPA's instance-seconds a pick must keep on the tuning half: last round's pick moved from 1.16x to
+ * 1.18x KPA out of sample, so a setting at 0.99x there could land over KPA on the other half.
+ */
+const COST_MARGIN = 0.97
 
 async function main (): Promise<void> {
   const lines: string[] = ['## Capacity', '']
@@ -107,20 +116,21 @@ async function main (): Promise<void> {
     process.stderr.write(`  tuning ${key(g)}: ${pct(r.sloAttainment)} ${f0(r.instanceSeconds)} (load ${load()})\n`)
     return { g, r }
   })
-  // The rule: the highest attainment at no more instance-seconds than KPA-like on the same part; if none is that
-  // cheap, the cheapest with >= 99%; if none reaches 99%, the highest attainment.
-  const cheap = tuning.filter((x) => x.r.instanceSeconds <= kpaTrain.instanceSeconds).sort((a, b) => b.r.sloAttainment - a.r.sloAttainment)
+  // The rule (fixed before the grid ran): the highest attainment at no more than COST_MARGIN x KPA-like's
+  // instance-seconds on the same part; if none is that cheap, the cheapest with >= 99%; if none reaches 99%, the
+  // highest attainment.
+  const cheap = tuning.filter((x) => x.r.instanceSeconds <= COST_MARGIN * kpaTrain.instanceSeconds).sort((a, b) => b.r.sloAttainment - a.r.sloAttainment)
   const good = tuning.filter((x) => x.r.sloAttainment >= 0.99).sort((a, b) => a.r.instanceSeconds - b.r.instanceSeconds)
   const best = [...tuning].sort((a, b) => b.r.sloAttainment - a.r.sloAttainment)
   const pick = cheap[0] ?? good[0] ?? best[0]
   const d = SLO_DEFAULTS
-  const isDefault = pick !== undefined && pick.g.idleSecondsPerColdStart === d.idleSecondsPerColdStart && pick.g.holdMs === d.holdMs && pick.g.burstFactor === d.burstFactor
+  const isDefault = pick !== undefined && pick.g.idleSecondsPerColdStart === d.idleSecondsPerColdStart && pick.g.holdMs === d.holdMs && pick.g.burstFactor === d.burstFactor && pick.g.replenishMs === d.replenishMs
   lines.push('### Tuning (Azure 2019, first 4 h only)', '',
     `KPA-like (Knative defaults) on this part: ${pct(kpaTrain.sloAttainment)} within SLO at ${f0(kpaTrain.instanceSeconds)} instance-seconds.`, '',
     '| SLO sizer setting | within SLO | instance-seconds | vs KPA |', '| --- | --- | --- | --- |',
     ...tuning.map((x) => `| ${key(x.g)} | ${pct(x.r.sloAttainment)} | ${f0(x.r.instanceSeconds)} | ${(x.r.instanceSeconds / kpaTrain.instanceSeconds).toFixed(2)} |`), '',
-    'Rule (fixed before the grid ran): the highest attainment at no more instance-seconds than KPA-like; if none is that cheap, the cheapest with >= 99%; if none reaches 99%, the highest attainment.',
-    `Picked: ${pick === undefined ? '-' : key(pick.g)} (${cheap.length > 0 ? 'within KPA\'s cost' : good.length > 0 ? 'none within KPA\'s cost: cheapest >= 99%' : 'none reached 99%'}). ` +
+    `Rule (fixed before the grid ran): the highest attainment at no more than ${COST_MARGIN}x KPA-like's instance-seconds (a margin: last round's pick moved from 1.16x to 1.18x out of sample); if none is that cheap, the cheapest with >= 99%; if none reaches 99%, the highest attainment.`,
+    `Picked: ${pick === undefined ? '-' : key(pick.g)} (${cheap.length > 0 ? `within ${COST_MARGIN}x KPA's cost` : good.length > 0 ? `none within ${COST_MARGIN}x KPA's cost: cheapest >= 99%` : 'none reached 99%'}). ` +
     `SLO_DEFAULTS (${key(d)}) ${isDefault ? 'are' : 'are NOT'} the pick; every table below uses SLO_DEFAULTS.`, '')
 
   // 2. Out of sample: the second half of Azure 2019, ULB, Azure 2021.

@@ -8,9 +8,21 @@ export interface SchemaNode {
   additionalProperties?: SchemaNode | boolean
   enum?: unknown[]
   anyOf?: SchemaNode[]
+  const?: unknown
 }
 
-export interface EnvLeaf { env: string; path: string[]; type: 'integer' | 'number' | 'boolean' | 'string' }
+/**
+ * `integer-or-word`: a union of an integer and fixed words (capacity.spareInstances: 0..16 or `auto`,
+ * capacity.instances: a count or `machine`): digits are taken as the integer, anything else as the word.
+ */
+export interface EnvLeaf { env: string; path: string[]; type: 'integer' | 'number' | 'boolean' | 'string' | 'integer-or-word' }
+
+/** Whether a union node is an integer or fixed words (each branch an integer, or a string const or enum). */
+function isIntegerOrWord (node: SchemaNode): boolean {
+  const branches = node.anyOf ?? []
+  return branches.length > 1 && branches.some((b) => b.type === 'integer') &&
+    branches.every((b) => b.type === 'integer' || (b.type === 'string' && (b.const !== undefined || b.enum !== undefined)))
+}
 
 function toEnvSegment (key: string): string {
   return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
@@ -32,6 +44,8 @@ export function envLeaves (schema: SchemaNode, prefix: string[] = []): EnvLeaf[]
       out.push({ env: 'IOTLESS_' + path.map(toEnvSegment).join('_'), path, type })
     } else if (node.enum !== undefined) {
       out.push({ env: 'IOTLESS_' + path.map(toEnvSegment).join('_'), path, type: 'string' })
+    } else if (isIntegerOrWord(node)) {
+      out.push({ env: 'IOTLESS_' + path.map(toEnvSegment).join('_'), path, type: 'integer-or-word' })
     }
   }
   return out
@@ -42,6 +56,8 @@ const DECIMAL_INTEGER = /^-?\d+$/
 const DECIMAL_NUMBER = /^-?(\d+(\.\d+)?|\.\d+)$/
 
 function coerce (leaf: EnvLeaf, raw: string): unknown {
+  // The word is checked by the schema like a value in the file (naming the field and the words it takes).
+  if (leaf.type === 'integer-or-word') return DECIMAL_INTEGER.test(raw) ? Number(raw) : raw
   if (leaf.type === 'integer' || leaf.type === 'number') {
     const integer = leaf.type === 'integer'
     if (!(integer ? DECIMAL_INTEGER : DECIMAL_NUMBER).test(raw)) {

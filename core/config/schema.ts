@@ -408,9 +408,14 @@ export const configSchema = z.strictObject({
     /** A higher count is held, and an idle instance above it stays, this long: 15000 ms. */
     holdMs: z.int().min(0).default(15_000),
     /** The SLO sizer's warm floor: idle instance-seconds one avoided cold start is worth (0: off, LaSS). */
-    idleSecondsPerColdStart: z.number().min(0).default(120),
+    idleSecondsPerColdStart: z.number().min(0).default(60),
     /** The burst window counts when its rate is at least this many times the long window's (LaSS: 2); 0: off. */
     burstFactor: z.number().min(0).default(0),
+    /**
+     * The SLO sizer's ready headroom: the time a replacement instance takes to be ready, in ms; a function that serves
+     * for long against it keeps its requests plus a few spare slots instead of Erlang C's fixed count (0: off, LaSS).
+     */
+    replenishMs: z.int().min(0).default(250),
     /**
      * Generic instance processes kept booted, so a new instance loads its function instead of starting node
      * (re-provisioning in ms, not a cold process start); `auto`: 1 with a box (capacity.instances), else 0.

@@ -115,3 +115,23 @@ t.test('KPA-like: Knative\'s max-scale-up-rate bounds one decision', async (t) =
   k.tick(6000, { inFlight: 100, waiting: 0, ready: 3, starting: 0 })
   t.equal(k.keep(), 6, 'ceil(2 x 3)')
 })
+
+t.test('gap histogram quantiles, and the percentiles floor (Serverless in the Wild\'s hybrid) for comparison', async (t) => {
+  const h = new GapHistogram()
+  t.equal(h.quantile(0.5), 0, 'no gaps: 0')
+  const rnd = seededRandom(9)
+  for (let i = 0; i < 2000; i++) h.record(-Math.log(1 - rnd()) * 20_000)
+  // Exponential, mean 20 s: median 13.9 s, p99 92 s (within a bin's resolution, a factor sqrt 2).
+  t.ok(Math.abs(h.quantile(0.5) - 13_863) < 2500, `median ${h.quantile(0.5).toFixed(0)} ms`)
+  t.ok(Math.abs(h.quantile(0.99) - 92_103) < 20_000, `p99 ${h.quantile(0.99).toFixed(0)} ms`)
+  const s = new SloScaler(slo, 1, 8, { floorRule: 'percentiles', periodMs: 5000 })
+  s.onComplete(0, 50)
+  for (let k = 0; k <= 20; k++) s.onArrival(k * 60_000)
+  const last = 20 * 60_000
+  s.tick(last + 10_000)
+  t.equal(s.warmFloor, 0, 'released after the arrival (before 0.9 x p5)')
+  s.tick(last + 45_000)
+  t.equal(s.warmFloor, 1, 'pre-warmed ahead of the next')
+  s.tick(last + 75_000)
+  t.equal(s.warmFloor, 0, 'past 1.1 x p99: released')
+})

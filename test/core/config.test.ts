@@ -188,6 +188,22 @@ t.test('a file whose top level is not a mapping is CONFIG_INVALID', async (t) =>
   t.match(loadFails(t, 'CONFIG_INVALID', { file: write(t, 'str.yaml', 'hello\n') }).message, /got string/)
 })
 
+t.test('capacity.spareInstances and capacity.instances (an integer or a word) can be set by IOTLESS_* variables', async (t) => {
+  const file = write(t, 'iotless.yaml', 'capacity:\n  spareInstances: 2\n')
+  t.equal(loadConfig({ file, env: {} }).config.capacity.spareInstances, 2, 'the file alone')
+  const set = loadConfig({ file, env: { IOTLESS_CAPACITY_SPARE_INSTANCES: '0', IOTLESS_CAPACITY_INSTANCES: '6' } })
+  t.equal(set.config.capacity.spareInstances, 0, 'digits are the integer')
+  t.equal(set.config.capacity.instances, 6)
+  const words = loadConfig({ file, env: { IOTLESS_CAPACITY_SPARE_INSTANCES: 'auto', IOTLESS_CAPACITY_INSTANCES: 'machine' } })
+  t.equal(words.config.capacity.spareInstances, 'auto', 'the word')
+  t.equal(words.config.capacity.instances, 'machine')
+  t.ok(words.envApplied.includes('IOTLESS_CAPACITY_SPARE_INSTANCES'))
+  // Out of range and unknown words are the schema's to refuse, at the field's path.
+  t.match(loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_CAPACITY_SPARE_INSTANCES: '17' } }).message, /capacity\.spareInstances/)
+  t.match(loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_CAPACITY_SPARE_INSTANCES: 'some' } }).message, /capacity\.spareInstances/)
+  t.match(loadFails(t, 'CONFIG_INVALID', { file, env: { IOTLESS_CAPACITY_SPARE_INSTANCES: '1.5' } }).message, /capacity\.spareInstances/)
+})
+
 t.test('IOTLESS_* variables override the file and are type-checked', async (t) => {
   const file = write(t, 'iotless.yaml', 'broker:\n  port: 1883\n')
   const loaded = loadConfig({

@@ -112,7 +112,7 @@ export class Capacity {
       concurrency: fn.concurrency,
       maxScale: fn.maxScale,
       slo: slo ?? DEFAULT_SLO,
-      sloSettings: { periodMs: cap.periodMs, longWindowMs: cap.longWindowMs, burstWindowMs: cap.burstWindowMs, holdMs: cap.holdMs, idleSecondsPerColdStart: cap.idleSecondsPerColdStart, burstFactor: cap.burstFactor }
+      sloSettings: { periodMs: cap.periodMs, longWindowMs: cap.longWindowMs, burstWindowMs: cap.burstWindowMs, holdMs: cap.holdMs, idleSecondsPerColdStart: cap.idleSecondsPerColdStart, burstFactor: cap.burstFactor, replenishMs: cap.replenishMs }
     })
     const planner = new FunctionPlanner({ name, concurrency: fn.concurrency, maxScale: fn.maxScale, scaler, weight: fn.weight, reservedInstances: this.#reserved.get(name) ?? 0, minCpuShare: cap.minCpuShare })
     this.box?.add(planner)

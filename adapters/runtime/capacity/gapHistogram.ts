@@ -59,6 +59,19 @@ export class GapHistogram {
     return all <= 0 ? 1 : this.#above(ms) / all
   }
 
+  /** The gap (ms) that a share `p` of the recorded gaps is at most (bisection on the survival; 0 before any). */
+  quantile (p: number): number {
+    if (this.#above(-1) <= 0) return 0
+    let lo = 0
+    let hi = EDGES[BINS - 1] ?? 0
+    for (let i = 0; i < 60; i++) {
+      const mid = (lo + hi) / 2
+      if (1 - this.survival(mid) >= p) hi = mid
+      else lo = mid
+    }
+    return hi
+  }
+
   /**
    * Expected arrivals per second over (age, age + horizon], given none for `age` ms:
    * (S(age) - S(age + horizon)) / (S(age) x horizon). 0 when the recorded gaps hold less than `minWeight` gaps longer

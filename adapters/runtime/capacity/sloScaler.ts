@@ -1,6 +1,7 @@
 import { serversNeeded } from './erlangC.js'
 import { GapHistogram } from './gapHistogram.js'
 import { RateEstimator } from './rateEstimator.js'
+import { headroomSlots } from './readyHeadroom.js'
 import type { PoolView, Scaler } from './scaler.js'
 
 export interface Slo {
@@ -38,6 +39,13 @@ export interface SloSettings {
    * 0: no warm floor (LaSS: c = 0 once the window is empty).
    */
   idleSecondsPerColdStart: number
+  /**
+   * How the warm floor reads the histogram: `hazard` (priced by idleSecondsPerColdStart, above), or `percentiles`,
+   * Serverless in the Wild's hybrid policy (Shahrad et al., ATC 2020): after an arrival the instance goes, and one
+   * stands from 0.9 x the gaps' 5th percentile (pre-warm) until 1.1 x their 99th (keep-alive); with fewer than
+   * minGaps gaps, keep-alive idleSecondsPerColdStart. For comparison (bench/RESULTS.md); `hazard` is the default.
+   */
+  floorRule: 'hazard' | 'percentiles'
   /** Gaps the inter-arrival histogram remembers (exponential forgetting). */
   gapMemory: number
   /** Below this many gaps the histogram is not trusted: one instance stays idleSecondsPerColdStart after each arrival. */
@@ -54,6 +62,14 @@ export interface SloSettings {
    * not need a cold start. false: every waiting request starts one (today's pool).
    */
   startWhenQueueExceedsSlo: boolean
+  /**
+   * Ready headroom (readyHeadroom.ts): the time from a slot being taken to its replacement instance being ready, in
+   * ms. Where the mean load plus k spare slots is below Erlang C's c (k the smallest with P(at least k arrivals within
+   * replenishMs) <= 1 - percentile), the count is the requests in the function (in flight + waiting) plus k, and a
+   * request that takes a slot starts its replacement at once; elsewhere Erlang C's steady-state c. 0: off (Erlang C
+   * alone, LaSS).
+   */
+  replenishMs: number
 }
 
 export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
@@ -63,11 +79,13 @@ export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
   holdMs: 15_000,
   burstFactor: 0,
   rateZ: 0,
-  idleSecondsPerColdStart: 120,
+  idleSecondsPerColdStart: 60,
   gapMemory: 200,
   minGaps: 3,
+  floorRule: 'hazard',
   burstNeedsShortService: true,
-  startWhenQueueExceedsSlo: true
+  startWhenQueueExceedsSlo: true,
+  replenishMs: 250
 })
 
 /**
@@ -90,6 +108,9 @@ export class SloScaler implements Scaler {
   #warm = 0
   #heldC = 0
   #c = 0
+  /** Erlang C's instances at the last tick (the headroom's upper bound), and the headroom's spare slots. */
+  #erlangInstances = 0
+  #spareSlots = 0
   /** Recent decisions (time, c), newest last, for the hold. */
   readonly #recent: Array<{ at: number; c: number }> = []
   #keep = 0
@@ -120,6 +141,13 @@ export class SloScaler implements Scaler {
   get serviceMs (): number | undefined { return this.#est.serviceMs }
   /** Instances the model wants (before the hold). */
   get modelInstances (): number { return this.#c }
+  /** Erlang C's steady-state instances at the last tick (the model's count without the ready headroom). */
+  get erlangInstances (): number { return this.#erlangInstances }
+  /**
+   * Spare slots the ready headroom keeps beside the requests in the function; 0 where Erlang C sizes it (headroom off,
+   * nothing arriving, or the fixed count the cheaper).
+   */
+  get spareSlots (): number { return this.#spareSlots }
   /** 1 while the warm floor keeps an instance for the next arrival. */
   get warmFloor (): number { return this.#warm }
 
@@ -138,23 +166,40 @@ export class SloScaler implements Scaler {
     if (worth <= 0 || this.#lastArrival < 0) return 0
     const age = nowMs - this.#lastArrival
     if (this.#gaps.gaps < this.#s.minGaps) return age < worth * 1000 ? 1 : 0
+    if (this.#s.floorRule === 'percentiles') {
+      // Decided for the coming period: warm if any of (age, age + period] lies in the window.
+      const from = 0.9 * this.#gaps.quantile(0.05)
+      const until = 1.1 * this.#gaps.quantile(0.99)
+      return age + this.#s.periodMs >= from && age <= until ? 1 : 0
+    }
     return this.#gaps.hazard(age, 2 * this.#s.periodMs) * worth >= 1 ? 1 : 0
   }
   onComplete (_nowMs: number, serviceMs: number | undefined): void {
     if (serviceMs !== undefined) this.#est.recordService(serviceMs)
   }
 
-  tick (nowMs: number): void {
+  tick (nowMs: number, view?: PoolView): void {
     const svc = this.#est.serviceMs
     const burstOk = !this.#s.burstNeedsShortService || svc === undefined || svc <= this.#s.burstWindowMs
     const rate = this.#est.rate(nowMs, this.#s.rateZ, burstOk && this.#s.burstFactor > 0 ? this.#s.burstFactor : Infinity)
     this.lastRatePerSec = rate
     if (svc === undefined) {
       this.#c = 0
+      this.#erlangInstances = 0
+      this.#spareSlots = 0
       this.unmeetable = false
     } else {
       const need = serversNeeded(rate, svc, this.slo.waitMs, this.slo.percentile, this.#maxScale * this.#concurrency)
-      this.#c = Math.min(this.#maxScale, Math.ceil(need.servers / this.#concurrency))
+      this.#erlangInstances = Math.min(this.#maxScale, Math.ceil(need.servers / this.#concurrency))
+      const spare = this.#s.replenishMs > 0 ? headroomSlots(rate, this.#s.replenishMs, 1 - this.slo.percentile) : 0
+      // Follow the requests with spare slots where that is cheaper on average than Erlang C's fixed count: the mean
+      // load a = rate x service time plus the spares below the fixed c (a function that serves for long against the
+      // time an instance takes to start). Short frequent requests free slots faster than instances start: Erlang C.
+      const load = rate * svc / 1000
+      this.#spareSlots = spare > 0 && load + spare < need.servers ? spare : 0
+      this.#c = this.#spareSlots > 0 && view !== undefined
+        ? this.#withHeadroom(view.inFlight + view.waiting)
+        : this.#erlangInstances
       this.unmeetable = !need.met
     }
     this.#recent.push({ at: nowMs, c: this.#c })
@@ -170,12 +215,21 @@ export class SloScaler implements Scaler {
     this.#keep = Math.min(this.#maxScale, Math.max(keep, this.#warm))
   }
 
+  /** Instances for `inSystem` requests plus the headroom's spare slots. */
+  #withHeadroom (inSystem: number): number {
+    return Math.min(this.#maxScale, Math.ceil((inSystem + this.#spareSlots) / this.#concurrency))
+  }
+
   target (view: PoolView): number {
     const have = view.ready + view.starting
     const svc = this.#est.serviceMs
+    const inSystem = view.inFlight + view.waiting
+    // The ready headroom follows the requests between ticks: one that takes a slot starts its replacement now. Only
+    // beside a request: with none in the function, whether an instance stands is the warm floor's decision.
+    const floor = this.#spareSlots > 0 && inSystem > 0 ? Math.max(this.#keep, this.#withHeadroom(inSystem)) : this.#keep
     if (this.#s.startWhenQueueExceedsSlo && svc !== undefined && view.ready > 0 && view.waiting > 0 &&
-      view.waiting * svc / (view.ready * this.#concurrency) <= this.slo.waitMs) return Math.max(this.#keep, Math.min(have, this.#maxScale))
-    return Math.max(this.#keep, Math.ceil((view.inFlight + view.waiting) / this.#concurrency))
+      view.waiting * svc / (view.ready * this.#concurrency) <= this.slo.waitMs) return Math.max(floor, Math.min(have, this.#maxScale))
+    return Math.max(floor, Math.ceil(inSystem / this.#concurrency))
   }
 
   keep (): number { return this.#keep }
