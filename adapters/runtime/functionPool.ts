@@ -504,6 +504,9 @@ export class FunctionPool {
       clock.clearTimeout(timer)
       this.#startCost.end(inst.id, clock.now())
       if (this.#closed) { this.#starting--; void inst.stop(); return }
+      // Its ready message and the init timeout came in the same turn (a loaded machine): it has been SIGKILLed, so
+      // it must not serve. Marked ready, the next request would find it gone and be dead-lettered as poison.
+      if (timedOut) { failed(initTimeout()); return }
       inst.markReady(port, this.#opts.concurrency)
       // A guaranteed function's first invocation on a new instance must not pay for its first connection and the
       // server's first request (seen: 176 ms for a 50-ms handler under load): one warm-up request first (answered
