@@ -15,6 +15,7 @@ import type { Slo } from './capacity/sloScaler.js'
 import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
 import { busiestFirst, type DispatchStrategy } from './dispatch/thresholdDispatch.js'
 import { envKey, type SpareInstances } from './spareInstances.js'
+import { StartCost } from './startCost.js'
 import { WARMUP_EVENT_TYPE, WARMUP_HEADER } from '../../functions/sdk/warmup.js'
 
 export interface FunctionPoolOptions {
@@ -112,6 +113,8 @@ export class FunctionPool {
   #cpuShare = 1
   readonly #envKey: string | undefined
   #lastStart: { fromSpare: boolean; startedAt: number; timings: Instance['timings'] } | undefined
+  /** How long a start takes now, on the pool's clock: a prefetch release leaves an instance idle at least that long. */
+  readonly #startCost = new StartCost()
 
   constructor (opts: FunctionPoolOptions) {
     this.name = opts.name
@@ -438,16 +441,35 @@ export class FunctionPool {
     }
   }
 
-  /** Prefetch release: stops idle instances beyond the warm floor now, without waiting for keep-alive. Returns how many. */
+  /** How long a new instance takes to start now (ms, on the pool's clock): the longest recent or running start. */
+  get startCostMs (): number { return this.#startCost.estimateMs(this.#opts.clock.now()) }
+
+  /**
+   * Prefetch release: stops idle instances beyond what the pool keeps (the warm floor, the scaler's count, a held
+   * reservation) without waiting for keep-alive. Returns how many. An idle instance goes only once it has been
+   * idle for as long as a new one takes to start now (startCostMs, at most keepAliveMs); one idle for less goes
+   * when that time is up, unless it is used again or kept by then. Stopping it sooner would make the stack restart
+   * what it needs again before a restart could finish: on a loaded machine, where starts take seconds, that loop
+   * spent the stack's CPU on process starts and a prefetch-on stack stopped answering where one without prefetch
+   * (keep-alive alone) kept up. On an unloaded machine a start takes a fraction of a second, so releases happen at
+   * the minute boundary as the policy decides.
+   */
   releaseIdle (): number {
-    let excess = this.#ready.length - this.#warmFloor
+    const now = this.#opts.clock.now()
+    const minIdleMs = Math.min(this.#opts.keepAliveMs, this.#startCost.estimateMs(now))
+    let excess = this.#ready.length - Math.max(this.#warmFloor, this.#planner.keep())
     let stopped = 0
     for (const inst of [...this.#ready]) {
       if (excess <= 0) break
       if (inst.inFlight !== 0 || inst.state !== 'ready') continue
-      void this.#retire(inst, 'prefetch release')
-      excess--
-      stopped++
+      const idleMs = now - inst.lastUsedAt
+      if (idleMs >= minIdleMs) {
+        void this.#retire(inst, 'prefetch release')
+        excess--
+        stopped++
+      } else {
+        this.#armKeepAlive(inst, minIdleMs - idleMs, 'prefetch release')
+      }
     }
     return stopped
   }
@@ -462,15 +484,29 @@ export class FunctionPool {
     if (spare !== undefined) metrics?.capacitySpareStarts.inc({ function: this.name })
     const inst = new Instance({ name: this.name, modulePath: this.#opts.modulePath, config: this.#opts.config, effects: this.#opts.effects, tracing: this.#opts.tracing }, this.#opts.env, { ...this.#opts.limits, memoryMb: this.#opts.memoryMb ?? 0 }, spare)
     this.#all.add(inst)
+    this.#startCost.begin(inst.id, clock.now())
     log.debug({ function: this.name, instance: inst.id, pid: inst.child.pid }, 'cold start')
     let timedOut = false
     const timer = clock.setTimeout(() => {
       timedOut = true
       inst.child.kill('SIGKILL')
     }, this.#opts.initTimeoutMs)
+    const failed = (error: IotlessError): void => {
+      this.#starting--
+      // Stopped by close() while it was starting: not a failure to report.
+      if (this.#closed) return
+      log.error({ function: this.name, code: error.code, err: error.message }, 'instance failed to start')
+      // With nothing else able to serve them, the waiting requests would wait forever: fail them now.
+      if (this.#ready.length === 0 && this.#starting === 0) this.#breaker.rejectWaiting(error)
+    }
+    const initTimeout = (): IotlessError => new IotlessError('FUNCTION_INIT_TIMEOUT', `${this.name}: instance not ready within ${this.#opts.initTimeoutMs} ms`)
     inst.whenReady().then(async (port) => {
       clock.clearTimeout(timer)
+      this.#startCost.end(inst.id, clock.now())
       if (this.#closed) { this.#starting--; void inst.stop(); return }
+      // Its ready message and the init timeout came in the same turn (a loaded machine): it has been SIGKILLed, so
+      // it must not serve. Marked ready, the next request would find it gone and be dead-lettered as poison.
+      if (timedOut) { failed(initTimeout()); return }
       inst.markReady(port, this.#opts.concurrency)
       // A guaranteed function's first invocation on a new instance must not pay for its first connection and the
       // server's first request (seen: 176 ms for a 50-ms handler under load): one warm-up request first (answered
@@ -487,15 +523,8 @@ export class FunctionPool {
       if (inst.inFlight === 0) this.#armKeepAlive(inst)
     }, (err: Error & { code?: string }) => {
       clock.clearTimeout(timer)
-      this.#starting--
-      // Stopped by close() while it was starting: not a failure to report.
-      if (this.#closed) return
-      const error = timedOut
-        ? new IotlessError('FUNCTION_INIT_TIMEOUT', `${this.name}: instance not ready within ${this.#opts.initTimeoutMs} ms`)
-        : new IotlessError(err.code === 'FUNCTION_NOT_FOUND' ? 'FUNCTION_NOT_FOUND' : 'FUNCTION_INIT_FAILED', err.message)
-      log.error({ function: this.name, code: error.code, err: error.message }, 'instance failed to start')
-      // With nothing else able to serve them, the waiting requests would wait forever: fail them now.
-      if (this.#ready.length === 0 && this.#starting === 0) this.#breaker.rejectWaiting(error)
+      this.#startCost.end(inst.id, clock.now())
+      failed(timedOut ? initTimeout() : new IotlessError(err.code === 'FUNCTION_NOT_FOUND' ? 'FUNCTION_NOT_FOUND' : 'FUNCTION_INIT_FAILED', err.message))
     })
     void inst.exited.then(({ code, signal, memoryExceeded }) => {
       this.#all.delete(inst)
@@ -528,7 +557,7 @@ export class FunctionPool {
     this.#scale(inst.inFlight)
   }
 
-  #armKeepAlive (inst: Instance): void {
+  #armKeepAlive (inst: Instance, ms = this.#opts.keepAliveMs, reason = 'keep-alive expired'): void {
     const { clock } = this.#opts
     if (inst.idleTimer !== undefined) clock.clearTimeout(inst.idleTimer)
     inst.idleTimer = clock.setTimeout(() => {
@@ -536,8 +565,8 @@ export class FunctionPool {
       // Under the prefetch floor (or the scaler's count) the instance stays, without a timer; setWarmFloor or the
       // scaler's tick re-arms or reaps it when the count drops.
       if (this.#ready.length <= Math.max(this.#warmFloor, this.#planner.keep())) return
-      if (inst.inFlight === 0 && inst.state === 'ready') void this.#retire(inst, 'keep-alive expired')
-    }, this.#opts.keepAliveMs)
+      if (inst.inFlight === 0 && inst.state === 'ready') void this.#retire(inst, reason)
+    }, ms)
   }
 
   async #retire (inst: Instance, reason: string): Promise<void> {

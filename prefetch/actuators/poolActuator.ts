@@ -10,8 +10,9 @@ export interface WarmablePool {
 /**
  * Local pool actuator: while the policy wants `warm` instances the pool's warm floor is `warm` (missing instances
  * start now, keep-alive does not reap below it); when it wants none, the floor drops to 0 and idle instances stop
- * at once (so do idle instances beyond a floor of 1 or more), so the pool's own keepAliveMs only matters for
- * instances started between two decisions.
+ * (so do idle instances beyond a floor of 1 or more), so the pool's own keepAliveMs only matters for instances
+ * started between two decisions. The pool never stops on release what its scaler or a held reservation keeps, nor
+ * an instance idle for less than a start takes now (FunctionPool.releaseIdle): that one goes when the time is up.
  */
 export class PoolActuator implements Actuator {
   readonly kind = 'local'
@@ -29,7 +30,8 @@ export class PoolActuator implements Actuator {
       return
     }
     pool.setWarmFloor(d.warm)
-    // Extra instances exist only while busy (the simulator's model): idle ones beyond the floor stop now.
+    // Extra instances exist only while busy (the simulator's model): idle ones beyond the floor stop, once idle as
+    // long as a start takes.
     pool.releaseIdle()
   }
 
