@@ -13,6 +13,8 @@ export interface OtelSettings {
   /** The adapter's export: from a worker thread (default) or from the message-handling thread. */
   exportThread?: 'worker' | 'main' | undefined
   scheduledDelayMs: number
+  /** The compact engine's OTLP encoding (the SDK's exporter sends JSON). */
+  protocol?: 'http/protobuf' | 'http/json' | undefined
 }
 
 export interface OtelCounters {
@@ -39,6 +41,18 @@ export interface OtelTracing {
  */
 /** The OpenTelemetry packages tracing loads (optional peer dependencies of iotless). */
 export const OTEL_PACKAGES = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', '@opentelemetry/sdk-trace-base', '@opentelemetry/semantic-conventions'] as const
+
+/**
+ * Stops start-up with TRACING_SDK_MISSING and the install line when the SDK is not installed; resolves it
+ * without loading it (the compact engine's adapter does not load it; the functions' processes do).
+ */
+export function requireOtelSdk (): void {
+  try {
+    import.meta.resolve('@opentelemetry/sdk-trace-base')
+  } catch (err) {
+    throw new IotlessError('TRACING_SDK_MISSING', `tracing.enabled needs the OpenTelemetry SDK, which is not installed; run \`npm install ${OTEL_PACKAGES.join(' ')}\``, { cause: err })
+  }
+}
 
 /**
  * The SDK, loaded now, with a provider exporting through a bounded, counted queue: from a worker thread
