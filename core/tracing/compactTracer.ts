@@ -224,6 +224,7 @@ class UnsampledSpan implements MessageSpan, StageSpan {
   #tp: string | undefined
   constructor (traceHex: string | undefined, trace: TraceIds | undefined, s0: number, s1: number) { this.#traceHex = traceHex; this.#trace = trace; this.#s0 = s0; this.#s1 = s1 }
   get traceparent (): string { return (this.#tp ??= `00-${this.#traceHex ?? traceHex(this.#trace as TraceIds)}-${hex8(this.#s0)}${hex8(this.#s1)}-00`) }
+  get recording (): boolean { return false }
   stage (): StageSpan { return this }
   set (): void {}
   end (): void {}

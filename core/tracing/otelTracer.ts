@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { IotlessError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
@@ -48,7 +49,7 @@ export const OTEL_PACKAGES = ['@opentelemetry/api', '@opentelemetry/core', '@ope
  */
 export function requireOtelSdk (): void {
   try {
-    import.meta.resolve('@opentelemetry/sdk-trace-base')
+    createRequire(import.meta.url).resolve('@opentelemetry/sdk-trace-base')
   } catch (err) {
     throw new IotlessError('TRACING_SDK_MISSING', `tracing.enabled needs the OpenTelemetry SDK, which is not installed; run \`npm install ${OTEL_PACKAGES.join(' ')}\``, { cause: err })
   }
@@ -175,8 +176,8 @@ export async function startOtelTracing (s: OtelSettings, log: Logger, counters?:
         // Not sampled: with parent-based sampling its stages would not be recorded either. The message's
         // context goes on as it is (flags 00, so downstream does not record), and no further span is made.
         const tp = traceparentOf(root)
-        const none: StageSpan = { traceparent: tp, set () {}, end () {} }
-        return { traceparent: tp ?? '', set () {}, stage: () => none, end () {} }
+        const none: StageSpan = { traceparent: tp, recording: false, set () {}, end () {} }
+        return { traceparent: tp ?? '', recording: false, set () {}, stage: () => none, end () {} }
       }
       const rootCtx = api.trace.setSpan(parentCtx, root)
       return {

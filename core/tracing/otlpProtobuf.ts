@@ -180,6 +180,41 @@ export class OtlpProtoWriter {
   }
 
   #attribute (key: string, value: RecordValue): void {
+    // Strings are almost always ASCII: lengths are taken as their .length and the bytes written in one pass;
+    // a string that turns out not to be is written again, counted (#attributeUtf8).
+    const at = this.pos
+    const kl = key.length
+    const sv = typeof value === 'string'
+    const vl = sv ? (value as string).length : 0
+    const al = sv ? 1 + vlen(vl) + vl : typeof value === 'boolean' ? 2 : Number.isSafeInteger(value) ? 1 + int64Len(value as number) : 9
+    const len = 1 + vlen(kl) + kl + 1 + vlen(al) + al
+    this.#ensure(len + 16)
+    this.#byte(0x4a); this.#varint(len)
+    this.#byte(0x0a); this.#varint(kl)
+    if (!this.#ascii(key)) { this.pos = at; this.#attributeUtf8(key, value); return }
+    this.#byte(0x12); this.#varint(al)
+    if (sv) {
+      this.#byte(0x0a); this.#varint(vl)
+      if (!this.#ascii(value as string)) { this.pos = at; this.#attributeUtf8(key, value); return }
+    } else if (typeof value === 'boolean') { this.#byte(0x10); this.#byte(value ? 1 : 0) }
+    else if (Number.isSafeInteger(value)) { this.#byte(0x18); this.#int64(value as number) }
+    else { this.#byte(0x21); this.#view.setFloat64(this.pos, value as number, true); this.pos += 8 }
+  }
+
+  /** Writes the chars of `s` as bytes while they are ASCII; false (and a partial write) at the first that is not. */
+  #ascii (s: string): boolean {
+    const b = this.#buf
+    let p = this.pos
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f) return false
+      b[p++] = c
+    }
+    this.pos = p
+    return true
+  }
+
+  #attributeUtf8 (key: string, value: RecordValue): void {
     const kb = this.#enc(key)
     const vb = typeof value === 'string' ? this.#enc(value) : undefined
     const al = vb !== undefined ? 1 + vlen(vb.length) + vb.length : typeof value === 'boolean' ? 2 : Number.isSafeInteger(value) ? 1 + int64Len(value as number) : 9
@@ -195,9 +230,9 @@ export class OtlpProtoWriter {
   }
 
   /**
-   * `s` as UTF-8 bytes. Keys, span names, route and target names, topics repeat: the bytes of strings up to
-   * 256 characters are kept (up to 4096 of them; the map starts again when full), so most strings are not
-   * encoded again.
+   * `s` as UTF-8 bytes, for span names (the topic of a receive span), status messages and strings that are
+   * not ASCII. They repeat: the bytes of strings up to 256 characters are kept (up to 4096 of them; the map
+   * starts again when full).
    */
   #enc (s: string): Uint8Array {
     const hit = this.#cache.get(s)
