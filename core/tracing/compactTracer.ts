@@ -79,7 +79,10 @@ export class CompactTracer implements MessageTracer {
     this.#log = log
     this.#counters = counters
     this.#transport = transport
-    this.#maxBatch = o.maxBatchSize ?? Math.min(512, s.maxQueueSize)
+    // Each export costs about a millisecond of CPU (the hand-over, the worker's wake-up, the HTTP request),
+    // whatever its size: batches of up to 1024 spans (the SDK's default is 512), half the queue at most, so
+    // that one batch can be in flight while the next fills.
+    this.#maxBatch = o.maxBatchSize ?? Math.max(1, Math.min(1024, Math.floor(s.maxQueueSize / 2)))
     this.#proto = (s.protocol ?? 'http/protobuf') === 'http/protobuf' ? new OtlpProtoWriter(s.serviceName, SCOPE) : undefined
     this.ids = new IdPool(4096, o.fill)
     this.now = o.now ?? wallNow
