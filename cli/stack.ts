@@ -84,18 +84,28 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     let tracer: MessageTracer | undefined = traces
     const t = config.tracing
     const otelSettings = t.enabled
-      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000, exportThread: t.exportThread }
+      ? { endpoint: t.endpoint === '' ? DEFAULT_OTLP_TRACES_URL : t.endpoint, sampleRatio: t.sampleRatio, serviceName: t.serviceName, maxQueueSize: t.maxQueueSize, exportTimeoutMs: t.exportTimeoutMs, scheduledDelayMs: 1000, exportThread: t.exportThread, protocol: t.protocol }
       : undefined
     if (otelSettings !== undefined) {
-      const { startOtelTracing } = await import('../core/tracing/otelTracer.js')
-      const otel = await startOtelTracing(otelSettings, log, {
-        exported: (n) => { metrics.traceSpansExported.inc(n) },
-        dropped: (n) => { metrics.traceSpansDropped.inc(n) },
-        failed: (n) => { metrics.traceSpansFailed.inc(n) }
-      })
+      const counters = {
+        exported: (n: number) => { metrics.traceSpansExported.inc(n) },
+        dropped: (n: number) => { metrics.traceSpansDropped.inc(n) },
+        failed: (n: number) => { metrics.traceSpansFailed.inc(n) }
+      }
+      let otel
+      if (t.engine === 'compact') {
+        // The adapter's spans without the SDK; the functions' processes the stack starts trace with it, so it must be there.
+        const { requireOtelSdk } = await import('../core/tracing/otelTracer.js')
+        requireOtelSdk()
+        const { startCompactTracing } = await import('../core/tracing/compactTracer.js')
+        otel = await startCompactTracing(otelSettings, log, counters)
+      } else {
+        const { startOtelTracing } = await import('../core/tracing/otelTracer.js')
+        otel = await startOtelTracing(otelSettings, log, counters)
+      }
       lifecycle.add('tracing', () => otel.shutdown())
       tracer = traces === undefined ? otel.tracer : teeTracers(traces, otel.tracer)
-      log.info({ endpoint: otelSettings.endpoint, sampleRatio: t.sampleRatio }, 'tracing: OpenTelemetry spans exported over OTLP/HTTP')
+      log.info({ endpoint: otelSettings.endpoint, sampleRatio: t.sampleRatio, engine: t.engine }, 'tracing: OpenTelemetry spans exported over OTLP/HTTP')
     }
 
     await checkEffectStores(config.functions, opts.baseDir)

@@ -46,6 +46,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'adapter/security.test.ts',
   'cli/commands.test.ts',
   'cli/status.test.ts',
+  'tracing/engineParity.test.ts',
   'tracing/oneTrace.test.ts',
   'tracing/tracingOff.test.ts',
   'tracing/unsampled.test.ts',

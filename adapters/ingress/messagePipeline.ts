@@ -151,7 +151,7 @@ export class MessagePipeline {
     const trace = this.#o.tracer?.begin({ topic: msg.topic, payload: msg.payload, qos: msg.qos, traceparent: incomingTraceparent(msg) })
     const matching = trace?.stage('route match')
     const matches = this.#o.routes.match(msg.topic)
-    matching?.set('iotless.routes', matches.map((m) => m.route.label).join(','))
+    if (matching !== undefined && matching.recording !== false) matching.set('iotless.routes', matches.length === 1 ? (matches[0] as RouteMatch).route.label : matches.map((m) => m.route.label).join(','))
     matching?.end()
     if (matches.length === 0) {
       metrics?.messagesUnrouted.inc()
@@ -230,7 +230,7 @@ export class MessagePipeline {
           // The function's span joins the trace as a child of this attempt (OpenTelemetry on; else unchanged).
           if (span?.traceparent !== undefined) sent.attributes.traceparent = event.attributes.traceparent = span.traceparent
           const sending = target.dispatch(route.functionName, sent, { signal: this.#o.stop })
-          return span === undefined ? sending : this.#endAttempt(span, event, sending)
+          return span === undefined || span.recording === false ? sending : this.#endAttempt(span, event, sending)
         }, this.#o.stop)
         outcome = await this.#settle(match, msg, event, retried, trace)
       }
@@ -249,28 +249,32 @@ export class MessagePipeline {
   /** The span of one dispatch attempt (retry number, tier), open in attemptSpans while it runs. */
   #attemptSpan (trace: MessageSpan | undefined, route: Route, event: OutgoingEvent, attempt: number, batchSize: number | undefined): StageSpan | undefined {
     if (trace === undefined) return undefined
+    // Not recorded (sampled out): only its context is handed on; no attributes, nothing to end.
+    if (trace.recording === false) return trace.stage('dispatch')
     const attrs: Record<string, string | number> = { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.attempt': attempt }
     // A single-target route runs on its target; a multi-tier one's placement names the tier it chose.
-    if (this.#o.targets.get(route.target)?.kind !== 'placement') attrs['iotless.tier'] = route.target
+    const placed = this.#o.targets.get(route.target)?.kind === 'placement'
+    if (!placed) attrs['iotless.tier'] = route.target
     if (batchSize !== undefined) attrs['iotless.batch_size'] = batchSize
     const span = trace.stage('dispatch', attrs)
-    this.#o.attemptSpans?.open(event.attributes.id, span)
+    // Only a placement reports the tiers it tried (by event id): other attempts need no entry.
+    if (placed) this.#o.attemptSpans?.open(event.attributes.id, span)
     return span
   }
 
   /** Ends an attempt's span with its result (an error status with the code when rejected). */
-  async #endAttempt (span: StageSpan, event: OutgoingEvent, sending: Promise<DispatchResult>): Promise<DispatchResult> {
-    try {
-      const r = await sending
+  #endAttempt (span: StageSpan, event: OutgoingEvent, sending: Promise<DispatchResult>): Promise<DispatchResult> {
+    const spans = this.#o.attemptSpans
+    return sending.then((r) => {
       if (r.status === 'rejected') span.set('iotless.retryable', r.retryable)
       span.end(r.status === 'rejected' ? r.code : undefined)
+      if (spans !== undefined && spans.size > 0) spans.close(event.attributes.id, span)
       return r
-    } catch (err) {
+    }, (err: unknown) => {
       span.end((err as Error).message)
+      if (spans !== undefined && spans.size > 0) spans.close(event.attributes.id, span)
       throw err
-    } finally {
-      this.#o.attemptSpans?.close(event.attributes.id, span)
-    }
+    })
   }
 
   /** Refuses, before any work, what the route must not run. */
@@ -355,8 +359,8 @@ export class MessagePipeline {
       const sending = target.dispatchBatch !== undefined
         ? target.dispatchBatch(route.functionName, events, { signal })
         : target.dispatch(route.functionName, { attributes: { ...batchAttributes(events, this.#o.source), iotlessattempt: String(attempt) }, data: toBatchBody(events) }, { signal })
-      if (spans.every((s) => s === undefined)) return sending
-      return Promise.all(spans.map((s, k) => s === undefined ? sending : this.#endAttempt(s, (batch[k] as BatchItem).event, sending))).then((rs) => rs[0] as DispatchResult)
+      if (spans.every((s) => s === undefined || s.recording === false)) return sending
+      return Promise.all(spans.map((s, k) => s === undefined || s.recording === false ? sending : this.#endAttempt(s, (batch[k] as BatchItem).event, sending))).then((rs) => rs[0] as DispatchResult)
     }, signal)
     const { result, attempts } = retried
     if (this.#leftByStop(retried)) return items.map(() => 'leave')

@@ -1,8 +1,9 @@
 /**
- * The OTLP/HTTP (JSON) traces receiver of bench/tracing/run.ts, in its own process: parses each export, counts
+ * The OTLP/HTTP (JSON or protobuf) traces receiver of bench/tracing/run.ts, in its own process: parses each export, counts
  * its spans, answers 200. Reports the count over IPC on request.
  */
 import { createServer } from 'node:http'
+import { parseTraceRequest } from '../../test/helpers/otlpProtobuf.js'
 
 let spans = 0
 let requests = 0
@@ -11,7 +12,7 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c))
   req.on('end', () => {
     requests++
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: unknown[] }> }> }
+    const body = parseTraceRequest(req.headers['content-type'], Buffer.concat(chunks)) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: unknown[] }> }> }
     for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
   })

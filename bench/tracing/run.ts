@@ -1,7 +1,8 @@
 /**
  * Tracing cost, side by side in one run: `iotless adapter` processes on one Mosquitto (its own, on a
- * free port), identical but for tracing: off, OpenTelemetry at 100% sampling (export from the worker thread,
- * and from the main thread), at 1%, each exporting over
+ * free port), identical but for tracing: off, the SDK engine at 100% sampling, the compact engine at 100%
+ * and at 1% (more with BENCH_MODES: the SDK at 1%, the SDK exporting from the main thread, compact with
+ * OTLP JSON), each exporting over
  * OTLP/HTTP to a local receiver (otlpSink.ts, its own process). Each adapter sends to a knative target -> the
  * minimal HTTP sink of bench/adapter (receiver.ts, its own process). QoS 1.
  *
@@ -11,7 +12,7 @@
  * take turns, round after round (off, 100%, 1%, off, ...), so machine load drifts over all of them alike;
  * the median of the rounds is reported. Fixed rate: BENCH_RATE messages/s for BENCH_RATE_SECONDS; the
  * adapter's CPU time per 1000 messages (from /proc) and latency percentiles, publish -> sink.
- * Results go to stdout and to the `## Tracing` section of bench/RESULTS.md.
+ * Results go to stdout and to the `## Tracing: engines side by side` section of bench/RESULTS.md.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -57,18 +58,24 @@ class Child {
 interface Mode { name: string; tracing: Record<string, unknown> | undefined; root?: string }
 const ALL_MODES: Mode[] = [
   { name: 'off', tracing: { enabled: false, recent: 0 } },
-  { name: 'OTel 100%', tracing: { enabled: true, sampleRatio: 1, recent: 0 } },
-  { name: 'OTel 100%, export on the main thread', tracing: { enabled: true, sampleRatio: 1, recent: 0, exportThread: 'main' } },
-  { name: 'OTel 1%', tracing: { enabled: true, sampleRatio: 0.01, recent: 0 } }
+  { name: 'SDK 100%', tracing: { enabled: true, sampleRatio: 1, recent: 0, engine: 'sdk' } },
+  { name: 'compact 100%', tracing: { enabled: true, sampleRatio: 1, recent: 0, engine: 'compact' } },
+  { name: 'compact 1%', tracing: { enabled: true, sampleRatio: 0.01, recent: 0, engine: 'compact' } },
+  { name: 'SDK 1%', tracing: { enabled: true, sampleRatio: 0.01, recent: 0, engine: 'sdk' } },
+  { name: 'SDK 100%, export on the main thread', tracing: { enabled: true, sampleRatio: 1, recent: 0, engine: 'sdk', exportThread: 'main' } },
+  { name: 'compact 100%, OTLP JSON', tracing: { enabled: true, sampleRatio: 1, recent: 0, engine: 'compact', protocol: 'http/json' } }
 ]
 // Side by side with other builds (a checkout, built, e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked, tsc):
 // BENCH_PRE_TRACING=DIR the adapter from before tracing existed (no tracing section in its config: its schema has none);
 // BENCH_BEFORE=DIR an earlier tracing implementation, at 100% sampling.
 if (process.env.BENCH_PRE_TRACING !== undefined) ALL_MODES.push({ name: `before tracing (${process.env.BENCH_PRE_TRACING_LABEL ?? path.basename(process.env.BENCH_PRE_TRACING)})`, tracing: undefined, root: process.env.BENCH_PRE_TRACING })
 if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `OTel 100%, ${process.env.BENCH_BEFORE_LABEL ?? path.basename(process.env.BENCH_BEFORE)}`, tracing: { enabled: true, sampleRatio: 1, recent: 0 }, root: process.env.BENCH_BEFORE })
-// BENCH_MODES=0,1 runs some of them (profiling); BENCH_CPU_PROF=DIR starts each adapter under --cpu-prof.
-const MODES = process.env.BENCH_MODES === undefined ? ALL_MODES : process.env.BENCH_MODES.split(',').map((k) => ALL_MODES[Number(k)] as Mode)
+// BENCH_MODES=0,1 runs some of them (default 0,1,2,3: off, SDK 100%, compact 100%, compact 1%; the extra
+// builds above are appended, BENCH_MODES names them by their index too); BENCH_CPU_PROF=DIR starts each adapter under --cpu-prof.
+const DEFAULT_MODES = [0, 1, 2, 3, ...ALL_MODES.map((_, k) => k).filter((k) => k >= 7)]
+const MODES = (process.env.BENCH_MODES === undefined ? DEFAULT_MODES : process.env.BENCH_MODES.split(',').map(Number)).map((k) => ALL_MODES[k] as Mode)
 const CPU_PROF = process.env.BENCH_CPU_PROF
+const HEADING = 'Tracing: engines side by side'
 
 async function startMosquitto (): Promise<{ url: string; child: ChildProcess }> {
   const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) }) })
@@ -187,31 +194,33 @@ async function main (): Promise<void> {
     const loadAfter = os.loadavg()
     const base = median(sat[0] as number[])
     const baseSatCpu = median(satCpu[0] as number[])
+    // The same ratio, round by round (each mode against off in the same round): less exposed to the load drifting between rounds.
+    const roundRatios = (k: number): string => (satCpu[k] ?? []).map((x, r) => (x / ((satCpu[0] ?? [])[r] as number)).toFixed(2)).join(', ')
     const baseCpu = median((fixed[0] ?? []).map((f) => f.cpuPer1000))
     const rows = MODES.map((m, k) => {
       const s = median(sat[k] as number[])
       const f = fixed[k] ?? []
       const cpu = median(f.map((x) => x.cpuPer1000))
       const sc = median(satCpu[k] as number[])
-      return `| ${m.name} | ${s.toFixed(0)} | ${(s / base).toFixed(3)} | ${(sat[k] ?? []).map((x) => x.toFixed(0)).join(', ')} | ${sc.toFixed(3)} | ${(sc / baseSatCpu).toFixed(3)} | ${cpu.toFixed(3)} | ${(cpu / baseCpu).toFixed(2)} | ${median(f.map((x) => x.p50)).toFixed(2)} | ${median(f.map((x) => x.p99)).toFixed(2)} | ${f.reduce((a, x) => a + x.lost, 0)} |`
+      return `| ${m.name} | ${s.toFixed(0)} | ${(s / base).toFixed(3)} | ${(sat[k] ?? []).map((x) => x.toFixed(0)).join(', ')} | ${sc.toFixed(3)} | ${(sc / baseSatCpu).toFixed(3)} | ${roundRatios(k)} | ${cpu.toFixed(3)} | ${(cpu / baseCpu).toFixed(2)} | ${median(f.map((x) => x.p50)).toFixed(2)} | ${median(f.map((x) => x.p99)).toFixed(2)} | ${f.reduce((a, x) => a + x.lost, 0)} |`
     })
     const section = [
-      '## Tracing',
+      `## ${HEADING}`,
       '',
       `\`npm run bench:tracing\` (BENCH_MESSAGES=${MESSAGES} BENCH_ROUNDS=${ROUNDS} BENCH_RATE=${RATE} BENCH_RATE_SECONDS=${RATE_SECONDS}), ${new Date().toISOString().slice(0, 10)}, Node ${process.versions.node}, ${os.cpus().length} cores.`,
       `${MODES.length} \`iotless adapter\` processes, identical but for \`tracing\` (${MODES.map((m) => m.name).join('; ')}; the dashboard ring off in all), on one Mosquitto 2 of the bench's own,`,
-      'each sending QoS 1 messages to a knative target (the minimal HTTP sink of bench/adapter, its own process); spans exported over OTLP/HTTP JSON to a local receiver',
+      'each sending QoS 1 messages to a knative target (the minimal HTTP sink of bench/adapter, its own process); spans exported over OTLP/HTTP (the SDK engine: JSON; compact: protobuf unless it says JSON) to a local receiver',
       '(bench/tracing/otlpSink.ts, its own process, which parses every export). The modes take turns within each round; medians of the rounds.',
       '',
-      '| tracing | saturation msg/s (median) | vs off | rounds | CPU s per 1000 msgs at saturation | vs off | CPU s per 1000 msgs at fixed rate | vs off | p50 ms | p99 ms | lost |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      '| tracing | saturation msg/s (median) | vs off | rounds | CPU s per 1000 msgs at saturation | vs off | vs off, round by round | CPU s per 1000 msgs at fixed rate | vs off | p50 ms | p99 ms | lost |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
       `Spans received by the OTLP receiver: ${spans.spans} in ${spans.requests} exports (3 per traced message: receive, route match, one dispatch attempt; the sink answers with no reply, so there is no reply publish). CPU s: the adapter process's user + system time (all its threads, the export worker's included), from /proc.`,
       `Load average (1, 5, 15 min) before ${loadBefore.map((x) => x.toFixed(2)).join(', ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(', ')} (other helpers share the machine: 2 cores).`
     ].join('\n')
     console.log('\n' + section)
-    writeResultsSection(repoRoot, 'Tracing', section)
+    writeResultsSection(repoRoot, HEADING, section)
   } finally {
     await pub.endAsync(true)
     for (const a of adapters) a.kill('SIGTERM')

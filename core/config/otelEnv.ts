@@ -8,6 +8,8 @@
  *   OTEL_SERVICE_NAME                      tracing.serviceName
  *   OTEL_BSP_MAX_QUEUE_SIZE                tracing.maxQueueSize
  *   OTEL_EXPORTER_OTLP_TRACES_TIMEOUT      tracing.exportTimeoutMs
+ *   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,    tracing.protocol, when http/protobuf or http/json (grpc is not spoken:
+ *   OTEL_EXPORTER_OTLP_PROTOCOL            left at the default, not refused, as another program's setting)
  * A value that is not a number where one is expected is kept as text, so validation names the field.
  */
 export function applyOtelEnv (raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
@@ -33,6 +35,8 @@ export function applyOtelEnv (raw: Record<string, unknown>, env: NodeJS.ProcessE
   if (env.OTEL_SERVICE_NAME !== undefined && env.OTEL_SERVICE_NAME !== '') put('serviceName', env.OTEL_SERVICE_NAME, 'OTEL_SERVICE_NAME')
   if (env.OTEL_BSP_MAX_QUEUE_SIZE !== undefined) put('maxQueueSize', num(env.OTEL_BSP_MAX_QUEUE_SIZE), 'OTEL_BSP_MAX_QUEUE_SIZE')
   if (env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT !== undefined) put('exportTimeoutMs', num(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT), 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT')
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL)?.trim()
+  if (protocol === 'http/protobuf' || protocol === 'http/json') put('protocol', protocol, env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL')
   if (used.length > 0) raw.tracing = section
   return used
 }

@@ -367,7 +367,15 @@ export const configSchema = z.strictObject({
     maxQueueSize: z.int().min(1).max(1_000_000).default(2048),
     exportTimeoutMs: z.int().min(1).default(10_000),
     /** Where the adapter serialises and posts its spans: a worker thread (off the message-handling thread) or that thread itself (one core). */
-    exportThread: z.enum(['worker', 'main']).default('worker')
+    exportThread: z.enum(['worker', 'main']).default('worker'),
+    /**
+     * How the adapter records its spans: `compact` (flat records, OTLP JSON encoded and posted by a worker
+     * thread: core/tracing/compactTracer.ts) or `sdk` (OpenTelemetry SDK spans, exported as `exportThread` says).
+     * Function processes and the proxy use the SDK either way.
+     */
+    engine: z.enum(['compact', 'sdk']).default('compact'),
+    /** The compact engine's OTLP/HTTP encoding (the SDK engine and the functions' processes send JSON). */
+    protocol: z.enum(['http/protobuf', 'http/json']).default('http/protobuf')
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')

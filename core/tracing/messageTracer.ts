@@ -9,6 +9,8 @@ export type SpanAttributes = Record<string, string | number | boolean>
 export interface StageSpan {
   /** The W3C traceparent that makes a downstream span (the function's) a child of this one; none: do not propagate. */
   readonly traceparent?: string | undefined
+  /** false: not recorded (sampled out); `set` and `end` do nothing, the caller may skip them. Absent: recorded. */
+  readonly recording?: boolean
   set(key: string, value: string | number | boolean): void
   end(error?: string): void
 }
@@ -17,6 +19,8 @@ export interface StageSpan {
 export interface MessageSpan {
   /** The W3C traceparent of this message's span (the incoming one's trace, this span as parent). */
   readonly traceparent: string
+  /** false: not recorded (sampled out): its stages only hand on its context. Absent: recorded. */
+  readonly recording?: boolean
   stage(name: string, attributes?: SpanAttributes): StageSpan
   set(key: string, value: string | number | boolean): void
   /** The message's outcome: `ack` or `leave`, or `unrouted`. */
@@ -45,11 +49,13 @@ export function teeTracers (a: MessageTracer, b: MessageTracer): MessageTracer {
       const y = b.begin(msg)
       return {
         get traceparent () { return y.traceparent },
+        // Recorded when either records (the dashboard's ring always does).
+        recording: x.recording !== false || y.recording !== false,
         set: (k, v) => { x.set(k, v); y.set(k, v) },
         stage (name, attributes) {
           const p = x.stage(name, attributes)
           const q = y.stage(name, attributes)
-          return { traceparent: q.traceparent, set: (k, v) => { p.set(k, v); q.set(k, v) }, end: (e) => { p.end(e); q.end(e) } }
+          return { traceparent: q.traceparent, recording: p.recording !== false || q.recording !== false, set: (k, v) => { p.set(k, v); q.set(k, v) }, end: (e) => { p.end(e); q.end(e) } }
         },
         end: (o) => { x.end(o); y.end(o) }
       }

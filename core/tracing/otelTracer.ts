@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { IotlessError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
@@ -13,6 +14,8 @@ export interface OtelSettings {
   /** The adapter's export: from a worker thread (default) or from the message-handling thread. */
   exportThread?: 'worker' | 'main' | undefined
   scheduledDelayMs: number
+  /** The compact engine's OTLP encoding (the SDK's exporter sends JSON). */
+  protocol?: 'http/protobuf' | 'http/json' | undefined
 }
 
 export interface OtelCounters {
@@ -39,6 +42,18 @@ export interface OtelTracing {
  */
 /** The OpenTelemetry packages tracing loads (optional peer dependencies of iotless). */
 export const OTEL_PACKAGES = ['@opentelemetry/api', '@opentelemetry/core', '@opentelemetry/exporter-trace-otlp-http', '@opentelemetry/resources', '@opentelemetry/sdk-trace-base', '@opentelemetry/semantic-conventions'] as const
+
+/**
+ * Stops start-up with TRACING_SDK_MISSING and the install line when the SDK is not installed; resolves it
+ * without loading it (the compact engine's adapter does not load it; the functions' processes do).
+ */
+export function requireOtelSdk (): void {
+  try {
+    createRequire(import.meta.url).resolve('@opentelemetry/sdk-trace-base')
+  } catch (err) {
+    throw new IotlessError('TRACING_SDK_MISSING', `tracing.enabled needs the OpenTelemetry SDK, which is not installed; run \`npm install ${OTEL_PACKAGES.join(' ')}\``, { cause: err })
+  }
+}
 
 /**
  * The SDK, loaded now, with a provider exporting through a bounded, counted queue: from a worker thread
@@ -161,8 +176,8 @@ export async function startOtelTracing (s: OtelSettings, log: Logger, counters?:
         // Not sampled: with parent-based sampling its stages would not be recorded either. The message's
         // context goes on as it is (flags 00, so downstream does not record), and no further span is made.
         const tp = traceparentOf(root)
-        const none: StageSpan = { traceparent: tp, set () {}, end () {} }
-        return { traceparent: tp ?? '', set () {}, stage: () => none, end () {} }
+        const none: StageSpan = { traceparent: tp, recording: false, set () {}, end () {} }
+        return { traceparent: tp ?? '', recording: false, set () {}, stage: () => none, end () {} }
       }
       const rootCtx = api.trace.setSpan(parentCtx, root)
       return {

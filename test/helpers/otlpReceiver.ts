@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http'
+import { parseTraceRequest } from './otlpProtobuf.js'
 
 /** One span as an OTLP/HTTP JSON export carries it, with the service that sent it. */
 export interface ReceivedSpan {
@@ -27,7 +28,7 @@ function attrs (list: OtlpAttr[] | undefined): Record<string, string | number | 
   return out
 }
 
-/** A local OTLP/HTTP (JSON) traces receiver on loopback, port 0: what a collector would get. */
+/** A local OTLP/HTTP (JSON or protobuf) traces receiver on loopback, port 0: what a collector would get. */
 export async function startOtlpReceiver (opts: { keep?: boolean } = {}): Promise<{ url: string; spans: ReceivedSpan[]; requests: number; close: () => Promise<void> }> {
   const spans: ReceivedSpan[] = []
   const state = { requests: 0 }
@@ -38,7 +39,7 @@ export async function startOtlpReceiver (opts: { keep?: boolean } = {}): Promise
       state.requests++
       if (req.method !== 'POST' || req.url !== '/v1/traces') { res.writeHead(404).end(); return }
       if (opts.keep !== false) {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpBody
+        const body = parseTraceRequest(req.headers['content-type'], Buffer.concat(chunks)) as OtlpBody
         for (const rs of body.resourceSpans ?? []) {
           const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '')
           for (const ss of rs.scopeSpans ?? []) {

@@ -101,3 +101,47 @@ t.test('incomingTraceparent: user property first, then a structured event; nothi
   t.equal(incomingTraceparent(msg({ payload: Buffer.from('{"specversion":"1.0","traceparent":'), properties: undefined })), undefined, 'broken JSON')
   t.equal(incomingTraceparent(msg({ payload: Buffer.from('{"specversion":"1.0","traceparent":5}'), properties: undefined })), undefined, 'not a string')
 })
+
+t.test('a single-target route keeps no open attempt entry (only a placement reports tiers)', async (t) => {
+  const h = harness([])
+  let openDuring = -1
+  const sent = h.sent
+  // Observed from inside the dispatch: the attempt is running.
+  const orig = sent.push.bind(sent)
+  sent.push = (...e: OutgoingEvent[]) => { openDuring = h.attemptSpans.size; return orig(...e) }
+  await settle(h, h.pipeline.handle(msg()))
+  t.equal(openDuring, 0, 'no entry while it ran')
+  t.equal(h.traces.recent()[0]?.spans.filter((s) => s.name === 'dispatch').length, 1, 'the attempt span is still recorded')
+  const p = harness([], 'placement')
+  let placedDuring = -1
+  const porig = p.sent.push.bind(p.sent)
+  p.sent.push = (...e: OutgoingEvent[]) => { placedDuring = p.attemptSpans.size; return porig(...e) }
+  await settle(p, p.pipeline.handle(msg()))
+  t.equal(placedDuring, 1, 'a placement\'s attempt is open while it runs')
+})
+
+t.test('a message sampled out: its context goes on (flags 00), no attempt span is made or ended', async (t) => {
+  const config = configSchema.parse({ routes: [{ topic: 'r/{dev}', function: 'f' }] })
+  const sent: OutgoingEvent[] = []
+  const target: Target = { kind: 'test', async dispatch (_fn, event) { sent.push(event); return { status: 'ok' } }, async close () {} }
+  const stages: string[] = []
+  const tracer = {
+    begin: () => ({
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00',
+      recording: false,
+      set () {},
+      stage (name: string) {
+        stages.push(name)
+        // The attempt's span is neither annotated nor ended (no wrapper around the dispatch for it).
+        const attempt = name === 'dispatch'
+        return { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', recording: false, set () { if (attempt) t.fail('set on an attempt that is not recorded') }, end () { if (attempt) t.fail('end of an attempt that is not recorded') } }
+      },
+      end () {}
+    })
+  }
+  const clock = new ManualClock(1000)
+  const pipeline = new MessagePipeline(pipelineOptions({ routes: new RouteTable(config.routes), targets: new Map([['local', target]]), retryBaseMs: 100, deadLetterTopic: '', publisher: { protocolVersion: 5, async publish () {} }, clock, log: memoryLog('error').log, tracer, attemptSpans: new AttemptSpans() }))
+  t.equal(await pipeline.handle(msg()), 'ack')
+  t.equal(sent[0]?.attributes.traceparent, '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00', 'the unsampled context goes to the function')
+  t.same(stages, ['route match', 'dispatch'])
+})

@@ -29,3 +29,25 @@ t.test('a bad number is left for validation, which names the field', async (t) =
   t.notOk(r.success)
   t.match(JSON.stringify(r.error?.issues), /"tracing","sampleRatio"/)
 })
+
+t.test('the OTLP protocol variables set tracing.protocol when they name one the compact engine speaks', async (t) => {
+  const raw: Record<string, unknown> = {}
+  t.same(applyOtelEnv(raw, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), ['OTEL_EXPORTER_OTLP_PROTOCOL'])
+  t.same(raw.tracing, { protocol: 'http/json' })
+  const raw2: Record<string, unknown> = {}
+  applyOtelEnv(raw2, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })
+  t.same(raw2.tracing, { protocol: 'http/protobuf' }, 'the traces one wins')
+  const grpc: Record<string, unknown> = {}
+  t.same(applyOtelEnv(grpc, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), [], 'grpc: another program\'s setting, left alone')
+  t.match(configSchema.parse(grpc).tracing, { engine: 'compact', protocol: 'http/protobuf' }, 'the defaults')
+})
+
+t.test('tracing.engine and tracing.protocol are validated, naming the field', async (t) => {
+  const r = configSchema.safeParse({ tracing: { engine: 'fast' } })
+  t.notOk(r.success)
+  t.match(JSON.stringify(r.error?.issues), /"tracing","engine"/)
+  const p = configSchema.safeParse({ tracing: { protocol: 'grpc' } })
+  t.notOk(p.success)
+  t.match(JSON.stringify(p.error?.issues), /"tracing","protocol"/)
+  t.match(configSchema.parse({ tracing: { engine: 'sdk' } }).tracing, { engine: 'sdk' })
+})

@@ -1,5 +1,6 @@
 // Tracing off costs nothing to load: a stack started with tracing.enabled false imports no @opentelemetry
-// module, nor does `iotless fn serve` with no tracing variables; with it on, they do (so the check can fail).
+// module, nor does `iotless fn serve` with no tracing variables; with it on, they do (so the check can fail),
+// except the compact engine (the default), whose adapter loads none.
 import t, { type Test } from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
@@ -33,9 +34,15 @@ t.test('tracing off: no OpenTelemetry module is loaded', async (t) => {
   t.same(loaded.filter((u) => u.includes('@opentelemetry') || u.includes('otelTracer')), [])
 })
 
-t.test('tracing on: the SDK is loaded', async (t) => {
-  const loaded = modulesLoadedByStack(t, { enabled: true, endpoint: 'http://127.0.0.1:9/v1/traces' })
+t.test('tracing on, engine sdk: the SDK is loaded', async (t) => {
+  const loaded = modulesLoadedByStack(t, { enabled: true, endpoint: 'http://127.0.0.1:9/v1/traces', engine: 'sdk' })
   t.ok(loaded.some((u) => u.includes('@opentelemetry/sdk-trace-base')), 'sdk-trace-base')
+})
+
+t.test('tracing on, engine compact (the default): the compact tracer, and no OpenTelemetry module in the adapter\'s process', async (t) => {
+  const loaded = modulesLoadedByStack(t, { enabled: true, endpoint: 'http://127.0.0.1:9/v1/traces' })
+  t.ok(loaded.some((u) => u.includes('/dist/core/tracing/compactTracer.js')), 'compactTracer')
+  t.same(loaded.filter((u) => u.includes('@opentelemetry')), [])
 })
 
 /** The modules `iotless fn serve` loads until it is ready, with `env` added to its environment. */

@@ -1,0 +1,336 @@
+import { performance } from 'node:perf_hooks'
+import type { Logger } from '../log.js'
+import { hex8, IdPool } from './idPool.js'
+import { OTLP_KIND, type FromCompactWorker, type RecordValue, type ToCompactWorker } from './compactRecord.js'
+import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
+import type { OtelCounters, OtelSettings, OtelTracing } from './otelTracer.js'
+import { OtlpProtoWriter } from './otlpProtobuf.js'
+
+const SCOPE = 'iotless-adapter'
+
+/** Where a batch goes: the export worker (compactExport.ts), or a test's stand-in. */
+export interface CompactTransport {
+  post(m: ToCompactWorker, transfer?: ArrayBuffer[]): void
+  /** Called with each of the worker's answers. */
+  onMessage(f: (m: FromCompactWorker) => void): void
+  /** Keeps the process alive while it drains (shutdown), or not. */
+  ref(on: boolean): void
+  terminate(): Promise<void>
+}
+
+export interface CompactOptions {
+  /** Spans sent at once, at most. */
+  maxBatchSize?: number
+  /** Random bytes for ids (tests); default crypto.randomFillSync. */
+  fill?: (b: Uint32Array) => void
+  /** ms since the epoch (tests); default performance.timeOrigin + performance.now(). */
+  now?: () => number
+}
+
+const W3C = /^\s?((?!ff)[\da-f]{2})-((?![0]{32})[\da-f]{32})-((?![0]{16})[\da-f]{16})-([\da-f]{2})(-.*)?\s?$/
+
+/** A W3C traceparent as OpenTelemetry's W3CTraceContextPropagator reads it; undefined: none or invalid. */
+export function parseParent (tp: string | undefined): { traceId: string; spanId: string; sampled: boolean } | undefined {
+  if (tp === undefined) return undefined
+  const m = W3C.exec(tp)
+  if (m === null || (m[1] === '00' && m[5] !== undefined)) return undefined
+  return { traceId: m[2] as string, spanId: m[3] as string, sampled: (parseInt(m[4] as string, 16) & 1) === 1 }
+}
+
+const origin = performance.timeOrigin
+const wallNow = (): number => origin + performance.now()
+
+/**
+ * The adapter's spans without the SDK's span objects (`tracing.engine: compact`, docs/tracing.md): the same
+ * spans, names, attributes, kinds, statuses and parent links as the SDK engine (otelTracer.ts), the same
+ * parent-based sampling (a remote parent's decision is followed; a new trace is sampled by OpenTelemetry's
+ * TraceIdRatioBased rule on its trace id), and the same W3C traceparent handed on. A finished span is
+ * appended to one flat array of plain values (compactRecord.ts); a batch goes to the export worker as that
+ * array, which encodes OTLP/HTTP JSON (otlpJson.ts) and posts it. Ids come from a pool of random bytes made
+ * hex once (idPool.ts). A message that is not sampled costs one small object: its traceparent is built only
+ * if something reads it. The queue is bounded as the SDK engine's: while `maxQueueSize` spans wait for their
+ * export's outcome new ones are dropped, counted and logged once; a failed export is counted and logged once.
+ */
+export class CompactTracer implements MessageTracer {
+  readonly ids: IdPool
+  readonly now: () => number
+  readonly #s: OtelSettings
+  readonly #log: Logger
+  readonly #counters: OtelCounters | undefined
+  readonly #transport: CompactTransport
+  readonly #maxBatch: number
+  /** http/protobuf: spans written as bytes as they end; http/json: as flat records, encoded by the worker. */
+  readonly #proto: OtlpProtoWriter | undefined
+  /** 2^32 * ratio, as TraceIdRatioBasedSampler's bound. */
+  readonly #bound: number
+  records: RecordValue[] = []
+  length = 0
+  #inBatch = 0
+  #timer: NodeJS.Timeout | undefined
+  #pending = 0
+  #dropped = 0
+  #warnedDrop = false
+  #warnedFail = false
+  #closed = false
+  #idle: Array<() => void> = []
+
+  constructor (s: OtelSettings, log: Logger, counters: OtelCounters | undefined, transport: CompactTransport, o: CompactOptions = {}) {
+    this.#s = s
+    this.#log = log
+    this.#counters = counters
+    this.#transport = transport
+    // Each export costs about a millisecond of CPU (the hand-over, the worker's wake-up, the HTTP request),
+    // whatever its size: batches of up to 1024 spans (the SDK's default is 512), half the queue at most, so
+    // that one batch can be in flight while the next fills.
+    this.#maxBatch = o.maxBatchSize ?? Math.max(1, Math.min(1024, Math.floor(s.maxQueueSize / 2)))
+    this.#proto = (s.protocol ?? 'http/protobuf') === 'http/protobuf' ? new OtlpProtoWriter(s.serviceName, SCOPE) : undefined
+    this.ids = new IdPool(4096, o.fill)
+    this.now = o.now ?? wallNow
+    const r = s.sampleRatio
+    this.#bound = r >= 1 ? 0x100000000 : r <= 0 ? 0 : Math.floor(r * 0xffffffff)
+    transport.onMessage((m) => { if (m.type === 'done') this.#done(m.n, m.ok, m.error) })
+  }
+
+  /** Spans dropped because the queue was full. */
+  get droppedSpans (): number { return this.#dropped }
+
+  begin (msg: InboundForTrace): MessageSpan {
+    const ids = this.ids
+    const parent = parseParent(msg.traceparent)
+    if (parent !== undefined && !parent.sampled) return new UnsampledSpan(parent.traceId, undefined, ids.next(), ids.next())
+    if (parent !== undefined) {
+      const tp = parent.traceId
+      const t: TraceIds = { t0: parseInt(tp.slice(0, 8), 16), t1: parseInt(tp.slice(8, 16), 16), t2: parseInt(tp.slice(16, 24), 16), t3: parseInt(tp.slice(24, 32), 16), hex: tp }
+      const ps = parent.spanId
+      return new RootSpan(this, msg, t, ids.next(), ids.next(), true, parseInt(ps.slice(0, 8), 16), parseInt(ps.slice(8, 16), 16), this.now())
+    }
+    const t0 = ids.next()
+    const t1 = ids.next()
+    const t2 = ids.next()
+    const t3 = ids.next()
+    // OpenTelemetry's TraceIdRatioBased rule: the xor of the trace id's four 32-bit words against ratio * 2^32.
+    const sampled = this.#bound === 0x100000000 || (this.#bound !== 0 && ((t0 ^ t1 ^ t2 ^ t3) >>> 0) < this.#bound)
+    const t: TraceIds = { t0, t1, t2, t3, hex: undefined }
+    if (!sampled) return new UnsampledSpan(undefined, t, ids.next(), ids.next())
+    return new RootSpan(this, msg, t, ids.next(), ids.next(), false, 0, 0, this.now())
+  }
+
+  /** A finished span: appended to the batch, or dropped (queue full, or stopped). `fixed` is read now, not kept. */
+  write (name: string, nameSuffix: string, kind: number, t: TraceIds, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number, end: number, code: number, message: string, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[]): void {
+    if (this.#closed) return
+    if (this.#pending >= this.#s.maxQueueSize) {
+      this.#dropped++
+      this.#counters?.dropped(1)
+      if (!this.#warnedDrop) {
+        this.#warnedDrop = true
+        this.#log.warn({ code: 'TRACING_QUEUE_FULL', endpoint: this.#s.endpoint, maxQueueSize: this.#s.maxQueueSize }, 'tracing: export queue full, spans are dropped (logged once; iotless_trace_spans_dropped_total counts them)')
+      }
+      return
+    }
+    this.#pending++
+    if (this.#proto !== undefined) this.#proto.span(name, nameSuffix, kind, t, s0, s1, hasParent, p0, p1, start, end, code, message, fixed, kv)
+    else this.#record(nameSuffix === '' ? name : name + nameSuffix, kind, traceHex(t), hex8(s0) + hex8(s1), hasParent ? hex8(p0) + hex8(p1) : '', start, end, code, message, fixed, kv)
+    if (++this.#inBatch >= this.#maxBatch) this.#send()
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => { this.#send() }, this.#s.scheduledDelayMs)
+      this.#timer.unref()
+    }
+  }
+
+  #record (name: string, kind: number, traceId: string, spanId: string, parentId: string, start: number, end: number, code: number, message: string, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[]): void {
+    const r = this.records
+    let w = this.length
+    r[w++] = name; r[w++] = kind; r[w++] = traceId; r[w++] = spanId; r[w++] = parentId
+    r[w++] = start; r[w++] = end; r[w++] = code; r[w++] = message
+    const nf = fixed === undefined ? 0 : fixed.length
+    r[w++] = (nf + kv.length) / 2
+    for (let k = 0; k < nf; k++) r[w++] = (fixed as RecordValue[])[k] as RecordValue
+    for (let k = 0; k < kv.length; k++) r[w++] = kv[k] as RecordValue
+    this.length = w
+  }
+
+  #send (): void {
+    if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
+    if (this.#inBatch === 0) return
+    const n = this.#inBatch
+    this.#inBatch = 0
+    if (this.#proto !== undefined) {
+      // The request's bytes move to the worker (transferred, not copied).
+      const b = this.#proto.finish()
+      this.#transport.post({ type: 'proto', buffer: b.buffer, start: b.start, end: b.end, n }, [b.buffer])
+      return
+    }
+    // A structured clone of plain values (the tail a bigger batch left is cut first); the array is then
+    // reused: its old values are overwritten.
+    this.records.length = this.length
+    this.#transport.post({ type: 'records', records: this.records, length: this.length, n })
+    this.length = 0
+  }
+
+  async forceFlush (waitMs = this.#s.exportTimeoutMs + 1000): Promise<void> {
+    this.#send()
+    if (this.#pending === 0) return
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, waitMs))
+      this.#idle.push(() => { clearTimeout(t); resolve() })
+    })
+  }
+
+  /** Exports what is queued and stops the worker, within one export timeout (+1 s) in all. */
+  async shutdown (): Promise<void> {
+    if (this.#closed) return
+    const deadline = Date.now() + this.#s.exportTimeoutMs + 1000
+    this.#transport.ref(true)
+    await this.forceFlush(deadline - Date.now())
+    this.#closed = true
+    const closed = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, deadline - Date.now()))
+      this.#transport.onMessage((m) => { if (m.type === 'closed') { clearTimeout(t); resolve() } })
+    })
+    this.#transport.post({ type: 'shutdown' })
+    await closed
+    await this.#transport.terminate()
+  }
+
+  #done (n: number, ok: boolean, error: string | undefined): void {
+    this.#pending -= n
+    if (ok) this.#counters?.exported(n)
+    else {
+      this.#counters?.failed(n)
+      if (!this.#warnedFail) {
+        this.#warnedFail = true
+        this.#log.warn({ code: 'TRACING_EXPORT_FAILED', endpoint: this.#s.endpoint, err: error }, 'tracing: spans could not be exported (logged once; iotless_trace_spans_failed_total counts them)')
+      }
+    }
+    if (this.#pending <= 0) for (const f of this.#idle.splice(0)) f()
+  }
+}
+
+/** Sets `key` in a flat key, value list (the last value wins, as Span.setAttribute); undefined and null are ignored, as the SDK does. */
+function setKv (kv: RecordValue[], key: string, value: RecordValue | undefined | null): void {
+  if (value === undefined || value === null) return
+  for (let k = 0; k < kv.length; k += 2) if (kv[k] === key) { kv[k + 1] = value; return }
+  kv.push(key, value)
+}
+
+/** A trace id: its four 32-bit words (big-endian order), and its hex once made. */
+export interface TraceIds { t0: number; t1: number; t2: number; t3: number; hex: string | undefined }
+
+function traceHex (t: TraceIds): string { return (t.hex ??= hex8(t.t0) + hex8(t.t1) + hex8(t.t2) + hex8(t.t3)) }
+
+/** Not sampled: the message and all its stages hand on one context (flags 00), built only when read. */
+class UnsampledSpan implements MessageSpan, StageSpan {
+  readonly #traceHex: string | undefined
+  readonly #trace: TraceIds | undefined
+  readonly #s0: number
+  readonly #s1: number
+  #tp: string | undefined
+  constructor (traceHex: string | undefined, trace: TraceIds | undefined, s0: number, s1: number) { this.#traceHex = traceHex; this.#trace = trace; this.#s0 = s0; this.#s1 = s1 }
+  get traceparent (): string { return (this.#tp ??= `00-${this.#traceHex ?? traceHex(this.#trace as TraceIds)}-${hex8(this.#s0)}${hex8(this.#s1)}-00`) }
+  get recording (): boolean { return false }
+  stage (): StageSpan { return this }
+  set (): void {}
+  end (): void {}
+}
+
+const LEFT = 'left to the broker to deliver again'
+
+class RootSpan implements MessageSpan {
+  readonly t: CompactTracer
+  readonly trace: TraceIds
+  readonly s0: number
+  readonly s1: number
+  readonly #hasParent: boolean
+  readonly #p0: number
+  readonly #p1: number
+  readonly #start: number
+  readonly #topic: string
+  readonly #qos: number
+  readonly #size: number
+  readonly #kv: RecordValue[] = []
+  #tp: string | undefined
+  #done = false
+
+  constructor (t: CompactTracer, msg: InboundForTrace, trace: TraceIds, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number) {
+    this.t = t
+    this.trace = trace
+    this.s0 = s0
+    this.s1 = s1
+    this.#hasParent = hasParent
+    this.#p0 = p0
+    this.#p1 = p1
+    this.#start = start
+    this.#topic = msg.topic
+    this.#qos = msg.qos
+    this.#size = msg.payload.length
+  }
+
+  get traceparent (): string { return (this.#tp ??= `00-${traceHex(this.trace)}-${hex8(this.s0)}${hex8(this.s1)}-01`) }
+
+  set (key: string, value: string | number | boolean): void { if (!this.#done) setKv(this.#kv, key, value) }
+
+  stage (name: string, attributes?: SpanAttributes): StageSpan {
+    const kind = name === 'dispatch' ? OTLP_KIND.client : name === 'reply publish' || name === 'dead letter' ? OTLP_KIND.producer : OTLP_KIND.internal
+    return new Stage(this, name, kind, attributes)
+  }
+
+  end (outcome: string): void {
+    if (this.#done) return
+    this.#done = true
+    setKv(this.#kv, 'iotless.outcome', outcome)
+    const leave = outcome === 'leave'
+    // The receive span's fixed attributes, in one array reused by every message (write reads it at once).
+    const f = RECEIVE_FIXED
+    f[5] = this.#topic
+    f[7] = this.#qos
+    f[9] = this.#size
+    this.t.write(this.#topic, ' receive', OTLP_KIND.consumer, this.trace, this.s0, this.s1, this.#hasParent, this.#p0, this.#p1, this.#start, this.t.now(), leave ? 2 : 0, leave ? LEFT : '', f, this.#kv)
+  }
+}
+
+const RECEIVE_FIXED: RecordValue[] = ['messaging.system', 'mqtt', 'messaging.operation.type', 'receive', 'messaging.destination.name', '', 'messaging.mqtt.qos', 0, 'messaging.message.body.size', 0]
+
+class Stage implements StageSpan {
+  readonly #root: RootSpan
+  readonly #name: string
+  readonly #kind: number
+  readonly #s0: number
+  readonly #s1: number
+  readonly #start: number
+  readonly #kv: RecordValue[] = []
+  #tp: string | undefined
+  #done = false
+
+  constructor (root: RootSpan, name: string, kind: number, attributes: SpanAttributes | undefined) {
+    this.#root = root
+    this.#name = name
+    this.#kind = kind
+    const ids = root.t.ids
+    this.#s0 = ids.next()
+    this.#s1 = ids.next()
+    if (attributes !== undefined) for (const k in attributes) setKv(this.#kv, k, attributes[k] as RecordValue)
+    this.#start = root.t.now()
+  }
+
+  get traceparent (): string { return (this.#tp ??= `00-${traceHex(this.#root.trace)}-${hex8(this.#s0)}${hex8(this.#s1)}-01`) }
+
+  set (key: string, value: string | number | boolean): void { if (!this.#done) setKv(this.#kv, key, value) }
+
+  end (error?: string): void {
+    if (this.#done) return
+    this.#done = true
+    const r = this.#root
+    r.t.write(this.#name, '', this.#kind, r.trace, this.#s0, this.#s1, true, r.s0, r.s1, this.#start, r.t.now(), error === undefined ? 0 : 2, error ?? '', undefined, this.#kv)
+  }
+}
+
+/** The compact engine with its export worker (compactExport.ts): what stack.ts starts for `tracing.engine: compact`. */
+export async function startCompactTracing (s: OtelSettings, log: Logger, counters?: OtelCounters, o: CompactOptions = {}): Promise<OtelTracing> {
+  const { workerTransport } = await import('./compactExport.js')
+  const tracer = new CompactTracer(s, log, counters, workerTransport(s, log), o)
+  return {
+    tracer,
+    get droppedSpans () { return tracer.droppedSpans },
+    shutdown: () => tracer.shutdown()
+  }
+}

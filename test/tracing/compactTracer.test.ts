@@ -1,0 +1,228 @@
+// The compact engine (tracing.engine: compact) without a worker or a socket: a stand-in transport takes the
+// batches. Its OTLP protobuf and JSON are compared with what OpenTelemetry's own serialisers
+// (@opentelemetry/otlp-transformer) make of the same spans; its sampling with the SDK's TraceIdRatioBasedSampler
+// on the same trace ids; and its queue is bounded, counted and logged once as the SDK engine's.
+import t from 'tap'
+import { ROOT_CONTEXT } from '@opentelemetry/api'
+import { TraceIdRatioBasedSampler, SamplingDecision } from '@opentelemetry/sdk-trace-base'
+import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import { seededRandom } from '../../core/seededRandom.js'
+import { CompactTracer, parseParent, type CompactTransport } from '../../core/tracing/compactTracer.js'
+import type { FromCompactWorker, RecordValue, ToCompactWorker } from '../../core/tracing/compactRecord.js'
+import { otlpJsonRequest } from '../../core/tracing/otlpJson.js'
+import { fromSpanRecords } from '../../core/tracing/spanRecord.js'
+import { decodeTraceRequest, type DecodedRequest, type DecodedSpan } from '../helpers/otlpProtobuf.js'
+import { memoryLog } from '../helpers/silentLog.js'
+
+const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+
+function harness (over: { sampleRatio?: number; maxQueueSize?: number; protocol?: 'http/protobuf' | 'http/json'; seed?: number; maxBatchSize?: number } = {}) {
+  const posted: ToCompactWorker[] = []
+  let answer: ((m: FromCompactWorker) => void) | undefined
+  const transport: CompactTransport = {
+    post: (m) => { posted.push(m) },
+    onMessage: (f) => { answer ??= f },
+    ref: () => {},
+    terminate: async () => {}
+  }
+  const counts = { exported: 0, dropped: 0, failed: 0 }
+  const { log, lines } = memoryLog('warn')
+  const rnd = seededRandom(over.seed ?? 7)
+  let clock = 1_796_000_000_000.25
+  const tracer = new CompactTracer(
+    { endpoint: 'http://127.0.0.1:9/v1/traces', sampleRatio: over.sampleRatio ?? 1, serviceName: 'edge-<1>', maxQueueSize: over.maxQueueSize ?? 2048, exportTimeoutMs: 500, scheduledDelayMs: 60_000, protocol: over.protocol ?? 'http/protobuf' },
+    log,
+    { exported: (n) => { counts.exported += n }, dropped: (n) => { counts.dropped += n }, failed: (n) => { counts.failed += n } },
+    transport,
+    { fill: (w) => { for (let i = 0; i < w.length; i++) w[i] = Math.floor(rnd() * 2 ** 32) }, now: () => (clock += 1.5), maxBatchSize: over.maxBatchSize ?? 512 }
+  )
+  return { tracer, posted, counts, lines, answer: (m: FromCompactWorker) => answer?.(m), flush: () => tracer.forceFlush(0) }
+}
+
+/** What the pipeline does for a retried, answered message and for one dead-lettered and left. */
+function script (tracer: CompactTracer): { propagated: string[] } {
+  const propagated: string[] = []
+  const m = tracer.begin({ topic: 'dev/<script>"é', payload: Buffer.from('{"t":1}'), qos: 1 })
+  const match = m.stage('route match')
+  match.set('iotless.routes', 'routes[0]')
+  match.end()
+  m.set('cloudevents.event_id', 'ev-1')
+  const a1 = m.stage('dispatch', { 'iotless.route': 'routes[0]', 'iotless.target': 'local', 'faas.invoked_name': 'f', 'iotless.attempt': 1 })
+  propagated.push(a1.traceparent ?? '')
+  a1.set('iotless.retryable', true)
+  a1.set('iotless.placement.predicted_ms', 1.25)
+  a1.set('iotless.neg', -3)
+  a1.end('TARGET_HTTP_STATUS')
+  a1.set('after.end', 'ignored')
+  const a2 = m.stage('dispatch', { 'iotless.attempt': 2, 'iotless.long': 'x'.repeat(20_000) })
+  propagated.push(a2.traceparent ?? '')
+  a2.end()
+  m.stage('reply publish', { 'messaging.destination.name': 'dev/replies' }).end()
+  m.end('ack')
+  const n = tracer.begin({ topic: 'dev/2', payload: Buffer.alloc(3), qos: 0, traceparent: PARENT })
+  propagated.push(n.traceparent)
+  n.stage('dead letter', { 'error.type': 'PAYLOAD_NOT_JSON', 'iotless.reason': 'not JSON: ✓' }).end('PAYLOAD_NOT_JSON')
+  n.end('leave')
+  return { propagated }
+}
+
+/** The spans of a decoded request, without their order, ready to compare. */
+function spansOf (r: DecodedRequest): DecodedSpan[] {
+  const out: DecodedSpan[] = []
+  for (const rs of r.resourceSpans) {
+    for (const ss of rs.scopeSpans) {
+      for (const s of ss.spans) {
+        const status = s.status?.code === undefined || s.status.code === 0 ? undefined : s.status.message === undefined || s.status.message === '' ? { code: s.status.code } : { code: s.status.code, message: s.status.message }
+        const attributes = [...s.attributes].map((a) => ({ key: a.key, value: typeof a.value.intValue === 'string' ? { intValue: Number(a.value.intValue) } : a.value })).sort((a, b) => a.key.localeCompare(b.key))
+        out.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId === '' ? undefined : s.parentSpanId, name: s.name, kind: s.kind, startTimeUnixNano: String(s.startTimeUnixNano), endTimeUnixNano: String(s.endTimeUnixNano), attributes, status })
+      }
+    }
+  }
+  return out.sort((a, b) => a.spanId.localeCompare(b.spanId))
+}
+
+/** The same spans, as the SDK's ReadableSpans, rebuilt from the decoded ones (what the SDK engine would export). */
+function asReadable (spans: DecodedSpan[]) {
+  const records: unknown[] = []
+  const hr = (ns: string): [number, number] => [Number(BigInt(ns) / 1_000_000_000n), Number(BigInt(ns) % 1_000_000_000n)]
+  for (const s of spans) {
+    const attrs: Record<string, RecordValue> = {}
+    for (const a of s.attributes) attrs[a.key] = a.value.stringValue ?? a.value.boolValue ?? a.value.intValue ?? a.value.doubleValue as number
+    const st = hr(s.startTimeUnixNano)
+    const en = hr(s.endTimeUnixNano)
+    records.push(s.name, s.kind - 1, s.traceId, s.spanId, 1, s.parentSpanId ?? '', false, st[0], st[1], en[0], en[1], s.status?.code ?? 0, s.status?.message ?? '', attrs)
+  }
+  return fromSpanRecords(records, resourceFromAttributes({ 'service.name': 'edge-<1>' }), { name: 'iotless-adapter' })
+}
+
+t.test('protobuf: the same request OpenTelemetry\'s serialiser makes of the same spans', async (t) => {
+  const h = harness()
+  const { propagated } = script(h.tracer)
+  await h.flush()
+  t.equal(h.posted.length, 1, 'one batch')
+  const m = h.posted[0]
+  if (m?.type !== 'proto') { t.fail('a protobuf batch'); return }
+  const ours = decodeTraceRequest(new Uint8Array(m.buffer, m.start, m.end - m.start))
+  t.equal(m.n, 7, 'five spans of the first message, two of the second')
+  t.match(ours.resourceSpans[0], { resource: { attributes: [{ key: 'service.name', value: { stringValue: 'edge-<1>' } }] }, scopeSpans: [{ scope: { name: 'iotless-adapter' } }] })
+  const spans = spansOf(ours)
+  t.equal(spans.length, 7)
+  // Theirs: the SDK's protobuf of the same spans, decoded by the same reader.
+  const theirs = spansOf(decodeTraceRequest(ProtobufTraceSerializer.serializeRequest(asReadable(spans)) as Uint8Array))
+  t.same(ours.resourceSpans[0]?.scopeSpans[0]?.spans.length, theirs.length)
+  t.same(spans, theirs, 'field for field')
+  const byName = (n: string) => spans.filter((s) => s.name === n)
+  const root = byName('dev/<script>"é receive')[0]
+  t.ok(root, 'the receive span, its name as UTF-8')
+  t.equal(root?.kind, 5, 'consumer')
+  t.equal(root?.parentSpanId, undefined, 'a new trace')
+  t.same(Object.fromEntries(root?.attributes.map((a) => [a.key, a.value]) ?? []), {
+    'cloudevents.event_id': { stringValue: 'ev-1' },
+    'iotless.outcome': { stringValue: 'ack' },
+    'messaging.destination.name': { stringValue: 'dev/<script>"é' },
+    'messaging.message.body.size': { intValue: 7 },
+    'messaging.mqtt.qos': { intValue: 1 },
+    'messaging.operation.type': { stringValue: 'receive' },
+    'messaging.system': { stringValue: 'mqtt' }
+  })
+  const [a1, a2] = byName('dispatch').sort((x, y) => Number(x.startTimeUnixNano) - Number(y.startTimeUnixNano))
+  t.match(a1, { kind: 3, parentSpanId: root?.spanId, traceId: root?.traceId, status: { code: 2, message: 'TARGET_HTTP_STATUS' } })
+  t.same(a1?.attributes.find((a) => a.key === 'iotless.neg')?.value, { intValue: -3 }, 'a negative int64')
+  t.same(a1?.attributes.find((a) => a.key === 'iotless.placement.predicted_ms')?.value, { doubleValue: 1.25 })
+  t.same(a1?.attributes.find((a) => a.key === 'iotless.retryable')?.value, { boolValue: true })
+  t.notOk(a1?.attributes.some((a) => a.key === 'after.end'), 'nothing set after the end')
+  t.equal(a2?.attributes.find((a) => a.key === 'iotless.long')?.value.stringValue?.length, 20_000, 'a span over 16 KiB (a 3-byte length)')
+  t.equal(propagated[0], `00-${a1?.traceId}-${a1?.spanId}-01`, 'the traceparent handed on is the attempt span\'s')
+  t.equal(propagated[1], `00-${a2?.traceId}-${a2?.spanId}-01`)
+  t.match(byName('route match')[0], { kind: 1, parentSpanId: root?.spanId })
+  t.match(byName('reply publish')[0], { kind: 4, parentSpanId: root?.spanId })
+  const left = byName('dev/2 receive')[0]
+  t.match(left, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', parentSpanId: '00f067aa0ba902b7', status: { code: 2, message: 'left to the broker to deliver again' } })
+  t.equal(propagated[2], `00-4bf92f3577b34da6a3ce929d0e0e4736-${left?.spanId}-01`)
+  t.match(byName('dead letter')[0], { kind: 4, parentSpanId: left?.spanId, status: { code: 2, message: 'PAYLOAD_NOT_JSON' } })
+  t.same(byName('dead letter')[0]?.attributes.find((a) => a.key === 'iotless.reason')?.value, { stringValue: 'not JSON: ✓' })
+  const start = Number(BigInt(a1?.startTimeUnixNano ?? '0') / 1000n) / 1000
+  t.ok(Math.abs(start - 1_796_000_000_000) < 1000, `times in ns since the epoch (${a1?.startTimeUnixNano})`)
+  t.ok(BigInt(a1?.endTimeUnixNano ?? '0') > BigInt(a1?.startTimeUnixNano ?? '0'), 'end after start')
+})
+
+t.test('json: the same spans as the protobuf batch, and what OpenTelemetry\'s JSON serialiser makes of them', async (t) => {
+  const p = harness({ seed: 11 })
+  script(p.tracer)
+  await p.flush()
+  const j = harness({ seed: 11, protocol: 'http/json' })
+  script(j.tracer)
+  await j.flush()
+  const pm = p.posted[0]
+  const jm = j.posted[0]
+  if (pm?.type !== 'proto' || jm?.type !== 'records') { t.fail('one batch each'); return }
+  const fromProto = spansOf(decodeTraceRequest(new Uint8Array(pm.buffer, pm.start, pm.end - pm.start)))
+  const body = otlpJsonRequest(jm.records, jm.length, 'edge-<1>', 'iotless-adapter')
+  const fromJson = spansOf(JSON.parse(body) as DecodedRequest)
+  // JSON times are decimal ns of the same ms; protobuf's are exact to 256 ns: compared to the µs.
+  const toUs = (ns: string): number => Math.round(Number(BigInt(ns)) / 1000)
+  const us = (s: DecodedSpan) => ({ ...s, startTimeUnixNano: toUs(s.startTimeUnixNano), endTimeUnixNano: toUs(s.endTimeUnixNano) })
+  t.same(fromJson.map(us), fromProto.map(us), 'the same spans either way')
+  const sdk = JSON.parse(Buffer.from(JsonTraceSerializer.serializeRequest(asReadable(fromJson)) as Uint8Array).toString('utf8')) as DecodedRequest
+  t.same(spansOf(sdk).map(us), fromJson.map(us), 'as the SDK\'s JSON serialiser writes them')
+})
+
+t.test('sampling: OpenTelemetry\'s TraceIdRatioBased rule on the same trace ids; a parent\'s decision is followed', async (t) => {
+  for (const ratio of [0.01, 0.3, 0.5]) {
+    const h = harness({ sampleRatio: ratio, seed: 3 })
+    const sampler = new TraceIdRatioBasedSampler(ratio)
+    let agree = 0
+    let sampled = 0
+    const n = 3000
+    for (let i = 0; i < n; i++) {
+      const m = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1 })
+      const p = parseParent(m.traceparent)
+      const ours = m.traceparent.endsWith('-01')
+      const theirs = sampler.shouldSample(ROOT_CONTEXT, p?.traceId ?? '').decision === SamplingDecision.RECORD_AND_SAMPLED
+      if (ours === theirs) agree++
+      if (ours) sampled++
+      m.end('ack')
+    }
+    t.equal(agree, n, `ratio ${ratio}: the same decision for every trace id`)
+    t.ok(Math.abs(sampled / n - ratio) < 0.05, `ratio ${ratio}: ${sampled} of ${n} sampled`)
+  }
+  const h = harness({ sampleRatio: 0 })
+  const m = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1, traceparent: PARENT })
+  t.match(m.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/, 'ratio 0, a sampled parent: recorded')
+  const off = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1, traceparent: PARENT.replace(/01$/, '00') })
+  t.match(off.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-00$/, 'an unsampled parent: not recorded, its trace handed on')
+  t.not(off.traceparent.slice(36, 52), '00f067aa0ba902b7', 'with a span id of its own')
+  const d = off.stage('dispatch', { 'iotless.attempt': 1 })
+  t.equal(d.traceparent, off.traceparent, 'its stages hand on the message\'s context')
+  d.end()
+  off.end('ack')
+  m.end('ack')
+  await h.flush()
+  t.equal(h.posted.filter((x) => x.type !== 'shutdown').reduce((a, x) => a + (x.type === 'proto' ? x.n : 0), 0), 1, 'only the sampled parent\'s span')
+  t.equal(parseParent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra'), undefined, 'version 00 with more parts')
+  t.equal(parseParent('00-00000000000000000000000000000000-00f067aa0ba902b7-01'), undefined, 'an all-zero trace id')
+  t.match(parseParent('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra'), { sampled: true }, 'a later version may carry more')
+})
+
+t.test('the queue: spans past maxQueueSize are dropped, counted and logged once; a failed export counted and logged once', async (t) => {
+  const h = harness({ maxQueueSize: 4, maxBatchSize: 2 })
+  for (let i = 0; i < 3; i++) {
+    const m = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1 })
+    m.stage('route match').end()
+    m.end('ack')
+  }
+  t.equal(h.counts.dropped, 2, '6 spans, 4 waiting, 2 dropped')
+  t.equal(h.tracer.droppedSpans, 2)
+  t.equal(h.posted.length, 2, 'two batches of two')
+  t.equal(h.lines.filter((l) => l.code === 'TRACING_QUEUE_FULL').length, 1, 'logged once')
+  h.answer({ type: 'done', n: 2, ok: false, error: 'refused' })
+  h.answer({ type: 'done', n: 2, ok: true })
+  t.same(h.counts, { exported: 2, failed: 2, dropped: 2 })
+  const m = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1 })
+  m.end('ack')
+  t.equal(h.counts.dropped, 2, 'room again once the exports answered')
+  await h.flush()
+  h.answer({ type: 'done', n: 1, ok: false, error: 'refused' })
+  t.equal(h.lines.filter((l) => l.code === 'TRACING_EXPORT_FAILED').length, 1, 'a failed export logged once')
+})
