@@ -2,7 +2,7 @@ import { huffmanDecode, HuffmanError } from './huffman.js'
 import { STATIC_TABLE } from './hpackStatic.js'
 
 /** A header block that cannot be decoded: a connection error of type COMPRESSION_ERROR (RFC 9113 §4.3). */
-export class HpackError extends Error {}
+export class HpackError extends Error { override name = 'HpackError' }
 
 const ENTRY_OVERHEAD = 32
 

@@ -22,7 +22,7 @@ for (let s = 0; s < 256; s++) add(s, HUFFMAN_CODES[s] as number, HUFFMAN_LENGTHS
 add(EOS, 0x3fffffff, 30)
 
 /** Thrown for an invalid Huffman string (EOS inside, padding over 7 bits or not all ones): a COMPRESSION_ERROR. */
-export class HuffmanError extends Error {}
+export class HuffmanError extends Error { override name = 'HuffmanError' }
 
 /** Decodes `src[start, end)` (RFC 7541 §5.2) into a latin1 string (one char per octet). */
 export function huffmanDecode (src: Uint8Array, start: number, end: number): string {
