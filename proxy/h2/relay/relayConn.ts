@@ -14,8 +14,13 @@ import { RelayStream, type StreamSink } from './relayStream.js'
 const PREFACE_LEN = 24
 /** Header blocks are encoded here first (a larger one gets its own buffer). */
 const SCRATCH = Buffer.allocUnsafe(64 * 1024)
-/** Go closes a connection whose peer does not read its control frames (maxQueuedControlFrames); this is our bound, in bytes. */
-const MAX_QUEUED_OUT = 4 << 20
+/**
+ * Go closes a connection whose peer does not read its control frames (maxQueuedControlFrames); this is our
+ * bound on what waits in the socket, in bytes. DATA adds at most the senders' windows to it: grants stop
+ * at SOCKET_HIGH_WATER.
+ */
+const MAX_QUEUED_OUT = 16 << 20
+const SOCKET_HIGH_WATER = 256 * 1024
 /** Rapid-reset bound (nghttp2's defaults, which node:http2 ran with): 1000 early resets at once, then 33 per second. */
 const RESET_BURST = 1000
 const RESET_RATE_PER_S = 33
@@ -82,6 +87,11 @@ export class RelayConn {
   #buf: Buffer | null = null
   #needPreface: boolean
   #out: Buffer[] = []
+  #outBytes = 0
+  /** Grants held back while the socket is over SOCKET_HIGH_WATER: [stream, bytes, stream, bytes, ...]. */
+  #deferred: Array<RelayStream | number> = []
+  /** The socket connected (client role): a stream of a connection that never did reached nobody. */
+  #connected = false
   #outScheduled = false
   #blocked = new Set<RelayStream>()
   #contStream = 0
@@ -118,11 +128,28 @@ export class RelayConn {
     this.recvWindow = opts.window
     socket.on('error', () => { /* 'close' follows */ })
     socket.once('close', () => this.#onSocketClose())
+    if (opts.server || !socket.connecting) this.#connected = true
+    else socket.once('connect', () => { this.#connected = true })
   }
 
   // ---- output ----
 
+  #deferGrant (src: RelayStream, n: number): void {
+    if (this.#deferred.length === 0) this.socket.once('drain', () => this.#grantDeferred())
+    this.#deferred.push(src, n)
+  }
+
+  #grantDeferred (): void {
+    const d = this.#deferred
+    this.#deferred = []
+    for (let i = 0; i < d.length; i += 2) {
+      const src = d[i] as RelayStream
+      src.conn.grant(src, d[i + 1] as number)
+    }
+  }
+
   #queue (b: Buffer): void {
+    this.#outBytes += b.length
     this.#out.push(b)
     if (!this.#outScheduled) {
       this.#outScheduled = true
@@ -136,9 +163,10 @@ export class RelayConn {
     const out = this.#out
     if (out.length === 0) return
     this.#out = []
+    this.#outBytes = 0
     if (this.socket.destroyed) return
     this.socket.write(out.length === 1 ? out[0] as Buffer : Buffer.concat(out))
-    if (this.socket.writableLength > MAX_QUEUED_OUT + (this.opts.window * 2)) {
+    if (this.socket.writableLength > MAX_QUEUED_OUT) {
       // The peer does not read what we send (a SETTINGS or PING flood): Go closes such a connection.
       this.socket.destroy()
     }
@@ -207,12 +235,16 @@ export class RelayConn {
       if (pad > len) { this.goaway(E_PROTOCOL_ERROR, 'bad padding'); return }
     }
     const s = this.streams.get(id)
-    if (s === undefined || s.remoteEnded) {
-      if (s === undefined && this.#idle(id)) { this.goaway(E_PROTOCOL_ERROR, 'DATA on an idle stream'); return }
-      // A stream we closed or reset: give the bytes back to the connection, tell the peer it is closed.
+    if (s === undefined) {
+      if (this.#idle(id)) { this.goaway(E_PROTOCOL_ERROR, 'DATA on an idle stream'); return }
+      // A stream closed or reset already (frames in flight): ignored, its bytes given back to the connection.
       this.#grantConn(len)
-      this.#queue(rstStreamFrame(id, E_STREAM_CLOSED))
-      if (s !== undefined) this.#streamError(id, E_STREAM_CLOSED)
+      return
+    }
+    if (s.remoteEnded) {
+      // DATA after END_STREAM (RFC 9113 §5.1, half-closed remote): a stream error STREAM_CLOSED.
+      this.#grantConn(len)
+      this.#streamError(id, E_STREAM_CLOSED)
       return
     }
     s.recvWindow -= len
@@ -521,7 +553,12 @@ export class RelayConn {
     if (src !== null && n > 0) {
       let g = n
       if (s.skipGrant > 0) { const k = Math.min(s.skipGrant, g); s.skipGrant -= k; g -= k }
-      if (g > 0) src.conn.grant(src, g)
+      if (g > 0) {
+        // Given back once the bytes are on their way: while our socket holds more than SOCKET_HIGH_WATER
+        // unsent, the sender waits for its drain (so a slow reader holds up its sender, hop by hop).
+        if (this.socket.writableLength + this.#outBytes <= SOCKET_HIGH_WATER) src.conn.grant(src, g)
+        else this.#deferGrant(src, g)
+      }
     }
     if (end) this.#localEnd(s)
   }
@@ -654,7 +691,7 @@ export class RelayConn {
     const list = [...this.streams.values()]
     for (const s of list) {
       // A request stream whose HEADERS never left us reached nobody.
-      if (!this.server && this.socket.connecting) s.refused = true
+      if (!this.#connected) s.refused = true
       this.#close(s)
       s.sink?.onReset(s, E_CANCEL_OR_CLOSED)
     }

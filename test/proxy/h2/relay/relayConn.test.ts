@@ -156,3 +156,22 @@ t.test('a header list over the limit is flagged for the 431, the connection kept
   t.equal(goawayCode(out()), null)
   t.notOk(conn.closed)
 })
+
+t.test('a socket that does not drain holds the grants back: the sender waits for the slow reader', async (t) => {
+  const { conn, sock, streams, out } = setup()
+  conn.onData(Buffer.concat([PREFACE, settingsFrame([]), frame(T_HEADERS, F_END_HEADERS, 1, requestBlock('/'))]))
+  const s = streams[0]?.s as RelayStream
+  out()
+  const other = setup({ window: 20 })
+  other.conn.onData(Buffer.concat([PREFACE, settingsFrame([]), frame(T_HEADERS, F_END_HEADERS, 1, requestBlock('/'))]))
+  const src = other.streams[0]?.s as RelayStream
+  other.out()
+  s.source = src
+  sock.writableLength = 1 << 20
+  conn.sendData(s, Buffer.alloc(15, 1), false)
+  out()
+  t.same(other.out().filter((f) => f.type === T_WINDOW_UPDATE), [], 'nothing given back while the socket is full')
+  sock.writableLength = 0
+  sock.emit('drain')
+  t.same(other.out().filter((f) => f.type === T_WINDOW_UPDATE).map((f) => [f.id, f.payload.readUInt32BE(0)]), [[0, 15], [1, 15]], 'given back on drain')
+})
