@@ -245,6 +245,14 @@ export class RelayExchange implements StreamSink {
     if (up !== this.#up) return
     const ds = this.stream
     this.#traffic = true
+    if (up.conn.decoder.tooLarge) {
+      // A response head over our limit (Go's transport: "response header list larger than advertised"): an error.
+      this.#up = null
+      up.conn.reset(up, E_CANCEL)
+      if (!this.resStarted) this.#badGateway()
+      else this.#abort(E_INTERNAL_ERROR)
+      return
+    }
     if (!this.resStarted) {
       const status = Number(field(fields, ':status'))
       if (status >= 100 && status < 200 && !end) {
@@ -287,6 +295,8 @@ export class RelayExchange implements StreamSink {
       return
     }
     if (code !== E_NO_ERROR) { this.#abort(code); return }
+    // RST_STREAM(NO_ERROR) before the response ended cuts it short: Go's ReverseProxy aborts the handler then.
+    if (!up.remoteEnded) { this.#abort(E_INTERNAL_ERROR); return }
     this.#upstreamDone()
   }
 
