@@ -18,13 +18,16 @@ export interface RelayUpstreamOptions {
 
 /**
  * h2c connections to the user container for the relay engine, multiplexed like H2Upstream: one connection
- * carries every stream until the peer's SETTINGS_MAX_CONCURRENT_STREAMS (100 until its SETTINGS arrive, as
- * Go's transport assumes), then another is opened. One that got GOAWAY or closed takes no new streams.
+ * carries every stream until the peer's SETTINGS_MAX_CONCURRENT_STREAMS (until its SETTINGS arrive, the limit
+ * an earlier connection was given, or 100 as Go's transport assumes), then another is opened. So the streams
+ * a first burst loses to REFUSED_STREAM find room when they are sent again. One that got GOAWAY or closed takes no new streams.
  */
 export class RelayUpstream implements ConnOwner {
   readonly opts: RelayUpstreamOptions
   readonly conns: RelayConn[] = []
   #idleSince = new Map<RelayConn, number>()
+  /** SETTINGS_MAX_CONCURRENT_STREAMS the user container last sent; 100 (Go's transport's guess) before any. */
+  #learnedMax = 100
 
   constructor (opts: RelayUpstreamOptions) {
     this.opts = opts
@@ -66,7 +69,10 @@ export class RelayUpstream implements ConnOwner {
   request (fields: readonly string[], end: boolean, sink: StreamSink): RelayStream {
     for (const c of this.conns) {
       if (c.closed || c.goawayReceived >= 0) continue
-      if (c.streams.size < c.peerMaxConcurrent) {
+      // Until a connection's SETTINGS arrive, the limit its siblings were given (the same server), else 100.
+      let max = this.#learnedMax
+      if (c.peerSettingsSeen) { max = c.peerMaxConcurrent; this.#learnedMax = max }
+      if (c.streams.size < max) {
         const s = c.request(fields, end, sink)
         if (s !== null) { this.#idleSince.delete(c); return s }
       }
