@@ -1,7 +1,7 @@
 import type net from 'node:net'
 import {
   DEFAULT_MAX_FRAME, DEFAULT_WINDOW, E_COMPRESSION_ERROR, E_ENHANCE_YOUR_CALM, E_FLOW_CONTROL_ERROR, E_FRAME_SIZE_ERROR,
-  E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM, E_STREAM_CLOSED, F_ACK, F_END_HEADERS, F_END_STREAM, F_PADDED, F_PRIORITY,
+  E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR, E_REFUSED_STREAM, E_STREAM_CLOSED, F_ACK, F_END_HEADERS, F_END_STREAM, F_PADDED, F_PRIORITY,
   goawayFrame, MAX_WINDOW, pingFrame, rstStreamFrame, S_ENABLE_PUSH, S_HEADER_TABLE_SIZE, S_INITIAL_WINDOW_SIZE,
   S_MAX_CONCURRENT_STREAMS, S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE, SETTINGS_ACK, settingsFrame, T_CONTINUATION, T_DATA,
   T_GOAWAY, T_HEADERS, T_PING, T_PRIORITY, T_PUSH_PROMISE, T_RST_STREAM, T_SETTINGS, T_WINDOW_UPDATE, windowUpdateFrame,
@@ -174,9 +174,17 @@ export class RelayConn {
 
   // ---- input ----
 
-  /** Feeds bytes read from the socket. */
+  /** Feeds bytes read from the socket. A fault of ours while handling them ends this connection, not the process. */
   onData (chunk: Buffer): void {
     if (this.closed) return
+    try {
+      this.#read(chunk)
+    } catch {
+      this.goaway(E_INTERNAL_ERROR, 'internal error')
+    }
+  }
+
+  #read (chunk: Buffer): void {
     this.#readSinceSweep = true
     const b = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk])
     this.#buf = null

@@ -175,3 +175,46 @@ t.test('a socket that does not drain holds the grants back: the sender waits for
   sock.emit('drain')
   t.same(other.out().filter((f) => f.type === T_WINDOW_UPDATE).map((f) => [f.id, f.payload.readUInt32BE(0)]), [[0, 15], [1, 15]], 'given back on drain')
 })
+
+t.test('fuzz: random frames after the preface never throw; the connection answers or ends', async (t) => {
+  // A seeded generator, so a failure can be replayed.
+  let seed = 0x2545f491
+  const rnd = (n: number): number => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) % n }
+  let ended = 0
+  for (let run = 0; run < 500; run++) {
+    const { conn, sock } = setup({ maxConcurrentStreams: 4 })
+    const parts: Buffer[] = [PREFACE, settingsFrame([])]
+    for (let i = 0; i < 1 + rnd(16); i++) {
+      // Mostly well-formed frames of every type (so later frames are reached too), one in eight mangled.
+      const type = rnd(11)
+      const bad = rnd(8) === 0
+      const stream = 1 + 2 * rnd(6)
+      const bytesOf = (n: number): Buffer => { const b = Buffer.alloc(n); for (let k = 0; k < n; k++) b[k] = rnd(256); return b }
+      const wellFormed: Record<number, () => Buffer> = {
+        [T_DATA]: () => frame(T_DATA, rnd(2), stream, bytesOf(rnd(50))),
+        [T_HEADERS]: () => frame(T_HEADERS, F_END_HEADERS | rnd(2), stream, requestBlock('/f', rnd(2) === 0 ? [] : [['x-r', String(rnd(1000))]])),
+        2: () => frame(2, 0, stream, bytesOf(5)),
+        [T_RST_STREAM]: () => rstFrame(stream, rnd(14)),
+        [T_SETTINGS]: () => rnd(2) === 0 ? frame(T_SETTINGS, 1, 0) : settingsFrame([[1 + rnd(6), rnd(70000)]]),
+        6: () => frame(6, rnd(2), 0, bytesOf(8)),
+        [T_GOAWAY]: () => frame(T_GOAWAY, 0, 0, bytesOf(8)),
+        [T_WINDOW_UPDATE]: () => frame(T_WINDOW_UPDATE, 0, rnd(2) === 0 ? 0 : stream, Buffer.from([0, 0, rnd(256), 1 + rnd(255)])),
+        [T_CONTINUATION]: () => frame(T_CONTINUATION, F_END_HEADERS, stream, headerBlock([['x-c', 'v']]))
+      }
+      const make = wellFormed[type]
+      if (make !== undefined && !bad) parts.push(make())
+      else parts.push(frame(type, rnd(256), rnd(3) === 0 ? 0 : 1 + rnd(12), bytesOf(rnd(4) === 0 ? rnd(40) : [0, 4, 5, 6, 8, 9][rnd(6)] as number)))
+    }
+    const bytes = Buffer.concat(parts)
+    let at = 0
+    t.doesNotThrow(() => {
+      while (at < bytes.length) { const n = 1 + rnd(64); conn.onData(bytes.subarray(at, at + n)); at += n }
+      conn.flush()
+    }, `run ${run}`)
+    // onData turns a fault of ours into GOAWAY(INTERNAL_ERROR): none may happen on any input.
+    const code = goawayCode(framesOf(sock.written))
+    if (code === 2) t.fail(`run ${run}: an internal error on ${bytes.subarray(24).toString('hex')}`)
+    if (sock.ended || sock.destroyed) ended++
+  }
+  t.ok(ended > 0, `some runs ended their connection (${ended} of 500)`)
+})
