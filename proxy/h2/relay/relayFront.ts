@@ -1,7 +1,7 @@
 import type net from 'node:net'
 import type { ProxyContext } from '../../proxyContext.js'
 import { H2_HEADER_LIST_MARGIN, H2_MAX_CONCURRENT_STREAMS, H2_MAX_SETTINGS, H2_WINDOW, type H2ServerOptions } from '../h2Server.js'
-import { E_NO_ERROR, E_PROTOCOL_ERROR } from './frames.js'
+import { E_INTERNAL_ERROR, E_NO_ERROR, E_PROTOCOL_ERROR } from './frames.js'
 import { RelayConn, type ConnOwner } from './relayConn.js'
 import { RelayExchange, type RelayOwner } from './relayExchange.js'
 import { field, malformedRequest } from './relayHeaders.js'
@@ -92,8 +92,14 @@ export class RelayFront implements ConnOwner, RelayOwner {
     const list = this.#starting
     this.#starting = []
     for (const ex of list) {
-      if (!ex.stream.closed) ex.start()
-      else this.resetBeforeStart++
+      if (ex.stream.closed) { this.resetBeforeStart++; continue }
+      try {
+        ex.start()
+      } catch {
+        // A fault of ours costs this stream (Go's server answers a panicking handler with RST_STREAM INTERNAL_ERROR).
+        ex.stream.conn.reset(ex.stream, E_INTERNAL_ERROR)
+        ex.clientClosed()
+      }
     }
   }
 
