@@ -17,8 +17,10 @@ const ENTRY_OVERHEAD = 32
  */
 export class HpackDecoder {
   /** Newest entry last. */
+  /** Entries from #head on (evicted ones before it are dropped in bulk, so an eviction costs O(1)). */
   #names: string[] = []
   #values: string[] = []
+  #head = 0
   #size = 0
   /** The SETTINGS_HEADER_TABLE_SIZE we advertised: the most the peer may set the table to. */
   #maxAllowed: number
@@ -37,15 +39,20 @@ export class HpackDecoder {
   }
 
   get tableSize (): number { return this.#size }
-  get tableEntries (): number { return this.#names.length }
+  get tableEntries (): number { return this.#names.length - this.#head }
 
   #evict (limit: number): void {
-    let drop = 0
-    while (this.#size > limit && drop < this.#names.length) {
-      this.#size -= (this.#names[drop] as string).length + (this.#values[drop] as string).length + ENTRY_OVERHEAD
-      drop++
+    const names = this.#names
+    const values = this.#values
+    let h = this.#head
+    while (this.#size > limit && h < names.length) {
+      this.#size -= (names[h] as string).length + (values[h] as string).length + ENTRY_OVERHEAD
+      names[h] = ''
+      values[h] = ''
+      h++
     }
-    if (drop > 0) { this.#names.splice(0, drop); this.#values.splice(0, drop) }
+    if (h > 64 && h * 2 > names.length) { names.splice(0, h); values.splice(0, h); h = 0 }
+    this.#head = h
   }
 
   #insert (name: string, value: string): void {
@@ -61,7 +68,7 @@ export class HpackDecoder {
     if (index <= 0) throw new HpackError('index 0')
     if (index < STATIC_TABLE.length) return (STATIC_TABLE[index] as readonly [string, string])[0]
     const d = this.#names.length - (index - STATIC_TABLE.length) - 1
-    if (d < 0) throw new HpackError(`index ${index} out of range`)
+    if (d < this.#head) throw new HpackError(`index ${index} out of range`)
     return this.#names[d] as string
   }
 

@@ -24,14 +24,17 @@ export function encodeHeaders (fields: readonly string[], out: Buffer, at: numbe
   }
   const str = (s: string): boolean => {
     if (!int(0, 7, s.length)) return false
-    if (p + s.length > cap) return false
-    p += out.write(s, p, 'latin1')
+    const n = s.length
+    if (p + n > cap) return false
+    // Short strings by hand: cheaper than a call into Buffer's C++ for the few octets most fields have.
+    if (n < 48) { for (let i = 0; i < n; i++) out[p + i] = s.charCodeAt(i) } else out.write(s, p, 'latin1')
+    p += n
     return true
   }
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const name = fields[i] as string
     const value = fields[i + 1] as string
-    const full = STATIC_PAIR_INDEX.get(name + '\0' + value)
+    const full = STATIC_PAIR_INDEX.get(name)?.get(value)
     if (full !== undefined) { if (!int(0x80, 7, full)) return -1; continue }
     const ni = STATIC_NAME_INDEX.get(name)
     if (ni !== undefined) {

@@ -18,10 +18,13 @@ export const STATIC_TABLE: ReadonlyArray<readonly [string, string]> = [
 
 /** Lowest static index per name. */
 export const STATIC_NAME_INDEX = new Map<string, number>()
-/** Static index per `name\0value` for the entries that carry a value. */
-export const STATIC_PAIR_INDEX = new Map<string, number>()
+/** Static index per name, then value, for the entries that carry a value (no string built per lookup). */
+export const STATIC_PAIR_INDEX = new Map<string, Map<string, number>>()
 for (let i = 1; i < STATIC_TABLE.length; i++) {
   const [n, v] = STATIC_TABLE[i] as readonly [string, string]
   if (!STATIC_NAME_INDEX.has(n)) STATIC_NAME_INDEX.set(n, i)
-  if (v !== '') STATIC_PAIR_INDEX.set(n + '\0' + v, i)
+  if (v === '') continue
+  let m = STATIC_PAIR_INDEX.get(n)
+  if (m === undefined) { m = new Map(); STATIC_PAIR_INDEX.set(n, m) }
+  m.set(v, i)
 }

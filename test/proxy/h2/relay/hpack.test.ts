@@ -119,3 +119,19 @@ t.test('Huffman round trip over every octet; the encoder round-trips through the
   d.decode(out, 0, n)
   t.equal(d.tableEntries, 0, 'the encoder never adds to the peer\'s table')
 })
+
+t.test('a long run of insertions evicts in order and indexes stay right', async (t) => {
+  // 200-octet table: each entry 'k' + 'vNNN' (1 + 4 + 32 = 37 octets), so five fit; newest is index 62.
+  const d = new HpackDecoder(200)
+  for (let i = 0; i < 500; i++) {
+    const v = String(1000 + i).slice(1)
+    const block = Buffer.concat([Buffer.from([0x40, 1]), Buffer.from('k'), Buffer.from([4]), Buffer.from('v' + v)])
+    t.same(d.decode(block), ['k', 'v' + v])
+    if (i >= 4 && i % 97 === 0) {
+      t.same(d.decode(Buffer.from([0xbe, 0xc2])), ['k', 'v' + v, 'k', 'v' + String(1000 + i - 4).slice(1)], `after ${i + 1} insertions`)
+      t.throws(() => d.decode(Buffer.from([0xc3])), { name: 'HpackError' }, 'the sixth newest is gone')
+    }
+  }
+  t.equal(d.tableEntries, 5)
+  t.equal(d.tableSize, 185)
+})
