@@ -1,8 +1,15 @@
 import { STATIC_NAME_INDEX, STATIC_PAIR_INDEX } from './hpackStatic.js'
 
 /**
+ * Literals go out as "never indexed" (RFC 7541 §6.2.3): an intermediary must pass a field that came that way
+ * on in the same representation, and as this encoder indexes nothing, using it for every literal keeps that
+ * rule without tracking which fields came so. Decoders treat it as a literal without indexing.
+ */
+const NEVER_INDEXED = 0x10
+
+/**
  * An HPACK encoder (RFC 7541) that never touches the peer's dynamic table: a field in the static table is
- * sent as its index, any other as a literal without indexing (the name by static index where it has one).
+ * sent as its index, any other as a literal, never indexed (the name by static index where it has one).
  * Stateless, so header blocks can be encoded for any stream in any order and no table size update is ever
  * needed; the cost is a few bytes more per field than incremental indexing would send.
  *
@@ -38,10 +45,10 @@ export function encodeHeaders (fields: readonly string[], out: Buffer, at: numbe
     if (full !== undefined) { if (!int(0x80, 7, full)) return -1; continue }
     const ni = STATIC_NAME_INDEX.get(name)
     if (ni !== undefined) {
-      if (!int(0, 4, ni)) return -1
+      if (!int(NEVER_INDEXED, 4, ni)) return -1
     } else {
       if (p >= cap) return -1
-      out[p++] = 0
+      out[p++] = NEVER_INDEXED
       if (!str(name)) return -1
     }
     if (!str(value)) return -1

@@ -114,6 +114,8 @@ t.test('Huffman round trip over every octet; the encoder round-trips through the
   t.ok(n > 0)
   t.same(new HpackDecoder().decode(out, 0, n), fields)
   t.equal(out[0], 0x88, ':status 200 is static index 8')
+  t.equal(out[1], 0x1f, 'content-type (static name 31) as a never-indexed literal: 0001 1111, then 31 - 15')
+  t.equal(out[2], 16)
   t.equal(encodeHeaders(fields, Buffer.alloc(10), 0), -1, 'a buffer too small is reported, not overrun')
   const d = new HpackDecoder()
   d.decode(out, 0, n)
