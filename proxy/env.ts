@@ -82,6 +82,8 @@ export interface ProxyEnv {
   upstreamIdleMs: number
   /** HTTP/2 connections idle this long are PINGed, and closed when the PING goes unanswered as long. */
   h2PingMs: number
+  /** Who frames HTTP/2 with prior knowledge on the serving port: 'relay' (h2/relay/, no node:http2) or 'node' (node:http2). */
+  h2Engine: 'relay' | 'node'
   /** The TLS port's settings; it runs only when both files exist at start (as in Knative). */
   tls: TlsSettings
 }
@@ -122,6 +124,7 @@ export const IOTLESS_ENV = {
   IOTLESS_PROXY_KEEPALIVE_IDLE_MS: 'an idle keep-alive client connection is closed after this, default 120000 (above the 90 s idle timeout of Go clients such as the activator); 0 = never',
   IOTLESS_PROXY_UPSTREAM_IDLE_MS: 'idle upstream keep-alive connections are closed after this, default 4000',
   IOTLESS_PROXY_H2_PING_MS: 'an HTTP/2 connection idle this long is sent a PING and closed if it is not answered within as long, default 10000',
+  IOTLESS_PROXY_H2_ENGINE: 'relay or node: what frames HTTP/2 with prior knowledge on the serving port, default relay (proxy/h2/relay/, without node:http2); the h2c upgrade and TLS use node:http2 either way',
   IOTLESS_PROXY_CERT_DIR: 'where tls.crt and tls.key are looked for, default /var/lib/knative/certs (TLS on QUEUE_SERVING_TLS_PORT when both exist)',
   IOTLESS_PROXY_CERT_RELOAD_MS: 'how often the certificate files are re-read for rotation, default 60000 (a change seen by a directory watch reloads sooner)'
 } as const
@@ -158,6 +161,13 @@ function bool (env: Env, name: string): boolean {
 }
 
 const PORT_MAX = 65535
+
+function h2Engine (raw: string | undefined): 'relay' | 'node' {
+  const v = raw === undefined ? '' : raw.trim()
+  if (v === '') return 'relay'
+  if (v === 'relay' || v === 'node') return v
+  throw new IotlessError('PROXY_ENV_INVALID', `IOTLESS_PROXY_H2_ENGINE=${JSON.stringify(raw)} is not relay or node`)
+}
 
 export function readProxyEnv (env: Env): ProxyEnv {
   // Check every required variable first so the message names the first one missing, in table order.
@@ -198,6 +208,7 @@ export function readProxyEnv (env: Env): ProxyEnv {
     keepAliveIdleMs: optInt(env, 'IOTLESS_PROXY_KEEPALIVE_IDLE_MS', 120_000, 0, 86_400_000),
     upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000),
     h2PingMs: optInt(env, 'IOTLESS_PROXY_H2_PING_MS', 10_000, 10, 3_600_000),
+    h2Engine: h2Engine(env.IOTLESS_PROXY_H2_ENGINE),
     tls: readTlsSettings(env, env.IOTLESS_PROXY_CERT_DIR ?? DEFAULT_CERT_DIR, optInt(env, 'IOTLESS_PROXY_CERT_RELOAD_MS', 60_000, 10, 86_400_000))
   }
   return Object.freeze(cfg)

@@ -5,6 +5,7 @@ import { Breaker } from '../core/breaker.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { Drainer } from './drainer.js'
 import { H2Front } from './h2/h2Server.js'
+import { RelayFront } from './h2/relay/relayFront.js'
 import { sniffAccept } from './h2/sniffAccept.js'
 import { createTlsServing, tlsFilesPresent, type TlsServing } from './h2/tlsServer.js'
 import type { ProxyEnv } from './env.js'
@@ -24,14 +25,33 @@ export interface QueueProxy {
   reporter: StatsReporter
   drainer: Drainer
   queue: QueueServer
-  /** HTTP/2 (h2c and TLS h2) sessions and streams. */
-  h2: H2Front
+  /**
+   * HTTP/2 with prior knowledge on the serving port: the relay engine (h2/relay/) or node:http2 (H2Front),
+   * by IOTLESS_PROXY_H2_ENGINE.
+   */
+  h2: H2Engine
+  /** node:http2: the h2c upgrade and TLS h2 always, prior knowledge too when IOTLESS_PROXY_H2_ENGINE=node (then h2 === h2Node). */
+  h2Node: H2Front
   /** The SIGTERM sequence: drain (probes fail, quiet period), close servers, bounded grace for upgrades. */
   shutdown (): Promise<void>
   /** Stops everything at once, without draining (tests, start-up failures). */
   close (): Promise<void>
   /** How many times the TLS certificate was reloaded after a rotation (0 without TLS). */
   reloads (): number
+}
+
+/** What both HTTP/2 engines offer start-up, shutdown and tests. */
+export interface H2Engine {
+  readonly sessions: { readonly size: number }
+  readonly exchanges: { readonly size: number }
+  /** Streams reset by their client before they were started. */
+  readonly resetBeforeStart: number
+  /** Connections closed because a PING went unanswered. */
+  readonly deadSessions: number
+  readonly busy: boolean
+  shutdown (): void
+  drained (deadlineMs: number): Promise<void>
+  destroyAll (): void
 }
 
 /** One listener of the sidecar: what it is, where it goes, and the variable that moves it (for PORT_IN_USE). */
@@ -121,16 +141,26 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     tracer,
     closing: false
   }
-  const h2 = new H2Front(ctx, { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs, pingMs: env.h2PingMs })
+  const h2Options = { maxHeaderBytes: env.maxHeaderBytes, userHost: env.userHost, userPort: env.userPort, upstreamIdleMs: env.upstreamIdleMs, pingMs: env.h2PingMs }
+  const h2Node = new H2Front(ctx, h2Options)
+  const relay = env.h2Engine === 'relay' ? new RelayFront(ctx, h2Options) : null
+  const h2: H2Engine = relay ?? h2Node
+  // Both engines are shut down and destroyed together (the same one twice when there is only node:http2).
+  const engines: H2Engine[] = relay === null ? [h2Node] : [relay, h2Node]
+  const h2all = {
+    shutdown: () => { for (const e of engines) e.shutdown() },
+    drained: async (deadline: number) => { for (const e of engines) await e.drained(deadline) },
+    destroyAll: () => { for (const e of engines) e.destroyAll() }
+  }
   // The first bytes of each serving-port connection choose HTTP/1.1 or HTTP/2 (h2/sniffAccept.ts).
-  const queue = new QueueServer(ctx, { onAccept: opts.onAccept ?? sniffAccept(h2) })
+  const queue = new QueueServer(ctx, { onAccept: opts.onAccept ?? sniffAccept(h2Node, relay) })
   // serving pkg/queue/sharedmain/main.go: the TLS server runs when both certificate files are mounted.
   // The certificate is loaded here, so a bad one stops start-up before anything listens.
   let tlsServing: TlsServing | null = null
   try {
-    if (tlsFilesPresent(env.tls)) tlsServing = createTlsServing({ settings: env.tls, queue, h2, handshakeTimeoutMs: env.headerTimeoutMs, log })
+    if (tlsFilesPresent(env.tls)) tlsServing = createTlsServing({ settings: env.tls, queue, h2: h2Node, handshakeTimeoutMs: env.headerTimeoutMs, log })
   } catch (err) {
-    h2.destroyAll()
+    h2all.destroyAll()
     await tracer?.shutdown()
     throw err
   }
@@ -180,7 +210,7 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
   } catch (err) {
     tlsServing?.close()
     await queue.closeTunnels(0)
-    h2.destroyAll()
+    h2all.destroyAll()
     reporter.stop()
     await tracer?.shutdown()
     throw err
@@ -201,12 +231,12 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
       const deadline = Date.now() + graceMs
       const http1 = queue.shutdown(graceMs)
       // GOAWAY on every HTTP/2 session (ctx.closing is set now, so one that arrives later gets it at once).
-      h2.shutdown()
+      h2all.shutdown()
       await http1
-      await h2.drained(deadline)
+      await h2all.drained(deadline)
       for (const s of extraServers) { s.close(); s.closeAllConnections() }
       await queue.closeTunnels(env.upgradeGraceMs)
-      h2.destroyAll()
+      h2all.destroyAll()
       reporter.stop()
       // The spans of the last requests are exported before exit.
       await tracer?.shutdown().catch(() => {})
@@ -222,10 +252,10 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     tlsServing?.close()
     for (const s of extraServers) { s.close(); s.closeAllConnections() }
     await queue.closeTunnels(0)
-    h2.destroyAll()
+    h2all.destroyAll()
     reporter.stop()
     await tracer?.shutdown().catch(() => {})
   }
   const reloads = (): number => tlsServing === null ? 0 : tlsServing.watcher.reloads
-  return { ports, ctx, reporter, drainer, queue, h2, shutdown, close, reloads }
+  return { ports, ctx, reporter, drainer, queue, h2, h2Node, shutdown, close, reloads }
 }

@@ -30,6 +30,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'proxy/h2/abuse.test.ts',
   'proxy/h2/grpc.test.ts',
   'proxy/h2/h2c.test.ts',
+  'proxy/h2/relayEngine.test.ts',
   'proxy/h2/tls.test.ts',
   'proxy/listen.test.ts',
   'proxy/tracing.test.ts',

@@ -143,13 +143,16 @@ export async function runH2Bench (): Promise<void> {
     CONTAINER_CONCURRENCY: '0', REVISION_TIMEOUT_SECONDS: '300', SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: 'error',
     USER_PORT: String(upPort), SERVING_READINESS_PROBE: JSON.stringify({ tcpSocket: { port: upPort, host: '127.0.0.1' } })
   })
-  const ourPort = await freePort()
-  const ours = spawn(process.execPath, [PROXY_JS], {
-    env: { ...knativeEnv(ourPort), IOTLESS_PROXY_ADMIN_PORT: '0', IOTLESS_PROXY_STATS_PORT: '0', IOTLESS_PROXY_USER_METRICS_PORT: '0', IOTLESS_PROXY_BIND_HOST: '127.0.0.1', IOTLESS_PROXY_CERT_DIR: dir },
-    stdio: ['ignore', 'ignore', 'inherit']
-  })
-  procs.push(ours)
-  targets.push({ name: 'iotless proxy CC=0', port: ourPort, pids: () => [ours.pid as number] })
+  // Both HTTP/2 engines (IOTLESS_PROXY_H2_ENGINE), each in its own proxy process.
+  for (const engine of ['relay', 'node'] as const) {
+    const ourPort = await freePort()
+    const ours = spawn(process.execPath, [PROXY_JS], {
+      env: { ...knativeEnv(ourPort), IOTLESS_PROXY_ADMIN_PORT: '0', IOTLESS_PROXY_STATS_PORT: '0', IOTLESS_PROXY_USER_METRICS_PORT: '0', IOTLESS_PROXY_BIND_HOST: '127.0.0.1', IOTLESS_PROXY_CERT_DIR: dir, IOTLESS_PROXY_H2_ENGINE: engine },
+      stdio: ['ignore', 'ignore', 'inherit']
+    })
+    procs.push(ours)
+    targets.push({ name: `iotless proxy CC=0, ${engine} engine`, port: ourPort, pids: () => [ours.pid as number] })
+  }
 
   const qp = process.env.BENCH_QUEUE_PROXY
   if (qp !== undefined && qp !== '') {
@@ -222,10 +225,12 @@ export async function runH2Bench (): Promise<void> {
       const rpc = direct ? NaN : 1 / perReq(x)
       lines.push(`| ${c} × ${streams} | ${x.name} | ${fmt(x.r.rps, 0)} | ${fmt(x.r.rps / nginx.r.rps)} | ${fmt(x.r.meanMs)} | ${direct ? '–' : fmt(perReq(x) * 100_000)} | ${direct ? '–' : fmt(rpc, 0)} | ${direct ? '–' : fmt(rpc * perReq(nginx))} | ${direct || qpRow === undefined ? '–' : fmt(rpc * perReq(qpRow))} | ${x.r.failed} |`)
     }
-    const me = rows.find((x) => x.c === c && x.name.startsWith('iotless')) as Row
-    verdict.push(qpRow === undefined
-      ? `- ${c} × ${streams}: no queue-proxy column (BENCH_QUEUE_PROXY unset), so the ≥ 2× queue-proxy req per CPU second target is not checked in this run; iotless serves ${fmt(perReq(nginx) / perReq(me))}× nginx's requests per CPU second.`
-      : `- ${c} × ${streams}: iotless serves ${fmt(perReq(qpRow) / perReq(me))}× the queue-proxy's requests per CPU second (target ≥ 2: ${perReq(qpRow) / perReq(me) >= 2 ? 'met' : 'missed'}), ${fmt(perReq(nginx) / perReq(me))}× nginx's.`)
+    for (const me of rows.filter((x) => x.c === c && x.name.startsWith('iotless'))) {
+      const who = me.name.replace('iotless proxy CC=0, ', 'iotless, ')
+      verdict.push(qpRow === undefined
+        ? `- ${c} × ${streams}, ${who}: no queue-proxy column (BENCH_QUEUE_PROXY unset), so the ≥ 2× queue-proxy req per CPU second target is not checked in this run; it serves ${fmt(perReq(nginx) / perReq(me))}× nginx's requests per CPU second.`
+        : `- ${c} × ${streams}, ${who}: ${fmt(perReq(qpRow) / perReq(me))}× the queue-proxy's requests per CPU second (target ≥ 2: ${perReq(qpRow) / perReq(me) >= 2 ? 'met' : 'missed'}), ${fmt(perReq(nginx) / perReq(me))}× nginx's.`)
+    }
   }
   const ver = (cmd: string, args: string[]): string => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' })
@@ -249,14 +254,12 @@ export async function runH2Bench (): Promise<void> {
     '',
     ...verdict,
     '',
-    'Reading the rows: every stream goes through node:http2 on both sides (docs/proxy.md, "Where the line is drawn").',
-    'A CPU profile of the proxy under this load (node --cpu-prof, bench/RESULTS.md "Proxy: issue 17") puts about 31% of',
-    'its busy time in garbage collection, 22% in Node\'s streams, events and async_hooks (an AsyncResource bound per',
-    'upstream request inside ClientHttp2Session.request), 19% in node:http2\'s JavaScript, 13% in native code (nghttp2,',
-    'libuv) and under 7% in the proxy\'s own code, so no change to that code can double its requests per CPU second;',
-    'that needs HTTP/2 framing without node:http2. The ≥ 2× queue-proxy target needs BENCH_QUEUE_PROXY; without it the',
-    'target is unmeasured. nginx\'s few failed requests are grpc_pass answering 502 for some streams of an upstream that',
-    'does not read their bodies; iotless retries a refused upstream stream once.',
+    'Reading the rows: the relay engine (IOTLESS_PROXY_H2_ENGINE=relay, proxy/h2/relay/) frames HTTP/2 itself on both',
+    'hops (its own parser, HPACK and flow control over node:net); the node engine goes through node:http2 on both sides,',
+    'where a CPU profile (bench/RESULTS.md "Where iotless\'s HTTP/2 CPU goes") put 31% of busy time in garbage collection,',
+    '22% in Node\'s streams and 19% in node:http2\'s JavaScript. The ≥ 2× queue-proxy target needs BENCH_QUEUE_PROXY;',
+    'without it the target is unmeasured. nginx\'s few failed requests are grpc_pass answering 502 for some streams of an',
+    'upstream that does not read their bodies; iotless retries a refused upstream stream once.',
     ''
   ].join('\n')
   console.log(section)

@@ -78,3 +78,12 @@ t.test('SERVING_READINESS_PROBE: tcp, http, arrays, aggressive mode, gRPC health
   t.throws(() => parseReadinessProbe('[]', '127.0.0.1', 1))
   t.throws(() => parseReadinessProbe('{"httpGet":{"scheme":"FTP"}}', '127.0.0.1', 1))
 })
+
+t.test('IOTLESS_PROXY_H2_ENGINE: relay by default, node on request, anything else refused naming the variable', async (t) => {
+  const env: Record<string, string | undefined> = baseEnv(8080)
+  delete env.IOTLESS_PROXY_H2_ENGINE
+  t.equal(readProxyEnv(env).h2Engine, 'relay')
+  t.equal(readProxyEnv({ ...env, IOTLESS_PROXY_H2_ENGINE: 'node' }).h2Engine, 'node')
+  t.equal(readProxyEnv({ ...env, IOTLESS_PROXY_H2_ENGINE: ' relay ' }).h2Engine, 'relay')
+  t.throws(() => readProxyEnv({ ...env, IOTLESS_PROXY_H2_ENGINE: 'nghttp2' }), { code: 'PROXY_ENV_INVALID', message: /IOTLESS_PROXY_H2_ENGINE/ })
+})

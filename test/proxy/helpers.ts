@@ -59,6 +59,8 @@ export function baseEnv (userPort: number, extra: Record<string, string> = {}): 
     IOTLESS_PROXY_STATS_PORT: '0',
     IOTLESS_PROXY_USER_METRICS_PORT: '0',
     IOTLESS_PROXY_BIND_HOST: '127.0.0.1',
+    // The HTTP/2 tests run on the default engine; IOTLESS_PROXY_H2_ENGINE=node in the test's environment runs them on node:http2.
+    ...(process.env.IOTLESS_PROXY_H2_ENGINE === undefined ? {} : { IOTLESS_PROXY_H2_ENGINE: process.env.IOTLESS_PROXY_H2_ENGINE }),
     IOTLESS_PROXY_DRAIN_QUIET_PERIOD_MS: '200',
     ...extra
   }

@@ -8,9 +8,9 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 export const H2_UPSTREAM_JS = path.join(here, 'fixtures', 'h2Upstream.js')
 export const GRPC_UPSTREAM_JS = path.join(here, 'fixtures', 'grpcUpstream.js')
 
-/** Spawns a fixture that prints {"port": N}; killed at teardown. */
-export function startFixture (t: Test, js: string): Promise<number> {
-  const child = spawn(process.execPath, [js, '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Spawns a fixture that prints {"port": N} (`args` after its port argument); killed at teardown. */
+export function startFixture (t: Test, js: string, args: string[] = []): Promise<number> {
+  const child = spawn(process.execPath, [js, '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { child.kill('SIGKILL') })
   return new Promise((resolve, reject) => {
     let out = ''
