@@ -4,6 +4,7 @@ import { downstreamHeaders, readRequestInfo, upstreamHeaders } from './h2Headers
 import type { H2Upstream } from './h2Upstream.js'
 import { routeTagOf } from '../routeTag.js'
 import type { RequestSpan } from '../../core/tracing/requestTracer.js'
+import { admitStream, countStreamOut, revisionTimeoutFired } from './streamAccounting.js'
 
 const {
   HTTP2_HEADER_STATUS, HTTP2_HEADER_METHOD, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM
@@ -121,17 +122,14 @@ export class H2Exchange {
         routeTag: this.#routeTag()
       })
     }
-    const br = ctx.breaker
-    if (br === null) { this.#dispatch(); return }
-    if (br.tryAcquire()) { this.#holdsSlot = true; this.#dispatch(); return }
-    const cancel = br.waiting >= br.queueDepth
-      ? null
-      : br.enqueue(() => {
-        this.#cancelWait = null
-        if (this.#settled || this.stream.closed) { br.release(); return }
-        this.#holdsSlot = true
-        this.#dispatch()
-      })
+    const cancel = admitStream(ctx, () => {
+      this.#cancelWait = null
+      if (this.#settled || this.stream.closed) return false
+      this.#holdsSlot = true
+      this.#dispatch()
+      return true
+    })
+    if (cancel === 'now') { this.#holdsSlot = ctx.breaker !== null; this.#dispatch(); return }
     if (cancel === null) {
       // pkg/queue/handler.go: ErrRequestQueueFull becomes a 503 at once.
       ctx.counters.queueFull++
@@ -323,14 +321,7 @@ export class H2Exchange {
     if (!this.#counted) return
     this.#counted = false
     this.#owner.exchanges.delete(this)
-    const now = ctx.clock.now()
-    ctx.stats.requestOut(now, this.#proxied)
-    if (this.#status > 0) {
-      const r = ctx.counters.responses
-      const i = Math.min(5, (this.#status / 100) | 0)
-      r[i] = (r[i] as number) + 1
-    }
-    if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.startedMs, this.#status, String(this.#headers[HTTP2_HEADER_METHOD] ?? ''), this.#routeTag(), '2')
+    countStreamOut(ctx, { startedMs: this.startedMs, proxied: this.#proxied, status: this.#status, method: String(this.#headers[HTTP2_HEADER_METHOD] ?? ''), routeTag: this.#routeTag() })
     const span = this.#span
     if (span !== null) { this.#span = null; span.end(this.#status) }
   }
@@ -340,11 +331,7 @@ export class H2Exchange {
     if (this.#settled) return
     const ctx = this.#owner.ctx
     if (this.#traffic) { this.#traffic = false; this.lastActivityMs = nowMs }
-    const fired =
-      (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
-      (ctx.responseStartTimeoutMs > 0 && !this.resStarted && nowMs - this.startedMs >= ctx.responseStartTimeoutMs) ||
-      (ctx.idleTimeoutMs > 0 && nowMs - this.lastActivityMs >= ctx.idleTimeoutMs)
-    if (!fired) return
+    if (!revisionTimeoutFired(ctx, this.startedMs, this.lastActivityMs, this.resStarted, nowMs)) return
     ctx.counters.timeouts++
     this.#cancelWait?.()
     this.#cancelWait = null

@@ -5,6 +5,7 @@ import { E_CANCEL, E_INTERNAL_ERROR, E_NO_ERROR, E_REFUSED_STREAM } from './fram
 import { downstreamFields, field, requestInfoOf, upstreamFields } from './relayHeaders.js'
 import type { RelayStream, StreamSink } from './relayStream.js'
 import type { RelayUpstream } from './relayUpstream.js'
+import { admitStream, countStreamOut, revisionTimeoutFired } from '../streamAccounting.js'
 
 /** Request bodies up to this size are kept until the response starts, so a refused stream can be retried. */
 const RETRY_BODY_BYTES = 64 * 1024
@@ -116,17 +117,14 @@ export class RelayExchange implements StreamSink {
         routeTag: this.#routeTag()
       })
     }
-    const br = ctx.breaker
-    if (br === null) { this.#dispatch(); return }
-    if (br.tryAcquire()) { this.#holdsSlot = true; this.#dispatch(); return }
-    const cancel = br.waiting >= br.queueDepth
-      ? null
-      : br.enqueue(() => {
-        this.#cancelWait = null
-        if (this.#settled || this.stream.closed) { br.release(); return }
-        this.#holdsSlot = true
-        this.#dispatch()
-      })
+    const cancel = admitStream(ctx, () => {
+      this.#cancelWait = null
+      if (this.#settled || this.stream.closed) return false
+      this.#holdsSlot = true
+      this.#dispatch()
+      return true
+    })
+    if (cancel === 'now') { this.#holdsSlot = ctx.breaker !== null; this.#dispatch(); return }
     if (cancel === null) {
       // pkg/queue/handler.go: ErrRequestQueueFull becomes a 503 at once.
       ctx.counters.queueFull++
@@ -363,14 +361,7 @@ export class RelayExchange implements StreamSink {
     if (!this.#counted) return
     this.#counted = false
     this.#owner.exchanges.delete(this)
-    const now = ctx.clock.now()
-    ctx.stats.requestOut(now, this.#proxied)
-    if (this.#status > 0) {
-      const r = ctx.counters.responses
-      const i = Math.min(5, (this.#status / 100) | 0)
-      r[i] = (r[i] as number) + 1
-    }
-    if (ctx.observeDurationMs !== null) ctx.observeDurationMs(now - this.startedMs, this.#status, this.method, this.#routeTag(), '2')
+    countStreamOut(ctx, { startedMs: this.startedMs, proxied: this.#proxied, status: this.#status, method: this.method, routeTag: this.#routeTag() })
     const span = this.#span
     if (span !== null) { this.#span = null; span.end(this.#status) }
   }
@@ -380,11 +371,7 @@ export class RelayExchange implements StreamSink {
     if (this.#settled) return
     const ctx = this.#owner.ctx
     if (this.#traffic) { this.#traffic = false; this.lastActivityMs = nowMs }
-    const fired =
-      (ctx.totalTimeoutMs > 0 && nowMs - this.startedMs >= ctx.totalTimeoutMs) ||
-      (ctx.responseStartTimeoutMs > 0 && !this.resStarted && nowMs - this.startedMs >= ctx.responseStartTimeoutMs) ||
-      (ctx.idleTimeoutMs > 0 && nowMs - this.lastActivityMs >= ctx.idleTimeoutMs)
-    if (!fired) return
+    if (!revisionTimeoutFired(ctx, this.startedMs, this.lastActivityMs, this.resStarted, nowMs)) return
     ctx.counters.timeouts++
     this.#cancelWait?.()
     this.#cancelWait = null
