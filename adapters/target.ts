@@ -38,6 +38,8 @@ export interface TargetLoad {
   warmInstances: number
   /** Requests running for the other functions on the same machine (the local pool: its other pools), which share its CPU. */
   otherInFlight?: number
+  /** The machine's offered load from arrivals, all functions (rate x mean service time, adapters/placement/arrivalLoad.ts). */
+  utilization?: number
 }
 
 /** One interface for every place a function runs (local pool now; Knative, Eventing sink, OpenWhisk later). */

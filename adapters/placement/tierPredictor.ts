@@ -1,3 +1,4 @@
+import { arrivalContentionMs } from './arrivalLoad.js'
 import { median, RobustFit } from './robustFit.js'
 
 /** What one finished run on a tier says. */
@@ -18,10 +19,16 @@ export interface TierObservation {
    * whose machines placement does not see.
    */
   sharing?: number | undefined
+  /** The modelled wait for the bytes ahead on the tier's link when it was sent (LinkQueue); transfer fits only runs that had none. */
+  linkWaitMs?: number | undefined
 }
 
-/** The predicted total, and its parts, in ms. */
-export interface Prediction { totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number }
+/**
+ * The predicted total, and its parts, in ms. `linkMs` (the wait behind bytes already on the link) and
+ * `contentionMs` (the expected slowdown from work arriving while it runs) are in `totalMs`; `baseMs` is the
+ * total without them (the model before they were added, kept so the bench can score both on one run).
+ */
+export interface Prediction { totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number; linkMs: number; contentionMs: number; baseMs: number }
 
 /** The tier's state when a message is placed. */
 export interface TierState {
@@ -33,6 +40,10 @@ export interface TierState {
   coldChance?: number | undefined
   /** Other requests running on the same machine now (TierObservation.sharing); 0 or absent: none known. */
   sharing?: number | undefined
+  /** How long a message sent now waits behind the bytes already on the tier's link (LinkQueue.waitMs); 0 or absent: none. */
+  linkWaitMs?: number | undefined
+  /** The machine's offered load from arrivals (ArrivalLoad.utilization: rate x mean service); 0 or absent: not known (a remote tier). */
+  utilization?: number | undefined
 }
 
 const COLD_WINDOW = 8
@@ -53,7 +64,10 @@ const MIN_SHARED = 3
  *   robust line (RobustFit.predictNear). Runs that shared the machine with other work (the local pool knows:
  *   an edge box's few cores, or its CPU quota, are shared by every function on it) are fitted apart from runs
  *   that had it alone, and predict a run that will share it; until there are a few, a shared run is taken as
- *   processor sharing (alone time x (1 + others)).
+ *   processor sharing (alone time x (1 + others));
+ * - link (a remote tier with a LinkQueue): the wait behind the bytes already on the shared uplink;
+ * - contention (a tier whose machine reports its offered load, the local pool): work arriving while the run
+ *   runs shares the CPU with it; expected extra = execution x rho / (1 - rho) (M/G/1 processor sharing).
  */
 export class TierPredictor {
   readonly exec = new RobustFit()
@@ -82,7 +96,10 @@ export class TierPredictor {
     const coldMs = (state.coldChance ?? this.#coldRate) * coldTime
     const ahead = state.busy + 1 - state.slots
     const queueMs = ahead > 0 ? (ahead / state.slots) * alone : 0
-    return { totalMs: transferMs + coldMs + queueMs + execMs, transferMs, coldMs, queueMs, execMs }
+    const linkMs = state.linkWaitMs !== undefined && state.linkWaitMs > 0 ? state.linkWaitMs : 0
+    const contentionMs = arrivalContentionMs(execMs, state.utilization ?? 0)
+    const baseMs = transferMs + coldMs + queueMs + execMs
+    return { totalMs: baseMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs }
   }
 
   /** Execution time at `bytes` beside `sharing` other requests on the machine; `alone` is the alone fit there. */
@@ -93,7 +110,7 @@ export class TierPredictor {
 
   observe (o: TierObservation): void {
     const shared = (o.sharing ?? 0) > 0
-    const warmGuess = this.#exec(o.bytes, o.sharing ?? 0, this.exec.predictNear(o.bytes)) + this.transfer.predict(o.bytes)
+    const warmGuess = this.#exec(o.bytes, o.sharing ?? 0, this.exec.predictNear(o.bytes)) + this.transfer.predict(o.bytes) + (o.linkWaitMs ?? 0)
     // A tier that says whether each run was cold (the local pool, exactly) has no unreported starts to guess at.
     const outlier = o.coldStart === undefined && this.#samples >= 5 && o.queuedAhead <= 0 && o.totalMs > OUTLIER_FACTOR * warmGuess + 50
     this.#samples++
@@ -108,7 +125,8 @@ export class TierPredictor {
     const exec = shared ? this.execShared : this.exec
     if (o.handlerMs !== undefined) {
       exec.add(o.bytes, o.handlerMs)
-      if (o.queuedAhead <= 0) this.transfer.add(o.bytes, Math.max(0, o.totalMs - o.handlerMs))
+      // A run that queued, at the tier or behind other bytes on the link, says more about the queue than the wire.
+      if (o.queuedAhead <= 0 && !((o.linkWaitMs ?? 0) >= 1)) this.transfer.add(o.bytes, Math.max(0, o.totalMs - o.handlerMs))
     } else if (o.queuedAhead <= 0) {
       // No handler time (the local pool): the whole time is the work; there is no network to fit.
       exec.add(o.bytes, o.totalMs)

@@ -1,6 +1,7 @@
 import { toBatchBody, toBinaryHeaders } from '../../core/cloudEventHttp.js'
 import { isIotlessError, type ErrorCode } from '../../core/errors.js'
 import type { DispatchResult, OutgoingEvent, Target, TargetLoad } from '../target.js'
+import { ArrivalLoad } from '../placement/arrivalLoad.js'
 import type { FunctionPool } from './functionPool.js'
 
 /**
@@ -14,9 +15,12 @@ const RETRYABLE = new Set<ErrorCode>(['BREAKER_QUEUE_FULL', 'FUNCTION_INIT_FAILE
 export class LocalTarget implements Target {
   readonly kind = 'local'
   readonly pools: ReadonlyMap<string, FunctionPool>
+  /** Arrivals and service times of every function on this machine: the offered load placement expects a run to share the CPU with. */
+  readonly arrivals: ArrivalLoad
 
-  constructor (pools: Iterable<FunctionPool>) {
+  constructor (pools: Iterable<FunctionPool>, now: () => number = () => performance.now()) {
     this.pools = new Map([...pools].map((p) => [p.name, p]))
+    this.arrivals = new ArrivalLoad(now)
   }
 
   dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
@@ -33,8 +37,10 @@ export class LocalTarget implements Target {
     if (pool === undefined) {
       return { status: 'rejected', retryable: false, code: 'FUNCTION_NOT_FOUND', message: `no local function named ${functionName}` }
     }
+    this.arrivals.arrived()
     try {
       const result = await pool.invoke({ headers, body }, signal)
+      if (result.serviceMs !== undefined) this.arrivals.served(result.serviceMs)
       // handlerMs: the instance's own time (send to reply over IPC), without the wait for a slot or a start.
       return result.reply === undefined
         ? { status: 'ok', coldStart: result.coldStart, handlerMs: result.serviceMs }
@@ -51,7 +57,7 @@ export class LocalTarget implements Target {
     if (pool === undefined) return undefined
     let otherInFlight = 0
     for (const other of this.pools.values()) if (other !== pool) otherInFlight += other.inFlight
-    return { inFlight: pool.inFlight, queued: pool.queued, warmInstances: pool.warmInstances, otherInFlight }
+    return { inFlight: pool.inFlight, queued: pool.queued, warmInstances: pool.warmInstances, otherInFlight, utilization: this.arrivals.utilization() }
   }
 
   async close (): Promise<void> {

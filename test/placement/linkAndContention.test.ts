@@ -1,0 +1,128 @@
+import t from 'tap'
+import { ManualClock } from '../../core/clock.js'
+import { LinkQueue, linkedTarget } from '../../adapters/placement/linkQueue.js'
+import { ArrivalLoad, arrivalContentionMs } from '../../adapters/placement/arrivalLoad.js'
+import { TierPredictor } from '../../adapters/placement/tierPredictor.js'
+import { PlacementTarget, type PlacementRecord, type Tier } from '../../adapters/placement/placementTarget.js'
+import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
+import { seededRandom } from '../../core/seededRandom.js'
+
+// Recorded numbers from the placement bench (bench/RESULTS.md, issue 13): the WAN emulator's link carries
+// 1000 kB/s each way (0.001 ms per byte, what the cloud tier's transfer fit learns as its slope); a 6 s voice
+// clip is 192 000 bytes, a 480 px frame 9 000 bytes; a 480 px frame took a median 105 ms on the edge and 89 ms
+// on the cloud (35 ms of it transfer).
+
+t.test('LinkQueue: a message waits behind the bytes already on the link, and the link empties', async (t) => {
+  const clock = new ManualClock()
+  const link = new LinkQueue(() => clock.now())
+  link.sent(192_000)
+  t.equal(link.waitMs(), 0, 'no throughput learned yet: no wait modelled')
+  link.done()
+  link.msPerByte = 0.001
+  link.sent(192_000) // the clip: 192 ms on the uplink
+  clock.advance(50)
+  t.equal(link.waitMs(), 142, 'a frame sent 50 ms later waits the clip\'s last 142 ms')
+  link.sent(9000)
+  t.equal(link.waitMs(), 151, 'and the frame\'s own 9 ms is ahead of the next one')
+  clock.advance(100)
+  t.equal(link.waitMs(), 51)
+  link.done()
+  t.equal(link.waitMs(), 51, 'one answer back, one request still in flight: the estimate stands')
+  link.done()
+  t.equal(link.waitMs(), 0, 'nothing in flight: the link is idle whatever the estimate said')
+  t.equal(link.inFlight, 0)
+  link.done()
+  t.equal(link.inFlight, 0, 'a stray done does not go negative')
+})
+
+t.test('linkedTarget notes every request, batches too, and lets go when one fails', async (t) => {
+  const clock = new ManualClock()
+  const link = new LinkQueue(() => clock.now())
+  link.msPerByte = 0.001
+  let seenWait = -1
+  const inner: Target = {
+    kind: 'knative',
+    dispatch: async () => { seenWait = link.waitMs(); return { status: 'ok' } },
+    dispatchBatch: async () => { throw new Error('boom') },
+    close: async () => {}
+  }
+  const linked = linkedTarget(inner, link)
+  t.equal(linked.kind, 'knative')
+  const ev = (n: number): OutgoingEvent => ({ attributes: { specversion: '1.0', id: 'x', source: 's', type: 't' }, data: Buffer.alloc(n) })
+  await linked.dispatch('f', ev(192_000))
+  t.equal(seenWait, 192, 'in flight, the request\'s own bytes are on the link')
+  t.equal(link.inFlight, 0)
+  await t.rejects(linked.dispatchBatch?.('f', [ev(1000), ev(2000)]) as Promise<DispatchResult>)
+  t.equal(link.inFlight, 0, 'a throw still ends the request on the link')
+})
+
+t.test('ArrivalLoad: offered load from the arrival rate and the mean service time; M/G/1-PS extra wait', async (t) => {
+  const clock = new ManualClock()
+  const load = new ArrivalLoad(() => clock.now(), 30_000)
+  t.equal(load.utilization(), 0, 'nothing seen')
+  // The bench's edge: about 0.5 requests/s reach it (clips and small frames), 60 ms of service each.
+  for (let i = 0; i < 15; i++) { load.arrived(); clock.advance(60); load.served(60); clock.advance(1940) }
+  t.ok(Math.abs(load.rate() - 15 / 30_000) < 1e-9, `rate ${load.rate()}`)
+  t.equal(load.meanServiceMs(), 60)
+  t.ok(Math.abs(load.utilization() - 0.03) < 1e-9, `rho ${load.utilization()}`)
+  t.ok(Math.abs(arrivalContentionMs(105, 0.03) - 105 * 0.03 / 0.97) < 1e-9, 'a 105 ms run expects 3.2 ms more')
+  t.equal(arrivalContentionMs(105, 0), 0)
+  t.ok(Math.abs(arrivalContentionMs(105, 5) - 105 * 9) < 1e-9, 'rho capped at 0.9')
+  clock.advance(31_000)
+  t.equal(load.utilization(), 0, 'the window forgets')
+  load.served(Number.NaN)
+  t.equal(load.meanServiceMs(), 0, 'a non-finite service time is ignored')
+  t.throws(() => new ArrivalLoad(() => 0, 0), RangeError)
+})
+
+t.test('TierPredictor: the link wait and the arrival contention add to the total, base keeps the old model', async (t) => {
+  const p = new TierPredictor()
+  // The cloud tier for 480 px frames: 35 ms of transfer (40 ms RTT, 9 kB), 54 ms handler.
+  for (let i = 0; i < 6; i++) p.observe({ bytes: 9000, totalMs: 89, handlerMs: 54, queuedAhead: 0 })
+  const calm = p.predict(9000, { busy: 0, slots: 64 })
+  t.ok(Math.abs(calm.totalMs - 89) < 1e-9)
+  t.equal(calm.linkMs, 0)
+  const behindClip = p.predict(9000, { busy: 1, slots: 64, linkWaitMs: 142 })
+  t.ok(Math.abs(behindClip.totalMs - 231) < 1e-9, `behind a clip: ${behindClip.totalMs}`)
+  t.ok(Math.abs(behindClip.baseMs - 89) < 1e-9, 'base: without the link wait')
+  // A run that waited on the link does not teach the wire's time.
+  p.observe({ bytes: 9000, totalMs: 231, handlerMs: 54, queuedAhead: 0, linkWaitMs: 142 })
+  t.ok(Math.abs(p.predict(9000, { busy: 0, slots: 64 }).totalMs - 89) < 1e-9, 'transfer fit unmoved by a run that queued on the link')
+  t.equal(p.coldRate, 0, 'nor is it taken for a cold start nobody reported')
+  const edge = new TierPredictor()
+  for (let i = 0; i < 6; i++) edge.observe({ bytes: 9000, totalMs: 105, handlerMs: 105, queuedAhead: 0, coldStart: false })
+  const busy = edge.predict(9000, { busy: 0, slots: 1, coldChance: 0, utilization: 0.2 })
+  t.ok(Math.abs(busy.contentionMs - 105 * 0.25) < 1e-9, `contention ${busy.contentionMs}`)
+  t.ok(Math.abs(busy.totalMs - busy.baseMs - busy.contentionMs) < 1e-9)
+})
+
+t.test('PlacementTarget: a near-tie goes to the edge when a clip is ahead on the uplink; records keep the base predictions', async (t) => {
+  const clock = new ManualClock()
+  const link = new LinkQueue(() => clock.now())
+  let edgeCalls = 0
+  const edge: Tier = {
+    name: 'local',
+    slots: 1,
+    target: { kind: 'fake', dispatch: async () => { edgeCalls++; clock.advance(105); return { status: 'ok' as const, handlerMs: 105 } }, close: async () => {} }
+  }
+  const cloudInner: Target = { kind: 'fake', dispatch: async () => { clock.advance(89); return { status: 'ok', handlerMs: 54 } }, close: async () => {} }
+  const cloud: Tier = { name: 'cloud', slots: 64, link, target: linkedTarget(cloudInner, link) }
+  const records: PlacementRecord[] = []
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0, clock, random: seededRandom(3), onDecision: (r) => records.push(r) })
+  const frame: OutgoingEvent = { attributes: { specversion: '1.0', id: 'f', source: 's', type: 't' }, data: Buffer.alloc(9000) }
+  for (let i = 0; i < 8; i++) await p.dispatch('text-detect', frame)
+  t.ok(Math.abs(link.msPerByte - 0) < 1e-12, 'one size only: the transfer fit has no slope, so no throughput yet')
+  link.msPerByte = 0.001 // as the cloud tier's transfer slope over several sizes gives it (1000 kB/s)
+  records.length = 0
+  edgeCalls = 0
+  await p.dispatch('text-detect', frame)
+  t.equal(records.at(-1)?.tier, 'cloud', 'calm link: cloud (89 ms) beats the edge (105 ms)')
+  link.sent(192_000) // a clip, sent by someone else (another route, or the oracle) over the same link
+  clock.advance(50)
+  await p.dispatch('text-detect', frame)
+  const r = records.at(-1) as PlacementRecord
+  t.equal(r.tier, 'local', 'behind 142 ms of clip on the link: the edge')
+  t.equal(edgeCalls, 1)
+  t.ok(Math.abs((r.predictions.cloud as number) - (89 + 142)) < 1e-9, `cloud predicted ${r.predictions.cloud}`)
+  t.ok(Math.abs((r.basePredictions.cloud as number) - 89) < 1e-9, 'base prediction: without the link')
+})
