@@ -211,7 +211,7 @@ export class PlacementTarget implements Target {
     const all = Math.max(busy, load.inFlight + load.queued)
     const warmSlots = load.warmInstances * tier.perInstance
     const coldChance = all >= warmSlots && warmSlots < tier.slots ? 1 : 0
-    return { busy: all, slots: tier.slots, coldChance, sharing: (load.otherInFlight ?? 0) + Math.min(load.inFlight, tier.slots - 1), linkWaitMs, utilization: load.utilization }
+    return { busy: all, slots: tier.slots, coldChance, sharing: (load.otherInFlight ?? 0) + Math.min(load.inFlight, tier.slots - 1), linkWaitMs, utilization: load.utilization, ahead: load.work }
   }
 
   async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {

@@ -26,7 +26,8 @@ export interface TierObservation {
 /**
  * The predicted total, and its parts, in ms. `linkMs` (the wait behind bytes already on the link) and
  * `contentionMs` (the expected slowdown from work arriving while it runs) are in `totalMs`; `baseMs` is the
- * total without them (the model before they were added, kept so the bench can score both on one run).
+ * total of the model before them and before `queueMs` counted what the requests ahead have left (a run of
+ * this message's size per request ahead), kept so the bench can score both on one run.
  */
 export interface Prediction { totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number; linkMs: number; contentionMs: number; baseMs: number }
 
@@ -44,6 +45,12 @@ export interface TierState {
   linkWaitMs?: number | undefined
   /** The machine's offered load from arrivals (ArrivalLoad.utilization: rate x mean service); 0 or absent: not known (a remote tier). */
   utilization?: number | undefined
+  /**
+   * The requests ahead there, when the tier says (the local pool's load.work): running ones with the ms since
+   * they got their slot, waiting ones without. The queueing wait is then what they have left, spread over the
+   * slots, instead of a run of this message's size per request ahead.
+   */
+  ahead?: ReadonlyArray<{ bytes: number; elapsedMs: number | undefined }> | undefined
 }
 
 const COLD_WINDOW = 8
@@ -59,7 +66,8 @@ const MIN_SHARED = 3
  *   its slope the inverse throughput;
  * - cold start: the chance of one (exact when the tier knows, else the learned share of cold runs) times the
  *   median of the last cold-start excesses;
- * - queueing: requests ahead of this one beyond the tier's slots, each slot freeing after one execution;
+ * - queueing: requests ahead of this one beyond the tier's slots: when the tier lists them (the local pool),
+ *   what they have left to run over its slots; else each slot freeing after one run of this size;
  * - execution: the handler time against payload bytes: the median of the runs of about the same size, else a
  *   robust line (RobustFit.predictNear). Runs that shared the machine with other work (the local pool knows:
  *   an edge box's few cores, or its CPU quota, are shared by every function on it) are fitted apart from runs
@@ -95,11 +103,22 @@ export class TierPredictor {
     const coldTime = this.#coldExcess.length === 0 ? 0 : median(this.#coldExcess)
     const coldMs = (state.coldChance ?? this.#coldRate) * coldTime
     const ahead = state.busy + 1 - state.slots
-    const queueMs = ahead > 0 ? (ahead / state.slots) * alone : 0
+    const queueBaseMs = ahead > 0 ? (ahead / state.slots) * alone : 0
+    const queueMs = ahead > 0 && state.ahead !== undefined ? this.#workLeft(state.ahead) / state.slots : queueBaseMs
     const linkMs = state.linkWaitMs !== undefined && state.linkWaitMs > 0 ? state.linkWaitMs : 0
     const contentionMs = arrivalContentionMs(execMs, state.utilization ?? 0)
-    const baseMs = transferMs + coldMs + queueMs + execMs
-    return { totalMs: baseMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs }
+    const baseMs = transferMs + coldMs + queueBaseMs + execMs
+    return { totalMs: transferMs + coldMs + queueMs + execMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs }
+  }
+
+  /** What the requests ahead have left to run: a running one its predicted run less its elapsed time, a waiting one all of it. */
+  #workLeft (ahead: ReadonlyArray<{ bytes: number; elapsedMs: number | undefined }>): number {
+    let left = 0
+    for (const w of ahead) {
+      const run = this.exec.predictNear(w.bytes)
+      left += w.elapsedMs === undefined ? run : Math.max(0, run - w.elapsedMs)
+    }
+    return left
   }
 
   /** Execution time at `bytes` beside `sharing` other requests on the machine; `alone` is the alone fit there. */

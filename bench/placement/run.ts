@@ -24,7 +24,7 @@ import { FunctionPool } from '../../adapters/runtime/functionPool.js'
 import { LocalTarget } from '../../adapters/runtime/localTarget.js'
 import { KnativeTarget } from '../../adapters/targets/knativeTarget.js'
 import { PlacementTarget, type PlacementRecord } from '../../adapters/placement/placementTarget.js'
-import type { DispatchResult, Target } from '../../adapters/target.js'
+import type { DispatchResult, Target, TargetLoad } from '../../adapters/target.js'
 import { LinkQueue, linkedTarget } from '../../adapters/placement/linkQueue.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { perInputCeiling, tiesWithinNoise, wilson } from './accuracyStats.js'
@@ -91,7 +91,7 @@ async function timed (p: Promise<DispatchResult>, what: string): Promise<number>
   return performance.now() - s
 }
 
-interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; edgeLoad?: Record<string, number | undefined>; linkWaitMs: number }
+interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number }
 
 async function main (): Promise<void> {
   const loadBefore = loadavg().map((x) => x.toFixed(1)).join(' ')
@@ -167,7 +167,7 @@ async function main (): Promise<void> {
         if (wait > 0) await sleep(wait)
         const input = inputs[a.input] as Input
         const id = `${tag}${i}`
-        const edgeLoad = oracleDraw === undefined ? undefined : { ...edge.load(input.fn) }
+        const edgeLoad = oracleDraw === undefined ? undefined : edge.load(input.fn)
         const linkWaitMs = link.waitMs()
         const mine = timed(target.dispatch(input.fn, event(input, id)), `${tag} request ${i}`)
         if (oracleDraw === undefined || oracleDraw() >= ORACLE) return await mine
@@ -215,7 +215,7 @@ async function main (): Promise<void> {
       })
       return `- ${n}: ${parts.join('; ')}`
     })
-    const misses = s.filter((x) => x.chosen !== fastest(x)).map((x) => `${x.input} (${(x.bytes / 1000).toFixed(0)} kB): chose ${x.chosen} (${x.reason}); predicted ${TIERS.map((n) => `${n} ${(x.predicted[n] as number).toFixed(0)}`).join(' / ')} (without link and contention: ${TIERS.map((n) => `${n} ${(x.base[n] as number).toFixed(0)}`).join(' / ')}), measured ${TIERS.map((n) => `${n} ${x.measured[n].toFixed(0)}`).join(' / ')} ms; edge at send: ${x.edgeLoad?.inFlight ?? 0} running, ${x.edgeLoad?.otherInFlight ?? 0} of the other function, rho ${(x.edgeLoad?.utilization ?? 0).toFixed(2)}; link wait ${x.linkWaitMs.toFixed(0)} ms`)
+    const misses = s.filter((x) => x.chosen !== fastest(x)).map((x) => `${x.input} (${(x.bytes / 1000).toFixed(0)} kB): chose ${x.chosen} (${x.reason}); predicted ${TIERS.map((n) => `${n} ${(x.predicted[n] as number).toFixed(0)}`).join(' / ')} (without link and contention: ${TIERS.map((n) => `${n} ${(x.base[n] as number).toFixed(0)}`).join(' / ')}), measured ${TIERS.map((n) => `${n} ${x.measured[n].toFixed(0)}`).join(' / ')} ms; edge at send: ${x.edgeLoad?.inFlight ?? 0} running and ${x.edgeLoad?.queued ?? 0} waiting (this function), ${x.edgeLoad?.otherInFlight ?? 0} of the other function, rho ${(x.edgeLoad?.utilization ?? 0).toFixed(2)}; link wait ${x.linkWaitMs.toFixed(0)} ms`)
     const ci = (k: number, n: number): string => { const [lo, hi] = wilson(k, n); return `${k}/${n} = ${(100 * k / Math.max(1, n)).toFixed(1)}% (Wilson 95% interval ${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)}%)` }
     // The model before the link and contention terms, scored on the same samples: where the placement followed its
     // prediction, the tier with the lowest base prediction; an exploring decision is the same for both.

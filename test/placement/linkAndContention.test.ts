@@ -6,6 +6,8 @@ import { TierPredictor } from '../../adapters/placement/tierPredictor.js'
 import { PlacementTarget, type PlacementRecord, type Tier } from '../../adapters/placement/placementTarget.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
 import { seededRandom } from '../../core/seededRandom.js'
+import { LocalTarget } from '../../adapters/runtime/localTarget.js'
+import type { FunctionPool } from '../../adapters/runtime/functionPool.js'
 
 // Recorded numbers from the placement bench (bench/RESULTS.md, issue 13): the WAN emulator's link carries
 // 1000 kB/s each way (0.001 ms per byte, what the cloud tier's transfer fit learns as its slope); a 6 s voice
@@ -125,4 +127,68 @@ t.test('PlacementTarget: a near-tie goes to the edge when a clip is ahead on the
   t.equal(edgeCalls, 1)
   t.ok(Math.abs((r.predictions.cloud as number) - (89 + 142)) < 1e-9, `cloud predicted ${r.predictions.cloud}`)
   t.ok(Math.abs((r.basePredictions.cloud as number) - 89) < 1e-9, 'base prediction: without the link')
+})
+
+t.test('TierPredictor: the wait ahead is what the running request has left, not a run of this size', async (t) => {
+  // Recorded (tuning run, seed 2): a 160 px frame (2 kB, 13 ms alone on the edge) sent while the edge's one
+  // text-detect instance ran an oracle run of a 1920 px frame (43 kB, about 650 ms there): predicted 23 ms by
+  // the old queue term, measured 123-174 ms, against the cloud's 56-61 ms.
+  const edge = new TierPredictor()
+  for (let i = 0; i < 4; i++) {
+    edge.observe({ bytes: 2000, totalMs: 13, handlerMs: 13, queuedAhead: 0, coldStart: false })
+    edge.observe({ bytes: 43_000, totalMs: 650, handlerMs: 650, queuedAhead: 0, coldStart: false })
+  }
+  const state = { busy: 1, slots: 1, coldChance: 0, ahead: [{ bytes: 43_000, elapsedMs: 520 }] }
+  const p = edge.predict(2000, state)
+  t.ok(Math.abs(p.queueMs - 130) < 1e-9, `130 ms left of the big frame (${p.queueMs})`)
+  t.ok(Math.abs(p.baseMs - 26) < 1e-9, 'the old model: one 13 ms run ahead')
+  t.ok(p.totalMs > 61, 'now above the cloud\'s time: the cloud is chosen')
+  const late = edge.predict(2000, { ...state, ahead: [{ bytes: 43_000, elapsedMs: 900 }, { bytes: 2000, elapsedMs: undefined }] })
+  t.ok(Math.abs(late.queueMs - 13) < 1e-9, 'an overdue run counts 0 left; a waiting one its whole run')
+  const free = edge.predict(2000, { busy: 0, slots: 1, coldChance: 0, ahead: [] })
+  t.equal(free.queueMs, 0, 'nothing ahead: no wait')
+})
+
+t.test('LocalTarget: each function\'s requests in order with the time since they got a slot; offered load of the others', async (t) => {
+  const clock = new ManualClock()
+  const pending: Array<() => void> = []
+  const fakePool = (name: string, slots: number): FunctionPool => {
+    let inFlight = 0
+    return {
+      name,
+      slots,
+      get inFlight () { return Math.min(inFlight, slots) },
+      get queued () { return Math.max(0, inFlight - slots) },
+      warmInstances: 1,
+      invoke: async () => {
+        inFlight++
+        await new Promise<void>((resolve) => pending.push(resolve))
+        inFlight--
+        return { coldStart: false, serviceMs: 60 }
+      },
+      close: async () => {}
+    } as unknown as FunctionPool
+  }
+  const local = new LocalTarget([fakePool('text-detect', 1), fakePool('voice-activity', 1)], () => clock.now())
+  const ev = (n: number): OutgoingEvent => ({ attributes: { specversion: '1.0', id: 'x', source: 's', type: 't' }, data: Buffer.alloc(n) })
+  const big = local.dispatch('text-detect', ev(43_000))
+  clock.advance(100)
+  const small = local.dispatch('text-detect', ev(2000))
+  clock.advance(20)
+  t.same(local.load('text-detect')?.work, [{ bytes: 43_000, elapsedMs: 120 }, { bytes: 2000, elapsedMs: undefined }], 'the big frame runs, the small one waits')
+  ;(pending.shift() as () => void)()
+  await big
+  clock.advance(5)
+  t.same(local.load('text-detect')?.work, [{ bytes: 2000, elapsedMs: 5 }], 'the small one got the slot when the big one ended')
+  ;(pending.shift() as () => void)()
+  await small
+  t.same(local.load('text-detect')?.work, [])
+  t.equal(local.load('text-detect')?.utilization, 0, 'one slot: its own arrivals queue, they do not share the CPU; no other function ran')
+  const clip = local.dispatch('voice-activity', ev(16_000))
+  ;(pending.shift() as () => void)()
+  await clip
+  const rho = local.load('text-detect')?.utilization as number
+  t.ok(Math.abs(rho - 60 / 1000) < 1e-9, `the other function: 1 arrival per (at least) 1 s x 60 ms = ${rho}`)
+  const rhoClip = local.load('voice-activity')?.utilization as number
+  t.ok(Math.abs(rhoClip - 2 * 60 / 1000) < 1e-9, `a clip shares the CPU with text-detect's two arrivals: ${rhoClip}`)
 })
