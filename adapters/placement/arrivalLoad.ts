@@ -56,9 +56,14 @@ export class ArrivalLoad {
   }
 }
 
-/** The expected extra time (ms) future arrivals add to a run of `aloneMs` at offered load `rho` (M/G/1-PS). */
-export function arrivalContentionMs (aloneMs: number, rho: number): number {
-  if (!(rho > 0) || !(aloneMs > 0)) return 0
-  const r = Math.min(0.9, rho)
-  return aloneMs * r / (1 - r)
+/**
+ * The expected extra time (ms) future arrivals add to a run whose fitted time is `execMs` at offered load `rho`
+ * now (M/G/1-PS: a run takes its alone time / (1 - rho)). `rhoFit` is the load the fit was learned under: its
+ * runs already held that much contention, so only the change counts (negative when the load fell since).
+ */
+export function arrivalContentionMs (execMs: number, rho: number, rhoFit = 0): number {
+  if (!(execMs > 0)) return 0
+  const now = Math.min(0.9, rho > 0 ? rho : 0)
+  const fit = Math.min(0.9, rhoFit > 0 ? rhoFit : 0)
+  return execMs * (now - fit) / (1 - now)
 }

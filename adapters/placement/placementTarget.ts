@@ -245,7 +245,7 @@ export class PlacementTarget implements Target {
           const coldStart = before.coldChance === undefined ? result.coldStart : before.coldChance === 1
           const sharing = Math.max(before.sharing ?? 0, this.#state(functionName, i).sharing ?? 0)
           const pr = this.predictor(functionName, i)
-          pr.observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart, queuedAhead, sharing, linkWaitMs: before.linkWaitMs })
+          pr.observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart, queuedAhead, sharing, linkWaitMs: before.linkWaitMs, utilization: before.utilization })
           if (tier.link !== undefined && pr.transfer.slope > 0) tier.link.msPerByte = pr.transfer.slope
         }
         return result

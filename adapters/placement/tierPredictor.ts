@@ -19,6 +19,8 @@ export interface TierObservation {
    * whose machines placement does not see.
    */
   sharing?: number | undefined
+  /** The machine's offered load when it was sent (TierState.utilization): the execution fits learn under it. */
+  utilization?: number | undefined
   /** The modelled wait for the bytes ahead on the tier's link when it was sent (LinkQueue); transfer fits only runs that had none. */
   linkWaitMs?: number | undefined
 }
@@ -75,7 +77,9 @@ const MIN_SHARED = 3
  *   processor sharing (alone time x (1 + others));
  * - link (a remote tier with a LinkQueue): the wait behind the bytes already on the shared uplink;
  * - contention (a tier whose machine reports its offered load, the local pool): work arriving while the run
- *   runs shares the CPU with it; expected extra = execution x rho / (1 - rho) (M/G/1 processor sharing).
+ *   runs shares the CPU with it (M/G/1 processor sharing: alone time / (1 - rho)). The execution fits were
+ *   learned under some load already (rho_fit, the mean over their runs), so only the change counts:
+ *   extra = execution x (rho - rho_fit) / (1 - rho).
  */
 export class TierPredictor {
   readonly exec = new RobustFit()
@@ -84,6 +88,9 @@ export class TierPredictor {
   readonly #coldExcess: number[] = []
   #coldRate = 0
   #samples = 0
+  /** The mean offered load the execution fits were learned under (about their window: 1/24 per run). */
+  #fitRho = 0
+  #fitRhoSeen = false
 
   /** Runs sent here only because it had no run near their size (PlacementTarget's gap exploration). */
   gapExplored = 0
@@ -106,7 +113,7 @@ export class TierPredictor {
     const queueBaseMs = ahead > 0 ? (ahead / state.slots) * alone : 0
     const queueMs = ahead > 0 && state.ahead !== undefined ? this.#workLeft(state.ahead) / state.slots : queueBaseMs
     const linkMs = state.linkWaitMs !== undefined && state.linkWaitMs > 0 ? state.linkWaitMs : 0
-    const contentionMs = arrivalContentionMs(execMs, state.utilization ?? 0)
+    const contentionMs = state.utilization === undefined ? 0 : arrivalContentionMs(execMs, state.utilization, this.#fitRho)
     const baseMs = transferMs + coldMs + queueBaseMs + execMs
     return { totalMs: transferMs + coldMs + queueMs + execMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs }
   }
@@ -142,6 +149,10 @@ export class TierPredictor {
       if (this.exec.count > 0) return
     }
     const exec = shared ? this.execShared : this.exec
+    if (o.utilization !== undefined && (o.handlerMs !== undefined || o.queuedAhead <= 0)) {
+      this.#fitRho = this.#fitRhoSeen ? this.#fitRho + (o.utilization - this.#fitRho) / 24 : o.utilization
+      this.#fitRhoSeen = true
+    }
     if (o.handlerMs !== undefined) {
       exec.add(o.bytes, o.handlerMs)
       // A run that queued, at the tier or behind other bytes on the link, says more about the queue than the wire.

@@ -96,6 +96,18 @@ t.test('TierPredictor: the link wait and the arrival contention add to the total
   const busy = edge.predict(9000, { busy: 0, slots: 1, coldChance: 0, utilization: 0.2 })
   t.ok(Math.abs(busy.contentionMs - 105 * 0.25) < 1e-9, `contention ${busy.contentionMs}`)
   t.ok(Math.abs(busy.totalMs - busy.baseMs - busy.contentionMs) < 1e-9)
+  // Recorded (tuning run 2, seed 2): 6 s clips on the edge fitted at about 316 ms while the edge's offered load
+  // was about 0.1; at 0.2 the absolute term added 79 ms (316 x 0.2 / 0.8), though the edge then took 241-276 ms.
+  // The fit already held the load it was learned under: only the change counts (39.5 ms).
+  const clip = new TierPredictor()
+  for (let i = 0; i < 24; i++) clip.observe({ bytes: 192_000, totalMs: 316, handlerMs: 316, queuedAhead: 0, coldStart: false, utilization: 0.1 })
+  const now = clip.predict(192_000, { busy: 0, slots: 1, coldChance: 0, utilization: 0.2 })
+  t.ok(Math.abs(now.contentionMs - 316 * 0.1 / 0.8) < 1e-6, `only the rise from 0.1 to 0.2 counts: ${now.contentionMs}`)
+  t.ok(now.contentionMs < arrivalContentionMs(316, 0.2) / 2 + 1e-6, 'half the absolute term')
+  const quiet = clip.predict(192_000, { busy: 0, slots: 1, coldChance: 0, utilization: 0 })
+  t.ok(Math.abs(quiet.contentionMs + 31.6) < 1e-6, 'a load below the fit\'s: faster than the fit')
+  t.equal(clip.predict(192_000, { busy: 0, slots: 1 }).contentionMs, 0, 'a tier that reports no load: no term')
+  t.ok(Math.abs(arrivalContentionMs(100, 0.5, 0.5)) < 1e-12, 'the load it was fitted under: nothing to add')
 })
 
 t.test('PlacementTarget: a near-tie goes to the edge when a clip is ahead on the uplink; records keep the base predictions', async (t) => {
