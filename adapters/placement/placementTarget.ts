@@ -39,7 +39,7 @@ export interface PlacementRecord {
   measuredMs: number
   /** Every eligible tier's prediction at decision time. */
   predictions: Record<string, number>
-  /** The same without the link wait and the arrival contention (Prediction.baseMs): the model before them. */
+  /** The same without the link wait, the arrival contention and the queue ahead from load.work (Prediction.baseMs): the model before them. */
   basePredictions: Record<string, number>
   ok: boolean
 }

@@ -111,19 +111,27 @@ export class TierPredictor {
     const coldMs = (state.coldChance ?? this.#coldRate) * coldTime
     const ahead = state.busy + 1 - state.slots
     const queueBaseMs = ahead > 0 ? (ahead / state.slots) * alone : 0
-    const queueMs = ahead > 0 && state.ahead !== undefined ? this.#workLeft(state.ahead) / state.slots : queueBaseMs
+    const queueMs = ahead > 0 && state.ahead !== undefined ? this.#workLeft(state.ahead, state.sharing ?? 0) / state.slots : queueBaseMs
     const linkMs = state.linkWaitMs !== undefined && state.linkWaitMs > 0 ? state.linkWaitMs : 0
     const contentionMs = state.utilization === undefined ? 0 : arrivalContentionMs(execMs, state.utilization, this.#fitRho)
     const baseMs = transferMs + coldMs + queueBaseMs + execMs
     return { totalMs: transferMs + coldMs + queueMs + execMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs }
   }
 
-  /** What the requests ahead have left to run: a running one its predicted run less its elapsed time, a waiting one all of it. */
-  #workLeft (ahead: ReadonlyArray<{ bytes: number; elapsedMs: number | undefined }>): number {
+  /**
+   * What the requests ahead have left to run, each as it runs now (beside `sharing` others): a waiting one its
+   * whole run; a running one the mean residual time of the fit's runs of its size that lasted longer than it
+   * has so far (a run past the usual time is most likely a slow one, as under a CPU quota: the quota's next
+   * period decides), else, when it has outlasted them all, half a run more (a guess: the window knows nothing
+   * that long).
+   */
+  #workLeft (ahead: ReadonlyArray<{ bytes: number; elapsedMs: number | undefined }>, sharing: number): number {
+    const fit = sharing > 0 && this.execShared.count >= MIN_SHARED ? this.execShared : this.exec
     let left = 0
     for (const w of ahead) {
-      const run = this.exec.predictNear(w.bytes)
-      left += w.elapsedMs === undefined ? run : Math.max(0, run - w.elapsedMs)
+      const run = this.#exec(w.bytes, sharing, this.exec.predictNear(w.bytes))
+      if (w.elapsedMs === undefined) { left += run; continue }
+      left += fit.residualNear(w.bytes, w.elapsedMs) ?? run / 2
     }
     return left
   }

@@ -216,7 +216,7 @@ async function main (): Promise<void> {
       })
       return `- ${n}: ${parts.join('; ')}`
     })
-    const misses = s.filter((x) => x.chosen !== fastest(x)).map((x) => `${x.input} (${(x.bytes / 1000).toFixed(0)} kB): chose ${x.chosen} (${x.reason}); predicted ${TIERS.map((n) => `${n} ${(x.predicted[n] as number).toFixed(0)}`).join(' / ')} (without link and contention: ${TIERS.map((n) => `${n} ${(x.base[n] as number).toFixed(0)}`).join(' / ')}), measured ${TIERS.map((n) => `${n} ${x.measured[n].toFixed(0)}`).join(' / ')} ms; edge at send: ${x.edgeLoad?.inFlight ?? 0} running and ${x.edgeLoad?.queued ?? 0} waiting (this function), ${x.edgeLoad?.otherInFlight ?? 0} of the other function, rho ${(x.edgeLoad?.utilization ?? 0).toFixed(2)}; link wait ${x.linkWaitMs.toFixed(0)} ms`)
+    const misses = s.filter((x) => x.chosen !== fastest(x)).map((x) => `${x.input} (${(x.bytes / 1000).toFixed(0)} kB): chose ${x.chosen} (${x.reason}); predicted ${TIERS.map((n) => `${n} ${(x.predicted[n] as number).toFixed(0)}`).join(' / ')} (the model before this round: ${TIERS.map((n) => `${n} ${(x.base[n] as number).toFixed(0)}`).join(' / ')}), measured ${TIERS.map((n) => `${n} ${x.measured[n].toFixed(0)}`).join(' / ')} ms; edge at send: ${x.edgeLoad?.inFlight ?? 0} running and ${x.edgeLoad?.queued ?? 0} waiting (this function), ${x.edgeLoad?.otherInFlight ?? 0} of the other function, rho ${(x.edgeLoad?.utilization ?? 0).toFixed(2)}; link wait ${x.linkWaitMs.toFixed(0)} ms`)
     const ci = (k: number, n: number): string => { const [lo, hi] = wilson(k, n); return `${k}/${n} = ${(100 * k / Math.max(1, n)).toFixed(1)}% (Wilson 95% interval ${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)}%)` }
     // The model before the link and contention terms, scored on the same samples: where the placement followed its
     // prediction, the tier with the lowest base prediction; an exploring decision is the same for both.
@@ -259,7 +259,7 @@ async function main (): Promise<void> {
       '',
       `**Accuracy** (chosen tier = the fastest, STOIC's definition), n = ${s.length} sampled requests: ${ci(right.length, s.length)} (target >= 97%).`,
       '',
-      `- The model without the link and contention terms, scored on the same samples (its choice where the placement followed its prediction; it would have chosen otherwise ${flips.length} times; a counterfactual: its own choices would have loaded the tiers a little differently): ${ci(baseRight.length, s.length)}.`,
+      `- The model before this round (without the link, contention and queue-ahead terms), scored on the same samples (its choice where the placement followed its prediction; it would have chosen otherwise ${flips.length} times; a counterfactual: its own choices would have loaded the tiers a little differently): ${ci(baseRight.length, s.length)}.`,
       `- Of the ${predicted.length} decisions that followed the prediction (not exploring): ${ci(predictedRight.length, predicted.length)}.`,
       `- Ties within noise (the two tiers' times differ by less than sqrt(sd_edge^2 + sd_cloud^2), each sd the robust spread, 1.4826 x MAD, of that tier's times for that input in this run): ${tieCount}/${s.length} = ${(100 * tieCount / Math.max(1, s.length)).toFixed(1)}% of the samples. Accuracy on the others: ${ci(clearRight.length, clear.length)}.`,
       `- The best any rule that sees only the input could do on these samples (per input, its most often fastest tier; in sample): ${ceiling}/${s.length} = ${(100 * ceiling / Math.max(1, s.length)).toFixed(1)}%.`,

@@ -156,7 +156,15 @@ t.test('TierPredictor: the wait ahead is what the running request has left, not 
   t.ok(Math.abs(p.baseMs - 26) < 1e-9, 'the old model: one 13 ms run ahead')
   t.ok(p.totalMs > 61, 'now above the cloud\'s time: the cloud is chosen')
   const late = edge.predict(2000, { ...state, ahead: [{ bytes: 43_000, elapsedMs: 900 }, { bytes: 2000, elapsedMs: undefined }] })
-  t.ok(Math.abs(late.queueMs - 13) < 1e-9, 'an overdue run counts 0 left; a waiting one its whole run')
+  t.ok(Math.abs(late.queueMs - (325 + 13)) < 1e-9, 'a run longer than any seen: half a run more (a guess); a waiting one its whole run')
+  // Recorded (held-out run, seed 3): a 480 px frame sent while a 1920 px frame had run 641 ms on the edge took
+  // 197 ms there (about 120 ms of wait); the edge's 1920 px runs spread (600-760 ms under its CPU quota). Past the
+  // median, what is left is the mean of how much longer the longer runs took, not 0.
+  const spread = new TierPredictor()
+  for (const ms of [600, 620, 640, 700, 760]) spread.observe({ bytes: 43_000, totalMs: ms, handlerMs: ms, queuedAhead: 0, coldStart: false })
+  const behind = spread.predict(9000, { busy: 1, slots: 1, coldChance: 0, ahead: [{ bytes: 43_000, elapsedMs: 641 }] })
+  t.ok(Math.abs(behind.queueMs - ((700 - 641) + (760 - 641)) / 2) < 1e-9, `89 ms left, not 0 (${behind.queueMs})`)
+  t.equal(spread.exec.residualNear(43_000, 10, 0.2, 9), undefined, 'fewer near runs than asked: unknown')
   const free = edge.predict(2000, { busy: 0, slots: 1, coldChance: 0, ahead: [] })
   t.equal(free.queueMs, 0, 'nothing ahead: no wait')
 })
