@@ -38,6 +38,17 @@ export interface TargetLoad {
   warmInstances: number
   /** Requests running for the other functions on the same machine (the local pool: its other pools), which share its CPU. */
   otherInFlight?: number
+  /**
+   * The offered load of arrivals that would share the CPU with a run of this function started now (rate x mean
+   * service time, adapters/placement/arrivalLoad.ts): the other functions' on the machine, and this one's when
+   * it runs several at once.
+   */
+  utilization?: number
+  /**
+   * This function's requests there now, oldest first: `elapsedMs` since each got its slot, undefined while it
+   * waits for one. Placement predicts the wait ahead of a new request from them (what the running ones have left).
+   */
+  work?: ReadonlyArray<{ bytes: number; elapsedMs: number | undefined }>
 }
 
 /** One interface for every place a function runs (local pool now; Knative, Eventing sink, OpenWhisk later). */

@@ -12,6 +12,7 @@ import type { Logger } from '../core/log.js'
 import type { Metrics } from '../core/metrics.js'
 import { PlacementTarget, type PlacementRecord, type Tier } from '../adapters/placement/placementTarget.js'
 import { placementTargetName } from '../adapters/placement/placementTargetName.js'
+import { LinkQueue, linkedTarget } from '../adapters/placement/linkQueue.js'
 
 /** routes[].explore when unset (docs/config.md). */
 export const DEFAULT_EXPLORE = 0.02
@@ -73,6 +74,17 @@ export function buildTargets (config: Readonly<Config>, baseDir: string, env: No
  * slots: the local pool's concurrency x maxScale, a remote target's connections (OpenWhisk: 64).
  */
 function addPlacementTargets (config: Readonly<Config>, targets: Map<string, Target>, deps: PlacementDeps): void {
+  // A remote target a placement uses gets one LinkQueue, and every request sent to it (from any route) is noted
+  // there: placement predicts the wait behind the bytes already on the way (docs/placement.md).
+  const links = new Map<string, LinkQueue>()
+  for (const route of config.routes) {
+    for (const name of route.targets ?? []) {
+      if (name === 'local' || links.has(name)) continue
+      const link = new LinkQueue(() => performance.now())
+      links.set(name, link)
+      targets.set(name, linkedTarget(targets.get(name) as Target, link))
+    }
+  }
   config.routes.forEach((route, index) => {
     if (route.targets === undefined) return
     const tiers: Tier[] = route.targets.map((name) => {
@@ -82,7 +94,7 @@ function addPlacementTargets (config: Readonly<Config>, targets: Map<string, Tar
         return { name, target, slots: (fn?.concurrency ?? 1) * (fn?.maxScale ?? 1), perInstance: fn?.concurrency ?? 1 }
       }
       const t = config.targets[name]
-      return { name, target, slots: t !== undefined && t.kind !== 'openwhisk' ? t.connections : 64 }
+      return { name, target, slots: t !== undefined && t.kind !== 'openwhisk' ? t.connections : 64, link: links.get(name) }
     })
     targets.set(placementTargetName(index, route.targets), new PlacementTarget({
       label: `routes[${index}]`,

@@ -3,6 +3,7 @@ import type { ErrorCode } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
+import type { LinkQueue } from './linkQueue.js'
 import { TierPredictor, type TierState } from './tierPredictor.js'
 
 export type PlacementMode = 'fastest' | 'ordered'
@@ -16,6 +17,11 @@ export interface Tier {
   slots: number
   /** Requests one instance runs at once, when the target reports its load (the local pool): cold starts are then exact. */
   perInstance?: number | undefined
+  /**
+   * The uplink its requests go over, when placement should model the wait behind bytes already on it (every
+   * sender on the link notes its requests there: linkedTarget). Its throughput is set from this tier's transfer fit.
+   */
+  link?: LinkQueue | undefined
 }
 
 /** Why a tier got a message. */
@@ -33,6 +39,8 @@ export interface PlacementRecord {
   measuredMs: number
   /** Every eligible tier's prediction at decision time. */
   predictions: Record<string, number>
+  /** The same without the link wait, the arrival contention and the queue ahead from load.work (Prediction.baseMs): the model before them. */
+  basePredictions: Record<string, number>
   ok: boolean
 }
 
@@ -129,16 +137,21 @@ export class PlacementTarget implements Target {
    * of randomness and the count of gap explorations it makes; cheap (a scan of each tier's fit window),
    * measured in bench/placement/decisionCost.ts.
    */
-  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[] } {
+  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[]; base: number[] } {
     const tiers = this.#o.tiers
     const n = tiers.length
     const predictions: number[] = new Array<number>(n)
-    for (let i = 0; i < n; i++) predictions[i] = this.#predict(functionName, i, bytes)
+    const base: number[] = new Array<number>(n)
+    for (let i = 0; i < n; i++) {
+      const p = this.predictor(functionName, i).predict(bytes, this.#state(functionName, i))
+      predictions[i] = p.totalMs
+      base[i] = p.baseMs
+    }
     const healthy: number[] = []
     const open: number[] = []
     for (let i = 0; i < n; i++) (this.isOpen(i) ? open : healthy).push(i)
-    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions }
-    if (healthy.length === 0) return { order: open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number)), reason: 'best', predictions }
+    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions, base }
+    if (healthy.length === 0) return { order: open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number)), reason: 'best', predictions, base }
     // A tier with too few runs has no prediction worth the name: it is tried first (learning, counted as exploring).
     let first = -1
     let reason: DecisionReason = 'best'
@@ -166,7 +179,7 @@ export class PlacementTarget implements Target {
         }
       }
     }
-    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions }
+    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions, base }
   }
 
   dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
@@ -184,10 +197,6 @@ export class PlacementTarget implements Target {
     // The tiers are shared targets (closed by whoever built them), not owned here.
   }
 
-  #predict (functionName: string, i: number, bytes: number): number {
-    return this.predictor(functionName, i).predict(bytes, this.#state(functionName, i)).totalMs
-  }
-
   /**
    * What placement knows of a tier now: its own requests in flight there; for a tier that reports its load
    * (the local pool) also the exact load, whether the next request waits for a cold start, and how many other
@@ -197,15 +206,16 @@ export class PlacementTarget implements Target {
     const tier = this.#o.tiers[i] as Tier
     const load = tier.perInstance === undefined ? undefined : tier.target.load?.(functionName)
     const busy = this.#inFlight[i] as number
-    if (load === undefined || tier.perInstance === undefined) return { busy, slots: tier.slots }
+    const linkWaitMs = tier.link?.waitMs()
+    if (load === undefined || tier.perInstance === undefined) return { busy, slots: tier.slots, linkWaitMs }
     const all = Math.max(busy, load.inFlight + load.queued)
     const warmSlots = load.warmInstances * tier.perInstance
     const coldChance = all >= warmSlots && warmSlots < tier.slots ? 1 : 0
-    return { busy: all, slots: tier.slots, coldChance, sharing: (load.otherInFlight ?? 0) + Math.min(load.inFlight, tier.slots - 1) }
+    return { busy: all, slots: tier.slots, coldChance, sharing: (load.otherInFlight ?? 0) + Math.min(load.inFlight, tier.slots - 1), linkWaitMs, utilization: load.utilization, ahead: load.work }
   }
 
   async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
-    const { order, reason, predictions } = this.decide(functionName, bytes)
+    const { order, reason, predictions, base } = this.decide(functionName, bytes)
     let last: DispatchResult | undefined
     let anyRetryable = false
     for (let k = 0; k < order.length; k++) {
@@ -227,14 +237,16 @@ export class PlacementTarget implements Target {
       }
       const measuredMs = this.#now() - t0
       const failed = result.status === 'rejected' && isTierFailure(result)
-      this.#record(functionName, eventId, bytes, i, why, predictions, measuredMs, !failed)
+      this.#record(functionName, eventId, bytes, i, why, predictions, base, measuredMs, !failed)
       if (!failed) {
         this.#healthy(i)
         if (result.status === 'ok') {
           // Where the load is exact, so is a cold start (the pool's own flag also says so of a wait for a busy slot).
           const coldStart = before.coldChance === undefined ? result.coldStart : before.coldChance === 1
           const sharing = Math.max(before.sharing ?? 0, this.#state(functionName, i).sharing ?? 0)
-          this.predictor(functionName, i).observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart, queuedAhead, sharing })
+          const pr = this.predictor(functionName, i)
+          pr.observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart, queuedAhead, sharing, linkWaitMs: before.linkWaitMs, utilization: before.utilization })
+          if (tier.link !== undefined && pr.transfer.slope > 0) tier.link.msPerByte = pr.transfer.slope
         }
         return result
       }
@@ -269,7 +281,7 @@ export class PlacementTarget implements Target {
     }
   }
 
-  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], measuredMs: number, ok: boolean): void {
+  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], base: number[], measuredMs: number, ok: boolean): void {
     const tiers = this.#o.tiers
     const tier = (tiers[i] as Tier).name
     const predictedMs = predictions[i] as number
@@ -286,8 +298,9 @@ export class PlacementTarget implements Target {
     }
     if (this.#o.onDecision !== undefined) {
       const byName: Record<string, number> = {}
-      tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number })
-      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, ok })
+      const baseByName: Record<string, number> = {}
+      tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number; baseByName[t.name] = base[j] as number })
+      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, basePredictions: baseByName, ok })
     }
   }
 }

@@ -91,6 +91,23 @@ export class RobustFit {
     return y > 0 ? y : 0
   }
 
+  /**
+   * Mean residual time of a run near x that has lasted `elapsed`: over the near points (as predictNear) longer
+   * than `elapsed`, the mean of y - elapsed; undefined when fewer than `min` of them are (the run outlasts what
+   * the window knows). O(window), no allocation.
+   */
+  residualNear (x: number, elapsed: number, rel = NEAR, min = 2): number | undefined {
+    const xs = this.#xs
+    let k = 0
+    let sum = 0
+    for (let i = 0; i < xs.length; i++) {
+      const xi = xs[i] as number
+      const y = this.#ys[i] as number
+      if (Math.abs(xi - x) <= rel * Math.max(x, xi) && y > elapsed) { k++; sum += y - elapsed }
+    }
+    return k < min ? undefined : sum / k
+  }
+
   /** How many points lie within `rel` of x (as predictNear counts them). */
   countNear (x: number, rel = NEAR): number {
     let k = 0

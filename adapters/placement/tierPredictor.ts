@@ -1,3 +1,4 @@
+import { arrivalContentionMs } from './arrivalLoad.js'
 import { median, RobustFit } from './robustFit.js'
 
 /** What one finished run on a tier says. */
@@ -18,10 +19,19 @@ export interface TierObservation {
    * whose machines placement does not see.
    */
   sharing?: number | undefined
+  /** The machine's offered load when it was sent (TierState.utilization): the execution fits learn under it. */
+  utilization?: number | undefined
+  /** The modelled wait for the bytes ahead on the tier's link when it was sent (LinkQueue); transfer fits only runs that had none. */
+  linkWaitMs?: number | undefined
 }
 
-/** The predicted total, and its parts, in ms. */
-export interface Prediction { totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number }
+/**
+ * The predicted total, and its parts, in ms. `linkMs` (the wait behind bytes already on the link) and
+ * `contentionMs` (the expected slowdown from work arriving while it runs) are in `totalMs`; `baseMs` is the
+ * total of the model before them and before `queueMs` counted what the requests ahead have left (a run of
+ * this message's size per request ahead), kept so the bench can score both on one run.
+ */
+export interface Prediction { totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number; linkMs: number; contentionMs: number; baseMs: number }
 
 /** The tier's state when a message is placed. */
 export interface TierState {
@@ -33,6 +43,16 @@ export interface TierState {
   coldChance?: number | undefined
   /** Other requests running on the same machine now (TierObservation.sharing); 0 or absent: none known. */
   sharing?: number | undefined
+  /** How long a message sent now waits behind the bytes already on the tier's link (LinkQueue.waitMs); 0 or absent: none. */
+  linkWaitMs?: number | undefined
+  /** The machine's offered load from arrivals (ArrivalLoad.utilization: rate x mean service); 0 or absent: not known (a remote tier). */
+  utilization?: number | undefined
+  /**
+   * The requests ahead there, when the tier says (the local pool's load.work): running ones with the ms since
+   * they got their slot, waiting ones without. The queueing wait is then what they have left, spread over the
+   * slots, instead of a run of this message's size per request ahead.
+   */
+  ahead?: ReadonlyArray<{ bytes: number; elapsedMs: number | undefined }> | undefined
 }
 
 const COLD_WINDOW = 8
@@ -48,12 +68,18 @@ const MIN_SHARED = 3
  *   its slope the inverse throughput;
  * - cold start: the chance of one (exact when the tier knows, else the learned share of cold runs) times the
  *   median of the last cold-start excesses;
- * - queueing: requests ahead of this one beyond the tier's slots, each slot freeing after one execution;
+ * - queueing: requests ahead of this one beyond the tier's slots: when the tier lists them (the local pool),
+ *   what they have left to run over its slots; else each slot freeing after one run of this size;
  * - execution: the handler time against payload bytes: the median of the runs of about the same size, else a
  *   robust line (RobustFit.predictNear). Runs that shared the machine with other work (the local pool knows:
  *   an edge box's few cores, or its CPU quota, are shared by every function on it) are fitted apart from runs
  *   that had it alone, and predict a run that will share it; until there are a few, a shared run is taken as
- *   processor sharing (alone time x (1 + others)).
+ *   processor sharing (alone time x (1 + others));
+ * - link (a remote tier with a LinkQueue): the wait behind the bytes already on the shared uplink;
+ * - contention (a tier whose machine reports its offered load, the local pool): work arriving while the run
+ *   runs shares the CPU with it (M/G/1 processor sharing: alone time / (1 - rho)). The execution fits were
+ *   learned under some load already (rho_fit, the mean over their runs), so only the change counts:
+ *   extra = execution x (rho - rho_fit) / (1 - rho).
  */
 export class TierPredictor {
   readonly exec = new RobustFit()
@@ -62,6 +88,9 @@ export class TierPredictor {
   readonly #coldExcess: number[] = []
   #coldRate = 0
   #samples = 0
+  /** The mean offered load the execution fits were learned under (about their window: 1/24 per run). */
+  #fitRho = 0
+  #fitRhoSeen = false
 
   /** Runs sent here only because it had no run near their size (PlacementTarget's gap exploration). */
   gapExplored = 0
@@ -81,8 +110,30 @@ export class TierPredictor {
     const coldTime = this.#coldExcess.length === 0 ? 0 : median(this.#coldExcess)
     const coldMs = (state.coldChance ?? this.#coldRate) * coldTime
     const ahead = state.busy + 1 - state.slots
-    const queueMs = ahead > 0 ? (ahead / state.slots) * alone : 0
-    return { totalMs: transferMs + coldMs + queueMs + execMs, transferMs, coldMs, queueMs, execMs }
+    const queueBaseMs = ahead > 0 ? (ahead / state.slots) * alone : 0
+    const queueMs = ahead > 0 && state.ahead !== undefined ? this.#workLeft(state.ahead, state.sharing ?? 0) / state.slots : queueBaseMs
+    const linkMs = state.linkWaitMs !== undefined && state.linkWaitMs > 0 ? state.linkWaitMs : 0
+    const contentionMs = state.utilization === undefined ? 0 : arrivalContentionMs(execMs, state.utilization, this.#fitRho)
+    const baseMs = transferMs + coldMs + queueBaseMs + execMs
+    return { totalMs: transferMs + coldMs + queueMs + execMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs }
+  }
+
+  /**
+   * What the requests ahead have left to run, each as it runs now (beside `sharing` others): a waiting one its
+   * whole run; a running one the mean residual time of the fit's runs of its size that lasted longer than it
+   * has so far (a run past the usual time is most likely a slow one, as under a CPU quota: the quota's next
+   * period decides), else, when it has outlasted them all, half a run more (a guess: the window knows nothing
+   * that long).
+   */
+  #workLeft (ahead: ReadonlyArray<{ bytes: number; elapsedMs: number | undefined }>, sharing: number): number {
+    const fit = sharing > 0 && this.execShared.count >= MIN_SHARED ? this.execShared : this.exec
+    let left = 0
+    for (const w of ahead) {
+      const run = this.#exec(w.bytes, sharing, this.exec.predictNear(w.bytes))
+      if (w.elapsedMs === undefined) { left += run; continue }
+      left += fit.residualNear(w.bytes, w.elapsedMs) ?? run / 2
+    }
+    return left
   }
 
   /** Execution time at `bytes` beside `sharing` other requests on the machine; `alone` is the alone fit there. */
@@ -93,7 +144,7 @@ export class TierPredictor {
 
   observe (o: TierObservation): void {
     const shared = (o.sharing ?? 0) > 0
-    const warmGuess = this.#exec(o.bytes, o.sharing ?? 0, this.exec.predictNear(o.bytes)) + this.transfer.predict(o.bytes)
+    const warmGuess = this.#exec(o.bytes, o.sharing ?? 0, this.exec.predictNear(o.bytes)) + this.transfer.predict(o.bytes) + (o.linkWaitMs ?? 0)
     // A tier that says whether each run was cold (the local pool, exactly) has no unreported starts to guess at.
     const outlier = o.coldStart === undefined && this.#samples >= 5 && o.queuedAhead <= 0 && o.totalMs > OUTLIER_FACTOR * warmGuess + 50
     this.#samples++
@@ -106,9 +157,14 @@ export class TierPredictor {
       if (this.exec.count > 0) return
     }
     const exec = shared ? this.execShared : this.exec
+    if (o.utilization !== undefined && (o.handlerMs !== undefined || o.queuedAhead <= 0)) {
+      this.#fitRho = this.#fitRhoSeen ? this.#fitRho + (o.utilization - this.#fitRho) / 24 : o.utilization
+      this.#fitRhoSeen = true
+    }
     if (o.handlerMs !== undefined) {
       exec.add(o.bytes, o.handlerMs)
-      if (o.queuedAhead <= 0) this.transfer.add(o.bytes, Math.max(0, o.totalMs - o.handlerMs))
+      // A run that queued, at the tier or behind other bytes on the link, says more about the queue than the wire.
+      if (o.queuedAhead <= 0 && !((o.linkWaitMs ?? 0) >= 1)) this.transfer.add(o.bytes, Math.max(0, o.totalMs - o.handlerMs))
     } else if (o.queuedAhead <= 0) {
       // No handler time (the local pool): the whole time is the work; there is no network to fit.
       exec.add(o.bytes, o.totalMs)

@@ -149,6 +149,8 @@ export class FunctionPool {
   /** Instances ever started: every one is a cold start. */
   get spawnCount (): number { return this.#spawned }
   get inFlight (): number { return this.#breaker.inFlight }
+  /** Requests it runs at once, all instances together (concurrency x maxScale). */
+  get slots (): number { return this.#opts.concurrency * this.#opts.maxScale }
   get queued (): number { return this.#breaker.waiting }
   /** Process ids of live instances (for tests and diagnostics). */
   get pids (): number[] { return [...this.#all].map((i) => i.child.pid ?? -1) }

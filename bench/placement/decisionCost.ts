@@ -7,11 +7,17 @@
 import { ManualClock } from '../../core/clock.js'
 import { PlacementTarget, type Tier } from '../../adapters/placement/placementTarget.js'
 import type { Target } from '../../adapters/target.js'
+import { ArrivalLoad } from '../../adapters/placement/arrivalLoad.js'
+import { LinkQueue } from '../../adapters/placement/linkQueue.js'
 
-const noop: Target = { kind: 'x', dispatch: async () => ({ status: 'ok' }), load: () => ({ inFlight: 1, queued: 0, warmInstances: 1, otherInFlight: 1 }), close: async () => {} }
+const arrivals = new ArrivalLoad(() => 29_000)
+for (let k = 0; k < 30; k++) { arrivals.arrived(); arrivals.served(60) }
+const link = new LinkQueue(() => performance.now())
+link.msPerByte = 0.001
+const noop: Target = { kind: 'x', dispatch: async () => ({ status: 'ok' }), load: () => ({ inFlight: 1, queued: 1, warmInstances: 1, otherInFlight: 1, utilization: arrivals.utilization(), work: [{ bytes: 12_000, elapsedMs: 3 }, { bytes: 8000, elapsedMs: undefined }] }), close: async () => {} }
 
 function placement (tiers: number): PlacementTarget {
-  const list: Tier[] = Array.from({ length: tiers }, (_, i) => ({ name: `t${i}`, target: noop, slots: 4, ...(i === 0 ? { perInstance: 1 } : {}) }))
+  const list: Tier[] = Array.from({ length: tiers }, (_, i) => ({ name: `t${i}`, target: noop, slots: 4, ...(i === 0 ? { perInstance: 1 } : { link }) }))
   let s = 1
   const p = new PlacementTarget({ label: 'r', tiers: list, mode: 'fastest', explore: 0.02, clock: new ManualClock(), random: () => { s = (s * 48271) % 2147483647; return s / 2147483647 } })
   for (let i = 0; i < tiers; i++) {

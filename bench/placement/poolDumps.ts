@@ -1,0 +1,33 @@
+/**
+ * `node dist/bench/placement/poolDumps.js A.json B.json ...`: the accuracy of several placement runs together,
+ * from the files run.ts writes with DUMP=, with its Wilson 95% interval, the ties within noise (per run: the
+ * noise is each run's own) and the model without the link, contention and queue-ahead terms on the same samples.
+ */
+import { readFileSync } from 'node:fs'
+import { tiesWithinNoise, wilson } from './accuracyStats.js'
+
+interface Dumped { input: string; chosen: string; reason: string; measured: Record<string, number>; base: Record<string, number> }
+
+const fastest = (m: Record<string, number>): string => Object.keys(m).reduce((b, n) => (m[n] as number) < (m[b] as number) ? n : b)
+const pctCi = (k: number, n: number): string => { const [lo, hi] = wilson(k, n); return `${k}/${n} = ${(100 * k / Math.max(1, n)).toFixed(1)}% (Wilson 95% ${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)}%)` }
+
+let n = 0
+let right = 0
+let baseRight = 0
+let ties = 0
+let clear = 0
+let clearRight = 0
+for (const file of process.argv.slice(2)) {
+  const s = (JSON.parse(readFileSync(file, 'utf8')) as { sampled: Dumped[] }).sampled
+  const tie = tiesWithinNoise(s, ['edge', 'cloud'])
+  s.forEach((x, k) => {
+    const best = fastest(x.measured)
+    const base = x.reason !== 'best' ? x.chosen : fastest(x.base)
+    n++
+    if (x.chosen === best) right++
+    if (base === best) baseRight++
+    if (tie[k] === true) ties++
+    else { clear++; if (x.chosen === best) clearRight++ }
+  })
+}
+console.log(`pooled over ${process.argv.length - 2} runs: accuracy ${pctCi(right, n)}; the model before this round's terms on the same samples ${pctCi(baseRight, n)}; ties within noise ${ties}/${n} = ${(100 * ties / Math.max(1, n)).toFixed(1)}%; accuracy on the rest ${pctCi(clearRight, clear)}`)

@@ -1,0 +1,39 @@
+import t from 'tap'
+import { perInputCeiling, robustSd, tiesWithinNoise, wilson } from '../../bench/placement/accuracyStats.js'
+
+const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-4
+
+t.test('wilson: the score interval, closed forms at the edges', async (t) => {
+  const [lo, hi] = wilson(32, 35) // the second round's 91.4%
+  t.ok(close(lo, 0.77620) && close(hi, 0.97042), `${lo} ${hi}`)
+  const [lo0, hi0] = wilson(0, 10)
+  t.ok(close(lo0, 0) && close(hi0, 1.96 ** 2 / (10 + 1.96 ** 2)), 'none right: upper z^2/(n+z^2)')
+  const [lo1, hi1] = wilson(10, 10)
+  t.ok(close(lo1, 10 / (10 + 1.96 ** 2)) && hi1 === 1, 'all right: lower n/(n+z^2)')
+  const [a, b] = wilson(97, 100)
+  t.ok(close(a, 0.91548) && close(b, 0.98975))
+  t.same(wilson(0, 0), [0, 1], 'no sample: nothing known')
+})
+
+t.test('ties within noise: by each tier\'s spread for the same input', async (t) => {
+  t.equal(robustSd([5]), 0)
+  t.ok(close(robustSd([10, 12, 14, 16, 100]), 1.4826 * 2), 'MAD-based: the outlier barely counts')
+  // Recorded 480 px frames (second round): the edge bimodal under its CPU quota, the cloud steady.
+  const frames = [[112, 113], [63, 83], [31, 89], [105, 89], [140, 92], [98, 86]].map(([edge, cloud]) => ({ input: 'frame 480', measured: { edge: edge as number, cloud: cloud as number } }))
+  // 960 px frames: the cloud clearly faster.
+  const big = [[426, 194], [410, 190], [450, 200]].map(([edge, cloud]) => ({ input: 'frame 960', measured: { edge: edge as number, cloud: cloud as number } }))
+  const ties = tiesWithinNoise([...frames, ...big], ['edge', 'cloud'])
+  // edge sd: median 101.5, |dev| 10.5 38.5 70.5 3.5 38.5 3.5 -> MAD 24.5 -> 36.3; cloud sd: median 89, |dev| 24 6 0 0 3 3 -> MAD 3 -> 4.4
+  t.same(ties.slice(0, 6), [true, true, false, true, false, true], 'within sqrt(36.3^2 + 4.4^2) = 36.6 ms of each other')
+  t.same(ties.slice(6), [false, false, false], 'a 200 ms gap is no tie')
+})
+
+t.test('per-input ceiling: each input\'s most often fastest tier', async (t) => {
+  const s = [
+    { input: 'a', measured: { edge: 1, cloud: 2 } },
+    { input: 'a', measured: { edge: 3, cloud: 2 } },
+    { input: 'a', measured: { edge: 1, cloud: 2 } },
+    { input: 'b', measured: { edge: 9, cloud: 2 } }
+  ]
+  t.equal(perInputCeiling(s), 3, 'a: edge 2 of 3; b: cloud 1 of 1')
+})
