@@ -74,9 +74,13 @@ for (const which of ['embedded', 'mosquitto'] as const) {
     t.equal(dlq.received.length, 0, 'none dead-lettered')
     t.ok(maxInFlight <= config.adapter.maxInFlight, `messages in hand never above adapter.maxInFlight (max ${maxInFlight})`)
     t.ok(maxUnacked <= config.adapter.maxUnacked, `unacknowledged never above adapter.maxUnacked (max ${maxUnacked})`)
-    // The process holds the test's publisher and subscribers too (and, embedded, the broker's queue).
+    // The process holds the test's publisher (its outgoing store of all N) and subscribers too, and, embedded,
+    // aedes' in-memory queue of every QoS 1 message not yet delivered: that part grows with N whatever the adapter
+    // does (the adapter's own share is bounded by the in-hand checks above). Seen on a quiet machine: embedded
+    // 223-262 MB, the same on the code before this bound was last looked at; Mosquitto, out of process, 21-99 MB.
     const grewMb = (maxRss - rss0) / 2 ** 20
-    t.ok(grewMb < 256, `RSS grew ${grewMb.toFixed(0)} MB at most during the burst`)
+    const boundMb = which === 'embedded' ? 448 : 256
+    t.ok(grewMb < boundMb, `RSS grew ${grewMb.toFixed(0)} MB at most during the burst (bound ${boundMb} MB)`)
   })
 }
 
