@@ -87,6 +87,11 @@ class InstanceLostError extends Error {
   constructor (message: string, readonly alone = false) { super(message) }
 }
 
+/** The connection to the instance was refused: nothing of the request reached it. */
+function neverDelivered (err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === 'ECONNREFUSED'
+}
+
 /**
  * The instances of one function. A request takes a slot from the breaker, whose capacity is
  * (ready instances x concurrency) and whose queue holds 10 x concurrency x maxScale requests, as Knative sizes
@@ -300,7 +305,9 @@ export class FunctionPool {
         })
       }
     }
-    return new InstanceLostError((err as Error).message, this.#loadAtCrash.get(inst) === 1)
+    // A refused connection never delivered the request: the instance stopped listening (it is exiting, its exit not
+    // yet seen), so this message cannot be what crashed it, and another instance may run it.
+    return new InstanceLostError((err as Error).message, !neverDelivered(err) && this.#loadAtCrash.get(inst) === 1)
   }
 
   async #warmUp (inst: Instance): Promise<void> {

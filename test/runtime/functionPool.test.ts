@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
@@ -138,6 +138,20 @@ t.test('a message that crashes its instance alone is poison: reported at its fir
   const ok = await pool.invoke(event({ id: 'next' }))
   t.equal(parse(ok).id, 'next', 'the pool keeps serving')
   t.equal(pool.spawnCount, 2, 'one replacement, for the next message')
+})
+
+t.test('a message sent to an instance that stopped listening is not poison: it runs on another instance', async (t) => {
+  // The instance's exit races the dispatch: its port refuses the connection before the pool sees the exit. The
+  // message never reached it, so it is retried elsewhere instead of dead-lettered as the crash's cause.
+  const { pool } = makePool(t)
+  const dir = mkdtempSync(join(tmpdir(), 'iotless-refused-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const first = await pool.invoke(event({ id: 'warm', closeServer: dir }))
+  await waitFor('the instance to stop listening', () => existsSync(join(dir, 'closed')))
+  const next = await pool.invoke(event({ id: 'next' }))
+  t.equal(parse(next).id, 'next', 'answered')
+  t.not(parse(next).pid, parse(first).pid, 'by another instance')
+  t.equal(pool.spawnCount, 2, 'one replacement')
 })
 
 t.test('a handler that throws is an error for that call only', async (t) => {
