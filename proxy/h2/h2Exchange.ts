@@ -3,8 +3,8 @@ import type { ProxyContext } from '../proxyContext.js'
 import { downstreamHeaders, readRequestInfo, upstreamHeaders } from './h2Headers.js'
 import type { H2Upstream } from './h2Upstream.js'
 import { routeTagOf } from '../routeTag.js'
-import type { RequestSpan } from '../../core/tracing/requestTracer.js'
-import { admitStream, countStreamOut, revisionTimeoutFired } from './streamAccounting.js'
+import { StreamLedger } from './streamLedger.js'
+import { answerProbe, isProbe } from './streamProbe.js'
 
 const {
   HTTP2_HEADER_STATUS, HTTP2_HEADER_METHOD, NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM
@@ -17,7 +17,6 @@ const END_STREAM = http2.constants.NGHTTP2_FLAG_END_STREAM
 // Bodies as Knative writes them (see clientConnection.ts).
 const BODY_QUEUE_FULL = 'pending request queue full\n'
 const BODY_TIMEOUT = 'request timeout'
-const BODY_SHUTTING_DOWN = 'shutting down\n'
 
 /** What an exchange needs from the server that owns it. */
 export interface H2Owner {
@@ -49,20 +48,12 @@ export function headerListBytes (h: http2.IncomingHttpHeaders): number {
  */
 export class H2Exchange {
   readonly stream: http2.ServerHttp2Stream
-  startedMs = 0
-  lastActivityMs = 0
   resStarted = false
   #owner: H2Owner
+  #ledger: StreamLedger
   #headers: http2.IncomingHttpHeaders
   #clientIp: string
   #up: http2.ClientHttp2Stream | null = null
-  #counted = false
-  #proxied = false
-  #holdsSlot = false
-  #cancelWait: (() => void) | null = null
-  #status = 0
-  #settled = false
-  #traffic = false
   #trailers: http2.IncomingHttpHeaders | null = null
   /** The client has sent END_STREAM. */
   #clientEnded = false
@@ -70,11 +61,10 @@ export class H2Exchange {
   #kept: Buffer[] | null = []
   #keptBytes = 0
   #retried = false
-  /** This stream's span, when tracing is on. */
-  #span: RequestSpan | null = null
 
   constructor (owner: H2Owner, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, clientIp: string) {
     this.#owner = owner
+    this.#ledger = new StreamLedger(owner.ctx, owner.exchanges, this)
     this.stream = stream
     this.#headers = headers
     this.#clientIp = clientIp
@@ -86,9 +76,8 @@ export class H2Exchange {
 
   start (): void {
     const ctx = this.#owner.ctx
-    const now = ctx.clock.now()
-    this.startedMs = now
-    this.lastActivityMs = now
+    const ledger = this.#ledger
+    ledger.arrived(ctx.clock.now())
     if (headerListBytes(this.#headers) > this.#owner.maxHeaderListBytes) {
       // Go's http2 server (handleHeaderListTooLong): 431 without calling the handler, so not counted.
       this.stream.resume()
@@ -97,47 +86,30 @@ export class H2Exchange {
     }
     const info = readRequestInfo(this.#headers)
     // knative/pkg network/handlers/drain.go: health checks first, then K-Network-Probe: probe; not counted.
-    if (info.healthCheck) { this.stream.resume(); this.#answerHealthCheck(info.networkProbe); return }
-    if (info.networkProbe === 'probe') {
+    if (isProbe(info)) {
       this.stream.resume()
-      if (ctx.drainer.draining) this.#respond(503, BODY_SHUTTING_DOWN)
-      else if (info.networkHash === '') this.#respond(400, 'a probe request must contain a non-empty "K-Network-Hash" header\n')
-      else this.#respond(200, '', { 'k-network-hash': info.networkHash })
+      answerProbe(ctx, info, {
+        respond: (status, body, hash) => { this.#respond(status, body, hash === undefined ? {} : { 'k-network-hash': hash }) },
+        answered: () => this.stream.closed || this.resStarted
+      })
       return
     }
-    ctx.drainer.lastRequestMs = now
-    this.#counted = true
-    this.#proxied = info.proxied
-    this.#owner.exchanges.add(this)
-    ctx.stats.requestIn(now, info.proxied)
-    if (ctx.tracer !== null) {
-      const h = this.#headers
+    const h = this.#headers
+    ledger.countIn(info.proxied, () => {
       const tp = h.traceparent
-      this.#span = ctx.tracer.begin({
+      return {
         method: String(h[HTTP2_HEADER_METHOD] ?? ''),
         target: String(h[':path'] ?? ''),
         protocolVersion: '2',
         scheme: h[':scheme'] === 'https' ? 'https' : 'http',
         traceparent: typeof tp === 'string' ? tp : undefined,
         routeTag: this.#routeTag()
-      })
-    }
-    const cancel = admitStream(ctx, () => {
-      this.#cancelWait = null
-      if (this.#settled || this.stream.closed) return false
-      this.#holdsSlot = true
-      this.#dispatch()
-      return true
+      }
     })
-    if (cancel === 'now') { this.#holdsSlot = ctx.breaker !== null; this.#dispatch(); return }
-    if (cancel === null) {
-      // pkg/queue/handler.go: ErrRequestQueueFull becomes a 503 at once.
-      ctx.counters.queueFull++
+    if (ledger.admit(() => { this.#dispatch() }, () => this.stream.closed) === 'full') {
       this.stream.resume()
       this.#respond(503, BODY_QUEUE_FULL)
-      return
     }
-    this.#cancelWait = cancel
   }
 
   #routeTag (): string {
@@ -145,18 +117,6 @@ export class H2Exchange {
     const tag = h['knative-serving-tag']
     const dflt = h['knative-serving-default-route']
     return routeTagOf(tag === undefined ? '' : String(tag), dflt === undefined ? '' : String(dflt))
-  }
-
-  #answerHealthCheck (networkProbe: string): void {
-    const ctx = this.#owner.ctx
-    if (ctx.drainer.draining) { this.#respond(503, BODY_SHUTTING_DOWN); return }
-    if (networkProbe !== 'queue') { this.#respond(400, `unexpected probe header value: ${networkProbe}\n`); return }
-    ctx.prober.probe().then((ok) => {
-      if (this.stream.closed || this.resStarted) return
-      if (ctx.drainer.draining) this.#respond(503, BODY_SHUTTING_DOWN)
-      else if (ok) this.#respond(200, 'queue')
-      else this.#respond(503, '')
-    }, () => { if (!this.stream.closed && !this.resStarted) this.#respond(503, '') })
   }
 
   #dispatch (): void {
@@ -168,7 +128,7 @@ export class H2Exchange {
       // the user container refused unprocessed (REFUSED_STREAM, or past a GOAWAY's last stream id) can be
       // sent again on a new connection, as Go's http2.Transport retries such requests.
       stream.on('data', (c: Buffer) => {
-        this.#traffic = true
+        this.#ledger.traffic = true
         if (this.#kept !== null) {
           this.#keptBytes += c.length
           if (this.#keptBytes <= RETRY_BODY_BYTES) this.#kept.push(c)
@@ -188,7 +148,8 @@ export class H2Exchange {
     try {
       const out = upstreamHeaders(this.#headers, this.#clientIp)
       // With tracing on, the proxy's span is the parent the user container sees.
-      if (this.#span !== null) out.traceparent = this.#span.traceparent
+      const tp = this.#ledger.traceparent
+      if (tp !== null) out.traceparent = tp
       up = this.#owner.upstream.request(out, endStream)
     } catch {
       this.#badGateway()
@@ -214,9 +175,9 @@ export class H2Exchange {
     const stream = this.stream
     if (stream.closed || this.resStarted) { up.close(NGHTTP2_CANCEL); return }
     this.resStarted = true
-    this.#traffic = true
+    this.#ledger.traffic = true
     this.#kept = null
-    this.#status = Number(h[HTTP2_HEADER_STATUS] ?? 0)
+    this.#ledger.status = Number(h[HTTP2_HEADER_STATUS] ?? 0)
     const out = downstreamHeaders(h)
     const headOnly = this.#headers[HTTP2_HEADER_METHOD] === 'HEAD'
     try {
@@ -238,7 +199,7 @@ export class H2Exchange {
     if (headOnly) { up.resume(); up.once('end', () => stream.end()); return }
     // Forwarded by hand rather than with pipe(): fewer listeners per stream, the same backpressure.
     up.on('data', (c: Buffer) => {
-      this.#traffic = true
+      this.#ledger.traffic = true
       if (!stream.write(c)) up.pause()
     })
     stream.on('drain', () => up.resume())
@@ -280,7 +241,7 @@ export class H2Exchange {
     if (stream.closed || stream.destroyed) return
     if (this.resStarted) { this.#abort(NGHTTP2_INTERNAL_ERROR); return }
     this.resStarted = true
-    this.#status = status
+    this.#ledger.status = status
     const h: http2.OutgoingHttpHeaders = { [HTTP2_HEADER_STATUS]: status, ...extra, 'content-length': Buffer.byteLength(body) }
     if (body !== '') { h['content-type'] = 'text/plain; charset=utf-8'; h['x-content-type-options'] = 'nosniff' }
     try {
@@ -307,34 +268,12 @@ export class H2Exchange {
     // RST_STREAM from the client (or its connection went away): cancel the upstream stream too.
     if (up !== null && !up.closed) up.close(NGHTTP2_CANCEL)
     this.#up = null
-    this.#settle()
-  }
-
-  /** Stat out and breaker slot back, once. */
-  #settle (): void {
-    if (this.#settled) return
-    this.#settled = true
-    this.#cancelWait?.()
-    this.#cancelWait = null
-    const ctx = this.#owner.ctx
-    if (this.#holdsSlot) { this.#holdsSlot = false; ctx.breaker?.release() }
-    if (!this.#counted) return
-    this.#counted = false
-    this.#owner.exchanges.delete(this)
-    countStreamOut(ctx, { startedMs: this.startedMs, proxied: this.#proxied, status: this.#status, method: String(this.#headers[HTTP2_HEADER_METHOD] ?? ''), routeTag: this.#routeTag() })
-    const span = this.#span
-    if (span !== null) { this.#span = null; span.end(this.#status) }
+    this.#ledger.settle(String(this.#headers[HTTP2_HEADER_METHOD] ?? ''), () => this.#routeTag())
   }
 
   /** The revision timeouts (serving pkg/http/handler/timeout.go), driven by the server's sweep. */
   sweep (nowMs: number): void {
-    if (this.#settled) return
-    const ctx = this.#owner.ctx
-    if (this.#traffic) { this.#traffic = false; this.lastActivityMs = nowMs }
-    if (!revisionTimeoutFired(ctx, this.startedMs, this.lastActivityMs, this.resStarted, nowMs)) return
-    ctx.counters.timeouts++
-    this.#cancelWait?.()
-    this.#cancelWait = null
+    if (!this.#ledger.timedOut(nowMs, this.resStarted)) return
     if (this.resStarted) { this.#abort(NGHTTP2_INTERNAL_ERROR); return }
     const up = this.#up
     this.#up = null

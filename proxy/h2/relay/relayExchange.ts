@@ -1,11 +1,11 @@
 import type { ProxyContext } from '../../proxyContext.js'
 import { routeTagOf } from '../../routeTag.js'
-import type { RequestSpan } from '../../../core/tracing/requestTracer.js'
 import { E_CANCEL, E_INTERNAL_ERROR, E_NO_ERROR, E_REFUSED_STREAM } from './frames.js'
 import { downstreamFields, field, requestInfoOf, upstreamFields } from './relayHeaders.js'
 import type { RelayStream, StreamSink } from './relayStream.js'
 import type { RelayUpstream } from './relayUpstream.js'
-import { admitStream, countStreamOut, revisionTimeoutFired } from '../streamAccounting.js'
+import { StreamLedger } from '../streamLedger.js'
+import { answerProbe, isProbe } from '../streamProbe.js'
 
 /** Request bodies up to this size are kept until the response starts, so a refused stream can be retried. */
 const RETRY_BODY_BYTES = 64 * 1024
@@ -13,7 +13,6 @@ const RETRY_BODY_BYTES = 64 * 1024
 // Bodies as Knative writes them (see clientConnection.ts).
 const BODY_QUEUE_FULL = 'pending request queue full\n'
 const BODY_TIMEOUT = 'request timeout'
-const BODY_SHUTTING_DOWN = 'shutting down\n'
 
 /** What an exchange needs from the front that owns it. */
 export interface RelayOwner {
@@ -41,21 +40,13 @@ class ClientSide implements StreamSink {
  */
 export class RelayExchange implements StreamSink {
   readonly stream: RelayStream
-  startedMs = 0
-  lastActivityMs = 0
   resStarted = false
   #owner: RelayOwner
+  #ledger: StreamLedger
   #fields: string[]
   #tooLarge: boolean
   #clientIp: string
   #up: RelayStream | null = null
-  #counted = false
-  #proxied = false
-  #holdsSlot = false
-  #cancelWait: (() => void) | null = null
-  #status = 0
-  #settled = false
-  #traffic = false
   /** Client DATA that arrived before the upstream stream was opened (queued in the breaker). */
   #early: Buffer[] | null = null
   /** The client has sent END_STREAM. */
@@ -66,12 +57,12 @@ export class RelayExchange implements StreamSink {
   #retried = false
   /** A local answer was sent: the body that still comes is dropped (given back at once). */
   #answered = false
-  #span: RequestSpan | null = null
   /** Request trailers that came before the upstream stream was opened. */
   #reqTrailers: string[] | null = null
 
   constructor (owner: RelayOwner, stream: RelayStream, fields: string[], end: boolean, tooLarge: boolean, clientIp: string) {
     this.#owner = owner
+    this.#ledger = new StreamLedger(owner.ctx, owner.exchanges, this)
     this.stream = stream
     this.#fields = fields
     this.#tooLarge = tooLarge
@@ -84,9 +75,8 @@ export class RelayExchange implements StreamSink {
 
   start (): void {
     const ctx = this.#owner.ctx
-    const now = ctx.clock.now()
-    this.startedMs = now
-    this.lastActivityMs = now
+    const ledger = this.#ledger
+    ledger.arrived(ctx.clock.now())
     if (this.#tooLarge) {
       // Go's http2 server (handleHeaderListTooLong): 431 without calling the handler, so not counted.
       this.#respond(431, '<h1>HTTP Error 431</h1><p>Request Header Field(s) Too Large</p>')
@@ -94,62 +84,31 @@ export class RelayExchange implements StreamSink {
     }
     const info = requestInfoOf(this.#fields)
     // knative/pkg network/handlers/drain.go: health checks first, then K-Network-Probe: probe; not counted.
-    if (info.healthCheck) { this.#answerHealthCheck(info.networkProbe); return }
-    if (info.networkProbe === 'probe') {
-      if (ctx.drainer.draining) this.#respond(503, BODY_SHUTTING_DOWN)
-      else if (info.networkHash === '') this.#respond(400, 'a probe request must contain a non-empty "K-Network-Hash" header\n')
-      else this.#respond(200, '', ['k-network-hash', info.networkHash])
+    if (isProbe(info)) {
+      // The body (if any) is not wanted meanwhile.
+      this.#answered = true
+      answerProbe(ctx, info, {
+        respond: (status, body, hash) => { this.#respond(status, body, hash === undefined ? [] : ['k-network-hash', hash]) },
+        answered: () => this.stream.closed || this.resStarted
+      })
       return
     }
-    ctx.drainer.lastRequestMs = now
-    this.#counted = true
-    this.#proxied = info.proxied
-    this.#owner.exchanges.add(this)
-    ctx.stats.requestIn(now, info.proxied)
-    if (ctx.tracer !== null) {
+    ledger.countIn(info.proxied, () => {
       const tp = field(this.#fields, 'traceparent')
-      this.#span = ctx.tracer.begin({
+      return {
         method: this.method,
         target: field(this.#fields, ':path'),
         protocolVersion: '2',
         scheme: field(this.#fields, ':scheme') === 'https' ? 'https' : 'http',
         traceparent: tp === '' ? undefined : tp,
         routeTag: this.#routeTag()
-      })
-    }
-    const cancel = admitStream(ctx, () => {
-      this.#cancelWait = null
-      if (this.#settled || this.stream.closed) return false
-      this.#holdsSlot = true
-      this.#dispatch()
-      return true
+      }
     })
-    if (cancel === 'now') { this.#holdsSlot = ctx.breaker !== null; this.#dispatch(); return }
-    if (cancel === null) {
-      // pkg/queue/handler.go: ErrRequestQueueFull becomes a 503 at once.
-      ctx.counters.queueFull++
-      this.#respond(503, BODY_QUEUE_FULL)
-      return
-    }
-    this.#cancelWait = cancel
+    if (ledger.admit(() => { this.#dispatch() }, () => this.stream.closed) === 'full') this.#respond(503, BODY_QUEUE_FULL)
   }
 
   #routeTag (): string {
     return routeTagOf(field(this.#fields, 'knative-serving-tag'), field(this.#fields, 'knative-serving-default-route'))
-  }
-
-  #answerHealthCheck (networkProbe: string): void {
-    const ctx = this.#owner.ctx
-    if (ctx.drainer.draining) { this.#respond(503, BODY_SHUTTING_DOWN); return }
-    if (networkProbe !== 'queue') { this.#respond(400, `unexpected probe header value: ${networkProbe}\n`); return }
-    // The body (if any) is not wanted meanwhile.
-    this.#answered = true
-    ctx.prober.probe().then((ok) => {
-      if (this.stream.closed || this.resStarted) return
-      if (ctx.drainer.draining) this.#respond(503, BODY_SHUTTING_DOWN)
-      else if (ok) this.#respond(200, 'queue')
-      else this.#respond(503, '')
-    }, () => { if (!this.stream.closed && !this.resStarted) this.#respond(503, '') })
   }
 
   #dispatch (): void {
@@ -162,7 +121,7 @@ export class RelayExchange implements StreamSink {
     const sendBody = this.#kept !== null && this.#kept.length > 0
     const endNow = this.#clientEnded && !sendBody && (this.#early === null || this.#early.length === 0) && this.#reqTrailers === null
     try {
-      const out = upstreamFields(this.#fields, this.#clientIp, this.#span === null ? null : this.#span.traceparent)
+      const out = upstreamFields(this.#fields, this.#clientIp, this.#ledger.traceparent)
       up = this.#owner.upstream.request(out, endNow, this)
     } catch {
       this.#badGateway()
@@ -192,8 +151,8 @@ export class RelayExchange implements StreamSink {
 
   clientData (data: Buffer, end: boolean): void {
     if (end) this.#clientEnded = true
-    this.#traffic = true
-    if (this.#answered || this.#settled) {
+    this.#ledger.traffic = true
+    if (this.#answered || this.#ledger.settled) {
       // Not wanted: read and dropped so flow control does not stall the connection.
       this.stream.conn.grant(this.stream, data.length)
       return
@@ -223,7 +182,7 @@ export class RelayExchange implements StreamSink {
     this.#clientEnded = true
     // Not kept for a retry: such a request is not sent again (as a body over the limit is not).
     this.#kept = null
-    if (this.#answered || this.#settled) return
+    if (this.#answered || this.#ledger.settled) return
     const up = this.#up
     if (up === null) { this.#reqTrailers = fields; return }
     up.conn.sendTrailers(up, fields)
@@ -242,7 +201,7 @@ export class RelayExchange implements StreamSink {
   onHeaders (up: RelayStream, fields: string[], end: boolean): void {
     if (up !== this.#up) return
     const ds = this.stream
-    this.#traffic = true
+    this.#ledger.traffic = true
     if (up.conn.decoder.tooLarge) {
       // A response head over our limit (Go's transport: "response header list larger than advertised"): an error.
       this.#up = null
@@ -260,7 +219,7 @@ export class RelayExchange implements StreamSink {
       }
       this.resStarted = true
       this.#kept = null
-      this.#status = status
+      this.#ledger.status = status
       ds.conn.sendHeaders(ds, downstreamFields(fields), end)
       return
     }
@@ -270,7 +229,7 @@ export class RelayExchange implements StreamSink {
 
   onData (up: RelayStream, data: Buffer, end: boolean): void {
     if (up !== this.#up) { up.conn.grant(up, data.length); return }
-    this.#traffic = true
+    this.#ledger.traffic = true
     const ds = this.stream
     if (ds.source !== up) ds.source = up
     ds.conn.sendData(ds, data, end)
@@ -327,7 +286,7 @@ export class RelayExchange implements StreamSink {
     if (this.resStarted) { this.#abort(E_INTERNAL_ERROR); return }
     this.resStarted = true
     this.#answered = true
-    this.#status = status
+    this.#ledger.status = status
     const b = Buffer.from(body, 'utf8')
     const h = [':status', String(status), ...extra, 'content-length', String(b.length)]
     if (body !== '') h.push('content-type', 'text/plain; charset=utf-8', 'x-content-type-options', 'nosniff')
@@ -351,30 +310,11 @@ export class RelayExchange implements StreamSink {
   }
 
   /** Stat out and breaker slot back, once. */
-  #settle (): void {
-    if (this.#settled) return
-    this.#settled = true
-    this.#cancelWait?.()
-    this.#cancelWait = null
-    const ctx = this.#owner.ctx
-    if (this.#holdsSlot) { this.#holdsSlot = false; ctx.breaker?.release() }
-    if (!this.#counted) return
-    this.#counted = false
-    this.#owner.exchanges.delete(this)
-    countStreamOut(ctx, { startedMs: this.startedMs, proxied: this.#proxied, status: this.#status, method: this.method, routeTag: this.#routeTag() })
-    const span = this.#span
-    if (span !== null) { this.#span = null; span.end(this.#status) }
-  }
+  #settle (): void { this.#ledger.settle(this.method, () => this.#routeTag()) }
 
   /** The revision timeouts (serving pkg/http/handler/timeout.go), driven by the front's sweep. */
   sweep (nowMs: number): void {
-    if (this.#settled) return
-    const ctx = this.#owner.ctx
-    if (this.#traffic) { this.#traffic = false; this.lastActivityMs = nowMs }
-    if (!revisionTimeoutFired(ctx, this.startedMs, this.lastActivityMs, this.resStarted, nowMs)) return
-    ctx.counters.timeouts++
-    this.#cancelWait?.()
-    this.#cancelWait = null
+    if (!this.#ledger.timedOut(nowMs, this.resStarted)) return
     if (this.resStarted) { this.#abort(E_INTERNAL_ERROR); return }
     const up = this.#up
     this.#up = null
