@@ -18,6 +18,7 @@ export const IOTLESS_PARAMS: ParamSpecs = {
   memoryBudgetMb: { default: 0, min: 0, max: 1e9, summary: 'online budget for memory held idle (held in a minute without arrivals), on a 30-minute average (0: off): while it is over, the price of an idle minute rises 25 % a minute; below 80 % of it, it falls back 10 % a minute (never below 1)' },
   refreshMin: { default: 10, min: 1, max: 1440, integer: true, summary: 'a function with few samples re-plans this often, as the prior learns' },
   slackThreshold: { default: 0.2, min: 0, max: 1, summary: 'a function that can take one more cold start and stay at or under the first-call floor (estimated online, see targetPercentile) is held only where the hazard is at least this (0: off)' },
+  tailPseudoCount: { default: 0.5, min: 0, max: 100, summary: 'pseudo-samples of an idle time longer than every one in the ring, spread past the longest with the Pareto hazard priorTailShape/(j+1), so a gap never seen keeps a chance (1: the rule of succession, 1/(n+1); 0: off, hazard 0 past the longest)' },
   targetPercentile: { default: 75, min: 1, max: 100, summary: 'the percentile of function cold-start shares the slack rule aims at: its target is the online first-call floor at this percentile (100 / invocations so far)' }
 }
 
@@ -270,6 +271,14 @@ export class IotlessPolicy implements Policy {
     // The prior is read in place (no copy): mass(j) = own(j) + alpha * prior(j); survival starts at the total.
     let tailBeyond = 0
     let survival = n
+    // Own tail: w pseudo-samples of an idle time longer than every one in the ring (the chance that the next of n
+    // exchangeable samples exceeds them all is 1/(n+1)), from idle minute maxIdle+1 on with the Pareto hazard
+    // a/(j+1). Without it the hazard past the longest idle time seen is 0 and the instance is released there.
+    const a = param(p, 'priorTailShape')
+    const w = n > 0 && a > 0 ? param(p, 'tailPseudoCount') : 0
+    const ownTailFrom = maxIdle + 1
+    let ownTail = w
+    survival += w
     let pmf: Float64Array | undefined
     let R = 0
     if (alpha > 0) {
@@ -282,7 +291,12 @@ export class IotlessPolicy implements Policy {
     let k = 0
     let open = -1
     for (let j = 0; j < span; j++) {
-      const mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
+      let mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
+      if (ownTail > 0 && j >= ownTailFrom) {
+        const t = ownTail * Math.min(1, a / (j + 1))
+        ownTail -= t
+        mj += t
+      }
       const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
       if (warm && open < 0) open = j
       if (!warm && open >= 0) {
@@ -291,10 +305,10 @@ export class IotlessPolicy implements Policy {
       }
       survival -= mj
     }
-    // Past the span only the prior's tail is left (every own sample is behind): its hazard is a/(j+1), so the
+    // Past the span only the tails are left (every own sample is behind): their hazard is a/(j+1), so the
     // function stays warm while a/(j+1) >= theta, i.e. up to idle minute a/theta - 1 (one analytic interval).
-    const a = param(p, 'priorTailShape')
-    const tailEnd = a > 0 && tailBeyond > 1e-12 && theta > 0 ? Math.min(MAX_TAIL_MIN, Math.floor(a / theta)) : 0
+    // The own tail has the same hazard, so the mixture's hazard past the span is a/(j+1) as well.
+    const tailEnd = a > 0 && tailBeyond + ownTail > 1e-12 && theta > 0 ? Math.min(MAX_TAIL_MIN, Math.floor(a / theta)) : 0
     if (open >= 0) {
       if (k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = Math.max(span, tailEnd) }
     } else if (tailEnd > span && k < s.plan.length) {
