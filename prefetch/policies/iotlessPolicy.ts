@@ -50,6 +50,15 @@ const MAX_TAIL_MIN = 10_080
 /** Minutes over which the idle memory held is averaged against memoryBudgetMb. */
 const BUDGET_WINDOW_MIN = 30
 let scratch = new Float64Array(1024)
+/** recip[j] = 1/(j+1), grown on demand: the own tail's hazard a/(j+1) without a division per idle minute. */
+let recip = new Float64Array(0)
+function reciprocals (n: number): Float64Array {
+  if (recip.length < n) {
+    recip = new Float64Array(Math.max(n, 2 * recip.length, 512))
+    for (let j = 0; j < recip.length; j++) recip[j] = 1 / (j + 1)
+  }
+  return recip
+}
 
 /**
  * iotless: per function, the empirical distribution of its idle times (whole idle minutes between arrival minutes),
@@ -279,6 +288,7 @@ export class IotlessPolicy implements Policy {
     const ownTailFrom = maxIdle + 1
     let ownTail = w
     survival += w
+    const inv = w > 0 ? reciprocals(span) : recip
     let pmf: Float64Array | undefined
     let R = 0
     if (alpha > 0) {
@@ -290,12 +300,18 @@ export class IotlessPolicy implements Policy {
     }
     let k = 0
     let open = -1
+    // With a = 1 (the default) the own tail is closed-form, survival w*T0/j and mass w*T0/(j(j+1)) from T0 =
+    // maxIdle+1 on, so it adds no step to the loop's dependency chain (the recurrence made a plan ~40 % slower).
+    const wT0 = a === 1 ? w * ownTailFrom : 0
     for (let j = 0; j < span; j++) {
       let mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
-      if (ownTail > 0 && j >= ownTailFrom) {
-        const t = ownTail * Math.min(1, a / (j + 1))
-        ownTail -= t
-        mj += t
+      if (w > 0 && j >= ownTailFrom) {
+        if (wT0 > 0) mj += wT0 * ((inv[j - 1] ?? 0) - (inv[j] ?? 0))
+        else {
+          const t = ownTail * Math.min(1, a * (inv[j] ?? 0))
+          ownTail -= t
+          mj += t
+        }
       }
       const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
       if (warm && open < 0) open = j
@@ -305,6 +321,7 @@ export class IotlessPolicy implements Policy {
       }
       survival -= mj
     }
+    if (wT0 > 0) ownTail = span > ownTailFrom ? wT0 * (inv[span - 1] ?? 0) : w
     // Past the span only the tails are left (every own sample is behind): their hazard is a/(j+1), so the
     // function stays warm while a/(j+1) >= theta, i.e. up to idle minute a/theta - 1 (one analytic interval).
     // The own tail has the same hazard, so the mixture's hazard past the span is a/(j+1) as well.
