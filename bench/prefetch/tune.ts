@@ -40,7 +40,7 @@ const line = (label: string, r: SimResult, pass: string): void => {
   rows.push(`| ${label} | ${r.coldStarts} | ${r.p75FunctionColdStartPct.toFixed(2)} | ${atOrUnder(r, cut)} (${need}) | ${Math.round(r.wastedMemoryGbSeconds)} | ${(r.wastedMemoryGbSeconds / base.wastedMemoryGbSeconds).toFixed(3)} | ${r.decisionMicrosP99.toFixed(2)} | ${pass} |`)
 }
 for (const r of baselines) line(r.policy, r, '')
-line('iotless w=0 (current defaults)', base, '')
+line('iotless w=0 (second-session defaults)', base, '')
 let chosen: number | undefined
 // Decision p99 on a shared machine only grows with load, so (c) takes the least of 3 interleaved timed runs.
 const p99: Record<string, number[]> = {}

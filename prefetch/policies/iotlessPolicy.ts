@@ -301,7 +301,7 @@ export class IotlessPolicy implements Policy {
     let k = 0
     let open = -1
     // With a = 1 (the default) the own tail is closed-form, survival w*T0/j and mass w*T0/(j(j+1)) from T0 =
-    // maxIdle+1 on, so it adds no step to the loop's dependency chain (the recurrence made a plan ~40 % slower).
+    // maxIdle+1 on, so it adds no step to the loop's dependency chain (the recurrence made a simulation ~1.4x the CPU time).
     const wT0 = a === 1 ? w * ownTailFrom : 0
     for (let j = 0; j < span; j++) {
       let mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
