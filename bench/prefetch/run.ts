@@ -24,6 +24,8 @@ import { compareAtDefaults, DEFAULT_RUNS } from '../../prefetch/sim/compareDefau
 const OLD_IOTLESS_DEFAULTS = { hazardThreshold: 0.0005, maxThreshold: 0.5, priorTailShape: 0, minThreshold: 0.002, priorWeight: 1, slackThreshold: 0 }
 /** iotless at the first issue-15 session's defaults: prior tail, no slack rule. */
 const PREV_IOTLESS_DEFAULTS = { hazardThreshold: 0.003, maxThreshold: 0.1, priorTailShape: 1, minThreshold: 0.002, priorWeight: 1, slackThreshold: 0 }
+/** iotless at the second issue-15 session's defaults: slack rule, no own tail (hazard 0 past the longest idle time). */
+const SECOND_IOTLESS_DEFAULTS = { tailPseudoCount: 0 }
 
 const tracesDir = process.argv[2] ?? join(process.cwd(), '..', 'shared', 'traces')
 const outDir = join(process.cwd(), 'bench', 'out')
@@ -61,9 +63,9 @@ for (const [name, role, trace] of traces) {
     const hw = hybrid?.wastedMemoryGbSeconds ?? NaN
     lines.push(`| ${name} | ${role} | ${r.policy} | ${r.functions} | ${r.coldStarts} | ${f2(r.p75FunctionColdStartPct)} | ${f2(c.floorP75)} | ${f2(r.p75FunctionColdStartPct / hp)} | ${Math.round(r.wastedMemoryGbSeconds)} | ${f2(r.wastedMemoryGbSeconds / hw)} | ${r.decisionMicrosP99.toFixed(2)} | ${Math.round(r.stateBytesPerFunctionMean)} | ${r.simSeconds.toFixed(2)} |`)
   }
-  // Earlier defaults (before issue 15, chosen in-sample on the whole 8-hour slice; the first issue-15 session's), for
+  // Earlier defaults (before issue 15, chosen in-sample on the whole 8-hour slice; the first and second issue-15 sessions'), for
   // before/after; not judged.
-  for (const [label, params] of [['iotless, pre-issue-15 defaults', OLD_IOTLESS_DEFAULTS], ['iotless, previous session defaults', PREV_IOTLESS_DEFAULTS]] as const) {
+  for (const [label, params] of [['iotless, pre-issue-15 defaults', OLD_IOTLESS_DEFAULTS], ['iotless, first-session defaults', PREV_IOTLESS_DEFAULTS], ['iotless, second-session defaults (no own tail)', SECOND_IOTLESS_DEFAULTS]] as const) {
     const old = simulate(trace, createPolicy('iotless', params))
     lines.push(`| ${name} | ${role} | ${label} | ${old.functions} | ${old.coldStarts} | ${f2(old.p75FunctionColdStartPct)} | ${f2(c.floorP75)} | ${f2(old.p75FunctionColdStartPct / (hybrid?.p75FunctionColdStartPct ?? NaN))} | ${Math.round(old.wastedMemoryGbSeconds)} | ${f2(old.wastedMemoryGbSeconds / (hybrid?.wastedMemoryGbSeconds ?? NaN))} | ${old.decisionMicrosP99.toFixed(2)} | ${Math.round(old.stateBytesPerFunctionMean)} | ${old.simSeconds.toFixed(2)} |`)
   }

@@ -18,6 +18,7 @@ export const IOTLESS_PARAMS: ParamSpecs = {
   memoryBudgetMb: { default: 0, min: 0, max: 1e9, summary: 'online budget for memory held idle (held in a minute without arrivals), on a 30-minute average (0: off): while it is over, the price of an idle minute rises 25 % a minute; below 80 % of it, it falls back 10 % a minute (never below 1)' },
   refreshMin: { default: 10, min: 1, max: 1440, integer: true, summary: 'a function with few samples re-plans this often, as the prior learns' },
   slackThreshold: { default: 0.2, min: 0, max: 1, summary: 'a function that can take one more cold start and stay at or under the first-call floor (estimated online, see targetPercentile) is held only where the hazard is at least this (0: off)' },
+  tailPseudoCount: { default: 0.5, min: 0, max: 100, summary: 'pseudo-samples of an idle time longer than every one in the ring, spread past the longest with the Pareto hazard priorTailShape/(j+1), so a gap never seen keeps a chance (1: the rule of succession, 1/(n+1); 0: off, hazard 0 past the longest)' },
   targetPercentile: { default: 75, min: 1, max: 100, summary: 'the percentile of function cold-start shares the slack rule aims at: its target is the online first-call floor at this percentile (100 / invocations so far)' }
 }
 
@@ -49,6 +50,15 @@ const MAX_TAIL_MIN = 10_080
 /** Minutes over which the idle memory held is averaged against memoryBudgetMb. */
 const BUDGET_WINDOW_MIN = 30
 let scratch = new Float64Array(1024)
+/** recip[j] = 1/(j+1), grown on demand: the own tail's hazard a/(j+1) without a division per idle minute. */
+let recip = new Float64Array(0)
+function reciprocals (n: number): Float64Array {
+  if (recip.length < n) {
+    recip = new Float64Array(Math.max(n, 2 * recip.length, 512))
+    for (let j = 0; j < recip.length; j++) recip[j] = 1 / (j + 1)
+  }
+  return recip
+}
 
 /**
  * iotless: per function, the empirical distribution of its idle times (whole idle minutes between arrival minutes),
@@ -270,6 +280,15 @@ export class IotlessPolicy implements Policy {
     // The prior is read in place (no copy): mass(j) = own(j) + alpha * prior(j); survival starts at the total.
     let tailBeyond = 0
     let survival = n
+    // Own tail: w pseudo-samples of an idle time longer than every one in the ring (the chance that the next of n
+    // exchangeable samples exceeds them all is 1/(n+1)), from idle minute maxIdle+1 on with the Pareto hazard
+    // a/(j+1). Without it the hazard past the longest idle time seen is 0 and the instance is released there.
+    const a = param(p, 'priorTailShape')
+    const w = n > 0 && a > 0 ? param(p, 'tailPseudoCount') : 0
+    const ownTailFrom = maxIdle + 1
+    let ownTail = w
+    survival += w
+    const inv = w > 0 ? reciprocals(span) : recip
     let pmf: Float64Array | undefined
     let R = 0
     if (alpha > 0) {
@@ -281,8 +300,19 @@ export class IotlessPolicy implements Policy {
     }
     let k = 0
     let open = -1
+    // With a = 1 (the default) the own tail is closed-form, survival w*T0/j and mass w*T0/(j(j+1)) from T0 =
+    // maxIdle+1 on, so it adds no step to the loop's dependency chain (the recurrence made a simulation ~1.4x the CPU time).
+    const wT0 = a === 1 ? w * ownTailFrom : 0
     for (let j = 0; j < span; j++) {
-      const mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
+      let mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
+      if (w > 0 && j >= ownTailFrom) {
+        if (wT0 > 0) mj += wT0 * ((inv[j - 1] ?? 0) - (inv[j] ?? 0))
+        else {
+          const t = ownTail * Math.min(1, a * (inv[j] ?? 0))
+          ownTail -= t
+          mj += t
+        }
+      }
       const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
       if (warm && open < 0) open = j
       if (!warm && open >= 0) {
@@ -291,10 +321,11 @@ export class IotlessPolicy implements Policy {
       }
       survival -= mj
     }
-    // Past the span only the prior's tail is left (every own sample is behind): its hazard is a/(j+1), so the
+    if (wT0 > 0) ownTail = span > ownTailFrom ? wT0 * (inv[span - 1] ?? 0) : w
+    // Past the span only the tails are left (every own sample is behind): their hazard is a/(j+1), so the
     // function stays warm while a/(j+1) >= theta, i.e. up to idle minute a/theta - 1 (one analytic interval).
-    const a = param(p, 'priorTailShape')
-    const tailEnd = a > 0 && tailBeyond > 1e-12 && theta > 0 ? Math.min(MAX_TAIL_MIN, Math.floor(a / theta)) : 0
+    // The own tail has the same hazard, so the mixture's hazard past the span is a/(j+1) as well.
+    const tailEnd = a > 0 && tailBeyond + ownTail > 1e-12 && theta > 0 ? Math.min(MAX_TAIL_MIN, Math.floor(a / theta)) : 0
     if (open >= 0) {
       if (k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = Math.max(span, tailEnd) }
     } else if (tailEnd > span && k < s.plan.length) {

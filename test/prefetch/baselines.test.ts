@@ -174,6 +174,7 @@ t.test('new policies: unknown parameters and out-of-range values name the parame
   t.equal(codeOf(() => createPolicy('spes', { correlatedMin: -1 }), /correlatedMin=-1/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('spes', { idleModes: 2.5 }), /idleModes=2.5 must be an integer/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('iotless', { slackThreshold: 2 }), /slackThreshold=2/), 'SIM_INVALID_PARAM')
+  t.equal(codeOf(() => createPolicy('iotless', { tailPseudoCount: -1 }), /tailPseudoCount=-1/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('iotless', { targetPercentile: 0 }), /targetPercentile=0/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('iotless', { slack: 1 }), /iotless has no parameter "slack"/), 'SIM_INVALID_PARAM')
   t.equal(codeOf(() => createPolicy('lru')), 'SIM_UNKNOWN_POLICY')

@@ -20,7 +20,7 @@ t.test('no history and an empty prior: the default keep-alive', async (t) => {
 })
 
 t.test('a strict rhythm is pre-warmed just in time and released at once', async (t) => {
-  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0 })
+  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, tailPseudoCount: 0 })
   feed(p, [0, 15, 30, 45, 60, 75, 90]) // every 15 minutes: 14 idle minutes
   t.same(p.plan('f'), [[14, 15]], 'only the 15th minute after the arrival minute')
   const d = p.decide('f', min(91))
@@ -28,6 +28,50 @@ t.test('a strict rhythm is pre-warmed just in time and released at once', async 
   t.equal(d.keepAliveUntil, min(91 + 15), 'released when that minute ends')
   const late = p.decide('f', min(91 + 15))
   t.ok(late.keepAliveUntil <= min(91 + 15), 'overdue past every sample: released')
+})
+
+t.test('own tail: on by default (tailPseudoCount 0.5)', async (t) => {
+  const p = new IotlessPolicy({ priorWeight: 0 })
+  t.equal(p.params.tailPseudoCount, 0.5)
+  feed(p, Array.from({ length: 100 }, (_, i) => i))
+  t.same(p.plan('f'), [[0, 10]], 'past the longest idle time the hazard is the tail\'s, 1/(j+1), whatever its weight')
+})
+
+t.test('own tail: an always-on function keeps its instance through a silent gap it has never seen', async (t) => {
+  const mins = Array.from({ length: 100 }, (_, i) => i) // an arrival every minute: every idle time in the ring is 0
+  const old = new IotlessPolicy({ priorWeight: 0, tailPseudoCount: 0 })
+  feed(old, mins)
+  t.same(old.plan('f'), [[0, 2]], 'old rule: hazard 0 past the longest idle time (and its jitter), released at idle minute 2')
+  const p = new IotlessPolicy({ priorWeight: 0, tailPseudoCount: 1 })
+  feed(p, mins)
+  // theta = clamp(0.003 x 100, 0.005, 0.1) = 0.1; the tail's hazard 1/(j+1) is >= 0.1 up to idle minute 9
+  t.same(p.plan('f'), [[0, 10]], 'one pseudo-sample past the longest idle time: held while 1/(j+1) >= theta')
+  t.ok(p.decide('f', min(100 + 5)).keepAliveUntil > min(100 + 5), 'still held in the 6th silent minute')
+})
+
+t.test('own tail: a silent gap of 4 minutes costs an always-on function a cold start only under the old rule', async (t) => {
+  const mins = Array.from({ length: 200 }, (_, i) => i).filter((m) => m < 150 || m > 153)
+  const trace: Trace = {
+    format: 'ulb',
+    source: 'synthetic',
+    firstMinuteLabel: 0,
+    minutes: 200,
+    functions: [{ id: 'node-1', trigger: undefined, minutes: Uint32Array.from(mins), counts: Uint32Array.from(mins.map(() => 1)), durationMs: 100, memoryMb: 128 }]
+  }
+  const old = simulate(trace, new IotlessPolicy({ tailPseudoCount: 0 }), { timeDecisions: false })
+  const now = simulate(trace, new IotlessPolicy({ tailPseudoCount: 1 }), { timeDecisions: false })
+  t.equal(old.coldStarts, 2, 'old rule: the first call and the arrival after the gap')
+  t.equal(now.coldStarts, 1, 'own tail: only the first call')
+  t.ok(now.wastedMemoryGbSeconds > old.wastedMemoryGbSeconds, 'and the price is the memory held through the gap')
+})
+
+t.test('own tail: a busy timer overdue past its rhythm is still released (the hold is bounded by priorTailShape/theta)', async (t) => {
+  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, tailPseudoCount: 1 })
+  feed(p, [0, 15, 30, 45, 60, 75, 90], 'f', 100) // theta 0.1; the tail's hazard at idle minute 15 is 1/16 < 0.1
+  t.same(p.plan('f'), [[14, 15]])
+  const rare = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, tailPseudoCount: 1 })
+  feed(rare, [0, 15, 30, 45, 60, 75, 90]) // 7 invocations: theta = 0.021, held to idle minute floor(1/0.021) = 47
+  t.same(rare.plan('f'), [[14, 47]], 'a rarer one is held past the missed slot, into the next (idle minute 29)')
 })
 
 t.test('minute-binning jitter spreads to the neighbours while samples are few', async (t) => {
@@ -40,13 +84,13 @@ t.test('minute-binning jitter spreads to the neighbours while samples are few', 
 })
 
 t.test('a bimodal function gets two windows, not one from the 5th to the 99th percentile', async (t) => {
-  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0 })
+  const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, tailPseudoCount: 0 })
   feed(p, [0, 3, 33, 36, 66, 69, 99]) // idle 2, 29, 2, 29, 2, 29
   t.same(p.plan('f'), [[2, 3], [29, 30]])
 })
 
 t.test('the threshold grows with invocations: rare functions are held for unlikely arrivals, busy ones are not', async (t) => {
-  const mk = (): IotlessPolicy => new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, hazardThreshold: 0.01, minThreshold: 0, maxThreshold: 0.9 })
+  const mk = (): IotlessPolicy => new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, tailPseudoCount: 0, hazardThreshold: 0.01, minThreshold: 0, maxThreshold: 0.9 })
   // idle times 0 (x9) and 30 (x1): hazard at 30 is 1, at 0 is 0.9
   const mins = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 40]
   const rare = mk()
@@ -55,7 +99,7 @@ t.test('the threshold grows with invocations: rare functions are held for unlike
   const busy = mk()
   feed(busy, mins, 'f', 10) // 110 invocations -> threshold 0.9 (clamped)
   t.same(busy.plan('f'), [[0, 1], [30, 31]], 'hazard 0.9 and 1 still pass the clamp')
-  const busier = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, hazardThreshold: 0.01, minThreshold: 0, maxThreshold: 0.95 })
+  const busier = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, tailPseudoCount: 0, hazardThreshold: 0.01, minThreshold: 0, maxThreshold: 0.95 })
   feed(busier, mins, 'f', 10)
   t.same(busier.plan('f'), [[30, 31]], 'hazard 0.9 is below 0.95: no bridging of one-minute gaps')
 })
@@ -169,7 +213,7 @@ t.test('slack: a function that can take one more cold start and stay under the f
   // Functions a and b have one invocation each, so the floor (p75 of 1/invocations) is 1: f, with 6 invocations and
   // at most 4 cold starts, always has slack (1 x 6 - cold >= 1), so with the rule on its threshold is at least 0.9.
   const mk = (slack: number): IotlessPolicy => {
-    const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, slackThreshold: slack })
+    const p = new IotlessPolicy({ priorWeight: 0, jitterSamples: 0, tailPseudoCount: 0, slackThreshold: slack })
     for (const [f, c] of [['a', 1], ['b', 1], ['c', 2]] as const) p.observe(f, min(0), c)
     const arrivals = [0, 3, 24, 27, 48, 51]
     let k = 0
