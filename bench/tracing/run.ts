@@ -79,7 +79,7 @@ const ALL_MODES: Mode[] = [
 // BENCH_PRE_TRACING=DIR the adapter from before tracing existed (no tracing section in its config: its schema has none);
 // BENCH_BEFORE=DIR an earlier tracing implementation, at 100% sampling.
 if (process.env.BENCH_PRE_TRACING !== undefined) ALL_MODES.push({ name: `before tracing (${process.env.BENCH_PRE_TRACING_LABEL ?? path.basename(process.env.BENCH_PRE_TRACING)})`, tracing: undefined, root: process.env.BENCH_PRE_TRACING })
-if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `OTel 100%, ${process.env.BENCH_BEFORE_LABEL ?? path.basename(process.env.BENCH_BEFORE)}`, tracing: { enabled: true, sampleRatio: 1, recent: 0 }, root: process.env.BENCH_BEFORE })
+if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `100%, default engine, ${process.env.BENCH_BEFORE_LABEL ?? path.basename(process.env.BENCH_BEFORE)}`, tracing: { enabled: true, sampleRatio: 1, recent: 0 }, root: process.env.BENCH_BEFORE })
 // BENCH_MODES=0,1 runs some of them (default 0,1,2,3: off, SDK 100%, compact 100%, compact 1%; the extra
 // builds above are appended, BENCH_MODES names them by their index too); BENCH_CPU_PROF=DIR starts each adapter under --cpu-prof.
 const DEFAULT_MODES = [0, 1, 2, 3, ...ALL_MODES.map((_, k) => k).filter((k) => k >= 7)]
@@ -261,7 +261,7 @@ async function main (): Promise<void> {
       `\`npm run bench:tracing\` (BENCH_MESSAGES=${MESSAGES} BENCH_ROUNDS=${ROUNDS} BENCH_RATE=${RATE} BENCH_RATE_SECONDS=${RATE_SECONDS}${process.env.BENCH_MODES === undefined ? '' : ` BENCH_MODES=${process.env.BENCH_MODES}`}), ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, Node ${process.versions.node}, ${os.cpus().length} cores.`,
       `${MODES.length} \`iotless adapter\` processes, identical but for \`tracing\` (${MODES.map((m) => m.name).join('; ')}; the dashboard ring off in all), on one Mosquitto 2 of the bench's own,`,
       'each sending QoS 1 messages to a knative target (the minimal HTTP sink of bench/adapter, its own process); spans exported over OTLP/HTTP (the SDK engine: JSON; compact: protobuf unless it says JSON) to a local receiver',
-      '(bench/tracing/otlpSink.ts, its own process, which parses every export). The modes take turns within each round, each round starting one mode further on; medians of the rounds.',
+      '(bench/tracing/otlpSink.ts, its own process, which counts the spans of every export: protobuf by walking its tags and lengths, bench/tracing/countSpans.ts; BENCH_OTLP_DECODE=1 decodes them all). The modes take turns within each round, each round starting one mode further on; medians of the rounds.',
       'CPU: the adapter process\'s time on CPU from /proc/PID/task/*/schedstat (ns, per thread): all threads (the export worker\'s included), and the main (message) thread alone; "busy": the main thread\'s CPU seconds per second of the saturation run (1.00: one core all the time). The OTLP receiver (its own process, a stand-in for a collector) is not the adapter\'s cost, but on this box it takes CPU the adapter could use: its CPU during each mode\'s runs is shown apart (a batch the timer sends after a run ends counts in the next run).',
       '',
       '| tracing | saturation msg/s (median) | vs off | CPU ms per message at saturation, all threads | vs off | main thread | vs off | main thread busy | OTLP receiver, CPU ms per message | CPU ms per message at fixed rate | vs off | p50 ms | p99 ms | lost |',

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from '../log.js'
-import { hex8, IdPool } from './idPool.js'
+import { hex8, IdPool, traceparentOf } from './idPool.js'
 import { OTLP_KIND, type FromCompactWorker, type RecordValue, type ToCompactWorker } from './compactRecord.js'
 import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
 import type { OtelCounters, OtelSettings, OtelTracing } from './otelTracer.js'
@@ -101,7 +101,10 @@ export class CompactTracer implements MessageTracer {
   begin (msg: InboundForTrace): MessageSpan {
     const ids = this.ids
     const parent = parseParent(msg.traceparent)
-    if (parent !== undefined && !parent.sampled) return new UnsampledSpan(0, 0, 0, 0, parent.traceId, ids.next(), ids.next())
+    if (parent !== undefined && !parent.sampled) {
+      const tp = parent.traceId
+      return new UnsampledSpan(parseInt(tp.slice(0, 8), 16), parseInt(tp.slice(8, 16), 16), parseInt(tp.slice(16, 24), 16), parseInt(tp.slice(24, 32), 16), tp, ids.next(), ids.next())
+    }
     if (parent !== undefined) {
       const tp = parent.traceId
       const ps = parent.spanId
@@ -244,7 +247,7 @@ class UnsampledSpan implements MessageSpan, StageSpan, TraceIds {
   readonly #s1: number
   #tp: string | undefined
   constructor (t0: number, t1: number, t2: number, t3: number, hex: string | undefined, s0: number, s1: number) { this.t0 = t0; this.t1 = t1; this.t2 = t2; this.t3 = t3; this.hex = hex; this.#s0 = s0; this.#s1 = s1 }
-  get traceparent (): string { return (this.#tp ??= `00-${traceHex(this)}-${hex8(this.#s0)}${hex8(this.#s1)}-00`) }
+  get traceparent (): string { return (this.#tp ??= traceparentOf(this.t0, this.t1, this.t2, this.t3, this.#s0, this.#s1, false)) }
   get recording (): boolean { return false }
   stage (): StageSpan { return this }
   set (): void {}
@@ -292,7 +295,7 @@ class RootSpan implements MessageSpan, TraceIds {
     this.#size = msg.payload.length
   }
 
-  get traceparent (): string { return (this.#tp ??= `00-${traceHex(this)}-${hex8(this.s0)}${hex8(this.s1)}-01`) }
+  get traceparent (): string { return (this.#tp ??= traceparentOf(this.t0, this.t1, this.t2, this.t3, this.s0, this.s1, true)) }
 
   set (key: string, value: string | number | boolean): void { if (!this.#done) setKv(this.#kv ??= [], key, value) }
 
@@ -346,7 +349,7 @@ class Stage implements StageSpan {
     this.#start = root.t.now()
   }
 
-  get traceparent (): string { return (this.#tp ??= `00-${traceHex(this.#root)}-${hex8(this.#s0)}${hex8(this.#s1)}-01`) }
+  get traceparent (): string { const r = this.#root; return (this.#tp ??= traceparentOf(r.t0, r.t1, r.t2, r.t3, this.#s0, this.#s1, true)) }
 
   set (key: string, value: string | number | boolean): void {
     if (this.#done) return

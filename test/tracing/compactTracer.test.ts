@@ -9,6 +9,7 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { seededRandom } from '../../core/seededRandom.js'
 import { CompactTracer, parseParent, type CompactTransport } from '../../core/tracing/compactTracer.js'
+import { hex8, traceparentOf } from '../../core/tracing/idPool.js'
 import type { FromCompactWorker, RecordValue, ToCompactWorker } from '../../core/tracing/compactRecord.js'
 import { otlpJsonRequest } from '../../core/tracing/otlpJson.js'
 import { fromSpanRecords } from '../../core/tracing/spanRecord.js'
@@ -294,4 +295,14 @@ t.test('a batch\'s buffer handed back by the worker is written again: one alloca
   const sixth = batch()
   t.ok(sixth !== undefined && ![first.buffer, small].includes(sixth.buffer) && fifth?.buffer !== sixth.buffer, 'one too small to hold a batch is not kept; a failed export hands none back: new buffers')
   t.equal(h.counts.exported, 4)
+})
+
+t.test('traceparentOf: the W3C header of words, each call a string of its own', async (t) => {
+  const a = traceparentOf(0x4bf92f35, 0x77b34da6, 0xa3ce929d, 0x0e0e4736, 0x00f067aa, 0x0ba902b7, true)
+  t.equal(a, PARENT)
+  const b = traceparentOf(0xffffffff, 0, 1, 0x80000000, 0xdeadbeef, 0x10, false)
+  t.equal(b, '00-ffffffff000000000000000180000000-deadbeef00000010-00')
+  t.equal(a, PARENT, 'the first is not changed by the second')
+  t.same(parseParent(b), { traceId: 'ffffffff000000000000000180000000', spanId: 'deadbeef00000010', sampled: false })
+  t.equal(hex8(0x0a0b0c0d), '0a0b0c0d')
 })
