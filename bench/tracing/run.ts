@@ -16,10 +16,10 @@
  * Fixed rate (skipped with BENCH_RATE_SECONDS=0): BENCH_RATE messages/s for BENCH_RATE_SECONDS; the
  * adapter's CPU time per message and latency percentiles, publish -> sink.
  * Results go to stdout and to the `## Tracing: engines side by side` section of bench/RESULTS.md
- * (BENCH_WRITE_RESULTS=0: stdout only); BENCH_JSON=FILE also writes every round's figures.
+ * (BENCH_HEADING: another section; BENCH_WRITE_RESULTS=0: stdout only); BENCH_JSON=FILE also writes every round's figures.
  *
  * For deciding 5% on a shared machine: many short rounds of the modes that matter, no fixed-rate phase:
- *   BENCH_MODES=0,2,3 BENCH_ROUNDS=30 BENCH_MESSAGES=4000 BENCH_RATE_SECONDS=0 npm run bench:tracing
+ *   BENCH_MODES=0,2,3 BENCH_ROUNDS=40 BENCH_MESSAGES=4000 BENCH_RATE_SECONDS=0 npm run bench:tracing
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -77,15 +77,16 @@ const ALL_MODES: Mode[] = [
 ]
 // Side by side with other builds (a checkout, built, e.g. `git archive <commit> | tar -x -C DIR`, node_modules linked, tsc):
 // BENCH_PRE_TRACING=DIR the adapter from before tracing existed (no tracing section in its config: its schema has none);
-// BENCH_BEFORE=DIR an earlier tracing implementation, at 100% sampling.
+// BENCH_BEFORE=DIR an earlier tracing implementation, at 100% sampling (BENCH_BEFORE_RATIO: another ratio).
 if (process.env.BENCH_PRE_TRACING !== undefined) ALL_MODES.push({ name: `before tracing (${process.env.BENCH_PRE_TRACING_LABEL ?? path.basename(process.env.BENCH_PRE_TRACING)})`, tracing: undefined, root: process.env.BENCH_PRE_TRACING })
-if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `100%, default engine, ${process.env.BENCH_BEFORE_LABEL ?? path.basename(process.env.BENCH_BEFORE)}`, tracing: { enabled: true, sampleRatio: 1, recent: 0 }, root: process.env.BENCH_BEFORE })
+if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `${Number(process.env.BENCH_BEFORE_RATIO ?? 1) * 100}%, default engine, ${process.env.BENCH_BEFORE_LABEL ?? path.basename(process.env.BENCH_BEFORE)}`, tracing: { enabled: true, sampleRatio: Number(process.env.BENCH_BEFORE_RATIO ?? 1), recent: 0 }, root: process.env.BENCH_BEFORE })
 // BENCH_MODES=0,1 runs some of them (default 0,1,2,3: off, SDK 100%, compact 100%, compact 1%; the extra
 // builds above are appended, BENCH_MODES names them by their index too); BENCH_CPU_PROF=DIR starts each adapter under --cpu-prof.
 const DEFAULT_MODES = [0, 1, 2, 3, ...ALL_MODES.map((_, k) => k).filter((k) => k >= 7)]
 const MODES = (process.env.BENCH_MODES === undefined ? DEFAULT_MODES : process.env.BENCH_MODES.split(',').map(Number)).map((k) => ALL_MODES[k] as Mode)
 const CPU_PROF = process.env.BENCH_CPU_PROF
-const HEADING = 'Tracing: engines side by side'
+/** The RESULTS.md section written (BENCH_HEADING: another, e.g. for a decision run kept beside the default one). */
+const HEADING = process.env.BENCH_HEADING ?? 'Tracing: engines side by side'
 
 async function startMosquitto (): Promise<{ url: string; child: ChildProcess }> {
   const port = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) }) })

@@ -45,11 +45,14 @@ const wallNow = (): number => origin + performance.now()
  * spans, names, attributes, kinds, statuses and parent links as the SDK engine (otelTracer.ts), the same
  * parent-based sampling (a remote parent's decision is followed; a new trace is sampled by OpenTelemetry's
  * TraceIdRatioBased rule on its trace id), and the same W3C traceparent handed on. A finished span is
- * appended to one flat array of plain values (compactRecord.ts); a batch goes to the export worker as that
- * array, which encodes OTLP/HTTP JSON (otlpJson.ts) and posts it. Ids come from a pool of random bytes made
- * hex once (idPool.ts). A message that is not sampled costs one small object: its traceparent is built only
- * if something reads it. The queue is bounded as the SDK engine's: while `maxQueueSize` spans wait for their
- * export's outcome new ones are dropped, counted and logged once; a failed export is counted and logged once.
+ * written straight into the batch's OTLP protobuf bytes (otlpProtobuf.ts; with `tracing.protocol:
+ * http/json`, appended to one flat array of plain values, compactRecord.ts, which the worker encodes); a
+ * frozen attribute object (a route's dispatch attributes) is kept, not copied, and its bytes made once. A
+ * batch goes to the export worker as one transferred ArrayBuffer, which comes back for a later batch once
+ * sent. Ids come from a pool of random 32-bit words (idPool.ts), made hex only for a traceparent read. A
+ * message that is not sampled costs one small object: its traceparent is built only if something reads it.
+ * The queue is bounded as the SDK engine's: while `maxQueueSize` spans wait for their export's outcome new
+ * ones are dropped, counted and logged once; a failed export is counted and logged once.
  */
 export class CompactTracer implements MessageTracer {
   readonly ids: IdPool
