@@ -1,5 +1,9 @@
 import type { InboundMessage } from './messagePipeline.js'
 
+/** The keys looked for, as bytes once (Buffer#indexOf of a string converts it on every call). */
+const TRACEPARENT_KEY = Buffer.from('"traceparent"')
+const SPECVERSION_KEY = Buffer.from('"specversion"')
+
 /**
  * The W3C traceparent a message arrives with, for its receive span's parent: the MQTT 5 User Property
  * `traceparent` (binary mode), else the `traceparent` attribute of a structured CloudEvent (content type
@@ -14,7 +18,7 @@ export function incomingTraceparent (msg: InboundMessage): string | undefined {
   const ct = msg.properties?.contentType
   if (ct !== undefined && (ct.split(';')[0] as string).trim().toLowerCase() !== 'application/cloudevents+json') return undefined
   const p = msg.payload
-  if (p.length < 2 || p[0] !== 0x7b /* { */ || p.indexOf('"traceparent"') === -1 || (ct === undefined && p.indexOf('"specversion"') === -1)) return undefined
+  if (p.length < 2 || p[0] !== 0x7b /* { */ || p.indexOf(TRACEPARENT_KEY) === -1 || (ct === undefined && p.indexOf(SPECVERSION_KEY) === -1)) return undefined
   try {
     const o = JSON.parse(p.toString('utf8')) as { traceparent?: unknown }
     return typeof o.traceparent === 'string' ? o.traceparent : undefined

@@ -88,6 +88,13 @@ interface RouteState {
   gate: Breaker
   retry: RetryingTarget
   batcher?: Batcher<BatchItem, Outcome[]>
+  /** A multi-tier route: its placement names the tier of each attempt (by event id, through attemptSpans). */
+  placed: boolean
+  /**
+   * The attributes every dispatch attempt span of the route has, made once and frozen: the compact tracer
+   * keeps the object rather than copying it, and writes its OTLP bytes once (core/tracing/otlpProtobuf.ts).
+   */
+  dispatchAttributes: Readonly<Record<string, string>>
 }
 
 /**
@@ -111,7 +118,13 @@ export class MessagePipeline {
     const random = opts.random ?? Math.random
     for (const route of opts.routes.routes) {
       const target = opts.targets.get(route.target) as Target
+      // A single-target route runs on its target; a multi-tier one's placement names the tier it chose.
+      const placed = target?.kind === 'placement'
+      const dispatchAttributes: Record<string, string> = { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName }
+      if (!placed) dispatchAttributes['iotless.tier'] = route.target
       const state: RouteState = {
+        placed,
+        dispatchAttributes: Object.freeze(dispatchAttributes),
         gate: new Breaker({ capacity: route.maxInFlight, queueDepth: Number.MAX_SAFE_INTEGER }),
         retry: new RetryingTarget(target, {
           maxAttempts: route.maxAttempts ?? opts.maxAttempts,
@@ -226,7 +239,7 @@ export class MessagePipeline {
           const late = expiredBy(msg, receivedAt, this.#o.clock.now())
           if (late !== undefined) return Promise.resolve(expiredResult(msg, late))
           const sent = withAttempt(event, attempt)
-          const span = this.#attemptSpan(trace, route, event, attempt, undefined)
+          const span = this.#attemptSpan(trace, state, event, attempt, undefined)
           // The function's span joins the trace as a child of this attempt (OpenTelemetry on; else unchanged).
           if (span?.traceparent !== undefined) sent.attributes.traceparent = event.attributes.traceparent = span.traceparent
           const sending = target.dispatch(route.functionName, sent, { signal: this.#o.stop })
@@ -247,18 +260,15 @@ export class MessagePipeline {
   }
 
   /** The span of one dispatch attempt (retry number, tier), open in attemptSpans while it runs. */
-  #attemptSpan (trace: MessageSpan | undefined, route: Route, event: OutgoingEvent, attempt: number, batchSize: number | undefined): StageSpan | undefined {
+  #attemptSpan (trace: MessageSpan | undefined, state: RouteState, event: OutgoingEvent, attempt: number, batchSize: number | undefined): StageSpan | undefined {
     if (trace === undefined) return undefined
     // Not recorded (sampled out): only its context is handed on; no attributes, nothing to end.
     if (trace.recording === false) return trace.stage('dispatch')
-    const attrs: Record<string, string | number> = { 'iotless.route': route.label, 'iotless.target': route.target, 'faas.invoked_name': route.functionName, 'iotless.attempt': attempt }
-    // A single-target route runs on its target; a multi-tier one's placement names the tier it chose.
-    const placed = this.#o.targets.get(route.target)?.kind === 'placement'
-    if (!placed) attrs['iotless.tier'] = route.target
-    if (batchSize !== undefined) attrs['iotless.batch_size'] = batchSize
-    const span = trace.stage('dispatch', attrs)
+    const span = trace.stage('dispatch', state.dispatchAttributes)
+    span.set('iotless.attempt', attempt)
+    if (batchSize !== undefined) span.set('iotless.batch_size', batchSize)
     // Only a placement reports the tiers it tried (by event id): other attempts need no entry.
-    if (placed) this.#o.attemptSpans?.open(event.attributes.id, span)
+    if (state.placed) this.#o.attemptSpans?.open(event.attributes.id, span)
     return span
   }
 
@@ -352,7 +362,7 @@ export class MessagePipeline {
       const events = batch.map((i) => withAttempt(i.event, attempt))
       // Each message of the batch gets a span for the attempt (its trace's); the first one's is the placement's.
       const spans = batch.map((i, k) => {
-        const span = this.#attemptSpan(i.trace, route, i.event, attempt, batch.length)
+        const span = this.#attemptSpan(i.trace, state, i.event, attempt, batch.length)
         if (span?.traceparent !== undefined) (events[k] as OutgoingEvent).attributes.traceparent = i.event.attributes.traceparent = span.traceparent
         return span
       })

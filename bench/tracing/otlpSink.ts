@@ -1,10 +1,14 @@
 /**
- * The OTLP/HTTP (JSON or protobuf) traces receiver of bench/tracing/run.ts, in its own process: parses each export, counts
- * its spans, answers 200. Reports the count over IPC on request.
+ * The OTLP/HTTP (JSON or protobuf) traces receiver of bench/tracing/run.ts and spanCost.ts, in its own process:
+ * counts each export's spans (protobuf: by walking tags and lengths, countSpans.ts; JSON: parsed), answers 200.
+ * With BENCH_OTLP_DECODE=1 it decodes every protobuf span into objects as well (test/helpers/otlpProtobuf.ts:
+ * what a receiver did before; it costs more CPU than the adapter's tracing). Reports the count over IPC on request.
  */
 import { createServer } from 'node:http'
 import { parseTraceRequest } from '../../test/helpers/otlpProtobuf.js'
+import { countProtobufSpans } from './countSpans.js'
 
+const DECODE = process.env.BENCH_OTLP_DECODE === '1'
 let spans = 0
 let requests = 0
 const server = createServer((req, res) => {
@@ -12,8 +16,13 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c))
   req.on('end', () => {
     requests++
-    const body = parseTraceRequest(req.headers['content-type'], Buffer.concat(chunks)) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: unknown[] }> }> }
-    for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0
+    const ct = req.headers['content-type']
+    const raw = Buffer.concat(chunks)
+    if (!DECODE && ct?.startsWith('application/x-protobuf') === true) spans += countProtobufSpans(raw)
+    else {
+      const body = parseTraceRequest(ct, raw) as { resourceSpans?: Array<{ scopeSpans?: Array<{ spans?: unknown[] }> }> }
+      for (const rs of body.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
   })
 })

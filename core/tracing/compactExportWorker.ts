@@ -22,14 +22,23 @@ let closing = false
 
 function reply (m: FromCompactWorker): void { port?.postMessage(m) }
 
-function post (body: string | Buffer, n: number): void {
+/**
+ * POSTs one request body. A protobuf batch's buffer (`back`) goes back to the message thread with the outcome
+ * when the request was written out in full and answered (2xx or not), so that the next batch is written
+ * into it: a fresh ArrayBuffer per batch costs its allocation and a slower transfer. After an error or a
+ * timeout it is not handed back (a write may still hold it); the message thread makes a new one.
+ */
+function post (body: string | Buffer, n: number, back?: ArrayBuffer): void {
   inFlight++
   let settled = false
-  const finish = (ok: boolean, error?: string): void => {
+  let written = false
+  const finish = (ok: boolean, error?: string, answered = false): void => {
     if (settled) return
     settled = true
     inFlight--
-    reply({ type: 'done', n, ok, error })
+    const give = answered && written && back !== undefined
+    if (give) port?.postMessage({ type: 'done', n, ok, error, buffer: back } satisfies FromCompactWorker, [back])
+    else reply({ type: 'done', n, ok, error })
     if (closing && inFlight === 0) close()
   }
   const req = request(url, {
@@ -41,10 +50,11 @@ function post (body: string | Buffer, n: number): void {
     res.resume()
     res.on('end', () => {
       const ok = res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300
-      finish(ok, ok ? undefined : `OTLP endpoint answered ${res.statusCode ?? '?'}`)
+      finish(ok, ok ? undefined : `OTLP endpoint answered ${res.statusCode ?? '?'}`, true)
     })
     res.on('error', (err) => { finish(false, err.message) })
   })
+  req.on('finish', () => { written = true })
   // The timeout covers the whole export, not only an idle socket.
   const timer = setTimeout(() => { req.destroy(new Error(`export timed out after ${data.exportTimeoutMs} ms`)) }, data.exportTimeoutMs)
   req.on('close', () => { clearTimeout(timer) })
@@ -60,7 +70,7 @@ function close (): void {
 
 port.on('message', (m: ToCompactWorker) => {
   if (m.type === 'records') post(otlpJsonRequest(m.records, m.length, data.serviceName, data.scope), m.n)
-  else if (m.type === 'proto') post(Buffer.from(m.buffer, m.start, m.end - m.start), m.n)
+  else if (m.type === 'proto') post(Buffer.from(m.buffer, m.start, m.end - m.start), m.n, m.buffer)
   else if (m.type === 'shutdown') {
     closing = true
     if (inFlight === 0) close()

@@ -29,5 +29,8 @@ export interface CompactWorkerData {
 /** To the worker: a batch of n spans as records (OTLP JSON, encoded there) or as the OTLP protobuf request already (bytes [start, end), transferred); or stop. */
 export type ToCompactWorker = { type: 'records'; records: RecordValue[]; length: number; n: number } | { type: 'proto'; buffer: ArrayBuffer; start: number; end: number; n: number } | { type: 'shutdown' }
 
-/** From it: an export's outcome (n spans), or that it has shut down. */
-export type FromCompactWorker = { type: 'done'; n: number; ok: boolean; error?: string | undefined } | { type: 'closed' }
+/**
+ * From it: an export's outcome (n spans), with the protobuf batch's buffer handed back (transferred) once the
+ * request has been written and answered, for the next batch; or that it has shut down.
+ */
+export type FromCompactWorker = { type: 'done'; n: number; ok: boolean; error?: string | undefined; buffer?: ArrayBuffer | undefined } | { type: 'closed' }

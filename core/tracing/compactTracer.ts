@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from '../log.js'
-import { hex8, IdPool } from './idPool.js'
+import { hex8, IdPool, traceparentOf } from './idPool.js'
 import { OTLP_KIND, type FromCompactWorker, type RecordValue, type ToCompactWorker } from './compactRecord.js'
 import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
 import type { OtelCounters, OtelSettings, OtelTracing } from './otelTracer.js'
@@ -45,11 +45,14 @@ const wallNow = (): number => origin + performance.now()
  * spans, names, attributes, kinds, statuses and parent links as the SDK engine (otelTracer.ts), the same
  * parent-based sampling (a remote parent's decision is followed; a new trace is sampled by OpenTelemetry's
  * TraceIdRatioBased rule on its trace id), and the same W3C traceparent handed on. A finished span is
- * appended to one flat array of plain values (compactRecord.ts); a batch goes to the export worker as that
- * array, which encodes OTLP/HTTP JSON (otlpJson.ts) and posts it. Ids come from a pool of random bytes made
- * hex once (idPool.ts). A message that is not sampled costs one small object: its traceparent is built only
- * if something reads it. The queue is bounded as the SDK engine's: while `maxQueueSize` spans wait for their
- * export's outcome new ones are dropped, counted and logged once; a failed export is counted and logged once.
+ * written straight into the batch's OTLP protobuf bytes (otlpProtobuf.ts; with `tracing.protocol:
+ * http/json`, appended to one flat array of plain values, compactRecord.ts, which the worker encodes); a
+ * frozen attribute object (a route's dispatch attributes) is kept, not copied, and its bytes made once. A
+ * batch goes to the export worker as one transferred ArrayBuffer, which comes back for a later batch once
+ * sent. Ids come from a pool of random 32-bit words (idPool.ts), made hex only for a traceparent read. A
+ * message that is not sampled costs one small object: its traceparent is built only if something reads it.
+ * The queue is bounded as the SDK engine's: while `maxQueueSize` spans wait for their export's outcome new
+ * ones are dropped, counted and logged once; a failed export is counted and logged once.
  */
 export class CompactTracer implements MessageTracer {
   readonly ids: IdPool
@@ -88,7 +91,11 @@ export class CompactTracer implements MessageTracer {
     this.now = o.now ?? wallNow
     const r = s.sampleRatio
     this.#bound = r >= 1 ? 0x100000000 : r <= 0 ? 0 : Math.floor(r * 0xffffffff)
-    transport.onMessage((m) => { if (m.type === 'done') this.#done(m.n, m.ok, m.error) })
+    transport.onMessage((m) => {
+      if (m.type !== 'done') return
+      if (m.buffer !== undefined) this.#proto?.recycle(m.buffer)
+      this.#done(m.n, m.ok, m.error)
+    })
   }
 
   /** Spans dropped because the queue was full. */
@@ -97,12 +104,14 @@ export class CompactTracer implements MessageTracer {
   begin (msg: InboundForTrace): MessageSpan {
     const ids = this.ids
     const parent = parseParent(msg.traceparent)
-    if (parent !== undefined && !parent.sampled) return new UnsampledSpan(parent.traceId, undefined, ids.next(), ids.next())
+    if (parent !== undefined && !parent.sampled) {
+      const tp = parent.traceId
+      return new UnsampledSpan(parseInt(tp.slice(0, 8), 16), parseInt(tp.slice(8, 16), 16), parseInt(tp.slice(16, 24), 16), parseInt(tp.slice(24, 32), 16), tp, ids.next(), ids.next())
+    }
     if (parent !== undefined) {
       const tp = parent.traceId
-      const t: TraceIds = { t0: parseInt(tp.slice(0, 8), 16), t1: parseInt(tp.slice(8, 16), 16), t2: parseInt(tp.slice(16, 24), 16), t3: parseInt(tp.slice(24, 32), 16), hex: tp }
       const ps = parent.spanId
-      return new RootSpan(this, msg, t, ids.next(), ids.next(), true, parseInt(ps.slice(0, 8), 16), parseInt(ps.slice(8, 16), 16), this.now())
+      return new RootSpan(this, msg, parseInt(tp.slice(0, 8), 16), parseInt(tp.slice(8, 16), 16), parseInt(tp.slice(16, 24), 16), parseInt(tp.slice(24, 32), 16), tp, ids.next(), ids.next(), true, parseInt(ps.slice(0, 8), 16), parseInt(ps.slice(8, 16), 16), this.now())
     }
     const t0 = ids.next()
     const t1 = ids.next()
@@ -110,13 +119,16 @@ export class CompactTracer implements MessageTracer {
     const t3 = ids.next()
     // OpenTelemetry's TraceIdRatioBased rule: the xor of the trace id's four 32-bit words against ratio * 2^32.
     const sampled = this.#bound === 0x100000000 || (this.#bound !== 0 && ((t0 ^ t1 ^ t2 ^ t3) >>> 0) < this.#bound)
-    const t: TraceIds = { t0, t1, t2, t3, hex: undefined }
-    if (!sampled) return new UnsampledSpan(undefined, t, ids.next(), ids.next())
-    return new RootSpan(this, msg, t, ids.next(), ids.next(), false, 0, 0, this.now())
+    if (!sampled) return new UnsampledSpan(t0, t1, t2, t3, undefined, ids.next(), ids.next())
+    return new RootSpan(this, msg, t0, t1, t2, t3, undefined, ids.next(), ids.next(), false, 0, 0, this.now())
   }
 
-  /** A finished span: appended to the batch, or dropped (queue full, or stopped). `fixed` is read now, not kept. */
-  write (name: string, nameSuffix: string, kind: number, t: TraceIds, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number, end: number, code: number, message: string, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[]): void {
+  /**
+   * A finished span: appended to the batch, or dropped (queue full, or stopped). Its attributes: `shared` (a
+   * frozen object a caller hands every span of its kind: encoded once, see OtlpProtoWriter), then `fixed` (read
+   * now, not kept), then `kv` (key, value pairs; none of their keys is in `shared`).
+   */
+  write (name: string, nameSuffix: string, kind: number, t: TraceIds, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number, end: number, code: number, message: string, shared: Readonly<SpanAttributes> | undefined, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[] | undefined): void {
     if (this.#closed) return
     if (this.#pending >= this.#s.maxQueueSize) {
       this.#dropped++
@@ -128,8 +140,8 @@ export class CompactTracer implements MessageTracer {
       return
     }
     this.#pending++
-    if (this.#proto !== undefined) this.#proto.span(name, nameSuffix, kind, t, s0, s1, hasParent, p0, p1, start, end, code, message, fixed, kv)
-    else this.#record(nameSuffix === '' ? name : name + nameSuffix, kind, traceHex(t), hex8(s0) + hex8(s1), hasParent ? hex8(p0) + hex8(p1) : '', start, end, code, message, fixed, kv)
+    if (this.#proto !== undefined) this.#proto.span(name, nameSuffix, kind, t, s0, s1, hasParent, p0, p1, start, end, code, message, shared, fixed, kv)
+    else this.#record(nameSuffix === '' ? name : name + nameSuffix, kind, traceHex(t), hex8(s0) + hex8(s1), hasParent ? hex8(p0) + hex8(p1) : '', start, end, code, message, shared, fixed, kv)
     if (++this.#inBatch >= this.#maxBatch) this.#send()
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => { this.#send() }, this.#s.scheduledDelayMs)
@@ -137,15 +149,24 @@ export class CompactTracer implements MessageTracer {
     }
   }
 
-  #record (name: string, kind: number, traceId: string, spanId: string, parentId: string, start: number, end: number, code: number, message: string, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[]): void {
+  #record (name: string, kind: number, traceId: string, spanId: string, parentId: string, start: number, end: number, code: number, message: string, shared: Readonly<SpanAttributes> | undefined, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[] | undefined): void {
     const r = this.records
     let w = this.length
     r[w++] = name; r[w++] = kind; r[w++] = traceId; r[w++] = spanId; r[w++] = parentId
     r[w++] = start; r[w++] = end; r[w++] = code; r[w++] = message
+    const countAt = w++
+    let n = 0
+    if (shared !== undefined) {
+      for (const k in shared) {
+        const v = shared[k] as RecordValue | undefined | null
+        if (v !== undefined && v !== null) { r[w++] = k; r[w++] = v; n++ }
+      }
+    }
     const nf = fixed === undefined ? 0 : fixed.length
-    r[w++] = (nf + kv.length) / 2
     for (let k = 0; k < nf; k++) r[w++] = (fixed as RecordValue[])[k] as RecordValue
-    for (let k = 0; k < kv.length; k++) r[w++] = kv[k] as RecordValue
+    const nk = kv === undefined ? 0 : kv.length
+    for (let k = 0; k < nk; k++) r[w++] = (kv as RecordValue[])[k] as RecordValue
+    r[countAt] = n + (nf + nk) / 2
     this.length = w
   }
 
@@ -213,20 +234,23 @@ function setKv (kv: RecordValue[], key: string, value: RecordValue | undefined |
   kv.push(key, value)
 }
 
-/** A trace id: its four 32-bit words (big-endian order), and its hex once made. */
+/** A trace id: its four 32-bit words (big-endian order), and its hex once made (the root span is one). */
 export interface TraceIds { t0: number; t1: number; t2: number; t3: number; hex: string | undefined }
 
 function traceHex (t: TraceIds): string { return (t.hex ??= hex8(t.t0) + hex8(t.t1) + hex8(t.t2) + hex8(t.t3)) }
 
 /** Not sampled: the message and all its stages hand on one context (flags 00), built only when read. */
-class UnsampledSpan implements MessageSpan, StageSpan {
-  readonly #traceHex: string | undefined
-  readonly #trace: TraceIds | undefined
+class UnsampledSpan implements MessageSpan, StageSpan, TraceIds {
+  t0: number
+  t1: number
+  t2: number
+  t3: number
+  hex: string | undefined
   readonly #s0: number
   readonly #s1: number
   #tp: string | undefined
-  constructor (traceHex: string | undefined, trace: TraceIds | undefined, s0: number, s1: number) { this.#traceHex = traceHex; this.#trace = trace; this.#s0 = s0; this.#s1 = s1 }
-  get traceparent (): string { return (this.#tp ??= `00-${this.#traceHex ?? traceHex(this.#trace as TraceIds)}-${hex8(this.#s0)}${hex8(this.#s1)}-00`) }
+  constructor (t0: number, t1: number, t2: number, t3: number, hex: string | undefined, s0: number, s1: number) { this.t0 = t0; this.t1 = t1; this.t2 = t2; this.t3 = t3; this.hex = hex; this.#s0 = s0; this.#s1 = s1 }
+  get traceparent (): string { return (this.#tp ??= traceparentOf(this.t0, this.t1, this.t2, this.t3, this.#s0, this.#s1, false)) }
   get recording (): boolean { return false }
   stage (): StageSpan { return this }
   set (): void {}
@@ -235,9 +259,14 @@ class UnsampledSpan implements MessageSpan, StageSpan {
 
 const LEFT = 'left to the broker to deliver again'
 
-class RootSpan implements MessageSpan {
+/** The message's receive span; it is its trace's ids too (no object of their own). */
+class RootSpan implements MessageSpan, TraceIds {
   readonly t: CompactTracer
-  readonly trace: TraceIds
+  t0: number
+  t1: number
+  t2: number
+  t3: number
+  hex: string | undefined
   readonly s0: number
   readonly s1: number
   readonly #hasParent: boolean
@@ -247,13 +276,17 @@ class RootSpan implements MessageSpan {
   readonly #topic: string
   readonly #qos: number
   readonly #size: number
-  readonly #kv: RecordValue[] = []
+  #kv: RecordValue[] | undefined = undefined
   #tp: string | undefined
   #done = false
 
-  constructor (t: CompactTracer, msg: InboundForTrace, trace: TraceIds, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number) {
+  constructor (t: CompactTracer, msg: InboundForTrace, t0: number, t1: number, t2: number, t3: number, hex: string | undefined, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number) {
     this.t = t
-    this.trace = trace
+    this.t0 = t0
+    this.t1 = t1
+    this.t2 = t2
+    this.t3 = t3
+    this.hex = hex
     this.s0 = s0
     this.s1 = s1
     this.#hasParent = hasParent
@@ -265,9 +298,9 @@ class RootSpan implements MessageSpan {
     this.#size = msg.payload.length
   }
 
-  get traceparent (): string { return (this.#tp ??= `00-${traceHex(this.trace)}-${hex8(this.s0)}${hex8(this.s1)}-01`) }
+  get traceparent (): string { return (this.#tp ??= traceparentOf(this.t0, this.t1, this.t2, this.t3, this.s0, this.s1, true)) }
 
-  set (key: string, value: string | number | boolean): void { if (!this.#done) setKv(this.#kv, key, value) }
+  set (key: string, value: string | number | boolean): void { if (!this.#done) setKv(this.#kv ??= [], key, value) }
 
   stage (name: string, attributes?: SpanAttributes): StageSpan {
     const kind = name === 'dispatch' ? OTLP_KIND.client : name === 'reply publish' || name === 'dead letter' ? OTLP_KIND.producer : OTLP_KIND.internal
@@ -277,18 +310,19 @@ class RootSpan implements MessageSpan {
   end (outcome: string): void {
     if (this.#done) return
     this.#done = true
-    setKv(this.#kv, 'iotless.outcome', outcome)
+    setKv(this.#kv ??= [], 'iotless.outcome', outcome)
     const leave = outcome === 'leave'
-    // The receive span's fixed attributes, in one array reused by every message (write reads it at once).
+    // The receive span's varying attributes, in one array reused by every message (write reads it at once).
     const f = RECEIVE_FIXED
-    f[5] = this.#topic
-    f[7] = this.#qos
-    f[9] = this.#size
-    this.t.write(this.#topic, ' receive', OTLP_KIND.consumer, this.trace, this.s0, this.s1, this.#hasParent, this.#p0, this.#p1, this.#start, this.t.now(), leave ? 2 : 0, leave ? LEFT : '', f, this.#kv)
+    f[1] = this.#topic
+    f[3] = this.#qos
+    f[5] = this.#size
+    this.t.write(this.#topic, ' receive', OTLP_KIND.consumer, this, this.s0, this.s1, this.#hasParent, this.#p0, this.#p1, this.#start, this.t.now(), leave ? 2 : 0, leave ? LEFT : '', RECEIVE_SHARED, f, this.#kv)
   }
 }
 
-const RECEIVE_FIXED: RecordValue[] = ['messaging.system', 'mqtt', 'messaging.operation.type', 'receive', 'messaging.destination.name', '', 'messaging.mqtt.qos', 0, 'messaging.message.body.size', 0]
+const RECEIVE_SHARED: Readonly<SpanAttributes> = Object.freeze({ 'messaging.system': 'mqtt', 'messaging.operation.type': 'receive' })
+const RECEIVE_FIXED: RecordValue[] = ['messaging.destination.name', '', 'messaging.mqtt.qos', 0, 'messaging.message.body.size', 0]
 
 class Stage implements StageSpan {
   readonly #root: RootSpan
@@ -297,7 +331,9 @@ class Stage implements StageSpan {
   readonly #s0: number
   readonly #s1: number
   readonly #start: number
-  readonly #kv: RecordValue[] = []
+  /** The caller's attributes when it froze them (the same object for every span of a route): kept, not copied. */
+  #shared: Readonly<SpanAttributes> | undefined
+  #kv: RecordValue[] | undefined
   #tp: string | undefined
   #done = false
 
@@ -308,19 +344,35 @@ class Stage implements StageSpan {
     const ids = root.t.ids
     this.#s0 = ids.next()
     this.#s1 = ids.next()
-    if (attributes !== undefined) for (const k in attributes) setKv(this.#kv, k, attributes[k] as RecordValue)
+    if (attributes !== undefined && Object.isFrozen(attributes)) this.#shared = attributes
+    else if (attributes !== undefined) {
+      const kv: RecordValue[] = this.#kv = []
+      for (const k in attributes) setKv(kv, k, attributes[k] as RecordValue)
+    }
     this.#start = root.t.now()
   }
 
-  get traceparent (): string { return (this.#tp ??= `00-${traceHex(this.#root.trace)}-${hex8(this.#s0)}${hex8(this.#s1)}-01`) }
+  get traceparent (): string { const r = this.#root; return (this.#tp ??= traceparentOf(r.t0, r.t1, r.t2, r.t3, this.#s0, this.#s1, true)) }
 
-  set (key: string, value: string | number | boolean): void { if (!this.#done) setKv(this.#kv, key, value) }
+  set (key: string, value: string | number | boolean): void {
+    if (this.#done) return
+    const shared = this.#shared
+    if (shared !== undefined && key in shared) {
+      // Setting a key the shared attributes have: they become this span's own, the new value wins.
+      this.#shared = undefined
+      const kv: RecordValue[] = []
+      for (const k in shared) setKv(kv, k, shared[k] as RecordValue)
+      for (let k = 0; k < (this.#kv?.length ?? 0); k += 2) setKv(kv, (this.#kv as RecordValue[])[k] as string, (this.#kv as RecordValue[])[k + 1])
+      this.#kv = kv
+    }
+    setKv(this.#kv ??= [], key, value)
+  }
 
   end (error?: string): void {
     if (this.#done) return
     this.#done = true
     const r = this.#root
-    r.t.write(this.#name, '', this.#kind, r.trace, this.#s0, this.#s1, true, r.s0, r.s1, this.#start, r.t.now(), error === undefined ? 0 : 2, error ?? '', undefined, this.#kv)
+    r.t.write(this.#name, '', this.#kind, r, this.#s0, this.#s1, true, r.s0, r.s1, this.#start, r.t.now(), error === undefined ? 0 : 2, error ?? '', this.#shared, undefined, this.#kv)
   }
 }
 

@@ -13,6 +13,7 @@
  *   KeyValue.key 1, .value 2; AnyValue.string_value 1, .bool_value 2, .int_value 3, .double_value 4.
  */
 import type { RecordValue } from './compactRecord.js'
+import type { SpanAttributes } from './messageTracer.js'
 
 /** A finished batch: bytes [start, end) of `buffer`. */
 export interface ProtoBatch { buffer: ArrayBuffer; start: number; end: number }
@@ -47,6 +48,10 @@ export class OtlpProtoWriter {
   /** Room in front of the spans for the header: the most it can take. */
   readonly #head: number
   readonly #cache = new Map<string, Uint8Array>()
+  /** The encoded attributes of each frozen attribute object seen (a route's dispatch attributes: the same object for every message). */
+  readonly #sharedBytes = new WeakMap<object, Uint8Array>()
+  /** Buffers of sent batches handed back by the export worker, for the next batches. */
+  readonly #free: ArrayBuffer[] = []
   #buf: Uint8Array<ArrayBuffer>
   #view: DataView
   #bytes: Buffer
@@ -68,14 +73,13 @@ export class OtlpProtoWriter {
 
   /**
    * One finished span, as ScopeSpans.spans (field 2, length-delimited): its name is `name` + `nameSuffix`,
-   * its ids 32-bit words; `fixed` and `kv` are key, value pairs.
+   * its ids 32-bit words. Its attributes: those of `shared`, a frozen object (encoded the first time it is
+   * seen, then copied as bytes), then `fixed` and `kv`, key, value pairs.
    */
-  span (name: string, nameSuffix: string, kind: number, t: TraceWords, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, startMs: number, endMs: number, code: number, message: string, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[]): void {
-    const nb = this.#enc(name)
-    const sb = nameSuffix === '' ? undefined : this.#enc(nameSuffix)
-    const nl = nb.length + (sb === undefined ? 0 : sb.length)
-    // Room for all but the attributes and the status message (each makes its own).
-    this.#ensure(96 + nl)
+  span (name: string, nameSuffix: string, kind: number, t: TraceWords, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, startMs: number, endMs: number, code: number, message: string, shared: Readonly<SpanAttributes> | undefined, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[] | undefined): void {
+    const nl = name.length + nameSuffix.length
+    // Room for all but the attributes and the status message (each makes its own); UTF-8 takes at most 3 bytes a UTF-16 unit.
+    this.#ensure(96 + 3 * nl)
     const b = this.#buf
     const v = this.#view
     let p = this.pos
@@ -91,16 +95,24 @@ export class OtlpProtoWriter {
     if (hasParent) { b[p] = 0x22; b[p + 1] = 8; v.setUint32(p + 2, p0); v.setUint32(p + 6, p1); p += 10 }
     b[p++] = 0x2a
     this.pos = p
+    // The name (a receive span's is its topic) is almost always ASCII: written as it is read; else counted and encoded.
     this.#varint(nl)
-    this.#copy(nb)
-    if (sb !== undefined) this.#copy(sb)
+    if (!this.#ascii(name) || !this.#ascii(nameSuffix)) {
+      this.pos = p
+      const nb = this.#enc(name)
+      const sb = this.#enc(nameSuffix)
+      this.#varint(nb.length + sb.length)
+      this.#copy(nb)
+      this.#copy(sb)
+    }
     p = this.pos
     b[p++] = 0x30; b[p++] = kind
     b[p++] = 0x39; this.#fixed64(p, startMs * 1e6); p += 8
     b[p++] = 0x41; this.#fixed64(p, endMs * 1e6); p += 8
     this.pos = p
+    if (shared !== undefined) this.#shared(shared)
     if (fixed !== undefined) for (let k = 0; k < fixed.length; k += 2) this.#attribute(fixed[k] as string, fixed[k + 1] as RecordValue)
-    for (let k = 0; k < kv.length; k += 2) this.#attribute(kv[k] as string, kv[k + 1] as RecordValue)
+    if (kv !== undefined) for (let k = 0; k < kv.length; k += 2) this.#attribute(kv[k] as string, kv[k + 1] as RecordValue)
     if (code !== 0) {
       const mb = message === '' ? undefined : this.#enc(message)
       const ml = mb === undefined ? 0 : 1 + vlen(mb.length) + mb.length
@@ -127,11 +139,20 @@ export class OtlpProtoWriter {
     this.#byte(0x12); this.#varint(scopeSpans)
     this.#byte(0x0a); this.#varint(this.#scope.length); this.#raw(this.#scope)
     const batch = { buffer: this.#buf.buffer, start, end }
-    this.#buf = new Uint8Array(this.#buf.length)
+    const reused = this.#free.pop()
+    this.#buf = reused !== undefined ? new Uint8Array(reused) : new Uint8Array(this.#buf.length)
     this.#view = new DataView(this.#buf.buffer)
     this.#bytes = Buffer.from(this.#buf.buffer)
     this.pos = this.#head
     return batch
+  }
+
+  /**
+   * A finished batch's buffer, back from the export worker once sent: the next batches are written into it
+   * (what they leave of older bytes is never sent). At most 4 are kept; one smaller than the header's room is not.
+   */
+  recycle (buffer: ArrayBuffer): void {
+    if (this.#free.length < 4 && buffer.byteLength >= this.#head + 4096 && !this.#free.includes(buffer) && buffer !== this.#buf.buffer) this.#free.push(buffer)
   }
 
   /** Bytes written by `f` on a scratch writer state (for the parts made once). */
@@ -199,6 +220,24 @@ export class OtlpProtoWriter {
     } else if (typeof value === 'boolean') { this.#byte(0x10); this.#byte(value ? 1 : 0) }
     else if (Number.isSafeInteger(value)) { this.#byte(0x18); this.#int64(value as number) }
     else { this.#byte(0x21); this.#view.setFloat64(this.pos, value as number, true); this.pos += 8 }
+  }
+
+  /** The attributes of a frozen object: its bytes, made the first time (undefined and null values left out, as the SDK does). */
+  #shared (o: Readonly<SpanAttributes>): void {
+    let bytes = this.#sharedBytes.get(o)
+    if (bytes === undefined) {
+      const at = this.pos
+      for (const k in o) {
+        const v = o[k] as RecordValue | undefined | null
+        if (v !== undefined && v !== null) this.#attribute(k, v)
+      }
+      bytes = this.#buf.slice(at, this.pos)
+      if (Object.isFrozen(o)) this.#sharedBytes.set(o, bytes)
+      return
+    }
+    this.#ensure(bytes.length)
+    this.#buf.set(bytes, this.pos)
+    this.pos += bytes.length
   }
 
   /** Writes the chars of `s` as bytes while they are ASCII; false (and a partial write) at the first that is not. */

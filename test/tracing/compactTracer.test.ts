@@ -9,6 +9,7 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { seededRandom } from '../../core/seededRandom.js'
 import { CompactTracer, parseParent, type CompactTransport } from '../../core/tracing/compactTracer.js'
+import { hex8, traceparentOf } from '../../core/tracing/idPool.js'
 import type { FromCompactWorker, RecordValue, ToCompactWorker } from '../../core/tracing/compactRecord.js'
 import { otlpJsonRequest } from '../../core/tracing/otlpJson.js'
 import { fromSpanRecords } from '../../core/tracing/spanRecord.js'
@@ -225,4 +226,83 @@ t.test('the queue: spans past maxQueueSize are dropped, counted and logged once;
   await h.flush()
   h.answer({ type: 'done', n: 1, ok: false, error: 'refused' })
   t.equal(h.lines.filter((l) => l.code === 'TRACING_EXPORT_FAILED').length, 1, 'a failed export logged once')
+})
+
+t.test('frozen attributes (a route\'s dispatch attributes): kept by reference, encoded once, a key set over them wins', async (t) => {
+  const shared = Object.freeze({ 'iotless.route': 'routes[1]', 'iotless.tier': 'edge', 'faas.invoked_name': 'fn-é' })
+  const runs: Array<Array<Record<string, unknown>>> = []
+  for (const protocol of ['http/protobuf', 'http/json'] as const) {
+    const h = harness({ protocol })
+    for (let i = 0; i < 3; i++) {
+      const m = h.tracer.begin({ topic: 't', payload: Buffer.alloc(1), qos: 1 })
+      const d = m.stage('dispatch', shared)
+      d.set('iotless.attempt', i + 1)
+      if (i === 2) d.set('iotless.tier', 'cloud')
+      d.end()
+      m.end('ack')
+    }
+    await h.flush()
+    const b = h.posted[0]
+    const req = b?.type === 'proto' ? decodeTraceRequest(new Uint8Array(b.buffer, b.start, b.end - b.start)) : b?.type === 'records' ? JSON.parse(otlpJsonRequest(b.records, b.length, 'edge-<1>', 'iotless-adapter')) as DecodedRequest : undefined
+    if (req === undefined) { t.fail('one batch'); return }
+    const spans = spansOf(req)
+    if (b?.type === 'proto') {
+      const theirs = spansOf(decodeTraceRequest(ProtobufTraceSerializer.serializeRequest(asReadable(spans)) as Uint8Array))
+      t.same(spans, theirs, 'protobuf: what the SDK\'s serialiser writes of the same spans')
+    }
+    const dispatches = spans.filter((s) => s.name === 'dispatch').sort((x, y) => Number(BigInt(x.startTimeUnixNano) - BigInt(y.startTimeUnixNano)))
+    runs.push(dispatches.map((s) => Object.fromEntries(s.attributes.map((a) => [a.key, a.value.stringValue ?? a.value.intValue]))))
+    for (const s of dispatches) t.equal(s.attributes.filter((a) => a.key === 'iotless.tier').length, 1, `${protocol}: one iotless.tier per span`)
+  }
+  t.same(runs[0], [
+    { 'faas.invoked_name': 'fn-é', 'iotless.attempt': 1, 'iotless.route': 'routes[1]', 'iotless.tier': 'edge' },
+    { 'faas.invoked_name': 'fn-é', 'iotless.attempt': 2, 'iotless.route': 'routes[1]', 'iotless.tier': 'edge' },
+    { 'faas.invoked_name': 'fn-é', 'iotless.attempt': 3, 'iotless.route': 'routes[1]', 'iotless.tier': 'cloud' }
+  ], 'protobuf: the shared attributes on every span, the one set over them wins')
+  t.same(runs[1], runs[0], 'json: the same')
+  t.equal(shared['iotless.tier'], 'edge', 'the caller\'s object is left as it was')
+})
+
+t.test('a batch\'s buffer handed back by the worker is written again: one allocation, not one per batch', async (t) => {
+  const h = harness({ maxBatchSize: 2 })
+  const batch = (): Extract<ToCompactWorker, { type: 'proto' }> | undefined => {
+    const m = h.tracer.begin({ topic: 'dev/ascii', payload: Buffer.alloc(2), qos: 1 })
+    m.end('ack')
+    const n = h.tracer.begin({ topic: 'dev/ünï', payload: Buffer.alloc(2), qos: 1 })
+    n.end('ack')
+    const last = h.posted[h.posted.length - 1]
+    return last?.type === 'proto' ? last : undefined
+  }
+  const first = batch()
+  const second = batch()
+  if (first === undefined || second === undefined) { t.fail('two batches'); return }
+  t.not(second.buffer, first.buffer, 'while the first is out, the second has a buffer of its own')
+  const names = (b: Extract<ToCompactWorker, { type: 'proto' }>) => spansOf(decodeTraceRequest(new Uint8Array(b.buffer, b.start, b.end - b.start))).map((s) => s.name).sort()
+  const firstNames = names(first)
+  h.answer({ type: 'done', n: 2, ok: true, buffer: first.buffer })
+  // The third batch was being written already (into the buffer made when the second left): the fourth is the first's.
+  const third = batch()
+  const fourth = batch()
+  t.not(third?.buffer, first.buffer)
+  t.equal(fourth?.buffer, first.buffer, 'the next batch started is written into the first one\'s buffer')
+  if (fourth === undefined) return
+  t.same(names(fourth), ['dev/ascii receive', 'dev/ünï receive'], 'and decodes as its own spans (an ASCII name and one that is not)')
+  t.same(firstNames, names(fourth), 'the same names as the first batch')
+  const small = new ArrayBuffer(16)
+  h.answer({ type: 'done', n: 2, ok: true, buffer: small })
+  h.answer({ type: 'done', n: 2, ok: false, error: 'refused' })
+  const fifth = batch()
+  const sixth = batch()
+  t.ok(sixth !== undefined && ![first.buffer, small].includes(sixth.buffer) && fifth?.buffer !== sixth.buffer, 'one too small to hold a batch is not kept; a failed export hands none back: new buffers')
+  t.equal(h.counts.exported, 4)
+})
+
+t.test('traceparentOf: the W3C header of words, each call a string of its own', async (t) => {
+  const a = traceparentOf(0x4bf92f35, 0x77b34da6, 0xa3ce929d, 0x0e0e4736, 0x00f067aa, 0x0ba902b7, true)
+  t.equal(a, PARENT)
+  const b = traceparentOf(0xffffffff, 0, 1, 0x80000000, 0xdeadbeef, 0x10, false)
+  t.equal(b, '00-ffffffff000000000000000180000000-deadbeef00000010-00')
+  t.equal(a, PARENT, 'the first is not changed by the second')
+  t.same(parseParent(b), { traceId: 'ffffffff000000000000000180000000', spanId: 'deadbeef00000010', sampled: false })
+  t.equal(hex8(0x0a0b0c0d), '0a0b0c0d')
 })
