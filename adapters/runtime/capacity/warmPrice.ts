@@ -10,14 +10,19 @@
  * highest price (a change of the price shows at the next arrival of the functions it decides for, which come up to
  * about that long apart; a shorter batch, first tried as long as the current price, judged the bursts of misses, not
  * the price: bench/RESULTS.md), and holds at least `batchMisses` allowed misses (enough to tell a miss share from
- * noise). At the close, with m misses against a allowed:
- * - m > a (below the target): the price goes up by (m + 1) / (a + 1), at most 2x;
- * - m < a - z sqrt(a) (comfortably above: more than z Poisson deviations under the allowance): down by the same
- *   ratio, at most 2x;
+ * noise). At the close the price is judged against the error budget: M misses against A allowed, summed over the
+ * batches of the accounting window (`budgetWindowMs`, 24 h: the target is met over a day, so a burst of misses, or
+ * the first requests of every function after a start, is paid back by the next batches instead of forgotten):
+ * - M > A (the budget is overspent): the price goes up by sqrt 2;
+ * - M < A - z sqrt(A) (comfortably within it: more than z Poisson deviations under the allowance): down by sqrt 2;
  * - between: unchanged (the hysteresis band, all of it on the target's safe side).
+ * `budgetWindowMs: 0` judges each batch alone (m misses against a allowed in it) and steps by (m + 1) / (a + 1),
+ * at most 2x: the second design tried, which held each batch near the target but never paid back a burst
+ * (bench/RESULTS.md).
  * Bounded by [minSeconds, maxSeconds]. Nothing here is fitted to a trace: the bounds come from the pool (two sizer
  * periods: below that the floor never keeps an instance; the keep-alive: above it the floor keeps longer than the
- * reactive pool would), it starts at their geometric middle, and batchMisses, z and the 2x step are conventions.
+ * reactive pool would), it starts at their geometric middle, and batchMisses, z, the day and the sqrt 2 step are
+ * conventions.
  * Pure: it is given the time, it reads no clock.
  */
 export interface WarmPriceSettings {
@@ -29,6 +34,8 @@ export interface WarmPriceSettings {
   initialSeconds?: number | undefined
   /** Shortest batch, ms (default maxSeconds: the longest a price takes to show). */
   batchMs?: number | undefined
+  /** The error budget's accounting window, ms (default 24 h); 0: each batch judged alone. */
+  budgetWindowMs?: number | undefined
   /** Allowed misses a batch must hold before it is judged (default 10). */
   batchMisses?: number | undefined
   /** Width of the band under the allowance, in Poisson standard deviations (default 2). */
@@ -42,6 +49,9 @@ export class WarmPrice {
   readonly maxSeconds: number
   readonly #batchMisses: number
   readonly #batchMs: number
+  readonly #budgetWindowMs: number
+  /** The window's batches: (close time, misses, allowed), oldest first. */
+  readonly #window: Array<{ atMs: number; misses: number; allowed: number }> = []
   readonly #z: number
   #seconds: number
   #from = -1
@@ -57,6 +67,7 @@ export class WarmPrice {
     this.maxSeconds = s.maxSeconds
     this.#batchMisses = s.batchMisses ?? 10
     this.#batchMs = s.batchMs ?? s.maxSeconds * 1000
+    this.#budgetWindowMs = s.budgetWindowMs ?? 86_400_000
     this.#z = s.z ?? 2
     this.#seconds = this.#clamp(s.initialSeconds ?? Math.sqrt(s.minSeconds * s.maxSeconds))
   }
@@ -82,9 +93,19 @@ export class WarmPrice {
     if (nowMs - this.#from < this.#batchMs || this.#allowed < this.#batchMisses) return
     const m = this.#misses
     const a = this.#allowed
-    const ratio = (m + 1) / (a + 1)
-    if (m > a) this.#seconds = this.#clamp(this.#seconds * Math.min(2, ratio))
-    else if (m < a - this.#z * Math.sqrt(a)) this.#seconds = this.#clamp(this.#seconds * Math.max(0.5, ratio))
+    if (this.#budgetWindowMs > 0) {
+      this.#window.push({ atMs: nowMs, misses: m, allowed: a })
+      while (this.#window.length > 0 && (this.#window[0]?.atMs ?? 0) <= nowMs - this.#budgetWindowMs) this.#window.shift()
+      let M = 0
+      let A = 0
+      for (const b of this.#window) { M += b.misses; A += b.allowed }
+      if (M > A) this.#seconds = this.#clamp(this.#seconds * Math.SQRT2)
+      else if (M < A - this.#z * Math.sqrt(A)) this.#seconds = this.#clamp(this.#seconds / Math.SQRT2)
+    } else {
+      const ratio = (m + 1) / (a + 1)
+      if (m > a) this.#seconds = this.#clamp(this.#seconds * Math.min(2, ratio))
+      else if (m < a - this.#z * Math.sqrt(a)) this.#seconds = this.#clamp(this.#seconds * Math.max(0.5, ratio))
+    }
     this.steps.push({ atMs: nowMs, requests: this.#requests, misses: m, allowed: a, seconds: this.#seconds })
     this.#from = nowMs
     this.#requests = 0

@@ -8,7 +8,7 @@ import type { KpaSettings } from '../capacity/kpaScaler.js'
 import { reservationFor } from '../capacity/reservation.js'
 import type { ScalerKind } from '../capacity/scaler.js'
 import { SLO_DEFAULTS, type Slo, type SloSettings } from '../capacity/sloScaler.js'
-import { WarmPrice, type WarmPriceStep } from '../capacity/warmPrice.js'
+import { WarmPrice, type WarmPriceSettings, type WarmPriceStep } from '../capacity/warmPrice.js'
 import type { RequestTrace } from './requestTrace.js'
 import { SimClock } from './simClock.js'
 import { SimPool, type SimOutcome } from './simPool.js'
@@ -47,6 +47,8 @@ export interface RequestSimOptions {
    * deflated instance, its queue does not move until the overload ends.
    */
   drainMs?: number | undefined
+  /** The box's feedback price's settings beyond its bounds (warmPrice.ts), for comparing its designs. */
+  warmPrice?: Partial<WarmPriceSettings> | undefined
   /** Return every request's wait and latency (perFunction[i].outcome); off by default, it is 9 bytes a request. */
   keepOutcomes?: boolean | undefined
 }
@@ -318,11 +320,11 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
  * The box's feedback price for the SLO sizer (one for all functions, as the live pool's Capacity makes), bounded by
  * two sizer periods and the keep-alive; undefined when the run has no attainment target.
  */
-export function boxWarmPrice (o: Pick<RequestSimOptions, 'scaler' | 'sloSettings' | 'keepAliveMs'>): WarmPrice | undefined {
+export function boxWarmPrice (o: Pick<RequestSimOptions, 'scaler' | 'sloSettings' | 'keepAliveMs' | 'warmPrice'>): WarmPrice | undefined {
   const s = { ...SLO_DEFAULTS, ...o.sloSettings }
   if (o.scaler !== 'slo' || !(s.attainmentTarget > 0)) return undefined
   const min = 2 * s.periodMs / 1000
-  return new WarmPrice({ minSeconds: min, maxSeconds: Math.max(min, o.keepAliveMs / 1000) })
+  return new WarmPrice({ ...o.warmPrice, minSeconds: min, maxSeconds: Math.max(min, o.keepAliveMs / 1000) })
 }
 
 /** Nearest-rank quantile of a sorted array (NaN when empty). */
