@@ -59,6 +59,7 @@ const VARIANTS: Variant[] = [
   { name: 'slo, two rounds ago (fixed price 120 s, hold 15 s, no ready headroom)', scaler: 'slo', opts: { sloSettings: LAST_ROUND } },
   { name: 'slo, fixed price 120 s, hold 15 s, headroom 250 ms (named after last round\'s grid: not a clean result)', scaler: 'slo', opts: { sloSettings: { ...FIXED_60, idleSecondsPerColdStart: 120 } } },
   { name: 'slo, fixed price 60 s (the defaults before this round)', scaler: 'slo', opts: { sloSettings: FIXED_60 }, verdict: true },
+  { name: `slo, feedback price toward 99%, each batch judged alone (payBack false, the second design; variant ${PICK_VARIANT})`, scaler: 'slo', opts: { ...FEEDBACK_OPTS, warmPrice: { payBack: false } } },
   { name: `**slo, feedback price toward 99% (this round, variant ${PICK_VARIANT})**`, scaler: 'slo', opts: FEEDBACK_OPTS, verdict: true }
 ]
 
@@ -84,7 +85,7 @@ function table (title: string, trace: RequestTrace, opts: Partial<RequestSimOpti
     ...VARIANTS.map((v) => row(v.name, all.get(v.name) as RequestSimResult, kpa)),
     '',
     ...VARIANTS.filter((v) => v.verdict === true).map((v) => `Target (>= 99% within the SLO at <= KPA's instance-seconds), ${v.name.replace(/\*/g, '')}: ${verdict(all.get(v.name) as RequestSimResult, kpa)}.`),
-    `Feedback price over this part: ${slo.warmPriceSteps === undefined ? '-' : priceSummary(slo.warmPriceSteps)}.`,
+    `Feedback price (error budget) over this part: ${slo.warmPriceSteps === undefined ? '-' : priceSummary(slo.warmPriceSteps)}.`,
     ''
   ]
   if (breakdown) {

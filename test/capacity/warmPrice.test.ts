@@ -20,20 +20,20 @@ t.test('starts at the geometric middle of its bounds', async (t) => {
 })
 
 t.test('each batch alone (budgetWindowMs 0): below the target the price goes up, by the misses/allowed ratio, at most 2x', async (t) => {
-  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, budgetWindowMs: 0 })
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
   feed(p, 0, 1100, 15) // 15 misses against 11 allowed
   t.equal(p.seconds(639_999), 80, 'the batch is judged only once it has lasted the highest price (640 s)')
   t.ok(close(p.seconds(640_000), 80 * 16 / 12), `then raised by (15 + 1) / (11 + 1): ${p.seconds(640_000)}`)
   t.equal(p.steps.length, 1)
   t.match(p.steps[0], { atMs: 640_000, requests: 1100, misses: 15 })
   t.ok(close(p.steps[0]?.allowed ?? 0, 11))
-  const q = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, budgetWindowMs: 0 })
+  const q = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
   feed(q, 0, 1100, 500)
   t.equal(q.seconds(640_000), 160, 'far below: 2x, no more')
 })
 
 t.test('a batch needs enough allowed misses to be judged', async (t) => {
-  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, budgetWindowMs: 0 })
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
   feed(p, 0, 500, 500) // every request missed, but 5 allowed: too few to judge
   t.equal(p.seconds(1_000_000), 80, 'half a batch: unchanged however late')
   feed(p, 1_000_000, 600, 0)
@@ -42,16 +42,16 @@ t.test('a batch needs enough allowed misses to be judged', async (t) => {
 
 t.test('hysteresis: unchanged inside the band, lowered only when comfortably above the target', async (t) => {
   for (const [misses, want] of [[10, 80], [5, 80], [4, 40], [0, 40]] as const) {
-    const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, budgetWindowMs: 0 })
+    const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
     feed(p, 0, 1100, misses)
     // Allowed 11: the band is 11 - 2 sqrt(11) = 4.37 .. 11 misses.
     t.ok(close(p.seconds(640_000), want), `${misses} misses of 11 allowed: ${p.seconds(640_000)} s, want ${want}`)
   }
   // A larger batch (110 allowed, band 89 .. 110): 80 misses lower it by (80 + 1) / (110 + 1), not by the 2x bound.
-  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, budgetWindowMs: 0 })
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
   feed(p, 0, 11_000, 80)
   t.ok(Math.abs(p.seconds(640_000) - 80 * 81 / 111) < 1e-6, `80 of 110: ${p.seconds(640_000)} s`)
-  const short = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, batchMs: 60_000, budgetWindowMs: 0 })
+  const short = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, batchMs: 60_000, payBack: false })
   feed(short, 0, 1100, 0)
   t.equal(short.seconds(60_000), 40, 'batchMs sets the batch\'s length')
 })
@@ -59,27 +59,28 @@ t.test('hysteresis: unchanged inside the band, lowered only when comfortably abo
 t.test('error budget (the default): a burst is paid back, not forgotten, and a surplus lets the price down', async (t) => {
   const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80 })
   const r2 = Math.SQRT2
-  feed(p, 0, 1100, 41) // 41 misses, 11 allowed: overspent by 30
+  feed(p, 0, 1100, 41) // 41 misses, 11 allowed: balance -30
   t.ok(close(p.seconds(640_000), 80 * r2), 'overspent: up by sqrt 2')
-  feed(p, 640_000, 1100, 10) // within the target, but the debt stands (51 > 22)
+  feed(p, 640_000, 1100, 10) // within the target, but the debt stands (balance -30 + 1)
   t.ok(close(p.seconds(1_280_000), 160), 'a batch at the target does not pay back the burst: up again')
-  const alone = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, budgetWindowMs: 0 })
+  const alone = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
   feed(alone, 0, 1100, 41)
   feed(alone, 640_000, 1100, 10)
   t.equal(alone.seconds(1_280_000), 160, 'judged alone, the second batch holds (160 after the first 2x)')
   t.equal(alone.steps[1]?.seconds, 160)
-  feed(p, 1_280_000, 3300, 0) // 33 more allowed, none missed: M 51, A 55: within, but not by 2 sqrt(55)
-  t.ok(close(p.seconds(1_920_000), 160), 'paid back, not comfortably: holds')
-  feed(p, 1_920_000, 3300, 0) // M 51, A 88: 88 - 2 sqrt(88) = 69 > 51
-  t.ok(close(p.seconds(2_560_000), 160 / r2), 'comfortably within the budget: down by sqrt 2')
-  // The window forgets: a day later the burst no longer counts.
-  const w = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, budgetWindowMs: 1_000_000 })
-  feed(w, 0, 1100, 1100)
-  t.ok(close(w.seconds(640_000), 80 * r2))
-  feed(w, 640_000, 1100, 10)
-  t.ok(close(w.seconds(1_280_000), 160), 'inside the window the first batch\'s debt counts')
-  feed(w, 1_280_000, 1100, 10)
-  t.ok(close(w.seconds(1_920_000), 160), 'past it only the batches at the target count: holds')
+  feed(p, 1_280_000, 3300, 0) // 33 allowed, none missed: balance -29 + 33 = 4
+  t.ok(close(p.seconds(1_920_000), 160), 'debt paid (balance 4), not comfortably within (cap 2 sqrt(33) = 11.5): holds')
+  feed(p, 1_920_000, 3300, 0)
+  t.ok(close(p.seconds(2_560_000), 160 / r2), 'balance at its cap: down by sqrt 2')
+  // Credit is not banked: a batch far within the target buys at most one batch's noise (2 sqrt(a)) of later misses.
+  const c = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80 })
+  feed(c, 0, 11_000, 0) // 110 allowed, none missed: the balance is capped at 2 sqrt(110) = 21
+  t.ok(close(c.seconds(640_000), 80 / r2), 'comfortably within: down')
+  t.ok(close(c.steps[0]?.balance ?? 0, 2 * Math.sqrt(110)), 'balance at its cap')
+  feed(c, 640_000, 1100, 30) // 30 misses of 11: 21 + 11 - 30 = 2 >= 0
+  t.ok(close(c.seconds(1_280_000), 80 / r2), 'the capped credit absorbs one overspent batch: holds')
+  feed(c, 1_280_000, 1100, 30) // 2 + 11 - 30 < 0
+  t.ok(close(c.seconds(1_920_000), 80), 'but not a second one: up (a banked surplus of 110 would have absorbed it)')
 })
 
 t.test('bounded: the keep-alive above, two periods below', async (t) => {
@@ -97,7 +98,7 @@ t.test('bounded: the keep-alive above, two periods below', async (t) => {
 t.test('the box\'s price is shared: misses reported by one function keep another\'s instance warm', async (t) => {
   // f arrives every 60 s; at idle age 42 s its hazard over the next 10 s is 0.036/s: warm at a price of 40 s, not 20 s.
   const run = (otherMisses: number | undefined): { floor: number; price: number } => {
-    const p = new WarmPrice({ minSeconds: 10, maxSeconds: 600, initialSeconds: 20, budgetWindowMs: 0 })
+    const p = new WarmPrice({ minSeconds: 10, maxSeconds: 600, initialSeconds: 20, payBack: false })
     const f = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99, periodMs: 5000 }, p)
     const other = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99, periodMs: 5000 }, p)
     for (let i = 0; i <= 10; i++) f.onArrival(i * 60_000)
@@ -109,7 +110,7 @@ t.test('the box\'s price is shared: misses reported by one function keep another
   t.same(run(1100), { floor: 1, price: 40 }, 'the other function missed: the price doubled and the instance stays')
   t.same(run(0), { floor: 0, price: 10 }, 'the other function was well within: the price halved')
   // A refused request (no service time) counts as missed.
-  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 600, initialSeconds: 20, budgetWindowMs: 0 })
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 600, initialSeconds: 20, payBack: false })
   const s = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99 }, p)
   for (let i = 0; i < 1100; i++) s.onComplete(1000, undefined)
   t.equal(p.seconds(700_000), 40)

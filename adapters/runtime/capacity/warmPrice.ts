@@ -10,19 +10,19 @@
  * highest price (a change of the price shows at the next arrival of the functions it decides for, which come up to
  * about that long apart; a shorter batch, first tried as long as the current price, judged the bursts of misses, not
  * the price: bench/RESULTS.md), and holds at least `batchMisses` allowed misses (enough to tell a miss share from
- * noise). At the close the price is judged against the error budget: M misses against A allowed, summed over the
- * batches of the accounting window (`budgetWindowMs`, 24 h: the target is met over a day, so a burst of misses, or
- * the first requests of every function after a start, is paid back by the next batches instead of forgotten):
- * - M > A (the budget is overspent): the price goes up by sqrt 2;
- * - M < A - z sqrt(A) (comfortably within it: more than z Poisson deviations under the allowance): down by sqrt 2;
- * - between: unchanged (the hysteresis band, all of it on the target's safe side).
- * `budgetWindowMs: 0` judges each batch alone (m misses against a allowed in it) and steps by (m + 1) / (a + 1),
- * at most 2x: the second design tried, which held each batch near the target but never paid back a burst
- * (bench/RESULTS.md).
+ * noise). At the close the price is judged against an error budget, a balance of allowed minus actual misses that
+ * carries debts and banks no credit: balance = min(z sqrt(a), balance + a - m) for a batch of m misses against a
+ * allowed. A burst of misses, or every function's first requests after a start, is paid back by the next batches
+ * (the target counts all requests); misses avoided beyond one batch's noise are not banked (a day-long surplus spent
+ * later ran the price down to its floor and below the target for hours on the tuning half: bench/RESULTS.md):
+ * - balance < 0 (in debt): the price goes up by sqrt 2;
+ * - balance at its cap z sqrt(a) (this batch comfortably within, nothing owed): down by sqrt 2;
+ * - between: unchanged (the hysteresis band, on the target's safe side).
+ * `payBack: false` judges each batch alone (m against a) and steps by (m + 1) / (a + 1), at most 2x: the second
+ * design tried, which held each batch near the target but never paid back a burst.
  * Bounded by [minSeconds, maxSeconds]. Nothing here is fitted to a trace: the bounds come from the pool (two sizer
  * periods: below that the floor never keeps an instance; the keep-alive: above it the floor keeps longer than the
- * reactive pool would), it starts at their geometric middle, and batchMisses, z, the day and the sqrt 2 step are
- * conventions.
+ * reactive pool would), it starts at their geometric middle, and batchMisses, z and the sqrt 2 step are conventions.
  * Pure: it is given the time, it reads no clock.
  */
 export interface WarmPriceSettings {
@@ -34,24 +34,24 @@ export interface WarmPriceSettings {
   initialSeconds?: number | undefined
   /** Shortest batch, ms (default maxSeconds: the longest a price takes to show). */
   batchMs?: number | undefined
-  /** The error budget's accounting window, ms (default 24 h); 0: each batch judged alone. */
-  budgetWindowMs?: number | undefined
+  /** Judge against the error budget's balance (default true); false: each batch alone. */
+  payBack?: boolean | undefined
   /** Allowed misses a batch must hold before it is judged (default 10). */
   batchMisses?: number | undefined
   /** Width of the band under the allowance, in Poisson standard deviations (default 2). */
   z?: number | undefined
 }
 
-export interface WarmPriceStep { atMs: number; requests: number; misses: number; allowed: number; seconds: number }
+export interface WarmPriceStep { atMs: number; requests: number; misses: number; allowed: number; seconds: number; balance: number }
 
 export class WarmPrice {
   readonly minSeconds: number
   readonly maxSeconds: number
   readonly #batchMisses: number
   readonly #batchMs: number
-  readonly #budgetWindowMs: number
-  /** The window's batches: (close time, misses, allowed), oldest first. */
-  readonly #window: Array<{ atMs: number; misses: number; allowed: number }> = []
+  readonly #payBack: boolean
+  /** Allowed minus actual misses carried from batch to batch (debts kept, credit capped). */
+  #balance = 0
   readonly #z: number
   #seconds: number
   #from = -1
@@ -67,7 +67,7 @@ export class WarmPrice {
     this.maxSeconds = s.maxSeconds
     this.#batchMisses = s.batchMisses ?? 10
     this.#batchMs = s.batchMs ?? s.maxSeconds * 1000
-    this.#budgetWindowMs = s.budgetWindowMs ?? 86_400_000
+    this.#payBack = s.payBack ?? true
     this.#z = s.z ?? 2
     this.#seconds = this.#clamp(s.initialSeconds ?? Math.sqrt(s.minSeconds * s.maxSeconds))
   }
@@ -93,20 +93,17 @@ export class WarmPrice {
     if (nowMs - this.#from < this.#batchMs || this.#allowed < this.#batchMisses) return
     const m = this.#misses
     const a = this.#allowed
-    if (this.#budgetWindowMs > 0) {
-      this.#window.push({ atMs: nowMs, misses: m, allowed: a })
-      while (this.#window.length > 0 && (this.#window[0]?.atMs ?? 0) <= nowMs - this.#budgetWindowMs) this.#window.shift()
-      let M = 0
-      let A = 0
-      for (const b of this.#window) { M += b.misses; A += b.allowed }
-      if (M > A) this.#seconds = this.#clamp(this.#seconds * Math.SQRT2)
-      else if (M < A - this.#z * Math.sqrt(A)) this.#seconds = this.#clamp(this.#seconds / Math.SQRT2)
+    if (this.#payBack) {
+      const cap = this.#z * Math.sqrt(a)
+      this.#balance = Math.min(cap, this.#balance + a - m)
+      if (this.#balance < 0) this.#seconds = this.#clamp(this.#seconds * Math.SQRT2)
+      else if (this.#balance >= cap) this.#seconds = this.#clamp(this.#seconds / Math.SQRT2)
     } else {
       const ratio = (m + 1) / (a + 1)
       if (m > a) this.#seconds = this.#clamp(this.#seconds * Math.min(2, ratio))
       else if (m < a - this.#z * Math.sqrt(a)) this.#seconds = this.#clamp(this.#seconds * Math.max(0.5, ratio))
     }
-    this.steps.push({ atMs: nowMs, requests: this.#requests, misses: m, allowed: a, seconds: this.#seconds })
+    this.steps.push({ atMs: nowMs, requests: this.#requests, misses: m, allowed: a, seconds: this.#seconds, balance: this.#payBack ? this.#balance : a - m })
     this.#from = nowMs
     this.#requests = 0
     this.#misses = 0
