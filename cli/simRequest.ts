@@ -27,7 +27,9 @@ Options:
   --box-instances N       the box's capacity in instances; fair share under overload (default: no limit)
   --fixed-instances N     instances per function of the fixed pool (default 1)
   --hold-ms N             SLO sizer: how long a higher count is held (default 15000)
-  --idle-seconds-per-cold-start N  SLO sizer: the warm floor's price, 0 off (default 120)
+  --idle-seconds-per-cold-start N  SLO sizer: the warm floor's fixed price, 0 off (default ${SLO_DEFAULTS.idleSecondsPerColdStart})
+  --attainment-target P   SLO sizer: the warm floor's price by feedback toward this share of requests within the
+                          objective, 0..1; 0 off, the fixed price above (default ${SLO_DEFAULTS.attainmentTarget})
   --burst-factor N        SLO sizer: burst window used at N x the long window's rate, 0 off (default 0; LaSS 2)
   --replenish-ms N        SLO sizer: ready headroom's replacement time, 0 off (default ${SLO_DEFAULTS.replenishMs})
   --seed N                azure2019: seed of the spread of minutes into requests (default 1)
@@ -59,8 +61,17 @@ export function requestResultTable (r: RequestSimResult): string {
     ['guaranteed requests', `${r.guaranteedRequests} (${r.guaranteedWithinSlo} within SLO)`],
     ['simulated in', `${fmt(r.simSeconds, 2)} s, heap ${fmt(r.heapMb, 0)} MB`]
   ]
+  const steps = r.warmPriceSteps
+  if (steps !== undefined) rows.splice(rows.length - 1, 0, ['warm floor price (feedback)', priceSummary(steps)])
   const w = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')
+}
+
+/** How the feedback price moved: its last value, its range and the batches judged. */
+export function priceSummary (steps: ReadonlyArray<{ seconds: number }>): string {
+  if (steps.length === 0) return 'no batch judged yet (starting price)'
+  const xs = steps.map((x) => x.seconds)
+  return `${fmt(xs[xs.length - 1], 1)} s at the end; ${fmt(Math.min(...xs), 1)}..${fmt(Math.max(...xs), 1)} s over ${steps.length} batches`
 }
 
 /** `iotless sim --model request ...`, called by cli/sim.ts. */
@@ -83,6 +94,7 @@ export function runRequestSim (argv: string[]): number {
     'idle-seconds-per-cold-start': { type: 'string' },
     'burst-factor': { type: 'string' },
     'replenish-ms': { type: 'string' },
+    'attainment-target': { type: 'string' },
     seed: { type: 'string' },
     'duration-ms': { type: 'string' },
     top: { type: 'string' },
@@ -103,6 +115,8 @@ export function runRequestSim (argv: string[]): number {
   }
   const percentile = num('percentile', values.percentile, 0.95)
   if (!(percentile > 0 && percentile < 1)) throw new IotlessError('CLI_USAGE', `--percentile must be between 0 and 1 (0.95 is p95), got ${values.percentile}`)
+  const attainmentTarget = num('attainment-target', values['attainment-target'], SLO_DEFAULTS.attainmentTarget)
+  if (!(attainmentTarget < 1)) throw new IotlessError('CLI_USAGE', `--attainment-target must be in [0, 1) (0 off, 0.99 is 99% of requests), got ${values['attainment-target']}`)
   const trace = loadRequestTrace(values.trace, format as TraceFormat | undefined, {
     seed: num('seed', values.seed, 1),
     defaultDurationMs: num('duration-ms', values['duration-ms'], 50),
@@ -127,10 +141,11 @@ export function runRequestSim (argv: string[]): number {
         holdMs: num('hold-ms', values['hold-ms'], SLO_DEFAULTS.holdMs),
         idleSecondsPerColdStart: num('idle-seconds-per-cold-start', values['idle-seconds-per-cold-start'], SLO_DEFAULTS.idleSecondsPerColdStart),
         burstFactor: num('burst-factor', values['burst-factor'], SLO_DEFAULTS.burstFactor),
-        replenishMs: num('replenish-ms', values['replenish-ms'], SLO_DEFAULTS.replenishMs)
+        replenishMs: num('replenish-ms', values['replenish-ms'], SLO_DEFAULTS.replenishMs),
+        attainmentTarget
       }
     })
-    const { perFunction: _per, ...summary } = r
+    const { perFunction: _per, warmPriceSteps: _steps, ...summary } = r
     out.push(values.json === true ? JSON.stringify(summary) : requestResultTable(r))
   }
   process.stdout.write(out.join(values.json === true ? '\n' : '\n\n') + '\n')

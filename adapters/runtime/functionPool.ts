@@ -207,7 +207,10 @@ export class FunctionPool {
         const within = serviceMs !== undefined && totalMs - serviceMs <= slo.waitMs
         this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed', guarantee: admitted === undefined ? 'none' : admitted ? 'admitted' : 'overflow' })
       }
-      this.#planner.scaler.onComplete(this.#opts.clock.now(), serviceMs)
+      const now = this.#opts.clock.now()
+      // What the request waited for its slot (as the SLO metric counts it); the simulator reports it at the slot.
+      if (serviceMs !== undefined) this.#planner.scaler.onWait?.(now, Math.max(0, totalMs - serviceMs))
+      this.#planner.scaler.onComplete(now, serviceMs)
       this.#reportWant()
     }
   }

@@ -104,3 +104,20 @@ t.test('a guarantee\'s reservation is started at once; the reactive default star
   t.ok((warmed.a ?? 0) >= 3, `a prewarmed ${warmed.a}`)
   t.equal(warmed.b, undefined)
 })
+
+t.test('capacity.attainmentTarget: one feedback price for the box, bounded by the period and the longest keep-alive', async (t) => {
+  const { log } = memoryLog()
+  const clock = new ManualClock()
+  const on = new Capacity(cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 }, keepAliveMs: 300_000 }, b: { module: 'y', slo: { waitMs: 100, percentile: 0.95 } } }, { attainmentTarget: 0.99 }), { clock, log, machine })
+  t.ok(on.warmPrice !== undefined)
+  t.equal(on.warmPrice?.minSeconds, 10, '2 x periodMs (5 s)')
+  t.equal(on.warmPrice?.maxSeconds, 600, 'the longest keep-alive (b: 600 s)')
+  const a = on.forFunction('a', cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 } } }).functions.a!).planner.scaler as SloScaler
+  const b = on.forFunction('b', cfg({ b: { module: 'y', slo: { waitMs: 100, percentile: 0.95 } } }).functions.b!).planner.scaler as SloScaler
+  // Misses reported through a raise the price b's warm floor uses: the price is shared.
+  for (let i = 0; i < 1100; i++) a.onWait(1000, 500)
+  t.ok(b.priceSeconds(700_000) > Math.sqrt(10 * 600), `shared: ${b.priceSeconds(700_000)} s`)
+  const off = new Capacity(cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 } } }), { clock, log, machine })
+  t.equal(off.warmPrice, undefined, 'off by default')
+  t.throws(() => cfg({}, { attainmentTarget: 1 }), /attainmentTarget/)
+})

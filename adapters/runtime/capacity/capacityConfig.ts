@@ -12,6 +12,7 @@ import { GuaranteeGate } from './guaranteeGate.js'
 import { reservationFor } from './reservation.js'
 import type { ScalerKind } from './scaler.js'
 import { SloScaler, type Slo } from './sloScaler.js'
+import { WarmPrice } from './warmPrice.js'
 
 export type CapacityConfig = Config['capacity']
 
@@ -73,6 +74,8 @@ export interface PoolCapacity {
 export class Capacity {
   readonly box: BoxAllocator | undefined
   readonly cpuQuota: CpuQuota | undefined
+  /** The warm floor's feedback price, one for the box's SLO-sized functions (capacity.attainmentTarget > 0). */
+  readonly warmPrice: WarmPrice | undefined
   readonly #config: Config
   readonly #reserved: Map<string, number>
   readonly #log: Logger
@@ -88,6 +91,11 @@ export class Capacity {
     if (units === 0) issues.push(`capacity.instances: the machine holds no instance after the reserves (capacity.reserveCpus ${cap.reserveCpus}, capacity.reserveMemoryMb ${cap.reserveMemoryMb})`)
     if (issues.length > 0) throw new IotlessError('CONFIG_INVALID', `capacity cannot be honoured:\n${issues.map((i) => `  ${i}`).join('\n')}`)
     this.#reserved = reserved
+    // Bounded by two sizer periods (the floor's horizon) and the longest keep-alive of the functions (the reactive pool's keep).
+    const minPrice = 2 * cap.periodMs / 1000
+    let keepAliveMs = 0
+    for (const fn of Object.values(config.functions)) keepAliveMs = Math.max(keepAliveMs, fn.keepAliveMs)
+    this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : 600_000) / 1000) }) : undefined
     this.box = units === undefined ? undefined : new BoxAllocator({ capacity: units, clock: opts.clock, replanMs: 50 })
     this.cpuQuota = this.box !== undefined && cap.deflation
       ? detectCpuQuota({ mount: cap.cgroupMount, group: `iotless-${process.pid}`, cpusPerInstance: cap.cpusPerInstance, log: opts.log })
@@ -112,7 +120,8 @@ export class Capacity {
       concurrency: fn.concurrency,
       maxScale: fn.maxScale,
       slo: slo ?? DEFAULT_SLO,
-      sloSettings: { periodMs: cap.periodMs, longWindowMs: cap.longWindowMs, burstWindowMs: cap.burstWindowMs, holdMs: cap.holdMs, idleSecondsPerColdStart: cap.idleSecondsPerColdStart, burstFactor: cap.burstFactor, replenishMs: cap.replenishMs }
+      sloSettings: { periodMs: cap.periodMs, longWindowMs: cap.longWindowMs, burstWindowMs: cap.burstWindowMs, holdMs: cap.holdMs, idleSecondsPerColdStart: cap.idleSecondsPerColdStart, burstFactor: cap.burstFactor, replenishMs: cap.replenishMs, attainmentTarget: cap.attainmentTarget },
+      warmPrice: this.warmPrice
     })
     const planner = new FunctionPlanner({ name, concurrency: fn.concurrency, maxScale: fn.maxScale, scaler, weight: fn.weight, reservedInstances: this.#reserved.get(name) ?? 0, minCpuShare: cap.minCpuShare })
     this.box?.add(planner)

@@ -3,6 +3,7 @@ import { GapHistogram } from './gapHistogram.js'
 import { RateEstimator } from './rateEstimator.js'
 import { headroomSlots } from './readyHeadroom.js'
 import type { PoolView, Scaler } from './scaler.js'
+import { WarmPrice } from './warmPrice.js'
 
 export interface Slo {
   /** The longest a request should wait for a slot, in ms: LaSS uses 100. */
@@ -70,6 +71,12 @@ export interface SloSettings {
    * alone, LaSS).
    */
   replenishMs: number
+  /**
+   * The warm floor's price by feedback (warmPrice.ts): the share of requests that should wait at most waitMs, in
+   * (0, 1); the sizer reports each request's outcome to the box's WarmPrice, which moves the price toward it, and
+   * idleSecondsPerColdStart is not used. 0: off, the fixed price idleSecondsPerColdStart.
+   */
+  attainmentTarget: number
 }
 
 export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
@@ -85,7 +92,8 @@ export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
   floorRule: 'hazard',
   burstNeedsShortService: true,
   startWhenQueueExceedsSlo: true,
-  replenishMs: 250
+  replenishMs: 250,
+  attainmentTarget: 0
 })
 
 /**
@@ -114,13 +122,25 @@ export class SloScaler implements Scaler {
   /** Recent decisions (time, c), newest last, for the hold. */
   readonly #recent: Array<{ at: number; c: number }> = []
   #keep = 0
+  /** The feedback price (attainmentTarget > 0): the box's, shared by its functions, or this function's own. */
+  readonly #price: WarmPrice | undefined
+  /** Whether the warm floor is on (a fixed price > 0, or the feedback price). */
+  readonly #floorOn: boolean
   /** True while the model could not meet the SLO within maxScale at the last tick. */
   unmeetable = false
   lastRatePerSec = 0
 
-  constructor (slo: Slo, concurrency: number, maxScale: number, settings: Partial<SloSettings> = {}) {
+  /**
+   * `warmPrice`: the box's feedback price, shared by its functions (attainmentTarget > 0); without one the function
+   * gets its own, bounded by 2 periods and 600 s (the default keep-alive).
+   */
+  constructor (slo: Slo, concurrency: number, maxScale: number, settings: Partial<SloSettings> = {}, warmPrice?: WarmPrice) {
     this.slo = slo
     this.#s = { ...SLO_DEFAULTS, ...settings }
+    this.#price = this.#s.attainmentTarget > 0
+      ? warmPrice ?? new WarmPrice({ minSeconds: 2 * this.#s.periodMs / 1000, maxSeconds: Math.max(600, 2 * this.#s.periodMs / 1000) })
+      : undefined
+    this.#floorOn = this.#price !== undefined || this.#s.idleSecondsPerColdStart > 0
     this.#concurrency = concurrency
     this.#maxScale = maxScale
     this.periodMs = this.#s.periodMs
@@ -134,7 +154,7 @@ export class SloScaler implements Scaler {
    * whether the last instance stays (it weighed the idle time against a cold start already).
    */
   get reapIdleMs (): number {
-    return this.#s.idleSecondsPerColdStart > 0 && this.#heldC === 0 ? 0 : this.#s.holdMs
+    return this.#floorOn && this.#heldC === 0 ? 0 : this.#s.holdMs
   }
 
   get serviceUnknown (): boolean { return this.#est.serviceMs === undefined }
@@ -162,7 +182,7 @@ export class SloScaler implements Scaler {
    * is at least 1 / idleSecondsPerColdStart; with too few gaps yet, 1 for idleSecondsPerColdStart after an arrival.
    */
   #warmFloor (nowMs: number): number {
-    const worth = this.#s.idleSecondsPerColdStart
+    const worth = this.#price?.seconds(nowMs) ?? this.#s.idleSecondsPerColdStart
     if (worth <= 0 || this.#lastArrival < 0) return 0
     const age = nowMs - this.#lastArrival
     if (this.#gaps.gaps < this.#s.minGaps) return age < worth * 1000 ? 1 : 0
@@ -174,8 +194,18 @@ export class SloScaler implements Scaler {
     }
     return this.#gaps.hazard(age, 2 * this.#s.periodMs) * worth >= 1 ? 1 : 0
   }
-  onComplete (_nowMs: number, serviceMs: number | undefined): void {
+  /** The warm floor's price now, in idle seconds per avoided cold start (fixed, or the feedback price's). */
+  priceSeconds (nowMs: number): number { return this.#price?.seconds(nowMs) ?? this.#s.idleSecondsPerColdStart }
+
+  /** A refused or failed request (no service time) is a miss for the feedback price. */
+  onComplete (nowMs: number, serviceMs: number | undefined): void {
     if (serviceMs !== undefined) this.#est.recordService(serviceMs)
+    else this.#price?.record(nowMs, false, 1 - this.#s.attainmentTarget)
+  }
+
+  /** A request got its slot after waiting `waitMs`: within the objective or not, for the feedback price. */
+  onWait (nowMs: number, waitMs: number): void {
+    this.#price?.record(nowMs, waitMs <= this.slo.waitMs, 1 - this.#s.attainmentTarget)
   }
 
   tick (nowMs: number, view?: PoolView): void {
@@ -210,7 +240,7 @@ export class SloScaler implements Scaler {
     // With a warm floor, whether the first instance stays through a lull is the floor's decision (the cost of a cold
     // start against that of an idle instance), not the model's: a 2-minute window holding one arrival would keep it
     // for 2 minutes whatever the function's pattern. The model's count stands from 2 instances up.
-    if (this.#s.idleSecondsPerColdStart > 0 && keep < 2) keep = 0
+    if (this.#floorOn && keep < 2) keep = 0
     this.#warm = this.#warmFloor(nowMs)
     this.#keep = Math.min(this.#maxScale, Math.max(keep, this.#warm))
   }

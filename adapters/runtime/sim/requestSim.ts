@@ -7,7 +7,8 @@ import { GuaranteeGate, type Guarantee } from '../capacity/guaranteeGate.js'
 import type { KpaSettings } from '../capacity/kpaScaler.js'
 import { reservationFor } from '../capacity/reservation.js'
 import type { ScalerKind } from '../capacity/scaler.js'
-import type { Slo, SloSettings } from '../capacity/sloScaler.js'
+import { SLO_DEFAULTS, type Slo, type SloSettings } from '../capacity/sloScaler.js'
+import { WarmPrice, type WarmPriceSettings, type WarmPriceStep } from '../capacity/warmPrice.js'
 import type { RequestTrace } from './requestTrace.js'
 import { SimClock } from './simClock.js'
 import { SimPool, type SimOutcome } from './simPool.js'
@@ -46,6 +47,8 @@ export interface RequestSimOptions {
    * deflated instance, its queue does not move until the overload ends.
    */
   drainMs?: number | undefined
+  /** The box's feedback price's settings beyond its bounds (warmPrice.ts), for comparing its designs. */
+  warmPrice?: Partial<WarmPriceSettings> | undefined
   /** Return every request's wait and latency (perFunction[i].outcome); off by default, it is 9 bytes a request. */
   keepOutcomes?: boolean | undefined
 }
@@ -112,6 +115,8 @@ export interface RequestSimResult {
   reallocationMsP50: number | undefined
   reallocationMsMax: number | undefined
   perFunction: FunctionSimResult[]
+  /** The box's feedback price (slo, sloSettings.attainmentTarget > 0): each batch judged and the price after it. */
+  warmPriceSteps?: WarmPriceStep[]
   simSeconds: number
   simulatedSeconds: number
   heapMb: number
@@ -140,6 +145,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
   const starts = { starting: 0, cpus: Math.max(0.1, o.coldStartCpus) }
   const pools: SimPool[] = []
   const gates: Array<GuaranteeGate | undefined> = []
+  const warmPrice = boxWarmPrice(o)
   for (const fn of trace.functions) {
     const fs = o.functions?.get(fn.id) ?? {}
     const concurrency = fs.concurrency ?? o.concurrency
@@ -154,7 +160,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
       reserved = reservationFor(fs.guarantee, slo, mean, concurrency, maxScale).instances
       gate = new GuaranteeGate(fs.guarantee)
     }
-    const scaler = createScaler({ kind: o.scaler, concurrency, maxScale, slo, sloSettings: o.sloSettings, kpa: o.kpa, fixedInstances: o.fixedInstances })
+    const scaler = createScaler({ kind: o.scaler, concurrency, maxScale, slo, sloSettings: o.sloSettings, kpa: o.kpa, fixedInstances: o.fixedInstances, warmPrice })
     const planner = new FunctionPlanner({ name: fn.id, concurrency, maxScale, scaler, weight: fs.weight ?? 8, reservedInstances: reserved, minCpuShare: o.minCpuShare })
     box?.add(planner)
     pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, waitMs: slo.waitMs }, fn.arrivalsMs, fn.durationsMs))
@@ -303,10 +309,22 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     reallocationMsP50: realloc.length > 0 ? quantile(Float32Array.from(realloc), 0.5) : undefined,
     reallocationMsMax: realloc.length > 0 ? realloc[realloc.length - 1] : undefined,
     perFunction,
+    ...(warmPrice !== undefined ? { warmPriceSteps: warmPrice.steps } : {}),
     simSeconds: (performance.now() - t0) / 1000,
     simulatedSeconds: endMs / 1000,
     heapMb: process.memoryUsage().heapUsed / 2 ** 20
   }
+}
+
+/**
+ * The box's feedback price for the SLO sizer (one for all functions, as the live pool's Capacity makes), bounded by
+ * two sizer periods and the keep-alive; undefined when the run has no attainment target.
+ */
+export function boxWarmPrice (o: Pick<RequestSimOptions, 'scaler' | 'sloSettings' | 'keepAliveMs' | 'warmPrice'>): WarmPrice | undefined {
+  const s = { ...SLO_DEFAULTS, ...o.sloSettings }
+  if (o.scaler !== 'slo' || !(s.attainmentTarget > 0)) return undefined
+  const min = 2 * s.periodMs / 1000
+  return new WarmPrice({ ...o.warmPrice, minSeconds: min, maxSeconds: Math.max(min, o.keepAliveMs / 1000) })
 }
 
 /** Nearest-rank quantile of a sorted array (NaN when empty). */

@@ -151,6 +151,7 @@ export class SimPool {
     const service = (this.#durations[i] ?? 0) / inst.share
     const arrived = this.#arrivals[i] ?? now
     this.out.waitMs[i] = now - arrived
+    this.planner.scaler.onWait?.(now, now - arrived)
     if (inst.readyAt > arrived) this.out.cold[i] = 1
     this.out.latencyMs[i] = now + service - arrived
     clock.setTimeout(() => { this.#done(inst, service) }, service)

@@ -1,0 +1,141 @@
+import t from 'tap'
+import { SloScaler } from '../../adapters/runtime/capacity/sloScaler.js'
+import { WarmPrice } from '../../adapters/runtime/capacity/warmPrice.js'
+import { simulateRequests } from '../../adapters/runtime/sim/requestSim.js'
+import type { RequestTrace } from '../../adapters/runtime/sim/requestTrace.js'
+import { seededRandom } from '../../core/seededRandom.js'
+
+const slo = { waitMs: 100, percentile: 0.95 }
+const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-9 * Math.max(1, Math.abs(b))
+
+/** n outcomes at `atMs`, `misses` of them missed, each allowed 1% misses. */
+function feed (p: WarmPrice, atMs: number, n: number, misses: number): void {
+  for (let i = 0; i < n; i++) p.record(atMs, i >= misses, 0.01)
+}
+
+t.test('starts at the geometric middle of its bounds', async (t) => {
+  t.equal(new WarmPrice({ minSeconds: 10, maxSeconds: 640 }).seconds(0), 80)
+  t.equal(new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 5 }).seconds(0), 10, 'a start outside the bounds is clamped')
+  t.throws(() => new WarmPrice({ minSeconds: 0, maxSeconds: 10 }), RangeError)
+})
+
+t.test('each batch alone (budgetWindowMs 0): below the target the price goes up, by the misses/allowed ratio, at most 2x', async (t) => {
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
+  feed(p, 0, 1100, 15) // 15 misses against 11 allowed
+  t.equal(p.seconds(639_999), 80, 'the batch is judged only once it has lasted the highest price (640 s)')
+  t.ok(close(p.seconds(640_000), 80 * 16 / 12), `then raised by (15 + 1) / (11 + 1): ${p.seconds(640_000)}`)
+  t.equal(p.steps.length, 1)
+  t.match(p.steps[0], { atMs: 640_000, requests: 1100, misses: 15 })
+  t.ok(close(p.steps[0]?.allowed ?? 0, 11))
+  const q = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
+  feed(q, 0, 1100, 500)
+  t.equal(q.seconds(640_000), 160, 'far below: 2x, no more')
+})
+
+t.test('a batch needs enough allowed misses to be judged', async (t) => {
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
+  feed(p, 0, 500, 500) // every request missed, but 5 allowed: too few to judge
+  t.equal(p.seconds(1_000_000), 80, 'half a batch: unchanged however late')
+  feed(p, 1_000_000, 600, 0)
+  t.equal(p.seconds(1_000_001), 160, 'once it holds 10 allowed misses (500 misses of 1100): raised')
+})
+
+t.test('hysteresis: unchanged inside the band, lowered only when comfortably above the target', async (t) => {
+  for (const [misses, want] of [[10, 80], [5, 80], [4, 40], [0, 40]] as const) {
+    const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
+    feed(p, 0, 1100, misses)
+    // Allowed 11: the band is 11 - 2 sqrt(11) = 4.37 .. 11 misses.
+    t.ok(close(p.seconds(640_000), want), `${misses} misses of 11 allowed: ${p.seconds(640_000)} s, want ${want}`)
+  }
+  // A larger batch (110 allowed, band 89 .. 110): 80 misses lower it by (80 + 1) / (110 + 1), not by the 2x bound.
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
+  feed(p, 0, 11_000, 80)
+  t.ok(Math.abs(p.seconds(640_000) - 80 * 81 / 111) < 1e-6, `80 of 110: ${p.seconds(640_000)} s`)
+  const short = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, batchMs: 60_000, payBack: false })
+  feed(short, 0, 1100, 0)
+  t.equal(short.seconds(60_000), 40, 'batchMs sets the batch\'s length')
+})
+
+t.test('error budget (the default): a burst is paid back, not forgotten, and a surplus lets the price down', async (t) => {
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80 })
+  const r2 = Math.SQRT2
+  feed(p, 0, 1100, 41) // 41 misses, 11 allowed: balance -30
+  t.ok(close(p.seconds(640_000), 80 * r2), 'overspent: up by sqrt 2')
+  feed(p, 640_000, 1100, 10) // within the target, but the debt stands (balance -30 + 1)
+  t.ok(close(p.seconds(1_280_000), 160), 'a batch at the target does not pay back the burst: up again')
+  const alone = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, payBack: false })
+  feed(alone, 0, 1100, 41)
+  feed(alone, 640_000, 1100, 10)
+  t.equal(alone.seconds(1_280_000), 160, 'judged alone, the second batch holds (160 after the first 2x)')
+  t.equal(alone.steps[1]?.seconds, 160)
+  feed(p, 1_280_000, 3300, 0) // 33 allowed, none missed: balance -29 + 33 = 4
+  t.ok(close(p.seconds(1_920_000), 160), 'debt paid (balance 4), not comfortably within (cap 2 sqrt(33) = 11.5): holds')
+  feed(p, 1_920_000, 3300, 0)
+  t.ok(close(p.seconds(2_560_000), 160 / r2), 'balance at its cap: down by sqrt 2')
+  // Credit is not banked: a batch far within the target buys at most one batch's noise (2 sqrt(a)) of later misses.
+  const c = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80 })
+  feed(c, 0, 11_000, 0) // 110 allowed, none missed: the balance is capped at 2 sqrt(110) = 21
+  t.ok(close(c.seconds(640_000), 80 / r2), 'comfortably within: down')
+  t.ok(close(c.steps[0]?.balance ?? 0, 2 * Math.sqrt(110)), 'balance at its cap')
+  feed(c, 640_000, 1100, 30) // 30 misses of 11: 21 + 11 - 30 = 2 >= 0
+  t.ok(close(c.seconds(1_280_000), 80 / r2), 'the capped credit absorbs one overspent batch: holds')
+  feed(c, 1_280_000, 1100, 30) // 2 + 11 - 30 < 0
+  t.ok(close(c.seconds(1_920_000), 80), 'but not a second one: up (a banked surplus of 110 would have absorbed it)')
+})
+
+t.test('bounded: the keep-alive above, two periods below', async (t) => {
+  const up = new WarmPrice({ minSeconds: 10, maxSeconds: 600 })
+  const down = new WarmPrice({ minSeconds: 10, maxSeconds: 600 })
+  for (let k = 0; k < 20; k++) {
+    const at = k * 700_000
+    feed(up, at, 1100, 1100)
+    feed(down, at, 1100, 0)
+  }
+  t.equal(up.seconds(20 * 700_000), 600)
+  t.equal(down.seconds(20 * 700_000), 10)
+})
+
+t.test('the box\'s price is shared: misses reported by one function keep another\'s instance warm', async (t) => {
+  // f arrives every 60 s; at idle age 42 s its hazard over the next 10 s is 0.036/s: warm at a price of 40 s, not 20 s.
+  const run = (otherMisses: number | undefined): { floor: number; price: number } => {
+    const p = new WarmPrice({ minSeconds: 10, maxSeconds: 600, initialSeconds: 20, payBack: false })
+    const f = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99, periodMs: 5000 }, p)
+    const other = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99, periodMs: 5000 }, p)
+    for (let i = 0; i <= 10; i++) f.onArrival(i * 60_000)
+    if (otherMisses !== undefined) for (let i = 0; i < 1100; i++) other.onWait(1000, i < otherMisses ? 400 : 0)
+    f.tick(600_000 + 42_000, { inFlight: 0, waiting: 0, ready: 0, starting: 0 })
+    return { floor: f.keep(), price: f.priceSeconds(600_000 + 42_000) }
+  }
+  t.same(run(undefined), { floor: 0, price: 20 }, 'nothing reported: the starting price, too low for this age')
+  t.same(run(1100), { floor: 1, price: 40 }, 'the other function missed: the price doubled and the instance stays')
+  t.same(run(0), { floor: 0, price: 10 }, 'the other function was well within: the price halved')
+  // A refused request (no service time) counts as missed.
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 600, initialSeconds: 20, payBack: false })
+  const s = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99 }, p)
+  for (let i = 0; i < 1100; i++) s.onComplete(1000, undefined)
+  t.equal(p.seconds(700_000), 40)
+  // Without a target the fixed price stands and nothing is counted.
+  const fixed = new SloScaler(slo, 1, 8, { idleSecondsPerColdStart: 60 })
+  fixed.onWait(0, 1000)
+  t.equal(fixed.priceSeconds(1_000_000), 60)
+})
+
+t.test('simulator: the pool reports each request\'s wait, and cold misses raise the box\'s price', async (t) => {
+  // 20 functions, Poisson, one request per 2 min each, 100 ms each, 6 h: cold starts (250 ms) miss the 100 ms objective.
+  const rnd = seededRandom(3)
+  const functions: RequestTrace['functions'] = []
+  for (let f = 0; f < 20; f++) {
+    const at: number[] = []
+    for (let x = -Math.log(1 - rnd()) * 120_000; x < 21_600_000; x += -Math.log(1 - rnd()) * 120_000) at.push(x)
+    functions.push({ id: `f${f}`, arrivalsMs: Float64Array.from(at), durationsMs: Float32Array.from(at, () => 100) })
+  }
+  const tr: RequestTrace = { format: 'azure2021', source: 'test', how: 'Poisson', durationMs: 21_600_000, functions }
+  const fb = simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, sloSettings: { attainmentTarget: 0.99 } })
+  const steps = fb.warmPriceSteps ?? []
+  t.ok(steps.length >= 2, `batches judged: ${steps.length}`)
+  const last = steps[steps.length - 1]?.seconds ?? 0
+  t.ok(last > Math.sqrt(10 * 600), `the price rose from its start (77.5 s): ${last.toFixed(1)} s`)
+  const fixed = simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, sloSettings: { attainmentTarget: 0, idleSecondsPerColdStart: 10 } })
+  t.equal(fixed.warmPriceSteps, undefined, 'no target: no feedback price')
+  t.ok(fb.sloAttainment > fixed.sloAttainment, `feedback ${(fb.sloAttainment * 100).toFixed(2)}% > fixed 10 s ${(fixed.sloAttainment * 100).toFixed(2)}%`)
+})
