@@ -89,33 +89,6 @@ function isCtl (c: number): boolean { return (c < 32 && c !== 9) || c === 127 }
 function isOws (c: number | undefined): boolean { return c === 32 || c === 9 }
 
 /**
- * Byte classes for the header-line fast path (fastHeaderLine): 0 a tchar, 1 any other byte a field value
- * may hold (SP, HTAB, other VCHAR, obs-text), 2 ':', 3 CR, 4 anything else (control characters, LF, DEL).
- */
-const LINE_CLASS = new Uint8Array(256)
-for (let c = 0; c < 256; c++) LINE_CLASS[c] = TOKEN_CHAR[c] === 1 ? 0 : c === 58 ? 2 : c === CR ? 3 : isCtl(c) ? 4 : 1
-/** fastHeaderLine's second result: the index of the line's CR. */
-let fastLineCr = 0
-
-/**
- * The common header line, `token ":" value CRLF` with nothing in it that the full checks would refuse, in one
- * pass with one table lookup per byte: returns the colon's index and sets fastLineCr. Returns -1 for any
- * other line (a bad byte, no colon, whitespace before it, a head that ends early), which the caller then
- * checks byte by byte to find the reason; so this path accepts exactly the lines the full checks accept.
- */
-function fastHeaderLine (b: Uint8Array, pos: number, e: number): number {
-  let i = pos
-  while (i < e && LINE_CLASS[b[i] as number] === 0) i++
-  if (i === pos || i >= e || b[i] !== 58) return -1
-  const colon = i
-  i++
-  while (i < e && (LINE_CLASS[b[i] as number] as number) < 3) i++
-  if (i + 1 >= e || b[i] !== CR || b[i + 1] !== LF) return -1
-  fastLineCr = i
-  return colon
-}
-
-/**
  * b[at, at + lower.length) equals `lower` ignoring ASCII case. `lower` holds lowercase letters, digits and
  * '-'; callers pass bytes already checked free of control characters, so `| 0x20` folds letters only.
  */
@@ -341,22 +314,19 @@ export class RequestHead {
       const c0 = b[pos]
       // RFC 9112 §5.2: a server MUST reject obs-fold in a request with 400.
       if (c0 === 32 || c0 === 9) return this.#fail(400, 'obsolete line folding')
-      let colon = fastHeaderLine(b, pos, e)
-      let le = fastLineCr
-      if (colon < 0) {
-        le = pos
-        while (le < e && b[le] !== CR) {
-          const c = b[le] as number
-          if (isCtl(c)) return this.#fail(400, BAD_BYTES)
-          if (c === 58 && colon < 0) colon = le
-          le++
-        }
-        if (le + 1 >= e || b[le + 1] !== LF) return this.#fail(400, BAD_BYTES)
-        if (colon < 0) return this.#fail(400, 'header line without a colon')
-        // Also catches whitespace between the name and the colon (RFC 9112 §5.1: MUST reject with 400).
-        if (colon === pos) return this.#fail(400, 'malformed header name')
-        for (let k = pos; k < colon; k++) if (TOKEN_CHAR[b[k] as number] !== 1) return this.#fail(400, 'malformed header name')
+      let le = pos
+      let colon = -1
+      while (le < e && b[le] !== CR) {
+        const c = b[le] as number
+        if (isCtl(c)) return this.#fail(400, BAD_BYTES)
+        if (c === 58 && colon < 0) colon = le
+        le++
       }
+      if (le + 1 >= e || b[le + 1] !== LF) return this.#fail(400, BAD_BYTES)
+      if (colon < 0) return this.#fail(400, 'header line without a colon')
+      // Also catches whitespace between the name and the colon (RFC 9112 §5.1: MUST reject with 400).
+      if (colon === pos) return this.#fail(400, 'malformed header name')
+      for (let k = pos; k < colon; k++) if (TOKEN_CHAR[b[k] as number] !== 1) return this.#fail(400, 'malformed header name')
       const r = this.#header(b, pos, colon, le)
       if (r !== 0) return r
       pos = le + 2
@@ -577,21 +547,18 @@ export class ResponseHead {
     while (pos < headEnd) {
       const c0 = b[pos]
       if (c0 === 32 || c0 === 9) return this.#fail('obsolete line folding in the response')
-      let colon = fastHeaderLine(b, pos, e)
-      let le = fastLineCr
-      if (colon < 0) {
-        le = pos
-        while (le < e && b[le] !== CR) {
-          const c = b[le] as number
-          if (isCtl(c)) return this.#fail(BAD_RESPONSE_BYTES)
-          if (c === 58 && colon < 0) colon = le
-          le++
-        }
-        if (le + 1 >= e || b[le + 1] !== LF) return this.#fail(BAD_RESPONSE_BYTES)
-        if (colon < 0) return this.#fail('response header line without a colon')
-        if (colon === pos) return this.#fail('malformed response header name')
-        for (let k = pos; k < colon; k++) if (TOKEN_CHAR[b[k] as number] !== 1) return this.#fail('malformed response header name')
+      let le = pos
+      let colon = -1
+      while (le < e && b[le] !== CR) {
+        const c = b[le] as number
+        if (isCtl(c)) return this.#fail(BAD_RESPONSE_BYTES)
+        if (c === 58 && colon < 0) colon = le
+        le++
       }
+      if (le + 1 >= e || b[le + 1] !== LF) return this.#fail(BAD_RESPONSE_BYTES)
+      if (colon < 0) return this.#fail('response header line without a colon')
+      if (colon === pos) return this.#fail('malformed response header name')
+      for (let k = pos; k < colon; k++) if (TOKEN_CHAR[b[k] as number] !== 1) return this.#fail('malformed response header name')
       let a = colon + 1
       let z = le
       while (a < z && isOws(b[a])) a++
