@@ -45,7 +45,11 @@ function binding (name: string): Record<string, unknown> | null {
 function load (): { WriteWrap: WriteWrapCtor; TCP: Ctor } | null {
   const ww = binding('stream_wrap')?.WriteWrap
   const tcp = binding('tcp_wrap')?.TCP
-  return typeof ww === 'function' && typeof tcp === 'function' ? { WriteWrap: ww as WriteWrapCtor, TCP: tcp as Ctor } : null
+  if (typeof ww !== 'function' || typeof tcp !== 'function') return null
+  // Without a queue size there is no telling a queued write from a finished one (onDrained would never run).
+  const proto = (tcp as { prototype: object }).prototype
+  if (!('writeQueueSize' in proto) || typeof Reflect.get(proto, 'writeBuffer') !== 'function') return null
+  return { WriteWrap: ww as WriteWrapCtor, TCP: tcp as Ctor }
 }
 
 const internals = load()
