@@ -8,6 +8,7 @@ import type { ProxyContext } from './proxyContext.js'
 import { routeTagOf } from './routeTag.js'
 import type { RequestSpan, RequestTracer } from '../core/tracing/requestTracer.js'
 import type { UpstreamConn, UpstreamOwner } from './upstreamPool.js'
+import { writeDirect } from './directWrite.js'
 
 /** Unparsed client bytes we hold (pipelined requests, a body waiting for a slot) before pausing the socket. */
 const PENDING_HIGH_WATER = 256 * 1024
@@ -165,6 +166,10 @@ export class ClientConn implements UpstreamOwner {
   #retried = false
   /** This request's span, when tracing is on. */
   #span: RequestSpan | null = null
+  /** The client took the response bytes a direct write left queued: let the upstream send more. */
+  readonly #onClientDrained = (): void => { if (this.#up !== null) this.#up.socket.resume() }
+  /** Nothing to do when a head's direct write drains: the head does not hold anything back. */
+  static readonly #noop = (): void => {}
 
   /** `acceptedMs`: when the connection was accepted, if a sniffer read from it before (the header timeout counts from then). */
   constructor (socket: net.Socket, ctx: ProxyContext, acceptedMs?: number) {
@@ -453,7 +458,9 @@ export class ClientConn implements UpstreamOwner {
     // Head and the first body bytes leave in one write when both are here.
     if (this.#head.bodyKind !== BODY_NONE && this.#corked === null) { up.socket.cork(); this.#corked = up }
     // When called from a breaker wake-up, the #process() call that follows uncorks.
-    up.socket.write(this.#headOut, 'latin1')
+    const out = this.#headOut
+    if (typeof out === 'string') up.socket.write(out, 'latin1')
+    else writeDirect(up.socket, out, ClientConn.#noop)
   }
 
   /** Answers the request here. Any upstream of this exchange is dropped; a body still arriving is drained. */
@@ -657,7 +664,7 @@ export class ClientConn implements UpstreamOwner {
         stop = buf.length
     }
     if (stop > writeFrom) {
-      if (!this.socket.write(writeFrom === 0 && stop === buf.length ? buf : buf.subarray(writeFrom, stop))) up.socket.pause()
+      if (!writeDirect(this.socket, writeFrom === 0 && stop === buf.length ? buf : buf.subarray(writeFrom, stop), this.#onClientDrained)) up.socket.pause()
     }
     // Bytes after the end of the response answer nothing we asked: do not reuse that connection.
     if (done) this.#finishResponse(stop < buf.length)

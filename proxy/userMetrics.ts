@@ -96,10 +96,22 @@ export class ServerDurations {
   readonly #byKey = new Map<string, { h: DurationHistogram; labels: Record<string, string> }>()
   /** More label sets than this (a client inventing methods or tags) fold into one "_OTHER" set, as otelhttp folds unknown methods. */
   readonly #maxSeries: number
+  // The last label set observed and its histogram: consecutive requests almost always share one, and
+  // comparing four values is cheaper than building and hashing a key string per request.
+  #lastStatus = -1
+  #lastMethod = ''
+  #lastRouteTag = ''
+  #lastProtocol = ''
+  #last: DurationHistogram | null = null
 
   constructor (maxSeries = 1000) { this.#maxSeries = maxSeries }
 
   observe (ms: number, status: number, method: string, routeTag: string, protocolVersion: string): void {
+    const last = this.#last
+    if (last !== null && status === this.#lastStatus && method === this.#lastMethod && routeTag === this.#lastRouteTag && protocolVersion === this.#lastProtocol) {
+      last.observe(ms)
+      return
+    }
     const key = method + ' ' + status + ' ' + protocolVersion + ' ' + routeTag
     let e = this.#byKey.get(key)
     if (e === undefined) {
@@ -114,6 +126,11 @@ export class ServerDurations {
         this.#byKey.set(k, e)
       }
     }
+    this.#last = e.h
+    this.#lastStatus = status
+    this.#lastMethod = method
+    this.#lastRouteTag = routeTag
+    this.#lastProtocol = protocolVersion
     e.h.observe(ms)
   }
 

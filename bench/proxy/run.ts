@@ -326,10 +326,11 @@ backend be
         (x.c === moderate ? `; added p99 ${fmt(addedP99)} ms at this moderate load (target < 1 ms: ${addedP99 < 1 ? 'met' : `missed by ${fmt(addedP99 - 1)} ms`})` : '') +
         `; CPU s per 100k: user ${fmt(x.userPer100k)} vs nginx ${fmt(nginx.userPer100k)}, system ${fmt(x.cpuPer100k - x.userPer100k)} vs nginx ${fmt(nginx.cpuPer100k - nginx.userPer100k)}`)
     }
-    out.push('', 'What limits it: CPU per request splits into kernel time (the same four socket syscalls per request as',
-      'nginx: read and write on each side, plus epoll) and user time. The kernel part is close to nginx\'s (see the',
-      'user column: the rest is system time); the user part, one JavaScript thread going through Node\'s stream and',
-      'libuv layers for every read and write, is where the proxy pays more than nginx\'s C. With a finite',
+    out.push('', 'What limits it: CPU per request splits into kernel time and user time. `strace -c` counts the same',
+      'socket syscalls per request as nginx (one read and one write on each side, an epoll wait per ~20 requests;',
+      'nginx also makes a getsockopt), and on loopback each write also runs the receiver\'s TCP input, so the',
+      'kernel part is close to nginx\'s (see the user column: the rest is system time). The user part, a callback',
+      'from libuv through C++ into V8 for every read, is where the proxy pays more than nginx\'s C. With a finite',
       'CONTAINER_CONCURRENCY and more connections than slots, requests also wait in the breaker\'s FIFO, which adds',
       'latency by design. wrk, the upstream and the proxy share the machine\'s cores, so throughput and p99 follow',
       'whatever else runs there.')

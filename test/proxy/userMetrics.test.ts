@@ -53,4 +53,20 @@ t.test('the route-tagged server histogram: one series set per method, status, pr
   t.notMatch(after, 'x1')
   t.match(after, 'http_server_request_duration_seconds_count{http_request_method="_OTHER",http_response_status_code="",network_protocol_version="",kn_route_tag=""} 2')
   t.equal(new ServerDurations().text({}), '', 'nothing before the first request')
+  // Interleaved label sets each keep their own count (the last set observed is cached).
+  const i = new ServerDurations()
+  i.observe(1, 200, 'GET', 'a', '1.1')
+  i.observe(1, 200, 'GET', 'b', '1.1')
+  i.observe(1, 200, 'GET', 'a', '1.1')
+  i.observe(1, 404, 'GET', 'a', '1.1')
+  i.observe(1, 200, 'GET', 'a', '2')
+  i.observe(1, 200, 'HEAD', 'a', '1.1')
+  const it = i.text({})
+  const count = (method: string, status: string, proto: string, tag: string): string =>
+    `http_server_request_duration_seconds_count{http_request_method="${method}",http_response_status_code="${status}",network_protocol_version="${proto}",kn_route_tag="${tag}"}`
+  t.match(it, count('GET', '200', '1.1', 'a') + ' 2')
+  t.match(it, count('GET', '200', '1.1', 'b') + ' 1')
+  t.match(it, count('GET', '404', '1.1', 'a') + ' 1')
+  t.match(it, count('GET', '200', '2', 'a') + ' 1')
+  t.match(it, count('HEAD', '200', '1.1', 'a') + ' 1')
 })
