@@ -4,7 +4,7 @@ import type { Logger } from '../../core/log.js'
 import type { Metrics } from '../../core/metrics.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
 import type { LinkQueue } from './linkQueue.js'
-import { TierPredictor, type TierState } from './tierPredictor.js'
+import { NEAR_RUNS, TierPredictor, type TierState } from './tierPredictor.js'
 
 export type PlacementMode = 'fastest' | 'ordered'
 
@@ -164,7 +164,7 @@ export class PlacementTarget implements Target {
       const limit = this.#o.gapExploreLimit ?? 48
       for (const i of byPrediction) {
         const pr = this.predictor(functionName, i)
-        if (pr.gapExplored < limit && pr.runsNear(bytes) < 2) { first = i; reason = 'explore'; pr.gapExplored++; break }
+        if (pr.gapExplored < limit && pr.runsNear(bytes) < NEAR_RUNS) { first = i; reason = 'explore'; pr.gapExplored++; break }
       }
     }
     if (first === -1) {

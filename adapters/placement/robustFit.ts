@@ -108,6 +108,16 @@ export class RobustFit {
     return k < min ? undefined : sum / k
   }
 
+  /** The y of the points within `rel` of x (as predictNear picks them), in window order. */
+  nearValues (x: number, rel = NEAR): number[] {
+    const out: number[] = []
+    for (let i = 0; i < this.#xs.length; i++) {
+      const xi = this.#xs[i] as number
+      if (Math.abs(xi - x) <= rel * Math.max(x, xi)) out.push(this.#ys[i] as number)
+    }
+    return out
+  }
+
   /** How many points lie within `rel` of x (as predictNear counts them). */
   countNear (x: number, rel = NEAR): number {
     let k = 0

@@ -60,6 +60,13 @@ const COLD_WINDOW = 8
 const OUTLIER_FACTOR = 4
 /** Shared runs needed before their own fit predicts shared runs. */
 const MIN_SHARED = 3
+/**
+ * Runs near a size (within 20%) that predict it by their median instead of the fit's line. PlacementTarget
+ * tries a tier at a size until it has this many there, so the two agree: with the fit's default of 3, a size a
+ * tier had run twice (a big frame on the slow edge, sent there only to learn it) was still predicted by a line
+ * through the small sizes it runs every day, far under its real time.
+ */
+export const NEAR_RUNS = 2
 
 /**
  * STOIC's latency model for one function on one tier, fed by every result (Zhang, Krintz, Wolski 2021):
@@ -104,7 +111,7 @@ export class TierPredictor {
   get coldRate (): number { return this.#coldRate }
 
   predict (bytes: number, state: TierState): Prediction {
-    const alone = this.exec.predictNear(bytes)
+    const alone = this.#alone(bytes)
     const execMs = this.#exec(bytes, state.sharing ?? 0, alone)
     const transferMs = this.transfer.predict(bytes)
     const coldTime = this.#coldExcess.length === 0 ? 0 : median(this.#coldExcess)
@@ -129,22 +136,42 @@ export class TierPredictor {
     const fit = sharing > 0 && this.execShared.count >= MIN_SHARED ? this.execShared : this.exec
     let left = 0
     for (const w of ahead) {
-      const run = this.#exec(w.bytes, sharing, this.exec.predictNear(w.bytes))
+      const run = this.#exec(w.bytes, sharing, this.#alone(w.bytes))
       if (w.elapsedMs === undefined) { left += run; continue }
       left += fit.residualNear(w.bytes, w.elapsedMs) ?? run / 2
     }
     return left
   }
 
-  /** Execution time at `bytes` beside `sharing` other requests on the machine; `alone` is the alone fit there. */
+  /**
+   * Execution time at `bytes` with the machine to itself: the median of the alone runs near that size when there
+   * are NEAR_RUNS of them; else, when the alone and shared runs near it together are that many (a size the slow
+   * tier gets seldom, perhaps while other work ran), the median of those (a little high, never a line through
+   * other sizes); else the alone fit's line.
+   */
+  #alone (bytes: number): number {
+    if (this.exec.countNear(bytes) >= NEAR_RUNS) return this.exec.predictNear(bytes, undefined, NEAR_RUNS)
+    if (this.runsNear(bytes) >= NEAR_RUNS) return median([...this.exec.nearValues(bytes), ...this.execShared.nearValues(bytes)])
+    return this.exec.predict(bytes)
+  }
+
+  /**
+   * Execution time at `bytes` beside `sharing` other requests on the machine; `alone` is #alone there. The
+   * shared runs near that size once there are NEAR_RUNS of them (and MIN_SHARED shared runs in all); else,
+   * when the alone runs know the size, processor sharing (alone x (1 + others)) rather than the shared line
+   * through other sizes; else that line once there are MIN_SHARED shared runs, or processor sharing.
+   */
   #exec (bytes: number, sharing: number, alone: number): number {
     if (sharing <= 0) return alone
-    return this.execShared.count >= MIN_SHARED ? this.execShared.predictNear(bytes) : alone * (1 + sharing)
+    const shared = this.execShared.count >= MIN_SHARED
+    if (shared && this.execShared.countNear(bytes) >= NEAR_RUNS) return this.execShared.predictNear(bytes, undefined, NEAR_RUNS)
+    if (shared && this.exec.countNear(bytes) < NEAR_RUNS) return this.execShared.predict(bytes)
+    return alone * (1 + sharing)
   }
 
   observe (o: TierObservation): void {
     const shared = (o.sharing ?? 0) > 0
-    const warmGuess = this.#exec(o.bytes, o.sharing ?? 0, this.exec.predictNear(o.bytes)) + this.transfer.predict(o.bytes) + (o.linkWaitMs ?? 0)
+    const warmGuess = this.#exec(o.bytes, o.sharing ?? 0, this.#alone(o.bytes)) + this.transfer.predict(o.bytes) + (o.linkWaitMs ?? 0)
     // A tier that says whether each run was cold (the local pool, exactly) has no unreported starts to guess at.
     const outlier = o.coldStart === undefined && this.#samples >= 5 && o.queuedAhead <= 0 && o.totalMs > OUTLIER_FACTOR * warmGuess + 50
     this.#samples++

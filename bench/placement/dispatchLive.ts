@@ -15,6 +15,7 @@ import { createLogger } from '../../core/log.js'
 import { FunctionPool } from '../../adapters/runtime/functionPool.js'
 import { busiestFirst, joinShortestQueue, randomDispatch, ThresholdDispatch, type DispatchStrategy } from '../../adapters/runtime/dispatch/thresholdDispatch.js'
 import { seeded } from './workload.js'
+import { cfsPeriodUs, writeCpuQuota } from './cpuQuota.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
@@ -26,6 +27,8 @@ const MAX_SCALE = num('MAX_SCALE', 4)
 const KEEP_ALIVE_MS = num('KEEP_ALIVE_MS', 2000)
 const RUN_S = num('RUN_S', 15)
 const BOX_CORES = num('BOX_CORES', 1)
+/** The box's CFS period, us (cpuQuota.ts; the figures in bench/RESULTS.md before 2026-12-01 19:00 were taken at 100000). */
+const PERIOD_US = cfsPeriodUs(process.env.BENCH_CFS_PERIOD_US)
 /** Instances started before each cell (as after a burst), so the strategies differ from the start: packing lets the spare ones be reaped. */
 const PREWARM = num('PREWARM', 4)
 const LOADS = (process.env.LOADS ?? '20,60,150').split(',').map(Number)
@@ -77,8 +80,7 @@ async function main (): Promise<void> {
   const rows: Row[] = []
   mkdirSync(box)
   try {
-    writeFileSync(`${box}/cpu.cfs_period_us`, '100000')
-    writeFileSync(`${box}/cpu.cfs_quota_us`, String(Math.round(BOX_CORES * 100_000)))
+    writeCpuQuota(box, BOX_CORES, PERIOD_US)
     writeFileSync(`${box}/cpu.shares`, '16384')
     // The instances this process spawns start in its cgroup.
     writeFileSync(`${box}/cgroup.procs`, String(process.pid))
@@ -93,7 +95,7 @@ async function main (): Promise<void> {
   const lines = [
     '## Placement: pool dispatch strategies with real processes (issue 13)',
     '',
-    `\`npm run bench:placement\` (its dispatchLive step: \`node dist/bench/placement/dispatchLive.js\`, RUN_S=${RUN_S} LOADS=${LOADS.join(',')}). Real pool: up to ${MAX_SCALE} instances x ${CONCURRENCY} slots, work ${CPU_MS} ms CPU + ${WAIT_MS} ms wait (workFunction.ts), keep-alive ${KEEP_ALIVE_MS} ms, ${PREWARM} instances prewarmed per cell (as after a burst), ${RUN_S} s of Poisson arrivals per cell, the same arrivals for every strategy at a load; the bench and its instances in one cgroup of ${BOX_CORES} core (cpu.shares 16384). Load average before: ${loadBefore}; after: ${loadAfter} (2 cores, shared with other helpers).`,
+    `\`npm run bench:placement\` (its dispatchLive step: \`node dist/bench/placement/dispatchLive.js\`, RUN_S=${RUN_S} LOADS=${LOADS.join(',')}). Real pool: up to ${MAX_SCALE} instances x ${CONCURRENCY} slots, work ${CPU_MS} ms CPU + ${WAIT_MS} ms wait (workFunction.ts), keep-alive ${KEEP_ALIVE_MS} ms, ${PREWARM} instances prewarmed per cell (as after a burst), ${RUN_S} s of Poisson arrivals per cell, the same arrivals for every strategy at a load; the bench and its instances in one cgroup of ${BOX_CORES} core (CFS period ${PERIOD_US / 1000} ms, cpu.shares 16384). Load average before: ${loadBefore}; after: ${loadAfter} (2 cores, shared with other helpers).`,
     '',
     '| offered load | strategy | requests | p50 ms | p99 ms | instance-s | started | p50 / busiest | p99 / busiest | instance-s / busiest |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'

@@ -1,7 +1,7 @@
 /**
  * `node dist/bench/placement/poolDumps.js A.json B.json ...`: the accuracy of several placement runs together,
  * from the files run.ts writes with DUMP=, with its Wilson 95% interval, the ties within noise (per run: the
- * noise is each run's own) and the model without the link, contention and queue-ahead terms on the same samples.
+ * noise is each run's own), the chosen tiers' total against the oracle's, and the model without the link, contention and queue-ahead terms on the same samples.
  */
 import { readFileSync } from 'node:fs'
 import { tiesWithinNoise, wilson } from './accuracyStats.js'
@@ -17,6 +17,8 @@ let baseRight = 0
 let ties = 0
 let clear = 0
 let clearRight = 0
+let mineMs = 0
+let oracleMs = 0
 for (const file of process.argv.slice(2)) {
   const s = (JSON.parse(readFileSync(file, 'utf8')) as { sampled: Dumped[] }).sampled
   const tie = tiesWithinNoise(s, ['edge', 'cloud'])
@@ -24,10 +26,12 @@ for (const file of process.argv.slice(2)) {
     const best = fastest(x.measured)
     const base = x.reason !== 'best' ? x.chosen : fastest(x.base)
     n++
+    mineMs += x.measured[x.chosen] as number
+    oracleMs += x.measured[best] as number
     if (x.chosen === best) right++
     if (base === best) baseRight++
     if (tie[k] === true) ties++
     else { clear++; if (x.chosen === best) clearRight++ }
   })
 }
-console.log(`pooled over ${process.argv.length - 2} runs: accuracy ${pctCi(right, n)}; the model before this round's terms on the same samples ${pctCi(baseRight, n)}; ties within noise ${ties}/${n} = ${(100 * ties / Math.max(1, n)).toFixed(1)}%; accuracy on the rest ${pctCi(clearRight, clear)}`)
+console.log(`pooled over ${process.argv.length - 2} runs: accuracy ${pctCi(right, n)}; the model before this round's terms on the same samples ${pctCi(baseRight, n)}; ties within noise ${ties}/${n} = ${(100 * ties / Math.max(1, n)).toFixed(1)}%; accuracy on the rest ${pctCi(clearRight, clear)}; total of the chosen tiers vs the oracle's ${(mineMs / Math.max(1e-9, oracleMs)).toFixed(3)}x`)

@@ -12,6 +12,8 @@
  *   fastest answer is the right one. Accuracy (STOIC's definition) = share of sampled requests whose chosen tier
  *   was in fact the fastest.
  * The placement learns online: a warm-up schedule (another seed) first, then it keeps learning.
+ * The quotas' CFS period is BENCH_CFS_PERIOD_US, default 5 ms (cpuQuota.ts says why: with the kernel's 100 ms a
+ * 0.25-core edge runs 25 ms at full speed and then stops for 75, so a run's time depends on the phase it starts at).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, rmdirSync, writeFileSync, existsSync } from 'node:fs'
@@ -28,6 +30,7 @@ import type { DispatchResult, Target, TargetLoad } from '../../adapters/target.j
 import { LinkQueue, linkedTarget } from '../../adapters/placement/linkQueue.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { perInputCeiling, tiesWithinNoise, wilson } from './accuracyStats.js'
+import { cfsPeriodUs, cfsQuotaUs, writeCpuQuota } from './cpuQuota.js'
 import { CLIP_S, event, loadInputs, schedule, seeded, WIDTHS, type Arrival, type FunctionName, type Input } from './workload.js'
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url))
@@ -56,6 +59,9 @@ const CLOUD_CORES = num('CLOUD_CORES', 1)
  * so it takes no more from them than that). The WAN emulator and this process get the same priority, unquota'd.
  */
 const ISOLATE = num('ISOLATE', 1)
+/** The tiers' CFS period, us (cpuQuota.ts: why 5 ms and not the kernel's 100 ms). */
+const PERIOD_US = cfsPeriodUs(process.env.BENCH_CFS_PERIOD_US)
+cfsQuotaUs(EDGE_CORES, PERIOD_US) // fails before anything starts when the quota would be under 1 ms
 const FUNCTIONS: FunctionName[] = ['text-detect', 'voice-activity']
 const TIERS = ['edge', 'cloud'] as const
 type TierName = typeof TIERS[number]
@@ -104,8 +110,7 @@ async function main (): Promise<void> {
   const [edgeGroup, cloudGroup, benchGroup] = cgroups as [string, string, string]
   const group = (path: string, cores: number, pids: number[]): void => {
     mkdirSync(path)
-    writeFileSync(`${path}/cpu.cfs_period_us`, '100000')
-    if (cores > 0) writeFileSync(`${path}/cpu.cfs_quota_us`, String(Math.round(cores * 100_000)))
+    writeCpuQuota(path, cores, PERIOD_US)
     if (ISOLATE === 1) writeFileSync(`${path}/cpu.shares`, '16384')
     for (const pid of pids) writeFileSync(`${path}/cgroup.procs`, String(pid))
   }
@@ -235,9 +240,9 @@ async function main (): Promise<void> {
       return `| ${input.fn} ${input.label} | ${xs.length} | ${TIERS.map((n) => `${med(xs.map((x) => x.measured[n])).toFixed(0)} / ${med(xs.map((x) => x.predicted[n] as number)).toFixed(0)}`).join(' | ')} | ${xs.filter((x) => x.chosen === 'edge').length}/${xs.length} | ${xs.filter((x) => fastest(x) === 'edge').length}/${xs.length} |`
     }).filter((x) => x !== undefined)
     const out = [
-      '## Placement accuracy with its confidence interval (issue 13, third round)',
+      '## Placement accuracy, one run (issue 13, fourth round: the CFS period)',
       '',
-      `2026-12-01. \`SEED=${SEED} SECONDS=${SECONDS} ORACLE=${ORACLE} node dist/bench/placement/run.js\` after \`npx tsc -p tsconfig.json\` (the last step of \`npm run bench:placement\`; EDGE_CORES=${EDGE_CORES} CLOUD_CORES=${CLOUD_CORES} ISOLATE=${ISOLATE} RTT_MS=${RTT_MS} BW_BYTES=${BW} WARMUP_S=${WARMUP_S} RATE=${RATE} AUDIO_SHARE=${AUDIO} CLOUD_SLOTS=${CLOUD_SLOTS}). ${measured.length} requests per run: text-detect frames (widths ${WIDTHS.join(', ')}) and voice-activity clips (${CLIP_S.join(', ')} s of speech.pcm), ${inputLine}; rate shape of the Azure 2019 http function c319389f6c39, one trace minute per second. Edge: the local pool, one instance per function, both in one cgroup CPU quota of ${EDGE_CORES} core. Cloud: \`iotless fn serve\` per function (cgroup quota ${CLOUD_CORES > 0 ? `${CLOUD_CORES} core` : 'none'})${ISOLATE === 1 ? '; each tier\'s cgroup with cpu.shares 16384, so it gets its quota on this shared machine as a dedicated box would' : ''}, behind the WAN emulator (its own process; RTT ${RTT_MS} ms, ${(BW / 1000).toFixed(0)} kB/s each way, one link, which the placement models with a LinkQueue fed by every request sent to the cloud, the oracle's included). No GPU was lent: no CUDA tier was measured. Load average before: ${loadBefore}; after: ${loadAfter} (2 cores, shared with other helpers; the tiers' cgroup quotas fix their CPU).`,
+      `2026-12-01. \`BENCH_CFS_PERIOD_US=${PERIOD_US} SEED=${SEED} SECONDS=${SECONDS} ORACLE=${ORACLE} node dist/bench/placement/run.js\` after \`npx tsc -p tsconfig.json\` (the last step of \`npm run bench:placement\`; EDGE_CORES=${EDGE_CORES} CLOUD_CORES=${CLOUD_CORES} ISOLATE=${ISOLATE} RTT_MS=${RTT_MS} BW_BYTES=${BW} WARMUP_S=${WARMUP_S} RATE=${RATE} AUDIO_SHARE=${AUDIO} CLOUD_SLOTS=${CLOUD_SLOTS}). ${measured.length} requests per run: text-detect frames (widths ${WIDTHS.join(', ')}) and voice-activity clips (${CLIP_S.join(', ')} s of speech.pcm), ${inputLine}; rate shape of the Azure 2019 http function c319389f6c39, one trace minute per second. Edge: the local pool, one instance per function, both in one cgroup CPU quota of ${EDGE_CORES} core over a ${PERIOD_US / 1000} ms CFS period (every tier's cgroup has that period). Cloud: \`iotless fn serve\` per function (cgroup quota ${CLOUD_CORES > 0 ? `${CLOUD_CORES} core` : 'none'})${ISOLATE === 1 ? '; each tier\'s cgroup with cpu.shares 16384, so it gets its quota on this shared machine as a dedicated box would' : ''}, behind the WAN emulator (its own process; RTT ${RTT_MS} ms, ${(BW / 1000).toFixed(0)} kB/s each way, one link, which the placement models with a LinkQueue fed by every request sent to the cloud, the oracle's included). No GPU was lent: no CUDA tier was measured. Load average before: ${loadBefore}; after: ${loadAfter} (2 cores, shared with other helpers; the tiers' cgroup quotas fix their CPU).`,
       '',
       '| run (same schedule) | requests | total | p50 ms | p99 ms | total vs placement |',
       '| --- | --- | --- | --- | --- | --- |',
@@ -281,7 +286,7 @@ async function main (): Promise<void> {
       ''
     ].join('\n')
     console.log(out)
-    if (process.env.WRITE_RESULTS !== '0') writeResultsSection(repoRoot, 'Placement accuracy with its confidence interval (issue 13, third round)', out)
+    if (process.env.WRITE_RESULTS !== '0') writeResultsSection(repoRoot, 'Placement accuracy, one run (issue 13, fourth round: the CFS period)', out)
     if (process.env.DUMP !== undefined) writeFileSync(process.env.DUMP, JSON.stringify({ sampled: s, edgeOnly, cloudOnly, placed: placedRun.ms, measured }, null, 1))
   } finally {
     await cloud?.close()

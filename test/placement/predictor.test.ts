@@ -1,7 +1,7 @@
 import t from 'tap'
 import { RobustFit, median } from '../../adapters/placement/robustFit.js'
 import { handlerMsFromServerTiming } from '../../adapters/placement/serverTiming.js'
-import { TierPredictor } from '../../adapters/placement/tierPredictor.js'
+import { NEAR_RUNS, TierPredictor } from '../../adapters/placement/tierPredictor.js'
 
 t.test('RobustFit recovers a line and shrugs off an outlier', async (t) => {
   const f = new RobustFit(24)
@@ -121,4 +121,39 @@ t.test('RobustFit: a full window pushes out the oldest run of a crowded size, no
   for (let i = 0; i < 8; i++) g.add(2000, 20 + i)
   t.equal(g.predictNear(2000), 26, 'a crowded size renews oldest first: its last three runs (25, 26, 27)')
   t.equal(g.countNear(100_000), 1, 'and the one rare run stays')
+})
+
+t.test('TierPredictor: a size the tier ran twice is predicted by those runs, not by the line through the others', async (t) => {
+  // Recorded edge times of text-detect (bench/RESULTS.md, issue 13, third round, seed 3, medians): 160 px frames
+  // (2 kB) 14 ms, 480 px (9 kB) 74 ms, 960 px (17 kB) 616 ms; and the two 960 px runs the gap exploration sends.
+  const p = new TierPredictor()
+  for (let i = 0; i < 10; i++) {
+    p.observe({ bytes: 2000, totalMs: 14, coldStart: false, queuedAhead: 0 })
+    p.observe({ bytes: 9000, totalMs: 74, coldStart: false, queuedAhead: 0 })
+  }
+  p.observe({ bytes: 17_000, totalMs: 616, coldStart: false, queuedAhead: 0 })
+  t.equal(p.runsNear(17_000), 1)
+  t.ok(p.predict(17_000, { busy: 0, slots: 1 }).execMs < 200, 'one run there: the line through the small frames (about 143 ms)')
+  p.observe({ bytes: 17_000, totalMs: 643, coldStart: false, queuedAhead: 0 })
+  t.equal(p.runsNear(17_000), NEAR_RUNS, 'as many as the gap exploration gets')
+  t.equal(p.predict(17_000, { busy: 0, slots: 1 }).execMs, 629.5, 'two runs there: their median (the line said about 143 ms, under the cloud\'s 214)')
+  t.equal(p.predict(9000, { busy: 0, slots: 1 }).execMs, 74, 'the common sizes as before')
+})
+
+t.test('TierPredictor: a seldom size known from alone and shared runs together; shared at an unseen size from the alone runs', async (t) => {
+  const p = new TierPredictor()
+  for (let i = 0; i < 10; i++) {
+    p.observe({ bytes: 2000, totalMs: 14, coldStart: false, queuedAhead: 0 })
+    p.observe({ bytes: 9000, totalMs: 74, coldStart: false, queuedAhead: 0 })
+  }
+  // Recorded 6 s voice clips (192 kB) beside frames on the edge, and small frames beside clips (the shared fit).
+  for (const ms of [40, 45, 50]) p.observe({ bytes: 2000, totalMs: ms, coldStart: false, queuedAhead: 0, sharing: 1 })
+  p.observe({ bytes: 17_000, totalMs: 616, coldStart: false, queuedAhead: 0 })
+  p.observe({ bytes: 17_000, totalMs: 700, coldStart: false, queuedAhead: 0, sharing: 1 })
+  t.equal(p.runsNear(17_000), 2, 'one alone run and one shared run near 17 kB: the gap exploration is done')
+  t.equal(p.predict(17_000, { busy: 0, slots: 1 }).execMs, 658, 'alone: the median of both (a little high), not the line')
+  t.equal(p.predict(2000, { busy: 0, slots: 1, sharing: 1 }).execMs, 45, 'shared at a size the shared runs know: their median')
+  p.observe({ bytes: 17_000, totalMs: 630, coldStart: false, queuedAhead: 0 })
+  t.equal(p.predict(17_000, { busy: 0, slots: 1, sharing: 1 }).execMs, 623 * 2, 'shared where only the alone runs know the size: processor sharing on their median (616, 630)')
+  t.ok(p.predict(17_000, { busy: 0, slots: 1, sharing: 1 }).execMs > 1000, 'not the shared line through the small frames')
 })
