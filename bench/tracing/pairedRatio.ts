@@ -5,6 +5,8 @@
  * median, and the one-sided sign test of "the median ratio is at least `limit`". Pure; randomness injected.
  */
 
+import { seededRandom } from '../../core/seededRandom.js'
+
 /** The median (the mean of the two middle values for an even count); NaN for none. */
 export function median (xs: readonly number[]): number {
   if (xs.length === 0) return NaN
@@ -49,18 +51,6 @@ export function signTestBelow (xs: readonly number[], limit: number): { below: n
   const below = xs.filter((x) => x < limit).length
   const n = xs.length
   return { below, n, p: 1 - binomialHalfCdf(below - 1, n) }
-}
-
-/** A seeded uniform [0, 1) generator (mulberry32), for a reproducible bootstrap. */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** The percentile bootstrap interval of the median of `xs` (`resamples` resamples with replacement). */
