@@ -12,21 +12,15 @@ import type { DiskSpool } from '../spool/diskSpool.js'
 import { SpoolDelivery } from '../spool/spoolDelivery.js'
 import { DedupWindow } from './dedupWindow.js'
 import { MessagePipeline, type InboundMessage, type Outcome } from './messagePipeline.js'
-import { connectMqtt, redactUrl, type BrokerSecurity } from './mqttConnect.js'
+import { connectMqtt, redactUrl, type MqttConnectOptions } from './mqttConnect.js'
 import { MqttIngress } from './mqttIngress.js'
 import { MqttPublisher } from './mqttPublisher.js'
 import type { RouteTable } from './routeTable.js'
 
 export type { BrokerSecurity } from './mqttConnect.js'
 
-export interface MqttAdapterOptions {
-  url: string
-  clientId: string
-  protocol: 'auto' | '5' | '3.1.1'
-  keepaliveSeconds: number
-  connectTimeoutMs: number
-  /** MQTT 5 session expiry, so the broker keeps the session (and queued messages) while the adapter is away. */
-  sessionExpirySeconds: number
+/** The broker connection's settings are mqttConnect's; the Receive Maximum is derived here from maxUnacked. */
+export interface MqttAdapterOptions extends Pick<MqttConnectOptions, 'url' | 'clientId' | 'protocol' | 'keepaliveSeconds' | 'connectTimeoutMs' | 'sessionExpirySeconds' | 'security'> {
   /** Messages being handled at once, all routes together (QoS 0 too); reading waits at this many. */
   maxInFlight: number
   /**
@@ -44,7 +38,6 @@ export interface MqttAdapterOptions {
   retryBaseMs: number
   /** Dead-letter topic template for routes that set none; '' : none. */
   deadLetterTopic: string
-  security?: BrokerSecurity | undefined
   /** The dedup window's store (adapter.dedup), opened by the caller; none: no window. */
   dedup?: DedupStore | undefined
   /**
