@@ -1,4 +1,5 @@
-import { MINUTE_MS, RELEASE, minuteOf, type Decision, type Policy } from './policy.js'
+import { MINUTE_MS, type Decision, type Policy } from './policy.js'
+import { LastArrivalKeepAlive } from './lastArrivalKeepAlive.js'
 import { param, resolveParams, type ParamSpecs } from './policyParams.js'
 
 export const FIXED_PARAMS: ParamSpecs = {
@@ -12,26 +13,16 @@ export const FIXED_PARAMS: ParamSpecs = {
 export class FixedPolicy implements Policy {
   readonly name = 'fixed'
   readonly params: Readonly<Record<string, number>>
-  readonly #keepAliveMs: number
-  readonly #lastMinute = new Map<string, number>()
+  readonly #keepAlive: LastArrivalKeepAlive
 
   constructor (given: Readonly<Record<string, number | string>> = {}) {
     this.params = Object.freeze(resolveParams(this.name, FIXED_PARAMS, given))
-    this.#keepAliveMs = param(this.params, 'keepAliveMin') * MINUTE_MS
+    this.#keepAlive = new LastArrivalKeepAlive(param(this.params, 'keepAliveMin') * MINUTE_MS)
   }
 
-  observe (fn: string, timeMs: number, count: number): void {
-    if (count <= 0) return
-    const m = minuteOf(timeMs)
-    if (m > (this.#lastMinute.get(fn) ?? -1)) this.#lastMinute.set(fn, m)
-  }
+  observe (fn: string, timeMs: number, count: number): void { this.#keepAlive.observe(fn, timeMs, count) }
 
-  decide (fn: string, _nowMs: number): Decision {
-    const last = this.#lastMinute.get(fn)
-    if (last === undefined) return RELEASE
-    const endMs = (last + 1) * MINUTE_MS
-    return { prewarmAt: last * MINUTE_MS, keepAliveUntil: endMs + this.#keepAliveMs, instances: 1 }
-  }
+  decide (fn: string, _nowMs: number): Decision { return this.#keepAlive.decide(fn) }
 
-  stateBytes (fn: string): number { return this.#lastMinute.has(fn) ? 8 : 0 }
+  stateBytes (fn: string): number { return this.#keepAlive.stateBytes(fn) }
 }

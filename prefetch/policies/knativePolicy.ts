@@ -1,4 +1,5 @@
-import { MINUTE_MS, RELEASE, minuteOf, type Decision, type Policy } from './policy.js'
+import type { Decision, Policy } from './policy.js'
+import { LastArrivalKeepAlive } from './lastArrivalKeepAlive.js'
 import { param, resolveParams, type ParamSpecs } from './policyParams.js'
 
 /**
@@ -18,25 +19,16 @@ export const KNATIVE_PARAMS: ParamSpecs = {
 export class KnativePolicy implements Policy {
   readonly name = 'knative'
   readonly params: Readonly<Record<string, number>>
-  readonly #lingerMs: number
-  readonly #lastMinute = new Map<string, number>()
+  readonly #keepAlive: LastArrivalKeepAlive
 
   constructor (given: Readonly<Record<string, number | string>> = {}) {
     this.params = Object.freeze(resolveParams(this.name, KNATIVE_PARAMS, given))
-    this.#lingerMs = (param(this.params, 'stableWindowSec') + param(this.params, 'scaleToZeroGraceSec')) * 1000
+    this.#keepAlive = new LastArrivalKeepAlive((param(this.params, 'stableWindowSec') + param(this.params, 'scaleToZeroGraceSec')) * 1000)
   }
 
-  observe (fn: string, timeMs: number, count: number): void {
-    if (count <= 0) return
-    const m = minuteOf(timeMs)
-    if (m > (this.#lastMinute.get(fn) ?? -1)) this.#lastMinute.set(fn, m)
-  }
+  observe (fn: string, timeMs: number, count: number): void { this.#keepAlive.observe(fn, timeMs, count) }
 
-  decide (fn: string, _nowMs: number): Decision {
-    const last = this.#lastMinute.get(fn)
-    if (last === undefined) return RELEASE
-    return { prewarmAt: last * MINUTE_MS, keepAliveUntil: (last + 1) * MINUTE_MS + this.#lingerMs, instances: 1 }
-  }
+  decide (fn: string, _nowMs: number): Decision { return this.#keepAlive.decide(fn) }
 
-  stateBytes (fn: string): number { return this.#lastMinute.has(fn) ? 8 : 0 }
+  stateBytes (fn: string): number { return this.#keepAlive.stateBytes(fn) }
 }
