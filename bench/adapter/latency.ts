@@ -16,6 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import mqtt, { type MqttClient } from 'mqtt'
+import { startOwnMosquitto, type OwnMosquitto } from '../../test/helpers/ownMosquitto.js'
 
 export interface LatencyRow { broker: string; bareP50: number; bareP99: number; p50: number; p99: number; coldMs: number[] }
 
@@ -104,14 +105,8 @@ async function accepts (port: number): Promise<boolean> {
   return await new Promise<boolean>((resolve) => { const c = net.connect(port, '127.0.0.1'); c.once('connect', () => { c.destroy(); resolve(true) }); c.once('error', () => resolve(false)) })
 }
 
-async function startMosquitto (nodelay: boolean): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort()
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-mosquitto-'))
-  const conf = path.join(dir, 'mosquitto.conf')
-  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', ...(nodelay ? ['set_tcp_nodelay true'] : []), ...(process.getuid?.() === 0 ? ['user root'] : [])].join('\n') + '\n')
-  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
-  await until('mosquitto', () => accepts(port), 10_000)
-  return { url: `mqtt://127.0.0.1:${port}`, child }
+async function startMosquitto (nodelay: boolean): Promise<OwnMosquitto> {
+  return await startOwnMosquitto({ persistence: 'false', ...(nodelay ? { set_tcp_nodelay: 'true' } : {}) })
 }
 
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN }
@@ -152,7 +147,7 @@ export async function latencyRows (cli: string, echoModule: string): Promise<Lat
     rows.push({ broker: `Mosquitto 2${nodelay ? ', set_tcp_nodelay true' : ', default (Nagle on)'}`, bareP50: pct(b, 0.5), bareP99: pct(b, 0.99), p50: pct(r.warm, 0.5), p99: pct(r.warm, 0.99), coldMs: r.cold })
     child.kill('SIGTERM')
     await once(child, 'exit')
-    m.child.kill('SIGKILL')
+    await m.stop()
   }
   return rows
 }

@@ -1,6 +1,7 @@
 /**
  * Adapter benchmark, side by side in one run on a real Mosquitto 2 (its own instance, started here on a free
- * port with max_inflight_messages 1000 and max_queued_messages 100000; BENCH_BROKER=mqtt://... uses another):
+ * port with max_inflight_messages 1000, max_queued_messages 100000 and set_tcp_nodelay true, the settings docs/adapter.md
+ * advises, BENCH_TCP_NODELAY=0 for Nagle on; BENCH_BROKER=mqtt://... uses another):
  * - the floor: a plain mqtt.js subscriber on the same topic, which invokes nothing;
  * - the iotless adapter (`iotless adapter`, its own process) -> a knative target -> a minimal HTTP sink
  *   that answers 200 at once over keep-alive;
@@ -18,12 +19,12 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import mqtt, { type MqttClient } from 'mqtt'
+import { startOwnMosquitto, type OwnMosquitto } from '../../test/helpers/ownMosquitto.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { dedupRows, dedupTable } from './dedupRows.js'
 import { latencyRows, latencyTable } from './latency.js'
@@ -246,23 +247,19 @@ async function measure (pub: MqttClient, topic: string, qos: 0 | 1, tracker: Rem
   return row
 }
 
-/** Mosquitto on a free port with the settings a fast subscriber needs (see docs/adapter.md, broker settings). */
-async function startMosquitto (): Promise<ChildProcess> {
-  const port = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) })
+/**
+ * Mosquitto on a free port with the settings a fast subscriber needs (docs/adapter.md, broker settings):
+ * set_tcp_nodelay true as the docs advise (BENCH_TCP_NODELAY=0: Mosquitto's default, Nagle on).
+ */
+async function startMosquitto (): Promise<OwnMosquitto> {
+  const mosquitto = await startOwnMosquitto({
+    persistence: 'false',
+    max_inflight_messages: 1000,
+    max_queued_messages: 100_000,
+    ...(process.env.BENCH_TCP_NODELAY === '0' ? {} : { set_tcp_nodelay: 'true' })
   })
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-mosquitto-'))
-  const conf = path.join(dir, 'mosquitto.conf')
-  fs.writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', 'max_inflight_messages 1000', 'max_queued_messages 100000', ...(process.env.BENCH_TCP_NODELAY === '1' ? ['set_tcp_nodelay true'] : []), ...(process.getuid?.() === 0 ? ['user root'] : [])].join('\n') + '\n')
-  const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' })
-  child.once('error', (err) => { console.error(`cannot start mosquitto (Debian package mosquitto): ${err.message}`); process.exit(1) })
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => { const c = net.connect(port, '127.0.0.1'); c.once('connect', () => { c.destroy(); resolve(true) }); c.once('error', () => resolve(false)) })
-    if (up) break
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  BROKER = `mqtt://127.0.0.1:${port}`
-  return child
+  BROKER = mosquitto.url
+  return mosquitto
 }
 
 /** The dedup window's rows (dedupRows.ts), in their own section of bench/RESULTS.md. */
@@ -359,13 +356,13 @@ async function main (): Promise<void> {
     const pub = await connect(`bench-pub-${run}`)
     await spoolBench(pub)
     await pub.endAsync()
-    mosquitto?.kill('SIGKILL')
+    await mosquitto?.stop()
     return
   }
   const mosquitto = BROKER === '' ? await startMosquitto() : undefined
   const pub = await connect(`bench-pub-${run}`)
   if (process.env.BENCH_ONLY === 'dedup' || process.env.BENCH_ONLY === undefined) await dedup(pub)
-  if (process.env.BENCH_ONLY === 'dedup') { await pub.endAsync(); mosquitto?.kill('SIGKILL'); return }
+  if (process.env.BENCH_ONLY === 'dedup') { await pub.endAsync(); await mosquitto?.stop(); return }
   const rows: Row[] = []
   for (const qos of [0, 1] as const) {
     // The floor: a plain mqtt.js subscriber, in its own process like the sink.
@@ -391,7 +388,7 @@ async function main (): Promise<void> {
   const over = await overload(pub)
   await spoolBench(pub)
   await pub.endAsync()
-  mosquitto?.kill('SIGKILL')
+  await mosquitto?.stop()
   report(rows, over)
   if (process.env.BENCH_ONLY !== 'throughput') await latency()
 }

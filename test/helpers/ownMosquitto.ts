@@ -28,6 +28,7 @@ export interface OwnMosquitto {
  * A Mosquitto 2 of the test's own, on a free port, for what the shared one on 1883 must not be put through
  * (restarts) or has the wrong settings for (max_queued_messages). Persistence is on, in a temporary folder,
  * so a restarted broker keeps sessions only if it saved them: a SIGKILL loses what was not yet written.
+ * `settings` add to or replace these keys (e.g. `persistence: 'false'`).
  */
 export async function startOwnMosquitto (settings: Record<string, string | number> = {}, baseConf?: string): Promise<OwnMosquitto> {
   const port = await freePort()
@@ -36,7 +37,7 @@ export async function startOwnMosquitto (settings: Record<string, string | numbe
   const own: Record<string, string | number> = { listener: `${port} 127.0.0.1`, persistence_location: `${dir}/`, log_dest: 'none', ...(process.getuid?.() === 0 ? { user: 'root' } : {}), ...settings }
   let lines: string[]
   if (baseConf === undefined) {
-    lines = ['allow_anonymous true', 'persistence true', ...Object.entries(own).map(([k, v]) => `${k} ${v}`)]
+    lines = ['allow_anonymous true', ...Object.entries({ persistence: 'true', ...own }).map(([k, v]) => `${k} ${v}`)]
   } else {
     // A config file of the docs, used as it is but for the keys the test sets (ports, folders): each such
     // line is replaced where it stands, since bridge settings belong to the `connection` above them.
