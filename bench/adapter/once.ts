@@ -1,6 +1,6 @@
 /**
  * Effectively once (issue 14), side by side in one run on the bench's own Mosquitto (max_queued_messages
- * 200000, max_inflight_messages 0): `iotless adapter` (its own process, restarted after each kill) -> a sink
+ * 200000, max_inflight_messages 0, set_tcp_nodelay true unless BENCH_TCP_NODELAY=0): `iotless adapter` (its own process, restarted after each kill) -> a sink
  * target -> an HTTP server that counts each message with once() in an effect store (test/helpers/killRun.ts).
  *
  * 1. Throughput, no kills, no refusals, BENCH_ONCE_MESSAGES (20000) QoS 1 messages published at once: plain
@@ -59,7 +59,7 @@ const redis = (_dir: string, prefix: string): string => `${REDIS}/?prefix=${pref
 
 async function main (): Promise<void> {
   const loadBefore = os.loadavg()
-  const mosquitto = await startOwnMosquitto({ max_queued_messages: 200_000, max_inflight_messages: 0 })
+  const mosquitto = await startOwnMosquitto({ max_queued_messages: 200_000, max_inflight_messages: 0, ...(process.env.BENCH_TCP_NODELAY === '0' ? {} : { set_tcp_nodelay: 'true' }) })
   if (process.env.BENCH_ONCE_ONLY === 'spool') {
     try { await spoolRuns(mosquitto.url, one, { killMessages: KILL_MESSAGES, kills: KILLS, seed: SEED, repoRoot }) } finally { await mosquitto.stop() }
     return
