@@ -190,6 +190,22 @@ export function createMetrics (registry: Registry, opts: { defaultMetrics?: bool
       labelNames: ['function', 'outcome'] as const,
       registers
     }),
+    capacityWarmPrice: new Gauge({
+      name: 'iotless_capacity_warm_price_seconds',
+      help: 'The box\'s feedback warm-floor price (capacity.attainmentTarget > 0): idle instance-seconds one avoided cold start is worth.',
+      registers
+    }),
+    capacityWarmPriceBalance: new Gauge({
+      name: 'iotless_capacity_warm_price_balance',
+      help: 'The feedback price\'s error budget after its last batch: allowed minus charged misses, carried (below 0: in debt, the price goes up).',
+      registers
+    }),
+    capacityWarmPriceMisses: new Counter({
+      name: 'iotless_capacity_warm_price_misses_total',
+      help: 'Requests out of their slo.waitMs as the feedback price counts them: charged (against its budget) or startup (arrived before the function had ever had an instance ready: counted apart).',
+      labelNames: ['accounting'] as const,
+      registers
+    }),
     capacityReallocation: new Histogram({
       name: 'iotless_capacity_reallocation_seconds',
       help: 'Time from an overload of the box starting to the fair-share allocation being applied (quotas written, instances stopped).',

@@ -105,6 +105,8 @@ export class FunctionPool {
   readonly #opts: FunctionPoolOptions
   readonly #breaker: GuaranteedBreaker
   readonly #ready: Instance[] = []
+  /** Whether an instance of the function has ever been ready (requests before the first are start-up ones). */
+  #everReady = false
   readonly #all = new Set<Instance>()
   /** Requests an instance was serving when it was found dead (the first time only). */
   readonly #loadAtCrash = new WeakMap<Instance, number>()
@@ -167,6 +169,8 @@ export class FunctionPool {
 
   async invoke (event: EncodedEvent, signal?: AbortSignal): Promise<InvokeResult> {
     const started = performance.now()
+    // Arrived before the function had ever had an instance ready: a start-up request for the feedback price.
+    const startup = !this.#everReady
     const fnLabel = { function: this.name }
     const admitted = this.#arrived()
     let serviceMs: number | undefined
@@ -209,7 +213,7 @@ export class FunctionPool {
       }
       const now = this.#opts.clock.now()
       // What the request waited for its slot (as the SLO metric counts it); the simulator reports it at the slot.
-      if (serviceMs !== undefined) this.#planner.scaler.onWait?.(now, Math.max(0, totalMs - serviceMs))
+      if (serviceMs !== undefined) this.#planner.scaler.onWait?.(now, Math.max(0, totalMs - serviceMs), startup)
       this.#planner.scaler.onComplete(now, serviceMs)
       this.#reportWant()
     }
@@ -529,6 +533,7 @@ export class FunctionPool {
       this.#lastStart = { fromSpare: inst.fromSpare, startedAt: inst.startedAt, timings: inst.timings }
       inst.lastUsedAt = clock.now()
       this.#ready.push(inst)
+      this.#everReady = true
       if (inst.child.pid !== undefined) this.#opts.cpuQuota?.add(inst.child.pid, this.#cpuShare)
       metrics?.coldStartDuration.observe({ function: this.name }, (performance.now() - t0) / 1000)
       this.#updateCapacity()

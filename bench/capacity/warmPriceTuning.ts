@@ -23,8 +23,9 @@ const train = loadRequestTrace(join(traces, 'azure2019-500fn-8h'), 'azure2019', 
 const rows: Array<[string, Partial<RequestSimOptions>]> = [
   ['kpa (Knative defaults)', { scaler: 'kpa' }],
   ['slo, fixed price 60 s (the defaults before this round)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, attainmentTarget: 0 } }],
-  ['slo, feedback price toward 99%, A: Erlang C at the SLO\'s 95%', { scaler: 'slo', sloSettings: { attainmentTarget: 0.99 } }],
-  ['slo, feedback price toward 99%, B: SLO stated as 99%', { scaler: 'slo', slo: { waitMs: 100, percentile: 0.99 }, sloSettings: { attainmentTarget: 0.99 } }]
+  ['slo, feedback price toward 99%, A: Erlang C at the SLO\'s 95% (every miss charged, last round)', { scaler: 'slo', sloSettings: { attainmentTarget: 0.99 }, warmPrice: { chargeStartup: true } }],
+  ['slo, feedback price toward 99%, B: SLO stated as 99% (every miss charged, last round)', { scaler: 'slo', slo: { waitMs: 100, percentile: 0.99 }, sloSettings: { attainmentTarget: 0.99 }, warmPrice: { chargeStartup: true } }],
+  ['slo, feedback price toward 99%, A, start-up requests not charged (this round)', { scaler: 'slo', sloSettings: { attainmentTarget: 0.99 } }]
 ]
 process.stdout.write(`load before ${load()}\n| scaler (Azure 2019, first 4 h) | within SLO | instance-seconds | vs KPA | price |\n| --- | --- | --- | --- | --- |\n`)
 let kpa: RequestSimResult | undefined
@@ -33,7 +34,7 @@ for (const [name, o] of rows) {
   kpa ??= r
   process.stdout.write(`| ${name} | ${pct(r.sloAttainment)} | ${r.instanceSeconds.toFixed(0)} | ${(r.instanceSeconds / kpa.instanceSeconds).toFixed(2)} | ${r.warmPriceSteps === undefined ? '-' : priceSummary(r.warmPriceSteps)} |\n`)
   if (process.env.IOTLESS_PRICE_TRACE === '1' && r.warmPriceSteps !== undefined) {
-    for (const s of r.warmPriceSteps) process.stderr.write(`  ${(s.atMs / 1000).toFixed(0)} s: ${s.misses} misses / ${s.allowed.toFixed(1)} allowed of ${s.requests} -> ${s.seconds.toFixed(1)} s\n`)
+    for (const s of r.warmPriceSteps) process.stderr.write(`  ${(s.atMs / 1000).toFixed(0)} s: ${s.misses} misses / ${s.allowed.toFixed(1)} allowed of ${s.requests} (+${s.startup} start-up) -> ${s.seconds.toFixed(1)} s\n`)
   }
 }
 process.stdout.write(`load after ${load()}\n`)

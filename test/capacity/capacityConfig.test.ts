@@ -10,8 +10,11 @@ import { boxInstances, Capacity } from '../../adapters/runtime/capacity/capacity
 import { CgroupV1CpuQuota, detectCpuQuota } from '../../adapters/runtime/capacity/cpuQuota.js'
 import { SloScaler } from '../../adapters/runtime/capacity/sloScaler.js'
 import { memoryLog } from '../helpers/silentLog.js'
+import { Registry } from 'prom-client'
+import { createMetrics } from '../../core/metrics.js'
 
 const machine = { cpus: 4, memoryMb: 8192 }
+const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-9 * Math.max(1, Math.abs(b))
 const cfg = (functions: Record<string, unknown>, capacity: Record<string, unknown> = {}) => configSchema.parse({ functions, capacity })
 
 t.test('a guarantee beyond maxScale is refused, naming the field and the numbers', async (t) => {
@@ -120,4 +123,32 @@ t.test('capacity.attainmentTarget: one feedback price for the box, bounded by th
   const off = new Capacity(cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 } } }), { clock, log, machine })
   t.equal(off.warmPrice, undefined, 'off by default')
   t.throws(() => cfg({}, { attainmentTarget: 1 }), /attainmentTarget/)
+})
+
+t.test('metrics: the feedback price, its balance and its misses (charged, start-up) at each tick', async (t) => {
+  const { log } = memoryLog()
+  const clock = new ManualClock()
+  const registry = new Registry()
+  const metrics = createMetrics(registry)
+  const config = cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 } } }, { attainmentTarget: 0.99 })
+  const cap = new Capacity(config, { clock, log, machine, metrics })
+  const pc = cap.forFunction('a', config.functions.a!)
+  const pool = { name: 'a', planner: pc.planner, warmInstances: 0, startingInstances: 0, cpuShare: 1, onTick: undefined as ((nowMs: number) => void) | undefined, prewarm: () => {} }
+  cap.watch(pool)
+  const value = async (name: string, labels: Record<string, string> = {}): Promise<number | undefined> => {
+    const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name)
+    return m?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value
+  }
+  t.ok(close(await value('iotless_capacity_warm_price_seconds') ?? 0, Math.sqrt(10 * 600)), 'the starting price')
+  const s = pc.planner.scaler as SloScaler
+  for (let i = 0; i < 7; i++) s.onWait(0, 500, true)
+  for (let i = 0; i < 1100; i++) s.onWait(0, i < 41 ? 500 : 0)
+  clock.advance(700_000)
+  pool.onTick?.(clock.now())
+  t.ok(close(await value('iotless_capacity_warm_price_seconds') ?? 0, Math.sqrt(10 * 600) * Math.SQRT2), '41 misses of 11 allowed: up by sqrt 2')
+  t.ok(close(await value('iotless_capacity_warm_price_balance') ?? 0, 11 - 41), 'balance 11 - 41')
+  t.equal(await value('iotless_capacity_warm_price_misses_total', { accounting: 'charged' }), 41)
+  t.equal(await value('iotless_capacity_warm_price_misses_total', { accounting: 'startup' }), 7)
+  pool.onTick?.(clock.now())
+  t.equal(await value('iotless_capacity_warm_price_misses_total', { accounting: 'charged' }), 41, 'a second tick adds nothing')
 })

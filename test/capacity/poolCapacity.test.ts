@@ -95,11 +95,13 @@ t.test('the SLO sizer ticks on the injected clock and holds its count', async (t
 t.test('the live pool reports each served request\'s wait to its scaler (the feedback price counts it)', async (t) => {
   const clock = new ManualClock(1_000_000)
   const waits: number[] = []
-  class Spy extends ReactiveScaler { onWait (_nowMs: number, waitMs: number): void { waits.push(waitMs) } }
+  const startups: boolean[] = []
+  class Spy extends ReactiveScaler { onWait (_nowMs: number, waitMs: number, startup?: boolean): void { waits.push(waitMs); startups.push(startup === true) } }
   const planner = new FunctionPlanner({ name: 'w', concurrency: 1, maxScale: 2, scaler: new Spy(1), weight: 8, reservedInstances: 0, minCpuShare: 0.5 })
   const p = pool(t, 'w', { clock, planner })
   await p.invoke(event({ sleepMs: 10 }))
   await p.invoke(event({ sleepMs: 10 }))
   t.equal(waits.length, 2, 'one report per served request')
   t.ok((waits[0] ?? 0) > (waits[1] ?? 0), `the first waited for its cold start: ${waits.map((w) => w.toFixed(1)).join(', ')} ms`)
+  t.same(startups, [true, false], 'the first arrived before the pool ever had an instance ready (a start-up request), the second after')
 })

@@ -139,3 +139,60 @@ t.test('simulator: the pool reports each request\'s wait, and cold misses raise 
   t.equal(fixed.warmPriceSteps, undefined, 'no target: no feedback price')
   t.ok(fb.sloAttainment > fixed.sloAttainment, `feedback ${(fb.sloAttainment * 100).toFixed(2)}% > fixed 10 s ${(fixed.sloAttainment * 100).toFixed(2)}%`)
 })
+
+t.test('start-up requests (arrived before their function ever had an instance ready) are counted apart, not charged', async (t) => {
+  const r2 = Math.SQRT2
+  // A batch of 1100 charged requests at the target (11 allowed, 10 missed) beside 500 start-up misses.
+  const batch = (p: WarmPrice, at: number): void => {
+    for (let i = 0; i < 500; i++) p.record(at, false, 0.01, true)
+    feed(p, at, 1100, 10)
+  }
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80 })
+  batch(p, 0)
+  t.equal(p.seconds(640_000), 80, 'no debt from the start-up misses: the price holds')
+  t.same([p.steps[0]?.requests, p.steps[0]?.misses, p.steps[0]?.startup], [1100, 10, 500], 'charged requests and misses, start-up apart')
+  t.ok(close(p.steps[0]?.allowed ?? 0, 11), 'start-up requests add no allowance')
+  t.ok(close(p.balance, 1), 'balance 11 - 10')
+  t.same([p.chargedMisses, p.startupMisses], [10, 500])
+  // The earlier accounting, every miss charged: 510 misses of 16 allowed, in debt, up.
+  const old = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, chargeStartup: true })
+  batch(old, 0)
+  t.ok(close(old.seconds(640_000), 80 * r2), 'chargeStartup: the start-up misses are a debt: up by sqrt 2')
+  t.same([old.steps[0]?.misses, old.steps[0]?.startup, old.startupMisses], [510, 0, 0])
+  // Start-up requests alone never close a batch (they hold no allowance): the price waits for charged ones.
+  const only = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80 })
+  for (let i = 0; i < 5000; i++) only.record(0, false, 0.01, true)
+  t.equal(only.seconds(10_000_000), 80)
+  t.equal(only.steps.length, 0)
+  // A start-up request within its objective is counted apart too (neither a miss nor an allowance).
+  const within = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80 })
+  for (let i = 0; i < 3; i++) within.record(0, true, 0.01, true)
+  feed(within, 0, 1100, 0)
+  within.seconds(640_000)
+  t.same([within.steps[0]?.requests, within.steps[0]?.startup, within.startupMisses], [1100, 3, 0])
+})
+
+t.test('SloScaler.onWait passes the start-up flag to the box\'s price', async (t) => {
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 600, initialSeconds: 20, payBack: false })
+  const s = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99 }, p)
+  for (let i = 0; i < 300; i++) s.onWait(1000, 400, true)
+  for (let i = 0; i < 1100; i++) s.onWait(1000, 0)
+  t.equal(p.seconds(700_000), 10, 'the 300 start-up misses are not charged: a quiet batch, down')
+  t.same([p.startupMisses, p.chargedMisses], [300, 0])
+})
+
+t.test('simulator: a function\'s requests before its first instance is ready are start-up ones, later cold misses are charged', async (t) => {
+  // One function, 40 requests 1 ms apart at t = 0 (all before its first instance, 250 ms, is ready), then one every
+  // 20 min (each a cold start after the 600-s batch: charged), 100 ms each.
+  const at: number[] = []
+  for (let i = 0; i < 40; i++) at.push(i)
+  for (let x = 1_200_000; x < 36_000_000; x += 1_200_000) at.push(x)
+  const tr: RequestTrace = { format: 'azure2021', source: 'test', how: 'fixed', durationMs: 36_000_000, functions: [{ id: 'f', arrivalsMs: Float64Array.from(at), durationsMs: Float32Array.from(at, () => 100) }] }
+  const r = simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, sloSettings: { attainmentTarget: 0.99 }, warmPrice: { batchMisses: 0.01 } })
+  const steps = r.warmPriceSteps ?? []
+  t.ok(steps.length > 0, `batches: ${steps.length}`)
+  t.equal(steps.reduce((n, s) => n + s.startup, 0), 40, 'the 40 requests before the first instance is ready')
+  t.ok(steps.reduce((n, s) => n + s.misses, 0) > 0, 'the later cold starts are charged')
+  const old = simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, sloSettings: { attainmentTarget: 0.99 }, warmPrice: { batchMisses: 0.01, chargeStartup: true } })
+  t.equal((old.warmPriceSteps ?? []).reduce((n, s) => n + s.startup, 0), 0, 'chargeStartup: none counted apart')
+})

@@ -80,11 +80,15 @@ export class Capacity {
   readonly #reserved: Map<string, number>
   readonly #log: Logger
   readonly #metrics: Metrics | undefined
+  readonly #clock: Clock
+  /** The warm price's miss counts already exported (the counters move by the difference). */
+  #exported = { charged: 0, startup: 0 }
 
   constructor (config: Config, opts: { clock: Clock; log: Logger; metrics?: Metrics | undefined; machine?: Machine }) {
     this.#config = config
     this.#log = opts.log
     this.#metrics = opts.metrics
+    this.#clock = opts.clock
     const cap = config.capacity
     const units = boxInstances(cap, opts.machine ?? thisMachine())
     const { reserved, issues } = checkGuarantees(config.functions, units)
@@ -128,6 +132,18 @@ export class Capacity {
     return { planner, box: this.box, cpuQuota: this.cpuQuota, gate: fn.guarantee === undefined ? undefined : new GuaranteeGate(fn.guarantee), slo }
   }
 
+  /** The box's feedback price, its balance and its misses (charged, start-up) as metrics; nothing without one. */
+  #exportWarmPrice (): void {
+    const w = this.warmPrice
+    const m = this.#metrics
+    if (w === undefined || m === undefined) return
+    m.capacityWarmPrice.set(w.seconds(this.#clock.now()))
+    m.capacityWarmPriceBalance.set(w.balance)
+    m.capacityWarmPriceMisses.inc({ accounting: 'charged' }, w.chargedMisses - this.#exported.charged)
+    m.capacityWarmPriceMisses.inc({ accounting: 'startup' }, w.startupMisses - this.#exported.startup)
+    this.#exported = { charged: w.chargedMisses, startup: w.startupMisses }
+  }
+
   /** After each scaler tick: metrics, and the log lines an operator needs (once each). */
   watch (pool: { name: string; planner: FunctionPlanner; warmInstances: number; startingInstances: number; cpuShare: number; onTick: ((nowMs: number) => void) | undefined; prewarm: (count: number) => void }): void {
     let saidUnknown = false
@@ -139,6 +155,7 @@ export class Capacity {
       m?.capacityWanted.set({ function: pool.name }, p.wanted(view))
       m?.capacityInstances.set({ function: pool.name }, pool.warmInstances + pool.startingInstances)
       m?.capacityCpuShare.set({ function: pool.name }, pool.cpuShare)
+      this.#exportWarmPrice()
       const s = p.scaler
       if (s instanceof SloScaler) {
         if (s.serviceUnknown && !saidUnknown) {

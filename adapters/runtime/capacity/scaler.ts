@@ -28,8 +28,11 @@ export interface Scaler {
   onArrival (nowMs: number): void
   /** A request finished (served: its service time; refused or failed: undefined). */
   onComplete (nowMs: number, serviceMs: number | undefined): void
-  /** A request got its slot after waiting waitMs (the SLO sizer's feedback price counts it); optional. */
-  onWait?: (nowMs: number, waitMs: number) => void
+  /**
+   * A request got its slot after waiting waitMs (the SLO sizer's feedback price counts it); optional. `startup`: it
+   * arrived before the function had ever had an instance ready.
+   */
+  onWait?: (nowMs: number, waitMs: number, startup?: boolean) => void
   tick (nowMs: number, view: PoolView): void
   /** Instances (ready + starting) wanted now: the pool starts more up to this. */
   target (view: PoolView): number

@@ -203,9 +203,12 @@ export class SloScaler implements Scaler {
     else this.#price?.record(nowMs, false, 1 - this.#s.attainmentTarget)
   }
 
-  /** A request got its slot after waiting `waitMs`: within the objective or not, for the feedback price. */
-  onWait (nowMs: number, waitMs: number): void {
-    this.#price?.record(nowMs, waitMs <= this.slo.waitMs, 1 - this.#s.attainmentTarget)
+  /**
+   * A request got its slot after waiting `waitMs`: within the objective or not, for the feedback price. `startup`:
+   * it arrived before the function had ever had an instance ready (counted apart, not charged: warmPrice.ts).
+   */
+  onWait (nowMs: number, waitMs: number, startup = false): void {
+    this.#price?.record(nowMs, waitMs <= this.slo.waitMs, 1 - this.#s.attainmentTarget, startup)
   }
 
   tick (nowMs: number, view?: PoolView): void {

@@ -23,6 +23,13 @@
  * Bounded by [minSeconds, maxSeconds]. Nothing here is fitted to a trace: the bounds come from the pool (two sizer
  * periods: below that the floor never keeps an instance; the keep-alive: above it the floor keeps longer than the
  * reactive pool would), it starts at their geometric middle, and batchMisses, z and the sqrt 2 step are conventions.
+ * Start-up (bench/RESULTS.md "Capacity: start-up misses"): a request that arrived before its function had ever had
+ * an instance ready (its function's first cold start, and whoever arrives during it) is counted apart, neither a
+ * miss nor an allowance, whatever it waited: no price could have avoided it (the price only decides how long an instance that
+ * exists is kept, or whether one is started for an arrival the histogram expects; with no instance ever ready there
+ * was none to keep and no gap yet to expect). Every other miss is charged, queueing included: the target counts it,
+ * and one price buys the cheapest avoided cold starts to make up for it. `chargeStartup: true`: the earlier
+ * accounting, every miss charged (the first hour at the highest price, paying back every function's first requests).
  * Pure: it is given the time, it reads no clock.
  */
 export interface WarmPriceSettings {
@@ -40,9 +47,12 @@ export interface WarmPriceSettings {
   batchMisses?: number | undefined
   /** Width of the band under the allowance, in Poisson standard deviations (default 2). */
   z?: number | undefined
+  /** Charge start-up misses (see above) to the budget too (default false: counted apart, not charged). */
+  chargeStartup?: boolean | undefined
 }
 
-export interface WarmPriceStep { atMs: number; requests: number; misses: number; allowed: number; seconds: number; balance: number }
+/** A batch judged: requests charged, their misses and allowance, start-up requests counted apart, the price after. */
+export interface WarmPriceStep { atMs: number; requests: number; misses: number; allowed: number; startup: number; seconds: number; balance: number }
 
 export class WarmPrice {
   readonly minSeconds: number
@@ -58,6 +68,11 @@ export class WarmPrice {
   #requests = 0
   #misses = 0
   #allowed = 0
+  #startup = 0
+  readonly #chargeStartup: boolean
+  /** Start-up requests that missed (counted apart, not charged), and misses charged, since construction. */
+  startupMisses = 0
+  chargedMisses = 0
   /** Every batch judged, oldest first (the bench prints how the price moved). */
   readonly steps: WarmPriceStep[] = []
 
@@ -69,16 +84,29 @@ export class WarmPrice {
     this.#batchMs = s.batchMs ?? s.maxSeconds * 1000
     this.#payBack = s.payBack ?? true
     this.#z = s.z ?? 2
+    this.#chargeStartup = s.chargeStartup ?? false
     this.#seconds = this.#clamp(s.initialSeconds ?? Math.sqrt(s.minSeconds * s.maxSeconds))
   }
 
-  /** One request's outcome: within its objective or not, and the miss share its target allows (1 - target). */
-  record (nowMs: number, within: boolean, allowedMissShare: number): void {
+  /**
+   * One request's outcome: within its objective or not, and the miss share its target allows (1 - target).
+   * `startup`: it arrived before its function had ever had an instance ready; such a request is counted apart,
+   * neither a miss nor an allowance (unless chargeStartup).
+   */
+  record (nowMs: number, within: boolean, allowedMissShare: number, startup = false): void {
     this.#close(nowMs)
+    if (startup && !this.#chargeStartup) {
+      this.#startup++
+      if (!within) this.startupMisses++
+      return
+    }
     this.#requests++
-    if (!within) this.#misses++
+    if (!within) { this.#misses++; this.chargedMisses++ }
     this.#allowed += allowedMissShare
   }
+
+  /** The error budget's balance after the last batch judged (allowed minus charged misses, carried). */
+  get balance (): number { return this.#payBack ? this.#balance : 0 }
 
   /** The price now, in idle seconds per avoided cold start (closes a batch that is due). */
   seconds (nowMs: number): number {
@@ -103,10 +131,11 @@ export class WarmPrice {
       if (m > a) this.#seconds = this.#clamp(this.#seconds * Math.min(2, ratio))
       else if (m < a - this.#z * Math.sqrt(a)) this.#seconds = this.#clamp(this.#seconds * Math.max(0.5, ratio))
     }
-    this.steps.push({ atMs: nowMs, requests: this.#requests, misses: m, allowed: a, seconds: this.#seconds, balance: this.#payBack ? this.#balance : a - m })
+    this.steps.push({ atMs: nowMs, requests: this.#requests, misses: m, allowed: a, startup: this.#startup, seconds: this.#seconds, balance: this.#payBack ? this.#balance : a - m })
     this.#from = nowMs
     this.#requests = 0
     this.#misses = 0
     this.#allowed = 0
+    this.#startup = 0
   }
 }

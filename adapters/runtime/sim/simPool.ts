@@ -62,6 +62,8 @@ export class SimPool {
   readonly #ready: SimInstance[] = []
   #starting = 0
   #inFlight = 0
+  /** When the function's first instance became ready (Infinity: none yet); requests before it are start-up ones. */
+  #firstReadyAt = Infinity
   readonly #queue: number[] = []
   #qHead = 0
   readonly #queueDepth: number
@@ -151,7 +153,7 @@ export class SimPool {
     const service = (this.#durations[i] ?? 0) / inst.share
     const arrived = this.#arrivals[i] ?? now
     this.out.waitMs[i] = now - arrived
-    this.planner.scaler.onWait?.(now, now - arrived)
+    this.planner.scaler.onWait?.(now, now - arrived, !(this.#firstReadyAt <= arrived))
     if (inst.readyAt > arrived) this.out.cold[i] = 1
     this.out.latencyMs[i] = now + service - arrived
     clock.setTimeout(() => { this.#done(inst, service) }, service)
@@ -224,6 +226,7 @@ export class SimPool {
       starts.starting--
       this.#starting--
       const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now(), readyAt: this.#o.clock.now() }
+      if (this.#firstReadyAt === Infinity) this.#firstReadyAt = inst.readyAt
       this.#ready.push(inst)
       this.#applyShare()
       this.#drain()

@@ -1,0 +1,44 @@
+import { loadavg } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { simulateRequests, type RequestSimOptions, type RequestSimResult } from '../../adapters/runtime/sim/requestSim.js'
+import { loadRequestTrace, type RequestTrace } from '../../adapters/runtime/sim/requestTrace.js'
+import { priceSummary } from '../../cli/simRequest.js'
+
+/**
+ * node dist/bench/capacity/warmPriceHeldOut.js: the feedback price's start-up accounting (warmPrice.ts) on the
+ * held-out traces, loaded and simulated as bench/capacity/run.ts does, beside KPA-like, the fixed 60 s price and the
+ * feedback price with every miss charged (last round's), in one run. Decision rule: bench/RESULTS.md "Capacity:
+ * start-up misses". Prints markdown; writes nothing.
+ */
+const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
+const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
+const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, fixedInstances: 1 }
+const FEEDBACK = { holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0.99 }
+const rows: Array<[string, Partial<RequestSimOptions>]> = [
+  ['kpa (Knative defaults)', { scaler: 'kpa' }],
+  ['slo, fixed price 60 s (default)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0 } }],
+  ['slo, feedback price, every miss charged (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { chargeStartup: true } }],
+  ['slo, feedback price, start-up requests not charged (this round)', { scaler: 'slo', sloSettings: FEEDBACK }]
+]
+const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
+const pct = (x: number): string => (x * 100).toFixed(2) + '%'
+
+function table (title: string, trace: RequestTrace): void {
+  process.stdout.write(`\n### ${title}\n\n| scaler | within SLO | instance-seconds | vs KPA | target | price |\n| --- | --- | --- | --- | --- | --- |\n`)
+  let kpa: RequestSimResult | undefined
+  for (const [name, o] of rows) {
+    const r = simulateRequests(trace, { ...base, ...o })
+    kpa ??= r
+    const met = r.sloAttainment >= 0.99 && r.instanceSeconds <= kpa.instanceSeconds
+    const steps = r.warmPriceSteps
+    const startup = steps === undefined ? '' : `; start-up requests counted apart ${steps.reduce((n, s) => n + s.startup, 0)} (in closed batches)`
+    process.stdout.write(`| ${name} | ${pct(r.sloAttainment)} | ${r.instanceSeconds.toFixed(0)} | ${(r.instanceSeconds / kpa.instanceSeconds).toFixed(4)} | ${name.startsWith('kpa') ? '-' : met ? 'met' : 'missed'} | ${steps === undefined ? '-' : priceSummary(steps) + startup} |\n`)
+  }
+}
+
+process.stdout.write(`load before ${load()}; ${new Date().toISOString()}\n`)
+table('Azure 2019, second 4 h (held out)', loadRequestTrace(join(traces, 'azure2019-500fn-8h'), 'azure2019', { seed: 1, fromMs: 14_400_000 }))
+table('ULB sensor network, all 26.5 h (held out)', loadRequestTrace(join(traces, 'ulb-sensornet-library1'), 'ulb', { defaultDurationMs: 50 }))
+table('Azure 2021 (held out)', loadRequestTrace(join(traces, 'azure2021'), 'azure2021'))
+process.stdout.write(`\nload after ${load()}; ${new Date().toISOString()}\n`)
