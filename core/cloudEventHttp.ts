@@ -53,6 +53,35 @@ export function toBinaryHeaders (attrs: CloudEventAttributes): Record<string, st
   return headers
 }
 
+/** `ce-` + an attribute's name, made once per name (attribute names are few: the spec's and the extensions in use). */
+const CE_NAMES = new Map<string, string>()
+const PRINTABLE = /^[\x20-\x7e]*$/
+
+/**
+ * The headers of toBinaryHeaders as one flat `[name, value, name, value, ...]` list (undici takes it as is),
+ * and, with `traceHeaders`, `traceparent` and `tracestate` a second time under their W3C Trace Context names
+ * when printable ASCII (the CloudEvents Distributed Tracing extension). One pass over the attributes, no
+ * object with computed keys and no `ce-` string built per request.
+ */
+export function binaryHeaderList (attrs: CloudEventAttributes, traceHeaders = false): string[] {
+  const out: string[] = []
+  let trace: string[] | undefined
+  for (const name in attrs) {
+    const value = attrs[name]
+    if (value === undefined) continue
+    if (name === 'datacontenttype') { out.push('content-type', value); continue }
+    let header = CE_NAMES.get(name)
+    if (header === undefined) {
+      header = 'ce-' + name
+      if (CE_NAMES.size < 256) CE_NAMES.set(name, header)
+    }
+    out.push(header, encodeHeaderValue(value))
+    if (traceHeaders && (name === 'traceparent' || name === 'tracestate') && PRINTABLE.test(value)) (trace ??= []).push(name, value)
+  }
+  if (trace !== undefined) for (const h of trace) out.push(h)
+  return out
+}
+
 /** Reads binary-mode attributes from request headers (names are lower-case in Node). */
 export function fromBinaryHeaders (headers: Readonly<Record<string, string | string[] | undefined>>): CloudEventAttributes | undefined {
   const attrs: Record<string, string> = {}

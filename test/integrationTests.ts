@@ -51,6 +51,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'tracing/oneTrace.test.ts',
   'tracing/tracingOff.test.ts',
   'tracing/unsampled.test.ts',
+  'targets/traceHeaders.test.ts',
   'cli/prefetch.test.ts',
   'cli/sim.test.ts',
   'core/config.test.ts',

@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls'
 import { Pool } from 'undici'
-import { fromBinaryHeaders, toBinaryHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
+import { binaryHeaderList, fromBinaryHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import { handlerMsFromServerTiming } from '../placement/serverTiming.js'
 import type { DispatchResult, ReplyPayload } from '../target.js'
 import { classifyHttpStatus, classifyTransportError, parseRetryAfter } from './retryClass.js'
@@ -34,6 +34,7 @@ interface Signals { signal?: AbortSignal; deadline?: AbortSignal; combined?: Abo
 
 /** Only these traverse as W3C Trace Context headers as well as `ce-` attributes (CloudEvents distributed tracing extension). */
 const TRACE_ATTRIBUTES = ['traceparent', 'tracestate'] as const
+const PRINTABLE = /^[\x20-\x7e]*$/
 const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json'
 
 /**
@@ -56,11 +57,8 @@ export class HttpEventSender {
     const where = url.origin + url.pathname
     if (this.#closed) return { status: 'rejected', retryable: false, code: 'POOL_CLOSED', message: `target for ${where} is closed` }
     // A CloudEvents batch carries its events' attributes in the body: the content type alone says what it is.
-    const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? { 'content-type': BATCH_CONTENT_TYPE } : toBinaryHeaders(attributes)
-    for (const name of TRACE_ATTRIBUTES) {
-      const v = attributes[name]
-      if (v !== undefined && /^[\x20-\x7e]*$/.test(v)) headers[name] = v
-    }
+    // The W3C Trace Context headers (traceparent, tracestate) follow the `ce-` ones, as printable ASCII only.
+    const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? batchHeaders(attributes) : binaryHeaderList(attributes, true)
     const s = this.#signals(opts.signal)
     try {
       const res = await this.#pool(url).request({
@@ -124,6 +122,16 @@ export class HttpEventSender {
     if (signal === undefined) return { deadline, combined: deadline }
     return { signal, deadline, combined: AbortSignal.any([signal, deadline]) }
   }
+}
+
+/** A batch's headers: its content type, and the W3C Trace Context ones when it has them. */
+function batchHeaders (attributes: CloudEventAttributes): string[] {
+  const headers = ['content-type', BATCH_CONTENT_TYPE]
+  for (const name of TRACE_ATTRIBUTES) {
+    const v = attributes[name]
+    if (v !== undefined && PRINTABLE.test(v)) headers.push(name, v)
+  }
+  return headers
 }
 
 function replyOf (headers: Record<string, string | string[] | undefined>, body: Buffer): ReplyPayload {
