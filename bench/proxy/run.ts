@@ -20,7 +20,8 @@
  * single-threaded), so CPU per request compares like with like. The upstream is nginx returning a
  * fixed 13-byte body from one worker, so it is cheap and identical for every row. CPU seconds and peak
  * RSS are read from /proc for the proxy's processes only. Results go to stdout and to the `## Proxy`
- * section of bench/RESULTS.md (the rest of that file is left alone).
+ * section of bench/RESULTS.md (the rest of that file is left alone; BENCH_HEADING: another section, e.g. for a
+ * decision run kept beside the default one; BENCH_WRITE_RESULTS=0: stdout only).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
@@ -39,6 +40,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '10,50,200').split(',').map(Number)
 const FINITE_CC = Number(process.env.BENCH_FINITE_CC ?? 64)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+/** The RESULTS.md section written. */
+const HEADING = process.env.BENCH_HEADING ?? 'Proxy'
 const QUEUE_PROXY = process.env.BENCH_QUEUE_PROXY
 const PROXY_BASE = process.env.BENCH_PROXY_BASE
 const PIN = process.env.BENCH_PIN === '1'
@@ -355,7 +358,7 @@ backend be
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${os.release()}, Node ${process.version}; ` +
     `${ver(tools.nginx, ['-v']) || 'nginx'}, ${ver(tools.haproxy, ['-v'])}, ${ver(tools.wrk, ['-v'])}`
   const section = [
-    '## Proxy',
+    `## ${HEADING}`,
     '',
     `Run: \`npm run bench:proxy\` (BENCH_SECONDS=${SECONDS}, BENCH_CONNECTIONS=${CONNECTIONS.join(',')}, finite CC=${FINITE_CC}), ${new Date().toISOString()}.`,
     '',
@@ -374,8 +377,10 @@ backend be
     ''
   ].join('\n')
   console.log(section)
-  const resultsPath = writeResultsSection(repoRoot, 'Proxy', section)
-  console.error(`wrote the Proxy section of ${resultsPath}`)
+  if (process.env.BENCH_WRITE_RESULTS !== '0') {
+    const resultsPath = writeResultsSection(repoRoot, HEADING, section)
+    console.error(`wrote the ${HEADING} section of ${resultsPath}`)
+  }
   // The HTTP/2 rows (bench/proxy/h2.ts), in the same run; BENCH_H2=0 leaves them out.
   if (process.env.BENCH_H2 !== '0') await runH2Bench()
 }
