@@ -45,6 +45,11 @@ export interface TargetLoad {
    */
   utilization?: number
   /**
+   * The service times (ms, over the same window) of the arrivals `utilization` counts, one per arrival served:
+   * placement weighs how much of that load can meet a run during its own life (arrivalLoad.ts lifeShare).
+   */
+  competingServiceMs?: readonly number[]
+  /**
    * This function's requests there now, oldest first: `elapsedMs` since each got its slot, undefined while it
    * waits for one. Placement predicts the wait ahead of a new request from them (what the running ones have left).
    */

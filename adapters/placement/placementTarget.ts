@@ -41,6 +41,8 @@ export interface PlacementRecord {
   predictions: Record<string, number>
   /** The same without the link wait, the arrival contention and the queue ahead from load.work (Prediction.baseMs): the model before them. */
   basePredictions: Record<string, number>
+  /** The same with the contention term unscaled to the run's life (Prediction.contentionPsMs): the model before that. */
+  psPredictions: Record<string, number>
   ok: boolean
 }
 
@@ -137,21 +139,23 @@ export class PlacementTarget implements Target {
    * of randomness and the count of gap explorations it makes; cheap (a scan of each tier's fit window),
    * measured in bench/placement/decisionCost.ts.
    */
-  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[]; base: number[] } {
+  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[]; base: number[]; ps: number[] } {
     const tiers = this.#o.tiers
     const n = tiers.length
     const predictions: number[] = new Array<number>(n)
     const base: number[] = new Array<number>(n)
+    const ps: number[] = new Array<number>(n)
     for (let i = 0; i < n; i++) {
       const p = this.predictor(functionName, i).predict(bytes, this.#state(functionName, i))
       predictions[i] = p.totalMs
       base[i] = p.baseMs
+      ps[i] = p.totalMs - p.contentionMs + p.contentionPsMs
     }
     const healthy: number[] = []
     const open: number[] = []
     for (let i = 0; i < n; i++) (this.isOpen(i) ? open : healthy).push(i)
-    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions, base }
-    if (healthy.length === 0) return { order: open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number)), reason: 'best', predictions, base }
+    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions, base, ps }
+    if (healthy.length === 0) return { order: open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number)), reason: 'best', predictions, base, ps }
     // A tier with too few runs has no prediction worth the name: it is tried first (learning, counted as exploring).
     let first = -1
     let reason: DecisionReason = 'best'
@@ -179,7 +183,7 @@ export class PlacementTarget implements Target {
         }
       }
     }
-    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions, base }
+    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions, base, ps }
   }
 
   dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
@@ -211,11 +215,11 @@ export class PlacementTarget implements Target {
     const all = Math.max(busy, load.inFlight + load.queued)
     const warmSlots = load.warmInstances * tier.perInstance
     const coldChance = all >= warmSlots && warmSlots < tier.slots ? 1 : 0
-    return { busy: all, slots: tier.slots, coldChance, sharing: (load.otherInFlight ?? 0) + Math.min(load.inFlight, tier.slots - 1), linkWaitMs, utilization: load.utilization, ahead: load.work }
+    return { busy: all, slots: tier.slots, coldChance, sharing: (load.otherInFlight ?? 0) + Math.min(load.inFlight, tier.slots - 1), linkWaitMs, utilization: load.utilization, competingServiceMs: load.competingServiceMs, ahead: load.work }
   }
 
   async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
-    const { order, reason, predictions, base } = this.decide(functionName, bytes)
+    const { order, reason, predictions, base, ps } = this.decide(functionName, bytes)
     let last: DispatchResult | undefined
     let anyRetryable = false
     for (let k = 0; k < order.length; k++) {
@@ -237,7 +241,7 @@ export class PlacementTarget implements Target {
       }
       const measuredMs = this.#now() - t0
       const failed = result.status === 'rejected' && isTierFailure(result)
-      this.#record(functionName, eventId, bytes, i, why, predictions, base, measuredMs, !failed)
+      this.#record(functionName, eventId, bytes, i, why, predictions, base, ps, measuredMs, !failed)
       if (!failed) {
         this.#healthy(i)
         if (result.status === 'ok') {
@@ -281,7 +285,7 @@ export class PlacementTarget implements Target {
     }
   }
 
-  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], base: number[], measuredMs: number, ok: boolean): void {
+  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], base: number[], ps: number[], measuredMs: number, ok: boolean): void {
     const tiers = this.#o.tiers
     const tier = (tiers[i] as Tier).name
     const predictedMs = predictions[i] as number
@@ -299,8 +303,9 @@ export class PlacementTarget implements Target {
     if (this.#o.onDecision !== undefined) {
       const byName: Record<string, number> = {}
       const baseByName: Record<string, number> = {}
-      tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number; baseByName[t.name] = base[j] as number })
-      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, basePredictions: baseByName, ok })
+      const psByName: Record<string, number> = {}
+      tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number; baseByName[t.name] = base[j] as number; psByName[t.name] = ps[j] as number })
+      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, basePredictions: baseByName, psPredictions: psByName, ok })
     }
   }
 }

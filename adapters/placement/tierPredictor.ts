@@ -1,4 +1,4 @@
-import { arrivalContentionMs } from './arrivalLoad.js'
+import { arrivalContentionMs, lifeShare } from './arrivalLoad.js'
 import { median, RobustFit } from './robustFit.js'
 
 /** What one finished run on a tier says. */
@@ -31,7 +31,11 @@ export interface TierObservation {
  * total of the model before them and before `queueMs` counted what the requests ahead have left (a run of
  * this message's size per request ahead), kept so the bench can score both on one run.
  */
-export interface Prediction { totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number; linkMs: number; contentionMs: number; baseMs: number }
+export interface Prediction {
+  totalMs: number; transferMs: number; coldMs: number; queueMs: number; execMs: number; linkMs: number; contentionMs: number; baseMs: number
+  /** The contention term before it was scaled to the run's life (lifeShare 1: the PS mean), kept so the bench can score both on one run. */
+  contentionPsMs: number
+}
 
 /** The tier's state when a message is placed. */
 export interface TierState {
@@ -47,6 +51,8 @@ export interface TierState {
   linkWaitMs?: number | undefined
   /** The machine's offered load from arrivals (ArrivalLoad.utilization: rate x mean service); 0 or absent: not known (a remote tier). */
   utilization?: number | undefined
+  /** The service times of the arrivals `utilization` counts (TargetLoad.competingServiceMs); absent: the PS mean, unscaled. */
+  competingServiceMs?: readonly number[] | undefined
   /**
    * The requests ahead there, when the tier says (the local pool's load.work): running ones with the ms since
    * they got their slot, waiting ones without. The queueing wait is then what they have left, spread over the
@@ -86,7 +92,9 @@ export const NEAR_RUNS = 2
  * - contention (a tier whose machine reports its offered load, the local pool): work arriving while the run
  *   runs shares the CPU with it (M/G/1 processor sharing: alone time / (1 - rho)). The execution fits were
  *   learned under some load already (rho_fit, the mean over their runs), so only the change counts:
- *   extra = execution x (rho - rho_fit) / (1 - rho).
+ *   extra = execution x (rho - rho_fit) / (1 - rho), scaled by the share of it that work arriving during the
+ *   run's own life can inflict (arrivalLoad.ts lifeShare: what runs at send is already counted by sharing and
+ *   the queue ahead; a run far shorter than the competing work gets about x / (2 E[S]) of it, a long one all).
  */
 export class TierPredictor {
   readonly exec = new RobustFit()
@@ -120,9 +128,10 @@ export class TierPredictor {
     const queueBaseMs = ahead > 0 ? (ahead / state.slots) * alone : 0
     const queueMs = ahead > 0 && state.ahead !== undefined ? this.#workLeft(state.ahead, state.sharing ?? 0) / state.slots : queueBaseMs
     const linkMs = state.linkWaitMs !== undefined && state.linkWaitMs > 0 ? state.linkWaitMs : 0
-    const contentionMs = state.utilization === undefined ? 0 : arrivalContentionMs(execMs, state.utilization, this.#fitRho)
+    const contentionPsMs = state.utilization === undefined ? 0 : arrivalContentionMs(execMs, state.utilization, this.#fitRho)
+    const contentionMs = contentionPsMs === 0 ? 0 : contentionPsMs * lifeShare(execMs, state.competingServiceMs)
     const baseMs = transferMs + coldMs + queueBaseMs + execMs
-    return { totalMs: transferMs + coldMs + queueMs + execMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs }
+    return { totalMs: transferMs + coldMs + queueMs + execMs + linkMs + contentionMs, transferMs, coldMs, queueMs, execMs, linkMs, contentionMs, baseMs, contentionPsMs }
   }
 
   /**

@@ -76,17 +76,25 @@ export class LocalTarget implements Target {
     if (pool === undefined) return undefined
     let otherInFlight = 0
     let utilization = 0
+    const competingServiceMs: number[] = []
     for (const other of this.pools.values()) {
       if (other !== pool) {
         otherInFlight += other.inFlight
-        utilization += (this.arrivals.get(other.name) as ArrivalLoad).utilization()
+        const a = this.arrivals.get(other.name) as ArrivalLoad
+        utilization += a.utilization()
+        for (const ms of a.serviceSamples()) competingServiceMs.push(ms)
       }
     }
     // This function's own arrivals share the CPU with a run only where it runs several at once; else they queue.
-    if (pool.slots > 1) utilization += (this.arrivals.get(functionName) as ArrivalLoad).utilization() * (pool.slots - 1) / pool.slots
+    // (Their service times join the competing sizes unweighted by (slots - 1) / slots: they shape, not scale.)
+    if (pool.slots > 1) {
+      const own = this.arrivals.get(functionName) as ArrivalLoad
+      utilization += own.utilization() * (pool.slots - 1) / pool.slots
+      for (const ms of own.serviceSamples()) competingServiceMs.push(ms)
+    }
     const now = this.#now()
     const work = (this.#work.get(functionName) ?? []).map((w) => ({ bytes: w.bytes, elapsedMs: w.startedAt === undefined ? undefined : now - w.startedAt }))
-    return { inFlight: pool.inFlight, queued: pool.queued, warmInstances: pool.warmInstances, otherInFlight, utilization: Math.min(0.9, utilization), work }
+    return { inFlight: pool.inFlight, queued: pool.queued, warmInstances: pool.warmInstances, otherInFlight, utilization: Math.min(0.9, utilization), competingServiceMs, work }
   }
 
   async close (): Promise<void> {

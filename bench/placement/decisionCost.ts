@@ -14,7 +14,7 @@ const arrivals = new ArrivalLoad(() => 29_000)
 for (let k = 0; k < 30; k++) { arrivals.arrived(); arrivals.served(60) }
 const link = new LinkQueue(() => performance.now())
 link.msPerByte = 0.001
-const noop: Target = { kind: 'x', dispatch: async () => ({ status: 'ok' }), load: () => ({ inFlight: 1, queued: 1, warmInstances: 1, otherInFlight: 1, utilization: arrivals.utilization(), work: [{ bytes: 12_000, elapsedMs: 3 }, { bytes: 8000, elapsedMs: undefined }] }), close: async () => {} }
+const noop: Target = { kind: 'x', dispatch: async () => ({ status: 'ok' }), load: () => ({ inFlight: 1, queued: 1, warmInstances: 1, otherInFlight: 1, utilization: arrivals.utilization(), competingServiceMs: arrivals.serviceSamples(), work: [{ bytes: 12_000, elapsedMs: 3 }, { bytes: 8000, elapsedMs: undefined }] }), close: async () => {} }
 
 function placement (tiers: number): PlacementTarget {
   const list: Tier[] = Array.from({ length: tiers }, (_, i) => ({ name: `t${i}`, target: noop, slots: 4, ...(i === 0 ? { perInstance: 1 } : { link }) }))

@@ -1,12 +1,13 @@
 /**
  * `node dist/bench/placement/poolDumps.js A.json B.json ...`: the accuracy of several placement runs together,
  * from the files run.ts writes with DUMP=, with its Wilson 95% interval, the ties within noise (per run: the
- * noise is each run's own), the chosen tiers' total against the oracle's, and the model without the link, contention and queue-ahead terms on the same samples.
+ * noise is each run's own), the chosen tiers' total against the oracle's, the model without the link, contention and queue-ahead terms
+ * on the same samples, and (dumps that record it) the model with the contention term unscaled to the run's life.
  */
 import { readFileSync } from 'node:fs'
 import { tiesWithinNoise, wilson } from './accuracyStats.js'
 
-interface Dumped { input: string; chosen: string; reason: string; measured: Record<string, number>; base: Record<string, number> }
+interface Dumped { input: string; chosen: string; reason: string; measured: Record<string, number>; base: Record<string, number>; ps?: Record<string, number> }
 
 const fastest = (m: Record<string, number>): string => Object.keys(m).reduce((b, n) => (m[n] as number) < (m[b] as number) ? n : b)
 const pctCi = (k: number, n: number): string => { const [lo, hi] = wilson(k, n); return `${k}/${n} = ${(100 * k / Math.max(1, n)).toFixed(1)}% (Wilson 95% ${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)}%)` }
@@ -14,6 +15,8 @@ const pctCi = (k: number, n: number): string => { const [lo, hi] = wilson(k, n);
 let n = 0
 let right = 0
 let baseRight = 0
+let psRight = 0
+let psN = 0
 let ties = 0
 let clear = 0
 let clearRight = 0
@@ -30,8 +33,10 @@ for (const file of process.argv.slice(2)) {
     oracleMs += x.measured[best] as number
     if (x.chosen === best) right++
     if (base === best) baseRight++
+    // Dumps from before the contention term was scaled to the run's life have no ps: not counted there.
+    if (x.ps !== undefined) { psN++; if ((x.reason !== 'best' ? x.chosen : fastest(x.ps)) === best) psRight++ }
     if (tie[k] === true) ties++
     else { clear++; if (x.chosen === best) clearRight++ }
   })
 }
-console.log(`pooled over ${process.argv.length - 2} runs: accuracy ${pctCi(right, n)}; the model before this round's terms on the same samples ${pctCi(baseRight, n)}; ties within noise ${ties}/${n} = ${(100 * ties / Math.max(1, n)).toFixed(1)}%; accuracy on the rest ${pctCi(clearRight, clear)}; total of the chosen tiers vs the oracle's ${(mineMs / Math.max(1e-9, oracleMs)).toFixed(3)}x`)
+console.log(`pooled over ${process.argv.length - 2} runs: accuracy ${pctCi(right, n)}; the model before this round's terms on the same samples ${pctCi(baseRight, n)}; the unscaled contention term (PS mean) on the same samples ${psN > 0 ? pctCi(psRight, psN) : 'not recorded'}; ties within noise ${ties}/${n} = ${(100 * ties / Math.max(1, n)).toFixed(1)}%; accuracy on the rest ${pctCi(clearRight, clear)}; total of the chosen tiers vs the oracle's ${(mineMs / Math.max(1e-9, oracleMs)).toFixed(3)}x`)

@@ -62,6 +62,8 @@ const ISOLATE = num('ISOLATE', 1)
 /** The tiers' CFS period, us (cpuQuota.ts: why 5 ms and not the kernel's 100 ms). */
 const PERIOD_US = cfsPeriodUs(process.env.BENCH_CFS_PERIOD_US)
 cfsQuotaUs(EDGE_CORES, PERIOD_US) // fails before anything starts when the quota would be under 1 ms
+/** The RESULTS.md section this run writes (WRITE_RESULTS=0: none). */
+const HEADING = process.env.HEADING ?? 'Placement accuracy, one run (issue 13, fourth round: the CFS period)'
 const FUNCTIONS: FunctionName[] = ['text-detect', 'voice-activity']
 const TIERS = ['edge', 'cloud'] as const
 type TierName = typeof TIERS[number]
@@ -98,7 +100,7 @@ async function timed (p: Promise<DispatchResult>, what: string): Promise<number>
   return performance.now() - s
 }
 
-interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number }
+interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; ps: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number }
 
 async function main (): Promise<void> {
   const loadBefore = loadavg().map((x) => x.toFixed(1)).join(' ')
@@ -184,7 +186,7 @@ async function main (): Promise<void> {
         const measured = { [tier]: own } as Record<TierName, number>
         others.forEach((n, k) => { measured[n] = rest[k] as number })
         const rec = records.get(id) as PlacementRecord
-        sampled.push({ i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, edgeLoad, linkWaitMs })
+        sampled.push({ i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, ps: rec.psPredictions, edgeLoad, linkWaitMs })
         return own as number
       }))
       return { ms, sampled }
@@ -221,13 +223,18 @@ async function main (): Promise<void> {
       })
       return `- ${n}: ${parts.join('; ')}`
     })
-    const misses = s.filter((x) => x.chosen !== fastest(x)).map((x) => `${x.input} (${(x.bytes / 1000).toFixed(0)} kB): chose ${x.chosen} (${x.reason}); predicted ${TIERS.map((n) => `${n} ${(x.predicted[n] as number).toFixed(0)}`).join(' / ')} (the model before this round: ${TIERS.map((n) => `${n} ${(x.base[n] as number).toFixed(0)}`).join(' / ')}), measured ${TIERS.map((n) => `${n} ${x.measured[n].toFixed(0)}`).join(' / ')} ms; edge at send: ${x.edgeLoad?.inFlight ?? 0} running and ${x.edgeLoad?.queued ?? 0} waiting (this function), ${x.edgeLoad?.otherInFlight ?? 0} of the other function, rho ${(x.edgeLoad?.utilization ?? 0).toFixed(2)}; link wait ${x.linkWaitMs.toFixed(0)} ms`)
+    const misses = s.filter((x) => x.chosen !== fastest(x)).map((x) => `${x.input} (${(x.bytes / 1000).toFixed(0)} kB): chose ${x.chosen} (${x.reason}); predicted ${TIERS.map((n) => `${n} ${(x.predicted[n] as number).toFixed(0)}`).join(' / ')} (the model before the third round: ${TIERS.map((n) => `${n} ${(x.base[n] as number).toFixed(0)}`).join(' / ')}; unscaled contention: ${TIERS.map((n) => `${n} ${(x.ps[n] as number).toFixed(0)}`).join(' / ')}), measured ${TIERS.map((n) => `${n} ${x.measured[n].toFixed(0)}`).join(' / ')} ms; edge at send: ${x.edgeLoad?.inFlight ?? 0} running and ${x.edgeLoad?.queued ?? 0} waiting (this function), ${x.edgeLoad?.otherInFlight ?? 0} of the other function, rho ${(x.edgeLoad?.utilization ?? 0).toFixed(2)}; link wait ${x.linkWaitMs.toFixed(0)} ms`)
     const ci = (k: number, n: number): string => { const [lo, hi] = wilson(k, n); return `${k}/${n} = ${(100 * k / Math.max(1, n)).toFixed(1)}% (Wilson 95% interval ${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)}%)` }
     // The model before the link and contention terms, scored on the same samples: where the placement followed its
     // prediction, the tier with the lowest base prediction; an exploring decision is the same for both.
     const baseChoice = (x: Sampled): TierName => x.reason !== 'best' ? x.chosen : TIERS.reduce((b, n) => (x.base[n] as number) < (x.base[b] as number) ? n : b, TIERS[0] as TierName)
     const baseRight = s.filter((x) => baseChoice(x) === fastest(x))
     const flips = s.filter((x) => baseChoice(x) !== x.chosen)
+    // The fourth round's predictor: the contention term as the unscaled M/G/1-PS mean (before lifeShare).
+    const psChoice = (x: Sampled): TierName => x.reason !== 'best' ? x.chosen : TIERS.reduce((b, n) => (x.ps[n] as number) < (x.ps[b] as number) ? n : b, TIERS[0] as TierName)
+    const psRight = s.filter((x) => psChoice(x) === fastest(x))
+    const psFlips = s.filter((x) => psChoice(x) !== x.chosen)
+    const psMine = s.map((x) => x.measured[psChoice(x)])
     const stats = s.map((x) => ({ input: x.input, measured: x.measured as Record<string, number> }))
     const ties = tiesWithinNoise(stats, TIERS)
     const clear = s.filter((_, k) => ties[k] !== true)
@@ -240,9 +247,9 @@ async function main (): Promise<void> {
       return `| ${input.fn} ${input.label} | ${xs.length} | ${TIERS.map((n) => `${med(xs.map((x) => x.measured[n])).toFixed(0)} / ${med(xs.map((x) => x.predicted[n] as number)).toFixed(0)}`).join(' | ')} | ${xs.filter((x) => x.chosen === 'edge').length}/${xs.length} | ${xs.filter((x) => fastest(x) === 'edge').length}/${xs.length} |`
     }).filter((x) => x !== undefined)
     const out = [
-      '## Placement accuracy, one run (issue 13, fourth round: the CFS period)',
+      `## ${HEADING}`,
       '',
-      `2026-12-01. \`BENCH_CFS_PERIOD_US=${PERIOD_US} SEED=${SEED} SECONDS=${SECONDS} ORACLE=${ORACLE} node dist/bench/placement/run.js\` after \`npx tsc -p tsconfig.json\` (the last step of \`npm run bench:placement\`; EDGE_CORES=${EDGE_CORES} CLOUD_CORES=${CLOUD_CORES} ISOLATE=${ISOLATE} RTT_MS=${RTT_MS} BW_BYTES=${BW} WARMUP_S=${WARMUP_S} RATE=${RATE} AUDIO_SHARE=${AUDIO} CLOUD_SLOTS=${CLOUD_SLOTS}). ${measured.length} requests per run: text-detect frames (widths ${WIDTHS.join(', ')}) and voice-activity clips (${CLIP_S.join(', ')} s of speech.pcm), ${inputLine}; rate shape of the Azure 2019 http function c319389f6c39, one trace minute per second. Edge: the local pool, one instance per function, both in one cgroup CPU quota of ${EDGE_CORES} core over a ${PERIOD_US / 1000} ms CFS period (every tier's cgroup has that period). Cloud: \`iotless fn serve\` per function (cgroup quota ${CLOUD_CORES > 0 ? `${CLOUD_CORES} core` : 'none'})${ISOLATE === 1 ? '; each tier\'s cgroup with cpu.shares 16384, so it gets its quota on this shared machine as a dedicated box would' : ''}, behind the WAN emulator (its own process; RTT ${RTT_MS} ms, ${(BW / 1000).toFixed(0)} kB/s each way, one link, which the placement models with a LinkQueue fed by every request sent to the cloud, the oracle's included). No GPU was lent: no CUDA tier was measured. Load average before: ${loadBefore}; after: ${loadAfter} (2 cores, shared with other helpers; the tiers' cgroup quotas fix their CPU).`,
+      `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC. \`BENCH_CFS_PERIOD_US=${PERIOD_US} SEED=${SEED} SECONDS=${SECONDS} ORACLE=${ORACLE} node dist/bench/placement/run.js\` after \`npx tsc -p tsconfig.json\` (the last step of \`npm run bench:placement\`; EDGE_CORES=${EDGE_CORES} CLOUD_CORES=${CLOUD_CORES} ISOLATE=${ISOLATE} RTT_MS=${RTT_MS} BW_BYTES=${BW} WARMUP_S=${WARMUP_S} RATE=${RATE} AUDIO_SHARE=${AUDIO} CLOUD_SLOTS=${CLOUD_SLOTS}). ${measured.length} requests per run: text-detect frames (widths ${WIDTHS.join(', ')}) and voice-activity clips (${CLIP_S.join(', ')} s of speech.pcm), ${inputLine}; rate shape of the Azure 2019 http function c319389f6c39, one trace minute per second. Edge: the local pool, one instance per function, both in one cgroup CPU quota of ${EDGE_CORES} core over a ${PERIOD_US / 1000} ms CFS period (every tier's cgroup has that period). Cloud: \`iotless fn serve\` per function (cgroup quota ${CLOUD_CORES > 0 ? `${CLOUD_CORES} core` : 'none'})${ISOLATE === 1 ? '; each tier\'s cgroup with cpu.shares 16384, so it gets its quota on this shared machine as a dedicated box would' : ''}, behind the WAN emulator (its own process; RTT ${RTT_MS} ms, ${(BW / 1000).toFixed(0)} kB/s each way, one link, which the placement models with a LinkQueue fed by every request sent to the cloud, the oracle's included). No GPU was lent: no CUDA tier was measured. Load average before: ${loadBefore}; after: ${loadAfter} (2 cores, shared with other helpers; the tiers' cgroup quotas fix their CPU).`,
       '',
       '| run (same schedule) | requests | total | p50 ms | p99 ms | total vs placement |',
       '| --- | --- | --- | --- | --- | --- |',
@@ -264,7 +271,8 @@ async function main (): Promise<void> {
       '',
       `**Accuracy** (chosen tier = the fastest, STOIC's definition), n = ${s.length} sampled requests: ${ci(right.length, s.length)} (target >= 97%).`,
       '',
-      `- The model before this round (without the link, contention and queue-ahead terms), scored on the same samples (its choice where the placement followed its prediction; it would have chosen otherwise ${flips.length} times; a counterfactual: its own choices would have loaded the tiers a little differently): ${ci(baseRight.length, s.length)}.`,
+      `- The model before the third round (without the link, contention and queue-ahead terms), scored on the same samples (its choice where the placement followed its prediction; it would have chosen otherwise ${flips.length} times; a counterfactual: its own choices would have loaded the tiers a little differently): ${ci(baseRight.length, s.length)}.`,
+      `- The contention term before it was scaled to the run's life (the unscaled M/G/1-PS mean, the fourth round's predictor), scored on the same samples (it would have chosen otherwise ${psFlips.length} times; a counterfactual, as above): ${ci(psRight.length, s.length)}; its choices' total ${(sum(psMine) / sum(oracle)).toFixed(3)}x the oracle.`,
       `- Of the ${predicted.length} decisions that followed the prediction (not exploring): ${ci(predictedRight.length, predicted.length)}.`,
       `- Ties within noise (the two tiers' times differ by less than sqrt(sd_edge^2 + sd_cloud^2), each sd the robust spread, 1.4826 x MAD, of that tier's times for that input in this run): ${tieCount}/${s.length} = ${(100 * tieCount / Math.max(1, s.length)).toFixed(1)}% of the samples. Accuracy on the others: ${ci(clearRight.length, clear.length)}.`,
       `- The best any rule that sees only the input could do on these samples (per input, its most often fastest tier; in sample): ${ceiling}/${s.length} = ${(100 * ceiling / Math.max(1, s.length)).toFixed(1)}%.`,
@@ -286,7 +294,7 @@ async function main (): Promise<void> {
       ''
     ].join('\n')
     console.log(out)
-    if (process.env.WRITE_RESULTS !== '0') writeResultsSection(repoRoot, 'Placement accuracy, one run (issue 13, fourth round: the CFS period)', out)
+    if (process.env.WRITE_RESULTS !== '0') writeResultsSection(repoRoot, HEADING, out)
     if (process.env.DUMP !== undefined) writeFileSync(process.env.DUMP, JSON.stringify({ sampled: s, edgeOnly, cloudOnly, placed: placedRun.ms, measured }, null, 1))
   } finally {
     await cloud?.close()

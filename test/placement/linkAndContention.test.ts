@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ManualClock } from '../../core/clock.js'
 import { LinkQueue, linkedTarget } from '../../adapters/placement/linkQueue.js'
-import { ArrivalLoad, arrivalContentionMs } from '../../adapters/placement/arrivalLoad.js'
+import { ArrivalLoad, arrivalContentionMs, lifeShare } from '../../adapters/placement/arrivalLoad.js'
 import { TierPredictor } from '../../adapters/placement/tierPredictor.js'
 import { PlacementTarget, type PlacementRecord, type Tier } from '../../adapters/placement/placementTarget.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../../adapters/target.js'
@@ -211,4 +211,58 @@ t.test('LocalTarget: each function\'s requests in order with the time since they
   t.ok(Math.abs(rho - 60 / 1000) < 1e-9, `the other function: 1 arrival per (at least) 1 s x 60 ms = ${rho}`)
   const rhoClip = local.load('voice-activity')?.utilization as number
   t.ok(Math.abs(rhoClip - 2 * 60 / 1000) < 1e-9, `a clip shares the CPU with text-detect's two arrivals: ${rhoClip}`)
+})
+
+t.test('lifeShare: the share of arrival contention a run can meet during its own life (numeric integral, both limits)', async (t) => {
+  // phi(x) = sum_i integral_0^x min(s_i, u) du / (x sum_i s_i), checked against a midpoint-rule integral.
+  const numeric = (x: number, ss: number[]): number => {
+    const steps = 20_000
+    let h = 0
+    for (const s of ss) for (let k = 0; k < steps; k++) h += Math.min(s, (k + 0.5) * x / steps) * x / steps
+    return h / (x * ss.reduce((a, b) => a + b, 0))
+  }
+  const frames = [60, 60, 60, 280, 1208, 1274]
+  for (const x of [20, 78, 300, 5000]) t.ok(Math.abs(lifeShare(x, frames) - numeric(x, frames)) < 1e-4, `x=${x}: ${lifeShare(x, frames)} vs ${numeric(x, frames)}`)
+  t.ok(lifeShare(10, [1000]) - 10 / 2000 < 1e-12, 'a run far shorter than the competing work: x / (2 E[S])')
+  t.ok(lifeShare(60_000, [60, 60]) > 0.999, 'a run far longer than it: all of the PS term')
+  t.equal(lifeShare(78, undefined), 1, 'no sizes known: the unscaled term')
+  t.equal(lifeShare(78, []), 1)
+  t.equal(lifeShare(0, frames), 1)
+})
+
+t.test('TierPredictor: a short job on an idle edge is not charged the PS mean of work that is not there (seed 7, 5 ms)', async (t) => {
+  // Recorded on the held-out seed-7 run at the 5 ms period: 0.5 s clips (16 kB) sent to an idle edge ("0
+  // running, 0 of the other function") at rho 0.47 were predicted 120-153 ms on the edge and went to the cloud
+  // (about 76 ms); the edge took 28-73 ms. The competing work is text-detect frames, whose edge times there
+  // were 56-64 ms (160 px), 278 (480 px), 1208 (960 px), 1274 (1920 px).
+  const frames = [60, 60, 60, 280, 1208, 1274]
+  const clip = new TierPredictor()
+  for (let i = 0; i < 24; i++) clip.observe({ bytes: 16_000, totalMs: 60, queuedAhead: 0, coldStart: false, sharing: 0, utilization: 0.1 })
+  const idle = { busy: 0, slots: 1, coldChance: 0, sharing: 0, utilization: 0.47, competingServiceMs: frames }
+  const p = clip.predict(16_000, idle)
+  t.ok(Math.abs(p.execMs - 60) < 1e-9)
+  // First principles: arrivals at rate lambda during the 60 ms run each delay it by at most what it has left,
+  // so the extra is at most lambda x^2 / 2 (x the run), the rise from the fit's load over 1 - rho included.
+  const meanS = frames.reduce((a, b) => a + b, 0) / frames.length
+  const bound = (0.47 - 0.1) * 60 * 60 / (2 * meanS) / (1 - 0.47)
+  t.ok(p.contentionMs > 0 && p.contentionMs <= bound + 1e-9, `contention ${p.contentionMs.toFixed(2)} ms <= ${bound.toFixed(2)} ms`)
+  t.ok(p.contentionPsMs > 40, `the PS mean it replaces: ${p.contentionPsMs.toFixed(1)} ms`)
+  t.ok(p.totalMs < 76, `the idle edge (${p.totalMs.toFixed(1)} ms) beats the cloud's 76 ms`)
+  t.ok(p.totalMs - p.contentionMs + p.contentionPsMs > 76, 'under the PS mean it did not')
+  // A long run meets the arrivals for nearly all its life: nearly the whole term.
+  const long = new TierPredictor()
+  for (let i = 0; i < 24; i++) long.observe({ bytes: 192_000, totalMs: 20_000, queuedAhead: 0, coldStart: false, sharing: 0, utilization: 0.1 })
+  const q = long.predict(192_000, { ...idle, competingServiceMs: [60, 60, 280] })
+  t.ok(q.contentionMs > 0.99 * q.contentionPsMs && q.contentionMs <= q.contentionPsMs, `long run: ${q.contentionMs.toFixed(0)} of ${q.contentionPsMs.toFixed(0)} ms`)
+  const quiet = clip.predict(16_000, { ...idle, utilization: 0, competingServiceMs: [] })
+  t.ok(Math.abs(quiet.contentionMs - quiet.contentionPsMs) < 1e-12 && quiet.contentionMs < 0, 'no competing arrivals known: the unscaled term (below the fit\'s load: faster)')
+})
+
+t.test('ArrivalLoad.serviceSamples: the window\'s service times', async (t) => {
+  const clock = new ManualClock()
+  const load = new ArrivalLoad(() => clock.now(), 1000)
+  load.served(60); clock.advance(600); load.served(280)
+  t.same(load.serviceSamples(), [60, 280])
+  clock.advance(500)
+  t.same(load.serviceSamples(), [280], 'the window forgets')
 })
