@@ -29,6 +29,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { childPids, freePort, waitPort, which } from './benchProcess.js'
+import { median as pairedMedian, signTestInterval } from '../tracing/pairedRatio.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { nginxConf } from './nginxConf.js'
 import { runH2Bench } from './h2.js'
@@ -256,7 +257,7 @@ backend be
   interface Row { name: string; c: number; r: WrkResult; cpuPer100k: number; userPer100k: number; rssMiB: number }
   const loadBefore = os.loadavg()
   const loads: number[] = []
-  const samples: Row[] = []
+  const samples: Array<Row & { round: number }> = []
   process.on('uncaughtException', (err) => { console.error(err); void cleanup().then(() => process.exit(1)) })
   for (const c of CONNECTIONS) {
     for (let round = 0; round < ROUNDS; round++) {
@@ -272,6 +273,7 @@ backend be
         const row = {
           name: p.name,
           c,
+          round,
           r,
           cpuPer100k: per100k(cpu1.user + cpu1.sys - cpu0.user - cpu0.sys),
           userPer100k: per100k(cpu1.user - cpu0.user),
@@ -309,6 +311,32 @@ backend be
   await cleanup()
 
   const fmt = (n: number, d = 2): string => Number.isFinite(n) ? n.toFixed(d) : '–'
+  /**
+   * Each target's CPU per request over nginx's in the same round, and their median with its sign-test interval:
+   * steadier than the ratio of the two medians (an A/A run gave one build 1.05x and 1.30x nginx that way).
+   */
+  const paired = (): string[] => {
+    const out: string[] = ['Paired, round by round: CPU per request over nginx\'s in the same round; median of the rounds\' ratios and its',
+      'distribution-free 95% interval (sign test; none under 6 rounds).', '',
+      '| conns | target | rounds | CPU/request vs nginx, median | 95% interval (coverage) | throughput vs nginx, median |', '|---:|---|---:|---:|---|---:|']
+    for (const c of CONNECTIONS) {
+      const ng = samples.filter((x) => x.c === c && x.name.startsWith('nginx'))
+      for (const p of proxies.filter((q) => !q.name.startsWith('nginx') && !q.name.startsWith('direct'))) {
+        const mine = samples.filter((x) => x.c === c && x.name === p.name)
+        const cpu: number[] = []
+        const tput: number[] = []
+        for (const x of mine) {
+          const n = ng.find((y) => y.round === x.round)
+          if (n === undefined) continue
+          cpu.push(x.cpuPer100k / n.cpuPer100k)
+          tput.push(x.r.rps / n.r.rps)
+        }
+        const iv = signTestInterval(cpu.filter(Number.isFinite))
+        out.push(`| ${c} | ${p.name} | ${cpu.length} | ${fmt(pairedMedian(cpu))} | ${iv === undefined ? '–' : `${fmt(iv.low)} to ${fmt(iv.high)} (${fmt(iv.coverage, 3)})`} | ${fmt(pairedMedian(tput))} |`)
+      }
+    }
+    return out
+  }
   /** The issue's targets, checked against this run's figures. */
   const verdict = (all: Row[]): string[] => {
     const out: string[] = ['Targets (from this run):', '']
@@ -372,6 +400,8 @@ backend be
     'time of the proxy processes from /proc during the measured run (user time shown apart); peak RSS is VmHWM summed over them.',
     '',
     ...lines,
+    '',
+    ...paired(),
     '',
     ...verdict(rows),
     ''
