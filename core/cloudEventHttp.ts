@@ -42,44 +42,55 @@ export function decodeHeaderValue (value: string): string {
   }
 }
 
-/** Binary-mode headers for an event; datacontenttype travels as Content-Type, as the binding says. */
+/** `ce-` + an attribute's name, made once per name (attribute names are few: the spec's and the extensions in use). */
+const CE_NAMES = new Map<string, string>()
+
+/** An attribute's binary-mode header name: datacontenttype travels as Content-Type, as the binding says. */
+function binaryHeaderName (name: string): string {
+  if (name === 'datacontenttype') return 'content-type'
+  let header = CE_NAMES.get(name)
+  if (header === undefined) {
+    header = 'ce-' + name
+    if (CE_NAMES.size < 256) CE_NAMES.set(name, header)
+  }
+  return header
+}
+
+/** Binary-mode headers for an event. */
 export function toBinaryHeaders (attrs: CloudEventAttributes): Record<string, string> {
   const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === undefined) continue
-    if (name === 'datacontenttype') headers['content-type'] = value
-    else headers['ce-' + name] = encodeHeaderValue(value)
+  for (const name in attrs) {
+    const value = attrs[name]
+    if (value !== undefined) headers[binaryHeaderName(name)] = name === 'datacontenttype' ? value : encodeHeaderValue(value)
   }
   return headers
 }
 
-/** `ce-` + an attribute's name, made once per name (attribute names are few: the spec's and the extensions in use). */
-const CE_NAMES = new Map<string, string>()
+/** Only these traverse as W3C Trace Context headers as well as `ce-` attributes (CloudEvents distributed tracing extension). */
+const TRACE_ATTRIBUTES = ['traceparent', 'tracestate'] as const
 const PRINTABLE = /^[\x20-\x7e]*$/
+
+/** Appends `traceparent` and `tracestate` under their W3C Trace Context names to a header list, when printable ASCII. */
+export function pushTraceHeaders (attrs: CloudEventAttributes, out: string[]): string[] {
+  for (const name of TRACE_ATTRIBUTES) {
+    const v = attrs[name]
+    if (v !== undefined && PRINTABLE.test(v)) out.push(name, v)
+  }
+  return out
+}
 
 /**
  * The headers of toBinaryHeaders as one flat `[name, value, name, value, ...]` list (undici takes it as is),
- * and, with `traceHeaders`, `traceparent` and `tracestate` a second time under their W3C Trace Context names
- * when printable ASCII (the CloudEvents Distributed Tracing extension). One pass over the attributes, no
- * object with computed keys and no `ce-` string built per request.
+ * and, with `traceHeaders`, the W3C Trace Context ones after them (pushTraceHeaders). One pass over the
+ * attributes, no object with computed keys and no `ce-` string built per request.
  */
 export function binaryHeaderList (attrs: CloudEventAttributes, traceHeaders = false): string[] {
   const out: string[] = []
-  let trace: string[] | undefined
   for (const name in attrs) {
     const value = attrs[name]
-    if (value === undefined) continue
-    if (name === 'datacontenttype') { out.push('content-type', value); continue }
-    let header = CE_NAMES.get(name)
-    if (header === undefined) {
-      header = 'ce-' + name
-      if (CE_NAMES.size < 256) CE_NAMES.set(name, header)
-    }
-    out.push(header, encodeHeaderValue(value))
-    if (traceHeaders && (name === 'traceparent' || name === 'tracestate') && PRINTABLE.test(value)) (trace ??= []).push(name, value)
+    if (value !== undefined) out.push(binaryHeaderName(name), name === 'datacontenttype' ? value : encodeHeaderValue(value))
   }
-  if (trace !== undefined) for (const h of trace) out.push(h)
-  return out
+  return traceHeaders ? pushTraceHeaders(attrs, out) : out
 }
 
 /** Reads binary-mode attributes from request headers (names are lower-case in Node). */

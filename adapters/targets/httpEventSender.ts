@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls'
 import { Pool } from 'undici'
-import { binaryHeaderList, fromBinaryHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
+import { binaryHeaderList, fromBinaryHeaders, pushTraceHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import { handlerMsFromServerTiming } from '../placement/serverTiming.js'
 import type { DispatchResult, ReplyPayload } from '../target.js'
 import { classifyHttpStatus, classifyTransportError, parseRetryAfter } from './retryClass.js'
@@ -32,9 +32,6 @@ export interface HttpSenderOptions {
 /** Everything needed after the fact to tell why a request ended: the caller's signal and the deadline. */
 interface Signals { signal?: AbortSignal; deadline?: AbortSignal; combined?: AbortSignal }
 
-/** Only these traverse as W3C Trace Context headers as well as `ce-` attributes (CloudEvents distributed tracing extension). */
-const TRACE_ATTRIBUTES = ['traceparent', 'tracestate'] as const
-const PRINTABLE = /^[\x20-\x7e]*$/
 const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json'
 
 /**
@@ -58,7 +55,7 @@ export class HttpEventSender {
     if (this.#closed) return { status: 'rejected', retryable: false, code: 'POOL_CLOSED', message: `target for ${where} is closed` }
     // A CloudEvents batch carries its events' attributes in the body: the content type alone says what it is.
     // The W3C Trace Context headers (traceparent, tracestate) follow the `ce-` ones, as printable ASCII only.
-    const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? batchHeaders(attributes) : binaryHeaderList(attributes, true)
+    const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? pushTraceHeaders(attributes, ['content-type', BATCH_CONTENT_TYPE]) : binaryHeaderList(attributes, true)
     const s = this.#signals(opts.signal)
     try {
       const res = await this.#pool(url).request({
@@ -122,16 +119,6 @@ export class HttpEventSender {
     if (signal === undefined) return { deadline, combined: deadline }
     return { signal, deadline, combined: AbortSignal.any([signal, deadline]) }
   }
-}
-
-/** A batch's headers: its content type, and the W3C Trace Context ones when it has them. */
-function batchHeaders (attributes: CloudEventAttributes): string[] {
-  const headers = ['content-type', BATCH_CONTENT_TYPE]
-  for (const name of TRACE_ATTRIBUTES) {
-    const v = attributes[name]
-    if (v !== undefined && PRINTABLE.test(v)) headers.push(name, v)
-  }
-  return headers
 }
 
 function replyOf (headers: Record<string, string | string[] | undefined>, body: Buffer): ReplyPayload {
