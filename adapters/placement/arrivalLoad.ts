@@ -47,7 +47,14 @@ export class ArrivalLoad {
   }
 
   /** The service times over the window, ms (the competing work's sizes: lifeShare weighs them). */
-  serviceSamples (): number[] { this.#trim(); return this.#service.map((x) => x.ms) }
+  serviceSamples (): number[] { return this.pushServiceSamples([]) }
+
+  /** Appends the window's service times to `out` (one list for several meters, no copy per meter). */
+  pushServiceSamples (out: number[]): number[] {
+    this.#trim()
+    for (const x of this.#service) out.push(x.ms)
+    return out
+  }
 
   /** Offered load rho = rate x mean service, capped at 0.9 (beyond it the PS formula runs away). */
   utilization (): number { return Math.min(0.9, this.rate() * this.meanServiceMs()) }

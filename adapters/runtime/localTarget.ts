@@ -82,7 +82,7 @@ export class LocalTarget implements Target {
         otherInFlight += other.inFlight
         const a = this.arrivals.get(other.name) as ArrivalLoad
         utilization += a.utilization()
-        for (const ms of a.serviceSamples()) competingServiceMs.push(ms)
+        a.pushServiceSamples(competingServiceMs)
       }
     }
     // This function's own arrivals share the CPU with a run only where it runs several at once; else they queue.
@@ -90,7 +90,7 @@ export class LocalTarget implements Target {
     if (pool.slots > 1) {
       const own = this.arrivals.get(functionName) as ArrivalLoad
       utilization += own.utilization() * (pool.slots - 1) / pool.slots
-      for (const ms of own.serviceSamples()) competingServiceMs.push(ms)
+      own.pushServiceSamples(competingServiceMs)
     }
     const now = this.#now()
     const work = (this.#work.get(functionName) ?? []).map((w) => ({ bytes: w.bytes, elapsedMs: w.startedAt === undefined ? undefined : now - w.startedAt }))
