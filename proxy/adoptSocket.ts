@@ -1,7 +1,5 @@
 import net from 'node:net'
-
-/** Client reads land here (one buffer for every client connection); each read is copied out at once. */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
+import { copyingRead } from './copyingRead.js'
 
 /**
  * Re-wraps an accepted connection (accepted with `pauseOnConnect`, so nothing was read yet) in a
@@ -22,15 +20,7 @@ export function adoptSocket (accepted: net.Socket, allowHalfOpen: boolean, onChu
     allowHalfOpen,
     readable: true,
     writable: true,
-    onread: {
-      buffer: READ_BUFFER,
-      callback: (n: number, buf: Uint8Array) => {
-        const chunk = Buffer.allocUnsafe(n)
-        chunk.set(buf.subarray(0, n))
-        onChunk(chunk)
-        return true
-      }
-    }
+    onread: copyingRead(onChunk)
   }
   return new net.Socket(opts)
 }

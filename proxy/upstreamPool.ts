@@ -1,6 +1,5 @@
 import net from 'node:net'
-
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
+import { copyingRead } from './copyingRead.js'
 
 /** What an upstream connection reports to whoever is using it now (one client connection at a time). */
 export interface UpstreamOwner {
@@ -26,26 +25,15 @@ export class UpstreamConn {
 
   constructor (pool: UpstreamPool, port: number, host: string) {
     this.#pool = pool
-    // Reads land in one buffer shared by every upstream connection (no allocation per read, no Readable
-    // stream machinery); each read is copied out at once, small ones into Node's pooled slab.
     const s = net.connect({
       port,
       host,
       noDelay: true,
-      onread: {
-        buffer: READ_BUFFER,
-        callback: (n, buf) => {
-          if (this.owner !== null) {
-            const chunk = Buffer.allocUnsafe(n)
-            chunk.set(buf.subarray(0, n))
-            this.owner.onUpstreamData(this, chunk)
-          } else {
-            // Bytes on an idle connection answer nothing we sent: the connection cannot be trusted.
-            s.destroy()
-          }
-          return true
-        }
-      }
+      onread: copyingRead((chunk) => {
+        if (this.owner !== null) this.owner.onUpstreamData(this, chunk)
+        // Bytes on an idle connection answer nothing we sent: the connection cannot be trusted.
+        else s.destroy()
+      })
     })
     this.socket = s
     s.on('drain', () => { if (this.owner !== null) this.owner.onUpstreamDrain() })

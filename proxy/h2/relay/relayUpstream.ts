@@ -1,9 +1,7 @@
 import net from 'node:net'
 import { RelayConn, type ConnOwner } from './relayConn.js'
 import type { RelayStream, StreamSink } from './relayStream.js'
-
-/** Reads from every upstream connection land here, and are copied out at once (as adoptSocket.ts does). */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024)
+import { copyingRead } from '../../copyingRead.js'
 
 export interface RelayUpstreamOptions {
   host: string
@@ -41,15 +39,7 @@ export class RelayUpstream implements ConnOwner {
       host: this.opts.host,
       port: this.opts.port,
       noDelay: true,
-      onread: {
-        buffer: READ_BUFFER,
-        callback: (n: number, buf: Uint8Array) => {
-          const chunk = Buffer.allocUnsafe(n)
-          chunk.set(buf.subarray(0, n))
-          conn?.onData(chunk)
-          return true
-        }
-      }
+      onread: copyingRead((chunk) => conn?.onData(chunk))
     })
     conn = new RelayConn(socket, this, {
       server: false,
