@@ -312,21 +312,23 @@ backend be
 
   const fmt = (n: number, d = 2): string => Number.isFinite(n) ? n.toFixed(d) : '–'
   /**
-   * Each target's CPU per request over nginx's in the same round, and their median with its sign-test interval:
-   * steadier than the ratio of the two medians (an A/A run gave one build 1.05x and 1.30x nginx that way).
+   * Each target's CPU per request over a reference's (nginx, or the queue-proxy when it runs) in the same round, and
+   * their median with its sign-test interval: steadier than the ratio of the two medians (an A/A run gave one build
+   * 1.05x and 1.30x nginx that way).
    */
-  const paired = (): string[] => {
-    const out: string[] = ['Paired, round by round: CPU per request over nginx\'s in the same round; median of the rounds\' ratios and its',
+  const paired = (refPrefix: string, refLabel: string): string[] => {
+    if (!proxies.some((q) => q.name.startsWith(refPrefix))) return []
+    const out: string[] = [`Paired, round by round: CPU per request over ${refLabel}'s in the same round; median of the rounds' ratios and its`,
       'distribution-free 95% interval (sign test; none under 6 rounds).', '',
-      '| conns | target | rounds | CPU/request vs nginx, median | 95% interval (coverage) | throughput vs nginx, median |', '|---:|---|---:|---:|---|---:|']
+      `| conns | target | rounds | CPU/request vs ${refLabel}, median | 95% interval (coverage) | throughput vs ${refLabel}, median |`, '|---:|---|---:|---:|---|---:|']
     for (const c of CONNECTIONS) {
-      const ng = samples.filter((x) => x.c === c && x.name.startsWith('nginx'))
-      for (const p of proxies.filter((q) => !q.name.startsWith('nginx') && !q.name.startsWith('direct'))) {
+      const ref = samples.filter((x) => x.c === c && x.name.startsWith(refPrefix))
+      for (const p of proxies.filter((q) => !q.name.startsWith(refPrefix) && !q.name.startsWith('direct') && (refPrefix === 'nginx' || q.name.startsWith('iotless')))) {
         const mine = samples.filter((x) => x.c === c && x.name === p.name)
         const cpu: number[] = []
         const tput: number[] = []
         for (const x of mine) {
-          const n = ng.find((y) => y.round === x.round)
+          const n = ref.find((y) => y.round === x.round)
           if (n === undefined) continue
           cpu.push(x.cpuPer100k / n.cpuPer100k)
           tput.push(x.r.rps / n.r.rps)
@@ -335,6 +337,7 @@ backend be
         out.push(`| ${c} | ${p.name} | ${cpu.length} | ${fmt(pairedMedian(cpu))} | ${iv === undefined ? '–' : `${fmt(iv.low)} to ${fmt(iv.high)} (${fmt(iv.coverage, 3)})`} | ${fmt(pairedMedian(tput))} |`)
       }
     }
+    out.push('')
     return out
   }
   /** The issue's targets, checked against this run's figures. */
@@ -401,8 +404,8 @@ backend be
     '',
     ...lines,
     '',
-    ...paired(),
-    '',
+    ...paired('nginx', 'nginx'),
+    ...paired('Knative', 'the queue-proxy'),
     ...verdict(rows),
     ''
   ].join('\n')
