@@ -6,10 +6,11 @@ import { loadRequestTrace, type RequestTrace } from '../../adapters/runtime/sim/
 import { priceSummary } from '../../cli/simRequest.js'
 
 /**
- * node dist/bench/capacity/warmPriceHeldOut.js: the feedback price's start-up accounting (warmPrice.ts) on the
- * held-out traces, loaded and simulated as bench/capacity/run.ts does, beside KPA-like, the fixed 60 s price and the
- * feedback price with every miss charged (last round's), in one run. Decision rule: bench/RESULTS.md "Capacity:
- * start-up misses". Prints markdown; writes nothing.
+ * node dist/bench/capacity/warmPriceHeldOut.js: the feedback price (warmPrice.ts) on the held-out traces, loaded and
+ * simulated as bench/capacity/run.ts does, beside KPA-like and the fixed 60 s price, in one run: every miss charged
+ * (two rounds ago), start-up requests apart (last round), and start-up apart without windup (holdWhilePaying, this
+ * round). Decision rules: bench/RESULTS.md "Capacity: start-up misses", then "Capacity: the price's windup". Prints
+ * markdown; writes nothing.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
@@ -18,8 +19,9 @@ const FEEDBACK = { holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentT
 const rows: Array<[string, Partial<RequestSimOptions>]> = [
   ['kpa (Knative defaults)', { scaler: 'kpa' }],
   ['slo, fixed price 60 s (default)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0 } }],
-  ['slo, feedback price, every miss charged (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { chargeStartup: true } }],
-  ['slo, feedback price, start-up requests not charged (this round)', { scaler: 'slo', sloSettings: FEEDBACK }]
+  ['slo, feedback price, every miss charged (two rounds ago)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { chargeStartup: true, holdWhilePaying: false } }],
+  ['slo, feedback price, start-up requests not charged (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false } }],
+  ['slo, feedback price, start-up apart, no windup: holdWhilePaying (this round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true } }]
 ]
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 const pct = (x: number): string => (x * 100).toFixed(2) + '%'

@@ -58,6 +58,19 @@ t.test('the reactive pool scales out for concurrent requests and reaps at keep-a
   t.ok(Math.abs(r.instanceSeconds - (3 * 1.2 + 1.2)) < 1e-6, `instance-seconds ${r.instanceSeconds}`)
 })
 
+t.test('probeEveryMs: the box\'s cumulative instance-seconds and starts on a grid, and nothing else changes', async (t) => {
+  const tr = trace([{ id: 'f', at: [0, 0, 0, 5000], dur: 100 }], 10_000)
+  const o = { scaler: 'reactive' as const, maxScale: 8, coldStartMs: 100, coldStartCpus: 100, keepAliveMs: 1000 }
+  const r = simulateRequests(tr, { ...o, probeEveryMs: 2500 })
+  // 3 instances 0..1200, one 5000..6200 (previous test).
+  t.same(r.probe?.map((p) => p.atMs), [2500, 5000, 7500, 10_000])
+  t.same(r.probe?.map((p) => p.spawns), [3, 3, 4, 4])
+  t.ok(Math.abs((r.probe?.[0]?.instanceSeconds ?? 0) - 3.6) < 1e-6 && Math.abs((r.probe?.[3]?.instanceSeconds ?? 0) - 4.8) < 1e-6, JSON.stringify(r.probe))
+  const plain = simulateRequests(tr, o)
+  t.equal(plain.probe, undefined, 'off by default')
+  t.same({ ...r, probe: undefined, simSeconds: 0, heapMb: 0 }, { ...plain, probe: undefined, simSeconds: 0, heapMb: 0 })
+})
+
 t.test('a full queue refuses, as the breaker does (10 x concurrency x maxScale)', async (t) => {
   const at = Array.from({ length: 30 }, () => 0)
   const r = simulateRequests(trace([{ id: 'f', at, dur: 1000 }], 60_000), { scaler: 'fixed', fixedInstances: 1, maxScale: 1, coldStartMs: 10 })

@@ -196,3 +196,41 @@ t.test('simulator: a function\'s requests before its first instance is ready are
   const old = simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, sloSettings: { attainmentTarget: 0.99 }, warmPrice: { batchMisses: 0.01, chargeStartup: true } })
   t.equal((old.warmPriceSteps ?? []).reduce((n, s) => n + s.startup, 0), 0, 'chargeStartup: none counted apart')
 })
+
+t.test('holdWhilePaying: in debt, the price rises only after a batch that added to the debt (no windup)', async (t) => {
+  const r2 = Math.SQRT2
+  const run = (holdWhilePaying: boolean): number[] => {
+    const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, holdWhilePaying })
+    feed(p, 0, 1100, 61) // 61 misses of 11 allowed: balance -50, up
+    feed(p, 640_000, 1100, 1) // within (1 of 11): balance -40, still in debt but shrinking
+    feed(p, 1_280_000, 1100, 1) // balance -30
+    feed(p, 1_920_000, 1100, 20) // 20 of 11: the debt grows again (-39)
+    p.seconds(2_560_000)
+    return p.steps.map((s) => s.seconds)
+  }
+  const held = run(true)
+  t.ok(close(held[0] ?? 0, 80 * r2), 'the batch that made the debt: up')
+  t.ok(close(held[1] ?? 0, 80 * r2) && close(held[2] ?? 0, 80 * r2), `paying it back at this price: held (${held.map((x) => x.toFixed(1)).join(', ')})`)
+  t.ok(close(held[3] ?? 0, 160), 'a batch over its allowance while in debt: up')
+  const wound = run(false)
+  t.ok(close(wound[2] ?? 0, 80 * r2 ** 3), `without: up at every batch in debt (${wound.map((x) => x.toFixed(1)).join(', ')})`)
+  // Once paid back and at the cap, down as before.
+  const p = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, holdWhilePaying: true })
+  feed(p, 0, 1100, 21) // balance -10: up
+  feed(p, 640_000, 11_000, 0) // 110 allowed, none missed: balance capped at 2 sqrt(110)
+  p.seconds(1_280_000)
+  t.ok(close(p.steps[1]?.seconds ?? 0, 80), 'debt paid, at the cap: down by sqrt 2')
+})
+
+t.test('step and downAfter: the factor of a move, and the batches at the cap a decrease needs', async (t) => {
+  const s = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, step: 2 })
+  feed(s, 0, 1100, 41)
+  t.equal(s.seconds(640_000), 160, 'step 2: doubled')
+  const d = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, downAfter: 2 })
+  feed(d, 0, 1100, 0)
+  t.equal(d.seconds(640_000), 80, 'one batch at the cap: held')
+  feed(d, 640_000, 1100, 0)
+  t.ok(close(d.seconds(1_280_000), 80 / Math.SQRT2), 'the second in a row: down')
+  feed(d, 1_280_000, 1100, 0)
+  t.ok(close(d.seconds(1_920_000), 80 / Math.SQRT2), 'the count starts again after a decrease')
+})

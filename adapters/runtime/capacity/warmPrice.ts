@@ -18,6 +18,10 @@
  * - balance < 0 (in debt): the price goes up by sqrt 2;
  * - balance at its cap z sqrt(a) (this batch comfortably within, nothing owed): down by sqrt 2;
  * - between: unchanged (the hysteresis band, on the target's safe side).
+ * `holdWhilePaying` (anti-windup): in debt, the price goes up only after a batch that added to the debt (m > a); a
+ * batch that paid some of it back holds the price, which is then enough (bench/RESULTS.md "Capacity: the price's
+ * windup": raising it at every batch in debt took it from 77 to 438 s on the tuning half while every batch already
+ * paid back). `step` (sqrt 2) and `downAfter` (1 batch at the cap per decrease) are the other designs compared there.
  * `payBack: false` judges each batch alone (m against a) and steps by (m + 1) / (a + 1), at most 2x: the second
  * design tried, which held each batch near the target but never paid back a burst.
  * Bounded by [minSeconds, maxSeconds]. Nothing here is fitted to a trace: the bounds come from the pool (two sizer
@@ -49,6 +53,12 @@ export interface WarmPriceSettings {
   z?: number | undefined
   /** Charge start-up misses (see above) to the budget too (default false: counted apart, not charged). */
   chargeStartup?: boolean | undefined
+  /** In debt, raise the price only after a batch that added to the debt (m > a); hold while it shrinks (default false). */
+  holdWhilePaying?: boolean | undefined
+  /** Factor of one step up or down (default sqrt 2). */
+  step?: number | undefined
+  /** Batches in a row at the cap before the price goes down (default 1). */
+  downAfter?: number | undefined
 }
 
 /** A batch judged: requests charged, their misses and allowance, start-up requests counted apart, the price after. */
@@ -70,6 +80,10 @@ export class WarmPrice {
   #allowed = 0
   #startup = 0
   readonly #chargeStartup: boolean
+  readonly #holdWhilePaying: boolean
+  readonly #step: number
+  readonly #downAfter: number
+  #atCap = 0
   /** Start-up requests that missed (counted apart, not charged), and misses charged, since construction. */
   startupMisses = 0
   chargedMisses = 0
@@ -85,6 +99,9 @@ export class WarmPrice {
     this.#payBack = s.payBack ?? true
     this.#z = s.z ?? 2
     this.#chargeStartup = s.chargeStartup ?? false
+    this.#holdWhilePaying = s.holdWhilePaying ?? false
+    this.#step = s.step ?? Math.SQRT2
+    this.#downAfter = s.downAfter ?? 1
     this.#seconds = this.#clamp(s.initialSeconds ?? Math.sqrt(s.minSeconds * s.maxSeconds))
   }
 
@@ -124,8 +141,8 @@ export class WarmPrice {
     if (this.#payBack) {
       const cap = this.#z * Math.sqrt(a)
       this.#balance = Math.min(cap, this.#balance + a - m)
-      if (this.#balance < 0) this.#seconds = this.#clamp(this.#seconds * Math.SQRT2)
-      else if (this.#balance >= cap) this.#seconds = this.#clamp(this.#seconds / Math.SQRT2)
+      this.#atCap = this.#balance >= cap ? this.#atCap + 1 : 0
+      if (this.#balance < 0) { if (!this.#holdWhilePaying || m > a) this.#seconds = this.#clamp(this.#seconds * this.#step) } else if (this.#atCap >= this.#downAfter) { this.#seconds = this.#clamp(this.#seconds / this.#step); this.#atCap = 0 }
     } else {
       const ratio = (m + 1) / (a + 1)
       if (m > a) this.#seconds = this.#clamp(this.#seconds * Math.min(2, ratio))

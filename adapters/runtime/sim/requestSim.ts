@@ -51,6 +51,8 @@ export interface RequestSimOptions {
   warmPrice?: Partial<WarmPriceSettings> | undefined
   /** Return every request's wait and latency (perFunction[i].outcome); off by default, it is 9 bytes a request. */
   keepOutcomes?: boolean | undefined
+  /** Record the box's cumulative instance-seconds and instances started every this many ms (result.probe); 0: off. */
+  probeEveryMs?: number | undefined
 }
 
 export const REQUEST_SIM_DEFAULTS: Readonly<RequestSimOptions> = Object.freeze({
@@ -117,6 +119,8 @@ export interface RequestSimResult {
   perFunction: FunctionSimResult[]
   /** The box's feedback price (slo, sloSettings.attainmentTarget > 0): each batch judged and the price after it. */
   warmPriceSteps?: WarmPriceStep[]
+  /** probeEveryMs > 0: the box's cumulative instance-seconds and instances started at each multiple of it. */
+  probe?: Array<{ atMs: number; instanceSeconds: number; spawns: number }>
   simSeconds: number
   simulatedSeconds: number
   heapMb: number
@@ -167,6 +171,18 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     gates.push(gate)
   }
   for (const p of pools) p.start()
+  const probe: Array<{ atMs: number; instanceSeconds: number; spawns: number }> = []
+  const every = o.probeEveryMs ?? 0
+  if (every > 0) {
+    const sample = (): void => {
+      let is = 0
+      let sp = 0
+      for (const p of pools) { is += p.totals().instanceSeconds; sp += p.spawns }
+      probe.push({ atMs: clock.now(), instanceSeconds: is, spawns: sp })
+      if (clock.now() + every <= trace.durationMs) clock.setTimeout(sample, every)
+    }
+    clock.setTimeout(sample, every)
+  }
 
   // Heap of (next arrival time, function index).
   const cursor = new Uint32Array(pools.length)
@@ -310,6 +326,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     reallocationMsMax: realloc.length > 0 ? realloc[realloc.length - 1] : undefined,
     perFunction,
     ...(warmPrice !== undefined ? { warmPriceSteps: warmPrice.steps } : {}),
+    ...(every > 0 ? { probe } : {}),
     simSeconds: (performance.now() - t0) / 1000,
     simulatedSeconds: endMs / 1000,
     heapMb: process.memoryUsage().heapUsed / 2 ** 20
