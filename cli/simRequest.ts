@@ -1,3 +1,4 @@
+import { DEFAULT_KEEP_ALIVE_MS } from '../core/config/schema.js'
 import { IotlessError } from '../core/errors.js'
 import { parseOptions } from './parseOptions.js'
 import { SCALER_KINDS } from '../adapters/runtime/capacity/createScaler.js'
@@ -132,7 +133,7 @@ export function runRequestSim (argv: string[]): number {
       slo: { waitMs: num('wait-ms', values['wait-ms'], 100, 1e-6), percentile },
       concurrency: num('concurrency', values.concurrency, 1, 1),
       maxScale: num('max-scale', values['max-scale'], 256, 1),
-      keepAliveMs: num('keep-alive-ms', values['keep-alive-ms'], 600_000),
+      keepAliveMs: num('keep-alive-ms', values['keep-alive-ms'], DEFAULT_KEEP_ALIVE_MS),
       coldStartMs: num('cold-start-ms', values['cold-start-ms'], 250),
       coldStartCpus: num('cold-start-cpus', values['cold-start-cpus'], 2, 1e-6),
       boxInstances: num('box-instances', values['box-instances'], Infinity, 1),

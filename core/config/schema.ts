@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import { isLoopbackHost } from '../isLoopbackHost.js'
 
+/** A function's idle time before its instance is reaped, by default: 10 minutes, OpenWhisk's idle-container default. */
+export const DEFAULT_KEEP_ALIVE_MS = 600_000
+
 /** Defaults state their units, as aedes does (`drainTimeout: 60000, // 60 secs`). */
 export const functionSchema = z.strictObject({
   /** A built-in example name (`temperature-alert`), or a path to an ES module or a function's folder, relative to the config file. */
@@ -10,7 +13,7 @@ export const functionSchema = z.strictObject({
   /** Instances this function may scale up to. */
   maxScale: z.int().min(1).max(256).default(4),
   /** Idle time before an instance is reaped: 600000 ms = 10 minutes, OpenWhisk's idle-container default. */
-  keepAliveMs: z.int().min(0).default(600_000),
+  keepAliveMs: z.int().min(0).default(DEFAULT_KEEP_ALIVE_MS),
   /** Time allowed for spawn + init. */
   initTimeoutMs: z.int().min(1).default(30_000),
   /** Time allowed for one invocation. */

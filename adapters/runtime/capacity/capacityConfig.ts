@@ -1,6 +1,6 @@
 import { availableParallelism, totalmem } from 'node:os'
 import type { Clock } from '../../../core/clock.js'
-import type { Config, FunctionConfig } from '../../../core/config/schema.js'
+import { DEFAULT_KEEP_ALIVE_MS, type Config, type FunctionConfig } from '../../../core/config/schema.js'
 import { IotlessError } from '../../../core/errors.js'
 import type { Logger } from '../../../core/log.js'
 import type { Metrics } from '../../../core/metrics.js'
@@ -99,7 +99,7 @@ export class Capacity {
     const minPrice = 2 * cap.periodMs / 1000
     let keepAliveMs = 0
     for (const fn of Object.values(config.functions)) keepAliveMs = Math.max(keepAliveMs, fn.keepAliveMs)
-    this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : 600_000) / 1000) }) : undefined
+    this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : DEFAULT_KEEP_ALIVE_MS) / 1000) }) : undefined
     this.box = units === undefined ? undefined : new BoxAllocator({ capacity: units, clock: opts.clock, replanMs: 50 })
     this.cpuQuota = this.box !== undefined && cap.deflation
       ? detectCpuQuota({ mount: cap.cgroupMount, group: `iotless-${process.pid}`, cpusPerInstance: cap.cpusPerInstance, log: opts.log })

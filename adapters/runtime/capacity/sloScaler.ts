@@ -1,3 +1,4 @@
+import { DEFAULT_KEEP_ALIVE_MS } from '../../../core/config/schema.js'
 import { serversNeeded } from './erlangC.js'
 import { GapHistogram } from './gapHistogram.js'
 import { RateEstimator } from './rateEstimator.js'
@@ -132,13 +133,13 @@ export class SloScaler implements Scaler {
 
   /**
    * `warmPrice`: the box's feedback price, shared by its functions (attainmentTarget > 0); without one the function
-   * gets its own, bounded by 2 periods and 600 s (the default keep-alive).
+   * gets its own, bounded by 2 periods and the default keep-alive (600 s).
    */
   constructor (slo: Slo, concurrency: number, maxScale: number, settings: Partial<SloSettings> = {}, warmPrice?: WarmPrice) {
     this.slo = slo
     this.#s = { ...SLO_DEFAULTS, ...settings }
     this.#price = this.#s.attainmentTarget > 0
-      ? warmPrice ?? new WarmPrice({ minSeconds: 2 * this.#s.periodMs / 1000, maxSeconds: Math.max(600, 2 * this.#s.periodMs / 1000) })
+      ? warmPrice ?? new WarmPrice({ minSeconds: 2 * this.#s.periodMs / 1000, maxSeconds: Math.max(DEFAULT_KEEP_ALIVE_MS / 1000, 2 * this.#s.periodMs / 1000) })
       : undefined
     this.#floorOn = this.#price !== undefined || this.#s.idleSecondsPerColdStart > 0
     this.#concurrency = concurrency

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { DEFAULT_KEEP_ALIVE_MS } from '../../../core/config/schema.js'
 import { BoxAllocator } from '../capacity/boxAllocator.js'
 import { createScaler } from '../capacity/createScaler.js'
 import { jainIndex } from '../capacity/fairShare.js'
@@ -60,7 +61,7 @@ export const REQUEST_SIM_DEFAULTS: Readonly<RequestSimOptions> = Object.freeze({
   slo: { waitMs: 100, percentile: 0.95 },
   concurrency: 1,
   maxScale: 256,
-  keepAliveMs: 600_000,
+  keepAliveMs: DEFAULT_KEEP_ALIVE_MS,
   coldStartMs: 250,
   coldStartCpus: 2,
   boxInstances: Infinity,
