@@ -205,15 +205,17 @@ export class FunctionPool {
     } finally {
       const totalMs = performance.now() - started
       this.#opts.metrics?.invocationDuration.observe(fnLabel, totalMs / 1000)
+      // What the request waited for its slot (as the SLO counts it); none for a refused or failed invocation.
+      const waitMs = serviceMs === undefined ? undefined : Math.max(0, totalMs - serviceMs)
       const slo = this.#opts.slo
       if (slo !== undefined) {
         // A refused or failed invocation counts as missed: the caller did not get its answer in time.
-        const within = serviceMs !== undefined && totalMs - serviceMs <= slo.waitMs
+        const within = waitMs !== undefined && waitMs <= slo.waitMs
         this.#opts.metrics?.capacitySlo.inc({ ...fnLabel, outcome: within ? 'within' : 'missed', guarantee: admitted === undefined ? 'none' : admitted ? 'admitted' : 'overflow' })
       }
       const now = this.#opts.clock.now()
-      // What the request waited for its slot (as the SLO metric counts it); the simulator reports it at the slot.
-      if (serviceMs !== undefined) this.#planner.scaler.onWait?.(now, Math.max(0, totalMs - serviceMs), startup)
+      // The simulator reports the wait at the slot.
+      if (waitMs !== undefined) this.#planner.scaler.onWait?.(now, waitMs, startup)
       this.#planner.scaler.onComplete(now, serviceMs)
       this.#reportWant()
     }
