@@ -80,6 +80,8 @@ const ALL_MODES: Mode[] = [
 // BENCH_BEFORE=DIR an earlier tracing implementation, at 100% sampling (BENCH_BEFORE_RATIO: another ratio).
 if (process.env.BENCH_PRE_TRACING !== undefined) ALL_MODES.push({ name: `before tracing (${process.env.BENCH_PRE_TRACING_LABEL ?? path.basename(process.env.BENCH_PRE_TRACING)})`, tracing: undefined, root: process.env.BENCH_PRE_TRACING })
 if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `${Number(process.env.BENCH_BEFORE_RATIO ?? 1) * 100}%, default engine, ${process.env.BENCH_BEFORE_LABEL ?? path.basename(process.env.BENCH_BEFORE)}`, tracing: { enabled: true, sampleRatio: Number(process.env.BENCH_BEFORE_RATIO ?? 1), recent: 0 }, root: process.env.BENCH_BEFORE })
+// BENCH_BEFORE2=DIR: a second such build, at the same ratio, appended after the first (two builds against each other in one run).
+if (process.env.BENCH_BEFORE2 !== undefined) ALL_MODES.push({ name: `${Number(process.env.BENCH_BEFORE_RATIO ?? 1) * 100}%, default engine, ${process.env.BENCH_BEFORE2_LABEL ?? path.basename(process.env.BENCH_BEFORE2)}`, tracing: { enabled: true, sampleRatio: Number(process.env.BENCH_BEFORE_RATIO ?? 1), recent: 0 }, root: process.env.BENCH_BEFORE2 })
 // BENCH_AA=1: a second adapter with tracing off, appended after those above (an A/A control: what two identical processes differ by on this box).
 if (process.env.BENCH_AA === '1') ALL_MODES.push({ name: 'off, a second process (A/A control)', tracing: { enabled: false, recent: 0 } })
 // BENCH_MODES=0,1 runs some of them (default 0,1,2,3: off, SDK 100%, compact 100%, compact 1%; the extra

@@ -4,7 +4,7 @@ import { hex8, IdPool, traceparentOf } from './idPool.js'
 import { OTLP_KIND, type FromCompactWorker, type RecordValue, type ToCompactWorker } from './compactRecord.js'
 import type { InboundForTrace, MessageSpan, MessageTracer, SpanAttributes, StageSpan } from './messageTracer.js'
 import type { OtelCounters, OtelSettings, OtelTracing } from './otelTracer.js'
-import { OtlpProtoWriter } from './otlpProtobuf.js'
+import { OtlpProtoWriter, type TraceWords } from './otlpProtobuf.js'
 
 const SCOPE = 'iotless-adapter'
 
@@ -25,6 +25,8 @@ export interface CompactOptions {
   fill?: (b: Uint32Array) => void
   /** ms since the epoch (tests); default performance.timeOrigin + performance.now(). */
   now?: () => number
+  /** Spans open at once, at most (SpanSlab); default 2^20. Past it a new message is not recorded (counted as dropped). */
+  maxOpenSpans?: number
 }
 
 const W3C = /^\s?((?!ff)[\da-f]{2})-((?![0]{32})[\da-f]{32})-((?![0]{16})[\da-f]{16})-([\da-f]{2})(-.*)?\s?$/
@@ -56,6 +58,10 @@ const wallNow = (): number => origin + performance.now()
  */
 export class CompactTracer implements MessageTracer {
   readonly ids: IdPool
+  /** The id words and start times of the spans open now (SpanSlab). */
+  readonly slab: SpanSlab
+  /** A trace id's words as the writer takes them: one object, overwritten for each span written. */
+  readonly #words: TraceWords = { t0: 0, t1: 0, t2: 0, t3: 0 }
   readonly now: () => number
   readonly #s: OtelSettings
   readonly #log: Logger
@@ -88,6 +94,7 @@ export class CompactTracer implements MessageTracer {
     this.#maxBatch = o.maxBatchSize ?? Math.max(1, Math.min(1024, Math.floor(s.maxQueueSize / 2)))
     this.#proto = (s.protocol ?? 'http/protobuf') === 'http/protobuf' ? new OtlpProtoWriter(s.serviceName, SCOPE) : undefined
     this.ids = new IdPool(4096, o.fill)
+    this.slab = new SpanSlab(1024, o.maxOpenSpans ?? 1 << 20)
     this.now = o.now ?? wallNow
     const r = s.sampleRatio
     this.#bound = r >= 1 ? 0x100000000 : r <= 0 ? 0 : Math.floor(r * 0xffffffff)
@@ -106,12 +113,12 @@ export class CompactTracer implements MessageTracer {
     const parent = parseParent(msg.traceparent)
     if (parent !== undefined && !parent.sampled) {
       const tp = parent.traceId
-      return new UnsampledSpan(parseInt(tp.slice(0, 8), 16), parseInt(tp.slice(8, 16), 16), parseInt(tp.slice(16, 24), 16), parseInt(tp.slice(24, 32), 16), tp, ids.next(), ids.next())
+      return new UnsampledSpan(traceparentOf(parseInt(tp.slice(0, 8), 16), parseInt(tp.slice(8, 16), 16), parseInt(tp.slice(16, 24), 16), parseInt(tp.slice(24, 32), 16), ids.next(), ids.next(), false))
     }
     if (parent !== undefined) {
       const tp = parent.traceId
       const ps = parent.spanId
-      return new RootSpan(this, msg, parseInt(tp.slice(0, 8), 16), parseInt(tp.slice(8, 16), 16), parseInt(tp.slice(16, 24), 16), parseInt(tp.slice(24, 32), 16), tp, ids.next(), ids.next(), true, parseInt(ps.slice(0, 8), 16), parseInt(ps.slice(8, 16), 16), this.now())
+      return this.#root(msg, parseInt(tp.slice(0, 8), 16), parseInt(tp.slice(8, 16), 16), parseInt(tp.slice(16, 24), 16), parseInt(tp.slice(24, 32), 16), true, parseInt(ps.slice(0, 8), 16), parseInt(ps.slice(8, 16), 16))
     }
     const t0 = ids.next()
     const t1 = ids.next()
@@ -119,8 +126,48 @@ export class CompactTracer implements MessageTracer {
     const t3 = ids.next()
     // OpenTelemetry's TraceIdRatioBased rule: the xor of the trace id's four 32-bit words against ratio * 2^32.
     const sampled = this.#bound === 0x100000000 || (this.#bound !== 0 && ((t0 ^ t1 ^ t2 ^ t3) >>> 0) < this.#bound)
-    if (!sampled) return new UnsampledSpan(t0, t1, t2, t3, undefined, ids.next(), ids.next())
-    return new RootSpan(this, msg, t0, t1, t2, t3, undefined, ids.next(), ids.next(), false, 0, 0, this.now())
+    // Not sampled: its traceparent now (a string), not its six id words (a heap number each) kept to make it later.
+    if (!sampled) return new UnsampledSpan(traceparentOf(t0, t1, t2, t3, ids.next(), ids.next(), false))
+    return this.#root(msg, t0, t1, t2, t3, false, 0, 0)
+  }
+
+  #root (msg: InboundForTrace, t0: number, t1: number, t2: number, t3: number, hasParent: boolean, p0: number, p1: number): MessageSpan {
+    const slab = this.slab
+    const at = slab.take()
+    if (at < 0) return this.#overflow(t0, t1, t2, t3)
+    const w = slab.words
+    const k = at * SLOT_WORDS
+    w[k] = t0; w[k + 1] = t1; w[k + 2] = t2; w[k + 3] = t3
+    w[k + 4] = this.ids.next(); w[k + 5] = this.ids.next()
+    w[k + 6] = p0; w[k + 7] = p1
+    slab.starts[at] = this.now()
+    return new RootSpan(this, msg, at, hasParent)
+  }
+
+  /** A slot for a stage of the root span in slot `root`: the trace id and its parent (the root) copied, its own span id drawn; -1: none left. */
+  openStage (root: number): number {
+    const slab = this.slab
+    const at = slab.take()
+    if (at < 0) { this.#dropOpen(); return -1 }
+    const w = slab.words
+    const k = at * SLOT_WORDS
+    const r = root * SLOT_WORDS
+    w[k] = w[r] as number; w[k + 1] = w[r + 1] as number; w[k + 2] = w[r + 2] as number; w[k + 3] = w[r + 3] as number
+    w[k + 4] = this.ids.next(); w[k + 5] = this.ids.next()
+    w[k + 6] = w[r + 4] as number; w[k + 7] = w[r + 5] as number
+    slab.starts[at] = this.now()
+    return at
+  }
+
+  /** As many spans open as the slab holds (a leak, or a flood): this message is not recorded, its context flagged not sampled, the span counted as dropped. */
+  #overflow (t0: number, t1: number, t2: number, t3: number): MessageSpan {
+    this.#dropOpen()
+    return new UnsampledSpan(traceparentOf(t0, t1, t2, t3, this.ids.next(), this.ids.next(), false))
+  }
+
+  #dropOpen (): void {
+    this.#dropped++
+    this.#counters?.dropped(1)
   }
 
   /**
@@ -128,8 +175,9 @@ export class CompactTracer implements MessageTracer {
    * frozen object a caller hands every span of its kind: encoded once, see OtlpProtoWriter), then `fixed` (read
    * now, not kept), then `kv` (key, value pairs; none of their keys is in `shared`).
    */
-  write (name: string, nameSuffix: string, kind: number, t: TraceIds, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number, end: number, code: number, message: string, shared: Readonly<SpanAttributes> | undefined, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[] | undefined): void {
-    if (this.#closed) return
+  write (name: string, nameSuffix: string, kind: number, at: number, hasParent: boolean, end: number, code: number, message: string, shared: Readonly<SpanAttributes> | undefined, fixed: readonly RecordValue[] | undefined, kv: readonly RecordValue[] | undefined): void {
+    const slab = this.slab
+    if (this.#closed) { slab.close(at); return }
     if (this.#pending >= this.#s.maxQueueSize) {
       this.#dropped++
       this.#counters?.dropped(1)
@@ -137,11 +185,22 @@ export class CompactTracer implements MessageTracer {
         this.#warnedDrop = true
         this.#log.warn({ code: 'TRACING_QUEUE_FULL', endpoint: this.#s.endpoint, maxQueueSize: this.#s.maxQueueSize }, 'tracing: export queue full, spans are dropped (logged once; iotless_trace_spans_dropped_total counts them)')
       }
+      slab.close(at)
       return
     }
     this.#pending++
+    const w = slab.words
+    const k = at * SLOT_WORDS
+    const t = this.#words
+    t.t0 = w[k] as number; t.t1 = w[k + 1] as number; t.t2 = w[k + 2] as number; t.t3 = w[k + 3] as number
+    const s0 = w[k + 4] as number
+    const s1 = w[k + 5] as number
+    const p0 = w[k + 6] as number
+    const p1 = w[k + 7] as number
+    const start = slab.starts[at] as number
+    slab.close(at)
     if (this.#proto !== undefined) this.#proto.span(name, nameSuffix, kind, t, s0, s1, hasParent, p0, p1, start, end, code, message, shared, fixed, kv)
-    else this.#record(nameSuffix === '' ? name : name + nameSuffix, kind, traceHex(t), hex8(s0) + hex8(s1), hasParent ? hex8(p0) + hex8(p1) : '', start, end, code, message, shared, fixed, kv)
+    else this.#record(nameSuffix === '' ? name : name + nameSuffix, kind, hex8(t.t0) + hex8(t.t1) + hex8(t.t2) + hex8(t.t3), hex8(s0) + hex8(s1), hasParent ? hex8(p0) + hex8(p1) : '', start, end, code, message, shared, fixed, kv)
     if (++this.#inBatch >= this.#maxBatch) this.#send()
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => { this.#send() }, this.#s.scheduledDelayMs)
@@ -234,23 +293,72 @@ function setKv (kv: RecordValue[], key: string, value: RecordValue | undefined |
   kv.push(key, value)
 }
 
-/** A trace id: its four 32-bit words (big-endian order), and its hex once made (the root span is one). */
-export interface TraceIds { t0: number; t1: number; t2: number; t3: number; hex: string | undefined }
+/** 32-bit words per slot of a SpanSlab: trace id (4), span id (2), parent span id (2). */
+const SLOT_WORDS = 8
 
-function traceHex (t: TraceIds): string { return (t.hex ??= hex8(t.t0) + hex8(t.t1) + hex8(t.t2) + hex8(t.t3)) }
+/**
+ * The ids and start times of the spans open now, in typed arrays: a span object keeps the index of its slot
+ * (a small integer), not eight id words and a time, each of which, a random 32-bit word being most often
+ * out of V8's small-integer range, would be a heap number of its own. The in-flight messages' spans are what a
+ * scavenge finds alive and copies: about 250 bytes a root span in heap numbers and fields (a micro-benchmark
+ * on this box) against 50 now. A slot is taken when a span starts and given back when it ends (write); the
+ * slab grows by doubling up to `max` slots, after which a new span is not recorded (counted as dropped).
+ */
+export class SpanSlab {
+  words: Uint32Array
+  starts: Float64Array
+  readonly max: number
+  #free: Int32Array
+  #top = 0
+  /** Slots handed out at least once (the rest are fresh). */
+  #used = 0
+  #open = 0
 
-/** Not sampled: the message and all its stages hand on one context (flags 00), built only when read. */
-class UnsampledSpan implements MessageSpan, StageSpan, TraceIds {
-  t0: number
-  t1: number
-  t2: number
-  t3: number
-  hex: string | undefined
-  readonly #s0: number
-  readonly #s1: number
-  #tp: string | undefined
-  constructor (t0: number, t1: number, t2: number, t3: number, hex: string | undefined, s0: number, s1: number) { this.t0 = t0; this.t1 = t1; this.t2 = t2; this.t3 = t3; this.hex = hex; this.#s0 = s0; this.#s1 = s1 }
-  get traceparent (): string { return (this.#tp ??= traceparentOf(this.t0, this.t1, this.t2, this.t3, this.#s0, this.#s1, false)) }
+  constructor (size = 1024, max = 1 << 20) {
+    size = Math.max(1, Math.min(size, max))
+    this.max = Math.max(size, max)
+    this.words = new Uint32Array(size * SLOT_WORDS)
+    this.starts = new Float64Array(size)
+    this.#free = new Int32Array(size)
+  }
+
+  /** Spans open now. */
+  get open (): number { return this.#open }
+
+  /** A slot for a span that starts; -1 when `max` are open. */
+  take (): number {
+    let at: number
+    if (this.#top > 0) at = this.#free[--this.#top] as number
+    else {
+      if (this.#used === this.starts.length && !this.#grow()) return -1
+      at = this.#used++
+    }
+    this.#open++
+    return at
+  }
+
+  /** Gives back the slot of a span that ended (its words are not read again). */
+  close (at: number): void {
+    if (at < 0) return
+    this.#free[this.#top++] = at
+    this.#open--
+  }
+
+  #grow (): boolean {
+    const n = this.starts.length
+    if (n >= this.max) return false
+    const m = Math.min(this.max, n * 2)
+    const w = new Uint32Array(m * SLOT_WORDS); w.set(this.words); this.words = w
+    const st = new Float64Array(m); st.set(this.starts); this.starts = st
+    const f = new Int32Array(m); f.set(this.#free.subarray(0, this.#top)); this.#free = f
+    return true
+  }
+}
+
+/** Not sampled: the message and all its stages hand on one context (flags 00). */
+class UnsampledSpan implements MessageSpan, StageSpan {
+  readonly traceparent: string
+  constructor (traceparent: string) { this.traceparent = traceparent }
   get recording (): boolean { return false }
   stage (): StageSpan { return this }
   set (): void {}
@@ -259,104 +367,127 @@ class UnsampledSpan implements MessageSpan, StageSpan, TraceIds {
 
 const LEFT = 'left to the broker to deliver again'
 
-/** The message's receive span; it is its trace's ids too (no object of their own). */
-class RootSpan implements MessageSpan, TraceIds {
+/** The traceparent of the span in slot `at` (sampled). */
+function slotTraceparent (slab: SpanSlab, at: number): string {
+  const w = slab.words
+  const k = at * SLOT_WORDS
+  return traceparentOf(w[k] as number, w[k + 1] as number, w[k + 2] as number, w[k + 3] as number, w[k + 4] as number, w[k + 5] as number, true)
+}
+
+/** The message's receive span: its ids and start in the tracer's slab (slot `at`), until it ends. */
+class RootSpan implements MessageSpan {
   readonly t: CompactTracer
-  t0: number
-  t1: number
-  t2: number
-  t3: number
-  hex: string | undefined
-  readonly s0: number
-  readonly s1: number
+  /** Its slab slot; -1 once ended. */
+  at: number
   readonly #hasParent: boolean
-  readonly #p0: number
-  readonly #p1: number
-  readonly #start: number
   readonly #topic: string
   readonly #qos: number
   readonly #size: number
   #kv: RecordValue[] | undefined = undefined
+  /** cloudevents.event_id while it is the only attribute set (the pipeline's case): a field, not a list. */
+  #eventId: RecordValue | undefined = undefined
   #tp: string | undefined
-  #done = false
 
-  constructor (t: CompactTracer, msg: InboundForTrace, t0: number, t1: number, t2: number, t3: number, hex: string | undefined, s0: number, s1: number, hasParent: boolean, p0: number, p1: number, start: number) {
+  constructor (t: CompactTracer, msg: InboundForTrace, at: number, hasParent: boolean) {
     this.t = t
-    this.t0 = t0
-    this.t1 = t1
-    this.t2 = t2
-    this.t3 = t3
-    this.hex = hex
-    this.s0 = s0
-    this.s1 = s1
+    this.at = at
     this.#hasParent = hasParent
-    this.#p0 = p0
-    this.#p1 = p1
-    this.#start = start
     this.#topic = msg.topic
     this.#qos = msg.qos
     this.#size = msg.payload.length
   }
 
-  get traceparent (): string { return (this.#tp ??= traceparentOf(this.t0, this.t1, this.t2, this.t3, this.s0, this.s1, true)) }
+  /** Read once it has ended (and not before): the empty string (its ids are gone with its slot). */
+  get traceparent (): string { return (this.#tp ??= this.at < 0 ? '' : slotTraceparent(this.t.slab, this.at)) }
 
-  set (key: string, value: string | number | boolean): void { if (!this.#done) setKv(this.#kv ??= [], key, value) }
+  set (key: string, value: string | number | boolean): void {
+    if (this.at < 0 || value === undefined || value === null) return
+    if (this.#kv === undefined) {
+      if (key === EVENT_ID) { this.#eventId = value; return }
+      this.#kv = this.#eventId === undefined ? [] : [EVENT_ID, this.#eventId]
+    }
+    setKv(this.#kv, key, value)
+  }
 
   stage (name: string, attributes?: SpanAttributes): StageSpan {
+    if (this.at < 0) return ENDED
     const kind = name === 'dispatch' ? OTLP_KIND.client : name === 'reply publish' || name === 'dead letter' ? OTLP_KIND.producer : OTLP_KIND.internal
-    return new Stage(this, name, kind, attributes)
+    const at = this.t.openStage(this.at)
+    return at < 0 ? ENDED : new Stage(this.t, at, name, kind, attributes)
   }
 
   end (outcome: string): void {
-    if (this.#done) return
-    this.#done = true
-    setKv(this.#kv ??= [], 'iotless.outcome', outcome)
-    const leave = outcome === 'leave'
-    // The receive span's varying attributes, in one array reused by every message (write reads it at once).
-    const f = RECEIVE_FIXED
+    const at = this.at
+    if (at < 0) return
+    this.at = -1
+    const kv = this.#kv
+    // The receive span's varying attributes, in arrays reused by every message (write reads them at once):
+    // then its event id and outcome, in that order, as a list of its own would have them.
+    let f: RecordValue[]
+    if (kv !== undefined) { setKv(kv, 'iotless.outcome', outcome); f = RECEIVE_FIXED }
+    else if (this.#eventId !== undefined) { f = RECEIVE_FIXED_ID; f[7] = this.#eventId; f[9] = outcome }
+    else { f = RECEIVE_FIXED_OUTCOME; f[7] = outcome }
     f[1] = this.#topic
     f[3] = this.#qos
     f[5] = this.#size
-    this.t.write(this.#topic, ' receive', OTLP_KIND.consumer, this, this.s0, this.s1, this.#hasParent, this.#p0, this.#p1, this.#start, this.t.now(), leave ? 2 : 0, leave ? LEFT : '', RECEIVE_SHARED, f, this.#kv)
+    const leave = outcome === 'leave'
+    this.t.write(this.#topic, ' receive', OTLP_KIND.consumer, at, this.#hasParent, this.t.now(), leave ? 2 : 0, leave ? LEFT : '', RECEIVE_SHARED, f, kv)
   }
 }
 
 const RECEIVE_SHARED: Readonly<SpanAttributes> = Object.freeze({ 'messaging.system': 'mqtt', 'messaging.operation.type': 'receive' })
 const RECEIVE_FIXED: RecordValue[] = ['messaging.destination.name', '', 'messaging.mqtt.qos', 0, 'messaging.message.body.size', 0]
+const EVENT_ID = 'cloudevents.event_id'
+const RECEIVE_FIXED_ID: RecordValue[] = [...RECEIVE_FIXED, EVENT_ID, '', 'iotless.outcome', '']
+const RECEIVE_FIXED_OUTCOME: RecordValue[] = [...RECEIVE_FIXED, 'iotless.outcome', '']
+/** A stage's one attribute of its own (the dispatch span's attempt number), reused by every span (write reads it at once). */
+const STAGE_FIXED: RecordValue[] = ['', 0]
+
+/** A stage that records nothing: of a root span that had ended, or when the slab was full. */
+const ENDED: StageSpan = Object.freeze({ traceparent: undefined, recording: false, set () {}, end () {} })
 
 class Stage implements StageSpan {
-  readonly #root: RootSpan
+  readonly #t: CompactTracer
+  /** Its slab slot (its ids, its parent's, its start); -1 once ended. */
+  #at: number
   readonly #name: string
   readonly #kind: number
-  readonly #s0: number
-  readonly #s1: number
-  readonly #start: number
   /** The caller's attributes when it froze them (the same object for every span of a route): kept, not copied. */
   #shared: Readonly<SpanAttributes> | undefined
   #kv: RecordValue[] | undefined
+  /** With no list: the one key set (not one of theirs) and its value, as fields. */
+  #key: string | undefined
+  #value: RecordValue | undefined
   #tp: string | undefined
-  #done = false
 
-  constructor (root: RootSpan, name: string, kind: number, attributes: SpanAttributes | undefined) {
-    this.#root = root
+  constructor (t: CompactTracer, at: number, name: string, kind: number, attributes: SpanAttributes | undefined) {
+    this.#t = t
+    this.#at = at
     this.#name = name
     this.#kind = kind
-    const ids = root.t.ids
-    this.#s0 = ids.next()
-    this.#s1 = ids.next()
     if (attributes !== undefined && Object.isFrozen(attributes)) this.#shared = attributes
     else if (attributes !== undefined) {
       const kv: RecordValue[] = this.#kv = []
       for (const k in attributes) setKv(kv, k, attributes[k] as RecordValue)
     }
-    this.#start = root.t.now()
   }
 
-  get traceparent (): string { const r = this.#root; return (this.#tp ??= traceparentOf(r.t0, r.t1, r.t2, r.t3, this.#s0, this.#s1, true)) }
+  /** Read once it has ended (and not before): undefined (its ids are gone with its slot). */
+  get traceparent (): string | undefined { return this.#tp ?? (this.#at < 0 ? undefined : (this.#tp = slotTraceparent(this.#t.slab, this.#at))) }
 
   set (key: string, value: string | number | boolean): void {
-    if (this.#done) return
+    if (this.#at < 0 || value === undefined || value === null) return
     const shared = this.#shared
+    if (this.#kv === undefined && (shared === undefined || !(key in shared)) && (this.#key === undefined || this.#key === key)) {
+      this.#key = key
+      this.#value = value
+      return
+    }
+    if (this.#key !== undefined) {
+      this.#kv = [this.#key, this.#value as RecordValue]
+      this.#key = undefined
+      this.#value = undefined
+    }
     if (shared !== undefined && key in shared) {
       // Setting a key the shared attributes have: they become this span's own, the new value wins.
       this.#shared = undefined
@@ -369,10 +500,12 @@ class Stage implements StageSpan {
   }
 
   end (error?: string): void {
-    if (this.#done) return
-    this.#done = true
-    const r = this.#root
-    r.t.write(this.#name, '', this.#kind, r, this.#s0, this.#s1, true, r.s0, r.s1, this.#start, r.t.now(), error === undefined ? 0 : 2, error ?? '', this.#shared, undefined, this.#kv)
+    const at = this.#at
+    if (at < 0) return
+    this.#at = -1
+    let f: RecordValue[] | undefined
+    if (this.#key !== undefined) { f = STAGE_FIXED; f[0] = this.#key; f[1] = this.#value as RecordValue }
+    this.#t.write(this.#name, '', this.#kind, at, true, this.#t.now(), error === undefined ? 0 : 2, error ?? '', this.#shared, f, this.#kv)
   }
 }
 

@@ -8,7 +8,7 @@ import { TraceIdRatioBasedSampler, SamplingDecision } from '@opentelemetry/sdk-t
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { seededRandom } from '../../core/seededRandom.js'
-import { CompactTracer, parseParent, type CompactTransport } from '../../core/tracing/compactTracer.js'
+import { CompactTracer, parseParent, SpanSlab, type CompactTransport } from '../../core/tracing/compactTracer.js'
 import { hex8, traceparentOf } from '../../core/tracing/idPool.js'
 import type { FromCompactWorker, RecordValue, ToCompactWorker } from '../../core/tracing/compactRecord.js'
 import { otlpJsonRequest } from '../../core/tracing/otlpJson.js'
@@ -18,7 +18,7 @@ import { memoryLog } from '../helpers/silentLog.js'
 
 const PARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 
-function harness (over: { sampleRatio?: number; maxQueueSize?: number; protocol?: 'http/protobuf' | 'http/json'; seed?: number; maxBatchSize?: number } = {}) {
+function harness (over: { sampleRatio?: number; maxQueueSize?: number; protocol?: 'http/protobuf' | 'http/json'; seed?: number; maxBatchSize?: number; maxOpenSpans?: number } = {}) {
   const posted: ToCompactWorker[] = []
   let answer: ((m: FromCompactWorker) => void) | undefined
   const transport: CompactTransport = {
@@ -36,7 +36,7 @@ function harness (over: { sampleRatio?: number; maxQueueSize?: number; protocol?
     log,
     { exported: (n) => { counts.exported += n }, dropped: (n) => { counts.dropped += n }, failed: (n) => { counts.failed += n } },
     transport,
-    { fill: (w) => { for (let i = 0; i < w.length; i++) w[i] = Math.floor(rnd() * 2 ** 32) }, now: () => (clock += 1.5), maxBatchSize: over.maxBatchSize ?? 512 }
+    { fill: (w) => { for (let i = 0; i < w.length; i++) w[i] = Math.floor(rnd() * 2 ** 32) }, now: () => (clock += 1.5), maxBatchSize: over.maxBatchSize ?? 512, maxOpenSpans: over.maxOpenSpans }
   )
   return { tracer, posted, counts, lines, answer: (m: FromCompactWorker) => answer?.(m), flush: () => tracer.forceFlush(0) }
 }
@@ -305,4 +305,81 @@ t.test('traceparentOf: the W3C header of words, each call a string of its own', 
   t.equal(a, PARENT, 'the first is not changed by the second')
   t.same(parseParent(b), { traceId: 'ffffffff000000000000000180000000', spanId: 'deadbeef00000010', sampled: false })
   t.equal(hex8(0x0a0b0c0d), '0a0b0c0d')
+})
+
+/** A protobuf batch's spans as written (their attributes in the order written, unlike spansOf). */
+function rawSpans (b: ToCompactWorker | undefined): DecodedSpan[] {
+  if (b?.type !== 'proto') return []
+  return decodeTraceRequest(new Uint8Array(b.buffer, b.start, b.end - b.start)).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((x) => x.spans))
+}
+
+t.test('SpanSlab: a slot per open span, given back at its end and taken again, grown by doubling up to its max', async (t) => {
+  const slab = new SpanSlab(2, 4)
+  t.same([slab.take(), slab.take(), slab.take(), slab.take()], [0, 1, 2, 3], 'grown from 2 to 4')
+  t.equal(slab.take(), -1, 'none past its max')
+  t.equal(slab.open, 4)
+  slab.close(1)
+  slab.close(-1)
+  t.equal(slab.open, 3, 'closing -1 (no slot) changes nothing')
+  t.equal(slab.take(), 1, 'the slot given back is taken again')
+  t.equal(slab.words.length, 4 * 8, '8 words a slot')
+})
+
+t.test('spans open in the slab: every one closed when ended; past maxOpenSpans a message is not recorded, counted as dropped, its context flagged not sampled', async (t) => {
+  const h = harness({ maxOpenSpans: 3 })
+  const m = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1 })
+  const d = m.stage('dispatch', Object.freeze({ 'iotless.route': 'r' }))
+  const tp = d.traceparent
+  t.equal(h.tracer.slab.open, 2, 'the message and its dispatch')
+  const m2 = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1 })
+  t.equal(h.tracer.slab.open, 3)
+  const m3 = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1 })
+  t.equal(m3.recording, false, 'the slab full: not recorded')
+  t.match(m3.traceparent, /^00-[\da-f]{32}-[\da-f]{16}-00$/, 'its context handed on, not sampled')
+  t.equal(m2.stage('route match').recording, false, 'a stage past the max is not recorded either')
+  t.equal(h.counts.dropped, 2, 'both counted as dropped')
+  d.set('iotless.attempt', 1)
+  d.end()
+  t.equal(d.traceparent, tp, 'a traceparent read before the end is kept')
+  m.end('ack')
+  m.end('ack')
+  m2.end('ack')
+  t.equal(h.tracer.slab.open, 0, 'all closed, each once')
+  const late = m.stage('dispatch')
+  t.equal(late.recording, false, 'a stage of an ended message records nothing')
+  t.equal(late.traceparent, undefined, 'and hands on no context')
+  const m4 = h.tracer.begin({ topic: 't', payload: Buffer.alloc(0), qos: 1 })
+  const s4 = m4.stage('route match')
+  s4.end()
+  t.equal(s4.traceparent, undefined, 'a stage\'s traceparent first read after its end: none (its ids went with its slot)')
+  m4.end('ack')
+  t.equal(h.tracer.slab.open, 0)
+  await h.flush()
+  const spans = h.posted.flatMap((b) => rawSpans(b))
+  t.equal(spans.length, 5, 'm (receive, dispatch), m2 (receive), m4 (receive, route match)')
+  const dispatch = spans.find((s) => s.name === 'dispatch')
+  const receive = spans.find((s) => s.spanId === dispatch?.parentSpanId)
+  t.ok(receive !== undefined && receive.traceId === dispatch?.traceId, 'the dispatch span a child of its message\'s, in its trace')
+  t.equal(tp, `00-${dispatch?.traceId ?? ''}-${dispatch?.spanId ?? ''}-01`, 'its traceparent names it')
+  t.same(dispatch?.attributes.map((a) => a.key), ['iotless.route', 'iotless.attempt'], 'the shared attributes, then its own')
+})
+
+t.test('the receive span with only its event id set, or with more: the same attributes in the same order', async (t) => {
+  const h = harness()
+  const a = h.tracer.begin({ topic: 't', payload: Buffer.alloc(2), qos: 1 })
+  a.set('cloudevents.event_id', 'e1')
+  a.set('cloudevents.event_id', 'e2')
+  a.end('ack')
+  const b = h.tracer.begin({ topic: 't', payload: Buffer.alloc(2), qos: 1 })
+  b.set('cloudevents.event_id', 'e3')
+  b.set('x.more', 7)
+  b.end('leave')
+  const c = h.tracer.begin({ topic: 't', payload: Buffer.alloc(2), qos: 1 })
+  c.end('unrouted')
+  await h.flush()
+  const spans = rawSpans(h.posted[0])
+  const own = (s: DecodedSpan | undefined): Array<[string, unknown]> => (s?.attributes ?? []).slice(5).map((x) => [x.key, x.value.stringValue ?? Number(x.value.intValue)])
+  t.same(own(spans[0]), [['cloudevents.event_id', 'e2'], ['iotless.outcome', 'ack']], 'the last event id set, then the outcome')
+  t.same(own(spans[1]), [['cloudevents.event_id', 'e3'], ['x.more', 7], ['iotless.outcome', 'leave']])
+  t.same(own(spans[2]), [['iotless.outcome', 'unrouted']])
 })
