@@ -79,7 +79,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       lifecycle.add('metrics server', ms.close)
       log.info({ url: `http://${config.metrics.host}:${ms.port}/metrics` }, 'metrics endpoint')
     }
-    const traces = config.tracing.recent > 0 ? new RecentTraces({ capacity: config.tracing.recent, clock }) : undefined
+    const traces = config.tracing.recent > 0 ? new RecentTraces({ capacity: config.tracing.recent, perSecond: config.tracing.recentPerSecond, clock }) : undefined
     // OpenTelemetry only when asked for: the module and the SDK it imports are not loaded otherwise.
     let tracer: MessageTracer | undefined = traces
     const t = config.tracing

@@ -359,6 +359,11 @@ export const configSchema = z.strictObject({
   tracing: z.strictObject({
     /** Finished message traces kept in memory for the dashboard's waterfall and `iotless status`; 0: none kept. */
     recent: z.int().min(0).max(10_000).default(50),
+    /**
+     * Messages a second the ring records at most in the long run (bursts up to `recent` whole); the rest cost a
+     * clock read. 10 keeps the dashboard fresh (it redraws each second) and costs nothing measurable at saturation.
+     */
+    recentPerSecond: z.number().positive().max(1_000_000).default(10),
     /** Export spans with OpenTelemetry over OTLP/HTTP. Off: the SDK is not even loaded. */
     enabled: z.boolean().default(false),
     /** OTLP/HTTP traces URL; '' : OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces, or http://localhost:4318/v1/traces. */

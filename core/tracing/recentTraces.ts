@@ -45,27 +45,61 @@ export interface RecentTracesOptions {
   capacity: number
   clock: Clock
   previewBytes?: number
+  /**
+   * How many messages a second are recorded at most, in the long run (a token bucket holding `capacity` messages,
+   * so a burst up to the ring's size is recorded whole); the others cost one clock read. Default: every message.
+   */
+  perSecond?: number
   /** Ids for tests; default: random. */
   newId?: (bytes: 8 | 16) => string
 }
 
+const NOOP = (): void => {}
+/** A stage of a message the ring does not record: hands on no context, records nothing. */
+const PASSIVE_STAGE: StageSpan = Object.freeze({ recording: false, set: NOOP, end: NOOP })
+
 /**
  * An in-process MessageTracer that keeps the last `capacity` message traces in a ring, for the dashboard's
- * waterfall and `iotless status`. It needs no exporter and nothing outside the process.
+ * waterfall and `iotless status`. It needs no exporter and nothing outside the process. It hands on no trace
+ * context of its own (its stages carry no traceparent), so it never changes what a function receives.
  */
 export class RecentTraces implements MessageTracer {
   readonly #o: RecentTracesOptions
   readonly #ring: TraceRecord[] = []
   #next = 0
   #finished = 0
+  #skipped = 0
+  /** The bucket's messages and when it was last filled (perSecond set). */
+  #tokens: number
+  #filledAt: number
+  readonly #perMs: number
 
   constructor (opts: RecentTracesOptions) {
     if (!Number.isInteger(opts.capacity) || opts.capacity < 1) throw new RangeError(`RecentTraces capacity must be a positive integer, got ${opts.capacity}`)
+    const perSecond = opts.perSecond ?? Infinity
+    if (!(perSecond > 0)) throw new RangeError(`RecentTraces perSecond must be positive, got ${perSecond}`)
     this.#o = opts
+    this.#perMs = perSecond / 1000
+    this.#tokens = opts.capacity
+    this.#filledAt = opts.clock.now()
   }
 
-  /** Message traces finished since start (including those the ring has dropped). */
+  /** Message traces recorded and finished since start (including those the ring has dropped). */
   get finished (): number { return this.#finished }
+
+  /** Messages not recorded because more than `perSecond` came (a burst past the ring's size, in the long run). */
+  get skipped (): number { return this.#skipped }
+
+  /** Whether this message is recorded: a token from the bucket, refilled at perSecond up to `capacity`. */
+  #admit (): boolean {
+    if (this.#perMs === Infinity) return true
+    const now = this.#o.clock.now()
+    this.#tokens = Math.min(this.#o.capacity, this.#tokens + (now - this.#filledAt) * this.#perMs)
+    this.#filledAt = now
+    if (this.#tokens < 1) return false
+    this.#tokens -= 1
+    return true
+  }
 
   /** The kept traces, newest first. */
   recent (limit = this.#o.capacity): TraceRecord[] {
@@ -76,6 +110,10 @@ export class RecentTraces implements MessageTracer {
   }
 
   begin (msg: InboundForTrace): MessageSpan {
+    if (!this.#admit()) {
+      this.#skipped++
+      return { traceparent: msg.traceparent ?? '', recording: false, stage: () => PASSIVE_STAGE, set: NOOP, end: NOOP }
+    }
     const clock = this.#o.clock
     const newId = this.#o.newId ?? ((b: 8 | 16) => randomBytes(b).toString('hex'))
     const parent = parseTraceparent(msg.traceparent)

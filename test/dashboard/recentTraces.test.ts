@@ -59,3 +59,40 @@ t.test('the payload preview is cut at previewBytes', async (t) => {
   rt.begin({ topic: 't', payload: Buffer.from('abcdefgh'), qos: 0 }).end('ack')
   t.match(rt.recent()[0], { payloadPreview: 'abcd', payloadBytes: 8 })
 })
+
+t.test('perSecond: a burst up to the ring\'s size is recorded whole, then at most perSecond', async (t) => {
+  const clock = new ManualClock(0)
+  const rt = new RecentTraces({ capacity: 4, perSecond: 2, clock, newId: ids() })
+  const send = (k: number): boolean => {
+    const m = rt.begin({ topic: `t/${k}`, payload: Buffer.alloc(0), qos: 0, traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' })
+    const s = m.stage('dispatch')
+    s.end()
+    m.end('ack')
+    if (m.recording === false) {
+      t.equal(s.recording, false, 'its stages record nothing')
+      t.equal(s.traceparent, undefined, 'and hand on no context of their own')
+      t.equal(m.traceparent, '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', 'the incoming context is left as it came')
+    }
+    return m.recording !== false
+  }
+  const burst = Array.from({ length: 6 }, (_, k) => send(k))
+  t.same(burst, [true, true, true, true, false, false], 'the bucket holds capacity messages')
+  t.same(rt.recent().map((x) => x.topic), ['t/3', 't/2', 't/1', 't/0'])
+  t.equal(rt.finished, 4)
+  t.equal(rt.skipped, 2)
+  clock.advance(499)
+  t.equal(send(10), false, 'under one message refilled after 499 ms at 2/s')
+  clock.advance(1)
+  t.equal(send(11), true, 'one after 500 ms')
+  t.equal(send(12), false)
+  clock.advance(60_000)
+  t.same(Array.from({ length: 6 }, (_, k) => send(20 + k)), [true, true, true, true, false, false], 'a long idle refills to capacity, no more')
+  t.throws(() => new RecentTraces({ capacity: 1, perSecond: 0, clock }), /perSecond must be positive/)
+})
+
+t.test('no perSecond: every message is recorded', async (t) => {
+  const rt = new RecentTraces({ capacity: 2, clock: new ManualClock(0), newId: ids() })
+  for (let k = 0; k < 100; k++) rt.begin({ topic: 't', payload: Buffer.alloc(0), qos: 0 }).end('ack')
+  t.equal(rt.finished, 100)
+  t.equal(rt.skipped, 0)
+})
