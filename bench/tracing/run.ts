@@ -84,6 +84,10 @@ if (process.env.BENCH_BEFORE !== undefined) ALL_MODES.push({ name: `${Number(pro
 if (process.env.BENCH_BEFORE2 !== undefined) ALL_MODES.push({ name: `${Number(process.env.BENCH_BEFORE_RATIO ?? 1) * 100}%, default engine, ${process.env.BENCH_BEFORE2_LABEL ?? path.basename(process.env.BENCH_BEFORE2)}`, tracing: { enabled: true, sampleRatio: Number(process.env.BENCH_BEFORE_RATIO ?? 1), recent: 0 }, root: process.env.BENCH_BEFORE2 })
 // BENCH_AA=1: a second adapter with tracing off, appended after those above (an A/A control: what two identical processes differ by on this box).
 if (process.env.BENCH_AA === '1') ALL_MODES.push({ name: 'off, a second process (A/A control)', tracing: { enabled: false, recent: 0 } })
+// The default config's "off": no export, but the dashboard's ring at its defaults (tracing.recent 50). BENCH_DEFAULT_OFF=1
+// adds it for this build; BENCH_DEFAULT_OFF_BEFORE=<dir> adds it for another build too.
+if (process.env.BENCH_DEFAULT_OFF === '1') ALL_MODES.push({ name: 'off, default config (dashboard ring)', tracing: { enabled: false } })
+if (process.env.BENCH_DEFAULT_OFF_BEFORE !== undefined) ALL_MODES.push({ name: `off, default config (dashboard ring), ${path.basename(process.env.BENCH_DEFAULT_OFF_BEFORE)}`, tracing: { enabled: false }, root: process.env.BENCH_DEFAULT_OFF_BEFORE })
 // BENCH_MODES=0,1 runs some of them (default 0,1,2,3: off, SDK 100%, compact 100%, compact 1%; the extra
 // builds above are appended, BENCH_MODES names them by their index too); BENCH_CPU_PROF=DIR starts each adapter under --cpu-prof.
 const DEFAULT_MODES = [0, 1, 2, 3, ...ALL_MODES.map((_, k) => k).filter((k) => k >= 7)]
