@@ -12,7 +12,7 @@
  * CPU per message (all its threads, and its main thread alone, from /proc/PID/task/TID/schedstat). The modes
  * take turns within each round, each round starting one mode further on, so machine load drifts over all of
  * them alike; medians of the rounds, and each mode's ratio to off in the same round with a sign-test and a
- * bootstrap interval of the median ratio (pairedRatio.ts), held against BENCH_LIMIT (1.05: the issue's 5%).
+ * bootstrap interval of the median ratio (bench/pairedRatio.ts), held against BENCH_LIMIT (1.05: the issue's 5%).
  * Fixed rate (skipped with BENCH_RATE_SECONDS=0): BENCH_RATE messages/s for BENCH_RATE_SECONDS; the
  * adapter's CPU time per message and latency percentiles, publish -> sink.
  * Results go to stdout and to the `## Tracing: engines side by side` section of bench/RESULTS.md
@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import mqtt, { type MqttClient } from 'mqtt'
 import { writeResultsSection } from '../writeResultsSection.js'
-import { median, pairedRatios, summariseRatios } from './pairedRatio.js'
+import { median, pairedRatios, summariseRatios } from '../pairedRatio.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '..', '..', '..')

@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HttpEventSender } from '../../adapters/targets/httpEventSender.js'
-import { median, signTestInterval } from './pairedRatio.js'
+import { median, signTestInterval } from '../pairedRatio.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROUNDS = Number(process.env.SENDER_ROUNDS ?? 30)

@@ -1,11 +1,12 @@
 /**
- * Statistics for bench/tracing/run.ts: one ratio per round (a mode against `off` measured in the same round,
- * so that the machine's load, which drifts from round to round, cancels), and how sure the median ratio is:
+ * Statistics for the paired benchmarks (bench/tracing, bench/proxy): one ratio per round (a mode against a
+ * reference measured in the same round, so that the machine's load, which drifts from round to round, cancels),
+ * and how sure the median ratio is:
  * a distribution-free sign-test interval (order statistics of the ratios), a percentile bootstrap of the
  * median, and the one-sided sign test of "the median ratio is at least `limit`". Pure; randomness injected.
  */
 
-import { seededRandom } from '../../core/seededRandom.js'
+import { seededRandom } from '../core/seededRandom.js'
 
 /** The median (the mean of the two middle values for an even count); NaN for none. */
 export function median (xs: readonly number[]): number {

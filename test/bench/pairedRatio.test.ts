@@ -1,5 +1,5 @@
 import t from 'tap'
-import { binomialHalfCdf, bootstrapMedianInterval, median, pairedRatios, signTestBelow, signTestInterval, summariseRatios } from '../../bench/tracing/pairedRatio.js'
+import { binomialHalfCdf, bootstrapMedianInterval, median, pairedRatios, signTestBelow, signTestInterval, summariseRatios } from '../../bench/pairedRatio.js'
 import { seededRandom } from '../../core/seededRandom.js'
 
 const close = (a: number, b: number, eps = 1e-9): boolean => Math.abs(a - b) < eps
