@@ -43,6 +43,13 @@ export interface PlacementRecord {
   basePredictions: Record<string, number>
   /** The same with the contention term unscaled to the run's life (Prediction.contentionPsMs): the model before that. */
   psPredictions: Record<string, number>
+  /**
+   * The tier the rule before directed exploration would have sent it to, with the same predictions and the same
+   * draw (the predicted best, or at a draw under `explore` another tier at once), so the bench can score both on one run.
+   */
+  legacyTier: string
+  /** Sent to a tier within its prediction's uncertainty of the best, spending a held exploration (decide). */
+  directed: boolean
   ok: boolean
 }
 
@@ -73,7 +80,16 @@ export interface PlacementOptions {
    * tier learns each size the route sees. 0: off.
    */
   gapExploreLimit?: number
+  /**
+   * How fast a tier's speed is taken to drift, ms: a fit's uncertainty at a size grows as if its level took a
+   * random walk of one run-to-run spread per `driftMs` since it last ran there (TierPredictor.uncertaintyMs).
+   * Default 60 000.
+   */
+  driftMs?: number
 }
+
+/** Explorations a function has earned and not yet spent (decide). */
+interface ExploreBudget { decisions: number; tokens: number; heldSince: number; spent: number }
 
 interface TierHealth { failures: number; openUntil: number; openMs: number }
 
@@ -108,6 +124,7 @@ export class PlacementTarget implements Target {
   readonly #inFlight: number[]
   readonly #health: TierHealth[]
   readonly #minSamples: number
+  readonly #budgets = new Map<string, ExploreBudget>()
 
   constructor (opts: PlacementOptions) {
     if (opts.tiers.length === 0) throw new RangeError('a placement needs at least one tier')
@@ -139,7 +156,7 @@ export class PlacementTarget implements Target {
    * of randomness and the count of gap explorations it makes; cheap (a scan of each tier's fit window),
    * measured in bench/placement/decisionCost.ts.
    */
-  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[]; base: number[]; ps: number[] } {
+  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[]; base: number[]; ps: number[]; legacy: number; directed: boolean } {
     const tiers = this.#o.tiers
     const n = tiers.length
     const predictions: number[] = new Array<number>(n)
@@ -154,8 +171,11 @@ export class PlacementTarget implements Target {
     const healthy: number[] = []
     const open: number[] = []
     for (let i = 0; i < n; i++) (this.isOpen(i) ? open : healthy).push(i)
-    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions, base, ps }
-    if (healthy.length === 0) return { order: open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number)), reason: 'best', predictions, base, ps }
+    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions, base, ps, legacy: healthy[0] ?? open[0] as number, directed: false }
+    if (healthy.length === 0) {
+      const order = open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number))
+      return { order, reason: 'best', predictions, base, ps, legacy: order[0] as number, directed: false }
+    }
     // A tier with too few runs has no prediction worth the name: it is tried first (learning, counted as exploring).
     let first = -1
     let reason: DecisionReason = 'best'
@@ -171,19 +191,69 @@ export class PlacementTarget implements Target {
         if (pr.gapExplored < limit && pr.runsNear(bytes) < NEAR_RUNS) { first = i; reason = 'explore'; pr.gapExplored++; break }
       }
     }
+    let legacy = first
+    let directed = false
     if (first === -1) {
       first = byPrediction[0] as number
-      if (healthy.length > 1 && this.#o.explore > 0) {
+      legacy = first
+      const explore = this.#o.explore
+      if (healthy.length > 1 && explore > 0) {
+        // Exploration is earned as before, by a draw under `explore` (so its share stays the configured one), but
+        // it is spent where it is worth most: on a message for which another tier's prediction is within its
+        // uncertainty of the best (a near-tie, or a fit that has not been refreshed for a while), held for up to
+        // 1 / explore decisions to meet one; then, or when a second is earned, on the message at hand, as before.
         const u = this.#o.random()
-        if (u < this.#o.explore) {
-          // Spread over the others uniformly, reusing the same draw.
-          const others = byPrediction.slice(1)
-          first = others[Math.min(others.length - 1, Math.floor((u / this.#o.explore) * others.length))] as number
-          reason = 'explore'
+        const others = byPrediction.slice(1)
+        const drawn = others[Math.min(others.length - 1, Math.floor((u / explore) * others.length))] as number
+        if (u < explore) legacy = drawn
+        const b = this.#budget(functionName)
+        b.decisions++
+        if (u < explore) {
+          if (b.tokens === 0) b.heldSince = b.decisions
+          b.tokens++
+        }
+        if (b.tokens > 0) {
+          const j = this.#uncertainLoser(functionName, bytes, byPrediction, predictions)
+          let spend = -1
+          if (j !== -1) { spend = j; directed = true } else if (b.tokens > 1 || b.decisions - b.heldSince >= Math.ceil(1 / explore)) {
+            spend = u < explore ? drawn : others[b.spent % others.length] as number
+          }
+          if (spend !== -1) {
+            first = spend
+            reason = 'explore'
+            b.tokens--
+            b.spent++
+            b.heldSince = b.decisions
+          }
         }
       }
     }
-    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions, base, ps }
+    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions, base, ps, legacy: legacy === -1 ? first : legacy, directed }
+  }
+
+  #budget (functionName: string): ExploreBudget {
+    let b = this.#budgets.get(functionName)
+    if (b === undefined) { b = { decisions: 0, tokens: 0, heldSince: 0, spent: 0 }; this.#budgets.set(functionName, b) }
+    return b
+  }
+
+  /**
+   * The first tier after the predicted best (in prediction order) whose margin over it is within one standard
+   * deviation of their difference, sqrt(sigma_best^2 + sigma_tier^2), each sigma the tier's
+   * TierPredictor.uncertaintyMs at this size now (of the execution part, the one that drifts); -1 when none.
+   */
+  #uncertainLoser (functionName: string, bytes: number, byPrediction: number[], predictions: number[]): number {
+    const drift = this.#o.driftMs ?? 60_000
+    const now = this.#now()
+    const bestI = byPrediction[0] as number
+    const sb = this.predictor(functionName, bestI).uncertaintyMs(bytes, now, drift)
+    for (let k = 1; k < byPrediction.length; k++) {
+      const j = byPrediction[k] as number
+      const sj = this.predictor(functionName, j).uncertaintyMs(bytes, now, drift)
+      const sd = Math.sqrt(sb * sb + sj * sj)
+      if ((predictions[j] as number) - (predictions[bestI] as number) <= sd) return j
+    }
+    return -1
   }
 
   dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
@@ -219,7 +289,7 @@ export class PlacementTarget implements Target {
   }
 
   async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
-    const { order, reason, predictions, base, ps } = this.decide(functionName, bytes)
+    const { order, reason, predictions, base, ps, legacy, directed } = this.decide(functionName, bytes)
     let last: DispatchResult | undefined
     let anyRetryable = false
     for (let k = 0; k < order.length; k++) {
@@ -241,7 +311,7 @@ export class PlacementTarget implements Target {
       }
       const measuredMs = this.#now() - t0
       const failed = result.status === 'rejected' && isTierFailure(result)
-      this.#record(functionName, eventId, bytes, i, why, predictions, base, ps, measuredMs, !failed)
+      this.#record(functionName, eventId, bytes, i, why, predictions, base, ps, measuredMs, !failed, k === 0 ? legacy : i, k === 0 && directed)
       if (!failed) {
         this.#healthy(i)
         if (result.status === 'ok') {
@@ -249,7 +319,7 @@ export class PlacementTarget implements Target {
           const coldStart = before.coldChance === undefined ? result.coldStart : before.coldChance === 1
           const sharing = Math.max(before.sharing ?? 0, this.#state(functionName, i).sharing ?? 0)
           const pr = this.predictor(functionName, i)
-          pr.observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart, queuedAhead, sharing, linkWaitMs: before.linkWaitMs, utilization: before.utilization })
+          pr.observe({ bytes, totalMs: measuredMs, handlerMs: result.handlerMs, coldStart, queuedAhead, sharing, linkWaitMs: before.linkWaitMs, utilization: before.utilization, atMs: this.#now() })
           if (tier.link !== undefined && pr.transfer.slope > 0) tier.link.msPerByte = pr.transfer.slope
         }
         return result
@@ -285,7 +355,7 @@ export class PlacementTarget implements Target {
     }
   }
 
-  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], base: number[], ps: number[], measuredMs: number, ok: boolean): void {
+  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], base: number[], ps: number[], measuredMs: number, ok: boolean, legacy: number, directed: boolean): void {
     const tiers = this.#o.tiers
     const tier = (tiers[i] as Tier).name
     const predictedMs = predictions[i] as number
@@ -305,7 +375,7 @@ export class PlacementTarget implements Target {
       const baseByName: Record<string, number> = {}
       const psByName: Record<string, number> = {}
       tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number; baseByName[t.name] = base[j] as number; psByName[t.name] = ps[j] as number })
-      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, basePredictions: baseByName, psPredictions: psByName, ok })
+      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, basePredictions: baseByName, psPredictions: psByName, legacyTier: (tiers[legacy] as Tier).name, directed, ok })
     }
   }
 }

@@ -12,6 +12,9 @@ export class RobustFit {
   readonly #window: number
   readonly #scratch: number[]
   readonly #ages: number[] = []
+  /** When each point was added (the caller's clock, ms); NaN when not given. */
+  readonly #times: number[] = []
+  readonly #scratch2: number[]
   #seq = 0
   #a = 0
   #b = 0
@@ -20,6 +23,7 @@ export class RobustFit {
     if (!(window >= 2)) throw new RangeError(`window must be >= 2, got ${window}`)
     this.#window = window
     this.#scratch = new Array<number>(window).fill(0)
+    this.#scratch2 = new Array<number>(window).fill(0)
   }
 
   get count (): number { return this.#xs.length }
@@ -32,18 +36,20 @@ export class RobustFit {
    * being pushed out by the common ones (placement sends each size where it runs fastest, so a tier's window
    * fills with the sizes it wins), while every size's runs still renew oldest first.
    */
-  add (x: number, y: number): void {
+  add (x: number, y: number, atMs = Number.NaN): void {
     if (!Number.isFinite(x) || !Number.isFinite(y)) return
     const seq = this.#seq++
     if (this.#xs.length < this.#window) {
       this.#xs.push(x)
       this.#ys.push(y)
       this.#ages.push(seq)
+      this.#times.push(atMs)
     } else {
       const victim = this.#victim(x)
       this.#xs[victim] = x
       this.#ys[victim] = y
       this.#ages[victim] = seq
+      this.#times[victim] = atMs
     }
     this.#refit()
   }
@@ -116,6 +122,40 @@ export class RobustFit {
       if (Math.abs(xi - x) <= rel * Math.max(x, xi)) out.push(this.#ys[i] as number)
     }
     return out
+  }
+
+  /**
+   * Of the points within `rel` of x (as predictNear picks them): how many, when the newest of them was added
+   * (`add`'s atMs; -Infinity when none has a time), and their robust spread (1.4826 x the median absolute
+   * deviation; 0 for fewer than 2). O(window^2) at worst (insertion sorts of at most `window` values), no allocation.
+   */
+  nearStats (x: number, rel = NEAR): { count: number; newestMs: number; spread: number } {
+    const xs = this.#xs
+    const near = this.#scratch
+    let k = 0
+    let newestMs = Number.NEGATIVE_INFINITY
+    for (let i = 0; i < xs.length; i++) {
+      const xi = xs[i] as number
+      if (Math.abs(xi - x) <= rel * Math.max(x, xi)) {
+        const ti = this.#times[i] as number
+        if (ti > newestMs) newestMs = ti
+        const y = this.#ys[i] as number
+        let j = k++
+        while (j > 0 && (near[j - 1] as number) > y) { near[j] = near[j - 1] as number; j-- }
+        near[j] = y
+      }
+    }
+    if (k < 2) return { count: k, newestMs, spread: 0 }
+    const mid = (a: number[]): number => (k % 2 === 1 ? a[k >> 1] as number : ((a[(k >> 1) - 1] as number) + (a[k >> 1] as number)) / 2)
+    const m = mid(near)
+    const dev = this.#scratch2
+    for (let i = 0; i < k; i++) {
+      const d = Math.abs((near[i] as number) - m)
+      let j = i
+      while (j > 0 && (dev[j - 1] as number) > d) { dev[j] = dev[j - 1] as number; j-- }
+      dev[j] = d
+    }
+    return { count: k, newestMs, spread: 1.4826 * mid(dev) }
   }
 
   /** How many points lie within `rel` of x (as predictNear counts them). */

@@ -23,6 +23,8 @@ export interface TierObservation {
   utilization?: number | undefined
   /** The modelled wait for the bytes ahead on the tier's link when it was sent (LinkQueue); transfer fits only runs that had none. */
   linkWaitMs?: number | undefined
+  /** When it ended (the placement's clock, ms): how fresh the fit's knowledge of this size is (uncertaintyMs). */
+  atMs?: number | undefined
 }
 
 /**
@@ -74,6 +76,9 @@ const MIN_SHARED = 3
  */
 export const NEAR_RUNS = 2
 
+/** Floor of a size's run-to-run spread, as a share of its level: a fit whose few runs agree is not thereby exact. */
+const MIN_SPREAD_SHARE = 0.1
+
 /**
  * STOIC's latency model for one function on one tier, fed by every result (Zhang, Krintz, Wolski 2021):
  * total = transfer + cold start + queueing + execution, where
@@ -117,6 +122,28 @@ export class TierPredictor {
   get samples (): number { return this.#samples }
   /** The learned share of runs that were cold. */
   get coldRate (): number { return this.#coldRate }
+
+  /**
+   * One standard deviation of the execution prediction at `bytes` at time `nowMs`, ms. The runs near that size
+   * (alone and shared together, as #alone may use) spread by s (their robust sd, at least MIN_SPREAD_SHARE of
+   * the level), so their median is known to about s / sqrt(n); and a tier's speed drifts (an edge box's other
+   * work, a cloud's neighbours, the machine's load), taken as a random walk adding s^2 per `driftMs` since the
+   * newest of them ran: sigma = s sqrt(1/n + age / driftMs). A fit nobody refreshed grows less sure of itself.
+   * Infinity with fewer than NEAR_RUNS near runs (gap exploration's case); runs without a time count as never
+   * refreshed (age 0, so sigma is the fresh one). O(window^2) at worst; PlacementTarget asks only when it holds
+   * an exploration to spend.
+   */
+  uncertaintyMs (bytes: number, nowMs: number, driftMs: number): number {
+    const a = this.exec.nearStats(bytes)
+    const b = this.execShared.nearStats(bytes)
+    const n = a.count + b.count
+    if (n < NEAR_RUNS) return Number.POSITIVE_INFINITY
+    const spread = a.count >= b.count ? a.spread : b.spread
+    const s = Math.max(spread, MIN_SPREAD_SHARE * this.#alone(bytes))
+    const newest = Math.max(a.newestMs, b.newestMs)
+    const age = Number.isFinite(newest) && nowMs > newest ? nowMs - newest : 0
+    return s * Math.sqrt(1 / n + age / driftMs)
+  }
 
   predict (bytes: number, state: TierState): Prediction {
     const alone = this.#alone(bytes)
@@ -198,12 +225,12 @@ export class TierPredictor {
       this.#fitRhoSeen = true
     }
     if (o.handlerMs !== undefined) {
-      exec.add(o.bytes, o.handlerMs)
+      exec.add(o.bytes, o.handlerMs, o.atMs)
       // A run that queued, at the tier or behind other bytes on the link, says more about the queue than the wire.
       if (o.queuedAhead <= 0 && !((o.linkWaitMs ?? 0) >= 1)) this.transfer.add(o.bytes, Math.max(0, o.totalMs - o.handlerMs))
     } else if (o.queuedAhead <= 0) {
       // No handler time (the local pool): the whole time is the work; there is no network to fit.
-      exec.add(o.bytes, o.totalMs)
+      exec.add(o.bytes, o.totalMs, o.atMs)
     }
   }
 }

@@ -64,3 +64,31 @@ export function perInputCeiling (samples: readonly Sample[]): number {
   for (const m of wins.values()) k += Math.max(...m.values())
   return k
 }
+
+/** One sampled request run twice on every tier (ORACLE_REPEAT=1): the two repetitions' measured times. */
+export interface RepeatedSample { first: Record<string, number>; second: Record<string, number> }
+
+const fastestOf = (m: Record<string, number>): string => {
+  const names = Object.keys(m)
+  return names.reduce((x, y) => (m[y] as number) < (m[x] as number) ? y : x, names[0] as string)
+}
+
+/** How many samples' two repetitions agree on the fastest tier. */
+export function selfAgreement (samples: readonly RepeatedSample[]): number {
+  let k = 0
+  for (const s of samples) if (fastestOf(s.first) === fastestOf(s.second)) k++
+  return k
+}
+
+/**
+ * The accuracy ceiling a self-agreement share `a` implies, for two tiers. Model: given everything a predictor
+ * can know when it decides (the state), each repetition's fastest tier is an independent draw, the edge with
+ * chance p. Then two repetitions agree with chance a = p^2 + (1-p)^2, and the best any predictor can do in
+ * that state is max(p, 1-p) = (1 + sqrt(2a - 1)) / 2. Over states, by Jensen (sqrt is concave), the mean best
+ * is at most (1 + sqrt(2 mean(a) - 1)) / 2 (returned as `upper`), and at least mean(a) (`lower`: max(p, 1-p) >=
+ * p^2 + (1-p)^2). A share of 97% needs a >= 1 - 2 x 0.97 x 0.03 = 94.18%. Pure.
+ */
+export function ceilingFromAgreement (a: number): { lower: number; upper: number } {
+  const x = Math.max(0, Math.min(1, a))
+  return { lower: x, upper: (1 + Math.sqrt(Math.max(0, 2 * x - 1))) / 2 }
+}

@@ -2,12 +2,14 @@
  * `node dist/bench/placement/poolDumps.js A.json B.json ...`: the accuracy of several placement runs together,
  * from the files run.ts writes with DUMP=, with its Wilson 95% interval, the ties within noise (per run: the
  * noise is each run's own), the chosen tiers' total against the oracle's, the model without the link, contention and queue-ahead terms
- * on the same samples, and (dumps that record it) the model with the contention term unscaled to the run's life.
+ * on the same samples, and (dumps that record it) the model with the contention term unscaled to the run's life,
+ * the exploration rule before directed exploration (legacy) and, from ORACLE_REPEAT=1 runs, the oracle's
+ * self-agreement with the accuracy ceiling it implies.
  */
 import { readFileSync } from 'node:fs'
-import { tiesWithinNoise, wilson } from './accuracyStats.js'
+import { ceilingFromAgreement, selfAgreement, tiesWithinNoise, wilson } from './accuracyStats.js'
 
-interface Dumped { input: string; chosen: string; reason: string; measured: Record<string, number>; base: Record<string, number>; ps?: Record<string, number> }
+interface Dumped { input: string; chosen: string; reason: string; measured: Record<string, number>; base: Record<string, number>; ps?: Record<string, number>; legacy?: string; repeat?: Record<string, number> }
 
 const fastest = (m: Record<string, number>): string => Object.keys(m).reduce((b, n) => (m[n] as number) < (m[b] as number) ? n : b)
 const pctCi = (k: number, n: number): string => { const [lo, hi] = wilson(k, n); return `${k}/${n} = ${(100 * k / Math.max(1, n)).toFixed(1)}% (Wilson 95% ${(100 * lo).toFixed(1)}-${(100 * hi).toFixed(1)}%)` }
@@ -22,6 +24,11 @@ let clear = 0
 let clearRight = 0
 let mineMs = 0
 let oracleMs = 0
+let legacyN = 0
+let legacyRight = 0
+let legacyMs = 0
+let legacyOracleMs = 0
+const pairs: Array<{ first: Record<string, number>; second: Record<string, number> }> = []
 for (const file of process.argv.slice(2)) {
   const s = (JSON.parse(readFileSync(file, 'utf8')) as { sampled: Dumped[] }).sampled
   const tie = tiesWithinNoise(s, ['edge', 'cloud'])
@@ -35,8 +42,22 @@ for (const file of process.argv.slice(2)) {
     if (base === best) baseRight++
     // Dumps from before the contention term was scaled to the run's life have no ps: not counted there.
     if (x.ps !== undefined) { psN++; if ((x.reason !== 'best' ? x.chosen : fastest(x.ps)) === best) psRight++ }
+    if (x.legacy !== undefined) {
+      legacyN++
+      if (x.legacy === best) legacyRight++
+      legacyMs += x.measured[x.legacy] as number
+      legacyOracleMs += x.measured[best] as number
+    }
+    if (x.repeat !== undefined) pairs.push({ first: x.measured, second: x.repeat })
     if (tie[k] === true) ties++
     else { clear++; if (x.chosen === best) clearRight++ }
   })
 }
 console.log(`pooled over ${process.argv.length - 2} runs: accuracy ${pctCi(right, n)}; the model before this round's terms on the same samples ${pctCi(baseRight, n)}; the unscaled contention term (PS mean) on the same samples ${psN > 0 ? pctCi(psRight, psN) : 'not recorded'}; ties within noise ${ties}/${n} = ${(100 * ties / Math.max(1, n)).toFixed(1)}%; accuracy on the rest ${pctCi(clearRight, clear)}; total of the chosen tiers vs the oracle's ${(mineMs / Math.max(1e-9, oracleMs)).toFixed(3)}x`)
+if (legacyN > 0) console.log(`the exploration rule before directed exploration, same samples (${legacyN}): ${pctCi(legacyRight, legacyN)}; its total vs the oracle's ${(legacyMs / legacyOracleMs).toFixed(3)}x`)
+if (pairs.length > 0) {
+  const k = selfAgreement(pairs)
+  const [lo, hi] = wilson(k, pairs.length)
+  const c = ceilingFromAgreement(k / pairs.length)
+  console.log(`oracle self-agreement ${pctCi(k, pairs.length)}; implied ceiling for any predictor ${(100 * c.lower).toFixed(1)}-${(100 * c.upper).toFixed(1)}% (its upper bound over the agreement's interval ${(100 * ceilingFromAgreement(lo).upper).toFixed(1)}-${(100 * ceilingFromAgreement(hi).upper).toFixed(1)}%); 97% needs agreement >= 94.2%`)
+}

@@ -29,7 +29,7 @@ import { PlacementTarget, type PlacementRecord } from '../../adapters/placement/
 import type { DispatchResult, Target, TargetLoad } from '../../adapters/target.js'
 import { LinkQueue, linkedTarget } from '../../adapters/placement/linkQueue.js'
 import { writeResultsSection } from '../writeResultsSection.js'
-import { perInputCeiling, tiesWithinNoise, wilson } from './accuracyStats.js'
+import { ceilingFromAgreement, perInputCeiling, selfAgreement, tiesWithinNoise, wilson } from './accuracyStats.js'
 import { cfsPeriodUs, cfsQuotaUs, writeCpuQuota } from './cpuQuota.js'
 import { CLIP_S, event, loadInputs, schedule, seeded, WIDTHS, type Arrival, type FunctionName, type Input } from './workload.js'
 
@@ -43,6 +43,13 @@ const SECONDS = num('SECONDS', 240)
 const RATE = num('RATE', 0.8)
 const AUDIO = num('AUDIO_SHARE', 0.4)
 const ORACLE = num('ORACLE', 0.5)
+/**
+ * 1: each oracle-sampled request, once its runs on both tiers are done, is run again on both tiers at one
+ * instant (a second repetition, raw tiers, not fed to the placement), so the bench can say how often two
+ * repetitions agree on the fastest tier: the noise ceiling of the accuracy metric (accuracyStats.ts
+ * ceilingFromAgreement). Off by default: the extra runs load the tiers and change the run.
+ */
+const ORACLE_REPEAT = num('ORACLE_REPEAT', 0)
 /** Seed of the measured schedule (the warm-up uses another): tune on one, report on another. */
 const SEED = num('SEED', 2)
 /** Seconds of warm-up schedule (another seed) the placement learns on before the measured runs: each tier needs a few runs at each input size. */
@@ -100,7 +107,7 @@ async function timed (p: Promise<DispatchResult>, what: string): Promise<number>
   return performance.now() - s
 }
 
-interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; ps: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number }
+interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; ps: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number; legacy: TierName; directed: boolean; repeat?: Record<TierName, number> | undefined; repeatEdgeLoad?: TargetLoad | undefined; repeatLinkWaitMs?: number | undefined }
 
 async function main (): Promise<void> {
   const loadBefore = loadavg().map((x) => x.toFixed(1)).join(' ')
@@ -167,7 +174,7 @@ async function main (): Promise<void> {
     const placed: Target = { kind: 'placement', dispatch: (fn, ev, o) => (placements[fn as FunctionName]).dispatch(fn, ev, o), close: async () => {} }
 
     /** Runs a schedule on one target; `oracleDraw` (when given) picks the requests also sent to every other tier. */
-    const run = async (tag: string, target: Target, arrivals: Arrival[], oracleDraw?: () => number): Promise<{ ms: number[]; sampled: Sampled[] }> => {
+    const run = async (tag: string, target: Target, arrivals: Arrival[], oracleDraw?: () => number): Promise<{ ms: number[]; sampled: Sampled[]; explored: number; directed: number }> => {
       const t0 = performance.now()
       const sampled: Sampled[] = []
       const ms = await Promise.all(arrivals.map(async (a, i) => {
@@ -186,10 +193,19 @@ async function main (): Promise<void> {
         const measured = { [tier]: own } as Record<TierName, number>
         others.forEach((n, k) => { measured[n] = rest[k] as number })
         const rec = records.get(id) as PlacementRecord
-        sampled.push({ i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, ps: rec.psPredictions, edgeLoad, linkWaitMs })
+        const x: Sampled = { i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, ps: rec.psPredictions, legacy: rec.legacyTier as TierName, directed: rec.directed, edgeLoad, linkWaitMs }
+        if (ORACLE_REPEAT === 1) {
+          // The second repetition: both tiers again, at one instant, as soon as the first is done.
+          x.repeatEdgeLoad = edge.load(input.fn)
+          x.repeatLinkWaitMs = link.waitMs()
+          const again = await Promise.all(TIERS.map((n) => timed(raw[n].dispatch(input.fn, event(input, `${id}-r${n}`)), `${tag} repeat ${i} on ${n}`)))
+          x.repeat = Object.fromEntries(TIERS.map((n, k) => [n, again[k] as number])) as Record<TierName, number>
+        }
+        sampled.push(x)
         return own as number
       }))
-      return { ms, sampled }
+      const recs = arrivals.map((_, i) => records.get(`${tag}${i}`))
+      return { ms, sampled, explored: recs.filter((r) => r?.reason === 'explore').length, directed: recs.filter((r) => r?.directed === true).length }
     }
 
     const measured = schedule(SEED, SECONDS, RATE, inputs, AUDIO)
@@ -235,12 +251,40 @@ async function main (): Promise<void> {
     const psRight = s.filter((x) => psChoice(x) === fastest(x))
     const psFlips = s.filter((x) => psChoice(x) !== x.chosen)
     const psMine = s.map((x) => x.measured[psChoice(x)])
+    // The rule before directed exploration (the fit refreshed as it was; the same predictions and draws): where it
+    // would have sent each sampled request. A counterfactual that credits it with the fits the new rule refreshed.
+    const legacyRight = s.filter((x) => x.legacy === fastest(x))
+    const legacyMine = s.map((x) => x.measured[x.legacy])
+    const legacyFlips = s.filter((x) => x.legacy !== x.chosen)
+    const directedN = s.filter((x) => x.directed).length
     const stats = s.map((x) => ({ input: x.input, measured: x.measured as Record<string, number> }))
     const ties = tiesWithinNoise(stats, TIERS)
     const clear = s.filter((_, k) => ties[k] !== true)
     const tieCount = s.length - clear.length
     const clearRight = clear.filter((x) => x.chosen === fastest(x))
     const ceiling = perInputCeiling(stats)
+    /** ORACLE_REPEAT=1: how often two repetitions agree on the fastest tier, and the accuracy ceiling that implies. */
+    const repeatLines = (): string[] => {
+      const rep = s.filter((x) => x.repeat !== undefined)
+      if (rep.length === 0) return []
+      const pairs = (xs: Sampled[]): Array<{ first: Record<string, number>; second: Record<string, number> }> => xs.map((x) => ({ first: x.measured, second: x.repeat as Record<string, number> }))
+      const k = selfAgreement(pairs(rep))
+      const [lo, hi] = wilson(k, rep.length)
+      const c = ceilingFromAgreement(k / rep.length)
+      const cLo = ceilingFromAgreement(lo).upper
+      const cHi = ceilingFromAgreement(hi).upper
+      // Repetitions whose edge started in the same observable state (this function's and the other's requests there, no link wait either time): the state a predictor sees was the same.
+      const same = rep.filter((x) => (x.edgeLoad?.inFlight ?? 0) === (x.repeatEdgeLoad?.inFlight ?? 0) && (x.edgeLoad?.queued ?? 0) === (x.repeatEdgeLoad?.queued ?? 0) && (x.edgeLoad?.otherInFlight ?? 0) === (x.repeatEdgeLoad?.otherInFlight ?? 0) && x.linkWaitMs < 1 && (x.repeatLinkWaitMs ?? 0) < 1)
+      const kSame = selfAgreement(pairs(same))
+      const againRight = rep.filter((x) => x.chosen === fastest({ ...x, measured: x.repeat as Record<TierName, number> })).length
+      const byIn = inputs.map((input) => {
+        const xs = rep.filter((x) => x.bytes === input.data.length && x.fn === input.fn)
+        return xs.length === 0 ? undefined : `${input.fn} ${input.label} ${selfAgreement(pairs(xs))}/${xs.length}`
+      }).filter((x) => x !== undefined)
+      return [
+        `- **Oracle self-agreement** (ORACLE_REPEAT=1: each sampled request run a second time on both tiers at one instant, right after the first; raw tiers, not fed to the placement): the two repetitions named the same fastest tier for ${ci(k, rep.length)}. Implied ceiling for any predictor (two tiers; each repetition an independent draw given what a predictor can know): between ${(100 * c.lower).toFixed(1)}% and ${(100 * c.upper).toFixed(1)}% (upper bound over the agreement's Wilson interval: ${(100 * cLo).toFixed(1)}-${(100 * cHi).toFixed(1)}%); 97% needs agreement >= 94.2%. The second repetition runs later than the first (the state can differ, which lowers agreement); where the edge's observable state at both starts was the same (requests of both functions there, no link wait): ${ci(kSame, same.length)}. Per input: ${byIn.join('; ')}. The placement's choice scored against the second repetition's fastest: ${ci(againRight, rep.length)}.`
+      ]
+    }
     const byInput = inputs.map((input) => {
       const xs = s.filter((x) => x.bytes === input.data.length && x.fn === input.fn)
       if (xs.length === 0) return undefined
@@ -273,9 +317,11 @@ async function main (): Promise<void> {
       '',
       `- The model before the third round (without the link, contention and queue-ahead terms), scored on the same samples (its choice where the placement followed its prediction; it would have chosen otherwise ${flips.length} times; a counterfactual: its own choices would have loaded the tiers a little differently): ${ci(baseRight.length, s.length)}.`,
       `- The contention term before it was scaled to the run's life (the unscaled M/G/1-PS mean, the fourth round's predictor), scored on the same samples (it would have chosen otherwise ${psFlips.length} times; a counterfactual, as above): ${ci(psRight.length, s.length)}; its choices' total ${(sum(psMine) / sum(oracle)).toFixed(3)}x the oracle.`,
+      `- The exploration rule before directed exploration (with the same predictions and the same draws: the predicted best, or at a draw under \`explore\` the other tier at once), scored on the same samples (it would have chosen otherwise ${legacyFlips.length} times; ${directedN} sampled decisions were directed explorations; a counterfactual that also credits it with the fits the directed explorations refreshed): ${ci(legacyRight.length, s.length)}; its choices' total ${(sum(legacyMine) / sum(oracle)).toFixed(3)}x the oracle. Explorations in the oracle run: ${oracleRun.explored} of ${measured.length} decisions (${oracleRun.directed} directed).`,
       `- Of the ${predicted.length} decisions that followed the prediction (not exploring): ${ci(predictedRight.length, predicted.length)}.`,
       `- Ties within noise (the two tiers' times differ by less than sqrt(sd_edge^2 + sd_cloud^2), each sd the robust spread, 1.4826 x MAD, of that tier's times for that input in this run): ${tieCount}/${s.length} = ${(100 * tieCount / Math.max(1, s.length)).toFixed(1)}% of the samples. Accuracy on the others: ${ci(clearRight.length, clear.length)}.`,
       `- The best any rule that sees only the input could do on these samples (per input, its most often fastest tier; in sample): ${ceiling}/${s.length} = ${(100 * ceiling / Math.max(1, s.length)).toFixed(1)}%.`,
+      ...repeatLines(),
       `- Labelled apart, not accuracy: chosen tier within ${(TOLERANCE * 100).toFixed(0)}% of the fastest: ${ci(near.length, s.length)}.`,
       '',
       'Per input (sampled): median measured / predicted ms per tier, and how often the edge was chosen and fastest:',

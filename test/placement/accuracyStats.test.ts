@@ -1,5 +1,5 @@
 import t from 'tap'
-import { perInputCeiling, robustSd, tiesWithinNoise, wilson } from '../../bench/placement/accuracyStats.js'
+import { ceilingFromAgreement, perInputCeiling, robustSd, selfAgreement, tiesWithinNoise, wilson } from '../../bench/placement/accuracyStats.js'
 
 const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-4
 
@@ -36,4 +36,22 @@ t.test('per-input ceiling: each input\'s most often fastest tier', async (t) => 
     { input: 'b', measured: { edge: 9, cloud: 2 } }
   ]
   t.equal(perInputCeiling(s), 3, 'a: edge 2 of 3; b: cloud 1 of 1')
+})
+
+t.test('self-agreement of repeated oracle runs, and the ceiling it implies', async (t) => {
+  const s = [
+    { first: { edge: 10, cloud: 20 }, second: { edge: 11, cloud: 19 } }, // agree: edge
+    { first: { edge: 30, cloud: 20 }, second: { edge: 18, cloud: 21 } }, // disagree
+    { first: { edge: 90, cloud: 20 }, second: { edge: 95, cloud: 22 } } // agree: cloud
+  ]
+  t.equal(selfAgreement(s), 2)
+  // A coin-flip state (p = 0.5): agreement 0.5, nobody beats 50%.
+  t.ok(close(ceilingFromAgreement(0.5).upper, 0.5))
+  // p = 0.9 in every state: a = 0.81 + 0.01 = 0.82, best 0.9.
+  t.ok(close(ceilingFromAgreement(0.82).upper, 0.9))
+  t.ok(close(ceilingFromAgreement(0.82).lower, 0.82))
+  // The 97% target needs agreement of 1 - 2 x 0.97 x 0.03.
+  t.ok(close(ceilingFromAgreement(1 - 2 * 0.97 * 0.03).upper, 0.97))
+  t.ok(ceilingFromAgreement(0.9).upper < 0.97, 'agreement 90%: no predictor reaches 97%')
+  t.equal(ceilingFromAgreement(0.3).upper, 0.5, 'below chance agreement: clamped to the coin')
 })

@@ -210,3 +210,64 @@ t.test('a tier with no run near a size is tried there (bounded), so a line\'s ex
   for (let i = 0; i < 6; i++) await p.dispatch('f', ev(1000 * (100 + 50 * i))) // new sizes, far apart
   t.ok(p.predictor('f', 0).gapExplored <= 4 && p.predictor('f', 1).gapExplored <= 4, 'bounded by gapExploreLimit')
 })
+
+t.test('the loser of a near-tie is explored again: held explorations go to a tier within its uncertainty of the best', async (t) => {
+  // The seed-9 miss (fifth round): the edge's fit of 160 px frames said 56 ms (runs from a slower spell), the
+  // cloud's 54; the edge now takes 30. Nine in ten messages are big frames the cloud wins clearly (250 against 600).
+  const small = 2000
+  const big = 43_000
+  const build = (): { p: PlacementTarget; records: PlacementRecord[]; clock: ManualClock } => {
+    const clock = new ManualClock()
+    const edge = fakeTier(clock, 'local', (b) => b === small ? 30 : 600)
+    const cloud = fakeTier(clock, 'cloud', (b) => b === small ? 54 : 250)
+    const records: PlacementRecord[] = []
+    const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0.02, gapExploreLimit: 0, clock, random: seededRandom(3), onDecision: (r) => records.push(r) })
+    for (let k = 0; k < 3; k++) {
+      p.predictor('f', 0).observe({ bytes: small, totalMs: 56, queuedAhead: 0, atMs: 0 })
+      p.predictor('f', 0).observe({ bytes: big, totalMs: 600, queuedAhead: 0, atMs: 0 })
+      p.predictor('f', 1).observe({ bytes: small, totalMs: 54, queuedAhead: 0, atMs: 0 })
+      p.predictor('f', 1).observe({ bytes: big, totalMs: 250, queuedAhead: 0, atMs: 0 })
+    }
+    return { p, records, clock }
+  }
+  const { p, records } = build()
+  const N = 1000
+  for (let i = 0; i < N; i++) await p.dispatch('f', ev(i % 10 === 0 ? small : big))
+  const smallOnes = records.filter((r) => r.bytes === small)
+  t.ok(smallOnes.slice(-30).every((r) => r.tier === 'local'), `the edge is found faster for small frames again (last 30 small: ${smallOnes.slice(-30).filter((r) => r.tier === 'local').length} on the edge)`)
+  const flip = records.findIndex((r) => r.bytes === small && r.tier === 'local' && r.reason === 'best')
+  t.ok(flip >= 0 && flip < 200, `within 200 messages (20 small ones): the edge is best again from message ${flip}`)
+  const explored = records.filter((r) => r.reason === 'explore')
+  t.ok(explored.length <= 0.02 * N + 2, `exploration stays within its share: ${explored.length} of ${N}`)
+  t.ok(explored.length >= 0.02 * N / 2, `and is spent: ${explored.length} of ${N}`)
+  const costly = explored.filter((r) => r.bytes === big && r.tier === 'local').length
+  const legacyCostly = records.filter((r) => r.bytes === big && r.legacyTier === 'local').length
+  t.ok(costly < legacyCostly, `fewer big frames explored on the slow edge (${costly}) than the old rule on the same draws (${legacyCostly})`)
+  t.ok(records.some((r) => r.directed) && records.filter((r) => r.directed).every((r) => r.reason === 'explore'), 'directed explorations are explorations')
+})
+
+t.test('near-ties do not raise exploration above its share; a clear loser with a fresh fit is not directed to', async (t) => {
+  const clock = new ManualClock()
+  // A standing near-tie at one size: 50 against 51 ms, every message.
+  const edge = fakeTier(clock, 'local', () => 50)
+  const cloud = fakeTier(clock, 'cloud', () => 51)
+  const records: PlacementRecord[] = []
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0.05, gapExploreLimit: 0, clock, random: seededRandom(11), onDecision: (r) => records.push(r) })
+  for (let i = 0; i < 6; i++) await p.dispatch('f', ev(100))
+  records.length = 0
+  for (let i = 0; i < 3000; i++) await p.dispatch('f', ev(100))
+  const n = records.filter((r) => r.reason === 'explore').length
+  const legacy = records.filter((r) => r.legacyTier !== 'local').length
+  t.ok(n <= legacy + 2, `explored ${n}, the old rule's draws ${legacy}: no more than earned`)
+  t.ok(n >= legacy - 2, 'and every earned one is spent')
+
+  // A clear loser (300 against 50 ms), its fit fresh: tokens are held, then spent on the message at hand, as before.
+  const clock2 = new ManualClock()
+  const records2: PlacementRecord[] = []
+  const p2 = new PlacementTarget({ label: 'r', tiers: [fakeTier(clock2, 'local', () => 50), fakeTier(clock2, 'cloud', () => 300)], mode: 'fastest', explore: 0.05, gapExploreLimit: 0, clock: clock2, random: seededRandom(11), onDecision: (r) => records2.push(r) })
+  for (let i = 0; i < 6; i++) await p2.dispatch('f', ev(100))
+  records2.length = 0
+  for (let i = 0; i < 200; i++) await p2.dispatch('f', ev(100))
+  t.equal(records2.filter((r) => r.directed).length, 0, 'a 250 ms margin is outside a fresh fit\'s uncertainty')
+  t.ok(records2.filter((r) => r.reason === 'explore').length >= 3, 'still explored, undirected')
+})

@@ -157,3 +157,20 @@ t.test('TierPredictor: a seldom size known from alone and shared runs together; 
   t.equal(p.predict(17_000, { busy: 0, slots: 1, sharing: 1 }).execMs, 623 * 2, 'shared where only the alone runs know the size: processor sharing on their median (616, 630)')
   t.ok(p.predict(17_000, { busy: 0, slots: 1, sharing: 1 }).execMs > 1000, 'not the shared line through the small frames')
 })
+
+t.test('TierPredictor.uncertaintyMs: the spread of a size\'s runs over sqrt(n), growing with the time since the newest ran', async (t) => {
+  const p = new TierPredictor()
+  t.equal(p.uncertaintyMs(2000, 0, 60_000), Number.POSITIVE_INFINITY, 'no runs near: unknown')
+  for (const [ms, at] of [[50, 0], [56, 0], [62, 0], [56, 0]] as const) p.observe({ bytes: 2000, totalMs: ms, queuedAhead: 0, atMs: at })
+  // Near runs 50 56 56 62: median 56, |dev| 6 0 0 6 -> MAD 3 -> sd 4.45; floor 10% of 56 = 5.6 wins.
+  const fresh = p.uncertaintyMs(2000, 0, 60_000)
+  t.ok(Math.abs(fresh - 5.6 / 2) < 1e-9, `fresh: 5.6 / sqrt(4) (${fresh})`)
+  const stale = p.uncertaintyMs(2000, 60_000, 60_000)
+  t.ok(Math.abs(stale - 5.6 * Math.sqrt(0.25 + 1)) < 1e-9, `one drift time later: 5.6 sqrt(1/4 + 1) (${stale})`)
+  p.observe({ bytes: 2000, totalMs: 30, queuedAhead: 0, atMs: 60_000 })
+  t.ok(p.uncertaintyMs(2000, 60_000, 60_000) < stale, 'a fresh run there makes it sure again')
+  const q = new TierPredictor()
+  for (const ms of [10, 20, 30, 40, 50]) q.observe({ bytes: 2000, totalMs: ms, queuedAhead: 0, atMs: 0 })
+  // median 30, |dev| 20 10 0 10 20 -> MAD 10 -> sd 14.826 over the floor 3.
+  t.ok(Math.abs(q.uncertaintyMs(2000, 0, 60_000) - 14.826 / Math.sqrt(5)) < 1e-9, 'a wide spread counts as it is')
+})
