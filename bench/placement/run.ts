@@ -70,7 +70,7 @@ const ISOLATE = num('ISOLATE', 1)
 const PERIOD_US = cfsPeriodUs(process.env.BENCH_CFS_PERIOD_US)
 cfsQuotaUs(EDGE_CORES, PERIOD_US) // fails before anything starts when the quota would be under 1 ms
 /** The RESULTS.md section this run writes (WRITE_RESULTS=0: none). */
-const HEADING = process.env.HEADING ?? 'Placement accuracy, one run (issue 13, fourth round: the CFS period)'
+const HEADING = process.env.HEADING ?? 'Placement accuracy, one run (issue 13)'
 const FUNCTIONS: FunctionName[] = ['text-detect', 'voice-activity']
 const TIERS = ['edge', 'cloud'] as const
 type TierName = typeof TIERS[number]
