@@ -15,6 +15,8 @@ export class PopulationPrior {
   readonly #view: { minute: number; version: number; pmf: Float64Array; weighted: Float64Array; beyond: number; sum: number }
   readonly #censoredAt: Float64Array
   readonly #prefix: Float64Array
+  /** atRiskAt[j]: the risk set the last full computation used at idle minute j (0 where it was empty). */
+  readonly #atRiskAt: Float64Array
   /** Functions still waiting for their second arrival, by the minute of their first arrival. */
   readonly #pending = new Map<number, number>()
 
@@ -28,6 +30,7 @@ export class PopulationPrior {
     this.#view = { minute: -1, version: -1, pmf: new Float64Array(rangeMin), weighted: new Float64Array(rangeMin), beyond: 1, sum: 0 }
     this.#censoredAt = new Float64Array(rangeMin + 2)
     this.#prefix = new Float64Array(rangeMin + 1)
+    this.#atRiskAt = new Float64Array(rangeMin)
   }
 
   /** Functions whose first idle time is known. */
@@ -63,17 +66,44 @@ export class PopulationPrior {
   /**
    * The same without a copy: the cached pmf (read only; valid until the next call), the same times `weight`, the
    * mass beyond rangeMin and the sum of the pmf. Recomputed once per minute, and when a function arrives for the
-   * first or second time.
+   * first or second time, unless the minute alone moved and provably changed nothing (#sameSince).
    */
   view (nowMinute: number): { readonly pmf: Float64Array; readonly weighted: Float64Array; readonly beyond: number; readonly sum: number } {
     const c = this.#view
     if (c.minute !== nowMinute || c.version !== this.#version) {
+      if (c.version === this.#version && c.minute >= 0 && nowMinute > c.minute && this.#sameSince(c.minute, nowMinute)) {
+        c.minute = nowMinute
+        return c
+      }
       c.minute = nowMinute
       c.version = this.#version
       c.beyond = this.#compute(nowMinute, c.pmf, this.#prefix)
       c.sum = smoothRelative(c.pmf, this.rangeMin, this.#prefix, c.weighted, this.weight)
     }
     return c
+  }
+
+  /**
+   * Whether the Kaplan-Meier hazards at `to` are exactly those at `from` (no first or second arrival in between, so
+   * only waiting functions aged). A function waiting since minute f is in the risk set of idle minute j while
+   * to - f - 1 > j, so from `from` to `to` it joins the risk sets of j in [from - f - 1, to - f - 1). The hazard
+   * there is d(j)/atRisk(j), or the tail's where the risk set is empty; it cannot change where d(j) = 0 and the risk
+   * set was already non-empty (0/atRisk = 0 before and after). The risk sets recorded at the last full computation
+   * are at most those at `from` (a risk set only grows while only the minute moves), so the test is conservative.
+   * Then pmf, beyond and sum are bit-identical and need not be recomputed.
+   */
+  #sameSince (from: number, to: number): boolean {
+    const R = this.rangeMin
+    const completed = this.#completed
+    const atRiskAt = this.#atRiskAt
+    for (const first of this.#pending.keys()) {
+      const lo = Math.max(0, from - first - 1)
+      const hi = Math.min(R, to - first - 1)
+      for (let j = lo; j < hi; j++) {
+        if ((completed[j] ?? 0) !== 0 || !((atRiskAt[j] ?? 0) > 0.5)) return false
+      }
+    }
+    return true
   }
 
   /**
@@ -97,12 +127,14 @@ export class PopulationPrior {
       }
     }
     const completed = this.#completed
+    const atRiskAt = this.#atRiskAt
     let survival = 1
     const a = this.tailShape
     let acc = 0
     prefix[0] = 0
     let j = 0
     for (; j < R && atRisk > 0.5; j++) {
+      atRiskAt[j] = atRisk
       const d = completed[j] ?? 0
       if (d === 0) {
         // hazard 0/atRisk = 0: no mass here (and acc + 0 is acc), and the survival times 1 - 0 is itself
@@ -124,6 +156,7 @@ export class PopulationPrior {
     // shrinks), the data say nothing: a Pareto tail (hazard a/(j+1)) instead of a hazard of 0, which would release
     // every function once the prior runs out.
     for (; j < R; j++) {
+      atRiskAt[j] = 0
       const h = Math.min(1, a / (j + 1))
       const m = survival * h
       out[j] = m
