@@ -72,7 +72,7 @@ export const EQUIVALENCE_VARIANTS: Array<Record<string, number>> = [
   { jitterSamples: 0 },
   { slackThreshold: 0 },
   { priorRangeMin: 20, historySize: 8 }, // idle times past the prior's range; a full small ring
-  { memoryBudgetMb: 5000 }, // the budget price and its re-plans (the price reaches 28-44 on the a19 slices)
+  { memoryBudgetMb: 5000 }, // the budget price and its re-plans (the price reaches 28 on both a19 slices)
   { memoryExponent: 1, hazardThreshold: 0.02, targetPercentile: 50 },
   { priorMinFunctions: 0, defaultKeepAliveMin: 0 }
 ]
