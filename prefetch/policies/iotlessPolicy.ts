@@ -52,12 +52,55 @@ const BUDGET_WINDOW_MIN = 30
 let scratch = new Float64Array(1024)
 /** recip[j] = 1/(j+1), grown on demand: the own tail's hazard a/(j+1) without a division per idle minute. */
 let recip = new Float64Array(0)
+/** recipStep[j] = recip[j-1] - recip[j] (j >= 1), the closed-form own tail's mass at idle minute j per unit of w*T0. */
+let recipStep = new Float64Array(0)
+/** The own tail's mass per idle minute when it is made by the recurrence (priorTailShape != 1). */
+let tailScratch = new Float64Array(0)
+/** Zeros, never written: stands in for a term a segment of the scan does not have. */
+let zeros = new Float64Array(0)
+function zerosFor (n: number): Float64Array {
+  if (zeros.length < n) zeros = new Float64Array(Math.max(n, 2 * zeros.length, 512))
+  return zeros
+}
 function reciprocals (n: number): Float64Array {
   if (recip.length < n) {
     recip = new Float64Array(Math.max(n, 2 * recip.length, 512))
     for (let j = 0; j < recip.length; j++) recip[j] = 1 / (j + 1)
+    recipStep = new Float64Array(recip.length)
+    for (let j = 1; j < recip.length; j++) recipStep[j] = (recip[j - 1] ?? 0) - (recip[j] ?? 0)
   }
   return recip
+}
+
+/**
+ * The k-th smallest (0-based) of a[0..n), by Hoare's FIND (Wirth's form, median-of-three pivot): O(n) on average,
+ * equal values split evenly. Reorders a[0..n). The same value a full sort would put at index k.
+ */
+function kthSmallest (a: Float64Array, n: number, k: number): number {
+  let l = 0
+  let r = n - 1
+  while (l < r) {
+    const p = a[l] ?? 0
+    const q = a[k] ?? 0
+    const u = a[r] ?? 0
+    const x = p < q ? (q < u ? q : (p < u ? u : p)) : (p < u ? p : (q < u ? u : q))
+    let i = l
+    let j = r
+    do {
+      while ((a[i] ?? 0) < x) i++
+      while (x < (a[j] ?? 0)) j--
+      if (i <= j) {
+        const t = a[i] ?? 0
+        a[i] = a[j] ?? 0
+        a[j] = t
+        i++
+        j--
+      }
+    } while (i <= j)
+    if (j < k) l = i
+    if (k < i) r = j
+  }
+  return a[k] ?? 0
 }
 
 /**
@@ -79,11 +122,27 @@ export class IotlessPolicy implements Policy {
   readonly name = 'iotless'
   readonly params: Readonly<Record<string, number>>
   readonly #fns = new Map<string, FnState>()
+  /** The same states in order of first arrival, for the once-a-minute floor. */
+  readonly #states: FnState[] = []
   /** One prior per trigger kind (timer, http, ...), so a timer's first gap is judged by other timers. */
   readonly #priors = new Map<string, PopulationPrior>()
   readonly #info = new Map<string, FunctionInfo>()
   readonly #p: Record<string, number>
   readonly #budgetMb: number
+  // The parameters read on every step, resolved once.
+  readonly #hazardTh: number
+  readonly #maxTh: number
+  readonly #minTh: number
+  readonly #slackTh: number
+  readonly #priorWeight: number
+  readonly #priorMinFns: number
+  readonly #defaultKeepAliveMin: number
+  readonly #jitterWeight: number
+  readonly #jitterSamples: number
+  readonly #tailShape: number
+  readonly #tailPseudo: number
+  readonly #refreshMin: number
+  readonly #targetShare: number
   /** Budget price: multiplies every threshold; 1 unless memoryBudgetMb is set and exceeded. */
   #price = 1
   #priceMinute = -1
@@ -98,6 +157,19 @@ export class IotlessPolicy implements Policy {
     this.params = Object.freeze(resolveParams(this.name, IOTLESS_PARAMS, given))
     this.#p = { ...this.params }
     this.#budgetMb = param(this.#p, 'memoryBudgetMb')
+    this.#hazardTh = param(this.#p, 'hazardThreshold')
+    this.#maxTh = param(this.#p, 'maxThreshold')
+    this.#minTh = param(this.#p, 'minThreshold')
+    this.#slackTh = param(this.#p, 'slackThreshold')
+    this.#priorWeight = param(this.#p, 'priorWeight')
+    this.#priorMinFns = Math.max(1, param(this.#p, 'priorMinFunctions'))
+    this.#defaultKeepAliveMin = param(this.#p, 'defaultKeepAliveMin')
+    this.#jitterWeight = param(this.#p, 'jitterWeight')
+    this.#jitterSamples = param(this.#p, 'jitterSamples')
+    this.#tailShape = param(this.#p, 'priorTailShape')
+    this.#tailPseudo = param(this.#p, 'tailPseudoCount')
+    this.#refreshMin = param(this.#p, 'refreshMin')
+    this.#targetShare = param(this.#p, 'targetPercentile') / 100
   }
 
   /** The current budget price (1 without a budget), for tests and reports. */
@@ -112,7 +184,7 @@ export class IotlessPolicy implements Policy {
   #priorFor (trigger: string | undefined): PopulationPrior {
     const key = trigger ?? 'any'
     let p = this.#priors.get(key)
-    if (p === undefined) { p = new PopulationPrior(param(this.#p, 'priorRangeMin'), param(this.#p, 'priorTailShape')); this.#priors.set(key, p) }
+    if (p === undefined) { p = new PopulationPrior(param(this.#p, 'priorRangeMin'), this.#tailShape, this.#priorWeight); this.#priors.set(key, p) }
     return p
   }
 
@@ -142,6 +214,7 @@ export class IotlessPolicy implements Policy {
         coldStarts: 1
       }
       this.#fns.set(fn, s)
+      this.#states.push(s)
     } else if (m > s.lastMinute) {
       const idleMin = Math.min(65_535, m - s.lastMinute - 1)
       if (s.size === 0) s.prior.secondArrival(s.firstMinute, idleMin)
@@ -169,7 +242,7 @@ export class IotlessPolicy implements Policy {
       if (s.heldMinute === nowMinute - 1 && s.lastMinute < nowMinute - 1) this.#heldMb += s.memoryMb
       if (Math.abs(s.price / this.#price - 1) > 0.2) this.#plan(s, nowMinute)
     }
-    if (s.size < 8 && nowMinute - s.plannedAt >= param(this.#p, 'refreshMin')) this.#plan(s, nowMinute)
+    if (s.size < 8 && nowMinute - s.plannedAt >= this.#refreshMin) this.#plan(s, nowMinute)
     const base = s.lastMinute + 1 // the first idle minute
     const j = nowMinute - base
     const plan = s.plan
@@ -216,17 +289,17 @@ export class IotlessPolicy implements Policy {
    */
   #updateFloor (nowMinute: number): void {
     this.#floorMinute = nowMinute
-    if (param(this.#p, 'slackThreshold') <= 0) return
-    const n = this.#fns.size
+    if (this.#slackTh <= 0) return
+    const states = this.#states
+    const n = states.length
     if (n === 0) return
     if (this.#floorScratch.length < n) this.#floorScratch = new Float64Array(2 * n)
-    const v = this.#floorScratch.subarray(0, n)
-    let i = 0
-    for (const s of this.#fns.values()) v[i++] = 1 / Math.max(1, s.invocations)
-    v.sort()
-    const target = param(this.#p, 'targetPercentile') / 100
-    const rank = Math.max(1, Math.ceil(target * n))
-    this.#floorShare = v[Math.min(n, rank) - 1] ?? 1
+    const v = this.#floorScratch
+    for (let i = 0; i < n; i++) v[i] = Math.max(1, states[i]?.invocations ?? 0)
+    const rank = Math.max(1, Math.ceil(this.#targetShare * n))
+    // The rank-th smallest of 1/max(1, invocations) is 1/(the rank-th largest of max(1, invocations)), as a
+    // correctly rounded 1/x never rises with x: a selection, not a sort, and one division, not n.
+    this.#floorShare = 1 / kthSmallest(v, n, n - Math.min(n, rank))
   }
 
   stateBytes (fn: string): number {
@@ -244,92 +317,121 @@ export class IotlessPolicy implements Policy {
   }
 
   #plan (s: FnState, nowMinute: number): void {
-    const p = this.#p
     s.plannedAt = nowMinute
     // Each avoided cold start lowers the function's cold-start share by 1/invocations: rare functions are worth more.
-    let theta = Math.min(1, this.#price * Math.min(param(p, 'maxThreshold'), Math.max(param(p, 'minThreshold'), param(p, 'hazardThreshold') * s.invocations * s.memoryFactor)))
+    let theta = Math.min(1, this.#price * Math.min(this.#maxTh, Math.max(this.#minTh, this.#hazardTh * s.invocations * s.memoryFactor)))
     // Slack: a function that can take one more cold start and still be at or under the floor is held only for
     // likely arrivals; its memory is better spent on functions the next cold start would push over it.
-    const slackTh = param(p, 'slackThreshold')
+    const slackTh = this.#slackTh
     if (slackTh > 0 && this.#floorShare * s.invocations - s.coldStarts >= 1) theta = Math.max(theta, slackTh)
     s.price = this.#price
-    s.plan.fill(-1)
+    const plan = s.plan
+    plan.fill(-1)
     const n = s.size
-    const priorReady = s.prior.functions >= Math.max(1, param(p, 'priorMinFunctions'))
+    const priorReady = s.prior.functions >= this.#priorMinFns
     if (n === 0 && !priorReady) {
-      const k = param(p, 'defaultKeepAliveMin')
-      if (k > 0) { s.plan[0] = 0; s.plan[1] = Math.ceil(k) }
+      const k = this.#defaultKeepAliveMin
+      if (k > 0) { plan[0] = 0; plan[1] = Math.ceil(k) }
       return
     }
+    const idle = s.idle
     let maxIdle = 0
-    for (let i = 0; i < n; i++) maxIdle = Math.max(maxIdle, s.idle[i] ?? 0)
-    const alpha = priorReady ? param(p, 'priorWeight') : 0
-    const span = Math.max(maxIdle + 2, alpha > 0 ? s.prior.rangeMin : 0) + 1
+    for (let i = 0; i < n; i++) maxIdle = Math.max(maxIdle, idle[i] ?? 0)
+    const alpha = priorReady ? this.#priorWeight : 0
+    const R = s.prior.rangeMin
+    const span = Math.max(maxIdle + 2, alpha > 0 ? R : 0) + 1
     if (scratch.length < span) scratch = new Float64Array(span * 2)
+    // mass[j], j < span: the function's own samples (jittered); the prior's and the own tail's shares are added
+    // in the scan.
     const mass = scratch
     mass.fill(0, 0, span)
-    const js = param(p, 'jitterSamples')
-    const spread = param(p, 'jitterWeight') * (js <= 0 ? 0 : js / (js + n))
+    const js = this.#jitterSamples
+    const spread = this.#jitterWeight * (js <= 0 ? 0 : js / (js + n))
     for (let i = 0; i < n; i++) {
-      const x = s.idle[i] ?? 0
+      const x = idle[i] ?? 0
       mass[x] = (mass[x] ?? 0) + 1 - spread
       if (x > 0) mass[x - 1] = (mass[x - 1] ?? 0) + spread / 2
       else mass[x] = (mass[x] ?? 0) + spread / 2
       mass[x + 1] = (mass[x + 1] ?? 0) + spread / 2
     }
-    // The prior is read in place (no copy): mass(j) = own(j) + alpha * prior(j); survival starts at the total.
+    // mass(j) = own(j) + alpha * prior(j), then + own tail(j), each term read in place; survival starts at the total.
     let tailBeyond = 0
     let survival = n
     // Own tail: w pseudo-samples of an idle time longer than every one in the ring (the chance that the next of n
     // exchangeable samples exceeds them all is 1/(n+1)), from idle minute maxIdle+1 on with the Pareto hazard
     // a/(j+1). Without it the hazard past the longest idle time seen is 0 and the instance is released there.
-    const a = param(p, 'priorTailShape')
-    const w = n > 0 && a > 0 ? param(p, 'tailPseudoCount') : 0
+    const a = this.#tailShape
+    const w = n > 0 && a > 0 ? this.#tailPseudo : 0
     const ownTailFrom = maxIdle + 1
     let ownTail = w
     survival += w
-    const inv = w > 0 ? reciprocals(span) : recip
-    let pmf: Float64Array | undefined
-    let R = 0
+    const zero = zerosFor(span)
+    let weighted = zero
     if (alpha > 0) {
       const v = s.prior.view(nowMinute)
-      pmf = v.pmf
-      R = s.prior.rangeMin
       tailBeyond = alpha * v.beyond
       survival += alpha * v.sum + tailBeyond
+      weighted = v.weighted // alpha x the prior's pmf, R numbers (R < span)
     }
-    let k = 0
-    let open = -1
-    // With a = 1 (the default) the own tail is closed-form, survival w*T0/j and mass w*T0/(j(j+1)) from T0 =
-    // maxIdle+1 on, so it adds no step to the loop's dependency chain (the recurrence made a simulation ~1.4x the CPU time).
-    const wT0 = a === 1 ? w * ownTailFrom : 0
-    for (let j = 0; j < span; j++) {
-      let mj = (mass[j] ?? 0) + (pmf !== undefined && j < R ? alpha * (pmf[j] ?? 0) : 0)
-      if (w > 0 && j >= ownTailFrom) {
-        if (wT0 > 0) mj += wT0 * ((inv[j - 1] ?? 0) - (inv[j] ?? 0))
-        else {
+    // The own tail's mass at idle minute j >= ownTailFrom is tailCoef x tailMass[j].
+    let tailMass = zero
+    let tailCoef = 0
+    if (w > 0) {
+      const inv = reciprocals(span)
+      if (a === 1) {
+        // With a = 1 (the default) the own tail is closed-form, survival w*T0/j and mass w*T0/(j(j+1)) from T0 =
+        // maxIdle+1 on (the recurrence made a simulation ~1.4x the CPU time).
+        tailCoef = w * ownTailFrom
+        tailMass = recipStep
+        ownTail = span > ownTailFrom ? tailCoef * (inv[span - 1] ?? 0) : w
+      } else {
+        if (tailScratch.length < span) tailScratch = new Float64Array(span * 2)
+        for (let j = ownTailFrom; j < span; j++) {
           const t = ownTail * Math.min(1, a * (inv[j] ?? 0))
           ownTail -= t
-          mj += t
+          tailScratch[j] = t
         }
+        tailCoef = 1 // 1 x t is t
+        tailMass = tailScratch
       }
-      const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
-      if (warm && open < 0) open = j
-      if (!warm && open >= 0) {
-        if (k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = j; k += 2 }
-        open = -1
-      }
-      survival -= mj
     }
-    if (wT0 > 0) ownTail = span > ownTailFrom ? wT0 * (inv[span - 1] ?? 0) : w
+    // The scan: an idle minute is warm where its hazard mass(j)/survival(j) reaches theta. It runs in at most three
+    // segments (split at ownTailFrom and at the prior's range R), each one loop with its terms fixed; a term a
+    // segment lacks is read from zeros, and adding or multiplying by zero leaves every mass(j) what it was when the
+    // terms were added one by one (all terms are >= 0 and finite).
+    const cap = plan.length
+    let k = 0
+    let open = -1
+    let j = 0
+    scan: while (j < span) {
+      let hi = span
+      if (w > 0 && j < ownTailFrom && ownTailFrom < hi) hi = ownTailFrom
+      if (alpha > 0 && j < R && R < hi) hi = R
+      const prior = alpha > 0 && j < R ? weighted : zero
+      const tailOn = w > 0 && j >= ownTailFrom
+      const tail = tailOn ? tailMass : zero
+      const c = tailOn ? tailCoef : 0
+      for (; j < hi; j++) {
+        const mj = (mass[j] ?? 0) + (prior[j] ?? 0) + c * (tail[j] ?? 0)
+        const warm = survival > 1e-12 && mj / survival >= theta && mj > 0
+        if (warm) {
+          if (open < 0) open = j
+        } else if (open >= 0) {
+          plan[k] = open; plan[k + 1] = j; k += 2
+          open = -1
+          if (k >= cap) break scan // the plan is full: nothing further would be written
+        }
+        survival -= mj
+      }
+    }
     // Past the span only the tails are left (every own sample is behind): their hazard is a/(j+1), so the
     // function stays warm while a/(j+1) >= theta, i.e. up to idle minute a/theta - 1 (one analytic interval).
     // The own tail has the same hazard, so the mixture's hazard past the span is a/(j+1) as well.
     const tailEnd = a > 0 && tailBeyond + ownTail > 1e-12 && theta > 0 ? Math.min(MAX_TAIL_MIN, Math.floor(a / theta)) : 0
     if (open >= 0) {
-      if (k < s.plan.length) { s.plan[k] = open; s.plan[k + 1] = Math.max(span, tailEnd) }
-    } else if (tailEnd > span && k < s.plan.length) {
-      s.plan[k] = span; s.plan[k + 1] = tailEnd
+      if (k < cap) { plan[k] = open; plan[k + 1] = Math.max(span, tailEnd) }
+    } else if (tailEnd > span && k < cap) {
+      plan[k] = span; plan[k + 1] = tailEnd
     }
   }
 }
