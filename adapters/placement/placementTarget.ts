@@ -203,12 +203,14 @@ export class PlacementTarget implements Target {
         // uncertainty of the best (a near-tie, or a fit that has not been refreshed for a while), held for up to
         // 1 / explore decisions to meet one; then, or when a second is earned, on the message at hand, as before.
         const u = this.#o.random()
-        const others = byPrediction.slice(1)
-        const drawn = others[Math.min(others.length - 1, Math.floor((u / explore) * others.length))] as number
-        if (u < explore) legacy = drawn
+        // The tiers after the best, byPrediction[1..]: the draw picks one of them uniformly, reusing u.
+        const others = byPrediction.length - 1
         const b = this.#budget(functionName)
         b.decisions++
+        let drawn = -1
         if (u < explore) {
+          drawn = byPrediction[1 + Math.min(others - 1, Math.floor((u / explore) * others))] as number
+          legacy = drawn
           if (b.tokens === 0) b.heldSince = b.decisions
           b.tokens++
         }
@@ -216,7 +218,7 @@ export class PlacementTarget implements Target {
           const j = this.#uncertainLoser(functionName, bytes, byPrediction, predictions)
           let spend = -1
           if (j !== -1) { spend = j; directed = true } else if (b.tokens > 1 || b.decisions - b.heldSince >= Math.ceil(1 / explore)) {
-            spend = u < explore ? drawn : others[b.spent % others.length] as number
+            spend = drawn !== -1 ? drawn : byPrediction[1 + b.spent % others] as number
           }
           if (spend !== -1) {
             first = spend

@@ -57,6 +57,7 @@ export interface RecentTracesOptions {
 const NOOP = (): void => {}
 /** A stage of a message the ring does not record: hands on no context, records nothing. */
 const PASSIVE_STAGE: StageSpan = Object.freeze({ recording: false, set: NOOP, end: NOOP })
+const passiveStage = (): StageSpan => PASSIVE_STAGE
 
 /**
  * An in-process MessageTracer that keeps the last `capacity` message traces in a ring, for the dashboard's
@@ -112,7 +113,7 @@ export class RecentTraces implements MessageTracer {
   begin (msg: InboundForTrace): MessageSpan {
     if (!this.#admit()) {
       this.#skipped++
-      return { traceparent: msg.traceparent ?? '', recording: false, stage: () => PASSIVE_STAGE, set: NOOP, end: NOOP }
+      return { traceparent: msg.traceparent ?? '', recording: false, stage: passiveStage, set: NOOP, end: NOOP }
     }
     const clock = this.#o.clock
     const newId = this.#o.newId ?? ((b: 8 | 16) => randomBytes(b).toString('hex'))
