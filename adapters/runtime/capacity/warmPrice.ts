@@ -142,7 +142,13 @@ export class WarmPrice {
       const cap = this.#z * Math.sqrt(a)
       this.#balance = Math.min(cap, this.#balance + a - m)
       this.#atCap = this.#balance >= cap ? this.#atCap + 1 : 0
-      if (this.#balance < 0) { if (!this.#holdWhilePaying || m > a) this.#seconds = this.#clamp(this.#seconds * this.#step) } else if (this.#atCap >= this.#downAfter) { this.#seconds = this.#clamp(this.#seconds / this.#step); this.#atCap = 0 }
+      if (this.#balance < 0) {
+        // In debt: up a step (with holdWhilePaying, only after a batch that added to the debt).
+        if (!this.#holdWhilePaying || m > a) this.#seconds = this.#clamp(this.#seconds * this.#step)
+      } else if (this.#atCap >= this.#downAfter) {
+        this.#seconds = this.#clamp(this.#seconds / this.#step)
+        this.#atCap = 0
+      }
     } else {
       const ratio = (m + 1) / (a + 1)
       if (m > a) this.#seconds = this.#clamp(this.#seconds * Math.min(2, ratio))
