@@ -503,3 +503,13 @@ t.test('functions.<name>.effects.logMaxAgeMs: 7 days by default, at least a minu
   const err = loadFails(t, 'CONFIG_INVALID', { file: write(t, 'bad.yaml', fx('      logMaxAgeMs: 5000\n')) })
   t.match(err.message, 'functions.f.effects.logMaxAgeMs')
 })
+
+t.test('tracing.recentPerSecond must be positive: 0 and a negative rate are CONFIG_INVALID naming the field', async (t) => {
+  for (const bad of ['0', '-5']) {
+    const err = loadFails(t, 'CONFIG_INVALID', { file: write(t, `r${bad}.yaml`, MINIMAL + `tracing:\n  recentPerSecond: ${bad}\n`) })
+    const problems = (err.details?.problems ?? []) as string[]
+    t.match(problems.find((p) => p.startsWith('tracing.recentPerSecond:')), /greater than 0|too small|>\s*0/i, `${bad}: the field and why`)
+  }
+  const ok = loadConfig({ env: {}, file: write(t, 'ok.yaml', MINIMAL) })
+  t.equal(ok.config.tracing.recentPerSecond, 10, 'default 10 a second')
+})
