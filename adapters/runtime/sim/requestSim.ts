@@ -12,7 +12,7 @@ import { SLO_DEFAULTS, type Slo, type SloSettings } from '../capacity/sloScaler.
 import { WarmPrice, type WarmPriceSettings, type WarmPriceStep } from '../capacity/warmPrice.js'
 import type { RequestTrace } from './requestTrace.js'
 import { SimClock } from './simClock.js'
-import { SimPool, type SimOutcome } from './simPool.js'
+import { SimPool, type SimOutcome, type SpawnRecord } from './simPool.js'
 
 /** Per-function settings; every field falls back to the run's. */
 export interface SimFunctionSettings {
@@ -52,6 +52,8 @@ export interface RequestSimOptions {
   warmPrice?: Partial<WarmPriceSettings> | undefined
   /** Return every request's wait and latency (perFunction[i].outcome); off by default, it is 9 bytes a request. */
   keepOutcomes?: boolean | undefined
+  /** Record every instance started (perFunction[i].spawnLog): diagnosis; it changes no decision. */
+  spawnLog?: boolean | undefined
   /** Record the box's cumulative instance-seconds and instances started every this many ms (result.probe); 0: off. */
   probeEveryMs?: number | undefined
 }
@@ -81,6 +83,7 @@ export interface FunctionSimResult {
   guaranteedRequests: number
   guaranteedWithinSlo: number
   outcome?: SimOutcome
+  spawnLog?: SpawnRecord[]
 }
 
 export interface RequestSimResult {
@@ -149,6 +152,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
   }
   const starts = { starting: 0, cpus: Math.max(0.1, o.coldStartCpus) }
   const pools: SimPool[] = []
+  const spawnLogs: SpawnRecord[][] = []
   const gates: Array<GuaranteeGate | undefined> = []
   const warmPrice = boxWarmPrice(o)
   for (const fn of trace.functions) {
@@ -168,7 +172,9 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     const scaler = createScaler({ kind: o.scaler, concurrency, maxScale, slo, sloSettings: o.sloSettings, kpa: o.kpa, fixedInstances: o.fixedInstances, warmPrice })
     const planner = new FunctionPlanner({ name: fn.id, concurrency, maxScale, scaler, weight: fs.weight ?? 8, reservedInstances: reserved, minCpuShare: o.minCpuShare })
     box?.add(planner)
-    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, waitMs: slo.waitMs }, fn.arrivalsMs, fn.durationsMs))
+    const spawnLog: SpawnRecord[] = []
+    spawnLogs.push(spawnLog)
+    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, waitMs: slo.waitMs, spawnLog: o.spawnLog === true ? spawnLog : undefined }, fn.arrivalsMs, fn.durationsMs))
     gates.push(gate)
   }
   for (const p of pools) p.start()
@@ -290,7 +296,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     instSec += tot.instanceSeconds
     cpuSec += tot.cpuSeconds
     spawns += p.spawns
-    perFunction.push({ id: fn.id, requests: fn.arrivalsMs.length, rejected: p.rejected, withinSlo: fWithin, spawns: p.spawns, maxInstances: p.maxInstances, instanceSeconds: tot.instanceSeconds, cpuSeconds: tot.cpuSeconds, guaranteedRequests: fg, guaranteedWithinSlo: fgWithin, ...(o.keepOutcomes === true ? { outcome: out } : {}) })
+    perFunction.push({ id: fn.id, requests: fn.arrivalsMs.length, rejected: p.rejected, withinSlo: fWithin, spawns: p.spawns, maxInstances: p.maxInstances, instanceSeconds: tot.instanceSeconds, cpuSeconds: tot.cpuSeconds, guaranteedRequests: fg, guaranteedWithinSlo: fgWithin, ...(o.keepOutcomes === true ? { outcome: out } : {}), ...(o.spawnLog === true ? { spawnLog: spawnLogs[f] ?? [] } : {}) })
   })
   const latS = lat.subarray(0, served).sort()
   const waitS = wait.subarray(0, served).sort()

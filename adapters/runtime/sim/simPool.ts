@@ -14,6 +14,26 @@ interface SimInstance {
   idleSince: number
   /** When its cold start ended. */
   readyAt: number
+  /** Its record in spawnLog (when the run keeps one). */
+  log: SpawnRecord | undefined
+}
+
+/** One instance's life, for diagnosis (SimPoolOptions.spawnLog): when it started, whether any was ready, what it served. */
+export interface SpawnRecord {
+  spawnedAt: number
+  /** No instance of the function was ready (serving) when it started. */
+  noReady: boolean
+  /** The function had completed a request (its service time was measured) when it started. */
+  serviceKnown: boolean
+  /** Requests waiting, and instances of the function starting, when it started. */
+  waitingAtSpawn: number
+  startingAtSpawn: number
+  readyAt: number
+  /** When it stopped (NaN: still standing at the end of the run). */
+  endAt: number
+  /** Requests it served, and of those the ones within the wait objective. */
+  served: number
+  servedWithin: number
 }
 
 /**
@@ -35,6 +55,8 @@ export interface SimPoolOptions {
   starts: StartCounter
   /** SLO wait objective used for attainment (ms). */
   waitMs: number
+  /** When given, every instance started is recorded here (diagnosis only: changes no decision). */
+  spawnLog?: SpawnRecord[] | undefined
 }
 
 /** What happened to each request, indexed as the function's arrivals. */
@@ -64,6 +86,8 @@ export class SimPool {
   #inFlight = 0
   /** When the function's first instance became ready (Infinity: none yet); requests before it are start-up ones. */
   #firstReadyAt = Infinity
+  /** Requests served to the end (the service time is known after the first). */
+  #completed = 0
   readonly #queue: number[] = []
   #qHead = 0
   readonly #queueDepth: number
@@ -152,6 +176,7 @@ export class SimPool {
     this.#inFlight++
     const service = (this.#durations[i] ?? 0) / inst.share
     const arrived = this.#arrivals[i] ?? now
+    if (inst.log !== undefined) { inst.log.served++; if (now - arrived <= this.#o.waitMs) inst.log.servedWithin++ }
     this.out.waitMs[i] = now - arrived
     this.planner.scaler.onWait?.(now, now - arrived, !(this.#firstReadyAt <= arrived))
     if (inst.readyAt > arrived) this.out.cold[i] = 1
@@ -173,6 +198,7 @@ export class SimPool {
   #done (inst: SimInstance, service: number): void {
     const now = this.#o.clock.now()
     this.#account()
+    this.#completed++
     this.#lastActiveAt = now
     inst.inFlight--
     this.#inFlight--
@@ -221,11 +247,17 @@ export class SimPool {
     const starts = this.#o.starts
     const coldMs = this.#o.coldStartMs * Math.max(1, (starts.starting + 1) / starts.cpus)
     starts.starting++
+    let log: SpawnRecord | undefined
+    if (this.#o.spawnLog !== undefined) {
+      const now = this.#o.clock.now()
+      log = { spawnedAt: now, noReady: this.#servingSlots() === 0, serviceKnown: this.#completed > 0, waitingAtSpawn: this.#queue.length - this.#qHead, startingAtSpawn: this.#starting - 1, readyAt: now + coldMs, endAt: NaN, served: 0, servedWithin: 0 }
+      this.#o.spawnLog.push(log)
+    }
     this.#o.clock.setTimeout(() => {
       this.#account()
       starts.starting--
       this.#starting--
-      const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now(), readyAt: this.#o.clock.now() }
+      const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now(), readyAt: this.#o.clock.now(), log }
       if (this.#firstReadyAt === Infinity) this.#firstReadyAt = inst.readyAt
       this.#ready.push(inst)
       this.#applyShare()
@@ -249,6 +281,7 @@ export class SimPool {
     if (i < 0) return
     this.#account()
     this.#ready.splice(i, 1)
+    if (inst.log !== undefined) inst.log.endAt = this.#o.clock.now()
     if (inst.idleTimer !== undefined) { this.#o.clock.clearTimeout(inst.idleTimer); inst.idleTimer = undefined }
     this.#applyShare()
     this.#scale()
@@ -272,7 +305,7 @@ export class SimPool {
     if (excess > 0) {
       for (const inst of [...this.#ready]) {
         if (excess <= 0) break
-        if (inst.inFlight === 0 && !inst.draining) { this.#ready.splice(this.#ready.indexOf(inst), 1); if (inst.idleTimer !== undefined) this.#o.clock.clearTimeout(inst.idleTimer); excess--; this.terminations++ }
+        if (inst.inFlight === 0 && !inst.draining) { this.#ready.splice(this.#ready.indexOf(inst), 1); if (inst.log !== undefined) inst.log.endAt = this.#o.clock.now(); if (inst.idleTimer !== undefined) this.#o.clock.clearTimeout(inst.idleTimer); excess--; this.terminations++ }
       }
       for (const inst of this.#ready) {
         if (excess <= 0) break
