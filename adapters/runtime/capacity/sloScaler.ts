@@ -78,6 +78,14 @@ export interface SloSettings {
    * idleSecondsPerColdStart is not used. 0: off, the fixed price idleSecondsPerColdStart.
    */
   attainmentTarget: number
+  /**
+   * While none of the function's instances is ready, start no more than its backlog can use: an instance started now
+   * is ready at the earliest this many ms later (the cold start of an instance started alone), and by then the n
+   * already starting, ready no later (they started first), have served n x concurrency x coldStartMs / serviceMs of
+   * it. So at most ceil(inSystem x serviceMs / (concurrency x max(serviceMs, this))) instances, at least one; with the
+   * service time unmeasured, or longer than this, one per request as before. 0: off (one per waiting request).
+   */
+  noneReadyColdStartMs: number
 }
 
 export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
@@ -94,7 +102,8 @@ export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
   burstNeedsShortService: true,
   startWhenQueueExceedsSlo: true,
   replenishMs: 250,
-  attainmentTarget: 0
+  attainmentTarget: 0,
+  noneReadyColdStartMs: 0
 })
 
 /**
@@ -263,7 +272,13 @@ export class SloScaler implements Scaler {
     const floor = this.#spareSlots > 0 && inSystem > 0 ? Math.max(this.#keep, this.#withHeadroom(inSystem)) : this.#keep
     if (this.#s.startWhenQueueExceedsSlo && svc !== undefined && view.ready > 0 && view.waiting > 0 &&
       view.waiting * svc / (view.ready * this.#concurrency) <= this.slo.waitMs) return Math.max(floor, Math.min(have, this.#maxScale))
-    return Math.max(floor, Math.ceil(inSystem / this.#concurrency))
+    const perRequest = Math.ceil(inSystem / this.#concurrency)
+    const coldMs = this.#s.noneReadyColdStartMs
+    if (view.ready === 0 && svc !== undefined && coldMs > svc) {
+      // None ready: instances beyond what the backlog can use would be ready after the first ones have served it.
+      return Math.max(floor, Math.min(perRequest, Math.max(1, Math.ceil(inSystem * svc / (this.#concurrency * coldMs)))))
+    }
+    return Math.max(floor, perRequest)
   }
 
   keep (): number { return this.#keep }
