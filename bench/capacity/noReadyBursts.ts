@@ -36,7 +36,8 @@ process.stdout.write(`\nkpa (Knative defaults): ${pct(kpa.sloAttainment)} within
 for (const [name, o] of rows) {
   const r = simulateRequests(train, { ...base, ...o, spawnLog: true })
   const endMs = r.simulatedSeconds * 1000
-  process.stdout.write(`\n${name}: ${pct(r.sloAttainment)} within, ${r.instanceSeconds.toFixed(0)} inst-s (${(r.instanceSeconds / kpa.instanceSeconds).toFixed(4)}x KPA), ${r.spawns} started\n\n`)
+  const within = r.perFunction.reduce((n, f) => n + f.withinSlo, 0)
+  process.stdout.write(`\n${name}: ${pct(r.sloAttainment)} within (${within} of ${r.requests}), ${r.instanceSeconds.toFixed(0)} inst-s (${(r.instanceSeconds / kpa.instanceSeconds).toFixed(4)}x KPA), ${r.spawns} started\n\n`)
   process.stdout.write('| started when | instances | in first 600 s | instance-seconds | served none | their instance-seconds | requests served | of them within SLO |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n')
   const acc = new Map<Kind, { n: number; early: number; is: number; idle: number; idleIs: number; served: number; within: number }>()
   for (const f of r.perFunction) {

@@ -8,8 +8,9 @@ import { priceSummary } from '../../cli/simRequest.js'
 /**
  * node dist/bench/capacity/warmPriceHeldOut.js: the feedback price (warmPrice.ts) on the held-out traces, loaded and
  * simulated as bench/capacity/run.ts does, beside KPA-like and the fixed 60 s price, in one run: every miss charged
- * (two rounds ago), start-up requests apart (last round), and start-up apart without windup (holdWhilePaying, this
- * round). Decision rules: bench/RESULTS.md "Capacity: start-up misses", then "Capacity: the price's windup". Prints
+ * (two rounds ago), start-up requests apart (last round), and start-up apart without windup (holdWhilePaying, last
+ * round), and the starts capped while none of a function's instances is ready (noneReadyColdStartMs, this round). Decision rules:
+ * bench/RESULTS.md "Capacity: start-up misses", "Capacity: the price's windup", then "Capacity: starts while none is ready". Prints
  * markdown; writes nothing.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
@@ -21,7 +22,9 @@ const rows: Array<[string, Partial<RequestSimOptions>]> = [
   ['slo, fixed price 60 s (default)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0 } }],
   ['slo, feedback price, every miss charged (two rounds ago)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { chargeStartup: true, holdWhilePaying: false } }],
   ['slo, feedback price, start-up requests not charged (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false } }],
-  ['slo, feedback price, start-up apart, no windup: holdWhilePaying (this round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true } }]
+  ['slo, feedback price, start-up apart, no windup: holdWhilePaying (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true } }],
+  ['slo, fixed price 60 s, starts capped while none ready: noneReadyColdStartMs 250 (this round)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0, noneReadyColdStartMs: 250 } }],
+  ['slo, feedback price, holdWhilePaying, starts capped while none ready (this round, reported)', { scaler: 'slo', sloSettings: { ...FEEDBACK, noneReadyColdStartMs: 250 }, warmPrice: { holdWhilePaying: true } }]
 ]
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 const pct = (x: number): string => (x * 100).toFixed(2) + '%'
@@ -29,14 +32,17 @@ const pct = (x: number): string => (x * 100).toFixed(2) + '%'
 function table (title: string, trace: RequestTrace): void {
   process.stdout.write(`\n### ${title}\n\n| scaler | within SLO | instance-seconds | vs KPA | target | price |\n| --- | --- | --- | --- | --- | --- |\n`)
   let kpa: RequestSimResult | undefined
+  const counts: string[] = []
   for (const [name, o] of rows) {
     const r = simulateRequests(trace, { ...base, ...o })
     kpa ??= r
+    counts.push(`${name}: ${r.perFunction.reduce((n, f) => n + f.withinSlo, 0)} of ${r.requests} within, ${r.spawns} started`)
     const met = r.sloAttainment >= 0.99 && r.instanceSeconds <= kpa.instanceSeconds
     const steps = r.warmPriceSteps
     const startup = steps === undefined ? '' : `; start-up requests counted apart ${steps.reduce((n, s) => n + s.startup, 0)} (in closed batches)`
     process.stdout.write(`| ${name} | ${pct(r.sloAttainment)} | ${r.instanceSeconds.toFixed(0)} | ${(r.instanceSeconds / kpa.instanceSeconds).toFixed(4)} | ${name.startsWith('kpa') ? '-' : met ? 'met' : 'missed'} | ${steps === undefined ? '-' : priceSummary(steps) + startup} |\n`)
   }
+  process.stdout.write('\n' + counts.map((c) => `- ${c}\n`).join(''))
 }
 
 process.stdout.write(`load before ${load()}; ${new Date().toISOString()}\n`)
