@@ -33,6 +33,8 @@ Options:
                           objective, 0..1; 0 off, the fixed price above (default ${SLO_DEFAULTS.attainmentTarget})
   --burst-factor N        SLO sizer: burst window used at N x the long window's rate, 0 off (default 0; LaSS 2)
   --replenish-ms N        SLO sizer: ready headroom's replacement time, 0 off (default ${SLO_DEFAULTS.replenishMs})
+  --none-ready-cold-start-ms N  SLO sizer: while none is ready, start no more than the backlog can use within
+                          this cold start; 0 off, one per waiting request (default ${SLO_DEFAULTS.noneReadyColdStartMs})
   --seed N                azure2019: seed of the spread of minutes into requests (default 1)
   --duration-ms N         ulb: service time of a packet (default 50)
   --top N                 keep the N functions with the most requests
@@ -95,6 +97,7 @@ export function runRequestSim (argv: string[]): number {
     'idle-seconds-per-cold-start': { type: 'string' },
     'burst-factor': { type: 'string' },
     'replenish-ms': { type: 'string' },
+    'none-ready-cold-start-ms': { type: 'string' },
     'attainment-target': { type: 'string' },
     seed: { type: 'string' },
     'duration-ms': { type: 'string' },
@@ -143,6 +146,7 @@ export function runRequestSim (argv: string[]): number {
         idleSecondsPerColdStart: num('idle-seconds-per-cold-start', values['idle-seconds-per-cold-start'], SLO_DEFAULTS.idleSecondsPerColdStart),
         burstFactor: num('burst-factor', values['burst-factor'], SLO_DEFAULTS.burstFactor),
         replenishMs: num('replenish-ms', values['replenish-ms'], SLO_DEFAULTS.replenishMs),
+        noneReadyColdStartMs: num('none-ready-cold-start-ms', values['none-ready-cold-start-ms'], SLO_DEFAULTS.noneReadyColdStartMs),
         attainmentTarget
       }
     })
