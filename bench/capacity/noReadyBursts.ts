@@ -11,11 +11,13 @@ import type { SpawnRecord } from '../../adapters/runtime/sim/simPool.js'
  * no-ready burst; the first of it, or one beside others already starting), with the service time unmeasured or
  * measured; or some ready. For each: how many, their instance-seconds (start to stop, cold start included), how
  * many served no request, and the requests they served (within the wait objective or not). Beside KPA-like's
- * totals. IOTLESS_DIAG_ROWS=json adds rows ([name, sloSettings, warmPrice?] triples). Reads nothing of the held-out data.
+ * totals. IOTLESS_DIAG_ROWS=json adds rows ([name, sloSettings, warmPrice?] triples); IOTLESS_START_SHARING=processor runs every
+ * row (KPA-like too) with starts sharing the CPUs as processes do (sharedStarts.ts). Reads nothing of the held-out data.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
-const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, fixedInstances: 1, slo: { waitMs: 100, percentile: 0.95 } }
+const sharing = process.env.IOTLESS_START_SHARING === 'processor' ? 'processor' : 'atStart'
+const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, fixedInstances: 1, slo: { waitMs: 100, percentile: 0.95 }, coldStartSharing: sharing }
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 const pct = (x: number): string => (x * 100).toFixed(2) + '%'
 
@@ -30,7 +32,7 @@ const kindOf = (s: SpawnRecord): Kind => !s.noReady
   ? 'some ready'
   : `no ready, ${s.startingAtSpawn === 0 ? 'first start' : 'beside others starting'}, service ${s.serviceKnown ? 'known' : 'unknown'}` as Kind
 
-process.stdout.write(`load before ${load()}; ${new Date().toISOString()}\n`)
+process.stdout.write(`load before ${load()}; ${new Date().toISOString()}; cold starts share the CPUs: ${sharing}\n`)
 const kpa = simulateRequests(train, { ...base, scaler: 'kpa' })
 process.stdout.write(`\nkpa (Knative defaults): ${pct(kpa.sloAttainment)} within, ${kpa.instanceSeconds.toFixed(0)} inst-s, ${kpa.spawns} started\n`)
 for (const [name, o] of rows) {

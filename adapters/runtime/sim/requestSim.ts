@@ -11,6 +11,7 @@ import type { ScalerKind } from '../capacity/scaler.js'
 import { SLO_DEFAULTS, type Slo, type SloSettings } from '../capacity/sloScaler.js'
 import { WarmPrice, type WarmPriceSettings, type WarmPriceStep } from '../capacity/warmPrice.js'
 import type { RequestTrace } from './requestTrace.js'
+import { SharedStarts } from './sharedStarts.js'
 import { SimClock } from './simClock.js'
 import { SimPool, type SimOutcome, type SpawnRecord } from './simPool.js'
 
@@ -34,6 +35,11 @@ export interface RequestSimOptions {
   coldStartMs: number
   /** CPUs that concurrent cold starts share (simPool.ts StartCounter): 2, a small edge box. */
   coldStartCpus: number
+  /**
+   * How concurrent starts share those CPUs: `atStart` (default), a start's length fixed when it begins from the
+   * starts then under way; `processor`, as processes share them (sharedStarts.ts): a later start slows those under way.
+   */
+  coldStartSharing?: 'atStart' | 'processor' | undefined
   /** Capacity units of the box (instances at full CPU); Infinity: no box limit. */
   boxInstances: number
   minCpuShare: number
@@ -151,6 +157,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     }
   }
   const starts = { starting: 0, cpus: Math.max(0.1, o.coldStartCpus) }
+  const sharedStarts = o.coldStartSharing === 'processor' ? new SharedStarts(clock, starts.cpus) : undefined
   const pools: SimPool[] = []
   const spawnLogs: SpawnRecord[][] = []
   const gates: Array<GuaranteeGate | undefined> = []
@@ -174,7 +181,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     box?.add(planner)
     const spawnLog: SpawnRecord[] = []
     spawnLogs.push(spawnLog)
-    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, waitMs: slo.waitMs, spawnLog: o.spawnLog === true ? spawnLog : undefined }, fn.arrivalsMs, fn.durationsMs))
+    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, sharedStarts, waitMs: slo.waitMs, spawnLog: o.spawnLog === true ? spawnLog : undefined }, fn.arrivalsMs, fn.durationsMs))
     gates.push(gate)
   }
   for (const p of pools) p.start()

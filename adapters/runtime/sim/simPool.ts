@@ -2,6 +2,7 @@ import type { BoxAllocator } from '../capacity/boxAllocator.js'
 import type { FunctionPlanner } from '../capacity/functionPlanner.js'
 import type { GuaranteeGate } from '../capacity/guaranteeGate.js'
 import type { PoolView } from '../capacity/scaler.js'
+import type { SharedStarts } from './sharedStarts.js'
 import type { SimClock } from './simClock.js'
 
 interface SimInstance {
@@ -53,6 +54,8 @@ export interface SimPoolOptions {
   coldStartMs: number
   /** Starts under way on the whole box, shared by the pools, for the cold-start contention model. */
   starts: StartCounter
+  /** When given, starts share the CPUs as processes do (sharedStarts.ts) instead of the StartCounter's fixed lengths. */
+  sharedStarts?: SharedStarts | undefined
   /** SLO wait objective used for attainment (ms). */
   waitMs: number
   /** When given, every instance started is recorded here (diagnosis only: changes no decision). */
@@ -253,7 +256,7 @@ export class SimPool {
       log = { spawnedAt: now, noReady: this.#servingSlots() === 0, serviceKnown: this.#completed > 0, waitingAtSpawn: this.#queue.length - this.#qHead, startingAtSpawn: this.#starting - 1, readyAt: now + coldMs, endAt: NaN, served: 0, servedWithin: 0 }
       this.#o.spawnLog.push(log)
     }
-    this.#o.clock.setTimeout(() => {
+    const ready = (): void => {
       this.#account()
       starts.starting--
       this.#starting--
@@ -263,7 +266,9 @@ export class SimPool {
       this.#applyShare()
       this.#drain()
       if (inst.inFlight === 0) this.#armKeepAlive(inst)
-    }, coldMs)
+    }
+    if (this.#o.sharedStarts !== undefined) this.#o.sharedStarts.start(this.#o.coldStartMs, ready)
+    else this.#o.clock.setTimeout(ready, coldMs)
   }
 
   #armKeepAlive (inst: SimInstance): void {
