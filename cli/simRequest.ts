@@ -25,6 +25,7 @@ Options:
   --keep-alive-ms N       idle time before an instance is reaped (default 600000)
   --cold-start-ms N       spawn + init of one instance started alone (default 250)
   --cold-start-cpus N     CPUs concurrent cold starts share (default 2)
+  --cold-start-sharing M  atStart: a start's length fixed when it begins (default); processor: as processes share CPUs
   --box-instances N       the box's capacity in instances; fair share under overload (default: no limit)
   --fixed-instances N     instances per function of the fixed pool (default 1)
   --hold-ms N             SLO sizer: how long a higher count is held (default 15000)
@@ -98,6 +99,7 @@ export function runRequestSim (argv: string[]): number {
     'burst-factor': { type: 'string' },
     'replenish-ms': { type: 'string' },
     'none-ready-cold-start-ms': { type: 'string' },
+    'cold-start-sharing': { type: 'string' },
     'attainment-target': { type: 'string' },
     seed: { type: 'string' },
     'duration-ms': { type: 'string' },
@@ -121,6 +123,8 @@ export function runRequestSim (argv: string[]): number {
   if (!(percentile > 0 && percentile < 1)) throw new IotlessError('CLI_USAGE', `--percentile must be between 0 and 1 (0.95 is p95), got ${values.percentile}`)
   const attainmentTarget = num('attainment-target', values['attainment-target'], SLO_DEFAULTS.attainmentTarget)
   if (!(attainmentTarget < 1)) throw new IotlessError('CLI_USAGE', `--attainment-target must be in [0, 1) (0 off, 0.99 is 99% of requests), got ${values['attainment-target']}`)
+  const sharing = values['cold-start-sharing'] ?? 'atStart'
+  if (sharing !== 'atStart' && sharing !== 'processor') throw new IotlessError('CLI_USAGE', `--cold-start-sharing must be atStart or processor, got ${sharing}`)
   const trace = loadRequestTrace(values.trace, format as TraceFormat | undefined, {
     seed: num('seed', values.seed, 1),
     defaultDurationMs: num('duration-ms', values['duration-ms'], 50),
@@ -139,6 +143,7 @@ export function runRequestSim (argv: string[]): number {
       keepAliveMs: num('keep-alive-ms', values['keep-alive-ms'], DEFAULT_KEEP_ALIVE_MS),
       coldStartMs: num('cold-start-ms', values['cold-start-ms'], 250),
       coldStartCpus: num('cold-start-cpus', values['cold-start-cpus'], 2, 1e-6),
+      coldStartSharing: sharing,
       boxInstances: num('box-instances', values['box-instances'], Infinity, 1),
       fixedInstances: num('fixed-instances', values['fixed-instances'], 1, 1),
       sloSettings: {
