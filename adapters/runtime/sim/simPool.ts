@@ -29,6 +29,7 @@ export interface SpawnRecord {
   /** Requests waiting, and instances of the function starting, when it started. */
   waitingAtSpawn: number
   startingAtSpawn: number
+  /** When its cold start ended (NaN: it never became ready). */
   readyAt: number
   /** When it stopped (NaN: still standing at the end of the run). */
   endAt: number
@@ -253,13 +254,14 @@ export class SimPool {
     let log: SpawnRecord | undefined
     if (this.#o.spawnLog !== undefined) {
       const now = this.#o.clock.now()
-      log = { spawnedAt: now, noReady: this.#servingSlots() === 0, serviceKnown: this.#completed > 0, waitingAtSpawn: this.#queue.length - this.#qHead, startingAtSpawn: this.#starting - 1, readyAt: now + coldMs, endAt: NaN, served: 0, servedWithin: 0 }
+      log = { spawnedAt: now, noReady: this.#servingSlots() === 0, serviceKnown: this.#completed > 0, waitingAtSpawn: this.#queue.length - this.#qHead, startingAtSpawn: this.#starting - 1, readyAt: NaN, endAt: NaN, served: 0, servedWithin: 0 }
       this.#o.spawnLog.push(log)
     }
     const ready = (): void => {
       this.#account()
       starts.starting--
       this.#starting--
+      if (log !== undefined) log.readyAt = this.#o.clock.now()
       const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now(), readyAt: this.#o.clock.now(), log }
       if (this.#firstReadyAt === Infinity) this.#firstReadyAt = inst.readyAt
       this.#ready.push(inst)
