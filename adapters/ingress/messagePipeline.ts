@@ -235,7 +235,10 @@ export class MessagePipeline {
         const outcomes = await state.batcher.add({ event, match, msg, receivedAt, trace })
         outcome = outcomes.includes('leave') ? 'leave' : 'ack'
       } else {
+        // The attempt's span, recorded, until it ends (as the retry sees the attempt's result).
+        let open: StageSpan | undefined
         const retried = await state.retry.run((target, attempt) => {
+          open = undefined
           const late = expiredBy(msg, receivedAt, this.#o.clock.now())
           if (late !== undefined) return Promise.resolve(expiredResult(msg, late))
           const span = this.#attemptSpan(trace, state, event, attempt, undefined)
@@ -243,10 +246,12 @@ export class MessagePipeline {
           // Set on the event before it is copied for the attempt, so the copy has it from the start.
           const tp = span?.traceparent
           if (tp !== undefined) event.attributes.traceparent = tp
+          if (span !== undefined && span.recording !== false) open = span
           const sent = withAttempt(event, attempt)
-          const sending = target.dispatch(route.functionName, sent, { signal: this.#o.stop })
-          return span === undefined || span.recording === false ? sending : this.#endAttempt(span, event, sending)
-        }, this.#o.stop)
+          return target.dispatch(route.functionName, sent, { signal: this.#o.stop })
+        }, this.#o.stop, trace === undefined || trace.recording === false
+          ? undefined
+          : (r, err) => { if (open !== undefined) { this.#endAttempt(open, event, r, err); open = undefined } })
         outcome = await this.#settle(match, msg, event, retried, trace)
       }
     } finally {
@@ -274,19 +279,15 @@ export class MessagePipeline {
     return span
   }
 
-  /** Ends an attempt's span with its result (an error status with the code when rejected). */
-  #endAttempt (span: StageSpan, event: OutgoingEvent, sending: Promise<DispatchResult>): Promise<DispatchResult> {
-    const spans = this.#o.attemptSpans
-    return sending.then((r) => {
+  /** Ends an attempt's span with its result (an error status with the code when rejected), or with what it threw (`r` undefined). */
+  #endAttempt (span: StageSpan, event: OutgoingEvent, r: DispatchResult | undefined, err: unknown): void {
+    if (r === undefined) span.end((err as Error).message)
+    else {
       if (r.status === 'rejected') span.set('iotless.retryable', r.retryable)
       span.end(r.status === 'rejected' ? r.code : undefined)
-      if (spans !== undefined && spans.size > 0) spans.close(event.attributes.id, span)
-      return r
-    }, (err: unknown) => {
-      span.end((err as Error).message)
-      if (spans !== undefined && spans.size > 0) spans.close(event.attributes.id, span)
-      throw err
-    })
+    }
+    const spans = this.#o.attemptSpans
+    if (spans !== undefined && spans.size > 0) spans.close(event.attributes.id, span)
   }
 
   /** Refuses, before any work, what the route must not run. */
@@ -352,7 +353,11 @@ export class MessagePipeline {
     // the batch waited or was retried leaves it (dead-lettered MESSAGE_EXPIRED); the rest go on.
     const expired = new Map<BatchItem, number>()
     let live = items
+    /** The attempt's spans (of `spanned`'s messages), open until it ends. */
+    let spans: Array<StageSpan | undefined> = []
+    let spanned: BatchItem[] = []
     const retried = await state.retry.run((target, attempt) => {
+      spans = []
       const now = this.#o.clock.now()
       live = live.filter((i) => {
         const late = expiredBy(i.msg, i.receivedAt, now)
@@ -362,7 +367,7 @@ export class MessagePipeline {
       const batch = live
       if (batch.length === 0) return Promise.resolve(expiredResult(items[0]?.msg as InboundMessage, expired.get(items[0] as BatchItem) ?? 0))
       // Each message of the batch gets a span for the attempt (its trace's); the first one's is the placement's.
-      const spans = batch.map((i) => {
+      spans = batch.map((i) => {
         const span = this.#attemptSpan(i.trace, state, i.event, attempt, batch.length)
         const tp = span?.traceparent
         if (tp !== undefined) i.event.attributes.traceparent = tp
@@ -372,9 +377,13 @@ export class MessagePipeline {
       const sending = target.dispatchBatch !== undefined
         ? target.dispatchBatch(route.functionName, events, { signal })
         : target.dispatch(route.functionName, { attributes: withKey(batchAttributes(events, this.#o.source), 'iotlessattempt', String(attempt)), data: toBatchBody(events) }, { signal })
-      if (spans.every((s) => s === undefined || s.recording === false)) return sending
-      return Promise.all(spans.map((s, k) => s === undefined || s.recording === false ? sending : this.#endAttempt(s, (batch[k] as BatchItem).event, sending))).then((rs) => rs[0] as DispatchResult)
-    }, signal)
+      spanned = batch
+      return sending
+    }, signal, (r, err) => {
+      // The attempt's spans end as the retry sees its result (recorded ones only).
+      spans.forEach((s, k) => { if (s !== undefined && s.recording !== false) this.#endAttempt(s, (spanned[k] as BatchItem).event, r, err) })
+      spans = []
+    })
     const { result, attempts } = retried
     if (this.#leftByStop(retried)) return items.map(() => 'leave')
     const outcomes = new Map<BatchItem, Promise<Outcome>>()

@@ -61,18 +61,25 @@ export class RetryingTarget {
     return this.run((t) => t.dispatch(functionName, event, signal === undefined ? {} : { signal }), signal)
   }
 
-  /** One attempt is `send(target, attempt)` (attempt 1, 2, ...); retried while its result is retryable and attempts remain. */
-  async run (send: (target: Target, attempt: number) => Promise<DispatchResult>, signal?: AbortSignal): Promise<RetriedResult> {
+  /**
+   * One attempt is `send(target, attempt)` (attempt 1, 2, ...); retried while its result is retryable and attempts
+   * remain. `settled`, when given, is called as each attempt ends, before any retry: with its result, or with
+   * undefined and what it threw (the caller's attempt span ends there, without a promise of its own per attempt).
+   */
+  async run (send: (target: Target, attempt: number) => Promise<DispatchResult>, signal?: AbortSignal, settled?: (result: DispatchResult | undefined, error?: unknown) => void): Promise<RetriedResult> {
     const o = this.#o
     let attempt = 0
     for (;;) {
       attempt++
-      let result: DispatchResult
+      let result: DispatchResult | undefined
+      let error: unknown
       try {
         result = await send(this.#target, attempt)
       } catch (err) {
-        result = { status: 'rejected', retryable: true, code: 'FUNCTION_HANDLER_ERROR', message: (err as Error).message }
+        error = err
       }
+      settled?.(result, error)
+      result ??= { status: 'rejected', retryable: true, code: 'FUNCTION_HANDLER_ERROR', message: (error as Error).message }
       if (result.status === 'ok' || !result.retryable) return { result, attempts: attempt, interrupted: false }
       if (signal?.aborted === true || o.stopRetrying?.aborted === true) return { result, attempts: attempt, interrupted: true }
       if (attempt >= o.maxAttempts) return { result, attempts: attempt, interrupted: false }

@@ -50,6 +50,11 @@ export class OtlpProtoWriter {
   readonly #cache = new Map<string, Uint8Array>()
   /** The encoded attributes of each frozen attribute object seen (a route's dispatch attributes: the same object for every message). */
   readonly #sharedBytes = new WeakMap<object, Uint8Array>()
+  /** The two frozen attribute objects used last and their bytes (strong references: two objects at most). */
+  #lastShared: object | undefined
+  #lastBytes: Uint8Array | undefined
+  #prevShared: object | undefined
+  #prevBytes: Uint8Array | undefined
   /** Buffers of sent batches handed back by the export worker, for the next batches. */
   readonly #free: ArrayBuffer[] = []
   #buf: Uint8Array<ArrayBuffer>
@@ -183,9 +188,12 @@ export class OtlpProtoWriter {
     const len = this.pos - body
     const b = this.#buf
     if (len < 0x80) {
+      // Under 128 bytes (a route match span): moved back one byte by hand; copyWithin is a runtime call that
+      // costs more than moving so few bytes.
       b[lenAt] = len
-      b.copyWithin(lenAt + 1, body, this.pos)
-      this.pos -= 1
+      const end = this.pos
+      for (let i = body; i < end; i++) b[i - 1] = b[i] as number
+      this.pos = end - 1
     } else if (len < 0x4000) {
       b[lenAt] = (len & 0x7f) | 0x80
       b[lenAt + 1] = len >>> 7
@@ -224,7 +232,12 @@ export class OtlpProtoWriter {
 
   /** The attributes of a frozen object: its bytes, made the first time (undefined and null values left out, as the SDK does). */
   #shared (o: Readonly<SpanAttributes>): void {
-    let bytes = this.#sharedBytes.get(o)
+    // The last two objects seen first (a receive span's and a route's dispatch attributes alternate), then the map.
+    let bytes = o === this.#lastShared ? this.#lastBytes : o === this.#prevShared ? this.#prevBytes : this.#sharedBytes.get(o)
+    if (bytes !== undefined && o !== this.#lastShared) {
+      this.#prevShared = this.#lastShared; this.#prevBytes = this.#lastBytes
+      this.#lastShared = o; this.#lastBytes = bytes
+    }
     if (bytes === undefined) {
       const at = this.pos
       for (const k in o) {

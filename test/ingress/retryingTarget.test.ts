@@ -83,6 +83,24 @@ t.test('a throw from the target counts as a retryable handler error', async (t) 
   t.same(await done, { result: { status: 'ok' }, attempts: 2, interrupted: false })
 })
 
+t.test('settled: called as each attempt ends, before its backoff, with its result or what it threw', async (t) => {
+  const clock = new ManualClock(0)
+  const boom = new Error('boom')
+  const target = scripted(clock, [busy, boom, { status: 'ok' }])
+  const seen: Array<[number, DispatchResult | undefined, unknown]> = []
+  const r = new RetryingTarget(target, { maxAttempts: 5, baseMs: 100, clock, random: () => 0 })
+  const done = r.run((tg) => tg.dispatch('f', event, {}), undefined, (res, err) => { seen.push([clock.now(), res, err]) })
+  await drive(clock, 50, 10)
+  t.same(await done, { result: { status: 'ok' }, attempts: 3, interrupted: false })
+  t.same(seen, [[0, busy, undefined], [50, undefined, boom], [150, { status: 'ok' }, undefined]], 'once per attempt, at the time it ended (not after the wait)')
+  const sync: unknown[] = []
+  const thrown = new Error('sync')
+  const once = new RetryingTarget(target, { maxAttempts: 1, baseMs: 100, clock, random: () => 0 })
+  const res = await once.run(() => { throw thrown }, undefined, (res, err) => { sync.push(res, err) })
+  t.same(sync, [undefined, thrown], 'a synchronous throw is reported too')
+  t.equal(res.result.status === 'rejected' ? res.result.code : 'ok', 'FUNCTION_HANDLER_ERROR')
+})
+
 t.test('stopping cuts a backoff short: interrupted, no further attempt, no timer left', async (t) => {
   const clock = new ManualClock(0)
   const target = scripted(clock, [busy, busy])
