@@ -3,6 +3,7 @@ import { Pool } from 'undici'
 import { binaryHeaderList, fromBinaryHeaders, pushTraceHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import { handlerMsFromServerTiming } from '../placement/serverTiming.js'
 import type { DispatchResult, ReplyPayload } from '../target.js'
+import { RequestAborts } from './requestAborts.js'
 import { classifyHttpStatus, classifyTransportError, parseRetryAfter } from './retryClass.js'
 
 /** How binary-mode CloudEvents are POSTed; shared by the knative and sink targets. All optional. */
@@ -29,9 +30,6 @@ export interface HttpSenderOptions {
   ca?: string
 }
 
-/** Everything needed after the fact to tell why a request ended: the caller's signal and the deadline. */
-interface Signals { signal?: AbortSignal; deadline?: AbortSignal; combined?: AbortSignal }
-
 const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json'
 
 /**
@@ -43,10 +41,12 @@ export class HttpEventSender {
   readonly #o: HttpSenderOptions
   readonly #pools = new Map<string, Pool>()
   readonly #ca: string[] | undefined
+  readonly #aborts: RequestAborts
   #closed = false
 
   constructor (options: HttpSenderOptions = {}) {
     this.#o = options
+    this.#aborts = new RequestAborts(options.timeoutMs)
     this.#ca = options.ca === undefined || options.ca.trim() === '' ? undefined : [...rootCertificates, options.ca]
   }
 
@@ -56,14 +56,16 @@ export class HttpEventSender {
     // A CloudEvents batch carries its events' attributes in the body: the content type alone says what it is.
     // The W3C Trace Context headers (traceparent, tracestate) follow the `ce-` ones, as printable ASCII only.
     const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? pushTraceHeaders(attributes, ['content-type', BATCH_CONTENT_TYPE]) : binaryHeaderList(attributes, true)
-    const s = this.#signals(opts.signal)
+    // No caller's signal and no deadline: no signal at all. Else one RequestSignal (requestAborts.ts), not an
+    // AbortSignal.timeout and AbortSignal.any per request.
+    const s = opts.signal === undefined && this.#o.timeoutMs === undefined ? undefined : this.#aborts.open(opts.signal)
     try {
       const res = await this.#pool(url).request({
         method: 'POST',
         path: url.pathname + url.search,
         headers,
         body: data,
-        signal: s.combined ?? null
+        signal: (s ?? null) as AbortSignal | null
       })
       const body = Buffer.from(await res.body.arrayBuffer())
       const status = res.statusCode
@@ -85,9 +87,12 @@ export class HttpEventSender {
       if (body.length === 0) result.emptyBody = true
       return result
     } catch (err) {
-      const timedOut = s.deadline?.aborted === true && s.signal?.aborted !== true
-      const failure = classifyTransportError(err, { aborted: s.signal?.aborted === true, timedOut })
+      const aborted = opts.signal?.aborted === true
+      const timedOut = s?.timedOut === true && !aborted
+      const failure = classifyTransportError(err, { aborted, timedOut })
       return { status: 'rejected', retryable: failure.retryable, code: failure.code, message: `${where}: ${describe(err, failure.code, timedOut ? this.#o.timeoutMs : undefined)}` }
+    } finally {
+      if (s !== undefined) this.#aborts.close(s)
     }
   }
 
@@ -111,13 +116,6 @@ export class HttpEventSender {
       this.#pools.set(url.origin, pool)
     }
     return pool
-  }
-
-  #signals (signal: AbortSignal | undefined): Signals {
-    const deadline = this.#o.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.#o.timeoutMs)
-    if (deadline === undefined) return signal === undefined ? {} : { signal, combined: signal }
-    if (signal === undefined) return { deadline, combined: deadline }
-    return { signal, deadline, combined: AbortSignal.any([signal, deadline]) }
   }
 }
 
