@@ -4,10 +4,11 @@
  * noise is each run's own), the chosen tiers' total against the oracle's, the model without the link, contention and queue-ahead terms
  * on the same samples, and (dumps that record it) the model with the contention term unscaled to the run's life,
  * the exploration rule before directed exploration (legacy) and, from ORACLE_REPEAT=1 runs, the oracle's
- * self-agreement with the accuracy ceiling it implies.
+ * self-agreement with the accuracy ceiling it implies and the total-latency ceiling (accuracyStats.ts totalCeiling).
  */
 import { readFileSync } from 'node:fs'
-import { ceilingFromAgreement, selfAgreement, tiesWithinNoise, wilson } from './accuracyStats.js'
+import { seededRandom } from '../../core/seededRandom.js'
+import { ceilingFromAgreement, selfAgreement, tiesWithinNoise, totalCeiling, wilson, type RatioEstimate } from './accuracyStats.js'
 
 interface Dumped { input: string; chosen: string; reason: string; measured: Record<string, number>; base: Record<string, number>; ps?: Record<string, number>; legacy?: string; repeat?: Record<string, number> }
 
@@ -28,7 +29,9 @@ let legacyN = 0
 let legacyRight = 0
 let legacyMs = 0
 let legacyOracleMs = 0
-const pairs: Array<{ first: Record<string, number>; second: Record<string, number> }> = []
+let againMs = 0
+let againOracleMs = 0
+const pairs: Array<{ input: string; first: Record<string, number>; second: Record<string, number> }> = []
 for (const file of process.argv.slice(2)) {
   const s = (JSON.parse(readFileSync(file, 'utf8')) as { sampled: Dumped[] }).sampled
   const tie = tiesWithinNoise(s, ['edge', 'cloud'])
@@ -48,7 +51,11 @@ for (const file of process.argv.slice(2)) {
       legacyMs += x.measured[x.legacy] as number
       legacyOracleMs += x.measured[best] as number
     }
-    if (x.repeat !== undefined) pairs.push({ first: x.measured, second: x.repeat })
+    if (x.repeat !== undefined) {
+      pairs.push({ input: x.input, first: x.measured, second: x.repeat })
+      againMs += x.repeat[x.chosen] as number
+      againOracleMs += Math.min(...Object.values(x.repeat))
+    }
     if (tie[k] === true) ties++
     else { clear++; if (x.chosen === best) clearRight++ }
   })
@@ -60,4 +67,7 @@ if (pairs.length > 0) {
   const [lo, hi] = wilson(k, pairs.length)
   const c = ceilingFromAgreement(k / pairs.length)
   console.log(`oracle self-agreement ${pctCi(k, pairs.length)}; implied ceiling for any predictor ${(100 * c.lower).toFixed(1)}-${(100 * c.upper).toFixed(1)}% (its upper bound over the agreement's interval ${(100 * ceilingFromAgreement(lo).upper).toFixed(1)}-${(100 * ceilingFromAgreement(hi).upper).toFixed(1)}%); 97% needs agreement >= 94.2%`)
+  const tc = totalCeiling(pairs, seededRandom(13))
+  const r = (e: RatioEstimate): string => `${e.ratio.toFixed(3)}x (bootstrap 95% ${e.low.toFixed(3)}-${e.high.toFixed(3)}x)`
+  console.log(`total-latency ceiling against the realized oracle (both repetitions scored, each by a choice made without it): the other repetition's fastest tier ${r(tc.crossRepeat)}; each input's mean per tier over the other samples ${r(tc.classOut)}; the same in sample ${r(tc.classIn)}; the target is 1.05x. The placement's choices scored on the second repetition: ${(againMs / againOracleMs).toFixed(3)}x its oracle`)
 }
