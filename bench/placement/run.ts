@@ -107,7 +107,7 @@ async function timed (p: Promise<DispatchResult>, what: string): Promise<number>
   return performance.now() - s
 }
 
-interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; ps: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number; legacy: TierName; directed: boolean; repeat?: Record<TierName, number> | undefined; repeatEdgeLoad?: TargetLoad | undefined; repeatLinkWaitMs?: number | undefined }
+interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; ps: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number; legacy: TierName; previous: TierName; directed: boolean; repeat?: Record<TierName, number> | undefined; repeatEdgeLoad?: TargetLoad | undefined; repeatLinkWaitMs?: number | undefined }
 
 async function main (): Promise<void> {
   const loadBefore = loadavg().map((x) => x.toFixed(1)).join(' ')
@@ -193,7 +193,7 @@ async function main (): Promise<void> {
         const measured = { [tier]: own } as Record<TierName, number>
         others.forEach((n, k) => { measured[n] = rest[k] as number })
         const rec = records.get(id) as PlacementRecord
-        const x: Sampled = { i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, ps: rec.psPredictions, legacy: rec.legacyTier as TierName, directed: rec.directed, edgeLoad, linkWaitMs }
+        const x: Sampled = { i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, ps: rec.psPredictions, legacy: rec.legacyTier as TierName, previous: rec.previousTier as TierName, directed: rec.directed, edgeLoad, linkWaitMs }
         if (ORACLE_REPEAT === 1) {
           // The second repetition: both tiers again, at one instant, as soon as the first is done.
           x.repeatEdgeLoad = edge.load(input.fn)
@@ -257,6 +257,11 @@ async function main (): Promise<void> {
     const legacyMine = s.map((x) => x.measured[x.legacy])
     const legacyFlips = s.filter((x) => x.legacy !== x.chosen)
     const directedN = s.filter((x) => x.directed).length
+    // The rule before the cost credit (every held exploration spent), on its own budget with the same draws and predictions.
+    const previousRight = s.filter((x) => x.previous === fastest(x))
+    const previousMine = s.map((x) => x.measured[x.previous])
+    const previousFlips = s.filter((x) => x.previous !== x.chosen)
+    const dropped = FUNCTIONS.map((fn) => `${fn} ${placements[fn].explorations(fn).dropped} dropped, ${placements[fn].explorations(fn).spent} spent`).join('; ')
     const stats = s.map((x) => ({ input: x.input, measured: x.measured as Record<string, number> }))
     const ties = tiesWithinNoise(stats, TIERS)
     const clear = s.filter((_, k) => ties[k] !== true)
@@ -322,6 +327,7 @@ async function main (): Promise<void> {
       `- The model before the third round (without the link, contention and queue-ahead terms), scored on the same samples (its choice where the placement followed its prediction; it would have chosen otherwise ${flips.length} times; a counterfactual: its own choices would have loaded the tiers a little differently): ${ci(baseRight.length, s.length)}.`,
       `- The contention term before it was scaled to the run's life (the unscaled M/G/1-PS mean, the fourth round's predictor), scored on the same samples (it would have chosen otherwise ${psFlips.length} times; a counterfactual, as above): ${ci(psRight.length, s.length)}; its choices' total ${(sum(psMine) / sum(oracle)).toFixed(3)}x the oracle.`,
       `- The exploration rule before directed exploration (with the same predictions and the same draws: the predicted best, or at a draw under \`explore\` the other tier at once), scored on the same samples (it would have chosen otherwise ${legacyFlips.length} times; ${directedN} sampled decisions were directed explorations; a counterfactual that also credits it with the fits the directed explorations refreshed): ${ci(legacyRight.length, s.length)}; its choices' total ${(sum(legacyMine) / sum(oracle)).toFixed(3)}x the oracle. Explorations in the oracle run: ${oracleRun.explored} of ${measured.length} decisions (${oracleRun.directed} directed).`,
+      `- The rule before the cost credit (an exploration that met no near-tie spent on the message at hand; its own budget, with the same predictions and draws), scored on the same samples (it would have chosen otherwise ${previousFlips.length} times; a counterfactual: its explorations would have refreshed fits this run's did not): ${ci(previousRight.length, s.length)}; its choices' total ${(sum(previousMine) / sum(oracle)).toFixed(3)}x the oracle. Held explorations over the whole bench (warm-up, placement and oracle runs): ${dropped}.`,
       `- Of the ${predicted.length} decisions that followed the prediction (not exploring): ${ci(predictedRight.length, predicted.length)}.`,
       `- Ties within noise (the two tiers' times differ by less than sqrt(sd_edge^2 + sd_cloud^2), each sd the robust spread, 1.4826 x MAD, of that tier's times for that input in this run): ${tieCount}/${s.length} = ${(100 * tieCount / Math.max(1, s.length)).toFixed(1)}% of the samples. Accuracy on the others: ${ci(clearRight.length, clear.length)}.`,
       `- The best any rule that sees only the input could do on these samples (per input, its most often fastest tier; in sample): ${ceiling}/${s.length} = ${(100 * ceiling / Math.max(1, s.length)).toFixed(1)}%.`,
