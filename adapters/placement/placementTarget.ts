@@ -48,6 +48,12 @@ export interface PlacementRecord {
    * draw (the predicted best, or at a draw under `explore` another tier at once), so the bench can score both on one run.
    */
   legacyTier: string
+  /**
+   * The tier the rule before the cost credit would have sent it to (every held exploration spent: on a near-tie,
+   * else on the message at hand once held 1 / explore decisions), with the same predictions and draws: its own
+   * budget, run beside the live one.
+   */
+  previousTier: string
   /** Sent to a tier within its prediction's uncertainty of the best, spending a held exploration (decide). */
   directed: boolean
   ok: boolean
@@ -88,8 +94,49 @@ export interface PlacementOptions {
   driftMs?: number
 }
 
-/** Explorations a function has earned and not yet spent (decide). */
-interface ExploreBudget { decisions: number; tokens: number; heldSince: number; spent: number }
+/** Explorations a function has earned and not yet spent, and the cost credit undirected ones draw on (decide). */
+interface ExploreBudget { decisions: number; tokens: number; heldSince: number; spent: number; dropped: number; creditMs: number }
+
+/**
+ * One decision's part in a function's exploration budget: earns a token on a draw (`drawn` >= 0, the tier the
+ * draw picked), and spends a held one on the tier `nearLoser` names (directed), or, when the token has waited
+ * 1 / explore decisions or a second is held, on the drawn tier or the next in turn. With `costed`, every decision
+ * adds explore x the best's prediction to the credit, and that undirected spend happens only when its predicted
+ * cost (the tier's prediction minus the best's) is covered by the credit, which it then draws down; else the token
+ * is dropped (counted). Without `costed`: the rule before the credit (every token spent). Returns the tier to try
+ * first, or -1.
+ */
+function spendExploration (b: ExploreBudget, drawn: number, explore: number, byPrediction: readonly number[], predictions: readonly number[], nearLoser: () => number, costed: boolean): { tier: number; directed: boolean } {
+  const bestMs = predictions[byPrediction[0] as number] as number
+  b.decisions++
+  if (costed && Number.isFinite(bestMs) && bestMs > 0) b.creditMs += explore * bestMs
+  if (drawn !== -1) {
+    if (b.tokens === 0) b.heldSince = b.decisions
+    b.tokens++
+  }
+  if (b.tokens === 0) return { tier: -1, directed: false }
+  const take = (tier: number, directed: boolean): { tier: number; directed: boolean } => {
+    b.tokens--
+    b.spent++
+    b.heldSince = b.decisions
+    return { tier, directed }
+  }
+  const j = nearLoser()
+  if (j !== -1) return take(j, true)
+  if (!(b.tokens > 1 || b.decisions - b.heldSince >= Math.ceil(1 / explore))) return { tier: -1, directed: false }
+  const at = drawn !== -1 ? drawn : byPrediction[1 + b.spent % (byPrediction.length - 1)] as number
+  if (costed) {
+    const cost = Math.max(0, (predictions[at] as number) - bestMs)
+    if (!(cost <= b.creditMs)) {
+      b.tokens--
+      b.dropped++
+      b.heldSince = b.decisions
+      return { tier: -1, directed: false }
+    }
+    b.creditMs -= cost
+  }
+  return take(at, false)
+}
 
 interface TierHealth { failures: number; openUntil: number; openMs: number }
 
@@ -125,6 +172,8 @@ export class PlacementTarget implements Target {
   readonly #health: TierHealth[]
   readonly #minSamples: number
   readonly #budgets = new Map<string, ExploreBudget>()
+  /** The rule before the cost credit (every held exploration spent), run on the same draws: PlacementRecord.previousTier. */
+  readonly #previousBudgets = new Map<string, ExploreBudget>()
 
   constructor (opts: PlacementOptions) {
     if (opts.tiers.length === 0) throw new RangeError('a placement needs at least one tier')
@@ -156,7 +205,7 @@ export class PlacementTarget implements Target {
    * of randomness and the count of gap explorations it makes; cheap (a scan of each tier's fit window),
    * measured in bench/placement/decisionCost.ts.
    */
-  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[]; base: number[]; ps: number[]; legacy: number; directed: boolean } {
+  decide (functionName: string, bytes: number): { order: number[]; reason: DecisionReason; predictions: number[]; base: number[]; ps: number[]; legacy: number; previous: number; directed: boolean } {
     const tiers = this.#o.tiers
     const n = tiers.length
     const predictions: number[] = new Array<number>(n)
@@ -171,10 +220,10 @@ export class PlacementTarget implements Target {
     const healthy: number[] = []
     const open: number[] = []
     for (let i = 0; i < n; i++) (this.isOpen(i) ? open : healthy).push(i)
-    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions, base, ps, legacy: healthy[0] ?? open[0] as number, directed: false }
+    if (this.#o.mode === 'ordered' || n === 1) return { order: [...healthy, ...open], reason: 'ordered', predictions, base, ps, legacy: healthy[0] ?? open[0] as number, previous: healthy[0] ?? open[0] as number, directed: false }
     if (healthy.length === 0) {
       const order = open.sort((a, b) => (predictions[a] as number) - (predictions[b] as number))
-      return { order, reason: 'best', predictions, base, ps, legacy: order[0] as number, directed: false }
+      return { order, reason: 'best', predictions, base, ps, legacy: order[0] as number, previous: order[0] as number, directed: false }
     }
     // A tier with too few runs has no prediction worth the name: it is tried first (learning, counted as exploring).
     let first = -1
@@ -192,50 +241,46 @@ export class PlacementTarget implements Target {
       }
     }
     let legacy = first
+    let previous = first
     let directed = false
     if (first === -1) {
       first = byPrediction[0] as number
       legacy = first
+      previous = first
       const explore = this.#o.explore
       if (healthy.length > 1 && explore > 0) {
-        // Exploration is earned as before, by a draw under `explore` (so its share stays the configured one), but
-        // it is spent where it is worth most: on a message for which another tier's prediction is within its
+        // Exploration is earned as before, by a draw under `explore` (so its share stays the configured one), and
+        // spent where it is worth most: on a message for which another tier's prediction is within its
         // uncertainty of the best (a near-tie, or a fit that has not been refreshed for a while), held for up to
-        // 1 / explore decisions to meet one; then, or when a second is earned, on the message at hand, as before.
+        // 1 / explore decisions to meet one. Unmet, it goes to the message at hand only if the predicted cost
+        // (that tier's margin over the best) is covered by the cost credit, which every decision adds
+        // `explore` x the best's prediction to; else it is dropped (counted). So undirected explorations cost at
+        // most `explore` of the predicted time, and a stale fit is still refreshed once the credit covers it.
         const u = this.#o.random()
         // The tiers after the best, byPrediction[1..]: the draw picks one of them uniformly, reusing u.
         const others = byPrediction.length - 1
-        const b = this.#budget(functionName)
-        b.decisions++
-        let drawn = -1
-        if (u < explore) {
-          drawn = byPrediction[1 + Math.min(others - 1, Math.floor((u / explore) * others))] as number
-          legacy = drawn
-          if (b.tokens === 0) b.heldSince = b.decisions
-          b.tokens++
-        }
-        if (b.tokens > 0) {
-          const j = this.#uncertainLoser(functionName, bytes, byPrediction, predictions)
-          let spend = -1
-          if (j !== -1) { spend = j; directed = true } else if (b.tokens > 1 || b.decisions - b.heldSince >= Math.ceil(1 / explore)) {
-            spend = drawn !== -1 ? drawn : byPrediction[1 + b.spent % others] as number
-          }
-          if (spend !== -1) {
-            first = spend
-            reason = 'explore'
-            b.tokens--
-            b.spent++
-            b.heldSince = b.decisions
-          }
-        }
+        const drawn = u < explore ? byPrediction[1 + Math.min(others - 1, Math.floor((u / explore) * others))] as number : -1
+        if (drawn !== -1) legacy = drawn
+        let loser: number | undefined
+        const nearLoser = (): number => (loser ??= this.#uncertainLoser(functionName, bytes, byPrediction, predictions))
+        const got = spendExploration(this.#budget(this.#budgets, functionName), drawn, explore, byPrediction, predictions, nearLoser, true)
+        const before = spendExploration(this.#budget(this.#previousBudgets, functionName), drawn, explore, byPrediction, predictions, nearLoser, false)
+        if (before.tier !== -1) previous = before.tier
+        if (got.tier !== -1) { first = got.tier; reason = 'explore'; directed = got.directed }
       }
     }
-    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions, base, ps, legacy: legacy === -1 ? first : legacy, directed }
+    return { order: [first, ...byPrediction.filter((i) => i !== first), ...open], reason, predictions, base, ps, legacy: legacy === -1 ? first : legacy, previous: previous === -1 ? first : previous, directed }
   }
 
-  #budget (functionName: string): ExploreBudget {
-    let b = this.#budgets.get(functionName)
-    if (b === undefined) { b = { decisions: 0, tokens: 0, heldSince: 0, spent: 0 }; this.#budgets.set(functionName, b) }
+  /** This function's explorations so far: spent, and dropped because the cost credit did not cover them (decide). */
+  explorations (functionName: string): { spent: number; dropped: number; creditMs: number } {
+    const b = this.#budget(this.#budgets, functionName)
+    return { spent: b.spent, dropped: b.dropped, creditMs: b.creditMs }
+  }
+
+  #budget (budgets: Map<string, ExploreBudget>, functionName: string): ExploreBudget {
+    let b = budgets.get(functionName)
+    if (b === undefined) { b = { decisions: 0, tokens: 0, heldSince: 0, spent: 0, dropped: 0, creditMs: 0 }; budgets.set(functionName, b) }
     return b
   }
 
@@ -291,7 +336,7 @@ export class PlacementTarget implements Target {
   }
 
   async #run (functionName: string, eventId: string | undefined, bytes: number, send: (t: Target) => Promise<DispatchResult>, signal: AbortSignal | undefined): Promise<DispatchResult> {
-    const { order, reason, predictions, base, ps, legacy, directed } = this.decide(functionName, bytes)
+    const { order, reason, predictions, base, ps, legacy, previous, directed } = this.decide(functionName, bytes)
     let last: DispatchResult | undefined
     let anyRetryable = false
     for (let k = 0; k < order.length; k++) {
@@ -313,7 +358,7 @@ export class PlacementTarget implements Target {
       }
       const measuredMs = this.#now() - t0
       const failed = result.status === 'rejected' && isTierFailure(result)
-      this.#record(functionName, eventId, bytes, i, why, predictions, base, ps, measuredMs, !failed, k === 0 ? legacy : i, k === 0 && directed)
+      this.#record(functionName, eventId, bytes, i, why, predictions, base, ps, measuredMs, !failed, k === 0 ? legacy : i, k === 0 ? previous : i, k === 0 && directed)
       if (!failed) {
         this.#healthy(i)
         if (result.status === 'ok') {
@@ -357,7 +402,7 @@ export class PlacementTarget implements Target {
     }
   }
 
-  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], base: number[], ps: number[], measuredMs: number, ok: boolean, legacy: number, directed: boolean): void {
+  #record (functionName: string, eventId: string | undefined, bytes: number, i: number, reason: DecisionReason, predictions: number[], base: number[], ps: number[], measuredMs: number, ok: boolean, legacy: number, previous: number, directed: boolean): void {
     const tiers = this.#o.tiers
     const tier = (tiers[i] as Tier).name
     const predictedMs = predictions[i] as number
@@ -377,7 +422,7 @@ export class PlacementTarget implements Target {
       const baseByName: Record<string, number> = {}
       const psByName: Record<string, number> = {}
       tiers.forEach((t, j) => { byName[t.name] = predictions[j] as number; baseByName[t.name] = base[j] as number; psByName[t.name] = ps[j] as number })
-      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, basePredictions: baseByName, psPredictions: psByName, legacyTier: (tiers[legacy] as Tier).name, directed, ok })
+      this.#o.onDecision({ functionName, eventId, bytes, tier, reason, predictedMs, measuredMs, predictions: byName, basePredictions: baseByName, psPredictions: psByName, legacyTier: (tiers[legacy] as Tier).name, previousTier: (tiers[previous] as Tier).name, directed, ok })
     }
   }
 }

@@ -92,3 +92,99 @@ export function ceilingFromAgreement (a: number): { lower: number; upper: number
   const x = Math.max(0, Math.min(1, a))
   return { lower: x, upper: (1 + Math.sqrt(Math.max(0, 2 * x - 1))) / 2 }
 }
+
+/** A repeated sample with its request class (the input), for totalCeiling. */
+export interface ClassedRepeat extends RepeatedSample { input: string }
+
+/** One estimate of totalCeiling: the ratio, and its bootstrap 95% percentile interval over samples. */
+export interface RatioEstimate { ratio: number; low: number; high: number }
+
+const fastestIndex = (m: Record<string, number>, tiers: readonly string[]): string => {
+  let best = tiers[0] as string
+  for (const n of tiers) if ((m[n] as number) < (m[best] as number)) best = n
+  return best
+}
+
+/**
+ * The noise ceiling of the total-latency target: how close to the realized oracle (each request's min over
+ * tiers, of one realization) a predictor can come whose choice does not see that realization's own noise.
+ * Each sample has two realizations (ORACLE_REPEAT=1); each is scored with a choice made without it, and the
+ * ratio is (sum of the chosen tiers' times) / (sum of the per-realization minimum), both realizations pooled:
+ * - `crossRepeat`: the choice is the other repetition's fastest tier (a predictor that knew the request's times
+ *   from a run just before or after it: its state, plus that run's noise);
+ * - `classOut`: the tier with the lowest mean time over the other samples of the same input (both their
+ *   realizations; leave-sample-out; the sample's other realization when its input has no other sample): a
+ *   predictor that knew each request class's expected time per tier, estimated from a finite sample (noisy, so
+ *   a little worse than exact knowledge);
+ * - `classIn`: the same with the sample itself in its class's mean (in sample: a little better than exact
+ *   knowledge could do on this draw).
+ * So the class-knowing predictor's achievable ratio is bracketed by classIn and classOut; any real predictor
+ * that sees only the input and the state has at least the realization's own noise against it. The intervals:
+ * percentile bootstrap over samples (`rounds` resamples, `random` injected), choices recomputed within each
+ * resample (leaving out every copy of the sample). Pure.
+ */
+export function totalCeiling (samples: readonly ClassedRepeat[], random: () => number, rounds = 2000): { crossRepeat: RatioEstimate; classOut: RatioEstimate; classIn: RatioEstimate } {
+  const n = samples.length
+  const nan: RatioEstimate = { ratio: Number.NaN, low: Number.NaN, high: Number.NaN }
+  if (n === 0) return { crossRepeat: nan, classOut: nan, classIn: nan }
+  const tiers = Object.keys((samples[0] as ClassedRepeat).first)
+  const classes = [...new Set(samples.map((s) => s.input))]
+  const classOf = samples.map((s) => classes.indexOf(s.input))
+  const minOf = (m: Record<string, number>): number => Math.min(...tiers.map((t) => m[t] as number))
+  /** The three ratios over a multiset of samples: copies[i] = how many times sample i is in it. */
+  const ratios = (copies: readonly number[]): [number, number, number] => {
+    // Per class and tier: the sum of both realizations' times over the multiset, and the count of realizations.
+    const sums = classes.map(() => Object.fromEntries(tiers.map((t) => [t, 0])) as Record<string, number>)
+    const counts = classes.map(() => 0)
+    for (let i = 0; i < n; i++) {
+      const c = copies[i] as number
+      if (c === 0) continue
+      const s = samples[i] as ClassedRepeat
+      const k = classOf[i] as number
+      for (const t of tiers) (sums[k] as Record<string, number>)[t] = ((sums[k] as Record<string, number>)[t] as number) + c * ((s.first[t] as number) + (s.second[t] as number))
+      counts[k] = (counts[k] as number) + 2 * c
+    }
+    let oracle = 0
+    let cross = 0
+    let out = 0
+    let inS = 0
+    for (let i = 0; i < n; i++) {
+      const c = copies[i] as number
+      if (c === 0) continue
+      const s = samples[i] as ClassedRepeat
+      const k = classOf[i] as number
+      const sum = sums[k] as Record<string, number>
+      const rest = (counts[k] as number) - 2 * c
+      const outMean: Record<string, number> = {}
+      const inMean: Record<string, number> = {}
+      for (const t of tiers) {
+        const own = c * ((s.first[t] as number) + (s.second[t] as number))
+        inMean[t] = (sum[t] as number) / (counts[k] as number)
+        outMean[t] = rest > 0 ? ((sum[t] as number) - own) / rest : Number.NaN
+      }
+      const inChoice = fastestIndex(inMean, tiers)
+      for (const [real, other] of [[s.first, s.second], [s.second, s.first]] as const) {
+        const outChoice = rest > 0 ? fastestIndex(outMean, tiers) : fastestIndex(other, tiers)
+        oracle += c * minOf(real)
+        cross += c * (real[fastestIndex(other, tiers)] as number)
+        out += c * (real[outChoice] as number)
+        inS += c * (real[inChoice] as number)
+      }
+    }
+    return [cross / oracle, out / oracle, inS / oracle]
+  }
+  const point = ratios(samples.map(() => 1))
+  const boot: [number[], number[], number[]] = [[], [], []]
+  for (let r = 0; r < rounds; r++) {
+    const copies = samples.map(() => 0)
+    for (let j = 0; j < n; j++) { const i = Math.min(n - 1, Math.floor(random() * n)); copies[i] = (copies[i] as number) + 1 }
+    const x = ratios(copies)
+    for (let m = 0; m < 3; m++) (boot[m] as number[]).push(x[m] as number)
+  }
+  const est = (m: number): RatioEstimate => {
+    const xs = (boot[m] as number[]).filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+    const q = (p: number): number => xs.length === 0 ? Number.NaN : xs[Math.min(xs.length - 1, Math.max(0, Math.floor(p * xs.length)))] as number
+    return { ratio: point[m] as number, low: q(0.025), high: q(0.975) }
+  }
+  return { crossRepeat: est(0), classOut: est(1), classIn: est(2) }
+}

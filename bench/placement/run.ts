@@ -29,7 +29,7 @@ import { PlacementTarget, type PlacementRecord } from '../../adapters/placement/
 import type { DispatchResult, Target, TargetLoad } from '../../adapters/target.js'
 import { LinkQueue, linkedTarget } from '../../adapters/placement/linkQueue.js'
 import { writeResultsSection } from '../writeResultsSection.js'
-import { ceilingFromAgreement, perInputCeiling, selfAgreement, tiesWithinNoise, wilson } from './accuracyStats.js'
+import { ceilingFromAgreement, perInputCeiling, selfAgreement, tiesWithinNoise, totalCeiling, wilson, type RatioEstimate } from './accuracyStats.js'
 import { cfsPeriodUs, cfsQuotaUs, writeCpuQuota } from './cpuQuota.js'
 import { CLIP_S, event, loadInputs, schedule, seeded, WIDTHS, type Arrival, type FunctionName, type Input } from './workload.js'
 
@@ -107,7 +107,7 @@ async function timed (p: Promise<DispatchResult>, what: string): Promise<number>
   return performance.now() - s
 }
 
-interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; ps: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number; legacy: TierName; directed: boolean; repeat?: Record<TierName, number> | undefined; repeatEdgeLoad?: TargetLoad | undefined; repeatLinkWaitMs?: number | undefined }
+interface Sampled { i: number; fn: FunctionName; input: string; bytes: number; chosen: TierName; reason: string; measured: Record<TierName, number>; predicted: Record<string, number>; base: Record<string, number>; ps: Record<string, number>; edgeLoad?: TargetLoad | undefined; linkWaitMs: number; legacy: TierName; previous: TierName; directed: boolean; repeat?: Record<TierName, number> | undefined; repeatEdgeLoad?: TargetLoad | undefined; repeatLinkWaitMs?: number | undefined }
 
 async function main (): Promise<void> {
   const loadBefore = loadavg().map((x) => x.toFixed(1)).join(' ')
@@ -193,7 +193,7 @@ async function main (): Promise<void> {
         const measured = { [tier]: own } as Record<TierName, number>
         others.forEach((n, k) => { measured[n] = rest[k] as number })
         const rec = records.get(id) as PlacementRecord
-        const x: Sampled = { i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, ps: rec.psPredictions, legacy: rec.legacyTier as TierName, directed: rec.directed, edgeLoad, linkWaitMs }
+        const x: Sampled = { i, fn: input.fn, input: `${input.fn} ${input.label}`, bytes: input.data.length, chosen: tier, reason: rec.reason, measured, predicted: rec.predictions, base: rec.basePredictions, ps: rec.psPredictions, legacy: rec.legacyTier as TierName, previous: rec.previousTier as TierName, directed: rec.directed, edgeLoad, linkWaitMs }
         if (ORACLE_REPEAT === 1) {
           // The second repetition: both tiers again, at one instant, as soon as the first is done.
           x.repeatEdgeLoad = edge.load(input.fn)
@@ -257,6 +257,11 @@ async function main (): Promise<void> {
     const legacyMine = s.map((x) => x.measured[x.legacy])
     const legacyFlips = s.filter((x) => x.legacy !== x.chosen)
     const directedN = s.filter((x) => x.directed).length
+    // The rule before the cost credit (every held exploration spent), on its own budget with the same draws and predictions.
+    const previousRight = s.filter((x) => x.previous === fastest(x))
+    const previousMine = s.map((x) => x.measured[x.previous])
+    const previousFlips = s.filter((x) => x.previous !== x.chosen)
+    const dropped = FUNCTIONS.map((fn) => `${fn} ${placements[fn].explorations(fn).dropped} dropped, ${placements[fn].explorations(fn).spent} spent`).join('; ')
     const stats = s.map((x) => ({ input: x.input, measured: x.measured as Record<string, number> }))
     const ties = tiesWithinNoise(stats, TIERS)
     const clear = s.filter((_, k) => ties[k] !== true)
@@ -281,7 +286,11 @@ async function main (): Promise<void> {
         const xs = rep.filter((x) => x.bytes === input.data.length && x.fn === input.fn)
         return xs.length === 0 ? undefined : `${input.fn} ${input.label} ${selfAgreement(pairs(xs))}/${xs.length}`
       }).filter((x) => x !== undefined)
+      const tc = totalCeiling(rep.map((x) => ({ input: x.input, first: x.measured, second: x.repeat as Record<string, number> })), seeded(13))
+      const rr = (e: RatioEstimate): string => `${e.ratio.toFixed(3)}x (bootstrap 95% ${e.low.toFixed(3)}-${e.high.toFixed(3)}x)`
+      const again = sum(rep.map((x) => (x.repeat as Record<TierName, number>)[x.chosen])) / sum(rep.map((x) => Math.min(...TIERS.map((n) => (x.repeat as Record<TierName, number>)[n]))))
       return [
+        `- **Total-latency ceiling** (accuracyStats.ts totalCeiling: both repetitions scored against their own fastest tier, each by a choice made without it): choosing the other repetition's fastest tier ${rr(tc.crossRepeat)}; each input's mean time per tier over the other samples ${rr(tc.classOut)}; the same in sample ${rr(tc.classIn)} (target 1.05x). The placement's choices scored on the second repetition: ${again.toFixed(3)}x its oracle.`,
         `- **Oracle self-agreement** (ORACLE_REPEAT=1: each sampled request run a second time on both tiers at one instant, right after the first; raw tiers, not fed to the placement): the two repetitions named the same fastest tier for ${ci(k, rep.length)}. Implied ceiling for any predictor (two tiers; each repetition an independent draw given what a predictor can know): between ${(100 * c.lower).toFixed(1)}% and ${(100 * c.upper).toFixed(1)}% (upper bound over the agreement's Wilson interval: ${(100 * cLo).toFixed(1)}-${(100 * cHi).toFixed(1)}%); 97% needs agreement >= 94.2%. The second repetition runs later than the first (the state can differ, which lowers agreement); where the edge's observable state at both starts was the same (requests of both functions there, no link wait): ${ci(kSame, same.length)}. Per input: ${byIn.join('; ')}. The placement's choice scored against the second repetition's fastest: ${ci(againRight, rep.length)}.`
       ]
     }
@@ -318,6 +327,7 @@ async function main (): Promise<void> {
       `- The model before the third round (without the link, contention and queue-ahead terms), scored on the same samples (its choice where the placement followed its prediction; it would have chosen otherwise ${flips.length} times; a counterfactual: its own choices would have loaded the tiers a little differently): ${ci(baseRight.length, s.length)}.`,
       `- The contention term before it was scaled to the run's life (the unscaled M/G/1-PS mean, the fourth round's predictor), scored on the same samples (it would have chosen otherwise ${psFlips.length} times; a counterfactual, as above): ${ci(psRight.length, s.length)}; its choices' total ${(sum(psMine) / sum(oracle)).toFixed(3)}x the oracle.`,
       `- The exploration rule before directed exploration (with the same predictions and the same draws: the predicted best, or at a draw under \`explore\` the other tier at once), scored on the same samples (it would have chosen otherwise ${legacyFlips.length} times; ${directedN} sampled decisions were directed explorations; a counterfactual that also credits it with the fits the directed explorations refreshed): ${ci(legacyRight.length, s.length)}; its choices' total ${(sum(legacyMine) / sum(oracle)).toFixed(3)}x the oracle. Explorations in the oracle run: ${oracleRun.explored} of ${measured.length} decisions (${oracleRun.directed} directed).`,
+      `- The rule before the cost credit (an exploration that met no near-tie spent on the message at hand; its own budget, with the same predictions and draws), scored on the same samples (it would have chosen otherwise ${previousFlips.length} times; a counterfactual: its explorations would have refreshed fits this run's did not): ${ci(previousRight.length, s.length)}; its choices' total ${(sum(previousMine) / sum(oracle)).toFixed(3)}x the oracle. Held explorations over the whole bench (warm-up, placement and oracle runs): ${dropped}.`,
       `- Of the ${predicted.length} decisions that followed the prediction (not exploring): ${ci(predictedRight.length, predicted.length)}.`,
       `- Ties within noise (the two tiers' times differ by less than sqrt(sd_edge^2 + sd_cloud^2), each sd the robust spread, 1.4826 x MAD, of that tier's times for that input in this run): ${tieCount}/${s.length} = ${(100 * tieCount / Math.max(1, s.length)).toFixed(1)}% of the samples. Accuracy on the others: ${ci(clearRight.length, clear.length)}.`,
       `- The best any rule that sees only the input could do on these samples (per input, its most often fastest tier; in sample): ${ceiling}/${s.length} = ${(100 * ceiling / Math.max(1, s.length)).toFixed(1)}%.`,

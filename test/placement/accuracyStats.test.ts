@@ -1,5 +1,6 @@
 import t from 'tap'
-import { ceilingFromAgreement, perInputCeiling, robustSd, selfAgreement, tiesWithinNoise, wilson } from '../../bench/placement/accuracyStats.js'
+import { ceilingFromAgreement, perInputCeiling, robustSd, selfAgreement, tiesWithinNoise, totalCeiling, wilson } from '../../bench/placement/accuracyStats.js'
+import { seededRandom } from '../../core/seededRandom.js'
 
 const close = (a: number, b: number): boolean => Math.abs(a - b) < 1e-4
 
@@ -54,4 +55,35 @@ t.test('self-agreement of repeated oracle runs, and the ceiling it implies', asy
   t.ok(close(ceilingFromAgreement(1 - 2 * 0.97 * 0.03).upper, 0.97))
   t.ok(ceilingFromAgreement(0.9).upper < 0.97, 'agreement 90%: no predictor reaches 97%')
   t.equal(ceilingFromAgreement(0.3).upper, 0.5, 'below chance agreement: clamped to the coin')
+})
+
+t.test('total-latency ceiling: choices made without the realization they are scored on', async (t) => {
+  const s = [
+    { input: 'a', first: { edge: 10, cloud: 20 }, second: { edge: 30, cloud: 20 } },
+    { input: 'a', first: { edge: 12, cloud: 20 }, second: { edge: 14, cloud: 20 } },
+    { input: 'b', first: { edge: 100, cloud: 50 }, second: { edge: 110, cloud: 40 } }
+  ]
+  // Realized oracle: 10 + 20 + 12 + 14 + 50 + 40 = 146.
+  const c = totalCeiling(s, seededRandom(1), 500)
+  // The other repetition's winner: sample 1 crosses (A -> cloud 20, B -> edge 30): 20 + 30 + 12 + 14 + 50 + 40.
+  t.ok(close(c.crossRepeat.ratio, 166 / 146), `cross ${c.crossRepeat.ratio}`)
+  // Leave-sample-out class means: sample 1 by sample 2 (edge 13 < 20), sample 2 by sample 1 (edge 20, cloud 20:
+  // a tie keeps the first tier), b alone falls back to its other realization (cloud): 40 + 26 + 90.
+  t.ok(close(c.classOut.ratio, 156 / 146), `class out ${c.classOut.ratio}`)
+  // In sample: a's edge mean 16.5 < 20, b's cloud 45 < 105: the same choices here.
+  t.ok(close(c.classIn.ratio, 156 / 146), `class in ${c.classIn.ratio}`)
+  for (const e of [c.crossRepeat, c.classOut, c.classIn]) t.ok(e.low <= e.ratio + 1e-9 && e.ratio <= e.high + 1e-9 && e.low >= 1 - 1e-9, `interval ${e.low}-${e.high} around ${e.ratio}, never under 1`)
+
+  // No noise: every choice is the realized winner, ratio 1 and interval [1, 1].
+  const clean = Array.from({ length: 20 }, (_, k) => ({ input: k % 2 === 0 ? 'small' : 'big', first: k % 2 === 0 ? { edge: 10, cloud: 50 } : { edge: 400, cloud: 90 }, second: k % 2 === 0 ? { edge: 10, cloud: 50 } : { edge: 400, cloud: 90 } }))
+  const one = totalCeiling(clean, seededRandom(2), 200)
+  t.same([one.crossRepeat.ratio, one.classOut.low, one.classOut.high, one.classIn.ratio], [1, 1, 1, 1])
+
+  // Two equal tiers with independent noise (uniform 50-150 ms): no choice beats a coin; E[X] / E[min] = 100 / 83.3 = 1.2.
+  const r = seededRandom(3)
+  const u = (): number => 50 + 100 * r()
+  const noise = Array.from({ length: 400 }, () => ({ input: 'x', first: { edge: u(), cloud: u() }, second: { edge: u(), cloud: u() } }))
+  const nc = totalCeiling(noise, seededRandom(4), 300)
+  for (const e of [nc.crossRepeat, nc.classOut]) t.ok(e.ratio > 1.15 && e.ratio < 1.25 && e.low < 1.2 && e.high > 1.2, `pure noise: ${e.ratio} (${e.low}-${e.high})`)
+  t.ok(Number.isNaN(totalCeiling([], seededRandom(5)).classOut.ratio), 'no samples: NaN')
 })

@@ -65,13 +65,21 @@ t.test('exploration is a bounded share, and finds a tier that became faster', as
   for (let i = 0; i < 10; i++) await p.dispatch('f', ev(100))
   records.length = 0
   for (let i = 0; i < 2000; i++) await p.dispatch('f', ev(100))
-  const explored = records.filter((r) => r.reason === 'explore').length
-  t.ok(explored > 20 && explored < 60, `explored ${explored} of 2000 (2% asked)`)
+  const explored = records.filter((r) => r.reason === 'explore')
+  const earned = records.filter((r) => r.legacyTier !== 'local').length
+  t.ok(earned > 20 && earned < 60, `earned ${earned} of 2000 (2% asked)`)
+  t.ok(explored.length >= 5 && explored.length <= earned, `explored ${explored.length}: no more than earned`)
+  // Each costs a predicted 160 ms here (the cloud's 210 against the edge's 50): the credit lets them cost at most 2% of the predicted time.
+  const cost = explored.reduce((a, r) => a + (r.predictions.cloud as number) - (r.predictions.local as number), 0)
+  const bestSum = records.reduce((a, r) => a + Math.min(r.predictions.cloud as number, r.predictions.local as number), 0)
+  t.ok(cost <= 0.02 * bestSum, `predicted cost of exploring ${cost.toFixed(0)} ms <= 2% of the predicted best ${bestSum.toFixed(0)} ms`)
+  t.ok(p.explorations('f').dropped > 0, 'the rest dropped, counted')
   t.ok(records.filter((r) => r.tier === 'local').length > 1900, 'the edge is the best and gets the rest')
-  // The cloud becomes faster than the edge: exploration sees it, and the route moves.
+  // The cloud becomes faster than the edge: exploration sees it, and the route moves (its window's median needs
+  // 12 new runs of 24, each a 160 ms bet the credit pays for every 160 messages).
   cloudExtra = 0
   records.length = 0
-  for (let i = 0; i < 2000; i++) await p.dispatch('f', ev(100))
+  for (let i = 0; i < 4000; i++) await p.dispatch('f', ev(100))
   const last500 = records.slice(-500)
   t.ok(last500.filter((r) => r.tier === 'cloud').length > 480, 'found again and used')
 
@@ -261,13 +269,56 @@ t.test('near-ties do not raise exploration above its share; a clear loser with a
   t.ok(n <= legacy + 2, `explored ${n}, the old rule's draws ${legacy}: no more than earned`)
   t.ok(n >= legacy - 2, 'and every earned one is spent')
 
-  // A clear loser (300 against 50 ms), its fit fresh: tokens are held, then spent on the message at hand, as before.
+  // A clear loser (300 against 50 ms), its fit fresh: tokens are held, then spent on the message at hand when the cost credit covers it.
   const clock2 = new ManualClock()
   const records2: PlacementRecord[] = []
   const p2 = new PlacementTarget({ label: 'r', tiers: [fakeTier(clock2, 'local', () => 50), fakeTier(clock2, 'cloud', () => 300)], mode: 'fastest', explore: 0.05, gapExploreLimit: 0, clock: clock2, random: seededRandom(11), onDecision: (r) => records2.push(r) })
   for (let i = 0; i < 6; i++) await p2.dispatch('f', ev(100))
   records2.length = 0
-  for (let i = 0; i < 200; i++) await p2.dispatch('f', ev(100))
+  for (let i = 0; i < 400; i++) await p2.dispatch('f', ev(100))
   t.equal(records2.filter((r) => r.directed).length, 0, 'a 250 ms margin is outside a fresh fit\'s uncertainty')
-  t.ok(records2.filter((r) => r.reason === 'explore').length >= 3, 'still explored, undirected')
+  // 400 x 5% x 50 ms = 1000 ms of credit: three or four 250 ms explorations, undirected.
+  t.ok(records2.filter((r) => r.reason === 'explore').length >= 3, 'still explored, undirected, as the cost credit allows')
+})
+
+t.test('an exploration that meets no near-tie is spent only where the cost credit covers it; a stale fit is still refreshed', async (t) => {
+  // Seed 11 (sixth round): an undirected exploration sent a 960 px frame to the edge, 1242 ms against the cloud's
+  // 240. Here one message in five is a small frame (edge 20, cloud 60); the rest big (edge 1242, then 200; cloud 240).
+  const small = 2000
+  const big = 43_000
+  const clock = new ManualClock()
+  let edgeBig = 1242
+  const edge = fakeTier(clock, 'local', (b) => b === small ? 20 : edgeBig)
+  const cloud = fakeTier(clock, 'cloud', (b) => b === small ? 60 : 240)
+  const records: PlacementRecord[] = []
+  const p = new PlacementTarget({ label: 'r', tiers: [edge, cloud], mode: 'fastest', explore: 0.02, gapExploreLimit: 0, clock, random: seededRandom(3), onDecision: (r) => records.push(r) })
+  for (let k = 0; k < 3; k++) {
+    for (const [i, ms] of [[0, 20], [1, 60]] as const) p.predictor('f', i).observe({ bytes: small, totalMs: ms, queuedAhead: 0, atMs: 0 })
+    for (const [i, ms] of [[0, 1242], [1, 240]] as const) p.predictor('f', i).observe({ bytes: big, totalMs: ms, queuedAhead: 0, atMs: 0 })
+  }
+  const size = (i: number): number => i % 5 === 0 ? small : big
+  for (let i = 0; i < 200; i++) await p.dispatch('f', ev(size(i)))
+  const bigOnEdge = records.filter((r) => r.bytes === big && r.tier === 'local').length
+  const previousBigOnEdge = records.filter((r) => r.bytes === big && r.previousTier === 'local').length
+  t.equal(bigOnEdge, 0, 'no big frame explored on the slow edge in 200 messages (the credit, 2% of about 200 ms each, is under 1000 ms)')
+  t.ok(previousBigOnEdge > 0, `the rule before, on the same draws, sent ${previousBigOnEdge} there`)
+  t.ok(p.explorations('f').dropped > 0, 'explorations it could not pay for are dropped, counted')
+  for (let i = 200; i < 1000; i++) await p.dispatch('f', ev(size(i)))
+  const explored = records.filter((r) => r.reason === 'explore' && !r.directed)
+  const cost = explored.reduce((a, r) => a + Math.max(0, (r.predictedMs) - Math.min(...Object.values(r.predictions))), 0)
+  const bestSum = records.reduce((a, r) => a + Math.min(...Object.values(r.predictions)), 0)
+  t.ok(cost <= 0.02 * bestSum, `undirected explorations' predicted cost ${cost.toFixed(0)} ms <= 2% of the predicted best ${bestSum.toFixed(0)} ms`)
+  const argmin = (m: Record<string, number>): string => Object.keys(m).reduce((a, b) => (m[b] as number) < (m[a] as number) ? b : a)
+  const earned = records.filter((r) => r.legacyTier !== argmin(r.predictions)).length
+  t.ok(records.filter((r) => r.reason === 'explore').length <= earned, `never more than earned (${earned} draws)`)
+
+  // The edge becomes faster at big frames (200 against 240): its fit of them, 1000 ms worse, is still tried again
+  // once the credit covers it, and the route moves.
+  edgeBig = 200
+  records.length = 0
+  for (let i = 0; i < 3000; i++) await p.dispatch('f', ev(size(i)))
+  const bigOnes = records.filter((r) => r.bytes === big)
+  const onEdge = bigOnes.slice(-200).filter((r) => r.tier === 'local').length
+  t.ok(onEdge >= 190, `big frames found faster on the edge again (last 200 big: ${onEdge} there; the rest explore the cloud)`)
+  t.ok(bigOnes.slice(-200).every((r) => r.tier === 'local' || r.reason === 'explore'), 'every big frame off the edge is an exploration')
 })
