@@ -5,6 +5,7 @@ import openwhisk from 'openwhisk'
 import { isJsonContentType, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import { IotlessError } from '../../core/errors.js'
 import { redactSecrets } from '../../core/redact.js'
+import { RequestAborts } from './requestAborts.js'
 import { classifyHttpStatus, classifyTransportError } from './retryClass.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
 
@@ -66,6 +67,8 @@ export class OpenWhiskTarget implements Target {
   readonly #namespace: string
   readonly #blocking: boolean
   readonly #timeoutMs: number
+  /** The caller's signal and the deadline, shared by every request (requestAborts.ts). */
+  readonly #aborts: RequestAborts
   readonly #secrets: string[]
   #closed = false
 
@@ -94,19 +97,27 @@ export class OpenWhiskTarget implements Target {
     this.#namespace = options.namespace ?? '_'
     this.#blocking = options.blocking ?? true
     this.#timeoutMs = options.timeoutMs ?? 70_000
+    this.#aborts = new RequestAborts(this.#timeoutMs)
   }
 
   async dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {
     if (this.#closed) return { status: 'rejected', retryable: false, code: 'POOL_CLOSED', message: 'openwhisk target is closed' }
-    const deadline = AbortSignal.timeout(this.#timeoutMs)
-    const signal = opts.signal === undefined ? deadline : AbortSignal.any([opts.signal, deadline])
+    // needle takes only a real AbortSignal: one AbortController per request, which the shared deadline queue and
+    // the caller's signal abort (not an AbortSignal.timeout and an AbortSignal.any per request).
+    const s = this.#aborts.open(opts.signal)
+    const controller = new AbortController()
+    if (s.aborted) controller.abort(s.reason)
+    else s.addEventListener('abort', () => { controller.abort(s.reason) })
+    const signal = controller.signal
     const request: InvokeRequest = { name: functionName, namespace: this.#namespace, blocking: this.#blocking, params: openWhiskParams(event), signal }
     const actions = this.#client.actions
     try {
       const body = await (actions.invoke as unknown as (o: InvokeRequest) => Promise<unknown>).call(actions, request)
       return this.#success(functionName, body)
     } catch (err) {
-      return this.#failure(functionName, err, { aborted: opts.signal?.aborted === true, timedOut: deadline.aborted && opts.signal?.aborted !== true })
+      return this.#failure(functionName, err, { aborted: opts.signal?.aborted === true, timedOut: s.timedOut && opts.signal?.aborted !== true })
+    } finally {
+      this.#aborts.close(s)
     }
   }
 

@@ -28,7 +28,21 @@ const WAYS: Array<{ name: string; open: () => Open }> = [
   { name: 'before: the shared stop signal per request', open: () => (stop) => ({ signal: stop, end: () => {} }) },
   { name: 'now: RequestAborts, no deadline', open: () => { const a = new RequestAborts(undefined); return (stop) => { const s = a.open(stop); return { signal: s, end: () => { a.close(s) } } } } },
   { name: `before: AbortSignal.timeout(${TIMEOUT_MS}) + AbortSignal.any per request`, open: () => (stop) => ({ signal: AbortSignal.any([stop, AbortSignal.timeout(TIMEOUT_MS)]), end: () => {} }) },
-  { name: `now: RequestAborts, ${TIMEOUT_MS} ms deadline`, open: () => { const a = new RequestAborts(TIMEOUT_MS); return (stop) => { const s = a.open(stop); return { signal: s, end: () => { a.close(s) } } } } }
+  { name: `now: RequestAborts, ${TIMEOUT_MS} ms deadline`, open: () => { const a = new RequestAborts(TIMEOUT_MS); return (stop) => { const s = a.open(stop); return { signal: s, end: () => { a.close(s) } } } } },
+  // The OpenWhisk target (needle takes only a real AbortSignal): before, as the row two above; now an AbortController per request that RequestAborts aborts.
+  { name: `before (OpenWhisk): AbortSignal.timeout(${TIMEOUT_MS}) + AbortSignal.any per request`, open: () => (stop) => ({ signal: AbortSignal.any([stop, AbortSignal.timeout(TIMEOUT_MS)]), end: () => {} }) },
+  {
+    name: `now (OpenWhisk): an AbortController per request, RequestAborts with a ${TIMEOUT_MS} ms deadline`,
+    open: () => {
+      const a = new RequestAborts(TIMEOUT_MS)
+      return (stop) => {
+        const s = a.open(stop)
+        const c = new AbortController()
+        s.addEventListener('abort', () => { c.abort(s.reason) })
+        return { signal: c.signal, end: () => { a.close(s) } }
+      }
+    }
+  }
 ]
 
 async function round (open: Open): Promise<number> {
