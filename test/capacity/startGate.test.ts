@@ -39,15 +39,17 @@ const waits = (r: ReturnType<typeof simulateRequests>): number[] => Array.from(r
 t.test('simulated: behind a gate of cpus a flood\'s first instances take a start alone, in both sharing models', async (t) => {
   const o = { scaler: 'reactive' as const, coldStartMs: 250, coldStartCpus: 2, keepOutcomes: true, maxScale: 8 }
   const tr = flood(8)
-  t.same(waits(simulateRequests(tr, { ...o, coldStartSharing: 'processor' })), [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000], 'processor, no gate: all 8 at 8 x 250 / 2')
+  t.same(waits(simulateRequests(tr, { ...o, coldStartSharing: 'processor', maxConcurrentStarts: 0 })), [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000], 'processor, no gate: all 8 at 8 x 250 / 2')
   t.same(waits(simulateRequests(tr, { ...o, coldStartSharing: 'processor', maxConcurrentStarts: 2 })), [250, 250, 500, 500, 750, 750, 1000, 1000], 'processor, gate 2: two at a time, each a start alone')
-  t.same(waits(simulateRequests(tr, o)), [250, 250, 375, 500, 625, 750, 875, 1000], 'atStart, no gate: the k-th takes 250 x k / 2')
+  t.same(waits(simulateRequests(tr, { ...o, maxConcurrentStarts: 0 })), [250, 250, 375, 500, 625, 750, 875, 1000], 'atStart, no gate: the k-th takes 250 x k / 2')
   t.same(waits(simulateRequests(tr, { ...o, maxConcurrentStarts: 2 })), [250, 250, 500, 500, 750, 750, 1000, 1000], 'atStart, gate 2: the same as processor behind the gate')
+  t.same(waits(simulateRequests(tr, { ...o, coldStartSharing: 'processor' })), [250, 250, 500, 500, 750, 750, 1000, 1000], 'the default: a gate of coldStartCpus (2)')
+  t.same(waits(simulateRequests(tr, { ...o, coldStartCpus: 4 })), [250, 250, 250, 250, 500, 500, 500, 500], 'the default follows coldStartCpus (4)')
   const g1 = simulateRequests(tr, { ...o, coldStartSharing: 'processor', maxConcurrentStarts: 1 })
   t.same(waits(g1), [250, 500, 750, 1000, 1250, 1500, 1750, 2000], 'gate 1: one at a time')
   t.equal(g1.spawns, 8, 'the same starts: the gate delays them, it does not drop them')
   // Instance-seconds: a start waiting at the gate has no process. 8 x 10 s of service + the starts under way.
-  const none = simulateRequests(tr, { ...o, coldStartSharing: 'processor', keepAliveMs: 1 })
+  const none = simulateRequests(tr, { ...o, coldStartSharing: 'processor', keepAliveMs: 1, maxConcurrentStarts: 0 })
   const gated = simulateRequests(tr, { ...o, coldStartSharing: 'processor', keepAliveMs: 1, maxConcurrentStarts: 1 })
   t.ok(gated.instanceSeconds < none.instanceSeconds, `waiting at the gate costs no instance-seconds (${gated.instanceSeconds.toFixed(2)} vs ${none.instanceSeconds.toFixed(2)})`)
 })

@@ -44,7 +44,7 @@ export interface RequestSimOptions {
   /**
    * The box's start gate (capacity/startGate.ts): at most this many cold starts under way at once, the rest wait
    * their turn FIFO (without a process, so without instance-seconds) and then start under either sharing model.
-   * 0 or absent: no gate.
+   * Absent (the default): coldStartCpus, floored, at least 1 (bench/RESULTS.md "Capacity: a start gate"); 0: no gate.
    */
   maxConcurrentStarts?: number | undefined
   /** Capacity units of the box (instances at full CPU); Infinity: no box limit. */
@@ -165,7 +165,8 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
   }
   const starts = { starting: 0, cpus: Math.max(0.1, o.coldStartCpus) }
   const sharedStarts = o.coldStartSharing === 'processor' ? new SharedStarts(clock, starts.cpus) : undefined
-  const startGate = (o.maxConcurrentStarts ?? 0) > 0 ? new StartGate(o.maxConcurrentStarts ?? 0) : undefined
+  const startLimit = o.maxConcurrentStarts ?? Math.max(1, Math.floor(starts.cpus))
+  const startGate = startLimit > 0 ? new StartGate(startLimit) : undefined
   const pools: SimPool[] = []
   const spawnLogs: SpawnRecord[][] = []
   const gates: Array<GuaranteeGate | undefined> = []
