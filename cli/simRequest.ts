@@ -26,6 +26,7 @@ Options:
   --cold-start-ms N       spawn + init of one instance started alone (default 250)
   --cold-start-cpus N     CPUs concurrent cold starts share (default 2)
   --cold-start-sharing M  atStart: a start's length fixed when it begins (default); processor: as processes share CPUs
+  --max-concurrent-starts N  the box's start gate: starts under way at once, the rest wait FIFO; 0 off (default: --cold-start-cpus)
   --box-instances N       the box's capacity in instances; fair share under overload (default: no limit)
   --fixed-instances N     instances per function of the fixed pool (default 1)
   --hold-ms N             SLO sizer: how long a higher count is held (default 15000)
@@ -100,6 +101,7 @@ export function runRequestSim (argv: string[]): number {
     'replenish-ms': { type: 'string' },
     'none-ready-cold-start-ms': { type: 'string' },
     'cold-start-sharing': { type: 'string' },
+    'max-concurrent-starts': { type: 'string' },
     'attainment-target': { type: 'string' },
     seed: { type: 'string' },
     'duration-ms': { type: 'string' },
@@ -144,6 +146,7 @@ export function runRequestSim (argv: string[]): number {
       coldStartMs: num('cold-start-ms', values['cold-start-ms'], 250),
       coldStartCpus: num('cold-start-cpus', values['cold-start-cpus'], 2, 1e-6),
       coldStartSharing: sharing,
+      maxConcurrentStarts: values['max-concurrent-starts'] === undefined ? undefined : Math.floor(num('max-concurrent-starts', values['max-concurrent-starts'], 0)),
       boxInstances: num('box-instances', values['box-instances'], Infinity, 1),
       fixedInstances: num('fixed-instances', values['fixed-instances'], 1, 1),
       sloSettings: {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { Registry } from 'prom-client'
 import path from 'node:path'
 import { systemClock, type Clock } from '../core/clock.js'
@@ -17,6 +18,7 @@ import { RouteTable } from '../adapters/ingress/routeTable.js'
 import { Capacity } from '../adapters/runtime/capacity/capacityConfig.js'
 import { FunctionPool } from '../adapters/runtime/functionPool.js'
 import { SpareInstances } from '../adapters/runtime/spareInstances.js'
+import { StartGate } from '../adapters/runtime/capacity/startGate.js'
 import { PeriodicPredictor } from '../adapters/runtime/capacity/periodicPredictor.js'
 import { PreInvoker } from '../adapters/runtime/capacity/preInvoker.js'
 import { LocalTarget } from '../adapters/runtime/localTarget.js'
@@ -135,6 +137,8 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
     const spareCount = config.capacity.spareInstances === 'auto' ? (capacity.box === undefined ? 0 : 1) : config.capacity.spareInstances
     const spares = spareCount > 0 && Object.keys(config.functions).length > 0 ? new SpareInstances({ count: spareCount, env: opts.env, clock }) : undefined
     if (spares !== undefined) lifecycle.add('spare instances', async () => { spares.close() })
+    const startLimit = config.capacity.maxConcurrentStarts === 'cpus' ? availableParallelism() : config.capacity.maxConcurrentStarts
+    const startGate = startLimit > 0 ? new StartGate(startLimit) : undefined
     const pools = Object.entries(config.functions).map(([name, fn]) => new FunctionPool({
       name,
       modulePath: resolveFunctionModule(fn.module, opts.baseDir),
@@ -154,6 +158,7 @@ export async function startStack (opts: StackOptions): Promise<Stack> {
       log,
       metrics,
       spares,
+      startGate,
       ...capacity.forFunction(name, fn)
     }))
     for (const pool of pools) capacity.watch(pool)

@@ -16,6 +16,7 @@ import { ReactiveScaler, type PoolView } from './capacity/scaler.js'
 import { busiestFirst, type DispatchStrategy } from './dispatch/thresholdDispatch.js'
 import { envKey, type SpareInstances } from './spareInstances.js'
 import { StartCost } from './startCost.js'
+import type { StartGate } from './capacity/startGate.js'
 import { WARMUP_EVENT_TYPE, WARMUP_HEADER } from '../../functions/sdk/warmup.js'
 
 export interface FunctionPoolOptions {
@@ -60,6 +61,11 @@ export interface FunctionPoolOptions {
   dispatch?: DispatchStrategy | undefined
   /** Booted generic processes an instance may start from (spareInstances.ts), when `env` matches and there is no memoryMb. */
   spares?: SpareInstances | undefined
+  /**
+   * The box's start gate (capacity/startGate.ts), shared by the pools: a start beyond its limit waits its turn (FIFO)
+   * before its process is spawned; it counts as starting meanwhile. Absent: no gate.
+   */
+  startGate?: StartGate | undefined
 }
 
 export interface EncodedEvent {
@@ -111,6 +117,8 @@ export class FunctionPool {
   /** Requests an instance was serving when it was found dead (the first time only). */
   readonly #loadAtCrash = new WeakMap<Instance, number>()
   #starting = 0
+  /** Starts waiting at the box's start gate (no process yet), to give up on close. */
+  readonly #gated = new Set<{ cancel: () => boolean }>()
   #closed = false
   #spawned = 0
   #warmFloor = 0
@@ -493,10 +501,25 @@ export class FunctionPool {
   }
 
   #spawn (): void {
-    const { log, metrics, clock } = this.#opts
     this.#starting++
     this.#spawned++
-    metrics?.coldStarts.inc({ function: this.name })
+    this.#opts.metrics?.coldStarts.inc({ function: this.name })
+    const gate = this.#opts.startGate
+    if (gate === undefined) { this.#launch(undefined); return }
+    const turn = { cancel: (): boolean => false }
+    this.#gated.add(turn)
+    turn.cancel = gate.enter(() => {
+      this.#gated.delete(turn)
+      if (this.#closed) { this.#starting--; gate.leave(); return }
+      this.#launch(gate)
+    })
+  }
+
+  /** Spawns the instance's process (or takes a spare); `gate`: left once the start has ended, ready or failed. */
+  #launch (gate: StartGate | undefined): void {
+    const { log, metrics, clock } = this.#opts
+    let left = false
+    const leave = (): void => { if (!left) { left = true; gate?.leave() } }
     const t0 = performance.now()
     const spare = this.#envKey === undefined ? undefined : this.#opts.spares?.take(this.#envKey)
     if (spare !== undefined) metrics?.capacitySpareStarts.inc({ function: this.name })
@@ -519,6 +542,7 @@ export class FunctionPool {
     }
     const initTimeout = (): IotlessError => new IotlessError('FUNCTION_INIT_TIMEOUT', `${this.name}: instance not ready within ${this.#opts.initTimeoutMs} ms`)
     inst.whenReady().then(async (port) => {
+      leave()
       clock.clearTimeout(timer)
       this.#startCost.end(inst.id, clock.now())
       if (this.#closed) { this.#starting--; void inst.stop(); return }
@@ -541,6 +565,7 @@ export class FunctionPool {
       this.#updateCapacity()
       if (inst.inFlight === 0) this.#armKeepAlive(inst)
     }, (err: Error & { code?: string }) => {
+      leave()
       clock.clearTimeout(timer)
       this.#startCost.end(inst.id, clock.now())
       failed(timedOut ? initTimeout() : new IotlessError(err.code === 'FUNCTION_NOT_FOUND' ? 'FUNCTION_NOT_FOUND' : 'FUNCTION_INIT_FAILED', err.message))
@@ -613,6 +638,8 @@ export class FunctionPool {
     this.#opts.clock.clearTimeout(this.#tickTimer)
     this.#tickTimer = undefined
     this.#breaker.rejectWaiting(new IotlessError('POOL_CLOSED', `${this.name}: the pool is shutting down`))
+    for (const turn of this.#gated) if (turn.cancel()) this.#starting--
+    this.#gated.clear()
     const all = [...this.#all]
     for (const inst of all) {
       if (inst.idleTimer !== undefined) this.#opts.clock.clearTimeout(inst.idleTimer)

@@ -12,12 +12,14 @@ import type { SpawnRecord } from '../../adapters/runtime/sim/simPool.js'
  * measured; or some ready. For each: how many, their instance-seconds (start to stop, cold start included), how
  * many served no request, and the requests they served (within the wait objective or not). Beside KPA-like's
  * totals. IOTLESS_DIAG_ROWS=json adds rows ([name, sloSettings, warmPrice?] triples); IOTLESS_START_SHARING=processor runs every
- * row (KPA-like too) with starts sharing the CPUs as processes do (sharedStarts.ts). Reads nothing of the held-out data.
+ * row (KPA-like too) with starts sharing the CPUs as processes do (sharedStarts.ts); IOTLESS_START_GATE=N runs every row
+ * behind a box-wide start gate of N (capacity/startGate.ts; 0 or unset: none). Reads nothing of the held-out data.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
 const sharing = process.env.IOTLESS_START_SHARING === 'processor' ? 'processor' : 'atStart'
-const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, fixedInstances: 1, slo: { waitMs: 100, percentile: 0.95 }, coldStartSharing: sharing }
+const gate = Number(process.env.IOTLESS_START_GATE ?? 0)
+const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, fixedInstances: 1, slo: { waitMs: 100, percentile: 0.95 }, coldStartSharing: sharing, maxConcurrentStarts: gate }
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 const pct = (x: number): string => (x * 100).toFixed(2) + '%'
 
@@ -32,7 +34,7 @@ const kindOf = (s: SpawnRecord): Kind => !s.noReady
   ? 'some ready'
   : `no ready, ${s.startingAtSpawn === 0 ? 'first start' : 'beside others starting'}, service ${s.serviceKnown ? 'known' : 'unknown'}` as Kind
 
-process.stdout.write(`load before ${load()}; ${new Date().toISOString()}; cold starts share the CPUs: ${sharing}\n`)
+process.stdout.write(`load before ${load()}; ${new Date().toISOString()}; cold starts share the CPUs: ${sharing}; start gate: ${gate}\n`)
 const kpa = simulateRequests(train, { ...base, scaler: 'kpa' })
 process.stdout.write(`\nkpa (Knative defaults): ${pct(kpa.sloAttainment)} within, ${kpa.instanceSeconds.toFixed(0)} inst-s, ${kpa.spawns} started\n`)
 for (const [name, o] of rows) {

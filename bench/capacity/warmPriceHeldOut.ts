@@ -9,13 +9,18 @@ import { priceSummary } from '../../cli/simRequest.js'
  * node dist/bench/capacity/warmPriceHeldOut.js: the feedback price (warmPrice.ts) on the held-out traces, loaded and
  * simulated as bench/capacity/run.ts does, beside KPA-like and the fixed 60 s price, in one run: every miss charged
  * (two rounds ago), start-up requests apart (last round), and start-up apart without windup (holdWhilePaying, last
- * round), and the starts capped while none of a function's instances is ready (noneReadyColdStartMs, this round). Decision rules:
- * bench/RESULTS.md "Capacity: start-up misses", "Capacity: the price's windup", then "Capacity: starts while none is ready". Prints
+ * round), the starts capped while none of a function's instances is ready (noneReadyColdStartMs, last round), and the
+ * box-wide start gate (maxConcurrentStarts 2, this round) with starts shared as processes (coldStartSharing processor)
+ * and fixed at their start, beside KPA-like and the fixed price without it in the same start model; a row's "vs KPA"
+ * is against KPA-like in its own start model without a gate. Decision rules: bench/RESULTS.md "Capacity: start-up
+ * misses", "Capacity: the price's windup", "Capacity: starts while none is ready", then "Capacity: a start gate". Prints
  * markdown; writes nothing.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
-const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, fixedInstances: 1 }
+const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, fixedInstances: 1, coldStartSharing: 'atStart', maxConcurrentStarts: 0 }
+const FIXED = { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0 }
+const PROC = 'kpa, starts shared as processes (this round)'
 const FEEDBACK = { holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0.99 }
 const rows: Array<[string, Partial<RequestSimOptions>]> = [
   ['kpa (Knative defaults)', { scaler: 'kpa' }],
@@ -24,18 +29,27 @@ const rows: Array<[string, Partial<RequestSimOptions>]> = [
   ['slo, feedback price, start-up requests not charged (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false } }],
   ['slo, feedback price, start-up apart, no windup: holdWhilePaying (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true } }],
   ['slo, fixed price 60 s, starts capped while none ready: noneReadyColdStartMs 250 (this round)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0, noneReadyColdStartMs: 250 } }],
-  ['slo, feedback price, holdWhilePaying, starts capped while none ready (this round, reported)', { scaler: 'slo', sloSettings: { ...FEEDBACK, noneReadyColdStartMs: 250 }, warmPrice: { holdWhilePaying: true } }]
+  ['slo, feedback price, holdWhilePaying, starts capped while none ready (last round, reported)', { scaler: 'slo', sloSettings: { ...FEEDBACK, noneReadyColdStartMs: 250 }, warmPrice: { holdWhilePaying: true } }],
+  [PROC, { scaler: 'kpa', coldStartSharing: 'processor' }],
+  ['slo, fixed price 60 s, starts shared as processes (this round)', { scaler: 'slo', sloSettings: FIXED, coldStartSharing: 'processor' }],
+  ['slo, fixed price 60 s, starts shared as processes, start gate 2 (this round, decides)', { scaler: 'slo', sloSettings: FIXED, coldStartSharing: 'processor', maxConcurrentStarts: 2 }],
+  ['kpa, starts shared as processes, start gate 2 (this round, reported)', { scaler: 'kpa', coldStartSharing: 'processor', maxConcurrentStarts: 2 }],
+  ['slo, fixed price 60 s, start gate 2, starts fixed at their start (this round, reported)', { scaler: 'slo', sloSettings: FIXED, maxConcurrentStarts: 2 }],
+  ['kpa, start gate 2, starts fixed at their start (this round, reported)', { scaler: 'kpa', maxConcurrentStarts: 2 }]
 ]
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 const pct = (x: number): string => (x * 100).toFixed(2) + '%'
 
 function table (title: string, trace: RequestTrace): void {
   process.stdout.write(`\n### ${title}\n\n| scaler | within SLO | instance-seconds | vs KPA | target | price |\n| --- | --- | --- | --- | --- | --- |\n`)
-  let kpa: RequestSimResult | undefined
+  let kpaAt: RequestSimResult | undefined
+  let kpaProc: RequestSimResult | undefined
   const counts: string[] = []
   for (const [name, o] of rows) {
     const r = simulateRequests(trace, { ...base, ...o })
-    kpa ??= r
+    kpaAt ??= r
+    if (name === PROC) kpaProc = r
+    const kpa = o.coldStartSharing === 'processor' ? (kpaProc ?? r) : kpaAt
     counts.push(`${name}: ${r.perFunction.reduce((n, f) => n + f.withinSlo, 0)} of ${r.requests} within, ${r.spawns} started`)
     const met = r.sloAttainment >= 0.99 && r.instanceSeconds <= kpa.instanceSeconds
     const steps = r.warmPriceSteps

@@ -441,7 +441,12 @@ export const configSchema = z.strictObject({
      * Generic instance processes kept booted, so a new instance loads its function instead of starting node
      * (re-provisioning in ms, not a cold process start); `auto`: 1 with a box (capacity.instances), else 0.
      */
-    spareInstances: z.union([z.int().min(0).max(16), z.literal('auto')]).default('auto')
+    spareInstances: z.union([z.int().min(0).max(16), z.literal('auto')]).default('auto'),
+    /**
+     * The box's start gate (startGate.ts): at most this many instance starts under way at once, the rest wait their
+     * turn FIFO, so a flood of starts does not slow the first ones; `cpus`: the machine's CPU count; 0: no gate.
+     */
+    maxConcurrentStarts: z.union([z.int().min(0).max(1024), z.literal('cpus')]).default('cpus')
   }).prefault({}),
   routes: z.array(routeSchema).default([]),
   /** Remote places functions run, by name; routes pick one with `target:`. */

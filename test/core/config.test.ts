@@ -188,6 +188,17 @@ t.test('a file whose top level is not a mapping is CONFIG_INVALID', async (t) =>
   t.match(loadFails(t, 'CONFIG_INVALID', { file: write(t, 'str.yaml', 'hello\n') }).message, /got string/)
 })
 
+t.test('capacity.maxConcurrentStarts: the machine\'s CPUs by default, a whole number >= 0 or `cpus`, named when wrong', async (t) => {
+  const plain = write(t, 'plain.yaml', 'capacity: {}\n')
+  t.equal(loadConfig({ file: plain, env: {} }).config.capacity.maxConcurrentStarts, 'cpus', 'the default')
+  const file = write(t, 'gate.yaml', 'capacity:\n  maxConcurrentStarts: 0\n')
+  t.equal(loadConfig({ file, env: {} }).config.capacity.maxConcurrentStarts, 0, '0: no gate')
+  t.equal(loadConfig({ file, env: { IOTLESS_CAPACITY_MAX_CONCURRENT_STARTS: '3' } }).config.capacity.maxConcurrentStarts, 3, 'by variable')
+  for (const bad of ['-1', '1.5', 'many']) {
+    t.match(loadFails(t, 'CONFIG_INVALID', { file: write(t, `bad${bad}.yaml`, `capacity:\n  maxConcurrentStarts: ${bad}\n`) }).message, /capacity\.maxConcurrentStarts/, bad)
+  }
+})
+
 t.test('capacity.spareInstances and capacity.instances (an integer or a word) can be set by IOTLESS_* variables', async (t) => {
   const file = write(t, 'iotless.yaml', 'capacity:\n  spareInstances: 2\n')
   t.equal(loadConfig({ file, env: {} }).config.capacity.spareInstances, 2, 'the file alone')

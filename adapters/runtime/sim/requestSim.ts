@@ -12,6 +12,7 @@ import { SLO_DEFAULTS, type Slo, type SloSettings } from '../capacity/sloScaler.
 import { WarmPrice, type WarmPriceSettings, type WarmPriceStep } from '../capacity/warmPrice.js'
 import type { RequestTrace } from './requestTrace.js'
 import { SharedStarts } from './sharedStarts.js'
+import { StartGate } from '../capacity/startGate.js'
 import { SimClock } from './simClock.js'
 import { SimPool, type SimOutcome, type SpawnRecord } from './simPool.js'
 
@@ -40,6 +41,12 @@ export interface RequestSimOptions {
    * starts then under way; `processor`, as processes share them (sharedStarts.ts): a later start slows those under way.
    */
   coldStartSharing?: 'atStart' | 'processor' | undefined
+  /**
+   * The box's start gate (capacity/startGate.ts): at most this many cold starts under way at once, the rest wait
+   * their turn FIFO (without a process, so without instance-seconds) and then start under either sharing model.
+   * Absent (the default): coldStartCpus, floored, at least 1 (bench/RESULTS.md "Capacity: a start gate"); 0: no gate.
+   */
+  maxConcurrentStarts?: number | undefined
   /** Capacity units of the box (instances at full CPU); Infinity: no box limit. */
   boxInstances: number
   minCpuShare: number
@@ -158,6 +165,8 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
   }
   const starts = { starting: 0, cpus: Math.max(0.1, o.coldStartCpus) }
   const sharedStarts = o.coldStartSharing === 'processor' ? new SharedStarts(clock, starts.cpus) : undefined
+  const startLimit = o.maxConcurrentStarts ?? Math.max(1, Math.floor(starts.cpus))
+  const startGate = startLimit > 0 ? new StartGate(startLimit) : undefined
   const pools: SimPool[] = []
   const spawnLogs: SpawnRecord[][] = []
   const gates: Array<GuaranteeGate | undefined> = []
@@ -181,7 +190,7 @@ export function simulateRequests (trace: RequestTrace, options: Partial<RequestS
     box?.add(planner)
     const spawnLog: SpawnRecord[] = []
     spawnLogs.push(spawnLog)
-    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, sharedStarts, waitMs: slo.waitMs, spawnLog: o.spawnLog === true ? spawnLog : undefined }, fn.arrivalsMs, fn.durationsMs))
+    pools.push(new SimPool({ planner, box, gate, clock, keepAliveMs: o.keepAliveMs, coldStartMs: o.coldStartMs, starts, sharedStarts, startGate, waitMs: slo.waitMs, spawnLog: o.spawnLog === true ? spawnLog : undefined }, fn.arrivalsMs, fn.durationsMs))
     gates.push(gate)
   }
   for (const p of pools) p.start()

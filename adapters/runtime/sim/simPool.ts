@@ -3,6 +3,7 @@ import type { FunctionPlanner } from '../capacity/functionPlanner.js'
 import type { GuaranteeGate } from '../capacity/guaranteeGate.js'
 import type { PoolView } from '../capacity/scaler.js'
 import type { SharedStarts } from './sharedStarts.js'
+import type { StartGate } from '../capacity/startGate.js'
 import type { SimClock } from './simClock.js'
 
 interface SimInstance {
@@ -57,6 +58,12 @@ export interface SimPoolOptions {
   starts: StartCounter
   /** When given, starts share the CPUs as processes do (sharedStarts.ts) instead of the StartCounter's fixed lengths. */
   sharedStarts?: SharedStarts | undefined
+  /**
+   * The box's start gate (capacity/startGate.ts), shared by the pools: a start beyond its limit waits its turn (FIFO)
+   * before its cold start begins; while it waits it has no process, so it counts no instance-seconds, but the
+   * planner sees it as starting. Absent: no gate.
+   */
+  startGate?: StartGate | undefined
   /** SLO wait objective used for attainment (ms). */
   waitMs: number
   /** When given, every instance started is recorded here (diagnosis only: changes no decision). */
@@ -87,6 +94,8 @@ export class SimPool {
   readonly #o: SimPoolOptions
   readonly #ready: SimInstance[] = []
   #starting = 0
+  /** Of #starting, those waiting at the start gate (no process yet). */
+  #gated = 0
   #inFlight = 0
   /** When the function's first instance became ready (Infinity: none yet); requests before it are start-up ones. */
   #firstReadyAt = Infinity
@@ -141,7 +150,7 @@ export class SimPool {
     const now = this.#o.clock.now()
     const dt = now - this.#accAt
     if (dt > 0) {
-      const n = this.#ready.length + this.#starting
+      const n = this.#ready.length + this.#starting - this.#gated
       this.#instanceMs += n * dt
       this.#cpuMs += n * this.#share * dt
     }
@@ -249,8 +258,7 @@ export class SimPool {
     const n = this.#ready.length + this.#starting
     if (n > this.maxInstances) this.maxInstances = n
     const starts = this.#o.starts
-    const coldMs = this.#o.coldStartMs * Math.max(1, (starts.starting + 1) / starts.cpus)
-    starts.starting++
+    const gate = this.#o.startGate
     let log: SpawnRecord | undefined
     if (this.#o.spawnLog !== undefined) {
       const now = this.#o.clock.now()
@@ -265,12 +273,24 @@ export class SimPool {
       const inst: SimInstance = { inFlight: 0, idleTimer: undefined, share: 1, draining: false, idleSince: this.#o.clock.now(), readyAt: this.#o.clock.now(), log }
       if (this.#firstReadyAt === Infinity) this.#firstReadyAt = inst.readyAt
       this.#ready.push(inst)
+      gate?.leave()
       this.#applyShare()
       this.#drain()
       if (inst.inFlight === 0) this.#armKeepAlive(inst)
     }
-    if (this.#o.sharedStarts !== undefined) this.#o.sharedStarts.start(this.#o.coldStartMs, ready)
-    else this.#o.clock.setTimeout(ready, coldMs)
+    const begin = (): void => {
+      const coldMs = this.#o.coldStartMs * Math.max(1, (starts.starting + 1) / starts.cpus)
+      starts.starting++
+      if (this.#o.sharedStarts !== undefined) this.#o.sharedStarts.start(this.#o.coldStartMs, ready)
+      else this.#o.clock.setTimeout(ready, coldMs)
+    }
+    if (gate === undefined) { begin(); return }
+    this.#gated++
+    gate.enter(() => {
+      this.#account()
+      this.#gated--
+      begin()
+    })
   }
 
   #armKeepAlive (inst: SimInstance): void {
