@@ -21,6 +21,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'capacity/poolCapacity.test.ts',
   'capacity/reservationHold.test.ts',
   'capacity/spareStart.test.ts',
+  'capacity/startGateLive.test.ts',
   'capacity/simRequestCli.test.ts',
   'capacity/simVsLive.test.ts',
   'proxy/acceptSeam.test.ts',

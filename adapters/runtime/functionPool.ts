@@ -508,11 +508,12 @@ export class FunctionPool {
     if (gate === undefined) { this.#launch(undefined); return }
     const turn = { cancel: (): boolean => false }
     this.#gated.add(turn)
+    // A guaranteed function's starts go ahead of the others' (startGate.ts `urgent`).
     turn.cancel = gate.enter(() => {
       this.#gated.delete(turn)
       if (this.#closed) { this.#starting--; gate.leave(); return }
       this.#launch(gate)
-    })
+    }, this.#opts.gate !== undefined)
   }
 
   /** Spawns the instance's process (or takes a spare); `gate`: left once the start has ended, ready or failed. */

@@ -1,12 +1,7 @@
 import t from 'tap'
-import { ManualClock } from '../../core/clock.js'
-import { toBinaryHeaders } from '../../core/cloudEventHttp.js'
 import { StartGate } from '../../adapters/runtime/capacity/startGate.js'
-import { FunctionPool } from '../../adapters/runtime/functionPool.js'
 import { simulateRequests } from '../../adapters/runtime/sim/requestSim.js'
 import type { RequestTrace } from '../../adapters/runtime/sim/requestTrace.js'
-import { fixtureFunction } from '../helpers/paths.js'
-import { memoryLog } from '../helpers/silentLog.js'
 
 t.test('the gate: at most limit under way, the rest FIFO, cancel gives a waiting turn up', async (t) => {
   const g = new StartGate(2)
@@ -54,35 +49,30 @@ t.test('simulated: behind a gate of cpus a flood\'s first instances take a start
   t.ok(gated.instanceSeconds < none.instanceSeconds, `waiting at the gate costs no instance-seconds (${gated.instanceSeconds.toFixed(2)} vs ${none.instanceSeconds.toFixed(2)})`)
 })
 
-const event = (): { headers: Record<string, string>; body: Buffer } => ({ headers: toBinaryHeaders({ specversion: '1.0', id: 'e', source: 'test', type: 't', datacontenttype: 'application/json' }), body: Buffer.from('{}') })
-const pool = (gate: StartGate): FunctionPool => new FunctionPool({ name: 'echo', modulePath: fixtureFunction('echo'), config: {}, env: process.env, concurrency: 1, maxScale: 3, keepAliveMs: 600_000, initTimeoutMs: 20_000, timeoutMs: 20_000, clock: new ManualClock(1_000_000), log: memoryLog().log, startGate: gate })
-
-t.test('live pool: its starts pass the box\'s gate one at a time', async (t) => {
-  const gate = new StartGate(1)
-  const p = pool(gate)
-  t.teardown(() => p.close())
-  const calls = Promise.all([p.invoke(event()), p.invoke(event()), p.invoke(event())])
-  t.equal(p.startingInstances, 3, 'three starting (the planner sees them)')
-  t.equal(gate.running, 1, 'one under way')
-  t.equal(gate.waiting, 2, 'two waiting their turn')
-  await calls
-  while (p.startingInstances > 0) await new Promise((resolve) => setTimeout(resolve, 10))
-  t.equal(p.warmInstances, 3)
-  t.equal(gate.maxRunning, 1, 'never more than one under way')
-  t.equal(gate.running, 0, 'each start left the gate')
-})
-
-t.test('live pool: a start waiting at the gate is given up on close, without a process', async (t) => {
-  const gate = new StartGate(1)
-  gate.enter(() => {}) // another pool's start holds the only turn
-  const p = pool(gate)
-  const call = p.invoke(event()).then(() => 'served', () => 'refused')
-  t.equal(p.startingInstances, 1)
-  t.equal(gate.waiting, 1)
-  await p.close()
-  t.equal(await call, 'refused')
-  t.equal(gate.waiting, 0, 'its turn given up')
-  t.equal(p.startingInstances, 0)
-  gate.leave()
-  t.equal(gate.running, 0, 'nothing began after close')
+t.test('urgent starts (a guaranteed function\'s) go ahead of every waiting ordinary one, FIFO among themselves', async (t) => {
+  const g = new StartGate(1)
+  const begun: string[] = []
+  g.enter(() => { begun.push('a') })
+  g.enter(() => { begun.push('b') })
+  g.enter(() => { begun.push('c') })
+  g.enter(() => { begun.push('G1') }, true)
+  const cancelG2 = g.enter(() => { begun.push('G2') }, true)
+  g.enter(() => { begun.push('G3') }, true)
+  t.equal(g.waiting, 5)
+  t.equal(cancelG2(), true)
+  g.leave()
+  t.same(begun, ['a', 'G1'], 'the urgent turn goes before b and c, which came first')
+  g.leave()
+  t.same(begun, ['a', 'G1', 'G3'], 'a cancelled urgent turn is skipped')
+  g.leave()
+  g.leave()
+  t.same(begun, ['a', 'G1', 'G3', 'b', 'c'], 'then the ordinary ones, in order')
+  g.enter(() => { begun.push('d') })
+  t.same(begun.at(-1), 'c', 'an ordinary start waits while the gate is full')
+  g.leave()
+  t.same(begun.at(-1), 'd')
+  const open = new StartGate(2)
+  open.enter(() => { begun.push('x') })
+  open.enter(() => { begun.push('U') }, true)
+  t.same(begun.slice(-2), ['x', 'U'], 'with room, an urgent start begins at once')
 })

@@ -5,13 +5,16 @@ interface Turn { begin: () => void; cancelled: boolean }
  * in arrival order (FIFO) and begin as those under way end. Spawned processes share the box's CPUs, so a flood of
  * starts slows every start under way, the first ones included; behind the gate the first starts take about a start
  * alone and the later ones wait. The live pools (functionPool.ts) and the simulator's (simPool.ts) share one gate
- * per box; a start counts from `enter` until its `leave` (ready or failed).
+ * per box; a start counts from `enter` until its `leave` (ready or failed). A guaranteed function's start (its
+ * reserved instances, capacity/guaranteeGate.ts) enters with `urgent`: it waits behind other urgent starts only,
+ * never behind another function's flood, so a guarantee holds while the others are offered far more than the box.
  */
 export class StartGate {
   readonly limit: number
   #running = 0
   readonly #queue: Turn[] = []
   #head = 0
+  readonly #urgent: Turn[] = []
   /** The most starts ever under way at once (for checks). */
   maxRunning = 0
 
@@ -26,6 +29,7 @@ export class StartGate {
   get waiting (): number {
     let n = 0
     for (let i = this.#head; i < this.#queue.length; i++) if (this.#queue[i]?.cancelled === false) n++
+    for (const turn of this.#urgent) if (!turn.cancelled) n++
     return n
   }
 
@@ -34,12 +38,13 @@ export class StartGate {
    * `leave()` once after `begin` ran, when the start ended. Returns a cancel: the turn is given up if not yet begun
    * (true), or false when `begin` already ran (then `leave` is still owed).
    */
-  enter (begin: () => void): () => boolean {
+  enter (begin: () => void, urgent = false): () => boolean {
     const turn: Turn = { begin, cancelled: false }
     let begun = false
     const run = (): void => { begun = true; this.#take(); begin() }
-    if (this.limit === 0 || (this.#running < this.limit && this.#head === this.#queue.length)) run()
-    else { turn.begin = run; this.#queue.push(turn) }
+    const noneAhead = this.#urgent.length === 0 && (urgent || this.#head === this.#queue.length)
+    if (this.limit === 0 || (this.#running < this.limit && noneAhead)) run()
+    else { turn.begin = run; (urgent ? this.#urgent : this.#queue).push(turn) }
     return () => {
       if (begun) return false
       turn.cancelled = true
@@ -60,6 +65,10 @@ export class StartGate {
   }
 
   #next (): void {
+    while (this.#urgent.length > 0 && (this.limit === 0 || this.#running < this.limit)) {
+      const turn = this.#urgent.shift() as Turn
+      if (!turn.cancelled) turn.begin()
+    }
     while (this.#head < this.#queue.length && (this.limit === 0 || this.#running < this.limit)) {
       const turn = this.#queue[this.#head++] as Turn
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) { this.#queue.splice(0, this.#head); this.#head = 0 }
