@@ -113,6 +113,8 @@ const key = (g: Partial<SloSettings>): string => `warm floor ${g.idleSecondsPerC
 const COST_MARGIN = 0.97
 
 async function main (): Promise<void> {
+  // BENCH_ONLY=overload: the overload scenario alone (simulated, a few seconds), printed, RESULTS.md untouched.
+  if (process.env.BENCH_ONLY === 'overload') { process.stdout.write(overload().join('\n') + '\n'); return }
   const lines: string[] = ['## Capacity', '']
   const started = new Date().toISOString()
   const loadBefore = load()
