@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { simulateRequests, type RequestSimOptions } from '../../adapters/runtime/sim/requestSim.js'
 import { loadRequestTrace } from '../../adapters/runtime/sim/requestTrace.js'
 import type { SpawnRecord } from '../../adapters/runtime/sim/simPool.js'
+import { priceSummary } from '../../cli/simRequest.js'
 
 /**
  * node dist/bench/capacity/noReadyBursts.js: on the tuning half of Azure 2019 only (08:00-12:00, seed 1), the
@@ -13,7 +14,8 @@ import type { SpawnRecord } from '../../adapters/runtime/sim/simPool.js'
  * many served no request, and the requests they served (within the wait objective or not). Beside KPA-like's
  * totals. IOTLESS_DIAG_ROWS=json adds rows ([name, sloSettings, warmPrice?] triples); IOTLESS_START_SHARING=processor runs every
  * row (KPA-like too) with starts sharing the CPUs as processes do (sharedStarts.ts); IOTLESS_START_GATE=N runs every row
- * behind a box-wide start gate of N (capacity/startGate.ts; 0 or unset: none). Reads nothing of the held-out data.
+ * behind a box-wide start gate of N (capacity/startGate.ts; 0 or unset: none). A feedback-price row also prints how
+ * its price moved. Reads nothing of the held-out data.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
@@ -41,7 +43,7 @@ for (const [name, o] of rows) {
   const r = simulateRequests(train, { ...base, ...o, spawnLog: true })
   const endMs = r.simulatedSeconds * 1000
   const within = r.perFunction.reduce((n, f) => n + f.withinSlo, 0)
-  process.stdout.write(`\n${name}: ${pct(r.sloAttainment)} within (${within} of ${r.requests}), ${r.instanceSeconds.toFixed(0)} inst-s (${(r.instanceSeconds / kpa.instanceSeconds).toFixed(4)}x KPA), ${r.spawns} started\n\n`)
+  process.stdout.write(`\n${name}: ${pct(r.sloAttainment)} within (${within} of ${r.requests}), ${r.instanceSeconds.toFixed(0)} inst-s (${(r.instanceSeconds / kpa.instanceSeconds).toFixed(4)}x KPA), ${r.spawns} started${r.warmPriceSteps === undefined ? '' : '; price ' + priceSummary(r.warmPriceSteps)}\n\n`)
   process.stdout.write('| started when | instances | in first 600 s | instance-seconds | served none | their instance-seconds | requests served | of them within SLO |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n')
   const acc = new Map<Kind, { n: number; early: number; is: number; idle: number; idleIs: number; served: number; within: number }>()
   for (const f of r.perFunction) {
