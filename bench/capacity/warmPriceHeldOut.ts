@@ -12,9 +12,11 @@ import { priceSummary } from '../../cli/simRequest.js'
  * round), the starts capped while none of a function's instances is ready (noneReadyColdStartMs, last round), and the
  * box-wide start gate (maxConcurrentStarts 2, this round) with starts shared as processes (coldStartSharing processor)
  * and fixed at their start, beside KPA-like and the fixed price without it in the same start model; a row's "vs KPA"
- * is against KPA-like in its own start model without a gate. Decision rules: bench/RESULTS.md "Capacity: start-up
- * misses", "Capacity: the price's windup", "Capacity: starts while none is ready", then "Capacity: a start gate". Prints
- * markdown; writes nothing.
+ * is against KPA-like in its own start model without a gate. Then (the sixth look) the feedback price's four variants
+ * behind the gate of 2 (R, the current rule; H, holdWhilePaying; H + Hd, with downAfter 2; H + D, with step 2^(1/4)),
+ * whose "vs KPA" is against KPA-like behind the same gate. Decision rules: bench/RESULTS.md "Capacity: start-up
+ * misses", "Capacity: the price's windup", "Capacity: starts while none is ready", "Capacity: a start gate", then
+ * "Capacity: the feedback price behind the start gate". Prints markdown; writes nothing.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
@@ -22,7 +24,9 @@ const base: Partial<RequestSimOptions> = { maxScale: 256, coldStartMs: 250, cold
 const FIXED = { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0 }
 const PROC = 'kpa, starts shared as processes (this round)'
 const FEEDBACK = { holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0.99 }
-const rows: Array<[string, Partial<RequestSimOptions>]> = [
+const KPA_GATE = 'kpa, start gate 2, starts fixed at their start (this round, reported)'
+/** name, options, and whether its "vs KPA" is against KPA-like behind the same gate (the sixth look's rows). */
+const rows: Array<[string, Partial<RequestSimOptions>, boolean?]> = [
   ['kpa (Knative defaults)', { scaler: 'kpa' }],
   ['slo, fixed price 60 s (default)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0 } }],
   ['slo, feedback price, every miss charged (two rounds ago)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { chargeStartup: true, holdWhilePaying: false } }],
@@ -35,7 +39,11 @@ const rows: Array<[string, Partial<RequestSimOptions>]> = [
   ['slo, fixed price 60 s, starts shared as processes, start gate 2 (this round, decides)', { scaler: 'slo', sloSettings: FIXED, coldStartSharing: 'processor', maxConcurrentStarts: 2 }],
   ['kpa, starts shared as processes, start gate 2 (this round, reported)', { scaler: 'kpa', coldStartSharing: 'processor', maxConcurrentStarts: 2 }],
   ['slo, fixed price 60 s, start gate 2, starts fixed at their start (this round, reported)', { scaler: 'slo', sloSettings: FIXED, maxConcurrentStarts: 2 }],
-  ['kpa, start gate 2, starts fixed at their start (this round, reported)', { scaler: 'kpa', maxConcurrentStarts: 2 }]
+  [KPA_GATE, { scaler: 'kpa', maxConcurrentStarts: 2 }],
+  ['slo, feedback price R (current rule), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false }, maxConcurrentStarts: 2 }, true],
+  ['slo, feedback price H (holdWhilePaying), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true }, maxConcurrentStarts: 2 }, true],
+  ['slo, feedback price H + Hd (holdWhilePaying, downAfter 2), gate 2 (sixth look, decides)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true, downAfter: 2 }, maxConcurrentStarts: 2 }, true],
+  ['slo, feedback price H + D (holdWhilePaying, step 2^(1/4)), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true, step: 2 ** 0.25 }, maxConcurrentStarts: 2 }, true]
 ]
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 const pct = (x: number): string => (x * 100).toFixed(2) + '%'
@@ -45,11 +53,13 @@ function table (title: string, trace: RequestTrace): void {
   let kpaAt: RequestSimResult | undefined
   let kpaProc: RequestSimResult | undefined
   const counts: string[] = []
-  for (const [name, o] of rows) {
+  let kpaGate: RequestSimResult | undefined
+  for (const [name, o, againstGate] of rows) {
     const r = simulateRequests(trace, { ...base, ...o })
     kpaAt ??= r
     if (name === PROC) kpaProc = r
-    const kpa = o.coldStartSharing === 'processor' ? (kpaProc ?? r) : kpaAt
+    if (name === KPA_GATE) kpaGate = r
+    const kpa = againstGate === true ? (kpaGate ?? r) : o.coldStartSharing === 'processor' ? (kpaProc ?? r) : kpaAt
     counts.push(`${name}: ${r.perFunction.reduce((n, f) => n + f.withinSlo, 0)} of ${r.requests} within, ${r.spawns} started`)
     const met = r.sloAttainment >= 0.99 && r.instanceSeconds <= kpa.instanceSeconds
     const steps = r.warmPriceSteps
