@@ -434,9 +434,10 @@ export const configSchema = z.strictObject({
     replenishMs: z.int().min(0).default(250),
     /**
      * The warm floor's price by feedback: the share of requests that should wait within their objective; the box moves
-     * one price for all its functions toward it (warmPrice.ts) instead of idleSecondsPerColdStart. 0: off.
+     * one price for all its functions toward it (warmPrice.ts) instead of idleSecondsPerColdStart. Default 0.99; 0: off
+     * (the fixed price).
      */
-    attainmentTarget: z.number().min(0).lt(1).default(0),
+    attainmentTarget: z.number().min(0).lt(1).default(0.99),
     /**
      * Generic instance processes kept booted, so a new instance loads its function instead of starting node
      * (re-provisioning in ms, not a cold process start); `auto`: 1 with a box (capacity.instances), else 0.

@@ -120,8 +120,18 @@ t.test('capacity.attainmentTarget: one feedback price for the box, bounded by th
   // Misses reported through a raise the price b's warm floor uses: the price is shared.
   for (let i = 0; i < 1100; i++) a.onWait(1000, 500)
   t.ok(b.priceSeconds(700_000) > Math.sqrt(10 * 600), `shared: ${b.priceSeconds(700_000)} s`)
-  const off = new Capacity(cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 } } }), { clock, log, machine })
-  t.equal(off.warmPrice, undefined, 'off by default')
+  const dflt = new Capacity(cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 } } }), { clock, log, machine })
+  t.ok(dflt.warmPrice !== undefined, 'on by default (0.99)')
+  // The box's design (BOX_WARM_PRICE): a batch that pays some debt back holds the price (no windup).
+  const p = dflt.warmPrice
+  if (p !== undefined) {
+    for (let i = 0; i < 1100; i++) p.record(0, i >= 61, 0.01)
+    for (let i = 0; i < 1100; i++) p.record(600_000, i >= 1, 0.01)
+    p.seconds(1_200_000)
+    t.same(p.steps.map((s) => close(s.seconds, Math.sqrt(10 * 600) * Math.SQRT2)), [true, true], 'up after the debt, held while paying it back')
+  }
+  const off = new Capacity(cfg({ a: { module: 'x', slo: { waitMs: 100, percentile: 0.95 } } }, { attainmentTarget: 0 }), { clock, log, machine })
+  t.equal(off.warmPrice, undefined, 'attainmentTarget 0: off (the fixed price)')
   t.throws(() => cfg({}, { attainmentTarget: 1 }), /attainmentTarget/)
 })
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { SloScaler } from '../../adapters/runtime/capacity/sloScaler.js'
 import { WarmPrice } from '../../adapters/runtime/capacity/warmPrice.js'
-import { simulateRequests } from '../../adapters/runtime/sim/requestSim.js'
+import { boxWarmPrice, simulateRequests } from '../../adapters/runtime/sim/requestSim.js'
 import type { RequestTrace } from '../../adapters/runtime/sim/requestTrace.js'
 import { seededRandom } from '../../core/seededRandom.js'
 
@@ -114,8 +114,8 @@ t.test('the box\'s price is shared: misses reported by one function keep another
   const s = new SloScaler(slo, 1, 8, { attainmentTarget: 0.99 }, p)
   for (let i = 0; i < 1100; i++) s.onComplete(1000, undefined)
   t.equal(p.seconds(700_000), 40)
-  // Without a target the fixed price stands and nothing is counted.
-  const fixed = new SloScaler(slo, 1, 8, { idleSecondsPerColdStart: 60 })
+  // Without a target (attainmentTarget 0; the default is 0.99) the fixed price stands and nothing is counted.
+  const fixed = new SloScaler(slo, 1, 8, { idleSecondsPerColdStart: 60, attainmentTarget: 0 })
   fixed.onWait(0, 1000)
   t.equal(fixed.priceSeconds(1_000_000), 60)
 })
@@ -233,4 +233,36 @@ t.test('step and downAfter: the factor of a move, and the batches at the cap a d
   t.ok(close(d.seconds(1_280_000), 80 / Math.SQRT2), 'the second in a row: down')
   feed(d, 1_280_000, 1100, 0)
   t.ok(close(d.seconds(1_920_000), 80 / Math.SQRT2), 'the count starts again after a decrease')
+})
+
+t.test('the box\'s default price: attainment target 0.99, no windup, down after 2 batches at the cap', async (t) => {
+  // Batches of 1100 at 1% allowed (11): 61 missed (debt -50), 1 missed (debt shrinks), then two of 11000 with none.
+  const probe = (record: (atMs: number, within: boolean) => void, seconds: (atMs: number) => number): number[] => {
+    const out: number[] = []
+    const batches: Array<[number, number]> = [[1100, 61], [1100, 1], [11_000, 0], [11_000, 0]]
+    batches.forEach(([n, misses], b) => {
+      for (let i = 0; i < n; i++) record(b * 600_000, i >= misses)
+      if (b > 0) out.push(seconds(b * 600_000)) // batch b - 1 closed at batch b's first request
+    })
+    out.push(seconds(batches.length * 600_000))
+    return out
+  }
+  const r2 = Math.SQRT2
+  const start = Math.sqrt(10 * 600)
+  const want = [start * r2, start * r2, start * r2, start]
+  const matches = (got: number[]): boolean => got.length === want.length && got.every((x, i) => close(x, want[i] ?? NaN))
+  // The plain rule (the class's own defaults) for contrast: up at every batch in debt, down after one at the cap.
+  const plain = new WarmPrice({ minSeconds: 10, maxSeconds: 600 })
+  const plainGot = probe((at, w) => plain.record(at, w, 0.01), (at) => plain.seconds(at))
+  t.ok(close(plainGot[1] ?? 0, start * 2), `the plain rule winds up: ${plainGot.map((x) => x.toFixed(1)).join(', ')}`)
+  const sim = boxWarmPrice({ scaler: 'slo', keepAliveMs: 600_000 })
+  t.ok(sim !== undefined, 'the simulator: on by default (attainmentTarget 0.99)')
+  if (sim !== undefined) {
+    const got = probe((at, w) => sim.record(at, w, 0.01), (at) => sim.seconds(at))
+    t.ok(matches(got), `the simulator's box price: ${got.map((x) => x.toFixed(1)).join(', ')}`)
+  }
+  t.equal(boxWarmPrice({ scaler: 'slo', keepAliveMs: 600_000, sloSettings: { attainmentTarget: 0 } }), undefined, 'attainmentTarget 0: the fixed price')
+  const own = new SloScaler(slo, 1, 10)
+  const gotOwn = probe((at, w) => own.onWait(at, w ? 0 : 500), (at) => own.priceSeconds(at))
+  t.ok(matches(gotOwn), `a sizer's own price: ${gotOwn.map((x) => x.toFixed(1)).join(', ')}`)
 })

@@ -12,7 +12,7 @@ import { GuaranteeGate } from './guaranteeGate.js'
 import { reservationFor } from './reservation.js'
 import type { ScalerKind } from './scaler.js'
 import { SloScaler, type Slo } from './sloScaler.js'
-import { WarmPrice } from './warmPrice.js'
+import { BOX_WARM_PRICE, WarmPrice } from './warmPrice.js'
 
 export type CapacityConfig = Config['capacity']
 
@@ -99,7 +99,7 @@ export class Capacity {
     const minPrice = 2 * cap.periodMs / 1000
     let keepAliveMs = 0
     for (const fn of Object.values(config.functions)) keepAliveMs = Math.max(keepAliveMs, fn.keepAliveMs)
-    this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : DEFAULT_KEEP_ALIVE_MS) / 1000) }) : undefined
+    this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ ...BOX_WARM_PRICE, minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : DEFAULT_KEEP_ALIVE_MS) / 1000) }) : undefined
     this.box = units === undefined ? undefined : new BoxAllocator({ capacity: units, clock: opts.clock, replanMs: 50 })
     this.cpuQuota = this.box !== undefined && cap.deflation
       ? detectCpuQuota({ mount: cap.cgroupMount, group: `iotless-${process.pid}`, cpusPerInstance: cap.cpusPerInstance, log: opts.log })

@@ -4,7 +4,7 @@ import { GapHistogram } from './gapHistogram.js'
 import { RateEstimator } from './rateEstimator.js'
 import { headroomSlots } from './readyHeadroom.js'
 import type { PoolView, Scaler } from './scaler.js'
-import { WarmPrice } from './warmPrice.js'
+import { BOX_WARM_PRICE, WarmPrice } from './warmPrice.js'
 
 export interface Slo {
   /** The longest a request should wait for a slot, in ms: LaSS uses 100. */
@@ -75,7 +75,8 @@ export interface SloSettings {
   /**
    * The warm floor's price by feedback (warmPrice.ts): the share of requests that should wait at most waitMs, in
    * (0, 1); the sizer reports each request's outcome to the box's WarmPrice, which moves the price toward it, and
-   * idleSecondsPerColdStart is not used. 0: off, the fixed price idleSecondsPerColdStart.
+   * idleSecondsPerColdStart is not used. Default 0.99 (bench/RESULTS.md "Capacity: the feedback price behind the
+   * start gate"). 0: off, the fixed price idleSecondsPerColdStart.
    */
   attainmentTarget: number
   /**
@@ -102,7 +103,7 @@ export const SLO_DEFAULTS: Readonly<SloSettings> = Object.freeze({
   burstNeedsShortService: true,
   startWhenQueueExceedsSlo: true,
   replenishMs: 250,
-  attainmentTarget: 0,
+  attainmentTarget: 0.99,
   noneReadyColdStartMs: 0
 })
 
@@ -148,7 +149,7 @@ export class SloScaler implements Scaler {
     this.slo = slo
     this.#s = { ...SLO_DEFAULTS, ...settings }
     this.#price = this.#s.attainmentTarget > 0
-      ? warmPrice ?? new WarmPrice({ minSeconds: 2 * this.#s.periodMs / 1000, maxSeconds: Math.max(DEFAULT_KEEP_ALIVE_MS / 1000, 2 * this.#s.periodMs / 1000) })
+      ? warmPrice ?? new WarmPrice({ ...BOX_WARM_PRICE, minSeconds: 2 * this.#s.periodMs / 1000, maxSeconds: Math.max(DEFAULT_KEEP_ALIVE_MS / 1000, 2 * this.#s.periodMs / 1000) })
       : undefined
     this.#floorOn = this.#price !== undefined || this.#s.idleSecondsPerColdStart > 0
     this.#concurrency = concurrency

@@ -9,7 +9,7 @@ import type { KpaSettings } from '../capacity/kpaScaler.js'
 import { reservationFor } from '../capacity/reservation.js'
 import type { ScalerKind } from '../capacity/scaler.js'
 import { SLO_DEFAULTS, type Slo, type SloSettings } from '../capacity/sloScaler.js'
-import { WarmPrice, type WarmPriceSettings, type WarmPriceStep } from '../capacity/warmPrice.js'
+import { BOX_WARM_PRICE, WarmPrice, type WarmPriceSettings, type WarmPriceStep } from '../capacity/warmPrice.js'
 import type { RequestTrace } from './requestTrace.js'
 import { SharedStarts } from './sharedStarts.js'
 import { StartGate } from '../capacity/startGate.js'
@@ -364,7 +364,7 @@ export function boxWarmPrice (o: Pick<RequestSimOptions, 'scaler' | 'sloSettings
   const s = { ...SLO_DEFAULTS, ...o.sloSettings }
   if (o.scaler !== 'slo' || !(s.attainmentTarget > 0)) return undefined
   const min = 2 * s.periodMs / 1000
-  return new WarmPrice({ ...o.warmPrice, minSeconds: min, maxSeconds: Math.max(min, o.keepAliveMs / 1000) })
+  return new WarmPrice({ ...BOX_WARM_PRICE, ...o.warmPrice, minSeconds: min, maxSeconds: Math.max(min, o.keepAliveMs / 1000) })
 }
 
 /** Nearest-rank quantile of a sorted array (NaN when empty). */
