@@ -12,7 +12,8 @@ import { priceSummary } from '../../cli/simRequest.js'
  * no-ready burst; the first of it, or one beside others already starting), with the service time unmeasured or
  * measured; or some ready. For each: how many, their instance-seconds (start to stop, cold start included), how
  * many served no request, and the requests they served (within the wait objective or not). Beside KPA-like's
- * totals. IOTLESS_DIAG_ROWS=json adds rows ([name, sloSettings, warmPrice?] triples); IOTLESS_START_SHARING=processor runs every
+ * totals. IOTLESS_DIAG_ROWS=json adds rows ([name, sloSettings, warmPrice?] triples; a warmPrice left out
+ * or null is the box's default, BOX_WARM_PRICE, so name holdWhilePaying and downAfter to get another rule); IOTLESS_START_SHARING=processor runs every
  * row (KPA-like too) with starts sharing the CPUs as processes do (sharedStarts.ts); IOTLESS_START_GATE=N runs every row
  * behind a box-wide start gate of N (capacity/startGate.ts; 0 or unset: none). A feedback-price row also prints how
  * its price moved. Reads nothing of the held-out data.

@@ -48,7 +48,7 @@ function misses (trace: RequestTrace, r: RequestSimResult): Array<{ t: number; c
 const train = loadRequestTrace(join(traces, 'azure2019-500fn-8h'), 'azure2019', { seed: 1, lengthMs: 14_400_000 })
 const rows: Array<[string, Partial<RequestSimOptions>]> = [
   ['fixed 60 s', { sloSettings: { idleSecondsPerColdStart: 60, attainmentTarget: 0 } }],
-  ['feedback (A, start-up apart)', { sloSettings: { attainmentTarget: 0.99 } }]
+  ['feedback (A, start-up apart)', { sloSettings: { attainmentTarget: 0.99 }, warmPrice: { holdWhilePaying: false, downAfter: 1 } }]
 ]
 for (const [name, s, w] of JSON.parse(process.env.IOTLESS_DIAG_ROWS ?? '[]') as Array<[string, object, object]>) rows.push([name, { sloSettings: s, warmPrice: w }])
 

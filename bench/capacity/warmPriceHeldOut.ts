@@ -16,7 +16,9 @@ import { priceSummary } from '../../cli/simRequest.js'
  * behind the gate of 2 (R, the current rule; H, holdWhilePaying; H + Hd, with downAfter 2; H + D, with step 2^(1/4)),
  * whose "vs KPA" is against KPA-like behind the same gate. Decision rules: bench/RESULTS.md "Capacity: start-up
  * misses", "Capacity: the price's windup", "Capacity: starts while none is ready", "Capacity: a start gate", then
- * "Capacity: the feedback price behind the start gate". Prints markdown; writes nothing.
+ * "Capacity: the feedback price behind the start gate". Every row names its price's design (the box's default is now
+ * BOX_WARM_PRICE) and its attainment target, so each reproduces the figures of the round it was added in. Prints
+ * markdown; writes nothing.
  */
 const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
 const traces = process.env.IOTLESS_TRACES ?? resolve(repoRoot, '..', 'shared', 'traces')
@@ -29,21 +31,21 @@ const KPA_GATE = 'kpa, start gate 2, starts fixed at their start (this round, re
 const rows: Array<[string, Partial<RequestSimOptions>, boolean?]> = [
   ['kpa (Knative defaults)', { scaler: 'kpa' }],
   ['slo, fixed price 60 s (default)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0 } }],
-  ['slo, feedback price, every miss charged (two rounds ago)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { chargeStartup: true, holdWhilePaying: false } }],
-  ['slo, feedback price, start-up requests not charged (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false } }],
-  ['slo, feedback price, start-up apart, no windup: holdWhilePaying (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true } }],
+  ['slo, feedback price, every miss charged (two rounds ago)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { chargeStartup: true, holdWhilePaying: false, downAfter: 1 } }],
+  ['slo, feedback price, start-up requests not charged (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false, downAfter: 1 } }],
+  ['slo, feedback price, start-up apart, no windup: holdWhilePaying (last round)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true, downAfter: 1 } }],
   ['slo, fixed price 60 s, starts capped while none ready: noneReadyColdStartMs 250 (this round)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, holdMs: 15_000, burstFactor: 0, replenishMs: 250, attainmentTarget: 0, noneReadyColdStartMs: 250 } }],
-  ['slo, feedback price, holdWhilePaying, starts capped while none ready (last round, reported)', { scaler: 'slo', sloSettings: { ...FEEDBACK, noneReadyColdStartMs: 250 }, warmPrice: { holdWhilePaying: true } }],
+  ['slo, feedback price, holdWhilePaying, starts capped while none ready (last round, reported)', { scaler: 'slo', sloSettings: { ...FEEDBACK, noneReadyColdStartMs: 250 }, warmPrice: { holdWhilePaying: true, downAfter: 1 } }],
   [PROC, { scaler: 'kpa', coldStartSharing: 'processor' }],
   ['slo, fixed price 60 s, starts shared as processes (this round)', { scaler: 'slo', sloSettings: FIXED, coldStartSharing: 'processor' }],
   ['slo, fixed price 60 s, starts shared as processes, start gate 2 (this round, decides)', { scaler: 'slo', sloSettings: FIXED, coldStartSharing: 'processor', maxConcurrentStarts: 2 }],
   ['kpa, starts shared as processes, start gate 2 (this round, reported)', { scaler: 'kpa', coldStartSharing: 'processor', maxConcurrentStarts: 2 }],
   ['slo, fixed price 60 s, start gate 2, starts fixed at their start (this round, reported)', { scaler: 'slo', sloSettings: FIXED, maxConcurrentStarts: 2 }],
   [KPA_GATE, { scaler: 'kpa', maxConcurrentStarts: 2 }],
-  ['slo, feedback price R (current rule), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false }, maxConcurrentStarts: 2 }, true],
-  ['slo, feedback price H (holdWhilePaying), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true }, maxConcurrentStarts: 2 }, true],
+  ['slo, feedback price R (current rule), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: false, downAfter: 1 }, maxConcurrentStarts: 2 }, true],
+  ['slo, feedback price H (holdWhilePaying), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true, downAfter: 1 }, maxConcurrentStarts: 2 }, true],
   ['slo, feedback price H + Hd (holdWhilePaying, downAfter 2), gate 2 (sixth look, decides)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true, downAfter: 2 }, maxConcurrentStarts: 2 }, true],
-  ['slo, feedback price H + D (holdWhilePaying, step 2^(1/4)), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true, step: 2 ** 0.25 }, maxConcurrentStarts: 2 }, true]
+  ['slo, feedback price H + D (holdWhilePaying, step 2^(1/4)), gate 2 (sixth look, reported)', { scaler: 'slo', sloSettings: FEEDBACK, warmPrice: { holdWhilePaying: true, downAfter: 1, step: 2 ** 0.25 }, maxConcurrentStarts: 2 }, true]
 ]
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 const pct = (x: number): string => (x * 100).toFixed(2) + '%'
