@@ -5,7 +5,7 @@ import type { RequestTrace } from '../../adapters/runtime/sim/requestTrace.js'
 
 const slo = { waitMs: 100, percentile: 0.95 }
 // Through a variable, so that the file also compiles against a sizer without the setting (it must then fail).
-const capped: Partial<SloSettings> = { idleSecondsPerColdStart: 0, noneReadyColdStartMs: 250 } as Partial<SloSettings>
+const capped: Partial<SloSettings> = { idleSecondsPerColdStart: 0, attainmentTarget: 0, noneReadyColdStartMs: 250 } as Partial<SloSettings>
 
 t.test('none ready: no more instances start than the backlog can use within a cold start', async (t) => {
   const s = new SloScaler(slo, 1, 256, capped)
@@ -26,7 +26,7 @@ t.test('none ready: a service time longer than a cold start, or the setting off,
   const long = new SloScaler(slo, 1, 256, capped)
   long.onComplete(0, 400)
   t.equal(long.target({ inFlight: 0, waiting: 20, ready: 0, starting: 1 }), 20, '400 ms > 250 ms: each request its own')
-  const off = new SloScaler(slo, 1, 256, { idleSecondsPerColdStart: 0 })
+  const off = new SloScaler(slo, 1, 256, { idleSecondsPerColdStart: 0, attainmentTarget: 0 })
   off.onComplete(0, 10)
   t.equal(off.target({ inFlight: 0, waiting: 20, ready: 0, starting: 1 }), 20, 'default (0): one per waiting request')
 })
@@ -36,7 +36,7 @@ t.test('simulated: a burst after the function scaled to zero starts what its bac
   const at = [0, ...Array.from({ length: 50 }, (_, i) => 300_000 + 2 * i)]
   const tr: RequestTrace = { format: 'azure2021', source: 'test', durationMs: 400_000, how: 'built in the test', functions: [{ id: 'f', arrivalsMs: Float64Array.from(at), durationsMs: new Float32Array(at.length).fill(10) }] }
   const run = (s: Partial<SloSettings>): ReturnType<typeof simulateRequests> => simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, coldStartCpus: 2, keepAliveMs: 600_000, sloSettings: s, keepOutcomes: true, spawnLog: true })
-  const old = run({ idleSecondsPerColdStart: 0 })
+  const old = run({ idleSecondsPerColdStart: 0, attainmentTarget: 0 })
   const cap = run(capped)
   const burstStarts = (r: ReturnType<typeof simulateRequests>): number => (r.perFunction[0]?.spawnLog ?? []).filter((x) => x.spawnedAt >= 300_000).length
   t.ok(burstStarts(old) >= 40, `one per waiting request: ${burstStarts(old)} started in the burst`)

@@ -75,7 +75,7 @@ t.test('without deflation (minCpuShare 1) the box stops an instance instead, onc
 
 t.test('the SLO sizer ticks on the injected clock and holds its count', async (t) => {
   const clock = new ManualClock(1_000_000)
-  const scaler = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 4, { periodMs: 5000, holdMs: 0, idleSecondsPerColdStart: 0 })
+  const scaler = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 4, { periodMs: 5000, holdMs: 0, idleSecondsPerColdStart: 0, attainmentTarget: 0 })
   const planner = new FunctionPlanner({ name: 's', concurrency: 1, maxScale: 4, scaler, weight: 8, reservedInstances: 0, minCpuShare: 0.5 })
   const p = pool(t, 's', { clock, planner })
   for (let i = 0; i < 8; i++) { await p.invoke(event({ sleepMs: 50 })); clock.advance(250) }

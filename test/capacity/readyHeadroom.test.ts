@@ -56,7 +56,7 @@ function missedWith (k: number, rate: number, replenishMs: number, rnd: () => nu
 
 /** A sizer that has seen `rate`/s for 2 minutes at `serviceMs` per request. */
 function sizer (rate: number, serviceMs: number, replenishMs: number): SloScaler {
-  const s = new SloScaler(slo, 1, 256, { replenishMs, idleSecondsPerColdStart: 0, holdMs: 0 })
+  const s = new SloScaler(slo, 1, 256, { replenishMs, idleSecondsPerColdStart: 0, attainmentTarget: 0, holdMs: 0 })
   s.onComplete(0, serviceMs)
   const n = Math.round(rate * 120)
   for (let i = 0; i < n; i++) s.onArrival((i + 0.5) * 120_000 / n)
@@ -108,7 +108,7 @@ t.test('simulated: a long-serving Poisson function costs less with the headroom 
   const tr: RequestTrace = { format: 'azure2021', source: 'test', how: 'Poisson, 1 per 30 s, 15 s each', durationMs: 7_200_000, functions: [{ id: 'long', arrivalsMs: Float64Array.from(at), durationsMs: Float32Array.from(at, () => 15_000) }] }
   // The warm floor off in both, so that what differs is the headroom alone (with a floor, whether the first instance
   // stays through a lull is the floor's price, not the headroom's).
-  const run = (replenishMs: number): ReturnType<typeof simulateRequests> => simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, sloSettings: { replenishMs, idleSecondsPerColdStart: 0 } })
+  const run = (replenishMs: number): ReturnType<typeof simulateRequests> => simulateRequests(tr, { scaler: 'slo', coldStartMs: 250, sloSettings: { replenishMs, idleSecondsPerColdStart: 0, attainmentTarget: 0 } })
   const on = run(500)
   const off = run(0)
   t.ok(on.instanceSeconds < 0.8 * off.instanceSeconds, `instance-seconds ${on.instanceSeconds.toFixed(0)} vs ${off.instanceSeconds.toFixed(0)} (Erlang C alone)`)

@@ -62,7 +62,7 @@ t.test('KPA-like: average concurrency / (concurrency x 70%), panic holds the cou
 })
 
 t.test('SLO sizer: best effort until measured, then the Erlang C count', async (t) => {
-  const slo = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 0, idleSecondsPerColdStart: 0 })
+  const slo = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 0, idleSecondsPerColdStart: 0, attainmentTarget: 0 })
   const s: Scaler & SloScaler = slo
   for (let i = 0; i < 200; i++) s.onArrival(i * 100) // 10/s for 20 s
   s.tick(20_000, idle)
@@ -78,7 +78,7 @@ t.test('SLO sizer: best effort until measured, then the Erlang C count', async (
 })
 
 t.test('SLO sizer holds a higher count for holdMs', async (t) => {
-  const s: Scaler = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 60_000, longWindowMs: 10_000, burstWindowMs: 10_000, idleSecondsPerColdStart: 0 })
+  const s: Scaler = new SloScaler({ waitMs: 100, percentile: 0.95 }, 1, 64, { holdMs: 60_000, longWindowMs: 10_000, burstWindowMs: 10_000, idleSecondsPerColdStart: 0, attainmentTarget: 0 })
   s.onComplete(0, 100)
   for (let i = 0; i < 100; i++) s.onArrival(i * 100)
   s.tick(10_000, idle)

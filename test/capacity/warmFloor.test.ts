@@ -44,7 +44,7 @@ t.test('rate upper confidence bound and burst factor', async (t) => {
   for (let i = 0; i < 40; i++) e.recordArrival(100_000 + i * 10)
   t.ok(e.rate(101_000) > 4, 'burst window at factor 2')
   t.ok(e.rate(101_000, 0, Infinity) < 2, 'burst window off')
-  const off = new SloScaler(slo, 1, 64, { idleSecondsPerColdStart: 0 })
+  const off = new SloScaler(slo, 1, 64, { idleSecondsPerColdStart: 0, attainmentTarget: 0 })
   off.onComplete(0, 50)
   for (let s = 0; s < 100; s++) off.onArrival(s * 1000 + 500)
   for (let i = 0; i < 40; i++) off.onArrival(100_000 + i * 10)
@@ -88,17 +88,17 @@ t.test('SLO sizer warm floor: a Poisson function is kept iff its rate is worth i
 })
 
 t.test('SLO sizer: waiting requests start instances only when the queue cannot drain within the objective', async (t) => {
-  const s = new SloScaler(slo, 1, 64, { idleSecondsPerColdStart: 0 })
+  const s = new SloScaler(slo, 1, 64, { idleSecondsPerColdStart: 0, attainmentTarget: 0 })
   for (let i = 0; i < 5; i++) s.onComplete(0, 20)
   t.equal(s.target({ inFlight: 2, waiting: 3, ready: 2, starting: 0 }), 2, '3 x 20 ms / 2 = 30 ms <= 100 ms: no cold start')
   t.equal(s.target({ inFlight: 2, waiting: 30, ready: 2, starting: 0 }), 32, '30 x 20 / 2 = 300 ms: reactive')
-  const old = new SloScaler(slo, 1, 64, { idleSecondsPerColdStart: 0, startWhenQueueExceedsSlo: false })
+  const old = new SloScaler(slo, 1, 64, { idleSecondsPerColdStart: 0, attainmentTarget: 0, startWhenQueueExceedsSlo: false })
   old.onComplete(0, 20)
   t.equal(old.target({ inFlight: 2, waiting: 3, ready: 2, starting: 0 }), 5, 'off: every waiting request starts one')
 })
 
 t.test('SLO sizer: no burst window for a function that serves longer than it', async (t) => {
-  const mk = (short: boolean): SloScaler => new SloScaler(slo, 1, 256, { idleSecondsPerColdStart: 0, burstFactor: 2, burstNeedsShortService: short })
+  const mk = (short: boolean): SloScaler => new SloScaler(slo, 1, 256, { idleSecondsPerColdStart: 0, attainmentTarget: 0, burstFactor: 2, burstNeedsShortService: short })
   for (const short of [true, false]) {
     const s = mk(short)
     s.onComplete(0, 300_000)
