@@ -28,7 +28,7 @@ const pct = (x: number): string => (x * 100).toFixed(2) + '%'
 
 const train = loadRequestTrace(join(traces, 'azure2019-500fn-8h'), 'azure2019', { seed: 1, lengthMs: 14_400_000 })
 const rows: Array<[string, Partial<RequestSimOptions>]> = [
-  ['slo, fixed price 60 s (default)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, attainmentTarget: 0 } }]
+  ['slo, fixed price 60 s (attainmentTarget 0; the default until the ninth round)', { scaler: 'slo', sloSettings: { idleSecondsPerColdStart: 60, attainmentTarget: 0 } }]
 ]
 for (const [name, s, w] of JSON.parse(process.env.IOTLESS_DIAG_ROWS ?? '[]') as Array<[string, object, object | undefined]>) rows.push([name, { scaler: 'slo', sloSettings: s, warmPrice: w }])
 
