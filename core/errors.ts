@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   CONFIG_PARSE: { exitCode: 2, summary: 'The config file is not valid YAML or JSON.' },
   CONFIG_INVALID: { exitCode: 2, summary: 'A config field is missing, misspelt, or has the wrong type or range; the message names its path.' },
   CONFIG_ENV_INVALID: { exitCode: 2, summary: 'An IOTLESS_* environment variable is unknown or its value has the wrong type.' },
+  CONFIG_IGNORED: { exitCode: 1, summary: 'Logged as a warning; nothing exits: a config field was set that another field\'s value makes unused (capacity.idleSecondsPerColdStart while capacity.attainmentTarget > 0).' },
   CLI_USAGE: { exitCode: 2, summary: 'Unknown command or option, or a missing argument.' },
   PORT_IN_USE: { exitCode: 1, summary: 'A port iotless must listen on is taken by another process; the message says which setting moves it.' },
   LISTEN_FAILED: { exitCode: 1, summary: 'A server could not listen for another reason (permission, bad address).' },

@@ -4,6 +4,9 @@ import { isLoopbackHost } from '../isLoopbackHost.js'
 /** A function's idle time before its instance is reaped, by default: 10 minutes, OpenWhisk's idle-container default. */
 export const DEFAULT_KEEP_ALIVE_MS = 600_000
 
+/** The SLO sizer's fixed warm-floor price by default, idle seconds per avoided cold start (used with capacity.attainmentTarget 0). */
+export const CAPACITY_DEFAULT_IDLE_SECONDS = 60
+
 /** Defaults state their units, as aedes does (`drainTimeout: 60000, // 60 secs`). */
 export const functionSchema = z.strictObject({
   /** A built-in example name (`temperature-alert`), or a path to an ES module or a function's folder, relative to the config file. */
@@ -424,7 +427,7 @@ export const configSchema = z.strictObject({
     /** A higher count is held, and an idle instance above it stays, this long: 15000 ms. */
     holdMs: z.int().min(0).default(15_000),
     /** The SLO sizer's warm floor: idle instance-seconds one avoided cold start is worth (0: off, LaSS). */
-    idleSecondsPerColdStart: z.number().min(0).default(60),
+    idleSecondsPerColdStart: z.number().min(0).default(CAPACITY_DEFAULT_IDLE_SECONDS),
     /** The burst window counts when its rate is at least this many times the long window's (LaSS: 2); 0: off. */
     burstFactor: z.number().min(0).default(0),
     /**

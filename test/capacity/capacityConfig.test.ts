@@ -162,3 +162,18 @@ t.test('metrics: the feedback price, its balance and its misses (charged, start-
   pool.onTick?.(clock.now())
   t.equal(await value('iotless_capacity_warm_price_misses_total', { accounting: 'charged' }), 41, 'a second tick adds nothing')
 })
+
+t.test('a fixed price set by hand while the feedback price is on is reported as unused (CONFIG_IGNORED), naming both fields', async (t) => {
+  const ignored = (capacity: Record<string, unknown>): Array<Record<string, unknown>> => {
+    const { log, lines } = memoryLog()
+    void new Capacity(cfg({ a: { module: 'x' } }, capacity), { clock: new ManualClock(), log, machine })
+    return lines.filter((l) => l.code === 'CONFIG_IGNORED')
+  }
+  const hand = ignored({ idleSecondsPerColdStart: 30 })
+  t.equal(hand.length, 1, 'idleSecondsPerColdStart 30 with the default attainmentTarget 0.99')
+  t.equal(hand[0]?.field, 'capacity.idleSecondsPerColdStart')
+  t.match(String(hand[0]?.msg), /capacity\.attainmentTarget: 0/)
+  t.same(ignored({}), [], 'the defaults: nothing to report')
+  t.same(ignored({ idleSecondsPerColdStart: 30, attainmentTarget: 0 }), [], 'the fixed price asked for: used')
+  t.same(ignored({ idleSecondsPerColdStart: 0, attainmentTarget: 0 }), [], 'the floor off: nothing unused')
+})

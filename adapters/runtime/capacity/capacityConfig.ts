@@ -1,6 +1,6 @@
 import { availableParallelism, totalmem } from 'node:os'
 import type { Clock } from '../../../core/clock.js'
-import { DEFAULT_KEEP_ALIVE_MS, type Config, type FunctionConfig } from '../../../core/config/schema.js'
+import { CAPACITY_DEFAULT_IDLE_SECONDS, DEFAULT_KEEP_ALIVE_MS, type Config, type FunctionConfig } from '../../../core/config/schema.js'
 import { IotlessError } from '../../../core/errors.js'
 import type { Logger } from '../../../core/log.js'
 import type { Metrics } from '../../../core/metrics.js'
@@ -99,6 +99,10 @@ export class Capacity {
     const minPrice = 2 * cap.periodMs / 1000
     let keepAliveMs = 0
     for (const fn of Object.values(config.functions)) keepAliveMs = Math.max(keepAliveMs, fn.keepAliveMs)
+    if (cap.attainmentTarget > 0 && cap.idleSecondsPerColdStart !== CAPACITY_DEFAULT_IDLE_SECONDS) {
+      // A price set by hand that the default feedback price would silently replace.
+      opts.log.warn({ code: 'CONFIG_IGNORED', field: 'capacity.idleSecondsPerColdStart' }, `capacity.idleSecondsPerColdStart ${cap.idleSecondsPerColdStart} is not used while capacity.attainmentTarget is ${cap.attainmentTarget} (the warm floor's price is set by feedback); set capacity.attainmentTarget: 0 to use the fixed price`)
+    }
     this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ ...BOX_WARM_PRICE, minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : DEFAULT_KEEP_ALIVE_MS) / 1000) }) : undefined
     this.box = units === undefined ? undefined : new BoxAllocator({ capacity: units, clock: opts.clock, replanMs: 50 })
     this.cpuQuota = this.box !== undefined && cap.deflation
