@@ -266,3 +266,16 @@ t.test('the box\'s default price: attainment target 0.99, no windup, down after 
   const gotOwn = probe((at, w) => own.onWait(at, w ? 0 : 500), (at) => own.priceSeconds(at))
   t.ok(matches(gotOwn), `a sizer's own price: ${gotOwn.map((x) => x.toFixed(1)).join(', ')}`)
 })
+
+t.test('keepSteps: a live box keeps the last batches only; the price moves as with every record kept', async (t) => {
+  const all = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, batchMs: 1000, batchMisses: 1 })
+  const last = new WarmPrice({ minSeconds: 10, maxSeconds: 640, initialSeconds: 80, batchMs: 1000, batchMisses: 1, keepSteps: 3 })
+  for (let i = 0; i < 50; i++) {
+    for (const p of [all, last]) { p.record(i * 1000 + 1, i % 3 !== 0, 0.01); for (let k = 0; k < 200; k++) p.record(i * 1000 + 2, true, 0.01) }
+  }
+  t.equal(all.steps.length, 49)
+  t.equal(last.steps.length, 3, 'no more than keepSteps')
+  t.same(last.steps, all.steps.slice(-3), 'the newest ones, the same records')
+  t.equal(last.seconds(50_000), all.seconds(50_000), 'the same price')
+  t.throws(() => new WarmPrice({ minSeconds: 10, maxSeconds: 640, keepSteps: 0 }), RangeError)
+})

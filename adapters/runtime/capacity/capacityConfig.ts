@@ -103,7 +103,7 @@ export class Capacity {
       // A price set by hand that the default feedback price would silently replace.
       opts.log.warn({ code: 'CONFIG_IGNORED', field: 'capacity.idleSecondsPerColdStart' }, `capacity.idleSecondsPerColdStart ${cap.idleSecondsPerColdStart} is not used while capacity.attainmentTarget is ${cap.attainmentTarget} (the warm floor's price is set by feedback); set capacity.attainmentTarget: 0 to use the fixed price`)
     }
-    this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ ...BOX_WARM_PRICE, minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : DEFAULT_KEEP_ALIVE_MS) / 1000) }) : undefined
+    this.warmPrice = cap.attainmentTarget > 0 ? new WarmPrice({ ...BOX_WARM_PRICE, keepSteps: 1000, minSeconds: minPrice, maxSeconds: Math.max(minPrice, (keepAliveMs > 0 ? keepAliveMs : DEFAULT_KEEP_ALIVE_MS) / 1000) }) : undefined
     this.box = units === undefined ? undefined : new BoxAllocator({ capacity: units, clock: opts.clock, replanMs: 50 })
     this.cpuQuota = this.box !== undefined && cap.deflation
       ? detectCpuQuota({ mount: cap.cgroupMount, group: `iotless-${process.pid}`, cpusPerInstance: cap.cpusPerInstance, log: opts.log })

@@ -37,6 +37,8 @@
  * Pure: it is given the time, it reads no clock.
  */
 export interface WarmPriceSettings {
+  /** The most batch records `steps` keeps, the oldest dropped first (default: all; a live box keeps the last 1,000). */
+  keepSteps?: number
   /** Lowest price, s: 2 x the sizer's period (the hazard horizon). */
   minSeconds: number
   /** Highest price, s: the pool's keep-alive. */
@@ -99,10 +101,13 @@ export class WarmPrice {
   chargedMisses = 0
   /** Every batch judged, oldest first (the bench prints how the price moved). */
   readonly steps: WarmPriceStep[] = []
+  readonly #keepSteps: number
 
   constructor (s: WarmPriceSettings) {
     if (!(s.minSeconds > 0) || !(s.maxSeconds >= s.minSeconds)) throw new RangeError(`warm price bounds must satisfy 0 < min <= max, got ${s.minSeconds}..${s.maxSeconds}`)
     this.minSeconds = s.minSeconds
+    this.#keepSteps = s.keepSteps ?? Infinity
+    if (!(this.#keepSteps >= 1)) throw new RangeError(`warm price keepSteps must be >= 1, got ${s.keepSteps}`)
     this.maxSeconds = s.maxSeconds
     this.#batchMisses = s.batchMisses ?? 10
     this.#batchMs = s.batchMs ?? s.maxSeconds * 1000
@@ -165,6 +170,7 @@ export class WarmPrice {
       else if (m < a - this.#z * Math.sqrt(a)) this.#seconds = this.#clamp(this.#seconds * Math.max(0.5, ratio))
     }
     this.steps.push({ atMs: nowMs, requests: this.#requests, misses: m, allowed: a, startup: this.#startup, seconds: this.#seconds, balance: this.#payBack ? this.#balance : a - m })
+    if (this.steps.length > this.#keepSteps) this.steps.splice(0, this.steps.length - this.#keepSteps)
     this.#from = nowMs
     this.#requests = 0
     this.#misses = 0
