@@ -58,9 +58,9 @@ const VARIANTS: Variant[] = [
   { name: 'slo, LaSS as first built (hold 0 s, burst 2x, no warm floor)', scaler: 'slo', opts: { sloSettings: LASS } },
   { name: 'slo, two rounds ago (fixed price 120 s, hold 15 s, no ready headroom)', scaler: 'slo', opts: { sloSettings: LAST_ROUND } },
   { name: 'slo, fixed price 120 s, hold 15 s, headroom 250 ms (named after last round\'s grid: not a clean result)', scaler: 'slo', opts: { sloSettings: { ...FIXED_60, idleSecondsPerColdStart: 120 } } },
-  { name: 'slo, fixed price 60 s (the defaults before this round)', scaler: 'slo', opts: { sloSettings: FIXED_60 }, verdict: true },
+  { name: 'slo, fixed price 60 s (the default until 2026-12-02)', scaler: 'slo', opts: { sloSettings: FIXED_60 }, verdict: true },
   { name: `slo, feedback price toward 99%, each batch judged alone (payBack false, the second design; variant ${PICK_VARIANT})`, scaler: 'slo', opts: { ...FEEDBACK_OPTS, warmPrice: { payBack: false } } },
-  { name: `**slo, feedback price toward 99% (this round, variant ${PICK_VARIANT})**`, scaler: 'slo', opts: FEEDBACK_OPTS, verdict: true }
+  { name: `**slo at its defaults: feedback price toward 99%, held while paying, down after 2 batches (variant ${PICK_VARIANT})**`, scaler: 'slo', opts: FEEDBACK_OPTS, verdict: true }
 ]
 
 interface TableOut { lines: string[]; kpa: RequestSimResult; slo: RequestSimResult; all: Map<string, RequestSimResult> }
