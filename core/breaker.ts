@@ -1,3 +1,4 @@
+import { watchAbort } from './abortWatch.js'
 import { IotlessError } from './errors.js'
 
 /**
@@ -73,12 +74,8 @@ export class Breaker {
         if (i >= 0) this.#waiters.splice(i, 1)
         reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'))
       }
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        cleanup: () => signal?.removeEventListener('abort', onAbort)
-      }
-      signal?.addEventListener('abort', onAbort, { once: true })
+      // One listener on a shared signal for all its waiters (abortWatch.ts), not one each.
+      const waiter: Waiter = { resolve, reject, cleanup: signal === undefined ? noop : watchAbort(signal, onAbort) }
       this.#waiters.push(waiter)
     })
   }

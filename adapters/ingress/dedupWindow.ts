@@ -1,3 +1,4 @@
+import { watchAbort } from '../../core/abortWatch.js'
 import type { Clock } from '../../core/clock.js'
 import { IotlessError } from '../../core/errors.js'
 import type { Logger } from '../../core/log.js'
@@ -73,9 +74,8 @@ export class DedupWindow {
   #sleep (ms: number): Promise<void> {
     const { clock, stopping } = this.#o
     return new Promise((resolve) => {
-      const onAbort = (): void => { clock.clearTimeout(timer); resolve() }
-      const timer = clock.setTimeout(() => { stopping.removeEventListener('abort', onAbort); resolve() }, ms)
-      stopping.addEventListener('abort', onAbort, { once: true })
+      const timer = clock.setTimeout(() => { stop(); resolve() }, ms)
+      const stop = watchAbort(stopping, () => { clock.clearTimeout(timer); resolve() })
     })
   }
 }

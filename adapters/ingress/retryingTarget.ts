@@ -1,3 +1,4 @@
+import { watchAbort } from '../../core/abortWatch.js'
 import type { Clock } from '../../core/clock.js'
 import type { DispatchResult, OutgoingEvent, Target } from '../target.js'
 
@@ -95,14 +96,17 @@ export class RetryingTarget {
     if (signals.some((s) => s.aborted)) return Promise.resolve(false)
     const clock = this.#o.clock
     return new Promise((resolve) => {
+      let settled = false
       const done = (value: boolean): void => {
+        if (settled) return
+        settled = true
         clock.clearTimeout(timer)
-        for (const s of signals) s.removeEventListener('abort', onAbort)
+        for (const stop of stops) stop()
         resolve(value)
       }
-      const onAbort = (): void => { done(false) }
+      // One listener per shared signal for every message in backoff (abortWatch.ts), not one each.
+      const stops = signals.map((s) => watchAbort(s, () => { done(false) }))
       const timer = clock.setTimeout(() => { done(true) }, ms)
-      for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
     })
   }
 }

@@ -1,6 +1,8 @@
 // Semantics checked against knative/serving pkg/queue/breaker_test.go: capacity + bounded queue, FIFO hand-off,
 // immediate rejection when the queue is full, capacity changes at run time, and cancellation while waiting.
+import { getEventListeners } from 'node:events'
 import t from 'tap'
+import { abortWatchers } from '../../core/abortWatch.js'
 import { Breaker } from '../../core/breaker.js'
 import { IotlessError, isIotlessError } from '../../core/errors.js'
 
@@ -324,25 +326,30 @@ t.test('rejectWaiting rejects every waiter with the error and keeps in-flight wo
   t.equal(b.waiting, 0)
 })
 
-t.test('the abort listener is removed once a waiter is granted or rejected', async (t) => {
-  // Long-lived signals (e.g. a server-wide shutdown signal) must not accumulate listeners.
+t.test('the abort watch is removed once a waiter is granted or rejected', async (t) => {
+  // Long-lived signals (e.g. a server-wide shutdown signal) must not accumulate listeners: the queued acquires
+  // share one listener on the signal (core/abortWatch.ts) and each leaves its watch when granted or rejected.
   const b = new Breaker({ capacity: 1, queueDepth: 10 })
   const ac = new AbortController()
-  let added = 0
-  let removed = 0
-  const add = ac.signal.addEventListener.bind(ac.signal)
-  const remove = ac.signal.removeEventListener.bind(ac.signal)
-  ac.signal.addEventListener = ((...args: Parameters<typeof add>) => { added++; add(...args) }) as typeof add
-  ac.signal.removeEventListener = ((...args: Parameters<typeof remove>) => { removed++; remove(...args) }) as typeof remove
   await b.acquire(ac.signal)
+  t.equal(abortWatchers(ac.signal), 0, 'an acquire that gets a slot at once does not watch')
   const a = b.acquire(ac.signal)
   const c = b.acquire(ac.signal)
+  t.equal(abortWatchers(ac.signal), 2, 'only queued acquires watch')
+  t.equal(getEventListeners(ac.signal, 'abort').length, 1, 'one listener on the signal for both')
   b.release()
   await a
+  t.equal(abortWatchers(ac.signal), 1, 'the granted one left')
   b.rejectWaiting(new Error('x'))
   await t.rejects(c)
-  t.equal(added, 2, 'only queued acquires listen')
-  t.equal(removed, 2)
+  t.equal(abortWatchers(ac.signal), 0, 'the rejected one left')
+  for (let i = 0; i < 100; i++) {
+    const w = b.acquire(ac.signal)
+    b.release()
+    await w
+  }
+  t.equal(getEventListeners(ac.signal, 'abort').length, 1, '100 more waiters later: still one listener')
+  t.equal(abortWatchers(ac.signal), 0)
 })
 
 t.test('enqueue: callback waiters share the FIFO with acquire(), hold the slot when called, and can leave', async (t) => {

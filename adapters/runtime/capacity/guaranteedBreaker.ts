@@ -1,4 +1,7 @@
+import { watchAbort } from '../../../core/abortWatch.js'
 import { IotlessError } from '../../../core/errors.js'
+
+function noop (): void {}
 
 /**
  * The local pool's breaker (core/breaker.ts: a semaphore with a bounded queue) with two classes of request, for a
@@ -88,8 +91,7 @@ export class GuaranteedBreaker {
         // but an admitted waiter leaving can free the reservation for overflow.
         this.#drain()
       }
-      const waiter: Waiter = { resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) }
-      signal?.addEventListener('abort', onAbort, { once: true })
+      const waiter: Waiter = { resolve, reject, cleanup: signal === undefined ? noop : watchAbort(signal, onAbort) }
       queue.push(waiter)
     })
   }
