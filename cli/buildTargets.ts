@@ -47,6 +47,7 @@ export function buildTargets (config: Readonly<Config>, baseDir: string, env: No
           headersTimeoutMs: t.timeoutMs,
           bodyTimeoutMs: t.timeoutMs,
           connections: t.connections,
+          traceContext: t.traceContext,
           ...(t.caFile === undefined ? {} : { ca: readConfigFile(t.caFile, baseDir, `targets.${name}.caFile`).toString('utf8') })
         }))
         break

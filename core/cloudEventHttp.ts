@@ -80,17 +80,27 @@ export function pushTraceHeaders (attrs: CloudEventAttributes, out: string[]): s
 }
 
 /**
- * The headers of toBinaryHeaders as one flat `[name, value, name, value, ...]` list (undici takes it as is),
- * and, with `traceHeaders`, the W3C Trace Context ones after them (pushTraceHeaders). One pass over the
- * attributes, no object with computed keys and no `ce-` string built per request.
+ * Where a binary-mode event's trace context travels: `none`, only as `ce-` attributes (the CloudEvents
+ * Distributed Tracing extension); `both`, there and as the W3C Trace Context headers; `w3c`, as the W3C
+ * headers only (a printable value; one that is not stays a `ce-` attribute, encoded). The extension, where it
+ * is used, must carry what the W3C headers carry for a single hop (cloudevents/spec, distributed-tracing.md).
  */
-export function binaryHeaderList (attrs: CloudEventAttributes, traceHeaders = false): string[] {
+export type TraceHeaders = 'none' | 'both' | 'w3c'
+
+/**
+ * The headers of toBinaryHeaders as one flat `[name, value, name, value, ...]` list (undici takes it as is),
+ * with the trace context where `trace` says (pushTraceHeaders for the W3C ones, after the others). One pass
+ * over the attributes, no object with computed keys and no `ce-` string built per request.
+ */
+export function binaryHeaderList (attrs: CloudEventAttributes, trace: TraceHeaders = 'none'): string[] {
   const out: string[] = []
   for (const name in attrs) {
     const value = attrs[name]
-    if (value !== undefined) out.push(binaryHeaderName(name), name === 'datacontenttype' ? value : encodeHeaderValue(value))
+    if (value === undefined) continue
+    if (trace === 'w3c' && (name === 'traceparent' || name === 'tracestate') && PRINTABLE.test(value)) continue
+    out.push(binaryHeaderName(name), name === 'datacontenttype' ? value : encodeHeaderValue(value))
   }
-  return traceHeaders ? pushTraceHeaders(attrs, out) : out
+  return trace === 'none' ? out : pushTraceHeaders(attrs, out)
 }
 
 /** Reads binary-mode attributes from request headers (names are lower-case in Node). */

@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls'
 import { Pool } from 'undici'
-import { binaryHeaderList, fromBinaryHeaders, pushTraceHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
+import { binaryHeaderList, fromBinaryHeaders, pushTraceHeaders, type CloudEventAttributes, type TraceHeaders } from '../../core/cloudEventHttp.js'
 import { handlerMsFromServerTiming } from '../placement/serverTiming.js'
 import type { DispatchResult, ReplyPayload } from '../target.js'
 import { RequestAborts } from './requestAborts.js'
@@ -28,6 +28,13 @@ export interface HttpSenderOptions {
    * eventingtls adds K_CA_CERTS to the system pool).
    */
   ca?: string
+  /**
+   * Where an event's trace context travels (cloudEventHttp.ts TraceHeaders): `both` (the default: the
+   * CloudEvents extension `ce-traceparent`, which stays with the event through a broker, and the W3C
+   * `traceparent` header of the hop) or `w3c` (the header only: for one hop to the function, where the
+   * extension would repeat it).
+   */
+  traceContext?: 'both' | 'w3c'
 }
 
 const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json'
@@ -42,10 +49,12 @@ export class HttpEventSender {
   readonly #pools = new Map<string, Pool>()
   readonly #ca: string[] | undefined
   readonly #aborts: RequestAborts
+  readonly #trace: TraceHeaders
   #closed = false
 
   constructor (options: HttpSenderOptions = {}) {
     this.#o = options
+    this.#trace = options.traceContext ?? 'both'
     this.#aborts = new RequestAborts(options.timeoutMs)
     this.#ca = options.ca === undefined || options.ca.trim() === '' ? undefined : [...rootCertificates, options.ca]
   }
@@ -55,7 +64,7 @@ export class HttpEventSender {
     if (this.#closed) return { status: 'rejected', retryable: false, code: 'POOL_CLOSED', message: `target for ${where} is closed` }
     // A CloudEvents batch carries its events' attributes in the body: the content type alone says what it is.
     // The W3C Trace Context headers (traceparent, tracestate) follow the `ce-` ones, as printable ASCII only.
-    const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? pushTraceHeaders(attributes, ['content-type', BATCH_CONTENT_TYPE]) : binaryHeaderList(attributes, true)
+    const headers = attributes.datacontenttype === BATCH_CONTENT_TYPE ? pushTraceHeaders(attributes, ['content-type', BATCH_CONTENT_TYPE]) : binaryHeaderList(attributes, this.#trace)
     // No caller's signal and no deadline: no signal at all. Else one RequestSignal (requestAborts.ts), not an
     // AbortSignal.timeout and AbortSignal.any per request.
     const s = opts.signal === undefined && this.#o.timeoutMs === undefined ? undefined : this.#aborts.open(opts.signal)

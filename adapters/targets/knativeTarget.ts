@@ -28,7 +28,10 @@ export class KnativeTarget implements Target {
   constructor (options: KnativeTargetOptions) {
     this.#template = options.url
     httpUrl(options.url.replaceAll('{function}', PROBE_NAME), 'knative target url')
-    this.#sender = new HttpEventSender(options)
+    // One hop to the function: by default its trace context goes as the W3C headers alone (the SDK reads them,
+    // and so do the proxy and Knative's activator); the repeat as ce-traceparent cost ~3% of a message's CPU
+    // (bench/RESULTS.md). `both` for a receiver that reads only the CloudEvents extension.
+    this.#sender = new HttpEventSender({ ...options, traceContext: options.traceContext ?? 'w3c' })
   }
 
   async dispatch (functionName: string, event: OutgoingEvent, opts: { signal?: AbortSignal } = {}): Promise<DispatchResult> {

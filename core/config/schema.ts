@@ -141,7 +141,13 @@ export const targetSchema = z.discriminatedUnion('kind', [
     /** Keep-alive connections per origin. */
     connections: z.int().min(1).max(10_000).default(64),
     /** PEM file of the CA that signed an https URL's certificate (relative to the config file). */
-    caFile: z.string().min(1).optional()
+    caFile: z.string().min(1).optional(),
+    /**
+     * Where an event's trace context goes: `w3c`, the `traceparent`/`tracestate` headers only (one hop: the
+     * SDK, the proxy and Knative read them); `both`, also as the CloudEvents extension (`ce-traceparent`), for a
+     * receiver that reads only that.
+     */
+    traceContext: z.enum(['w3c', 'both']).default('w3c')
   }),
   z.strictObject({
     /** Knative Eventing's source contract: the URL comes from K_SINK, extensions from K_CE_OVERRIDES, CAs from K_CA_CERTS. */

@@ -408,7 +408,9 @@ t.test('routes name a target: local needs a function under functions, others a t
     env: {}
   }).config
   t.equal(remote.routes[0]?.target, 'cloud', 'a remote function need not be under functions')
-  t.match(remote.targets.cloud, { kind: 'knative', timeoutMs: 30_000, connections: 64 })
+  t.match(remote.targets.cloud, { kind: 'knative', timeoutMs: 30_000, connections: 64, traceContext: 'w3c' })
+  const ce = t.throws(() => loadConfig({ file: write(t, 'tc.yaml', 'targets:\n  cloud: { kind: knative, url: "http://x", traceContext: ce }\n'), env: {} }))
+  t.match(String(ce), /targets\.cloud\.traceContext/, 'a bad traceContext is named')
   const err = t.throws(() => loadConfig({ file: write(t, 'u.yaml', yaml('  - { topic: a/b, function: f, target: nowhere }')), env: {} }))
   t.match(String(err), /routes\[0\]\.target: no target named "nowhere" under targets \(defined: local\)/)
   const bad = t.throws(() => loadConfig({ file: write(t, 'k.yaml', 'targets:\n  cloud: { kind: kubeless }\n'), env: {} }))

@@ -26,7 +26,8 @@ function event (attrs: Partial<CloudEventAttributes> = {}, data: Buffer = Buffer
 
 t.test('sends a binary-mode CloudEvent the cloudevents SDK reads; encoded values round-trip', async (t) => {
   const rx = await httpReceiver()
-  const target = new KnativeTarget({ url: `${rx.url}/fn/{function}` })
+  // traceContext both: the cloudevents SDK reads the trace context only from the extension (ce-traceparent).
+  const target = new KnativeTarget({ url: `${rx.url}/fn/{function}`, traceContext: 'both' })
   t.teardown(async () => { await target.close(); await rx.close() })
   const subject = 'capteurs/Salle Épée/温度 😀'
   const note = 'say "hi" at 100% now'

@@ -1,11 +1,12 @@
 // The W3C context every dispatch carries, sampled or not, through the pipeline (the compact tracer with a
-// stand-in transport, a recording target), and the header list the HTTP sender sends. No sockets (on the
-// wire: test/targets/traceHeaders.test.ts), no sleeps.
+// stand-in transport, a recording target), the header list the HTTP sender sends, and how the function's SDK
+// reads the context back. No sockets (on the wire: test/targets/traceHeaders.test.ts), no sleeps.
 import t from 'tap'
 import { ManualClock } from '../../core/clock.js'
 import { configSchema } from '../../core/config/schema.js'
 import { binaryHeaderList, toBinaryHeaders, type CloudEventAttributes } from '../../core/cloudEventHttp.js'
 import { CompactTracer } from '../../core/tracing/compactTracer.js'
+import { eventFromRequest } from '../../functions/sdk/eventFromRequest.js'
 import { MessagePipeline, withAttempt, type InboundMessage } from '../../adapters/ingress/messagePipeline.js'
 import { RouteTable } from '../../adapters/ingress/routeTable.js'
 import type { OutgoingEvent, Target } from '../../adapters/target.js'
@@ -86,7 +87,28 @@ t.test('binaryHeaderList: the headers of toBinaryHeaders, then the W3C ones when
   t.equal(list.length % 2, 0)
   const pairs = (l: string[]): Array<[string, string]> => Array.from({ length: l.length / 2 }, (_, k) => [l[2 * k] as string, l[2 * k + 1] as string])
   t.same(pairs(list), Object.entries(toBinaryHeaders(attrs)), 'same names, values and order')
-  const traced = pairs(binaryHeaderList(attrs, true))
+  const traced = pairs(binaryHeaderList(attrs, 'both'))
   t.same(traced.slice(-2), [['traceparent', attrs.traceparent], ['tracestate', 'a=1']])
-  t.same(pairs(binaryHeaderList({ ...attrs, tracestate: 'a=\u00e9' }, true)).filter(([n]) => n === 'tracestate'), [], 'a non-ASCII tracestate only as its encoded ce- header')
+  t.same(pairs(binaryHeaderList({ ...attrs, tracestate: 'a=\u00e9' }, 'both')).filter(([n]) => n === 'tracestate'), [], 'a non-ASCII tracestate only as its encoded ce- header')
+  // w3c: the context once, as the W3C headers; every other attribute as before.
+  const w3c = pairs(binaryHeaderList(attrs, 'w3c'))
+  t.same(w3c.filter(([n]) => n.startsWith('ce-trace')), [], 'no ce-traceparent, no ce-tracestate')
+  t.same(w3c.slice(-2), [['traceparent', attrs.traceparent], ['tracestate', 'a=1']])
+  t.same(w3c.slice(0, -2), pairs(list).filter(([n]) => !n.startsWith('ce-trace')), 'the other headers unchanged, in order')
+  const odd = pairs(binaryHeaderList({ ...attrs, tracestate: 'a=\u00e9' }, 'w3c'))
+  t.same(odd.filter(([n]) => n === 'tracestate' || n === 'ce-tracestate'), [['ce-tracestate', 'a=%C3%A9']], 'a value no W3C header can carry still travels, as its encoded ce- header')
+})
+
+t.test('the SDK reads the context from the W3C headers when the event has no tracing extension; the extension wins', async (t) => {
+  const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+  const other = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01'
+  const attrs: CloudEventAttributes = { specversion: '1.0', id: 'e1', source: 's', type: 'x', datacontenttype: 'application/json', traceparent: tp, tracestate: 'a=1' }
+  const headersOf = (list: string[]): Record<string, string> => Object.fromEntries(Array.from({ length: list.length / 2 }, (_, k) => [list[2 * k] as string, list[2 * k + 1] as string]))
+  const w3c = eventFromRequest(headersOf(binaryHeaderList(attrs, 'w3c')), Buffer.from('{}'))
+  t.equal(w3c.traceparent, tp, 'traceparent from the W3C header')
+  t.equal(w3c.tracestate, 'a=1', 'tracestate from the W3C header')
+  const both = eventFromRequest({ ...headersOf(binaryHeaderList(attrs, 'both')), traceparent: other }, Buffer.from('{}'))
+  t.equal(both.traceparent, tp, 'ce-traceparent, the event\'s own, over a hop\'s header')
+  const none = eventFromRequest(headersOf(binaryHeaderList({ specversion: '1.0', id: 'e2', source: 's', type: 'x' })), Buffer.alloc(0))
+  t.equal(none.traceparent, undefined, 'no context: none made up')
 })
