@@ -89,18 +89,27 @@ export type TraceHeaders = 'none' | 'both' | 'w3c'
 
 /**
  * The headers of toBinaryHeaders as one flat `[name, value, name, value, ...]` list (undici takes it as is),
- * with the trace context where `trace` says (pushTraceHeaders for the W3C ones, after the others). One pass
- * over the attributes, no object with computed keys and no `ce-` string built per request.
+ * with the trace context where `trace` says (the W3C headers after the others, as pushTraceHeaders puts
+ * them). One pass over the attributes, each value checked once, no object with computed keys and no `ce-`
+ * string built per request.
  */
 export function binaryHeaderList (attrs: CloudEventAttributes, trace: TraceHeaders = 'none'): string[] {
   const out: string[] = []
+  let traceparent: string | undefined
+  let tracestate: string | undefined
   for (const name in attrs) {
     const value = attrs[name]
     if (value === undefined) continue
-    if (trace === 'w3c' && (name === 'traceparent' || name === 'tracestate') && PRINTABLE.test(value)) continue
+    if (trace !== 'none' && (name === 'traceparent' || name === 'tracestate') && PRINTABLE.test(value)) {
+      if (name === 'traceparent') traceparent = value
+      else tracestate = value
+      if (trace === 'w3c') continue
+    }
     out.push(binaryHeaderName(name), name === 'datacontenttype' ? value : encodeHeaderValue(value))
   }
-  return trace === 'none' ? out : pushTraceHeaders(attrs, out)
+  if (traceparent !== undefined) out.push('traceparent', traceparent)
+  if (tracestate !== undefined) out.push('tracestate', tracestate)
+  return out
 }
 
 /** Reads binary-mode attributes from request headers (names are lower-case in Node). */

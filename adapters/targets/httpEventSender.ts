@@ -34,7 +34,7 @@ export interface HttpSenderOptions {
    * `traceparent` header of the hop) or `w3c` (the header only: for one hop to the function, where the
    * extension would repeat it).
    */
-  traceContext?: 'both' | 'w3c'
+  traceContext?: Exclude<TraceHeaders, 'none'>
 }
 
 const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json'
