@@ -86,6 +86,8 @@ export interface ProxyEnv {
   h2Engine: 'relay' | 'node'
   /** The TLS port's settings; it runs only when both files exist at start (as in Knative). */
   tls: TlsSettings
+  /** Accept every queued connection per event-loop turn with the native helper (proxy/multiAccept.ts). */
+  multiAccept: boolean
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -126,6 +128,7 @@ export const IOTLESS_ENV = {
   IOTLESS_PROXY_H2_PING_MS: 'an HTTP/2 connection idle this long is sent a PING and closed if it is not answered within as long, default 10000',
   IOTLESS_PROXY_H2_ENGINE: 'relay or node: what frames HTTP/2 with prior knowledge on the serving port, default relay (proxy/h2/relay/, without node:http2); the h2c upgrade and TLS use node:http2 either way',
   IOTLESS_PROXY_CERT_DIR: 'where tls.crt and tls.key are looked for, default /var/lib/knative/certs (TLS on QUEUE_SERVING_TLS_PORT when both exist)',
+  IOTLESS_PROXY_MULTI_ACCEPT: 'true (default) or false: accept every connection already queued on the serving and TLS ports in each event-loop turn, with the native helper proxy/native/acceptPending.c (Node accepts one per turn, so a burst of new connections waits unread while the proxy is busy); false, or a build without the helper, accepts as Node does',
   IOTLESS_PROXY_CERT_RELOAD_MS: 'how often the certificate files are re-read for rotation, default 60000 (a change seen by a directory watch reloads sooner)'
 } as const
 
@@ -209,7 +212,8 @@ export function readProxyEnv (env: Env): ProxyEnv {
     upstreamIdleMs: optInt(env, 'IOTLESS_PROXY_UPSTREAM_IDLE_MS', 4000, 1, 3_600_000),
     h2PingMs: optInt(env, 'IOTLESS_PROXY_H2_PING_MS', 10_000, 10, 3_600_000),
     h2Engine: h2Engine(env.IOTLESS_PROXY_H2_ENGINE),
-    tls: readTlsSettings(env, env.IOTLESS_PROXY_CERT_DIR ?? DEFAULT_CERT_DIR, optInt(env, 'IOTLESS_PROXY_CERT_RELOAD_MS', 60_000, 10, 86_400_000))
+    tls: readTlsSettings(env, env.IOTLESS_PROXY_CERT_DIR ?? DEFAULT_CERT_DIR, optInt(env, 'IOTLESS_PROXY_CERT_RELOAD_MS', 60_000, 10, 86_400_000)),
+    multiAccept: env.IOTLESS_PROXY_MULTI_ACCEPT === undefined || env.IOTLESS_PROXY_MULTI_ACCEPT === '' ? true : bool(env, 'IOTLESS_PROXY_MULTI_ACCEPT')
   }
   return Object.freeze(cfg)
 }

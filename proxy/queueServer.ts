@@ -2,6 +2,8 @@ import net from 'node:net'
 import { listen, type ListenHint } from '../core/listen.js'
 import { adoptSocket } from './adoptSocket.js'
 import { ClientConn } from './clientConnection.js'
+import { multiAccept, type MultiAcceptState } from './multiAccept.js'
+import type { AcceptPending } from './native/loadAcceptPending.js'
 import type { ProxyContext } from './proxyContext.js'
 
 /**
@@ -27,10 +29,17 @@ export class QueueServer {
   /** Sockets an AcceptHandler holds (hold()) before it routed them, with their accept time. */
   readonly unrouted = new Map<net.Socket, number>()
   #sweeper: NodeJS.Timeout | undefined
+  #acceptPending: AcceptPending | null
+  #multi: MultiAcceptState | null = null
 
-  constructor (ctx: ProxyContext, opts: { sweepMs?: number; onAccept?: AcceptHandler } = {}) {
+  /**
+   * `acceptPending`: the native helper (native/loadAcceptPending.ts); with it, every connection already
+   * queued is accepted in the turn libuv accepts one (multiAccept.ts). Without it, one per turn, as Node does.
+   */
+  constructor (ctx: ProxyContext, opts: { sweepMs?: number; onAccept?: AcceptHandler; acceptPending?: AcceptPending | null } = {}) {
     this.ctx = ctx
     this.sweepMs = opts.sweepMs ?? 100
+    this.#acceptPending = opts.acceptPending ?? null
     const onAccept = opts.onAccept
     // pauseOnConnect: nothing is read before adoptSocket() moves the handle to an `onread` socket.
     this.server = net.createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true },
@@ -85,6 +94,9 @@ export class QueueServer {
   /** Listens through core/listen.ts, so a taken port is PORT_IN_USE naming `hint.envVar`. */
   async listen (port: number, host: string, hint: ListenHint = { setting: 'QUEUE_SERVING_PORT', envVar: 'QUEUE_SERVING_PORT', inConfigFile: false }): Promise<number> {
     const bound = await listen(this.server, port, host, hint)
+    if (this.#acceptPending !== null && this.#multi === null) {
+      this.#multi = multiAccept(this.server, this.#acceptPending, { pauseOnConnect: true, noDelay: true, allowHalfOpen: true })
+    }
     this.#sweeper = setInterval(() => this.sweep(this.ctx.clock.now()), this.sweepMs)
     this.#sweeper.unref()
     return bound
@@ -104,6 +116,11 @@ export class QueueServer {
       this.unrouted.delete(s)
       s.destroy()
     }
+  }
+
+  /** Connections the native helper accepted beyond libuv's one per turn; null when it is not in use. */
+  get batchAccepted (): number | null {
+    return this.#multi === null ? null : this.#multi.accepted
   }
 
   get tunnels (): number {

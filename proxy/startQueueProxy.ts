@@ -10,6 +10,8 @@ import { sniffAccept } from './h2/sniffAccept.js'
 import { createTlsServing, tlsFilesPresent, type TlsServing } from './h2/tlsServer.js'
 import type { ProxyEnv } from './env.js'
 import { ProxyCounters, type ProxyContext } from './proxyContext.js'
+import { multiAccept, type MultiAcceptState } from './multiAccept.js'
+import { loadAcceptPending, type AcceptPendingLoad } from './native/loadAcceptPending.js'
 import { QueueServer, type AcceptHandler } from './queueServer.js'
 import { ReadinessProber } from './readinessProber.js'
 import { StatsReporter } from './statsReporter.js'
@@ -38,6 +40,8 @@ export interface QueueProxy {
   close (): Promise<void>
   /** How many times the TLS certificate was reloaded after a rotation (0 without TLS). */
   reloads (): number
+  /** Connections the native helper accepted on the TLS port beyond libuv's one per turn; null when not in use. */
+  tlsBatchAccepted (): number | null
 }
 
 /** What both HTTP/2 engines offer start-up, shutdown and tests. */
@@ -153,7 +157,11 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     destroyAll: () => { for (const e of engines) e.destroyAll() }
   }
   // The first bytes of each serving-port connection choose HTTP/1.1 or HTTP/2 (h2/sniffAccept.ts).
-  const queue = new QueueServer(ctx, { onAccept: opts.onAccept ?? sniffAccept(h2Node, relay) })
+  const acceptLoad: AcceptPendingLoad = env.multiAccept ? loadAcceptPending() : { ok: false, reason: 'IOTLESS_PROXY_MULTI_ACCEPT=false' }
+  const acceptPending = acceptLoad.ok ? acceptLoad.acceptPending : null
+  if (acceptLoad.ok) log('accepting every queued connection per event-loop turn', { helper: acceptLoad.file })
+  else log('accepting one connection per event-loop turn, as Node does', { reason: acceptLoad.reason })
+  const queue = new QueueServer(ctx, { onAccept: opts.onAccept ?? sniffAccept(h2Node, relay), acceptPending })
   // serving pkg/queue/sharedmain/main.go: the TLS server runs when both certificate files are mounted.
   // The certificate is loaded here, so a bad one stops start-up before anything listens.
   let tlsServing: TlsServing | null = null
@@ -215,7 +223,11 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     await tracer?.shutdown()
     throw err
   }
-  if (tlsServing !== null) log('serving TLS', { port: ports.tls, certFile: env.tls.certFile })
+  let tlsMulti: MultiAcceptState | null = null
+  if (tlsServing !== null) {
+    if (acceptPending !== null) tlsMulti = multiAccept(tlsServing.server, acceptPending, { pauseOnConnect: false, noDelay: true, allowHalfOpen: true })
+    log('serving TLS', { port: ports.tls, certFile: env.tls.certFile })
+  }
 
   let done: Promise<void> | undefined
   const shutdown = (): Promise<void> => {
@@ -257,5 +269,6 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     await tracer?.shutdown().catch(() => {})
   }
   const reloads = (): number => tlsServing === null ? 0 : tlsServing.watcher.reloads
-  return { ports, ctx, reporter, drainer, queue, h2, h2Node, shutdown, close, reloads }
+  const tlsBatchAccepted = (): number | null => tlsMulti === null ? null : tlsMulti.accepted
+  return { ports, ctx, reporter, drainer, queue, h2, h2Node, shutdown, close, reloads, tlsBatchAccepted }
 }

@@ -34,6 +34,7 @@ export const INTEGRATION_TESTS: readonly string[] = [
   'proxy/h2/relayEngine.test.ts',
   'proxy/h2/tls.test.ts',
   'proxy/listen.test.ts',
+  'proxy/multiAccept.test.ts',
   'proxy/tracing.test.ts',
   'proxy/profiling.test.ts',
   'cli/startup.test.ts',

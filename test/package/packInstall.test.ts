@@ -84,6 +84,10 @@ t.test('npm pack -> npm install -> tsc strict against iotless/sdk -> iotless fn 
   // The dashboard's page is served from the package's own files, beside dist/.
   rmSync(join(stage, 'dashboard'), { recursive: true, force: true })
   cpSync(join(repoRoot, 'dashboard', 'assets'), join(stage, 'dashboard', 'assets'), { recursive: true })
+  // The proxy's native accept helper ships as source (no binary built on the packer's machine).
+  rmSync(join(stage, 'proxy'), { recursive: true, force: true })
+  cpSync(join(repoRoot, 'proxy', 'native', 'acceptPending.c'), join(stage, 'proxy', 'native', 'acceptPending.c'))
+  writeFileSync(join(stage, 'dist', 'proxy', 'native', 'acceptPending.node'), 'a stale build')
   const packed = JSON.parse(await ok(t, npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], stage)) as Array<{ filename: string; size: number; unpackedSize: number; entryCount: number; files: Array<{ path: string }> }>
   const pack = packed[0]
   if (pack === undefined) throw new Error('npm pack printed no result')
@@ -93,6 +97,8 @@ t.test('npm pack -> npm install -> tsc strict against iotless/sdk -> iotless fn 
     t.ok(paths.includes(`dist/functions/sdk/${entry}.d.ts`), `declarations for iotless/sdk${entry === 'index' ? '' : '/' + entry}`)
   }
   t.ok(paths.includes('dist/cli/iotless.js'), 'the CLI')
+  t.ok(paths.includes('proxy/native/acceptPending.c') && paths.includes('dist/proxy/native/buildNative.js'), 'the accept helper as source, with its build step')
+  t.same(paths.filter((p) => p.endsWith('.node')), [], 'no native binary')
   t.ok(paths.includes('dashboard/assets/dashboard.js') && paths.includes('dist/dashboard/dashboardService.js'), 'the dashboard, its page served from the package')
   const tarball = join(tmp, pack.filename)
 

@@ -87,3 +87,12 @@ t.test('IOTLESS_PROXY_H2_ENGINE: relay by default, node on request, anything els
   t.equal(readProxyEnv({ ...env, IOTLESS_PROXY_H2_ENGINE: ' relay ' }).h2Engine, 'relay')
   t.throws(() => readProxyEnv({ ...env, IOTLESS_PROXY_H2_ENGINE: 'nghttp2' }), { code: 'PROXY_ENV_INVALID', message: /IOTLESS_PROXY_H2_ENGINE/ })
 })
+
+t.test('IOTLESS_PROXY_MULTI_ACCEPT: on unless set false; anything but a boolean names the variable', async (t) => {
+  t.equal(readProxyEnv(baseEnv(8080)).multiAccept, true)
+  t.equal(readProxyEnv({ ...baseEnv(8080), IOTLESS_PROXY_MULTI_ACCEPT: '' }).multiAccept, true)
+  t.equal(readProxyEnv({ ...baseEnv(8080), IOTLESS_PROXY_MULTI_ACCEPT: 'false' }).multiAccept, false)
+  t.equal(readProxyEnv({ ...baseEnv(8080), IOTLESS_PROXY_MULTI_ACCEPT: '0' }).multiAccept, false)
+  t.equal(readProxyEnv({ ...baseEnv(8080), IOTLESS_PROXY_MULTI_ACCEPT: 'true' }).multiAccept, true)
+  t.throws(() => readProxyEnv({ ...baseEnv(8080), IOTLESS_PROXY_MULTI_ACCEPT: 'yes' }), { code: 'PROXY_ENV_INVALID', message: /IOTLESS_PROXY_MULTI_ACCEPT/ })
+})

@@ -99,6 +99,28 @@ t.test('TLS on QUEUE_SERVING_TLS_PORT: HTTP/1.1 by ALPN, counted like the plain 
   t.not(old, 'connected', 'a TLS 1.2 client is refused by default')
 })
 
+t.test('TLS: a burst of queued connections is accepted in one turn and every handshake is served', async (t) => {
+  const dir = certDir(t)
+  const pair = makeCert(dir, 'burst')
+  install(dir, pair)
+  const up = await startUpstream(t)
+  const px = await startProxyInProcess(t, up.port, { IOTLESS_PROXY_CERT_DIR: dir })
+  const port = px.ports.tls as number
+  // Connections queued in the kernel before the proxy's loop polls (the loop is held busy for 40 ms).
+  const raws = Array.from({ length: 20 }, () => net.connect({ port, host: '127.0.0.1' }))
+  process.nextTick(() => { const until = Date.now() + 40; while (Date.now() < until) { /* hold the loop */ } })
+  const statuses = await Promise.all(raws.map((raw) => new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ socket: raw, ca: pair.cert, host: '127.0.0.1' })
+    let text = ''
+    s.on('secureConnect', () => s.write('GET /status?code=202 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'))
+    s.on('data', (d: Buffer) => { text += d.toString('latin1') })
+    s.on('end', () => { s.destroy(); resolve(text.slice(0, 12)) })
+    s.on('error', reject)
+  })))
+  t.same(statuses, raws.map(() => 'HTTP/1.1 202'), '20 of 20 answered over TLS')
+  t.ok((px.tlsBatchAccepted() ?? 0) >= 15, `the helper accepted ${String(px.tlsBatchAccepted())} of the 19 libuv left queued`)
+})
+
 t.test('TLS: HTTP/2 by ALPN (gRPC-style streams with trailers), and certificate rotation', async (t) => {
   const dir = certDir(t)
   const first = makeCert(dir, 'first')

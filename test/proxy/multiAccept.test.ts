@@ -1,0 +1,121 @@
+/**
+ * Accepting a burst of connections in one event-loop turn (proxy/multiAccept.ts with the native helper
+ * proxy/native/acceptPending.c). Node accepts one connection per turn; under load a turn takes
+ * milliseconds, and a burst of 200 new connections then waited up to 0.8 s unread (bench/RESULTS.md).
+ * Each test queues connections in the kernel first (connects issued, then the loop held busy so none is
+ * accepted yet) and counts how many the server sees before an immediate queued at the first one runs.
+ */
+import net from 'node:net'
+import t, { type Test } from 'tap'
+import { multiAccept } from '../../proxy/multiAccept.js'
+import { loadAcceptPending, type AcceptPending } from '../../proxy/native/loadAcceptPending.js'
+import { parseResponses, startProxyInProcess, startUpstream } from './helpers.js'
+
+const load = loadAcceptPending()
+
+function helper (): AcceptPending {
+  if (!load.ok) throw new Error(`the native accept helper must be built on this machine: ${load.reason}`)
+  return load.acceptPending
+}
+
+/** Opens `n` connections to `port` and holds the loop until the kernel has queued them all. */
+function queueConnections (port: number, n: number): net.Socket[] {
+  const clients: net.Socket[] = []
+  for (let i = 0; i < n; i++) clients.push(net.connect({ port, host: '127.0.0.1' }))
+  // net.connect to an IP connects on the next tick; this tick runs after those, before any I/O is polled.
+  process.nextTick(() => { const until = Date.now() + 40; while (Date.now() < until) { /* hold the loop */ } })
+  return clients
+}
+
+interface Counted { server: net.Server, port: number, sockets: net.Socket[], firstTurn: Promise<number> }
+
+/** A server that counts the connections it sees in the turn of its first one. */
+async function countingServer (t: Test, opts: { pauseOnConnect: boolean }): Promise<Counted> {
+  const sockets: net.Socket[] = []
+  let resolveTurn: (n: number) => void = () => {}
+  const firstTurn = new Promise<number>((resolve) => { resolveTurn = resolve })
+  const server = net.createServer({ pauseOnConnect: opts.pauseOnConnect, noDelay: true }, (s) => {
+    if (sockets.length === 0) setImmediate(() => resolveTurn(sockets.length))
+    sockets.push(s)
+    s.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); server.close() })
+  return { server, port: (server.address() as net.AddressInfo).port, sockets, firstTurn }
+}
+
+t.test('the premise: Node accepts one queued connection per event-loop turn', async (t) => {
+  const c = await countingServer(t, { pauseOnConnect: false })
+  const clients = queueConnections(c.port, 40)
+  t.teardown(() => { for (const s of clients) s.destroy() })
+  const n = await c.firstTurn
+  // If a Node release accepts in a loop again, this fails and multiAccept can go.
+  t.ok(n < 40, `${n} of 40 queued connections accepted in the first turn`)
+})
+
+t.test('multiAccept takes every queued connection in the turn libuv accepts one', async (t) => {
+  const c = await countingServer(t, { pauseOnConnect: false })
+  const state = multiAccept(c.server, helper(), { pauseOnConnect: false, noDelay: true, allowHalfOpen: false })
+  const clients = queueConnections(c.port, 40)
+  t.teardown(() => { for (const s of clients) s.destroy() })
+  t.equal(await c.firstTurn, 40, 'all 40 in the first turn')
+  t.equal(state.accepted, 39, 'the helper took the 39 libuv left queued')
+  // Every socket it made is a working TCP socket with the peer's address.
+  const ports = new Set(clients.map((s) => s.localPort))
+  t.ok(c.sockets.every((s) => typeof s.remotePort === 'number' && ports.has(s.remotePort)), 'each socket knows its client')
+  const echoed = await Promise.all(c.sockets.map((s, i) => new Promise<string>((resolve) => {
+    s.once('data', (d) => { s.write(d) })
+    const client = clients.find((x) => x.localPort === s.remotePort) as net.Socket
+    client.once('data', (d) => resolve(d.toString()))
+    client.write(`hello ${i}`)
+  })))
+  t.same(echoed, c.sockets.map((_s, i) => `hello ${i}`), 'each echoes on its own connection')
+})
+
+t.test('with pauseOnConnect the extra sockets arrive paused, as net.Server hands them over', async (t) => {
+  const c = await countingServer(t, { pauseOnConnect: true })
+  multiAccept(c.server, helper(), { pauseOnConnect: true, noDelay: true, allowHalfOpen: true })
+  const clients = queueConnections(c.port, 8)
+  t.teardown(() => { for (const s of clients) s.destroy() })
+  t.equal(await c.firstTurn, 8)
+  for (const s of clients) s.write('early')
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  t.ok(c.sockets.every((s) => s.readableLength === 0 && s.readableFlowing !== true), 'nothing read before resume()')
+})
+
+t.test('the helper refuses bad arguments and stops at an empty queue', async (t) => {
+  const acceptPending = helper()
+  t.throws(() => acceptPending(-1, 1), TypeError)
+  t.throws(() => (acceptPending as unknown as (a: string) => number[])('3'), TypeError)
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const fd = Reflect.get(Reflect.get(server, '_handle') as object, 'fd') as number
+  t.same(acceptPending(fd, 16), [], 'nothing queued: nothing accepted, no wait')
+  t.same(acceptPending(fd, 0), [])
+})
+
+t.test('a missing helper is reported with its path, not thrown', async (t) => {
+  const r = loadAcceptPending('/nonexistent/acceptPending.node')
+  t.equal(r.ok, false)
+  if (!r.ok) t.match(r.reason, /\/nonexistent\/acceptPending\.node was not built/)
+})
+
+t.test('the proxy answers a queued burst of connections, accepted in one turn', async (t) => {
+  const up = await startUpstream(t)
+  for (const [setting, batched] of [[undefined, true], ['false', false]] as const) {
+    const px = await startProxyInProcess(t, up.port, setting === undefined ? {} : { IOTLESS_PROXY_MULTI_ACCEPT: setting })
+    const clients = queueConnections(px.ports.serving, 50)
+    const texts = await Promise.all(clients.map((s) => new Promise<string>((resolve, reject) => {
+      let text = ''
+      s.on('data', (d: Buffer) => { text += d.toString('latin1') })
+      s.on('close', () => resolve(text))
+      s.on('error', reject)
+      s.write('GET /status HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+    })))
+    t.same(texts.map((x) => parseResponses(x)[0]?.status), texts.map(() => 200), `${setting ?? 'default'}: 50 of 50 answered 200`)
+    if (batched) t.ok((px.queue.batchAccepted ?? 0) >= 40, `default: the helper accepted ${String(px.queue.batchAccepted)} of the 49 libuv left queued`)
+    else t.equal(px.queue.batchAccepted, null, 'IOTLESS_PROXY_MULTI_ACCEPT=false: not in use')
+    await px.close()
+  }
+})
