@@ -228,6 +228,8 @@ export class RequestHead {
   #connClose = false
   #connKeepAlive = false
   #connUpgrade = false
+  /** Spans of the Connection lines, dropped when the request says close (hop-by-hop; see #finishHopByHop). */
+  #connLines: number[] = []
 
   /** The raw head (request line to the final CRLF inclusive) as a latin1 string, made on first use. */
   get raw (): string {
@@ -281,6 +283,7 @@ export class RequestHead {
     this.#connClose = false
     this.#connKeepAlive = false
     this.#connUpgrade = false
+    this.#connLines.length = 0
 
     // Request line.
     let lineEnd = s
@@ -351,7 +354,25 @@ export class RequestHead {
     this.keepAlive = this.minor === 1 ? !connClose : this.#connKeepAlive && !connClose
     // Only a request with both Connection: upgrade and Upgrade is one (RFC 9110 §7.8).
     this.upgrade = this.#connUpgrade && this.#upgradeHeader
+    this.#finishHopByHop()
     return 0
+  }
+
+  /**
+   * `Connection: close` is about the client's connection, not the upstream's (RFC 9110 §7.6.1: hop-by-hop).
+   * Go's httputil.ReverseProxy, so Knative's queue-proxy, removes it from the request it forwards and keeps
+   * its upstream connection alive; passed through, every such request cost an upstream connect and close.
+   * So an HTTP/1.1 request that is not an upgrade goes upstream without its Connection lines when they say
+   * close (the client connection still closes after the response, `keepAlive` is false). A Connection
+   * without close (`keep-alive`, the usual) is left in place: it asks for what HTTP/1.1 does anyway, and
+   * dropping it would take the common head off its copy-once path. HTTP/1.0 requests keep theirs: the
+   * upstream hears 1.0 from us and would close without `keep-alive`. Keep-Alive and Proxy-Connection lines
+   * were marked in #header and are dropped always (never needed upstream).
+   */
+  #finishHopByHop (): void {
+    if (!this.#connClose || this.minor !== 1 || this.upgrade) return
+    const lines = this.#connLines
+    for (let i = 0; i < lines.length; i++) this.#drop.push(lines[i] as number)
   }
 
   /** One header line: name b[ns, ne), value b[ne + 1, le), the line ends at `le` (its CR). */
@@ -381,9 +402,12 @@ export class RequestHead {
         break
       case 10:
         if (eqLowerAt(b, ns, 'connection')) {
+          this.#connLines.push(rel, relEnd)
           if (hasTokenAt(b, a, z, 'close')) this.#connClose = true
           if (hasTokenAt(b, a, z, 'keep-alive')) this.#connKeepAlive = true
           if (hasTokenAt(b, a, z, 'upgrade')) this.#connUpgrade = true
+        } else if (eqLowerAt(b, ns, 'keep-alive')) {
+          this.#drop.push(rel, relEnd)
         } else if (eqLowerAt(b, ns, 'user-agent')) {
           if (startsWithAt(b, a, z, 'kube-probe/') || startsWithAt(b, a, z, 'Knative-Activator-Probe') || startsWithAt(b, a, z, 'Knative-Autoscaling-Probe')) this.healthCheck = true
         }
@@ -419,6 +443,7 @@ export class RequestHead {
         break
       case 16:
         if (eqLowerAt(b, ns, 'x-forwarded-host') && this.#xfh === '') this.#xfh = b.toString('latin1', a, z)
+        else if (eqLowerAt(b, ns, 'proxy-connection')) this.#drop.push(rel, relEnd)
         break
       case 17:
         if (eqLowerAt(b, ns, 'transfer-encoding')) {
@@ -464,7 +489,8 @@ export class RequestHead {
    * The head to send upstream: Knative's revision headers dropped, K-Original-Host turned into Host
    * (pkg/http/header RewriteHostOut), a Forwarded header built from X-Forwarded-* when there is none
    * (pkg/queue/forwarded.go ForwardedShimHandler), and the client address appended to X-Forwarded-For as
-   * Go's httputil.ReverseProxy does. Everything else, traceparent included, passes through as it came.
+   * Go's httputil.ReverseProxy does, and the hop-by-hop lines #finishHopByHop marks removed. Everything else,
+   * traceparent included, passes through as it came.
    */
   rewrite (xffLine: string): string {
     const raw = this.raw

@@ -56,6 +56,25 @@ t.test('keep-alive, upgrade, probe and proxied markers', async (t) => {
   t.equal(req('GET / HTTP/1.1\r\nHost: a\r\nK-Proxy-Request: activator\r\n\r\n').proxied, true)
 })
 
+t.test('hop-by-hop: Connection: close, Keep-Alive and Proxy-Connection are not forwarded (as Go\'s ReverseProxy)', async (t) => {
+  const close = req('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nKeep-Alive: timeout=5\r\nX-A: 1\r\nProxy-Connection: keep-alive\r\n\r\n')
+  t.equal(close.keepAlive, false, 'the client connection still closes after the response')
+  t.equal(close.rewrite(''), 'GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n\r\n')
+  const split = req('GET / HTTP/1.1\r\nConnection: keep-alive\r\nHost: a\r\nconnection: Close\r\n\r\n')
+  t.equal(split.rewrite(''), 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 'every Connection line goes when one of them says close')
+  const keep = req('GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n')
+  const out = keep.rewriteBuf('', Buffer.from('\r\n'))
+  t.ok(Buffer.isBuffer(out), 'Connection: keep-alive stays, on the copy-once path')
+  t.equal(out.toString(), 'GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n')
+  const up = req('GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\r\n')
+  t.equal(up.upgrade, true)
+  t.match(up.rewrite(''), /Connection: Upgrade, close\r\n/, 'an upgrade keeps its Connection line')
+  const old = req('GET / HTTP/1.0\r\nConnection: close\r\n\r\n')
+  t.match(old.rewrite(''), /Connection: close\r\n/, 'HTTP/1.0 keeps it (the upstream hears 1.0)')
+  const tracedClose = req('GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nK-Original-Host: b\r\n\r\n')
+  t.equal(tracedClose.rewrite(''), 'GET / HTTP/1.1\r\nHost: b\r\n\r\n', 'with other dropped lines, in order')
+})
+
 t.test('header rewrite', async (t) => {
   const h = req('GET /x HTTP/1.1\r\nHost: public.example\r\nKnative-Serving-Revision: r1\r\nK-Original-Host: orig.example\r\ntraceparent: 00-abc-def-01\r\nKnative-Serving-Namespace: ns\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\nX-Forwarded-Proto: https\r\n\r\n')
   t.equal(h.rewrite('X-Forwarded-For: 127.0.0.1\r\n'),

@@ -76,6 +76,21 @@ t.test('proxy behaviour against a real upstream process', async (t) => {
     t.equal(b.body.length, 2_000_000)
   })
 
+  await t.test('Connection: close closes the client connection only: the upstream connection is reused', async (t) => {
+    const opened = px.ctx.pool.opened
+    const conns: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const r = await rawExchange(port, 'GET /status?code=200 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n')
+      const res = parseResponses(r.text)[0]
+      t.equal(res?.status, 200)
+      t.equal(res?.headers.connection, 'close', 'the client is told the connection closes')
+      t.equal(r.closed, true, 'and it is closed')
+      conns.push(String(res?.headers['x-conn']))
+    }
+    t.equal(new Set(conns).size, 1, 'one upstream connection served all five clients')
+    t.ok(px.ctx.pool.opened - opened <= 1, `${px.ctx.pool.opened - opened} upstream connection(s) opened`)
+  })
+
   await t.test('keep-alive: one client connection reuses one upstream connection; pipelined requests keep their order', async (t) => {
     const opened = px.ctx.pool.opened
     const reqs = ['/delay?ms=30', '/status?code=201', '/delay?ms=1', '/status?code=202', '/chunked'].map((p) => `GET ${p} HTTP/1.1\r\nHost: a\r\n\r\n`)
