@@ -9,11 +9,18 @@
  * Go's accept loop and nginx's multi_accept do. It stops at the first error: EAGAIN (queue empty) is
  * the normal end; EMFILE/ENFILE and the rest are left for libuv's own accept on its next turn, which
  * has its own handling for them.
+ *
+ * It also stops once it holds a descriptor numbered at or above half the soft RLIMIT_NOFILE (descriptors
+ * are allocated lowest first, so the number tracks how many are open): every connection it accepts needs
+ * another descriptor for its upstream, and a helper that filled the table with clients would leave none
+ * for them (a burst past the limit then got 502 for every request). Past that mark the queue drains at
+ * libuv's pace again, one per turn, between the upstream connects.
  */
 #define NAPI_VERSION 8
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <errno.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 static napi_value accept_pending(napi_env env, napi_callback_info info) {
@@ -29,6 +36,9 @@ static napi_value accept_pending(napi_env env, napi_callback_info info) {
   }
   napi_value out;
   if (napi_create_array(env, &out) != napi_ok) return NULL;
+  struct rlimit lim;
+  rlim_t mark = RLIM_INFINITY;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) mark = lim.rlim_cur / 2;
   uint32_t n = 0;
   while ((int32_t)n < max) {
     int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -40,6 +50,7 @@ static napi_value accept_pending(napi_env env, napi_callback_info info) {
     napi_value v;
     if (napi_create_int32(env, c, &v) != napi_ok || napi_set_element(env, out, n, v) != napi_ok) return NULL;
     n++;
+    if ((rlim_t)c >= mark) break;
   }
   return out;
 }

@@ -75,9 +75,15 @@ export async function startProxyInProcess (t: Test, userPort: number, extra: Rec
 
 export interface ProxyChild { child: ChildProcess; ports: { serving: number; admin: number; stats: number; userMetrics: number }; stderr: () => string }
 
-/** Runs `node dist/cli/proxy.js` as the sidecar would run; killed at teardown. */
-export async function startProxyChild (t: Test, env: Record<string, string>): Promise<ProxyChild> {
-  const child = spawn(process.execPath, [PROXY_JS], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Runs `node dist/cli/proxy.js` as the sidecar would run; killed at teardown. `nofile`: its file descriptor
+ * limit (through util-linux prlimit), for the tests that run it out of descriptors.
+ */
+export async function startProxyChild (t: Test, env: Record<string, string>, opts: { nofile?: number } = {}): Promise<ProxyChild> {
+  const [cmd, args] = opts.nofile === undefined
+    ? [process.execPath, [PROXY_JS]]
+    : ['prlimit', [`--nofile=${opts.nofile}:${opts.nofile}`, process.execPath, PROXY_JS]]
+  const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
   t.teardown(() => { child.kill('SIGKILL') })
