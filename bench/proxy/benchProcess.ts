@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -47,4 +48,15 @@ export function childPids (pid: number): number[] {
     } catch { /* gone */ }
   }
   return out
+}
+
+/** Kills a process and its children (nginx's workers would outlive a SIGKILLed master). */
+export async function stopProcess (p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.pid === undefined) return
+  const children = childPids(p.pid).slice(1)
+  p.kill('SIGKILL')
+  await new Promise((resolve) => p.once('exit', resolve))
+  for (const pid of children) {
+    try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
+  }
 }

@@ -18,8 +18,8 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { childPids, freePort, waitPort, which } from './benchProcess.js'
-import { nginxConf } from './nginxConf.js'
+import { freePort, stopProcess as stop, waitPort, which } from './benchProcess.js'
+import { nginxConf, nginxProxyServer } from './nginxConf.js'
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5))
 const BURSTS = Math.max(1, Number(process.env.BENCH_BURSTS ?? 3))
@@ -50,16 +50,6 @@ function pct (sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
 }
 
-async function stop (p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.pid === undefined) return
-  const children = childPids(p.pid).slice(1)
-  p.kill('SIGKILL')
-  await new Promise((resolve) => p.once('exit', resolve))
-  for (const pid of children) {
-    try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
-  }
-}
-
 async function main (): Promise<void> {
   const nginx = which('nginx')
   const wrk = which('wrk')
@@ -79,12 +69,7 @@ async function main (): Promise<void> {
   const ngPort = await freePort()
   const ngDir = path.join(dir, 'nginx-proxy')
   fs.mkdirSync(ngDir)
-  fs.writeFileSync(path.join(ngDir, 'nginx.conf'), nginxConf(ngDir, `
-  upstream user { server 127.0.0.1:${upstreamPort}; keepalive 256; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:${ngPort};
-    location / { proxy_pass http://user; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
-  }`))
+  fs.writeFileSync(path.join(ngDir, 'nginx.conf'), nginxConf(ngDir, nginxProxyServer(ngPort, upstreamPort)))
   const ng = spawn(nginx, ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir], { stdio: 'ignore' })
   procs.push(ng)
   targets.push({ name: 'nginx 1 worker', port: ngPort, child: ng })

@@ -23,7 +23,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { childPids, freePort, waitPort, which } from './benchProcess.js'
+import { childPids, freePort, stopProcess as stop, waitPort, which } from './benchProcess.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { nginxConf } from './nginxConf.js'
 
@@ -64,14 +64,6 @@ function cpuSeconds (pids: number[]): number {
     } catch { /* gone */ }
   }
   return ticks / CLK_TCK
-}
-
-async function stop (p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.pid === undefined) return
-  const children = childPids(p.pid).slice(1)
-  p.kill('SIGKILL')
-  await new Promise((resolve) => p.once('exit', resolve))
-  for (const pid of children) { try { process.kill(pid, 'SIGKILL') } catch { /* gone */ } }
 }
 
 

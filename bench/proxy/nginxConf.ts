@@ -23,3 +23,13 @@ ${httpExtra === '' ? '' : `  ${httpExtra}\n`}  ${body}
 }
 `
 }
+
+/** The nginx proxy column's server block: keep-alive to the upstream, no buffering, as a Knative sidecar would. */
+export function nginxProxyServer (listenPort: number, upstreamPort: number): string {
+  return `
+  upstream user { server 127.0.0.1:${upstreamPort}; keepalive 256; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${listenPort};
+    location / { proxy_pass http://user; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }`
+}

@@ -28,10 +28,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { childPids, freePort, waitPort, which } from './benchProcess.js'
+import { childPids, freePort, stopProcess as stop, waitPort, which } from './benchProcess.js'
 import { median as pairedMedian, signTestInterval } from '../pairedRatio.js'
 import { writeResultsSection } from '../writeResultsSection.js'
-import { nginxConf } from './nginxConf.js'
+import { nginxConf, nginxProxyServer } from './nginxConf.js'
 import { runH2Bench } from './h2.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -141,17 +141,6 @@ function runWrk (wrk: string, port: number, connections: number, seconds: number
   })
 }
 
-/** Kills a process and its children (nginx's workers would outlive a SIGKILLed master). */
-async function stop (p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.pid === undefined) return
-  const children = childPids(p.pid).slice(1)
-  p.kill('SIGKILL')
-  await new Promise((resolve) => p.once('exit', resolve))
-  for (const pid of children) {
-    try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
-  }
-}
-
 async function main (): Promise<void> {
   const tools = ensureTools()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iotless-bench-'))
@@ -175,12 +164,7 @@ async function main (): Promise<void> {
   const ngPort = await freePort()
   const ngDir = path.join(dir, 'nginx-proxy')
   fs.mkdirSync(ngDir)
-  fs.writeFileSync(path.join(ngDir, 'nginx.conf'), nginxConf(ngDir, `
-  upstream user { server 127.0.0.1:${upstreamPort}; keepalive 256; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:${ngPort};
-    location / { proxy_pass http://user; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
-  }`))
+  fs.writeFileSync(path.join(ngDir, 'nginx.conf'), nginxConf(ngDir, nginxProxyServer(ngPort, upstreamPort)))
   const ng = spawnPinned(tools.nginx, ['-c', path.join(ngDir, 'nginx.conf'), '-p', ngDir], PROXY_CPUS, { stdio: 'ignore' })
   procs.push(ng)
   proxies.push({ name: 'nginx 1 worker', child: ng, port: ngPort, pids: () => childPids(ng.pid as number) })
