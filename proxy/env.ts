@@ -154,9 +154,9 @@ function optInt (env: Env, name: string, dflt: number, min: number, max: number)
   return int(name, v, min, max)
 }
 
-function bool (env: Env, name: string): boolean {
+function bool (env: Env, name: string, dflt = false): boolean {
   const v = env[name]
-  if (v === undefined || v === '') return false
+  if (v === undefined || v === '') return dflt
   // Go's strconv.ParseBool, which envconfig uses.
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false
@@ -213,7 +213,7 @@ export function readProxyEnv (env: Env): ProxyEnv {
     h2PingMs: optInt(env, 'IOTLESS_PROXY_H2_PING_MS', 10_000, 10, 3_600_000),
     h2Engine: h2Engine(env.IOTLESS_PROXY_H2_ENGINE),
     tls: readTlsSettings(env, env.IOTLESS_PROXY_CERT_DIR ?? DEFAULT_CERT_DIR, optInt(env, 'IOTLESS_PROXY_CERT_RELOAD_MS', 60_000, 10, 86_400_000)),
-    multiAccept: env.IOTLESS_PROXY_MULTI_ACCEPT === undefined || env.IOTLESS_PROXY_MULTI_ACCEPT === '' ? true : bool(env, 'IOTLESS_PROXY_MULTI_ACCEPT')
+    multiAccept: bool(env, 'IOTLESS_PROXY_MULTI_ACCEPT', true)
   }
   return Object.freeze(cfg)
 }

@@ -60,3 +60,16 @@ export async function stopProcess (p: ChildProcess): Promise<void> {
     try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
   }
 }
+
+/** The environment the reconciler would give `iotless proxy` in a bench: every extra port free, loopback only. */
+export function iotlessProxyEnv (opts: { port: number, upstreamPort: number, cc?: number, loggingLevel?: string, extra?: Record<string, string> }): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    SERVING_NAMESPACE: 'bench', SERVING_CONFIGURATION: 'bench', SERVING_REVISION: 'bench-00001', SERVING_POD: 'bench-pod',
+    SERVING_POD_IP: '127.0.0.1', QUEUE_SERVING_PORT: String(opts.port), QUEUE_SERVING_TLS_PORT: '0',
+    CONTAINER_CONCURRENCY: String(opts.cc ?? 0), REVISION_TIMEOUT_SECONDS: '300', SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: opts.loggingLevel ?? 'error',
+    USER_PORT: String(opts.upstreamPort), IOTLESS_PROXY_ADMIN_PORT: '0', IOTLESS_PROXY_STATS_PORT: '0', IOTLESS_PROXY_USER_METRICS_PORT: '0',
+    IOTLESS_PROXY_BIND_HOST: '127.0.0.1',
+    ...opts.extra
+  }
+}

@@ -18,7 +18,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, stopProcess as stop, waitPort, which } from './benchProcess.js'
+import { freePort, iotlessProxyEnv, stopProcess as stop, waitPort, which } from './benchProcess.js'
 import { nginxConf, nginxProxyServer } from './nginxConf.js'
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5))
@@ -75,14 +75,7 @@ async function main (): Promise<void> {
   targets.push({ name: 'nginx 1 worker', port: ngPort, child: ng })
   for (const [name, multi] of [['iotless, one accept per turn (IOTLESS_PROXY_MULTI_ACCEPT=false)', 'false'], ['iotless, queue drained each turn (default)', 'true']] as const) {
     const port = await freePort()
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      SERVING_NAMESPACE: 'bench', SERVING_CONFIGURATION: 'bench', SERVING_REVISION: 'bench-00001', SERVING_POD: 'bench-pod',
-      SERVING_POD_IP: '127.0.0.1', QUEUE_SERVING_PORT: String(port), QUEUE_SERVING_TLS_PORT: '0',
-      CONTAINER_CONCURRENCY: '0', REVISION_TIMEOUT_SECONDS: '300', SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: 'info',
-      USER_PORT: String(upstreamPort), IOTLESS_PROXY_ADMIN_PORT: '0', IOTLESS_PROXY_STATS_PORT: '0', IOTLESS_PROXY_USER_METRICS_PORT: '0',
-      IOTLESS_PROXY_BIND_HOST: '127.0.0.1', IOTLESS_PROXY_MULTI_ACCEPT: multi
-    }
+    const env = iotlessProxyEnv({ port, upstreamPort, loggingLevel: 'info', extra: { IOTLESS_PROXY_MULTI_ACCEPT: multi } })
     const child = spawn(process.execPath, [PROXY_JS], { env, stdio: ['ignore', 'ignore', 'pipe'] })
     let log = ''
     child.stderr?.on('data', (d: Buffer) => { log += d.toString() })

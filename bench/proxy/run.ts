@@ -28,7 +28,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { childPids, freePort, stopProcess as stop, waitPort, which } from './benchProcess.js'
+import { childPids, freePort, iotlessProxyEnv, stopProcess as stop, waitPort, which } from './benchProcess.js'
 import { median as pairedMedian, signTestInterval } from '../pairedRatio.js'
 import { writeResultsSection } from '../writeResultsSection.js'
 import { nginxConf, nginxProxyServer } from './nginxConf.js'
@@ -198,14 +198,7 @@ backend be
   if (PROXY_BASE !== undefined) builds.splice(1, 0, { js: PROXY_BASE, cc: 0, label: 'iotless proxy CC=0, base build' })
   for (const { js, cc, label } of builds) {
     const port = await freePort()
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      SERVING_NAMESPACE: 'bench', SERVING_CONFIGURATION: 'bench', SERVING_REVISION: 'bench-00001', SERVING_POD: 'bench-pod',
-      SERVING_POD_IP: '127.0.0.1', QUEUE_SERVING_PORT: String(port), QUEUE_SERVING_TLS_PORT: '0',
-      CONTAINER_CONCURRENCY: String(cc), REVISION_TIMEOUT_SECONDS: '300', SERVING_LOGGING_CONFIG: '', SERVING_LOGGING_LEVEL: 'error',
-      USER_PORT: String(upstreamPort), IOTLESS_PROXY_ADMIN_PORT: '0', IOTLESS_PROXY_STATS_PORT: '0', IOTLESS_PROXY_USER_METRICS_PORT: '0',
-      IOTLESS_PROXY_BIND_HOST: '127.0.0.1'
-    }
+    const env = iotlessProxyEnv({ port, upstreamPort, cc })
     const child = spawnPinned(process.execPath, [js], PROXY_CPUS, { env, stdio: ['ignore', 'ignore', 'inherit'] })
     procs.push(child)
     proxies.push({ name: label, child, port, pids: () => [child.pid as number] })

@@ -166,3 +166,12 @@ export function parseResponses (text: string, headRequests = 0): ParsedResponse[
 }
 
 export function sleep (ms: number): Promise<void> { return new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** Opens `n` connections to `port` and holds the loop until the kernel has queued them all. */
+export function queueConnections (port: number, n: number): net.Socket[] {
+  const clients: net.Socket[] = []
+  for (let i = 0; i < n; i++) clients.push(net.connect({ port, host: '127.0.0.1' }))
+  // net.connect to an IP connects on the next tick; this tick runs after those, before any I/O is polled.
+  process.nextTick(() => { const until = Date.now() + 40; while (Date.now() < until) { /* hold the loop */ } })
+  return clients
+}

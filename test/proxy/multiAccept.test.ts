@@ -10,22 +10,13 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { multiAccept } from '../../proxy/multiAccept.js'
 import { loadAcceptPending, type AcceptPending } from '../../proxy/native/loadAcceptPending.js'
-import { baseEnv, parseResponses, rawExchange, startProxyChild, startProxyInProcess, startUpstream } from './helpers.js'
+import { baseEnv, parseResponses, queueConnections, rawExchange, startProxyChild, startProxyInProcess, startUpstream } from './helpers.js'
 
 const load = loadAcceptPending()
 
 function helper (): AcceptPending {
   if (!load.ok) throw new Error(`the native accept helper must be built on this machine: ${load.reason}`)
   return load.acceptPending
-}
-
-/** Opens `n` connections to `port` and holds the loop until the kernel has queued them all. */
-function queueConnections (port: number, n: number): net.Socket[] {
-  const clients: net.Socket[] = []
-  for (let i = 0; i < n; i++) clients.push(net.connect({ port, host: '127.0.0.1' }))
-  // net.connect to an IP connects on the next tick; this tick runs after those, before any I/O is polled.
-  process.nextTick(() => { const until = Date.now() + 40; while (Date.now() < until) { /* hold the loop */ } })
-  return clients
 }
 
 interface Counted { server: net.Server, port: number, sockets: net.Socket[], firstTurn: Promise<number> }

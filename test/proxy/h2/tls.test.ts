@@ -11,7 +11,7 @@ import t, { type Test } from 'tap'
 import { IotlessError } from '../../../core/errors.js'
 import { readProxyEnv } from '../../../proxy/env.js'
 import { startQueueProxy } from '../../../proxy/startQueueProxy.js'
-import { baseEnv, PROXY_JS, startProxyInProcess, startUpstream } from '../helpers.js'
+import { baseEnv, PROXY_JS, queueConnections, startProxyInProcess, startUpstream } from '../helpers.js'
 import { h2request, H2_UPSTREAM_JS, sleep, startFixture } from './h2helpers.js'
 
 /** A self-signed certificate for 127.0.0.1, made with openssl at test time, written as Knative mounts it. */
@@ -107,8 +107,7 @@ t.test('TLS: a burst of queued connections is accepted in one turn and every han
   const px = await startProxyInProcess(t, up.port, { IOTLESS_PROXY_CERT_DIR: dir })
   const port = px.ports.tls as number
   // Connections queued in the kernel before the proxy's loop polls (the loop is held busy for 40 ms).
-  const raws = Array.from({ length: 20 }, () => net.connect({ port, host: '127.0.0.1' }))
-  process.nextTick(() => { const until = Date.now() + 40; while (Date.now() < until) { /* hold the loop */ } })
+  const raws = queueConnections(port, 20)
   const statuses = await Promise.all(raws.map((raw) => new Promise<string>((resolve, reject) => {
     const s = tls.connect({ socket: raw, ca: pair.cert, host: '127.0.0.1' })
     let text = ''
