@@ -624,9 +624,10 @@ export class ClientConn implements UpstreamOwner {
     if (res.bodyKind === BODY_CHUNKED) this.#resFramer.reset()
     // A close-delimited body, or an upstream that says close, ends the client connection too.
     if (res.bodyKind === BODY_CLOSE || res.hasConnectionClose || this.#ctx.closing) this.#closeAfter = true
-    let writeFrom = start
+    // Hop-by-hop lines (Keep-Alive, Proxy-Authenticate, ...) out, in place: the head now starts at writeFrom.
+    let writeFrom = res.compact(buf, start)
     if (this.#closeAfter && !res.hasConnectionClose) {
-      this.socket.write(withConnectionClose(buf.toString('latin1', start, end)), 'latin1')
+      this.socket.write(withConnectionClose(buf.toString('latin1', writeFrom, end)), 'latin1')
       writeFrom = end
     }
     this.#forwardResponseBody(up, buf, end, writeFrom)

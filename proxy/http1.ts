@@ -12,6 +12,8 @@
  * The parsers are classes reused across requests on one connection and read heads in place, in the Buffer
  * they arrived in, so parsing allocates only the few header values it keeps.
  */
+import { connectionNominees, connectionValues, nominatedLineSpans } from './hopByHop.js'
+import { SpanList } from './spanList.js'
 
 /** Body framing of one message. */
 export const BODY_NONE = 0
@@ -124,6 +126,34 @@ function hasTokenAt (b: Uint8Array, a: number, z: number, lower: string): boolea
   return false
 }
 
+/** connectionTokensAt's bits: what a Connection value lists. */
+const CONN_CLOSE = 1
+const CONN_KEEP_ALIVE = 2
+const CONN_UPGRADE = 4
+/** A token other than the three: the name of a field that is hop-by-hop too. */
+const CONN_NAMES_FIELD = 8
+
+/** The options the Connection value b[a, z) lists (CONN_* bits), in one pass, case-insensitive. */
+function connectionTokensAt (b: Uint8Array, a: number, z: number): number {
+  let bits = 0
+  let s = a
+  while (s <= z) {
+    let e = s
+    while (e < z && b[e] !== 44) e++
+    let x = s
+    let y = e
+    while (x < y && isOws(b[x])) x++
+    while (y > x && isOws(b[y - 1])) y--
+    const n = y - x
+    if (n === 5 && eqLowerAt(b, x, 'close')) bits |= CONN_CLOSE
+    else if (n === 10 && eqLowerAt(b, x, 'keep-alive')) bits |= CONN_KEEP_ALIVE
+    else if (n === 7 && eqLowerAt(b, x, 'upgrade')) bits |= CONN_UPGRADE
+    else if (n !== 0) bits |= CONN_NAMES_FIELD
+    s = e + 1
+  }
+  return bits
+}
+
 /**
  * The request-target b[a, z) as llhttp (Node's parser, and so most user containers) accepts it:
  * origin-form (`/...`), `*...`, or absolute-form (`letters://server[/ or ?...]`); after the server part
@@ -212,7 +242,7 @@ export class RequestHead {
   #targetEnd = 0
   #raw: string | null = null
   // Rewrite bookkeeping: header line spans (start, end incl. CRLF, relative to the head) to drop.
-  #drop: number[] = []
+  #drop = new SpanList()
   #hostLine = -1
   #hostLineEnd = -1
   #originalHost = ''
@@ -229,7 +259,17 @@ export class RequestHead {
   #connKeepAlive = false
   #connUpgrade = false
   /** Spans of the Connection lines, dropped when the request says close (hop-by-hop; see #finishHopByHop). */
-  #connLines: number[] = []
+  #connLines = new SpanList()
+  /** A Connection line names a field (`Connection: X-Foo`): that field is hop-by-hop too. */
+  #connNamesField = false
+  /** Spans of the Upgrade lines (dropped unless this is an upgrade) and the Trailer lines (unless chunked). */
+  #upgradeLines: number[] = []
+  #trailerLines: number[] = []
+  /** A `TE: trailers` line is forwarded as it came; #teTrailers: a TE line that was dropped asked for trailers. */
+  #teKept = false
+  #teTrailers = false
+  /** Lines to add to the forwarded head (`TE: trailers` in place of a dropped TE that listed it). */
+  #extra = ''
 
   /** The raw head (request line to the final CRLF inclusive) as a latin1 string, made on first use. */
   get raw (): string {
@@ -267,7 +307,7 @@ export class RequestHead {
     this.routeTag = ''
     this.defaultRoute = ''
     this.traceparent = ''
-    this.#drop.length = 0
+    this.#drop.clear()
     this.#hostLine = -1
     this.#hostLineEnd = -1
     this.#originalHost = ''
@@ -283,7 +323,13 @@ export class RequestHead {
     this.#connClose = false
     this.#connKeepAlive = false
     this.#connUpgrade = false
-    this.#connLines.length = 0
+    this.#connLines.clear()
+    this.#connNamesField = false
+    this.#upgradeLines.length = 0
+    this.#trailerLines.length = 0
+    this.#teKept = false
+    this.#teTrailers = false
+    this.#extra = ''
 
     // Request line.
     let lineEnd = s
@@ -359,21 +405,36 @@ export class RequestHead {
   }
 
   /**
-   * `Connection: close` is about the client's connection, not the upstream's (RFC 9110 §7.6.1: hop-by-hop).
-   * Go's httputil.ReverseProxy, so Knative's queue-proxy, removes it from the request it forwards and keeps
-   * its upstream connection alive; passed through, every such request cost an upstream connect and close.
-   * So an HTTP/1.1 request that is not an upgrade goes upstream without its Connection lines when they say
-   * close (the client connection still closes after the response, `keepAlive` is false). A Connection
-   * without close (`keep-alive`, the usual) is left in place: it asks for what HTTP/1.1 does anyway, and
-   * dropping it would take the common head off its copy-once path. HTTP/1.0 requests keep theirs: the
-   * upstream hears 1.0 from us and would close without `keep-alive`. Keep-Alive and Proxy-Connection lines
-   * were marked in #header and are dropped always (never needed upstream).
+   * Hop-by-hop fields (RFC 9110 §7.6.1) are about the client's connection, not the upstream's. Go's
+   * httputil.ReverseProxy, so Knative's queue-proxy, removes them from the request it forwards (hopByHop.ts);
+   * passed through, `Connection: close` cost an upstream connect and close per request, Proxy-Authorization
+   * handed the client's proxy credentials to the user container, and `Connection: X-Foo` left X-Foo in.
+   * Keep-Alive, Proxy-Connection, Proxy-Authorization and Proxy-Authenticate were marked in #header and go
+   * always. Here, once the whole head is known:
+   * - Connection lines go when they say close on an HTTP/1.1 request that is not an upgrade (the client
+   *   connection still closes after the response, `keepAlive` is false). A Connection without close
+   *   (`keep-alive`, the usual) is left in place: it asks for what HTTP/1.1 does anyway, and dropping it would
+   *   take the common head off its copy-once path. HTTP/1.0 requests keep theirs: the upstream hears 1.0 from
+   *   us and would close without `keep-alive`.
+   * - Upgrade goes unless this is an upgrade (Go forwards it only with `Connection: upgrade`).
+   * - Trailer goes unless the body is chunked: we forward a chunked body's trailer section as it came, and Go's
+   *   transport announces the trailers it forwards, so the upstream sees Trailer in both.
+   * - TE is kept only as `trailers` (Go: `Te: trailers` when the client's TE listed it, else none).
+   * - The fields a Connection line names go, except those that frame the message (hopByHop.ts).
    */
   #finishHopByHop (): void {
-    if (!this.#connClose || this.minor !== 1 || this.upgrade) return
-    const lines = this.#connLines
-    for (let i = 0; i < lines.length; i++) this.#drop.push(lines[i] as number)
+    if (this.#connClose && this.minor === 1 && !this.upgrade) this.#dropAll(this.#connLines.toArray())
+    if (!this.upgrade) this.#dropAll(this.#upgradeLines)
+    if (this.bodyKind !== BODY_CHUNKED) this.#dropAll(this.#trailerLines)
+    if (this.#teTrailers && !this.#teKept) this.#extra = 'TE: trailers\r\n'
+    if (this.#connNamesField) {
+      const raw = this.raw
+      const names = connectionNominees(connectionValues(raw, this.#connLines.toArray(), 0))
+      if (names.size !== 0) this.#dropAll(nominatedLineSpans(raw, names, 0))
+    }
   }
+
+  #dropAll (spans: readonly number[]): void { this.#drop.addOnce(spans) }
 
   /** One header line: name b[ns, ne), value b[ne + 1, le), the line ends at `le` (its CR). */
   #header (b: Buffer, ns: number, ne: number, le: number): number {
@@ -384,6 +445,15 @@ export class RequestHead {
     const rel = ns - this.#start
     const relEnd = le + 2 - this.#start
     switch (ne - ns) {
+      case 2:
+        if (eqLowerAt(b, ns, 'te')) {
+          if (!this.#teKept && z - a === 8 && eqLowerAt(b, a, 'trailers')) this.#teKept = true
+          else {
+            if (hasTokenAt(b, a, z, 'trailers')) this.#teTrailers = true
+            this.#drop.push(rel, relEnd)
+          }
+        }
+        break
       case 4:
         if (eqLowerAt(b, ns, 'host')) {
           this.#hostCount++
@@ -395,7 +465,12 @@ export class RequestHead {
         if (eqLowerAt(b, ns, 'expect') && z - a === 12 && eqLowerAt(b, a, '100-continue')) this.expectContinue = true
         break
       case 7:
-        if (eqLowerAt(b, ns, 'upgrade')) this.#upgradeHeader = true
+        if (eqLowerAt(b, ns, 'upgrade')) {
+          this.#upgradeHeader = true
+          this.#upgradeLines.push(rel, relEnd)
+        } else if (eqLowerAt(b, ns, 'trailer')) {
+          this.#trailerLines.push(rel, relEnd)
+        }
         break
       case 9:
         if (eqLowerAt(b, ns, 'forwarded')) this.#hasForwarded = true
@@ -403,9 +478,11 @@ export class RequestHead {
       case 10:
         if (eqLowerAt(b, ns, 'connection')) {
           this.#connLines.push(rel, relEnd)
-          if (hasTokenAt(b, a, z, 'close')) this.#connClose = true
-          if (hasTokenAt(b, a, z, 'keep-alive')) this.#connKeepAlive = true
-          if (hasTokenAt(b, a, z, 'upgrade')) this.#connUpgrade = true
+          const bits = connectionTokensAt(b, a, z)
+          if ((bits & CONN_CLOSE) !== 0) this.#connClose = true
+          if ((bits & CONN_KEEP_ALIVE) !== 0) this.#connKeepAlive = true
+          if ((bits & CONN_UPGRADE) !== 0) this.#connUpgrade = true
+          if ((bits & CONN_NAMES_FIELD) !== 0) this.#connNamesField = true
         } else if (eqLowerAt(b, ns, 'keep-alive')) {
           this.#drop.push(rel, relEnd)
         } else if (eqLowerAt(b, ns, 'user-agent')) {
@@ -445,6 +522,9 @@ export class RequestHead {
         if (eqLowerAt(b, ns, 'x-forwarded-host') && this.#xfh === '') this.#xfh = b.toString('latin1', a, z)
         else if (eqLowerAt(b, ns, 'proxy-connection')) this.#drop.push(rel, relEnd)
         break
+      case 18:
+        if (eqLowerAt(b, ns, 'proxy-authenticate')) this.#drop.push(rel, relEnd)
+        break
       case 17:
         if (eqLowerAt(b, ns, 'transfer-encoding')) {
           this.#teCount++
@@ -455,7 +535,11 @@ export class RequestHead {
         }
         break
       case 19:
-        if (eqLowerAt(b, ns, 'knative-serving-tag') && this.routeTag === '') this.routeTag = b.toString('latin1', a, z)
+        if (eqLowerAt(b, ns, 'knative-serving-tag')) {
+          if (this.routeTag === '') this.routeTag = b.toString('latin1', a, z)
+        } else if (eqLowerAt(b, ns, 'proxy-authorization')) {
+          this.#drop.push(rel, relEnd)
+        }
         break
       case 29:
         if (eqLowerAt(b, ns, 'knative-serving-default-route') && this.defaultRoute === '') this.defaultRoute = b.toString('latin1', a, z)
@@ -477,7 +561,7 @@ export class RequestHead {
    * copied once into a pooled Buffer; otherwise it is `rewrite`'s string.
    */
   rewriteBuf (xffLine: string, xffTail: Buffer): Buffer | string {
-    if (this.#drop.length !== 0 || (!this.#hasForwarded && (this.#xff !== '' || this.#xfp !== '' || this.#xfh !== ''))) return this.rewrite(xffLine)
+    if (this.#drop.size !== 0 || this.#extra !== '' || (!this.#hasForwarded && (this.#xff !== '' || this.#xfp !== '' || this.#xfh !== ''))) return this.rewrite(xffLine)
     const n = this.#end - 2 - this.#start
     const out = Buffer.allocUnsafe(n + xffTail.length)
     this.#buf.copy(out, 0, this.#start, this.#end - 2)
@@ -494,13 +578,13 @@ export class RequestHead {
    */
   rewrite (xffLine: string): string {
     const raw = this.raw
-    let extra = xffLine
+    let extra = this.#extra + xffLine
     if (!this.#hasForwarded && (this.#xff !== '' || this.#xfp !== '' || this.#xfh !== '')) {
       extra = 'Forwarded: ' + forwardedFrom(this.#xff, this.#xfp, this.#xfh) + '\r\n' + extra
     }
-    if (this.#drop.length === 0) return raw.slice(0, raw.length - 2) + extra + '\r\n'
+    if (this.#drop.size === 0) return raw.slice(0, raw.length - 2) + extra + '\r\n'
     // Rare path: rebuild around the dropped lines, in order.
-    const spans: number[] = this.#drop.slice()
+    const spans: number[] = this.#drop.toArray()
     if (this.#originalHost !== '' && this.#hostLine >= 0) spans.push(this.#hostLine, this.#hostLineEnd)
     const order: number[] = []
     for (let i = 0; i < spans.length; i += 2) order.push(i)
@@ -541,6 +625,9 @@ export class ResponseHead {
   reusable = true
   hasConnectionClose = false
   reason = ''
+  /** Absolute spans [start, end) of the hop-by-hop lines `compact` takes out (see parseBuf), in order. */
+  #drop = new SpanList()
+  #unsorted = false
 
   /** Parses a complete head. `requestMethodHead`: the request was HEAD, so there is no body whatever the headers say. */
   parse (raw: string, requestMethodHead: boolean): number {
@@ -552,6 +639,8 @@ export class ResponseHead {
     this.bodyKind = BODY_NONE
     this.contentLength = 0
     this.hasConnectionClose = false
+    this.#drop.clear()
+    this.#unsorted = false
     let lineEnd = s
     while (lineEnd < e && b[lineEnd] !== CR) { if (isCtl(b[lineEnd] as number)) return this.#fail(BAD_RESPONSE_BYTES); lineEnd++ }
     if (lineEnd + 1 >= e || b[lineEnd + 1] !== LF) return this.#fail(BAD_RESPONSE_BYTES)
@@ -568,6 +657,9 @@ export class ResponseHead {
     let clCount = 0
     let te = ''
     let keepAlive = false
+    let namesField = false
+    let connLines: number[] | null = null
+    let trailerLines: number[] | null = null
     let pos = lineEnd + 2
     const headEnd = e - 2
     while (pos < headEnd) {
@@ -589,22 +681,65 @@ export class ResponseHead {
       let z = le
       while (a < z && isOws(b[a])) a++
       while (z > a && isOws(b[z - 1])) z--
-      const nl = colon - pos
-      if (nl === 14 && eqLowerAt(b, pos, 'content-length')) {
-        clCount++
-        const v = digitsAt(b, a, z)
-        if (v < 0) return this.#fail('malformed Content-Length in the response')
-        this.contentLength = v
-      } else if (nl === 17 && eqLowerAt(b, pos, 'transfer-encoding')) {
-        const v = b.toString('latin1', a, z)
-        te = te === '' ? v : te + ',' + v
-      } else if (nl === 10 && eqLowerAt(b, pos, 'connection')) {
-        if (hasTokenAt(b, a, z, 'close')) this.hasConnectionClose = true
-        if (hasTokenAt(b, a, z, 'keep-alive')) keepAlive = true
+      // Hop-by-hop lines (hopByHop.ts) go to #drop; Upgrade is only ever read on a 101, which never comes here
+      // as a final head.
+      switch (colon - pos) {
+        case 2:
+          if (eqLowerAt(b, pos, 'te')) this.#drop.push(pos, le + 2)
+          break
+        case 7:
+          if (eqLowerAt(b, pos, 'upgrade')) this.#drop.push(pos, le + 2)
+          else if (eqLowerAt(b, pos, 'trailer')) (trailerLines ??= []).push(pos, le + 2)
+          break
+        case 10:
+          if (eqLowerAt(b, pos, 'connection')) {
+            const bits = connectionTokensAt(b, a, z)
+            if ((bits & CONN_CLOSE) !== 0) this.hasConnectionClose = true
+            if ((bits & CONN_KEEP_ALIVE) !== 0) keepAlive = true
+            if ((bits & CONN_NAMES_FIELD) !== 0) { namesField = true; (connLines ??= []).push(pos, le + 2) }
+          } else if (eqLowerAt(b, pos, 'keep-alive')) {
+            this.#drop.push(pos, le + 2)
+          }
+          break
+        case 14:
+          if (eqLowerAt(b, pos, 'content-length')) {
+            clCount++
+            const v = digitsAt(b, a, z)
+            if (v < 0) return this.#fail('malformed Content-Length in the response')
+            this.contentLength = v
+          }
+          break
+        case 16:
+          if (eqLowerAt(b, pos, 'proxy-connection')) this.#drop.push(pos, le + 2)
+          break
+        case 17:
+          if (eqLowerAt(b, pos, 'transfer-encoding')) {
+            const v = b.toString('latin1', a, z)
+            te = te === '' ? v : te + ',' + v
+          }
+          break
+        case 18:
+          if (eqLowerAt(b, pos, 'proxy-authenticate')) this.#drop.push(pos, le + 2)
+          break
+        case 19:
+          if (eqLowerAt(b, pos, 'proxy-authorization')) this.#drop.push(pos, le + 2)
+          break
       }
       pos = le + 2
     }
     this.reusable = !this.hasConnectionClose && (this.minor === 1 || keepAlive)
+    if (namesField && connLines !== null) {
+      const names = connectionNominees(connectionValues(b.toString('latin1', s, e), connLines, s))
+      if (names.size !== 0) this.#addDrops(nominatedLineSpans(b.toString('latin1', s, e), names, s))
+    }
+    const r = this.#frame(requestMethodHead, te, clCount)
+    // Trailer announces a chunked body's trailer section, which passes through; without one it is hop-by-hop.
+    if (r === 0 && trailerLines !== null && (this.bodyKind as BodyKind) !== BODY_CHUNKED) this.#addDrops(trailerLines)
+    return r
+  }
+
+  /** The body's framing (RFC 9112 §6.3) from what the header lines said. */
+  #frame (requestMethodHead: boolean, te: string, clCount: number): number {
     const st = this.status
     if (requestMethodHead || (st >= 100 && st < 200) || st === 204 || st === 304) return 0
     if (te !== '') {
@@ -627,6 +762,39 @@ export class ResponseHead {
     this.bodyKind = BODY_CLOSE
     this.reusable = false
     return 0
+  }
+
+  /** Adds spans out of order (the rare paths), once each. */
+  #addDrops (spans: readonly number[]): void {
+    this.#drop.addOnce(spans)
+    this.#unsorted = true
+  }
+
+  /** The head parsed last has hop-by-hop lines for `compact` to take out. */
+  get hasHopByHop (): boolean { return this.#drop.size !== 0 }
+
+  /**
+   * Takes the hop-by-hop lines out of the head b[s, ...) parseBuf read, in place: the bytes before each are
+   * moved up against the next kept bytes (a memmove of the head's first lines, no allocation), so the head
+   * now starts at the returned index and still ends where it did, next to the body. Go's ReverseProxy
+   * removes the same fields from what it sends back (hopByHop.ts): above all the Keep-Alive line Node's
+   * http server adds to every response, which told our clients the upstream's idle timeout (5 s) for a
+   * connection that is ours.
+   */
+  compact (b: Buffer, s: number): number {
+    const d = this.#drop
+    const n = d.size
+    if (n === 0) return s
+    if (this.#unsorted) { d.sort(); this.#unsorted = false }
+    // The bytes after the last span stay; each kept stretch before it moves up against what follows.
+    let w = d.end(n - 1)
+    for (let i = n - 1; i >= 0; i--) {
+      const segEnd = d.start(i)
+      const segStart = i === 0 ? s : d.end(i - 1)
+      w -= segEnd - segStart
+      if (segEnd > segStart) b.copyWithin(w, segStart, segEnd) // rightward over itself: a memmove
+    }
+    return w
   }
 
   #fail (reason: string): number {

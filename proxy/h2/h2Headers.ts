@@ -1,5 +1,6 @@
 import type http2 from 'node:http2'
 import { forwardedFrom } from '../http1.js'
+import { H2_DROPPED_FIELDS } from '../hopByHop.js'
 
 /**
  * What the queue-proxy's handler chain reads from, and changes in, an HTTP/2 request's headers: the same
@@ -30,11 +31,8 @@ export function readRequestInfo (h: http2.IncomingHttpHeaders): H2RequestInfo {
   }
 }
 
-/** Connection-specific fields (RFC 9113 §8.2.2) and Knative's own headers that the user container never sees. */
-const DROP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings',
-  'k-original-host', 'knative-serving-revision', 'knative-serving-namespace'
-])
+/** Hop-by-hop and connection-specific fields (hopByHop.ts) and Knative's own headers that the user container never sees. */
+const DROP = new Set([...H2_DROPPED_FIELDS, 'k-original-host', 'knative-serving-revision', 'knative-serving-namespace'])
 
 /**
  * The headers to send upstream as HTTP/2: pseudo-headers kept, K-Original-Host turned into :authority

@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream'
 import type net from 'node:net'
 import { PREFACE } from './preface.js'
+import { H2_DROPPED_FIELDS } from '../hopByHop.js'
 
 /**
  * The h2c upgrade (RFC 7540 §3.2, deprecated by RFC 9113 but accepted by Go's h2c.NewHandler, which the
@@ -16,7 +17,7 @@ import { PREFACE } from './preface.js'
  */
 export const MAX_UPGRADE_BODY = 60_000
 
-const HOP = new Set(['connection', 'upgrade', 'http2-settings', 'host', 'keep-alive', 'proxy-connection', 'transfer-encoding'])
+const HOP = new Set([...H2_DROPPED_FIELDS, 'host'])
 const MAX_BLOCK = 16_000
 
 function hpackInt (first: number, prefixBits: number, n: number, out: number[]): void {

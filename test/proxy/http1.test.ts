@@ -75,6 +75,59 @@ t.test('hop-by-hop: Connection: close, Keep-Alive and Proxy-Connection are not f
   t.equal(tracedClose.rewrite(''), 'GET / HTTP/1.1\r\nHost: b\r\n\r\n', 'with other dropped lines, in order')
 })
 
+t.test('hop-by-hop, the rest of Go\'s list: TE, Trailer, Upgrade, Proxy-Authorization, and fields Connection names', async (t) => {
+  const base = 'GET / HTTP/1.1\r\nHost: a\r\n'
+  const out = (lines: string): string => req(base + lines + '\r\n').rewrite('')
+  t.equal(out('TE: trailers\r\n'), base + 'TE: trailers\r\n\r\n', 'TE: trailers kept as it came')
+  t.equal(out('TE: gzip\r\nX: 1\r\n'), base + 'X: 1\r\n\r\n', 'other TE dropped')
+  t.equal(out('te: deflate;q=0.5, Trailers\r\n'), base + 'TE: trailers\r\n\r\n', 'a TE that lists trailers becomes TE: trailers')
+  t.equal(out('TE: trailers\r\nTE: trailers\r\n'), base + 'TE: trailers\r\n\r\n', 'one TE line')
+  t.equal(out('Proxy-Authorization: Basic eDp5\r\nProxy-Authenticate: x\r\n'), base + '\r\n')
+  t.equal(out('Upgrade: websocket\r\n'), base + '\r\n', 'Upgrade without Connection: upgrade')
+  t.equal(out('Trailer: X-Sum\r\nContent-Length: 1\r\n'), base + 'Content-Length: 1\r\n\r\n', 'Trailer without a chunked body')
+  const chunked = 'POST / HTTP/1.1\r\nHost: a\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n'
+  t.equal(req(chunked).rewrite(''), chunked, 'Trailer with a chunked body: its trailers pass through, so does the announcement')
+  t.equal(out('Connection: keep-alive, X-Hop, x-other\r\nX-Hop: 1\r\nX-Keep: 2\r\nX-Other: 3\r\n'),
+    base + 'Connection: keep-alive, X-Hop, x-other\r\nX-Keep: 2\r\n\r\n', 'the fields Connection names go')
+  t.equal(out('X-Hop: 1\r\nConnection: close\r\nConnection: X-Hop\r\n'), base + '\r\n', 'named in a second line, with close')
+  const framed = 'POST / HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, Host, Transfer-Encoding, TE\r\nContent-Length: 2\r\nTE: trailers\r\n\r\n'
+  const f = req(framed)
+  t.equal(f.rewrite(''), framed, 'never the fields that frame the message, nor TE: trailers (its own rule)')
+  t.equal(f.bodyKind, BODY_LENGTH)
+  const ws = 'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'
+  t.equal(req(ws).rewrite(''), ws, 'an upgrade keeps Upgrade')
+  const old = req('GET / HTTP/1.0\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n')
+  t.equal(old.rewrite(''), 'GET / HTTP/1.0\r\nConnection: keep-alive, X-Hop\r\n\r\n', 'HTTP/1.0 keeps its Connection, loses what it names')
+  t.equal(old.keepAlive, true)
+  const plain = req(base + 'Connection: keep-alive\r\nTE: trailers\r\n\r\n')
+  t.ok(Buffer.isBuffer(plain.rewriteBuf('', Buffer.from('\r\n'))), 'nothing to drop: still the copy-once path')
+})
+
+t.test('response hop-by-hop lines come out in place, the body untouched', async (t) => {
+  const r = new ResponseHead()
+  const cases: Array<[string, string]> = [
+    ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n'],
+    ['HTTP/1.1 200 OK\r\nDate: d\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nDate: d\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n'],
+    ['HTTP/1.1 200 OK\r\nProxy-Authenticate: Basic\r\nUpgrade: h2c\r\nTE: x\r\nProxy-Connection: y\r\nTrailer: X-S\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n'],
+    ['HTTP/1.1 200 OK\r\nX-Hop: 1\r\nConnection: X-Hop, content-length\r\nX-A: 2\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nConnection: X-Hop, content-length\r\nX-A: 2\r\nContent-Length: 2\r\n\r\n'],
+    ['HTTP/1.1 200 OK\r\nTrailer: X-S\r\nTransfer-Encoding: chunked\r\n\r\n', 'HTTP/1.1 200 OK\r\nTrailer: X-S\r\nTransfer-Encoding: chunked\r\n\r\n']
+  ]
+  for (const [head, want] of cases) {
+    const pre = 'HTTP/1.1 100 Continue\r\n\r\n'
+    const buf = Buffer.from(pre + head + 'ok', 'latin1')
+    const end = pre.length + head.length
+    t.equal(r.parseBuf(buf, pre.length, end, false), 0, JSON.stringify(head))
+    t.equal(r.hasHopByHop, head !== want)
+    const from = r.compact(buf, pre.length)
+    t.equal(buf.toString('latin1', from, end), want, JSON.stringify(head))
+    t.equal(buf.toString('latin1', end), 'ok', 'the body after the head is where it was')
+    t.equal(buf.toString('latin1', 0, pre.length), pre, 'the interim head before it is untouched')
+  }
+})
+
 t.test('header rewrite', async (t) => {
   const h = req('GET /x HTTP/1.1\r\nHost: public.example\r\nKnative-Serving-Revision: r1\r\nK-Original-Host: orig.example\r\ntraceparent: 00-abc-def-01\r\nKnative-Serving-Namespace: ns\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\nX-Forwarded-Proto: https\r\n\r\n')
   t.equal(h.rewrite('X-Forwarded-For: 127.0.0.1\r\n'),

@@ -52,6 +52,34 @@ t.test('proxy behaviour against a real upstream process', async (t) => {
     t.notOk('forwarded' in (JSON.parse(none.body) as Echo).headers, 'no X-Forwarded-*, no Forwarded')
   })
 
+  await t.test('hop-by-hop fields go neither way (Go\'s ReverseProxy list, and what Connection names)', async (t) => {
+    const raw = await rawExchange(port, 'GET /echo HTTP/1.1\r\nHost: a\r\nProxy-Authorization: Basic c2VjcmV0\r\nTE: trailers, deflate\r\n' +
+      'Upgrade: h2c\r\nTrailer: X-Checksum\r\nConnection: keep-alive, X-Client-Hop\r\nX-Client-Hop: for the proxy only\r\nX-End-To-End: kept\r\n\r\n', { idleMs: 1500 })
+    const r = parseResponses(raw.text)[0] ?? { headers: {}, body: '{}' }
+    const e = JSON.parse(r.body) as Echo
+    t.notOk('proxy-authorization' in e.headers, 'the client\'s proxy credentials stay with the proxy')
+    t.equal(e.headers.te, 'trailers', 'TE narrowed to trailers')
+    t.notOk('upgrade' in e.headers, 'Upgrade without Connection: upgrade')
+    t.notOk('trailer' in e.headers, 'Trailer without a chunked body')
+    t.notOk('x-client-hop' in e.headers, 'a field the Connection header names')
+    t.equal(e.headers['x-end-to-end'], 'kept')
+    const direct = parseResponses((await rawExchange(up.port, 'GET /echo HTTP/1.1\r\nHost: a\r\n\r\n', { idleMs: 1500 })).text)[0]
+    t.match(direct?.headers['keep-alive'], /timeout=/, 'the upstream (node:http) sends Keep-Alive')
+    t.notOk('keep-alive' in r.headers, 'which the client does not see: the idle timeout is the proxy\'s')
+    const h = await get(up.port, '/hop')
+    t.equal(h.headers['x-hop'], 'for the proxy only', 'the upstream sends its hop-by-hop fields')
+    t.equal(h.headers['proxy-authenticate'], 'Basic realm="upstream"')
+    const hp = await get(port, '/hop')
+    t.equal(hp.body, 'hop')
+    for (const f of ['x-hop', 'proxy-authenticate', 'upgrade', 'trailer', 'keep-alive']) t.notOk(f in hp.headers, `${f} not passed back`)
+    t.equal(hp.headers['x-end-to-end'], 'kept')
+    t.equal(hp.headers['content-length'], '3')
+    const smug = await rawExchange(port, 'POST /echo HTTP/1.1\r\nHost: a\r\nConnection: content-length, host\r\nContent-Length: 5\r\n\r\nhello')
+    const se = JSON.parse(parseResponses(smug.text)[0]?.body ?? '{}') as Echo
+    t.equal(se.bytes, 5, 'a Connection header naming Content-Length cannot unframe the body')
+    t.equal(se.headers.host, 'a')
+  })
+
   await t.test('bodies: Content-Length and chunked requests arrive intact; chunked, close-delimited, HEAD, 204, 304 responses frame right', async (t) => {
     const big = Buffer.alloc(300_000, 7)
     const r = await get(port, '/echo', { 'content-length': String(big.length) }, 'POST', big)

@@ -1,4 +1,5 @@
 import { forwardedFrom } from '../../http1.js'
+import { H2_DROPPED_FIELDS } from '../../hopByHop.js'
 import type { H2RequestInfo } from '../h2Headers.js'
 
 /**
@@ -45,11 +46,8 @@ export function requestInfoOf (fields: readonly string[]): H2RequestInfo {
   }
 }
 
-/** Connection-specific fields (RFC 9113 §8.2.2) and Knative's own headers that the user container never sees. */
-const DROP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings',
-  'k-original-host', 'knative-serving-revision', 'knative-serving-namespace'
-])
+/** Hop-by-hop and connection-specific fields (hopByHop.ts) and Knative's own headers that the user container never sees. */
+const DROP = new Set([...H2_DROPPED_FIELDS, 'k-original-host', 'knative-serving-revision', 'knative-serving-namespace'])
 
 /**
  * h2Headers.ts upstreamHeaders on a flat list: K-Original-Host becomes :authority, Knative's revision

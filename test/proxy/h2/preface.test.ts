@@ -2,6 +2,7 @@ import t from 'tap'
 import { goawayFrame, PREFACE, sniffPreface, SNIFF_BAD, SNIFF_H2, SNIFF_HTTP1, SNIFF_MORE } from '../../../proxy/h2/preface.js'
 import { headerListBytes } from '../../../proxy/h2/h2Exchange.js'
 import { upstreamHeaders } from '../../../proxy/h2/h2Headers.js'
+import { upstreamFields } from '../../../proxy/h2/relay/relayHeaders.js'
 import { bodyFrames, parseH2cUpgrade } from '../../../proxy/h2/h2cUpgrade.js'
 
 t.test('sniffPreface tells HTTP/1.1 from HTTP/2 on the first bytes', async (t) => {
@@ -37,6 +38,11 @@ t.test('upstream headers: hop-by-hop dropped, te only as trailers, X-Forwarded-F
   t.equal(h['x-forwarded-for'], 'a, b, 1.2.3.4')
   t.equal(h.forwarded, 'for=z', 'an existing Forwarded is kept, not rebuilt')
   t.equal(upstreamHeaders({ te: 'Trailers' }, '').te, 'trailers')
+  const creds = upstreamHeaders({ ':method': 'GET', 'proxy-authorization': 'Basic eDp5', 'proxy-authenticate': 'x', trailer: 'grpc-status' }, '')
+  t.equal(creds['proxy-authorization'], undefined, 'the client\'s proxy credentials stay with the proxy (Go\'s hop list)')
+  t.equal(creds['proxy-authenticate'], undefined)
+  t.equal(creds.trailer, 'grpc-status', 'Trailer is legal in HTTP/2 and announces trailers that pass through')
+  t.same(upstreamFields([':method', 'GET', 'proxy-authorization', 'Basic eDp5', 'x-a', '1'], '', null), [':method', 'GET', 'x-a', '1'], 'the relay engine too')
 })
 
 t.test('parseH2cUpgrade takes bodiless and small Content-Length upgrades only', async (t) => {
