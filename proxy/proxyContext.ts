@@ -21,6 +21,8 @@ export class ProxyCounters {
   headerTimeouts = 0
   /** Requests written to an upstream connection (retries included once more). */
   forwarded = 0
+  /** Connections accepted on the serving ports (plain and TLS, whatever protocol they turn out to speak). */
+  connectionsAccepted = 0
 }
 
 /** What every client connection shares; built once by QueueServer. */

@@ -125,7 +125,9 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
     counters,
     stats: reporter.stats,
     breaker,
-    labels: { destination_namespace: env.servingNamespace, destination_configuration: env.servingConfiguration, destination_revision: env.servingRevision, destination_pod: env.servingPod }
+    labels: { destination_namespace: env.servingNamespace, destination_configuration: env.servingConfiguration, destination_revision: env.servingRevision, destination_pod: env.servingPod },
+    // Read at scrape time, once both servers exist.
+    batchAccepted: () => (queue.batchAccepted ?? 0) + (tlsMulti?.accepted ?? 0)
   })
   const ctx: ProxyContext = {
     clock,
@@ -162,11 +164,14 @@ export async function startQueueProxy (env: ProxyEnv, opts: StartOptions = {}): 
   if (acceptLoad.ok) log('accepting every queued connection per event-loop turn', { helper: acceptLoad.file })
   else log('accepting one connection per event-loop turn, as Node does', { reason: acceptLoad.reason })
   const queue = new QueueServer(ctx, { onAccept: opts.onAccept ?? sniffAccept(h2Node, relay), acceptPending })
+  const countAccept = (): void => { counters.connectionsAccepted++ }
+  queue.server.on('connection', countAccept)
   // serving pkg/queue/sharedmain/main.go: the TLS server runs when both certificate files are mounted.
   // The certificate is loaded here, so a bad one stops start-up before anything listens.
   let tlsServing: TlsServing | null = null
   try {
     if (tlsFilesPresent(env.tls)) tlsServing = createTlsServing({ settings: env.tls, queue, h2: h2Node, handshakeTimeoutMs: env.headerTimeoutMs, log })
+    tlsServing?.server.on('connection', countAccept)
   } catch (err) {
     h2all.destroyAll()
     await tracer?.shutdown()

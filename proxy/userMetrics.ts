@@ -143,7 +143,11 @@ export class ServerDurations {
   }
 }
 
-export function createUserMetrics (opts: { counters: ProxyCounters; stats: RequestStats; breaker: Breaker | null; labels: Record<string, string> }): UserMetrics {
+/**
+ * `batchAccepted`: how many of counters.connectionsAccepted the native helper took from the accept queue
+ * (multiAccept.ts) rather than the event loop, read at scrape time; absent, none.
+ */
+export function createUserMetrics (opts: { counters: ProxyCounters; stats: RequestStats; breaker: Breaker | null; labels: Record<string, string>; batchAccepted?: () => number }): UserMetrics {
   const registry = new Registry()
   registry.setDefaultLabels(opts.labels)
   const duration = new DurationHistogram()
@@ -183,6 +187,19 @@ export function createUserMetrics (opts: { counters: ProxyCounters; stats: Reque
     help: 'Upgraded (WebSocket) connections tunnelled.',
     registers: [registry],
     collect () { this.reset(); this.inc(counters.upgrades) }
+  })
+  const batchAccepted = opts.batchAccepted ?? (() => 0)
+  new Counter({
+    name: 'iotless_proxy_connections_accepted_total',
+    help: 'Connections accepted on the serving ports, by what accepted them: the event loop (one per turn, as Node does) or the batch helper (the rest already queued).',
+    labelNames: ['accepted_by'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      const batch = batchAccepted()
+      this.inc({ accepted_by: 'event_loop' }, counters.connectionsAccepted - batch)
+      this.inc({ accepted_by: 'batch' }, batch)
+    }
   })
   return {
     registry,

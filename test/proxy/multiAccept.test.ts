@@ -143,6 +143,10 @@ t.test('the proxy answers a queued burst of connections, accepted in one turn', 
     t.same(texts.map((x) => parseResponses(x)[0]?.status), texts.map(() => 200), `${setting ?? 'default'}: 50 of 50 answered 200`)
     if (batched) t.ok((px.queue.batchAccepted ?? 0) >= 40, `default: the helper accepted ${String(px.queue.batchAccepted)} of the 49 libuv left queued`)
     else t.equal(px.queue.batchAccepted, null, 'IOTLESS_PROXY_MULTI_ACCEPT=false: not in use')
+    const text = await (await fetch(`http://127.0.0.1:${px.ports.userMetrics}/metrics`)).text()
+    const count = (by: string): number => Number(new RegExp(`iotless_proxy_connections_accepted_total\\{accepted_by="${by}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? NaN)
+    t.equal(count('batch'), px.queue.batchAccepted ?? 0, `${setting ?? 'default'}: the metric says what the helper took`)
+    t.equal(count('event_loop') + count('batch'), 50, 'and the two add up to the 50 connections')
     await px.close()
   }
 })
