@@ -33,11 +33,18 @@ t.test('k8s/Dockerfile: non-root 65532, iotless entrypoint, proxy and openwhisk 
   const build = stage(stages, 'build')
   const ciIdx = build.instructions.findIndex((i) => i.op === 'RUN' && i.args.includes('npm ci'))
   t.match(build.instructions[ciIdx]?.args, /npm ci .*&& npm prune --omit=dev/)
-  // The proxy's native accept helper is compiled by npm ci's build, so the compiler comes first and the
-  // build fails if the helper is missing rather than shipping a proxy without it.
-  const ccIdx = build.instructions.findIndex((i) => i.op === 'RUN' && /apt-get install .*\bgcc\b.*\blibc6-dev\b/.test(i.args))
-  t.ok(ccIdx >= 0 && ccIdx < ciIdx, 'gcc and libc6-dev are installed before npm ci')
-  t.match(build.instructions[ciIdx]?.args, /test -f dist\/proxy\/native\/acceptPending\.node/)
+})
+
+t.test('both images build the proxy\'s native accept helper, or fail to build', async (t) => {
+  // It is compiled by npm ci's build, so the compiler comes first and the build fails if the helper is
+  // missing rather than shipping a proxy that accepts one connection per turn.
+  for (const file of ['Dockerfile', 'Dockerfile.gpu']) {
+    const build = stage(parseDockerfile(file).stages, 'build')
+    const ciIdx = build.instructions.findIndex((i) => i.op === 'RUN' && i.args.includes('npm ci'))
+    const ccIdx = build.instructions.findIndex((i) => i.op === 'RUN' && /apt-get install .*\bgcc\b.*\blibc6-dev\b/.test(i.args))
+    t.ok(ccIdx >= 0 && ccIdx < ciIdx, `${file}: gcc and libc6-dev are installed before npm ci`)
+    t.match(build.instructions[ciIdx]?.args, /test -f dist\/proxy\/native\/acceptPending\.node/, `${file}: the helper is checked`)
+  }
 })
 
 t.test('the entry files the images name are what `npm run build` produces', async (t) => {
