@@ -12,6 +12,9 @@
  * (e.g. `unshare -n sh -c 'ip link set lo up && npm run bench:proxy'`). Nothing of Knative's is in this repo.
  * BENCH_PROXY_BASE: path to another build's dist/cli/proxy.js (e.g. the main branch's); adds it as a row
  * "iotless proxy CC=0, base build", to compare two builds side by side in one run.
+ * BENCH_UPSTREAM_HEAD=node: the upstream's responses also carry `Keep-Alive: timeout=5`, as every response of a
+ * node:http user container does; a proxy must take that hop-by-hop line out (nginx and Go's ReverseProxy do), which
+ * the default head (nginx's, without it) never asks of it.
  * BENCH_PIN=1: pins every proxy to the last CPU and wrk and the upstream to the others (taskset), so each
  * proxy has a core of its own; without it everything shares every core (see bench/RESULTS.md for why the
  * nginx ratios of the two set-ups differ).
@@ -46,6 +49,11 @@ const HEADING = process.env.BENCH_HEADING ?? 'Proxy'
 const QUEUE_PROXY = process.env.BENCH_QUEUE_PROXY
 const PROXY_BASE = process.env.BENCH_PROXY_BASE
 const PIN = process.env.BENCH_PIN === '1'
+const NODE_HEAD = process.env.BENCH_UPSTREAM_HEAD === 'node'
+if (process.env.BENCH_UPSTREAM_HEAD !== undefined && process.env.BENCH_UPSTREAM_HEAD !== '' && !NODE_HEAD) {
+  console.error(`BENCH_UPSTREAM_HEAD=${process.env.BENCH_UPSTREAM_HEAD}: only "node" is known`)
+  process.exit(2)
+}
 const NCPU = os.cpus().length
 /** taskset CPU lists: the proxies on the last CPU, load generator and upstream on the rest. */
 const PROXY_CPUS = String(NCPU - 1)
@@ -153,7 +161,7 @@ async function main (): Promise<void> {
   const upstreamPort = await freePort()
   const upDir = path.join(dir, 'upstream')
   fs.mkdirSync(upDir)
-  fs.writeFileSync(path.join(upDir, 'nginx.conf'), nginxConf(upDir, `server { listen 127.0.0.1:${upstreamPort}; location / { return 200 "hello, world\n"; } }`))
+  fs.writeFileSync(path.join(upDir, 'nginx.conf'), nginxConf(upDir, `server { listen 127.0.0.1:${upstreamPort}; location / { ${NODE_HEAD ? 'add_header Keep-Alive "timeout=5" always; ' : ''}return 200 "hello, world\n"; } }`))
   const upstream = spawnPinned(tools.nginx, ['-c', path.join(upDir, 'nginx.conf'), '-p', upDir], OTHER_CPUS, { stdio: 'ignore' })
   procs.push(upstream)
   await waitPort(upstreamPort)
@@ -375,7 +383,7 @@ backend be
     `Rounds: ${ROUNDS}, every target once per round in an order rotated each round; the table gives per-target medians. ` +
       (PIN ? `Pinned (BENCH_PIN=1): every proxy on CPU ${PROXY_CPUS}, wrk and the upstream on CPU ${OTHER_CPUS}.` : 'Not pinned: wrk, the upstream and the proxy share every core.'),
     '',
-    'Setup: upstream = nginx (1 worker) returning a 13-byte body; each proxy keeps keep-alive connections to it and runs on one core',
+    `Setup: upstream = nginx (1 worker) returning a 13-byte body${NODE_HEAD ? ' and, as node:http does, a Keep-Alive: timeout=5 line (BENCH_UPSTREAM_HEAD=node)' : ''}; each proxy keeps keep-alive connections to it and runs on one core`,
     '(nginx worker_processes 1, haproxy nbthread 1, node single thread). wrk -t1 with a 1 s warm-up per row. CPU is user+system',
     'time of the proxy processes from /proc during the measured run (user time shown apart); peak RSS is VmHWM summed over them.',
     '',
