@@ -110,31 +110,11 @@ function startsWithAt (b: Uint8Array, a: number, z: number, prefix: string): boo
   return true
 }
 
-/** The comma-separated list in b[a, z) contains `lower` (case-insensitive), without allocating. */
-function hasTokenAt (b: Uint8Array, a: number, z: number, lower: string): boolean {
-  let s = a
-  while (s <= z) {
-    let e = s
-    while (e < z && b[e] !== 44) e++
-    let x = s
-    let y = e
-    while (x < y && isOws(b[x])) x++
-    while (y > x && isOws(b[y - 1])) y--
-    if (y - x === lower.length && eqLowerAt(b, x, lower)) return true
-    s = e + 1
-  }
-  return false
-}
-
-/** connectionTokensAt's bits: what a Connection value lists. */
-const CONN_CLOSE = 1
-const CONN_KEEP_ALIVE = 2
-const CONN_UPGRADE = 4
-/** A token other than the three: the name of a field that is hop-by-hop too. */
-const CONN_NAMES_FIELD = 8
-
-/** The options the Connection value b[a, z) lists (CONN_* bits), in one pass, case-insensitive. */
-function connectionTokensAt (b: Uint8Array, a: number, z: number): number {
+/**
+ * Which of `names` (lowercase) the comma-separated list in b[a, z) holds, case-insensitive, in one pass and
+ * without allocating: bit i for names[i], bit names.length for any other token.
+ */
+function listTokensAt (b: Uint8Array, a: number, z: number, names: readonly string[]): number {
   let bits = 0
   let s = a
   while (s <= z) {
@@ -145,14 +125,24 @@ function connectionTokensAt (b: Uint8Array, a: number, z: number): number {
     while (x < y && isOws(b[x])) x++
     while (y > x && isOws(b[y - 1])) y--
     const n = y - x
-    if (n === 5 && eqLowerAt(b, x, 'close')) bits |= CONN_CLOSE
-    else if (n === 10 && eqLowerAt(b, x, 'keep-alive')) bits |= CONN_KEEP_ALIVE
-    else if (n === 7 && eqLowerAt(b, x, 'upgrade')) bits |= CONN_UPGRADE
-    else if (n !== 0) bits |= CONN_NAMES_FIELD
+    if (n !== 0) {
+      let k = 0
+      while (k < names.length && !((names[k] as string).length === n && eqLowerAt(b, x, names[k] as string))) k++
+      bits |= 1 << k
+    }
     s = e + 1
   }
   return bits
 }
+
+/** The options a Connection value lists (listTokensAt over CONN_OPTIONS). */
+const CONN_OPTIONS = ['close', 'keep-alive', 'upgrade'] as const
+const CONN_CLOSE = 1
+const CONN_KEEP_ALIVE = 2
+const CONN_UPGRADE = 4
+/** A token other than the three: the name of a field that is hop-by-hop too. */
+const CONN_NAMES_FIELD = 8
+const TRAILERS = ['trailers'] as const
 
 /**
  * The request-target b[a, z) as llhttp (Node's parser, and so most user containers) accepts it:
@@ -449,7 +439,7 @@ export class RequestHead {
         if (eqLowerAt(b, ns, 'te')) {
           if (!this.#teKept && z - a === 8 && eqLowerAt(b, a, 'trailers')) this.#teKept = true
           else {
-            if (hasTokenAt(b, a, z, 'trailers')) this.#teTrailers = true
+            if ((listTokensAt(b, a, z, TRAILERS) & 1) !== 0) this.#teTrailers = true
             this.#drop.push(rel, relEnd)
           }
         }
@@ -478,7 +468,7 @@ export class RequestHead {
       case 10:
         if (eqLowerAt(b, ns, 'connection')) {
           this.#connLines.push(rel, relEnd)
-          const bits = connectionTokensAt(b, a, z)
+          const bits = listTokensAt(b, a, z, CONN_OPTIONS)
           if ((bits & CONN_CLOSE) !== 0) this.#connClose = true
           if ((bits & CONN_KEEP_ALIVE) !== 0) this.#connKeepAlive = true
           if ((bits & CONN_UPGRADE) !== 0) this.#connUpgrade = true
@@ -693,7 +683,7 @@ export class ResponseHead {
           break
         case 10:
           if (eqLowerAt(b, pos, 'connection')) {
-            const bits = connectionTokensAt(b, a, z)
+            const bits = listTokensAt(b, a, z, CONN_OPTIONS)
             if ((bits & CONN_CLOSE) !== 0) this.hasConnectionClose = true
             if ((bits & CONN_KEEP_ALIVE) !== 0) keepAlive = true
             if ((bits & CONN_NAMES_FIELD) !== 0) { namesField = true; (connLines ??= []).push(pos, le + 2) }
