@@ -69,11 +69,17 @@ t.test('proxy behaviour against a real upstream process', async (t) => {
     const h = await get(up.port, '/hop')
     t.equal(h.headers['x-hop'], 'for the proxy only', 'the upstream sends its hop-by-hop fields')
     t.equal(h.headers['proxy-authenticate'], 'Basic realm="upstream"')
-    const hp = await get(port, '/hop')
-    t.equal(hp.body, 'hop')
-    for (const f of ['x-hop', 'proxy-authenticate', 'upgrade', 'trailer', 'keep-alive']) t.notOk(f in hp.headers, `${f} not passed back`)
-    t.equal(hp.headers['x-end-to-end'], 'kept')
-    t.equal(hp.headers['content-length'], '3')
+    // Both ways out: a client that keeps its connection (the head is compacted in place) and one that closes it
+    // (the head is then also rewritten with Connection: close).
+    const kept = parseResponses((await rawExchange(port, 'GET /hop HTTP/1.1\r\nHost: a\r\n\r\n', { idleMs: 1500 })).text)[0]
+    const closing = await get(port, '/hop')
+    for (const [how, hp] of [['keep-alive', kept], ['close', closing]] as const) {
+      t.equal(hp?.body, 'hop', how)
+      for (const f of ['x-hop', 'proxy-authenticate', 'upgrade', 'trailer', 'keep-alive']) t.notOk(f in (hp?.headers ?? {}), `${how}: ${f} not passed back`)
+      t.equal(hp?.headers['x-end-to-end'], 'kept')
+      t.equal(hp?.headers['content-length'], '3')
+    }
+    t.equal(kept?.headers.connection, 'keep-alive, X-Hop', 'its Connection line stays (the field it names is gone)')
     const smug = await rawExchange(port, 'POST /echo HTTP/1.1\r\nHost: a\r\nConnection: content-length, host\r\nContent-Length: 5\r\n\r\nhello')
     const se = JSON.parse(parseResponses(smug.text)[0]?.body ?? '{}') as Echo
     t.equal(se.bytes, 5, 'a Connection header naming Content-Length cannot unframe the body')
