@@ -190,12 +190,13 @@ async function serve (argv: string[]): Promise<number> {
       allowConcurrent: (env.__OW_ALLOW_CONCURRENT ?? '').toLowerCase() === 'true',
       tracer
     })
-    line({ msg: 'iotless fn listening', mode, platform, port: ow.port })
     return await new Promise<number>((resolve) => {
       const stop = (): void => { ow.close().then(stopTracing).then(() => resolve(0), () => resolve(1)) }
       process.once('SIGTERM', stop)
       process.once('SIGINT', stop)
       process.once('SIGHUP', stop)
+      // After the handlers: whoever reads this line may signal at once (cli/proxy.ts says why).
+      line({ msg: 'iotless fn listening', mode, platform, port: ow.port })
     })
   }
 
@@ -205,7 +206,6 @@ async function serve (argv: string[]): Promise<number> {
   const registry = new Registry()
   const metrics = createMetrics(registry)
   const kn = await startKnativeServer(fn, { name, config, metrics, effects }, { port, host, registry, tracer })
-  line({ msg: 'iotless fn listening', mode, port: kn.port })
   return await new Promise<number>((resolve, reject) => {
     let stopping = false
     const stop = (): void => {
@@ -216,6 +216,8 @@ async function serve (argv: string[]): Promise<number> {
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
     process.once('SIGHUP', stop)
+    // After the handlers: whoever reads this line may signal at once (cli/proxy.ts says why).
+    line({ msg: 'iotless fn listening', mode, port: kn.port })
     kn.ready.then(() => { line({ msg: 'iotless fn ready', initMs: kn.initMs() }) }, (err: unknown) => {
       kn.server.close()
       kn.server.closeAllConnections()

@@ -31,9 +31,9 @@ export const proxyCommand: Command = {
     const quiet = env.loggingLevel === 'error' || env.loggingLevel === 'fatal' || env.loggingLevel === 'panic'
     const log = (msg: string, fields?: Record<string, unknown>): void => { if (!quiet) logLine('info', msg, fields) }
     const proxy = await startQueueProxy(env, { log })
-    // One machine-readable line on stdout, so a supervisor (or a test) learns the ports it got.
-    process.stdout.write(JSON.stringify({ msg: 'iotless proxy listening', ports: proxy.ports, containerConcurrency: env.containerConcurrency }) + '\n')
-    return await new Promise<number>((resolve) => {
+    // The signal handlers go in before the line below: a supervisor (or a test) that sends SIGTERM as soon as it
+    // reads the line must find them there, not Node's default (exit by signal, no drain).
+    const exited = new Promise<number>((resolve) => {
       const onSignal = (sig: string): void => {
         log('signal received', { signal: sig })
         proxy.shutdown().then(() => resolve(0), (err: unknown) => {
@@ -45,6 +45,9 @@ export const proxyCommand: Command = {
       process.once('SIGINT', () => onSignal('SIGINT'))
       process.once('SIGHUP', () => onSignal('SIGHUP'))
     })
+    // One machine-readable line on stdout, so a supervisor (or a test) learns the ports it got.
+    process.stdout.write(JSON.stringify({ msg: 'iotless proxy listening', ports: proxy.ports, containerConcurrency: env.containerConcurrency }) + '\n')
+    return await exited
   }
 }
 
