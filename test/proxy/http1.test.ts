@@ -103,6 +103,19 @@ t.test('hop-by-hop, the rest of Go\'s list: TE, Trailer, Upgrade, Proxy-Authoriz
   t.ok(Buffer.isBuffer(plain.rewriteBuf('', Buffer.from('\r\n'))), 'nothing to drop: still the copy-once path')
 })
 
+t.test('a head of 20,000 hop-by-hop lines, named and listed, comes out right both ways', async (t) => {
+  const names = Array.from({ length: 10_000 }, (_, i) => `X-h${i}`)
+  const lines = names.map((n, i) => `${n}: 1\r\nKeep-Alive: ${i}\r\n`).join('')
+  const req = new RequestHead()
+  t.equal(req.parse('GET / HTTP/1.1\r\nHost: a\r\nConnection: ' + names.join(',') + '\r\n' + lines + 'X-Keep: 1\r\n\r\n'), 0)
+  t.equal(req.rewrite(''), 'GET / HTTP/1.1\r\nHost: a\r\nConnection: ' + names.join(',') + '\r\nX-Keep: 1\r\n\r\n')
+  const head = 'HTTP/1.1 200 OK\r\nConnection: ' + names.join(',') + '\r\n' + lines + 'Content-Length: 0\r\n\r\n'
+  const res = new ResponseHead()
+  const b = Buffer.from(head, 'latin1')
+  t.equal(res.parseBuf(b, 0, b.length, false), 0)
+  t.equal(b.toString('latin1', res.compact(b, 0)), 'HTTP/1.1 200 OK\r\nConnection: ' + names.join(',') + '\r\nContent-Length: 0\r\n\r\n')
+})
+
 t.test('response hop-by-hop lines come out in place, the body untouched', async (t) => {
   const r = new ResponseHead()
   const cases: Array<[string, string]> = [
